@@ -1,2 +1,83 @@
 package dev.paft.cli;
-public class Paft { public static void main(String[] a) { System.out.println("paft"); } }
+
+import dev.paft.errors.PaftException;
+import java.io.PrintWriter;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * The {@code paft} command: parallel fine-tuning (PAFT) of LLMs. SFT with an L1-sparse LoRA and
+ * preference alignment (DPO / ORPO) train from the same base; their deltas merge into one model.
+ */
+@Command(name = "paft",
+        mixinStandardHelpOptions = true,
+        versionProvider = Paft.Version.class,
+        description = {"Parallel fine-tuning of LLMs: sparse LoRA SFT and preference alignment from one base, merged.", ""},
+        commandListHeading = "%nCommands:%n",
+        footerHeading = "%nExit codes:%n",
+        footer = {"  0 ok, 1 internal error, 2 usage or config error, 3 bad input file or data, 4 NaN/Inf.",
+                "", "Run 'paft COMMAND --help' for a command's options."},
+        subcommands = {
+            DemoCommand.class,
+            RunCommand.class,
+            TrainSftCommand.class,
+            TrainDpoCommand.class,
+            MergeCommand.class,
+            SparsityReportCommand.class,
+            EvalCommand.class,
+            GenerateCommand.class,
+            CommandLine.HelpCommand.class
+        })
+public final class Paft implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(spec.commandLine().getOut());
+    }
+
+    public static void main(String[] args) {
+        System.exit(execute(args));
+    }
+
+    /** Runs the CLI and returns the exit code (tests call this instead of main). */
+    public static int execute(String... args) {
+        return commandLine().execute(args);
+    }
+
+    public static CommandLine commandLine() {
+        CommandLine cl = new CommandLine(new Paft());
+        cl.setExecutionExceptionHandler(Paft::handle);
+        cl.setCaseInsensitiveEnumValuesAllowed(true);
+        return cl;
+    }
+
+    /** The one exception mapper: typed errors become their exit code and a one-line message. */
+    static int handle(Exception e, CommandLine cl, CommandLine.ParseResult parsed) {
+        PrintWriter err = cl.getErr();
+        boolean verbose = Logging.verbosity() > 0;
+        if (e instanceof PaftException pe) {
+            err.println("paft " + cl.getCommandName() + ": error: " + pe.getMessage());
+            if (verbose && pe.getCause() != null) {
+                pe.getCause().printStackTrace(err);
+            }
+            err.flush();
+            return pe.exitCode();
+        }
+        err.println("paft " + cl.getCommandName() + ": internal error: " + e);
+        e.printStackTrace(err);
+        err.flush();
+        return PaftException.INTERNAL;
+    }
+
+    /** Reports the jar's version. */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = Paft.class.getPackage().getImplementationVersion();
+            return new String[] {"paft " + (v == null ? "dev" : v),
+                "DJL 0.36.0, PyTorch 2.7.1 (CPU natives bundled)", "Java " + System.getProperty("java.version")};
+        }
+    }
+}

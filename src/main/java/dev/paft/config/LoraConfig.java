@@ -1,0 +1,27 @@
+package dev.paft.config;
+
+import java.util.List;
+
+/**
+ * LoRA adapter shape: {@code y = W x + scaling * B A dropout(x)}, {@code scaling = alpha / r}
+ * ({@code alpha / sqrt(r)} with rsLoRA).
+ */
+public record LoraConfig(int r, double alpha, double dropout, List<String> targetModules, boolean useRslora) {
+    public static final List<String> MODULES = List.of("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj");
+
+    public double scaling() {
+        return useRslora ? alpha / Math.sqrt(r) : alpha / r;
+    }
+
+    void validate(Validator v) {
+        v.check("lora.r", r >= 1, "must be >= 1", r);
+        v.check("lora.alpha", alpha > 0 && Double.isFinite(alpha), "must be > 0", alpha);
+        v.check("lora.dropout", dropout >= 0 && dropout < 1, "must be in [0, 1)", dropout);
+        v.check("lora.target_modules", targetModules != null && !targetModules.isEmpty(), "must name at least one module", targetModules);
+        if (targetModules != null) {
+            for (String m : targetModules) {
+                v.check("lora.target_modules", MODULES.contains(m), "unknown module '" + m + "' (known: " + MODULES + ")", m);
+            }
+        }
+    }
+}

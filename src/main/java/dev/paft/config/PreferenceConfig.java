@@ -1,0 +1,20 @@
+package dev.paft.config;
+
+/**
+ * Preference alignment.
+ *
+ * @param loss dpo (sigmoid), ipo, hinge or orpo
+ * @param labelSmoothing conservative DPO's epsilon
+ * @param orpoNll completion (ORPO paper: NLL over the chosen completion) or sequence (TRL)
+ * @param precomputeRef compute reference log-probs once over the dataset before training
+ */
+public record PreferenceConfig(String loss, double beta, double labelSmoothing, double orpoLambda, String orpoNll,
+                               boolean precomputeRef) {
+    void validate(Validator v) {
+        v.oneOf("preference.loss", loss, "dpo", "ipo", "hinge", "orpo");
+        v.check("preference.beta", beta > 0 && Double.isFinite(beta), "must be > 0", beta);
+        v.check("preference.label_smoothing", labelSmoothing >= 0 && labelSmoothing < 0.5, "must be in [0, 0.5)", labelSmoothing);
+        v.check("preference.orpo_lambda", orpoLambda >= 0, "must be >= 0", orpoLambda);
+        v.oneOf("preference.orpo_nll", orpoNll, "completion", "sequence");
+    }
+}

@@ -1,0 +1,23 @@
+package dev.paft.config;
+
+import dev.paft.errors.PaftException;
+import java.util.Arrays;
+
+/** Range checks that fail with exit 2 naming the key and the config source. */
+final class Validator {
+    private final String source;
+
+    Validator(String source) {
+        this.source = source;
+    }
+
+    void check(String key, boolean ok, String message, Object value) {
+        if (!ok) {
+            throw PaftException.usage(source + ": " + key + " " + message + " (got " + value + ")");
+        }
+    }
+
+    void oneOf(String key, String value, String... allowed) {
+        check(key, value != null && Arrays.asList(allowed).contains(value), "must be one of " + Arrays.toString(allowed), value);
+    }
+}

@@ -1,0 +1,6 @@
+/**
+ * Immutable records for every setting, loaded from YAML or JSON with precedence
+ * flag &gt; {@code --set} &gt; file &gt; bundled defaults; unknown keys, wrong types and
+ * out-of-range values fail with exit 2 naming the key and file. Imports only the JDK and Jackson.
+ */
+package dev.paft.config;

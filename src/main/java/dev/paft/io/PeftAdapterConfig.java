@@ -1,0 +1,80 @@
+package dev.paft.io;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.paft.errors.PaftException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The fields of a PEFT {@code adapter_config.json} for a LoRA adapter that paft reads and writes.
+ *
+ * <p>{@code scaling = lora_alpha / r}, or {@code lora_alpha / sqrt(r)} with rsLoRA.
+ */
+public record PeftAdapterConfig(int r, double loraAlpha, double loraDropout, List<String> targetModules,
+                                boolean useRslora, String baseModelNameOrPath) {
+
+    public double scaling() {
+        return useRslora ? loraAlpha / Math.sqrt(r) : loraAlpha / r;
+    }
+
+    public static PeftAdapterConfig read(Path adapterDir) {
+        Path file = adapterDir.resolve("adapter_config.json");
+        JsonNode c = Json.readObject(file);
+        String type = c.path("peft_type").asText("");
+        if (!type.equals("LORA")) {
+            throw PaftException.badInput(file + ": peft_type = '" + type + "', only LORA adapters are supported");
+        }
+        if (!c.path("r").isIntegralNumber() || c.path("r").asInt() <= 0) {
+            throw PaftException.badInput(file + ": 'r' must be a positive integer");
+        }
+        if (c.path("fan_in_fan_out").asBoolean(false)) {
+            throw PaftException.badInput(file + ": fan_in_fan_out = true (GPT-2 Conv1D) is not supported");
+        }
+        if (c.hasNonNull("rank_pattern") && c.get("rank_pattern").size() > 0
+                || c.hasNonNull("alpha_pattern") && c.get("alpha_pattern").size() > 0) {
+            throw PaftException.badInput(file + ": rank_pattern / alpha_pattern are not supported");
+        }
+        List<String> targets = new ArrayList<>();
+        JsonNode t = c.get("target_modules");
+        if (t != null && t.isArray()) {
+            t.forEach(x -> targets.add(x.asText()));
+        } else if (t != null && t.isTextual()) {
+            throw PaftException.badInput(file + ": target_modules as a regular expression is not supported; list the modules");
+        }
+        return new PeftAdapterConfig(c.get("r").asInt(), c.path("lora_alpha").asDouble(8), c.path("lora_dropout").asDouble(0),
+                List.copyOf(targets), c.path("use_rslora").asBoolean(false), c.path("base_model_name_or_path").asText(null));
+    }
+
+    /** The JSON PEFT writes, with the fields PEFT expects. */
+    public ObjectNode toJson() {
+        ObjectNode c = Json.MAPPER.createObjectNode();
+        c.putObject("alpha_pattern");
+        c.put("auto_mapping", (String) null);
+        c.put("base_model_name_or_path", baseModelNameOrPath);
+        c.put("bias", "none");
+        c.put("fan_in_fan_out", false);
+        c.put("inference_mode", true);
+        c.put("init_lora_weights", true);
+        c.putNull("layers_pattern");
+        c.putNull("layers_to_transform");
+        if (loraAlpha == Math.rint(loraAlpha)) {
+            c.put("lora_alpha", (long) loraAlpha); // PEFT writes integral alphas as integers
+        } else {
+            c.put("lora_alpha", loraAlpha);
+        }
+        c.put("lora_dropout", loraDropout);
+        c.putNull("modules_to_save");
+        c.put("peft_type", "LORA");
+        c.put("r", r);
+        c.putObject("rank_pattern");
+        c.putNull("revision");
+        var arr = c.putArray("target_modules");
+        targetModules.forEach(arr::add);
+        c.put("task_type", "CAUSAL_LM");
+        c.put("use_dora", false);
+        c.put("use_rslora", useRslora);
+        return c;
+    }
+}
