@@ -10,6 +10,9 @@ import ai.djl.nn.Activation;
 public final class StableMath {
     private static final double LN2 = Math.log(2.0);
 
+    /** Largest argument {@link #log1mexp} uses; log1mexp(x) = log1mexp(-1e-12) above it. */
+    public static final double MAX_X = -1e-12;
+
     private StableMath() {}
 
     /** {@code log sigma(x) = -softplus(-x)}, stable at +-100. */
@@ -26,9 +29,13 @@ public final class StableMath {
      * {@code 1 - e^x} cancels). For x &lt;= -ln 2, {@code e^x <= 1/2}, so {@code log(1 - e^x)}
      * loses nothing that matters. The second branch sees {@code min(x, -1/2)} so that the
      * unselected branch stays finite and passes no NaN gradient through {@code where}.
-     * At x = 0 the value is -inf, as it should be.
+     *
+     * <p>x is first clamped to at most {@value #MAX_X}: a log-prob that rounds to 0 in float32
+     * (a very confident model) then gives log(1e-12) with a zero gradient instead of -inf and a
+     * NaN gradient (TRL's formula would give those).
      */
     public static NDArray log1mexp(NDArray x) {
+        x = x.minimum(Scalars.of(MAX_X, x));
         // Near 0: log(-expm1(x)) = log(-2t / (1 - t)), t = tanh(x/2).
         NDArray t = x.mul(Scalars.of(0.5, x)).tanh();
         NDArray nearZero = t.mul(Scalars.of(-2.0, x)).div(t.neg().add(Scalars.of(1.0, x))).log();
