@@ -1,9 +1,10 @@
 package dev.paft.data;
 
 /**
- * What reading one dataset file did: records read, bad records skipped, examples truncated
- * to the length limit, examples dropped (nothing left to train on after truncation, or a
- * prompt that alone fills the limit), and examples produced (after packing, the blocks).
+ * What reading one dataset file did: records read (non-blank lines), bad records skipped,
+ * examples kept but truncated to the length limit, examples dropped (nothing left to train on
+ * after truncation, or a prompt that alone fills the limit; not counted as truncated), and
+ * examples produced (with packing: the blocks).
  */
 public record DatasetStats(String file, int read, int skippedBad, int truncated, int dropped, int examples) {
     @Override

@@ -49,15 +49,13 @@ public final class SftDatasetReader {
         } else {
             out = new ArrayList<>(raw.size());
             for (SftExample e : raw) {
-                SftExample t = e;
-                if (e.length() > options.maxLength()) {
-                    counter.truncated++;
-                    t = new SftExample(Arrays.copyOf(e.inputIds(), options.maxLength()),
-                            Arrays.copyOf(e.labels(), options.maxLength()));
-                }
+                boolean cut = e.length() > options.maxLength();
+                SftExample t = !cut ? e : new SftExample(Arrays.copyOf(e.inputIds(), options.maxLength()),
+                        Arrays.copyOf(e.labels(), options.maxLength())); // keep the start
                 if (t.trainedTokens() == 0) {
-                    counter.dropped++;
+                    counter.dropped++; // nothing left to learn from
                 } else {
+                    counter.truncated += cut ? 1 : 0;
                     out.add(t);
                 }
             }
