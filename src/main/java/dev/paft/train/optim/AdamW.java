@@ -159,9 +159,8 @@ public final class AdamW implements AutoCloseable {
                 throw PaftException.badInput("optimizer state for " + name + ": " + ps.expAvg().length
                         + "/" + ps.expAvgSq().length + " values for shape " + shape);
             }
-            slots.put(name, new Slot(ps.step(),
-                    manager.create(ps.expAvg(), shape).toDevice(device, false),
-                    manager.create(ps.expAvgSq(), shape).toDevice(device, false)));
+            slots.put(name, new Slot(ps.step(), onDevice(manager.create(ps.expAvg(), shape), device),
+                    onDevice(manager.create(ps.expAvgSq(), shape), device)));
         });
     }
 
@@ -219,6 +218,14 @@ public final class AdamW implements AutoCloseable {
             state.put(name, new ParamState(step, shape, m, v));
         }
         return state;
+    }
+
+    private static NDArray onDevice(NDArray cpu, ai.djl.Device device) {
+        NDArray moved = cpu.toDevice(device, false);
+        if (moved != cpu) {
+            cpu.close();
+        }
+        return moved;
     }
 
     private void clearState() {

@@ -96,6 +96,31 @@ class PreferenceLossTest {
         }
     }
 
+    /** A completion whose log-prob rounds to 0 (p = 1 in float32) keeps ORPO finite. */
+    @Test
+    void orpoStaysFiniteWhenALogProbIsZero() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            NDArray pc = m.create(new float[] {0f, -3f});
+            NDArray pr = m.create(new float[] {-5f, 0f});
+            NDArray nll = m.create(0.1f);
+            pc.setRequiresGradient(true);
+            pr.setRequiresGradient(true);
+            NDArray n = m.create(new float[] {4, 6});
+            try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                PreferenceResult r = PreferenceLoss.create("orpo", 0.1, 0)
+                        .compute(new PreferenceBatch(pc, pr, null, null, n, n, nll));
+                assertTrue(Float.isFinite(r.loss().getFloat()), "loss " + r.loss().getFloat());
+                gc.backward(r.loss());
+            }
+            for (float g : pc.getGradient().toFloatArray()) {
+                assertTrue(Float.isFinite(g), "grad " + g);
+            }
+            for (float g : pr.getGradient().toFloatArray()) {
+                assertTrue(Float.isFinite(g), "grad " + g);
+            }
+        }
+    }
+
     @Test
     void registryAndReferenceFlags() {
         assertTrue(PreferenceLoss.create("sigmoid", 0.1, 0).needsReference());

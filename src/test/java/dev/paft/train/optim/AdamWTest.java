@@ -130,6 +130,26 @@ class AdamWTest {
         }
     }
 
+    /** step() closes the gradient wrappers and temporaries it makes: no arrays pile up. */
+    @Test
+    void updatesDoNotLeakArrays() {
+        try (NDManager m = NDManager.newBaseManager(); AdamW opt = new AdamW(m, AdamW.Config.defaults())) {
+            NDArray w = m.create(new float[] {1f, -2f, 3f});
+            w.setRequiresGradient(true);
+            try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                NDArray loss = w.sum();
+                gc.backward(loss);
+                loss.close();
+            }
+            opt.step(Map.of("w", w), 0.1);
+            int before = m.getManagedArrays().size();
+            for (int i = 0; i < 20; i++) {
+                opt.step(Map.of("w", w), 0.1);
+            }
+            assertEquals(before, m.getManagedArrays().size());
+        }
+    }
+
     private static void assertMaxAbs(double[] want, NDArray got, double tol, String what) {
         float[] g = got.toFloatArray();
         for (int i = 0; i < g.length; i++) {
