@@ -1,0 +1,102 @@
+package dev.paft.train;
+
+import dev.paft.errors.PaftException;
+import dev.paft.io.AtomicFiles;
+import dev.paft.io.Json;
+import dev.paft.train.optim.AdamW;
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+/**
+ * Checkpoint directories {@code checkpoint-STEP/} inside a run's output directory, each holding the
+ * adapter (PEFT layout), the optimizer state ({@code optimizer.bin}) and {@code trainer_state.json}.
+ * A checkpoint is built in a temporary sibling and renamed when complete, so a killed process
+ * never leaves a half-written one; only the newest {@code keep} are kept.
+ */
+public final class Checkpoints {
+    static final Pattern NAME = Pattern.compile("checkpoint-(\\d+)");
+    static final String OPTIMIZER = "optimizer.bin";
+
+    private Checkpoints() {}
+
+    /** A loaded checkpoint. */
+    public record Loaded(Path dir, TrainState state, Map<String, AdamW.ParamState> optimizer) {}
+
+    public static Path save(Path outputDir, TrainableModel model, AdamW optimizer, TrainState state,
+                            Map<String, String> metadata, int keep) {
+        Path target = outputDir.resolve("checkpoint-" + state.step());
+        Path tmp = AtomicFiles.tempDirFor(target);
+        model.saveAdapter(tmp, metadata);
+        try (DataOutputStream out = new DataOutputStream(new BufferedOutputStream(Files.newOutputStream(tmp.resolve(OPTIMIZER))))) {
+            AdamW.write(optimizer.exportState(), out);
+        } catch (IOException e) {
+            throw new PaftException(PaftException.INTERNAL, "cannot write " + tmp.resolve(OPTIMIZER) + ": " + e.getMessage(), e);
+        }
+        Json.write(tmp.resolve(TrainState.FILE), state);
+        AtomicFiles.commitDir(tmp, target, true);
+        prune(outputDir, keep);
+        return target;
+    }
+
+    /** Complete checkpoints, oldest first. */
+    public static List<Path> list(Path outputDir) {
+        if (!Files.isDirectory(outputDir)) {
+            return List.of();
+        }
+        try (Stream<Path> s = Files.list(outputDir)) {
+            return s.filter(p -> NAME.matcher(p.getFileName().toString()).matches())
+                    .filter(p -> Files.isRegularFile(p.resolve(TrainState.FILE)))
+                    .sorted(Comparator.comparingInt(Checkpoints::stepOf)).toList();
+        } catch (IOException e) {
+            throw PaftException.badInput(outputDir + ": cannot list checkpoints: " + e.getMessage(), e);
+        }
+    }
+
+    public static Optional<Path> latest(Path outputDir) {
+        List<Path> all = list(outputDir);
+        return all.isEmpty() ? Optional.empty() : Optional.of(all.get(all.size() - 1));
+    }
+
+    static int stepOf(Path p) {
+        Matcher m = NAME.matcher(p.getFileName().toString());
+        return m.matches() ? Integer.parseInt(m.group(1)) : -1;
+    }
+
+    static void prune(Path outputDir, int keep) {
+        List<Path> all = list(outputDir);
+        for (int i = 0; i < all.size() - keep; i++) {
+            AtomicFiles.deleteQuietly(all.get(i));
+        }
+    }
+
+    /** Reads a checkpoint's state and optimizer; the caller loads the adapter into the model. */
+    public static Loaded load(Path dir) {
+        Path stateFile = dir.resolve(TrainState.FILE);
+        if (!Files.isRegularFile(stateFile)) {
+            throw PaftException.badInput(dir + ": not a checkpoint (no " + TrainState.FILE + ")");
+        }
+        TrainState state;
+        try {
+            state = Json.MAPPER.readValue(stateFile.toFile(), TrainState.class);
+        } catch (IOException e) {
+            throw PaftException.badInput(stateFile + ": unreadable: " + e.getMessage(), e);
+        }
+        try (DataInputStream in = new DataInputStream(new BufferedInputStream(Files.newInputStream(dir.resolve(OPTIMIZER))))) {
+            return new Loaded(dir, state, AdamW.read(in));
+        } catch (IOException e) {
+            throw PaftException.badInput(dir.resolve(OPTIMIZER) + ": unreadable: " + e.getMessage(), e);
+        }
+    }
+}

@@ -1,0 +1,42 @@
+package dev.paft.train;
+
+import sun.misc.Signal;
+import sun.misc.SignalHandler;
+
+/**
+ * Routes SIGINT (Ctrl-C) to a callback while installed, so training can save a checkpoint
+ * before exiting; restores the previous handler on close. A second Ctrl-C exits at once.
+ */
+final class SignalGuard implements AutoCloseable {
+    private final SignalHandler previous;
+    private final boolean installed;
+
+    private SignalGuard(SignalHandler previous, boolean installed) {
+        this.previous = previous;
+        this.installed = installed;
+    }
+
+    static SignalGuard install(Runnable onInterrupt) {
+        try {
+            final boolean[] seen = {false};
+            SignalHandler prev = Signal.handle(new Signal("INT"), sig -> {
+                if (seen[0]) {
+                    Runtime.getRuntime().halt(130);
+                }
+                seen[0] = true;
+                System.err.println("\npaft: interrupt received; saving a checkpoint after this step (Ctrl-C again to quit now)");
+                onInterrupt.run();
+            });
+            return new SignalGuard(prev, true);
+        } catch (IllegalArgumentException | UnsupportedOperationException e) {
+            return new SignalGuard(null, false);
+        }
+    }
+
+    @Override
+    public void close() {
+        if (installed && previous != null) {
+            Signal.handle(new Signal("INT"), previous);
+        }
+    }
+}

@@ -1,0 +1,331 @@
+package dev.paft.train;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
+import dev.paft.config.TrainingConfig;
+import dev.paft.data.Batches;
+import dev.paft.data.Shuffle;
+import dev.paft.errors.PaftException;
+import dev.paft.io.AtomicFiles;
+import dev.paft.io.Json;
+import dev.paft.train.optim.AdamW;
+import dev.paft.train.optim.GradClip;
+import dev.paft.train.optim.LrSchedule;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The one training loop shared by train-sft and train-dpo: seeded shuffling, gradient
+ * accumulation, global-norm clipping, AdamW, warm-up + decay schedule, periodic eval, metrics,
+ * checkpoints, bit-exact resume, NaN/Inf stop and SIGINT checkpointing.
+ *
+ * <p>Each optimizer step consumes {@code grad_accum} micro-batches of {@code batch_size} examples,
+ * taken in order from each epoch's seeded permutation (a step may span an epoch boundary). Every
+ * micro-batch runs in its own NDManager scope, and the dropout stream is re-seeded from
+ * (seed, step, micro-batch), so a run resumed from a checkpoint repeats the uninterrupted run
+ * bit for bit on CPU.
+ */
+public final class TrainingLoop<E> {
+    private static final Logger LOG = LoggerFactory.getLogger(TrainingLoop.class);
+
+    /** Run-level settings beyond the training config. */
+    public record Settings(Path outputDir, boolean overwrite, boolean resume, Path resumeFrom,
+                           String resolvedConfigYaml, Map<String, String> adapterMetadata,
+                           List<String> curveKeys, String title) {}
+
+    /** Receives progress; the CLI draws a bar or log lines from it. */
+    public interface Listener {
+        default void onStart(TrainState state) {}
+
+        default void onStep(TrainState state, Map<String, Object> metrics) {}
+
+        default void onEval(TrainState state, Map<String, Object> metrics) {}
+
+        default void onMessage(String message) {}
+
+        default void onEnd(TrainState state) {}
+    }
+
+    private final TrainingConfig cfg;
+    private final Settings settings;
+    private final Listener listener;
+    private final AtomicBoolean interrupted = new AtomicBoolean();
+
+    public TrainingLoop(TrainingConfig cfg, Settings settings, Listener listener) {
+        this.cfg = cfg;
+        this.settings = settings;
+        this.listener = listener == null ? new Listener() {} : listener;
+    }
+
+    /** Micro-batches per epoch. */
+    public static int microBatchesPerEpoch(int examples, int batchSize) {
+        return (examples + batchSize - 1) / batchSize;
+    }
+
+    /** Total optimizer steps: {@code max_steps}, or epochs x ceil(micro-batches / grad_accum). */
+    public static int totalSteps(TrainingConfig cfg, int examples) {
+        if (cfg.maxSteps() > 0) {
+            return cfg.maxSteps();
+        }
+        int perEpoch = (microBatchesPerEpoch(examples, cfg.batchSize()) + cfg.gradAccum() - 1) / cfg.gradAccum();
+        return Math.max(1, (int) Math.ceil(cfg.epochs() * perEpoch));
+    }
+
+    /** Requests a graceful stop (checkpoint, then exit); wired to SIGINT by the CLI. */
+    public void interrupt() {
+        interrupted.set(true);
+    }
+
+    /**
+     * Trains {@code model} on {@code train} (evaluating on {@code eval} when non-empty) and writes
+     * the final adapter, resolved config, metrics and curves into the output directory.
+     */
+    public TrainState run(NDManager root, TrainableModel model, Objective<E> objective, List<E> train, List<E> eval) {
+        if (train.isEmpty()) {
+            throw PaftException.badInput("the training set is empty");
+        }
+        Path out = settings.outputDir();
+        prepareOutputDir(out);
+        int total = totalSteps(cfg, train.size());
+        int perEpoch = microBatchesPerEpoch(train.size(), cfg.batchSize());
+        LrSchedule schedule = new LrSchedule(LrSchedule.Kind.parse(cfg.scheduler()), cfg.learningRate(),
+                LrSchedule.warmupSteps(total, cfg.warmupRatio(), cfg.warmupSteps()), total);
+        Map<String, NDArray> params = model.parameters();
+
+        try (AdamW optimizer = new AdamW(root, new AdamW.Config(cfg.adamBeta1(), cfg.adamBeta2(), cfg.adamEpsilon(), cfg.weightDecay()))) {
+            TrainState state = new TrainState(0, total, 0, 0, 0, false);
+            Optional<Path> resumeDir = resumeCheckpoint(out);
+            if (resumeDir.isPresent()) {
+                Checkpoints.Loaded ck = Checkpoints.load(resumeDir.get());
+                model.loadAdapter(resumeDir.get());
+                optimizer.importState(ck.optimizer(), params.values().iterator().next().getDevice());
+                state = new TrainState(ck.state().step(), total, ck.state().epoch(), ck.state().microBatch(), ck.state().tokens(), false);
+                listener.onMessage("resumed from " + resumeDir.get() + " at step " + state.step() + " of " + total);
+            }
+            writeResolvedConfig(out);
+            listener.onStart(state);
+            try (MetricsLog metrics = MetricsLog.open(out, resumeDir.isPresent() ? state.step() : -1);
+                 SignalGuard guard = SignalGuard.install(this::interrupt)) {
+                Path lastCheckpoint = resumeDir.orElse(null);
+                List<E> order = Shuffle.shuffled(train, cfg.seed(), state.epoch());
+                int orderEpoch = state.epoch();
+                long windowStart = System.nanoTime();
+                long windowTokens = 0;
+                Map<String, Double> window = new LinkedHashMap<>();
+                int windowSteps = 0;
+                while (state.step() < total) {
+                    // 1. Forward and backward over grad_accum micro-batches.
+                    Map<String, Double> stepMetrics = new LinkedHashMap<>();
+                    int epoch = state.epoch();
+                    int mb = state.microBatch();
+                    long stepTokens = 0;
+                    for (int k = 0; k < cfg.gradAccum(); k++) {
+                        if (mb >= perEpoch) {
+                            epoch++;
+                            mb = 0;
+                        }
+                        if (orderEpoch != epoch) {
+                            order = Shuffle.shuffled(train, cfg.seed(), epoch);
+                            orderEpoch = epoch;
+                        }
+                        List<E> batch = order.subList(mb * cfg.batchSize(), Math.min(order.size(), (mb + 1) * cfg.batchSize()));
+                        mb++;
+                        model.seedDropout(mix(cfg.seed(), state.step(), k));
+                        stepTokens += microStep(root, objective, batch, stepMetrics);
+                    }
+                    stepMetrics.replaceAll((key, v) -> v / cfg.gradAccum());
+
+                    // 2. Clip, check, update.
+                    double lr = schedule.lr(state.step());
+                    double gradNorm = clipAndCheck(root, params, stepMetrics, state, lastCheckpoint);
+                    optimizer.step(params, lr);
+                    zeroGradients(params);
+
+                    state = new TrainState(state.step() + 1, total, epoch, mb, state.tokens() + stepTokens, false);
+                    windowTokens += stepTokens;
+                    windowSteps++;
+                    stepMetrics.put("grad_norm", gradNorm);
+                    stepMetrics.forEach((key, v) -> window.merge(key, v, Double::sum));
+
+                    // 3. Log, evaluate, checkpoint.
+                    boolean last = state.step() == total;
+                    if (state.step() % cfg.logSteps() == 0 || last) {
+                        double secs = (System.nanoTime() - windowStart) / 1e9;
+                        Map<String, Object> rec = record(state, perEpoch, lr);
+                        final int n = windowSteps;
+                        window.forEach((key, v) -> rec.put(key, v / n));
+                        rec.put("tokens_per_s", secs > 0 ? windowTokens / secs : 0.0);
+                        metrics.write(rec);
+                        listener.onStep(state, rec);
+                        window.clear();
+                        windowSteps = 0;
+                        windowTokens = 0;
+                        windowStart = System.nanoTime();
+                    }
+                    if (!eval.isEmpty() && ((cfg.evalSteps() > 0 && state.step() % cfg.evalSteps() == 0) || last)) {
+                        Map<String, Object> rec = record(state, perEpoch, lr);
+                        evaluate(root, objective, eval).forEach((key, v) -> rec.put("eval_" + key, v));
+                        metrics.write(rec);
+                        listener.onEval(state, rec);
+                    }
+                    boolean stop = interrupted.get();
+                    if ((cfg.saveSteps() > 0 && state.step() % cfg.saveSteps() == 0) || stop) {
+                        lastCheckpoint = Checkpoints.save(out, model, optimizer, state, settings.adapterMetadata(), cfg.saveTotalLimit());
+                    }
+                    if (stop && !last) {
+                        throw new PaftException(130, "interrupted: checkpoint saved at " + lastCheckpoint
+                                + "; continue with --resume");
+                    }
+                }
+                // 4. The final adapter, curves, and the finished marker last.
+                model.saveAdapter(out, settings.adapterMetadata());
+                if (settings.curveKeys() != null && !settings.curveKeys().isEmpty()) {
+                    LossCurves.plot(out.resolve(MetricsLog.FILE), out.resolve("loss.png"), settings.title(), settings.curveKeys());
+                }
+                state = state.finish();
+                Json.write(out.resolve(TrainState.FILE), state);
+                listener.onEnd(state);
+                return state;
+            }
+        }
+    }
+
+    private long microStep(NDManager root, Objective<E> objective, List<E> batch, Map<String, Double> sums) {
+        try (NDManager scope = root.newSubManager()) {
+            boolean prev = JniUtils.isGradMode();
+            JniUtils.setGradMode(true);
+            try {
+                Objective.Output o = objective.forward(scope, batch, true);
+                NDArray scaled = o.loss().mul(scope.create(1f / cfg.gradAccum())); // constant as a tensor (DJL trap 1)
+                JniUtils.backward((PtNDArray) scaled, (PtNDArray) scope.ones(scaled.getShape()), false, false);
+                sums.merge("loss", (double) o.loss().getFloat(), Double::sum);
+                o.metrics().forEach((key, v) -> sums.merge(key, (double) v.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).getFloat(), Double::sum));
+                return o.tokens();
+            } finally {
+                JniUtils.setGradMode(prev);
+            }
+        }
+    }
+
+    private double clipAndCheck(NDManager root, Map<String, NDArray> params, Map<String, Double> m, TrainState state, Path lastCheckpoint) {
+        try (NDManager scope = root.newSubManager()) {
+            List<NDArray> grads = new ArrayList<>();
+            for (NDArray p : params.values()) {
+                NDArray g = p.getGradient();
+                g.attach(scope);
+                grads.add(g);
+            }
+            double norm = cfg.maxGradNorm() > 0 ? GradClip.clipGradNorm(grads, cfg.maxGradNorm()) : GradClip.clipGradNorm(grads, Double.MAX_VALUE);
+            double loss = m.getOrDefault("loss", 0.0);
+            if (!Double.isFinite(loss) || !Double.isFinite(norm)) {
+                throw PaftException.numeric("non-finite " + (!Double.isFinite(loss) ? "loss (" + loss + ")" : "gradient norm (" + norm + ")")
+                        + " at step " + (state.step() + 1) + "; training stopped, "
+                        + (lastCheckpoint == null ? "no checkpoint was saved yet" : "last good checkpoint: " + lastCheckpoint)
+                        + ". Lower the learning rate or check the data.");
+            }
+            return norm;
+        }
+    }
+
+    private static void zeroGradients(Map<String, NDArray> params) {
+        for (NDArray p : params.values()) {
+            JniUtils.zeroGrad((PtNDArray) p);
+        }
+    }
+
+    /** Mean metrics of {@code objective} over {@code eval}, without gradients or dropout. */
+    public Map<String, Double> evaluate(NDManager root, Objective<E> objective, List<E> eval) {
+        Map<String, Double> sums = new LinkedHashMap<>();
+        int batches = 0;
+        boolean prev = JniUtils.isGradMode();
+        JniUtils.setGradMode(false);
+        try {
+            for (List<E> batch : Batches.chunks(eval, cfg.batchSize(), false)) {
+                try (NDManager scope = root.newSubManager()) {
+                    Objective.Output o = objective.forward(scope, batch, false);
+                    sums.merge("loss", (double) o.loss().getFloat(), Double::sum);
+                    o.metrics().forEach((key, v) -> sums.merge(key, (double) v.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).getFloat(), Double::sum));
+                }
+                batches++;
+            }
+        } finally {
+            JniUtils.setGradMode(prev);
+        }
+        final int n = batches;
+        sums.replaceAll((k, v) -> v / n);
+        return sums;
+    }
+
+    private Map<String, Object> record(TrainState s, int perEpoch, double lr) {
+        Map<String, Object> rec = new LinkedHashMap<>();
+        rec.put("step", s.step());
+        rec.put("epoch", s.epoch() + (double) s.microBatch() / perEpoch);
+        rec.put("lr", lr);
+        return rec;
+    }
+
+    /** A 64-bit mix of (seed, step, micro-batch): the dropout seed of one micro-batch. */
+    static long mix(long seed, int step, int micro) {
+        long z = seed * 0x9E3779B97F4A7C15L + step * 0xBF58476D1CE4E5B9L + micro * 0x94D049BB133111EBL;
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return z ^ (z >>> 31);
+    }
+
+    private void prepareOutputDir(Path out) {
+        try {
+            if (Files.isRegularFile(out.resolve(TrainState.FILE)) && !settings.resume()) {
+                if (!settings.overwrite()) {
+                    throw PaftException.usage(out + " holds a finished run; pass --overwrite to replace it (or choose another output_dir)");
+                }
+                AtomicFiles.deleteRecursively(out);
+            } else if (!settings.resume() && !Checkpoints.list(out).isEmpty()) {
+                if (!settings.overwrite()) {
+                    throw PaftException.usage(out + " holds checkpoints of an unfinished run; pass --resume to continue it or --overwrite to start over");
+                }
+                AtomicFiles.deleteRecursively(out);
+            } else if (settings.resume() && Files.isRegularFile(out.resolve(TrainState.FILE))) {
+                throw PaftException.usage(out + " holds a finished run; nothing to resume (use --overwrite to train again)");
+            }
+            Files.createDirectories(out);
+        } catch (IOException e) {
+            throw PaftException.badInput("cannot prepare output directory " + out + ": " + e.getMessage(), e);
+        }
+    }
+
+    private Optional<Path> resumeCheckpoint(Path out) {
+        if (settings.resumeFrom() != null) {
+            return Optional.of(settings.resumeFrom());
+        }
+        if (!settings.resume()) {
+            return Optional.empty();
+        }
+        Optional<Path> latest = Checkpoints.latest(out);
+        if (latest.isEmpty()) {
+            listener.onMessage("no checkpoint in " + out + "; starting from step 0");
+        }
+        return latest;
+    }
+
+    private void writeResolvedConfig(Path out) {
+        if (settings.resolvedConfigYaml() == null) {
+            return;
+        }
+        try {
+            AtomicFiles.writeString(out.resolve("training_config.yaml"), settings.resolvedConfigYaml());
+        } catch (IOException e) {
+            throw new PaftException(PaftException.INTERNAL, "cannot write the resolved config: " + e.getMessage(), e);
+        }
+    }
+}
