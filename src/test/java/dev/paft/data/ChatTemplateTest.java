@@ -83,4 +83,14 @@ class ChatTemplateTest {
         PaftException e = assertThrows(PaftException.class, () -> ChatTemplate.load(dir, null));
         assertTrue(e.getMessage().contains("tokenizer_config.json"), e.getMessage());
     }
+
+    @Test
+    void lstripBlocksOnlyStripsAtLineStartAsJinja2Does() {
+        ChatTemplate t = new ChatTemplate(
+                "a: {% if add_generation_prompt %}b {% endif %}c\n  {% if add_generation_prompt %}d{% endif %}|\n"
+                        + "  x {% if add_generation_prompt %}e{% endif %}|\n\t{%+ if true %}f{% endif %}\n  {# note #}g",
+                "probe", Map.of());
+        // Hand-checked against Jinja2 (trim_blocks + lstrip_blocks) semantics.
+        assertEquals("a: b c\nd|\n  x e|\n\tfg", t.render(List.of(), true));
+    }
 }
