@@ -93,4 +93,18 @@ class ChatTemplateTest {
         // Hand-checked against Jinja2 (trim_blocks + lstrip_blocks) semantics.
         assertEquals("a: b c\nd|\n  x e|\n\tfg", t.render(List.of(), true));
     }
+
+    @Test
+    void commonHfTemplateConstructsWork() {
+        // ChatML (Qwen2) with loop.first and messages[0]; Python's str.strip(); namespace().
+        ChatTemplate chatml = new ChatTemplate("{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+                + "{{ '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' }}{% endif %}"
+                + "{{'<|im_start|>' + message['role'] + '\n' + message['content'].strip() + '<|im_end|>' + '\n'}}{% endfor %}"
+                + "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}", "chatml", Map.of());
+        assertEquals("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n"
+                + "<|im_start|>assistant\n", chatml.render(List.of(ChatMessage.user(" hi ")), true));
+        ChatTemplate ns = new ChatTemplate("{% set ns = namespace(n=0) %}{% for m in messages %}{% set ns.n = ns.n + 1 %}{% endfor %}"
+                + "{{ ns.n }}{{ messages | length }}", "ns", Map.of());
+        assertEquals("22", ns.render(List.of(ChatMessage.user("a"), ChatMessage.assistant("b")), false));
+    }
 }
