@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Pattern;
 
 /**
  * A Hugging Face chat template: the Jinja string from {@code tokenizer_config.json} that turns
@@ -43,7 +44,8 @@ public final class ChatTemplate {
             throw PaftException.badInput(source + ": chat template is empty");
         }
         // jinja2's default keep_trailing_newline=False drops one trailing newline.
-        this.template = template.endsWith("\n") ? template.substring(0, template.length() - 1) : template;
+        String t = template.endsWith("\n") ? template.substring(0, template.length() - 1) : template;
+        this.template = lstripBlocks(t);
         this.source = source;
         this.specialTokens = Map.copyOf(specialTokens);
     }
@@ -132,6 +134,18 @@ public final class ChatTemplate {
         return result.getOutput();
     }
 
+    /**
+     * Jinja2's {@code lstrip_blocks}: spaces and tabs from the start of a line up to a block or
+     * comment tag are removed ({@code {%+} keeps them). Done here because Jinjava's own option
+     * also strips whitespace before tags in the middle of a line ({@code "a: {% if %}"} loses
+     * its space), which Jinja2 keeps.
+     */
+    static String lstripBlocks(String source) {
+        return LSTRIP.matcher(source).replaceAll("").replace("{%+", "{%");
+    }
+
+    private static final Pattern LSTRIP = Pattern.compile("(?m)^[ \\t]+(?=\\{[%#](?!\\+))");
+
     /** HF's {@code raise_exception(message)} template function. */
     public static String raiseException(String message) {
         throw new TemplateRaisedException(message);
@@ -162,7 +176,7 @@ public final class ChatTemplate {
     private static Jinjava newJinjava() {
         JinjavaConfig cfg = JinjavaConfig.newBuilder()
                 .withTrimBlocks(true)
-                .withLstripBlocks(true)
+                .withLstripBlocks(false) // done by lstripBlocks, the Jinja2 way
                 .withNestedInterpretationEnabled(false)
                 .withFailOnUnknownTokens(false)
                 .build();

@@ -31,19 +31,7 @@ final class ConversationEncoder {
     ConversationEncoder(TextTokenizer tokenizer, ChatTemplate template) {
         this.tokenizer = tokenizer;
         this.template = template;
-        TokenizerConfig cfg = tokenizer.config();
-        Set<String> ends = new HashSet<>();
-        if (cfg.eosToken() != null) {
-            ends.add(cfg.eosToken());
-        }
-        ends.addAll(cfg.addedTokens().keySet());
-        ends.remove(cfg.bosToken());
-        ends.remove(cfg.unkToken());
-        if (cfg.padToken() != null && !cfg.padToken().equals(cfg.eosToken())) {
-            ends.remove(cfg.padToken());
-        }
-        ends.removeIf(String::isEmpty);
-        this.turnEnds = new ArrayList<>(ends);
+        this.turnEnds = turnEnds(tokenizer.config());
     }
 
     ChatTemplate template() {
@@ -60,6 +48,31 @@ final class ConversationEncoder {
 
     /** Character span {@code [start, end)} of assistant message {@code i} in {@code full}. */
     int[] assistantSpan(List<ChatMessage> messages, int i, String full) {
+        return assistantSpan(template, turnEnds, messages, i, full);
+    }
+
+    /** The end-of-turn strings of a tokenizer config: EOS and the added tokens but BOS/UNK/PAD. */
+    static List<String> turnEnds(TokenizerConfig cfg) {
+        Set<String> ends = new HashSet<>();
+        if (cfg.eosToken() != null) {
+            ends.add(cfg.eosToken());
+        }
+        ends.addAll(cfg.addedTokens().keySet());
+        ends.remove(cfg.bosToken());
+        ends.remove(cfg.unkToken());
+        if (cfg.padToken() != null && !cfg.padToken().equals(cfg.eosToken())) {
+            ends.remove(cfg.padToken());
+        }
+        ends.removeIf(String::isEmpty);
+        return new ArrayList<>(ends);
+    }
+
+    /**
+     * Character span {@code [start, end)} of assistant message {@code i} in
+     * {@code full = template.render(messages, false)}, as described in the class comment.
+     */
+    static int[] assistantSpan(ChatTemplate template, List<String> turnEnds, List<ChatMessage> messages, int i,
+                               String full) {
         String before = template.render(messages.subList(0, i), true);
         String upTo = template.render(messages.subList(0, i + 1), false);
         int start = Conversations.commonPrefix(before, full);

@@ -83,4 +83,28 @@ class ChatTemplateTest {
         PaftException e = assertThrows(PaftException.class, () -> ChatTemplate.load(dir, null));
         assertTrue(e.getMessage().contains("tokenizer_config.json"), e.getMessage());
     }
+
+    @Test
+    void lstripBlocksOnlyStripsAtLineStartAsJinja2Does() {
+        ChatTemplate t = new ChatTemplate(
+                "a: {% if add_generation_prompt %}b {% endif %}c\n  {% if add_generation_prompt %}d{% endif %}|\n"
+                        + "  x {% if add_generation_prompt %}e{% endif %}|\n\t{%+ if true %}f{% endif %}\n  {# note #}g",
+                "probe", Map.of());
+        // Hand-checked against Jinja2 (trim_blocks + lstrip_blocks) semantics.
+        assertEquals("a: b c\nd|\n  x e|\n\tfg", t.render(List.of(), true));
+    }
+
+    @Test
+    void commonHfTemplateConstructsWork() {
+        // ChatML (Qwen2) with loop.first and messages[0]; Python's str.strip(); namespace().
+        ChatTemplate chatml = new ChatTemplate("{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+                + "{{ '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' }}{% endif %}"
+                + "{{'<|im_start|>' + message['role'] + '\n' + message['content'].strip() + '<|im_end|>' + '\n'}}{% endfor %}"
+                + "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}", "chatml", Map.of());
+        assertEquals("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n"
+                + "<|im_start|>assistant\n", chatml.render(List.of(ChatMessage.user(" hi ")), true));
+        ChatTemplate ns = new ChatTemplate("{% set ns = namespace(n=0) %}{% for m in messages %}{% set ns.n = ns.n + 1 %}{% endfor %}"
+                + "{{ ns.n }}{{ messages | length }}", "ns", Map.of());
+        assertEquals("22", ns.render(List.of(ChatMessage.user("a"), ChatMessage.assistant("b")), false));
+    }
 }

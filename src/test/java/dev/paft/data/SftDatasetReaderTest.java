@@ -196,4 +196,16 @@ class SftDatasetReaderTest {
         assertArrayEquals(expected, stream);
         assertEquals(packed.examples().size(), packed.stats().examples());
     }
+
+    @Test
+    void templateThatWritesBosGetsNoSecondBos() {
+        ChatTemplate withBos = new ChatTemplate("{{ bos_token }}" + zephyr.template(), "zephyr+bos",
+                TokenizerConfig.read(ChatTemplateTest.LLAMA2).specialTokens());
+        SftDataset d = new SftDatasetReader(tok, withBos, SftOptions.defaults(512)).read(DATA.resolve("sft_messages.jsonl"));
+        for (SftExample e : d.examples()) {
+            assertEquals(1, e.inputIds()[0]);
+            assertEquals(1, count(e.inputIds(), 1));
+        }
+        assertEquals(List.of("It is 4.</s>", "It is 6.</s>"), labelledRuns(tok, d.examples().get(1)));
+    }
 }
