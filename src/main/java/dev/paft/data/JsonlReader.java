@@ -1,0 +1,81 @@
+package dev.paft.data;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.paft.errors.PaftException;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * A JSON Lines file read record by record: one JSON object a line, blank lines ignored; a bad
+ * line is an error naming {@code file:line}, or is skipped and counted.
+ */
+final class JsonlReader {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** Handles one parsed record; throws {@link BadRecordException} for a record it cannot use. */
+    interface RecordHandler {
+        void accept(JsonNode record);
+    }
+
+    private JsonlReader() {}
+
+    static void forEach(Path file, boolean skipBad, DatasetStats.Counter counter, RecordHandler handler) {
+        if (!Files.isRegularFile(file)) {
+            throw PaftException.badInput(file + ": no such dataset file");
+        }
+        try (BufferedReader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+            String line;
+            int lineNo = 0;
+            while ((line = in.readLine()) != null) {
+                lineNo++;
+                if (line.isBlank()) {
+                    continue;
+                }
+                counter.read++;
+                try {
+                    JsonNode node;
+                    try {
+                        node = JSON.readTree(line);
+                    } catch (JsonProcessingException e) {
+                        throw new BadRecordException("not valid JSON: " + e.getOriginalMessage());
+                    }
+                    if (node == null || !node.isObject()) {
+                        throw new BadRecordException("expected a JSON object");
+                    }
+                    handler.accept(node);
+                } catch (BadRecordException | PaftException e) {
+                    if (e instanceof PaftException p && p.exitCode() != PaftException.BAD_INPUT) {
+                        throw p; // configuration problems are not the record's fault
+                    }
+                    if (skipBad) {
+                        counter.skippedBad++;
+                    } else {
+                        throw PaftException.badInput(file + ":" + lineNo + ": " + e.getMessage(), e);
+                    }
+                }
+            }
+        } catch (IOException e) {
+            throw PaftException.badInput(file + ": cannot read: " + e.getMessage(), e);
+        }
+        if (counter.read == 0) {
+            throw PaftException.badInput(file + ": empty dataset (no records)");
+        }
+    }
+
+    /** A required string field. */
+    static String string(JsonNode record, String field) {
+        JsonNode v = record.get(field);
+        if (v == null || v.isNull()) {
+            throw new BadRecordException("missing field '" + field + "'");
+        }
+        if (!v.isTextual()) {
+            throw new BadRecordException("field '" + field + "' must be a string, found " + v.getNodeType());
+        }
+        return v.asText();
+    }
+}

@@ -1,0 +1,168 @@
+package dev.paft.data;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.paft.errors.PaftException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Reader of preference datasets in TRL's JSONL formats, producing prompt / chosen / rejected
+ * token ids.
+ *
+ * <p>Formats:
+ * <ul>
+ *   <li>explicit {@code {"prompt", "chosen", "rejected"}}, all strings or all message lists;
+ *   <li>implicit prompt (ultrafeedback_binarized): {@code chosen} and {@code rejected} are full
+ *       conversations including the user turn; the prompt is their longest common prefix of
+ *       messages and each completion the rest. Used when there is no {@code prompt}, or a string
+ *       {@code prompt} beside conversational {@code chosen}/{@code rejected} (as TRL's
+ *       {@code maybe_extract_prompt}).
+ * </ul>
+ * Strings: prompt ids = BOS + prompt, completion ids = completion + EOS. Message lists: the
+ * prompt is rendered with {@code add_generation_prompt=true}; a completion is the text the full
+ * conversation adds after it, up to the end-of-turn token of its last assistant message, and
+ * gets EOS appended unless it already ends with it. Other fields are ignored.
+ *
+ * <p>Truncation (TRL): when prompt + longer completion exceeds {@code maxLength}, the prompt
+ * keeps its last {@code maxPromptLength} tokens; then completions keep their first
+ * {@code maxLength - prompt} tokens. A pair whose prompt alone fills {@code maxLength} is
+ * dropped and counted.
+ */
+public final class PreferenceDatasetReader {
+    private final TextTokenizer tokenizer;
+    private final ConversationEncoder conversations;
+    private final PreferenceOptions options;
+
+    /** @param template the chat template, or {@code null} when only string formats are read */
+    public PreferenceDatasetReader(TextTokenizer tokenizer, ChatTemplate template, PreferenceOptions options) {
+        this.tokenizer = tokenizer;
+        this.conversations = template == null ? null : new ConversationEncoder(tokenizer, template);
+        this.options = options;
+    }
+
+    /** Reads a JSONL file to truncated pairs and stats. */
+    public PreferenceDataset read(Path file) {
+        DatasetStats.Counter counter = new DatasetStats.Counter();
+        List<PreferenceExample> out = new ArrayList<>();
+        JsonlReader.forEach(file, options.skipBadRecords(), counter, record -> {
+            PreferenceExample pair = truncate(encode(record), counter);
+            if (pair != null) {
+                out.add(pair);
+            }
+        });
+        DatasetStats stats = counter.toStats(file.toString(), out.size());
+        if (out.isEmpty()) {
+            throw PaftException.badInput(file + ": no usable preference pairs (" + stats + ")");
+        }
+        return new PreferenceDataset(out, stats);
+    }
+
+    /** One record to an untruncated pair; throws {@link BadRecordException} for bad records. */
+    PreferenceExample encode(JsonNode record) {
+        JsonNode chosen = record.get("chosen");
+        JsonNode rejected = record.get("rejected");
+        JsonNode prompt = record.get("prompt");
+        if (chosen == null || rejected == null) {
+            throw new BadRecordException("missing field '" + (chosen == null ? "chosen" : "rejected") + "'");
+        }
+        boolean conv = Conversations.isConversation(chosen);
+        if (conv != Conversations.isConversation(rejected)) {
+            throw new BadRecordException("'chosen' and 'rejected' must both be strings or both message lists");
+        }
+        if (!conv) {
+            if (prompt == null) {
+                throw new BadRecordException("missing field 'prompt' (string chosen/rejected need an explicit prompt)");
+            }
+            return encodeStrings(JsonlReader.string(record, "prompt"),
+                    JsonlReader.string(record, "chosen"), JsonlReader.string(record, "rejected"));
+        }
+        List<ChatMessage> c = Conversations.messages(record, "chosen");
+        List<ChatMessage> r = Conversations.messages(record, "rejected");
+        if (prompt != null && Conversations.isConversation(prompt)) {
+            return encodeConversations(Conversations.messages(record, "prompt"), c, r);
+        }
+        // Implicit prompt: the longest common prefix of the two conversations.
+        int lcp = Conversations.commonPrefix(c, r);
+        if (lcp == 0) {
+            throw new BadRecordException("'chosen' and 'rejected' share no leading messages to use as the prompt");
+        }
+        if (lcp == c.size() || lcp == r.size()) {
+            throw new BadRecordException("'chosen' or 'rejected' has no messages after the shared prompt");
+        }
+        return encodeConversations(c.subList(0, lcp), c.subList(lcp, c.size()), r.subList(lcp, r.size()));
+    }
+
+    /** Plain strings: prompt ids = BOS + prompt, completion ids = completion + EOS. */
+    public PreferenceExample encodeStrings(String prompt, String chosen, String rejected) {
+        return new PreferenceExample(tokenizer.encodeStart(prompt),
+                withEos(tokenizer.encode(chosen)), withEos(tokenizer.encode(rejected)));
+    }
+
+    /** Message lists: prompt rendered with the generation prompt, completions the text after it. */
+    public PreferenceExample encodeConversations(List<ChatMessage> prompt, List<ChatMessage> chosen,
+                                                 List<ChatMessage> rejected) {
+        if (conversations == null) {
+            throw PaftException.usage("conversational data needs a chat template, and "
+                    + tokenizer.source() + " has none: give one with a template override");
+        }
+        String promptText = conversations.template().render(prompt, true);
+        return new PreferenceExample(tokenizer.encodeStart(promptText),
+                completion(prompt, chosen, promptText), completion(prompt, rejected, promptText));
+    }
+
+    private int[] completion(List<ChatMessage> prompt, List<ChatMessage> completion, String promptText) {
+        List<ChatMessage> all = new ArrayList<>(prompt);
+        all.addAll(completion);
+        String full = conversations.template().render(all, false);
+        int start = Conversations.commonPrefix(promptText, full);
+        int end = full.length();
+        for (int i = all.size() - 1; i >= prompt.size(); i--) {
+            if (all.get(i).isAssistant()) {
+                end = Math.max(start, conversations.assistantSpan(all, i, full)[1]);
+                break;
+            }
+        }
+        return withEos(tokenizer.encode(full.substring(start, end)));
+    }
+
+    /** TRL truncation; null when the prompt alone fills {@code maxLength} (counted as dropped). */
+    PreferenceExample truncate(PreferenceExample pair, DatasetStats.Counter counter) {
+        int max = options.maxLength();
+        int[] p = pair.promptIds();
+        int[] c = pair.chosenIds();
+        int[] r = pair.rejectedIds();
+        int longer = Math.max(c.length, r.length);
+        boolean cut = false;
+        if (p.length + longer > max && p.length > options.maxPromptLength()) {
+            p = Arrays.copyOfRange(p, p.length - options.maxPromptLength(), p.length); // keep the end
+            cut = true;
+        }
+        if (p.length >= max) {
+            counter.dropped++;
+            return null;
+        }
+        if (p.length + longer > max) {
+            int room = max - p.length; // keep the start of each completion
+            c = Arrays.copyOf(c, Math.min(c.length, room));
+            r = Arrays.copyOf(r, Math.min(r.length, room));
+            cut = true;
+        }
+        if (cut) {
+            counter.truncated++;
+            return new PreferenceExample(p, c, r);
+        }
+        return pair;
+    }
+
+    private int[] withEos(int[] ids) {
+        int eos = tokenizer.requireEos();
+        if (ids.length > 0 && ids[ids.length - 1] == eos) {
+            return ids;
+        }
+        int[] out = Arrays.copyOf(ids, ids.length + 1);
+        out[ids.length] = eos;
+        return out;
+    }
+}

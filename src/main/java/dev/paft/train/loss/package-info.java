@@ -1,0 +1,11 @@
+/**
+ * Training losses as components: token log-probabilities, cross-entropy, the L1 sparsity
+ * penalty on LoRA adapters, and the preference losses (DPO sigmoid, IPO, hinge, ORPO).
+ *
+ * <p>A loss takes per-sequence tensors that the model produced and never calls the model.
+ * Constants under autograd are cached 0-dim tensors ({@link dev.paft.train.loss.Scalars}),
+ * never Java numbers (DJL-NOTES, trap 1). Results and intermediates attach to the manager of
+ * the first operand, so callers pass per-step tensors (or a step manager where the first
+ * operand is a long-lived parameter, as in {@link dev.paft.train.loss.L1Penalty}).
+ */
+package dev.paft.train.loss;
