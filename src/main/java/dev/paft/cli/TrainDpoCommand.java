@@ -1,18 +1,59 @@
 package dev.paft.cli;
 
-import dev.paft.errors.PaftException;
+import ai.djl.Device;
+import dev.paft.config.PaftConfig;
+import dev.paft.engine.Engines;
+import dev.paft.train.Recipes;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
-/** {@code paft train-dpo}: LoRA preference training: DPO (sigmoid, IPO, hinge) or ORPO. */
-@Command(name = "train-dpo", mixinStandardHelpOptions = true, description = "LoRA preference training: DPO (sigmoid, IPO, hinge) or ORPO.")
+/** {@code paft train-dpo}: LoRA preference training, DPO family or ORPO. */
+@Command(name = "train-dpo", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"LoRA preference training from the base model: DPO (sigmoid, with optional label smoothing),",
+            "IPO, hinge, or ORPO. DPO's reference is the base (the adapter disabled), not a second copy.", ""},
+        footer = {"", "Example:", "  paft train-dpo --config configs/tiny/dpo.yaml --loss orpo"})
 public final class TrainDpoCommand implements Callable<Integer> {
     @Mixin
     CommonOptions common;
 
+    @Mixin
+    TrainOptions train;
+
+    @Option(names = "--loss", paramLabel = "L", description = "dpo, ipo, hinge or orpo (preference.loss).")
+    String loss;
+
+    @Option(names = "--beta", paramLabel = "B", description = "DPO beta (preference.beta).")
+    Double beta;
+
+    @Option(names = "--label-smoothing", paramLabel = "E", description = "Conservative DPO epsilon (preference.label_smoothing).")
+    Double labelSmoothing;
+
+    @Option(names = "--orpo-lambda", paramLabel = "L", description = "ORPO odds-ratio weight (preference.orpo_lambda).")
+    Double orpoLambda;
+
+    @Option(names = "--max-prompt-length", paramLabel = "N", description = "Prompt tokens kept (data.max_prompt_length).")
+    Integer maxPromptLength;
+
+    @Option(names = "--precompute-ref", description = "Compute reference log-probs once before training (preference.precompute_ref).")
+    Boolean precomputeRef;
+
     @Override
     public Integer call() {
-        throw PaftException.notBuilt("paft train-dpo");
+        Map<String, Object> flags = train.flags();
+        flags.put("preference.loss", loss);
+        flags.put("preference.beta", beta);
+        flags.put("preference.label_smoothing", labelSmoothing);
+        flags.put("preference.orpo_lambda", orpoLambda);
+        flags.put("data.max_prompt_length", maxPromptLength);
+        flags.put("preference.precompute_ref", precomputeRef);
+        PaftConfig cfg = common.load(flags);
+        Device device = train.dryRun ? null : Engines.start(common.device, common.threads);
+        try (TrainProgress progress = new TrainProgress("train-dpo", System.out)) {
+            Recipes.preference(cfg, device, new Recipes.Options(train.resumeRequested(), train.resumeFrom(), train.overwrite, train.dryRun, System.out), progress);
+        }
+        return 0;
     }
 }

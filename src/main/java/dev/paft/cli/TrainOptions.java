@@ -1,0 +1,88 @@
+package dev.paft.cli;
+
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import picocli.CommandLine.Option;
+
+/** Flags shared by train-sft and train-dpo; each maps to a config key (flags win over the file). */
+public final class TrainOptions {
+    @Option(names = "--model", paramLabel = "DIR", description = "Base model directory (model.path).")
+    Path model;
+
+    @Option(names = "--train", paramLabel = "FILE", description = "Training JSONL (data.train).")
+    Path train;
+
+    @Option(names = "--eval", paramLabel = "FILE", description = "Held-out JSONL (data.eval).")
+    Path eval;
+
+    @Option(names = {"-o", "--output-dir"}, paramLabel = "DIR", description = "Output directory (training.output_dir).")
+    Path outputDir;
+
+    @Option(names = "--resume", arity = "0..1", paramLabel = "CHECKPOINT", fallbackValue = "",
+            description = "Resume from the latest checkpoint in the output directory, or from CHECKPOINT.")
+    String resume;
+
+    @Option(names = "--overwrite", description = "Replace a finished run in the output directory.")
+    boolean overwrite;
+
+    @Option(names = "--dry-run", description = "Validate config and data, print the plan (examples, tokens, steps, parameters, memory) and exit.")
+    boolean dryRun;
+
+    @Option(names = "--max-steps", paramLabel = "N", description = "Optimizer steps (training.max_steps).")
+    Integer maxSteps;
+
+    @Option(names = "--epochs", paramLabel = "N", description = "Epochs when max_steps is -1 (training.epochs).")
+    Double epochs;
+
+    @Option(names = {"--lr", "--learning-rate"}, paramLabel = "LR", description = "Peak learning rate (training.learning_rate).")
+    Double learningRate;
+
+    @Option(names = "--batch-size", paramLabel = "N", description = "Micro-batch size (training.batch_size).")
+    Integer batchSize;
+
+    @Option(names = "--grad-accum", paramLabel = "N", description = "Micro-batches per step (training.grad_accum).")
+    Integer gradAccum;
+
+    @Option(names = "--lora-r", paramLabel = "R", description = "LoRA rank (lora.r).")
+    Integer loraR;
+
+    @Option(names = "--lora-alpha", paramLabel = "A", description = "LoRA alpha (lora.alpha).")
+    Double loraAlpha;
+
+    @Option(names = "--max-length", paramLabel = "N", description = "Max tokens per sequence (data.max_length).")
+    Integer maxLength;
+
+    @Option(names = "--chat-template", paramLabel = "JINJA|FILE", description = "Chat template overriding tokenizer_config.json's (data.chat_template).")
+    String chatTemplate;
+
+    @Option(names = "--skip-bad-records", description = "Skip and count malformed JSONL lines instead of failing (data.skip_bad_records).")
+    Boolean skipBadRecords;
+
+    Map<String, Object> flags() {
+        Map<String, Object> f = new LinkedHashMap<>();
+        f.put("model.path", model == null ? null : model.toString());
+        f.put("data.train", train == null ? null : train.toString());
+        f.put("data.eval", eval == null ? null : eval.toString());
+        f.put("training.output_dir", outputDir == null ? null : outputDir.toString());
+        f.put("training.max_steps", maxSteps);
+        f.put("training.epochs", epochs);
+        f.put("training.learning_rate", learningRate);
+        f.put("training.batch_size", batchSize);
+        f.put("training.grad_accum", gradAccum);
+        f.put("lora.r", loraR);
+        f.put("lora.alpha", loraAlpha);
+        f.put("data.max_length", maxLength);
+        f.put("data.chat_template", chatTemplate);
+        f.put("data.skip_bad_records", skipBadRecords);
+        return f;
+    }
+
+    boolean resumeRequested() {
+        return resume != null;
+    }
+
+    Path resumeFrom() {
+        return resume == null || resume.isEmpty() ? null : Path.of(resume);
+    }
+}

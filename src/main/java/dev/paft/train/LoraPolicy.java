@@ -1,0 +1,104 @@
+package dev.paft.train;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.jni.JniUtils;
+import dev.paft.data.Batch;
+import dev.paft.errors.PaftException;
+import dev.paft.lora.LoraAdapter;
+import dev.paft.lora.LoraModule;
+import dev.paft.model.LlamaModel;
+import dev.paft.train.loss.L1Penalty;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** A {@link LlamaModel} with one trainable {@link LoraAdapter}: what the recipes train. */
+public final class LoraPolicy implements PolicyModel {
+    private final LlamaModel model;
+    private final LoraAdapter adapter;
+    private final Map<String, NDArray> params = new LinkedHashMap<>();
+    private final List<L1Penalty.LoraFactors> factors = new ArrayList<>();
+
+    public LoraPolicy(LlamaModel model, LoraAdapter adapter) {
+        this.model = model;
+        this.adapter = adapter;
+        for (LoraModule m : adapter.modules().values()) {
+            params.put(m.key() + ".lora_A", m.a());
+            params.put(m.key() + ".lora_B", m.b());
+            factors.add(new L1Penalty.LoraFactors(m.key(), m.a(), m.b(), adapter.scaling()));
+        }
+    }
+
+    public LlamaModel model() {
+        return model;
+    }
+
+    public LoraAdapter adapter() {
+        return adapter;
+    }
+
+    @Override
+    public NDArray logits(NDManager scope, Batch batch, boolean training) {
+        Shape shape = new Shape(batch.rows(), batch.cols());
+        NDArray ids = scope.create(batch.flatInputIds(), shape);
+        NDArray mask = scope.create(batch.flatAttentionMask(), shape);
+        return model.forward(scope, ids, mask, adapter, training);
+    }
+
+    @Override
+    public List<L1Penalty.LoraFactors> loraFactors() {
+        return factors;
+    }
+
+    @Override
+    public void setAdapterEnabled(boolean enabled) {
+        adapter.setEnabled(enabled);
+    }
+
+    @Override
+    public Map<String, NDArray> parameters() {
+        return params;
+    }
+
+    @Override
+    public void saveAdapter(Path dir, Map<String, String> metadata) {
+        adapter.save(dir, metadata);
+    }
+
+    @Override
+    public void loadAdapter(Path dir) {
+        try (LoraAdapter saved = model.loadAdapter(dir)) {
+            if (!saved.modules().keySet().equals(adapter.modules().keySet())) {
+                throw PaftException.badInput(dir + ": checkpoint adapter modules differ from the configured adapter");
+            }
+            boolean grad = JniUtils.isGradMode();
+            JniUtils.setGradMode(false);
+            try {
+                for (LoraModule m : adapter.modules().values()) {
+                    LoraModule s = saved.module(m.key());
+                    copyInto(m.a(), s.a(), dir);
+                    copyInto(m.b(), s.b(), dir);
+                }
+            } finally {
+                JniUtils.setGradMode(grad);
+            }
+        }
+    }
+
+    /** dst := src in place (dst keeps its identity and requiresGrad): dst - dst + src is exact for finite values. */
+    private static void copyInto(NDArray dst, NDArray src, Path where) {
+        if (!dst.getShape().equals(src.getShape())) {
+            throw PaftException.badInput(where + ": checkpoint tensor shape " + src.getShape() + " differs from " + dst.getShape());
+        }
+        dst.subi(dst).addi(src);
+    }
+
+    @Override
+    public void seedDropout(long seed) {
+        JniUtils.setSeed(seed);
+    }
+}

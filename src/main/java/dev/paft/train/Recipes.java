@@ -1,0 +1,199 @@
+package dev.paft.train;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDManager;
+import dev.paft.config.ConfigLoader;
+import dev.paft.config.PaftConfig;
+import dev.paft.data.ChatTemplate;
+import dev.paft.data.DatasetStats;
+import dev.paft.data.PreferenceDataset;
+import dev.paft.data.PreferenceDatasetReader;
+import dev.paft.data.PreferenceExample;
+import dev.paft.data.PreferenceOptions;
+import dev.paft.data.SftDataset;
+import dev.paft.data.SftDatasetReader;
+import dev.paft.data.SftExample;
+import dev.paft.data.SftOptions;
+import dev.paft.data.TextTokenizer;
+import dev.paft.errors.PaftException;
+import dev.paft.io.HfModelConfig;
+import dev.paft.lora.LoraAdapter;
+import dev.paft.model.LlamaModel;
+import dev.paft.train.loss.L1Penalty;
+import dev.paft.train.loss.PreferenceLoss;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The two training recipes, SFT and preference: setup (tokenizer, data, model, adapter), the
+ * shared {@link TrainingLoop}, outputs. Recipes compose components; they do not inherit.
+ */
+public final class Recipes {
+    private Recipes() {}
+
+    /** How to run: resume, overwrite, dry run, where to print. */
+    public record Options(boolean resume, Path resumeFrom, boolean overwrite, boolean dryRun, PrintStream out) {}
+
+    /** The result of a run: its final state (null for a dry run) and the plan. */
+    public record Result(TrainState state, TrainPlan plan, Path outputDir) {}
+
+    // ---------------------------------------------------------------- SFT
+
+    /** LoRA SFT with the L1 penalty (PAFT eq. 1). */
+    public static Result sft(PaftConfig cfg, Device device, Options o, TrainingLoop.Listener listener) {
+        Path modelDir = require(cfg.model().path(), "model.path");
+        Path out = require(cfg.training().outputDir(), "training.output_dir");
+        HfModelConfig hf = HfModelConfig.read(modelDir);
+        SftOptions opts = new SftOptions(cfg.data().maxLength(), cfg.data().trainOnPrompt(), cfg.data().packing(), cfg.data().skipBadRecords());
+        List<SftExample> train;
+        List<SftExample> eval = List.of();
+        int pad;
+        List<String> notes = new ArrayList<>();
+        try (TextTokenizer tok = TextTokenizer.open(tokenizerDir(cfg))) {
+            ChatTemplate template = ChatTemplate.loadIfPresent(tokenizerDir(cfg), cfg.data().chatTemplate());
+            SftDatasetReader reader = new SftDatasetReader(tok, template, opts);
+            SftDataset d = reader.read(require(cfg.data().train(), "data.train"));
+            train = d.examples();
+            notes.add("train data: " + d.stats());
+            if (cfg.data().eval() != null) {
+                SftDataset e = reader.read(Path.of(cfg.data().eval()));
+                eval = e.examples();
+                notes.add("eval data: " + e.stats());
+            }
+            pad = tok.padId();
+            checkVocab(tok, hf, modelDir);
+        }
+        long tokens = 0;
+        int maxLen = 0;
+        for (SftExample e : train) {
+            tokens += e.length();
+            maxLen = Math.max(maxLen, e.length());
+        }
+        TrainPlan plan = plan(cfg, hf, train.size(), tokens, eval.size(), cfg.training().batchSize(), maxLen, notes);
+        if (o.dryRun()) {
+            printDryRun(o.out(), "train-sft", plan, cfg);
+            return new Result(null, plan, out);
+        }
+        L1Penalty l1 = new L1Penalty(L1Penalty.Target.parse(cfg.sft().l1Target()), cfg.sft().l1Lambda());
+        List<String> curves = List.of("loss", "ce", "eval_loss", "eval_ce");
+        try (LlamaModel model = LlamaModel.load(modelDir, device, cfg.model().dtype().equals("f16"));
+             LoraAdapter adapter = model.newAdapter(cfg.lora(), cfg.training().seed(), modelDir.toString());
+             NDManager root = model.manager().newSubManager()) {
+            LoraPolicy policy = new LoraPolicy(model, adapter);
+            TrainingLoop<SftExample> loop = new TrainingLoop<>(cfg.training(), settings(cfg, o, out, curves, "train-sft", "sft"), listener);
+            TrainState s = loop.run(root, policy, new SftObjective(policy, l1, pad), train, eval);
+            return new Result(s, plan, out);
+        }
+    }
+
+    // ---------------------------------------------------------------- preference
+
+    /** LoRA DPO (sigmoid, IPO, hinge, label smoothing) or ORPO. */
+    public static Result preference(PaftConfig cfg, Device device, Options o, TrainingLoop.Listener listener) {
+        Path modelDir = require(cfg.model().path(), "model.path");
+        Path out = require(cfg.training().outputDir(), "training.output_dir");
+        HfModelConfig hf = HfModelConfig.read(modelDir);
+        PreferenceOptions opts = new PreferenceOptions(cfg.data().maxLength(), cfg.data().maxPromptLength(), cfg.data().skipBadRecords());
+        List<PreferenceExample> train;
+        List<PreferenceExample> eval = List.of();
+        int pad;
+        List<String> notes = new ArrayList<>();
+        try (TextTokenizer tok = TextTokenizer.open(tokenizerDir(cfg))) {
+            ChatTemplate template = ChatTemplate.loadIfPresent(tokenizerDir(cfg), cfg.data().chatTemplate());
+            PreferenceDatasetReader reader = new PreferenceDatasetReader(tok, template, opts);
+            PreferenceDataset d = reader.read(require(cfg.data().train(), "data.train"));
+            train = d.examples();
+            notes.add("train data: " + d.stats());
+            if (cfg.data().eval() != null) {
+                PreferenceDataset e = reader.read(Path.of(cfg.data().eval()));
+                eval = e.examples();
+                notes.add("eval data: " + e.stats());
+            }
+            pad = tok.padId();
+            checkVocab(tok, hf, modelDir);
+        }
+        long tokens = 0;
+        int maxLen = 0;
+        for (PreferenceExample e : train) {
+            tokens += e.chosenLength() + e.rejectedLength();
+            maxLen = Math.max(maxLen, Math.max(e.chosenLength(), e.rejectedLength()));
+        }
+        TrainPlan plan = plan(cfg, hf, train.size(), tokens, eval.size(), 2 * cfg.training().batchSize(), maxLen, notes);
+        if (o.dryRun()) {
+            printDryRun(o.out(), "train-dpo", plan, cfg);
+            return new Result(null, plan, out);
+        }
+        PreferenceLoss loss = lossOf(cfg);
+        List<String> curves = loss.needsReference()
+                ? List.of("loss", "eval_loss", "rewards/accuracies", "eval_rewards/accuracies", "rewards/margins")
+                : List.of("loss", "eval_loss", "nll", "log_odds_ratio");
+        try (LlamaModel model = LlamaModel.load(modelDir, device, cfg.model().dtype().equals("f16"));
+             LoraAdapter adapter = model.newAdapter(cfg.lora(), cfg.training().seed(), modelDir.toString());
+             NDManager root = model.manager().newSubManager()) {
+            LoraPolicy policy = new LoraPolicy(model, adapter);
+            PreferenceObjective objective = new PreferenceObjective(policy, loss, cfg.preference().orpoNll().equals("sequence"), pad);
+            if (cfg.preference().precomputeRef() && loss.needsReference()) {
+                objective.precomputeReference(root, train, cfg.training().batchSize());
+                objective.precomputeReference(root, eval, cfg.training().batchSize());
+            }
+            TrainingLoop<PreferenceExample> loop = new TrainingLoop<>(cfg.training(), settings(cfg, o, out, curves, "train-dpo", loss.name()), listener);
+            TrainState s = loop.run(root, policy, objective, train, eval);
+            return new Result(s, plan, out);
+        }
+    }
+
+    /** The preference loss a config names ("dpo" is the sigmoid loss; ORPO's lambda is its beta). */
+    public static PreferenceLoss lossOf(PaftConfig cfg) {
+        String name = cfg.preference().loss();
+        return switch (name) {
+            case "dpo" -> PreferenceLoss.create("sigmoid", cfg.preference().beta(), cfg.preference().labelSmoothing());
+            case "orpo" -> PreferenceLoss.create("orpo", cfg.preference().orpoLambda(), 0);
+            default -> PreferenceLoss.create(name, cfg.preference().beta(), cfg.preference().labelSmoothing());
+        };
+    }
+
+    // ---------------------------------------------------------------- shared setup
+
+    static Path tokenizerDir(PaftConfig cfg) {
+        return Path.of(cfg.model().tokenizer() != null ? cfg.model().tokenizer() : cfg.model().path());
+    }
+
+    static Path require(String value, String key) {
+        if (value == null || value.isBlank()) {
+            throw PaftException.usage(key + " is required (set it in the config or with its flag)");
+        }
+        return Path.of(value);
+    }
+
+    private static void checkVocab(TextTokenizer tok, HfModelConfig hf, Path modelDir) {
+        int max = Math.max(tok.padId(), Math.max(tok.bosId(), tok.eosId()));
+        if (max >= hf.vocabSize()) {
+            throw PaftException.badInput(modelDir + ": tokenizer special token id " + max + " is outside the model's vocab_size " + hf.vocabSize());
+        }
+    }
+
+    private static TrainPlan plan(PaftConfig cfg, HfModelConfig hf, int examples, long tokens, int evalExamples,
+                                  int rows, int maxLen, List<String> notes) {
+        long trainable = TrainPlan.trainableParams(hf, cfg.lora());
+        return new TrainPlan(examples, tokens, evalExamples, TrainingLoop.totalSteps(cfg.training(), examples), trainable,
+                TrainPlan.baseParams(hf), TrainPlan.peakBytes(hf, trainable, cfg.model().dtype().equals("f16"), rows, maxLen), notes);
+    }
+
+    private static void printDryRun(PrintStream out, String command, TrainPlan plan, PaftConfig cfg) {
+        out.println(command + " --dry-run: config and data are valid");
+        out.print(plan.describe());
+        out.println("output: " + cfg.training().outputDir());
+    }
+
+    private static TrainingLoop.Settings settings(PaftConfig cfg, Options o, Path out, List<String> curves, String title, String method) {
+        Map<String, String> meta = new LinkedHashMap<>();
+        meta.put("paft.command", title);
+        meta.put("paft.method", method);
+        return new TrainingLoop.Settings(out, o.overwrite(), o.resume() || o.resumeFrom() != null, o.resumeFrom(),
+                ConfigLoader.toYaml(cfg), meta, curves, title + " (" + out.getFileName() + ")");
+    }
+}
