@@ -13,7 +13,6 @@ public record DataConfig(String train, String eval, String format, int maxLength
     void validate(Validator v) {
         v.oneOf("data.format", format, "auto", "messages", "prompt_completion", "text", "preference");
         v.check("data.max_length", maxLength >= 2, "must be >= 2", maxLength);
-        v.check("data.max_prompt_length", maxPromptLength >= 1 && maxPromptLength < maxLength,
-                "must be >= 1 and below data.max_length (" + maxLength + ")", maxPromptLength);
+        v.check("data.max_prompt_length", maxPromptLength >= 1, "must be >= 1", maxPromptLength);
     }
 }

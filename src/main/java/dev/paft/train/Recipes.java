@@ -97,6 +97,10 @@ public final class Recipes {
         Path modelDir = require(cfg.model().path(), "model.path");
         Path out = require(cfg.training().outputDir(), "training.output_dir");
         HfModelConfig hf = HfModelConfig.read(modelDir);
+        if (cfg.data().maxPromptLength() >= cfg.data().maxLength()) {
+            throw PaftException.usage("data.max_prompt_length (" + cfg.data().maxPromptLength() + ") must be below data.max_length ("
+                    + cfg.data().maxLength() + ") for preference training");
+        }
         PreferenceOptions opts = new PreferenceOptions(cfg.data().maxLength(), cfg.data().maxPromptLength(), cfg.data().skipBadRecords());
         List<PreferenceExample> train;
         List<PreferenceExample> eval = List.of();
