@@ -38,10 +38,16 @@ public final class SafetensorsWriter implements AutoCloseable {
         this.target = target;
         this.tmp = target.resolveSibling(target.getFileName() + ".tmp");
         this.specs = List.copyOf(specs);
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        for (TensorSpec s : this.specs) {
+            if (s.name().equals("__metadata__") || !seen.add(s.name())) {
+                throw new IllegalArgumentException(target + ": tensor name '" + s.name() + "' is reserved or repeated");
+            }
+        }
+        byte[] header = header(this.specs, metadata); // before opening: a bad spec leaves no file behind
         try {
             this.out = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
                     StandardOpenOption.WRITE);
-            byte[] header = header(this.specs, metadata);
             ByteBuffer b = ByteBuffer.allocate(8 + header.length).order(ByteOrder.LITTLE_ENDIAN);
             b.putLong(header.length).put(header).flip();
             writeFully(b);
