@@ -28,11 +28,19 @@ import java.util.stream.Collectors;
  * naming the key and the file.
  */
 public final class ConfigLoader {
-    static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory())
-            .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
-            .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
-            .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
-            .disable(com.fasterxml.jackson.databind.MapperFeature.ALLOW_COERCION_OF_SCALARS);
+    static final ObjectMapper YAML = configure(new ObjectMapper(new YAMLFactory()));
+    /** JSON files are read as JSON: YAML forbids the tab indentation JSON writers often use. */
+    static final ObjectMapper JSON = configure(new ObjectMapper());
+
+    private static ObjectMapper configure(ObjectMapper m) {
+        return m.setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
+                .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+                .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+                .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+                .disable(DeserializationFeature.ACCEPT_FLOAT_AS_INT) // r: 1.5 is an error, not 1
+                .enable(com.fasterxml.jackson.core.JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+                .disable(com.fasterxml.jackson.databind.MapperFeature.ALLOW_COERCION_OF_SCALARS);
+    }
 
     private ConfigLoader() {}
 
@@ -50,8 +58,9 @@ public final class ConfigLoader {
         if (!Files.isRegularFile(file)) {
             throw PaftException.usage("config file " + file + " not found");
         }
+        boolean json = file.getFileName().toString().toLowerCase().endsWith(".json");
         try {
-            JsonNode n = YAML.readTree(file.toFile()); // YAML is a superset of JSON
+            JsonNode n = (json ? JSON : YAML).readTree(file.toFile());
             if (n == null || n.isMissingNode() || n.isNull()) {
                 return YAML.createObjectNode();
             }
@@ -59,8 +68,15 @@ public final class ConfigLoader {
                 throw PaftException.usage(file + ": the config must be a mapping of sections");
             }
             return (ObjectNode) n;
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            var loc = e.getLocation();
+            String at = loc == null || loc.getLineNr() < 1 ? "" : ":" + loc.getLineNr() + ":" + loc.getColumnNr();
+            String why = e.getOriginalMessage().lines().map(String::strip).filter(l -> !l.isEmpty())
+                    .filter(l -> !l.startsWith("in 'reader'") && !l.startsWith("^"))
+                    .collect(Collectors.joining(" "));
+            throw PaftException.usage(file + at + ": cannot parse " + (json ? "JSON" : "YAML") + ": " + why);
         } catch (IOException e) {
-            throw PaftException.usage(file + ": cannot parse: " + e.getMessage().lines().findFirst().orElse(""));
+            throw PaftException.usage(file + ": cannot read: " + e.getMessage());
         }
     }
 
@@ -72,9 +88,12 @@ public final class ConfigLoader {
     public static PaftConfig load(Path file, List<String> sets, Map<String, Object> flags) {
         ObjectNode tree = defaults();
         String source = file == null ? "defaults" : file.toString();
+        // Where each dotted key's value came from, so an error names the file, --set or flag at fault.
+        Map<String, String> origins = new java.util.HashMap<>();
         if (file != null) {
             ObjectNode user = readFile(file);
             checkKnownSections(user, tree, source);
+            recordOrigins(user, "", source, origins);
             deepMerge(tree, user);
         }
         for (String s : sets) {
@@ -82,21 +101,77 @@ public final class ConfigLoader {
             if (eq <= 0) {
                 throw PaftException.usage("--set " + s + ": expected key=value, e.g. --set training.learning_rate=1e-4");
             }
-            setPath(tree, s.substring(0, eq).trim(), parseScalar(s.substring(eq + 1)), "--set " + s);
+            String key = s.substring(0, eq).trim();
+            setPath(tree, key, parseScalar(s.substring(eq + 1)), "--set " + s);
+            forget(origins, key);
+            origins.put(key, "--set " + s);
         }
         for (Map.Entry<String, Object> f : flags.entrySet()) {
             if (f.getValue() != null) {
                 setPath(tree, f.getKey(), YAML.valueToTree(f.getValue()), "flag for " + f.getKey());
+                forget(origins, f.getKey());
+                origins.put(f.getKey(), "command-line flag for " + f.getKey());
             }
         }
-        return bind(tree, source);
+        return bind(tree, source, origins);
+    }
+
+    private static void recordOrigins(JsonNode node, String prefix, String source, Map<String, String> out) {
+        node.fields().forEachRemaining(e -> {
+            String key = prefix.isEmpty() ? e.getKey() : prefix + "." + e.getKey();
+            out.put(key, source);
+            if (e.getValue().isObject()) {
+                recordOrigins(e.getValue(), key, source, out);
+            }
+        });
+    }
+
+    private static void forget(Map<String, String> origins, String key) {
+        origins.keySet().removeIf(k -> k.startsWith(key + "."));
+    }
+
+    /** The source that set {@code key} (or its nearest enclosing section), else {@code fallback}. */
+    static String originOf(Map<String, String> origins, String key, String fallback) {
+        for (String k = key; !k.isEmpty(); k = k.contains(".") ? k.substring(0, k.lastIndexOf('.')) : "") {
+            String o = origins.get(k.replaceAll("\\[\\d+]$", ""));
+            if (o != null) {
+                return o;
+            }
+        }
+        return fallback;
     }
 
     /** Converts a merged tree to the config records and validates ranges. */
     public static PaftConfig bind(ObjectNode tree, String source) {
+        return bind(tree, source, Map.of());
+    }
+
+    /**
+     * Converts a merged tree to the config records and validates ranges; errors name the source
+     * recorded in {@code origins} for the key at fault (dotted key to file, --set or flag).
+     */
+    public static PaftConfig bind(ObjectNode tree, String fallback, Map<String, String> origins) {
+        PaftConfig cfg = bindOrThrow(tree, fallback, origins);
+        cfg.validate(new Validator(key -> originOf(origins, key, fallback)));
+        return cfg;
+    }
+
+    private static PaftConfig bindOrThrow(ObjectNode tree, String fallback, Map<String, String> origins) {
         PaftConfig cfg;
         try {
             cfg = YAML.treeToValue(tree, PaftConfig.class);
+        } catch (JsonMappingException e) {
+            throw describe(e, originOf(origins, path(e), fallback));
+        } catch (IOException e) {
+            throw PaftException.usage(fallback + ": " + e.getMessage());
+        }
+        return cfg;
+    }
+
+    /** Throws the usage error (exit 2) that names the key, its source and what was expected. */
+    private static PaftException describe(JsonMappingException err, String source) {
+        try {
+            throw err;
         } catch (UnrecognizedPropertyException e) {
             String known = e.getKnownPropertyIds() == null ? "" : " (known: " + e.getKnownPropertyIds().stream()
                     .map(Object::toString).sorted().collect(Collectors.joining(", ")) + ")";
@@ -109,11 +184,7 @@ public final class ConfigLoader {
                     + simpleType(e.getTargetType()));
         } catch (JsonMappingException e) {
             throw PaftException.usage(source + ": key '" + path(e) + "': " + e.getOriginalMessage());
-        } catch (IOException e) {
-            throw PaftException.usage(source + ": " + e.getMessage());
         }
-        cfg.validate(new Validator(source));
-        return cfg;
     }
 
     /** The resolved config as YAML (written next to every run's outputs). */
@@ -176,6 +247,9 @@ public final class ConfigLoader {
     static void deepMerge(ObjectNode base, JsonNode over) {
         over.fields().forEachRemaining(e -> {
             JsonNode cur = base.get(e.getKey());
+            if (cur instanceof ObjectNode && e.getValue().isNull()) {
+                return; // an empty section ("lora:" with nothing under it) keeps the defaults
+            }
             if (cur instanceof ObjectNode && e.getValue().isObject()) {
                 deepMerge((ObjectNode) cur, e.getValue());
             } else {

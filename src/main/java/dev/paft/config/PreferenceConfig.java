@@ -14,7 +14,7 @@ public record PreferenceConfig(String loss, double beta, double labelSmoothing, 
         v.oneOf("preference.loss", loss, "dpo", "ipo", "hinge", "orpo");
         v.check("preference.beta", beta > 0 && Double.isFinite(beta), "must be > 0", beta);
         v.check("preference.label_smoothing", labelSmoothing >= 0 && labelSmoothing < 0.5, "must be in [0, 0.5)", labelSmoothing);
-        v.check("preference.orpo_lambda", orpoLambda >= 0, "must be >= 0", orpoLambda);
+        v.check("preference.orpo_lambda", orpoLambda >= 0 && Double.isFinite(orpoLambda), "must be >= 0", orpoLambda);
         v.oneOf("preference.orpo_nll", orpoNll, "completion", "sequence");
     }
 }

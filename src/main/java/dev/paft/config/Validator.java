@@ -5,15 +5,20 @@ import java.util.Arrays;
 
 /** Range checks that fail with exit 2 naming the key and the config source. */
 final class Validator {
-    private final String source;
+    private final java.util.function.Function<String, String> source;
 
     Validator(String source) {
+        this(key -> source);
+    }
+
+    /** With a per-key source: the file, {@code --set} or flag that set the key. */
+    Validator(java.util.function.Function<String, String> source) {
         this.source = source;
     }
 
     void check(String key, boolean ok, String message, Object value) {
         if (!ok) {
-            throw PaftException.usage(source + ": " + key + " " + message + " (got " + value + ")");
+            throw PaftException.usage(source.apply(key) + ": " + key + " " + message + " (got " + value + ")");
         }
     }
 

@@ -20,6 +20,11 @@ public final class Engines {
      * @param threads intra-op threads; 0 keeps PyTorch's default (all cores)
      */
     public static synchronized Device start(String device, int threads) {
+        String dev = device == null ? "cpu" : device;
+        int gpu = parseDevice(dev); // a bad device string fails before the (slow) engine start
+        if (threads < 0) {
+            throw PaftException.usage("--threads " + threads + ": must be >= 0 (0 = all cores)");
+        }
         System.setProperty("ai.djl.offline", "true");
         System.setProperty("OPT_OUT_TRACKING", "true");
         if (engine == null) {
@@ -33,7 +38,7 @@ public final class Engines {
                 throw new PaftException(PaftException.INTERNAL, "cannot start the PyTorch engine: " + e.getMessage(), e);
             }
         }
-        return resolve(device == null ? "cpu" : device);
+        return resolve(dev, gpu);
     }
 
     /** Starts on CPU with PyTorch's default thread count. */
@@ -41,31 +46,37 @@ public final class Engines {
         return start("cpu", 0);
     }
 
-    static Device resolve(String device) {
+    /**
+     * Parses a device string: -1 for "cpu", the GPU index for "cuda", "gpu" or "cuda:N".
+     * Anything else is a usage error (exit 2). Starts nothing.
+     */
+    static int parseDevice(String device) {
         String d = device.trim().toLowerCase();
         if (d.equals("cpu")) {
-            return Device.cpu();
+            return -1;
         }
-        if (d.equals("cuda") || d.equals("gpu") || d.startsWith("cuda:")) {
-            int index = 0;
-            if (d.startsWith("cuda:")) {
-                try {
-                    index = Integer.parseInt(d.substring(5));
-                } catch (NumberFormatException e) {
-                    throw PaftException.usage("--device " + device + ": expected cpu, cuda or cuda:N");
-                }
-            }
-            int count = engine.getGpuCount();
-            if (count == 0) {
-                throw PaftException.usage("--device " + device + ": no CUDA GPU is usable: this PyTorch engine is "
-                        + engine.getVersion() + " (" + (engine.hasCapability("CUDA") ? "CUDA build" : "CPU-only build")
-                        + "); set PYTORCH_FLAVOR=cu128 and PYTORCH_LIBRARY_PATH to a CUDA libtorch 2.7.1 (see docs/BENCHMARKS.md)");
-            }
-            if (index >= count) {
-                throw PaftException.usage("--device " + device + ": only " + count + " GPU(s) found");
-            }
-            return Device.gpu(index);
+        if (d.equals("cuda") || d.equals("gpu")) {
+            return 0;
+        }
+        if (d.startsWith("cuda:") && d.length() > 5 && d.length() < 9 && d.substring(5).chars().allMatch(Character::isDigit)) {
+            return Integer.parseInt(d.substring(5));
         }
         throw PaftException.usage("--device " + device + ": expected cpu, cuda or cuda:N");
+    }
+
+    private static Device resolve(String device, int index) {
+        if (index < 0) {
+            return Device.cpu();
+        }
+        int count = engine.getGpuCount();
+        if (count == 0) {
+            throw PaftException.usage("--device " + device + ": no CUDA GPU is usable: this PyTorch engine is "
+                    + engine.getVersion() + " (" + (engine.hasCapability("CUDA") ? "CUDA build" : "CPU-only build")
+                    + "); use --device cpu, or set PYTORCH_FLAVOR=cu128 and PYTORCH_LIBRARY_PATH to a CUDA libtorch 2.7.1");
+        }
+        if (index >= count) {
+            throw PaftException.usage("--device " + device + ": only " + count + " GPU(s) found");
+        }
+        return Device.gpu(index);
     }
 }

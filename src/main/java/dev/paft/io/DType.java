@@ -122,13 +122,16 @@ public enum DType {
         return Float.intBitsToFloat(sign | ((exp + 112) << 23) | (mant << 13));
     }
 
-    /** Float32 to IEEE half bits, rounding to nearest even; overflow gives Inf, NaN stays NaN. */
+    /**
+     * Float32 to IEEE half bits, rounding to nearest even; overflow gives Inf, NaN becomes the
+     * canonical quiet NaN {@code sign | 0x7e00} (as PyTorch's conversion does).
+     */
     public static short floatToHalf(float f) {
         int bits = Float.floatToRawIntBits(f);
         int sign = (bits >>> 16) & 0x8000;
         int abs = bits & 0x7fffffff;
         if (abs > 0x7f800000) {
-            return (short) (sign | 0x7e00 | ((abs >>> 13) & 0x3ff));
+            return (short) (sign | 0x7e00);
         }
         if (abs >= 0x477ff000) { // rounds to >= 65520: Inf
             return (short) (sign | 0x7c00);

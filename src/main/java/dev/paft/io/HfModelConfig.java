@@ -46,9 +46,9 @@ public record HfModelConfig(
 
     public static HfModelConfig parse(JsonNode c, String where) {
         JsonNode archs = c.get("architectures");
-        String arch = archs != null && archs.isArray() && archs.size() > 0 ? archs.get(0).asText() : null;
+        String arch = archs != null && archs.isArray() && archs.size() > 0 && archs.get(0).isTextual() ? archs.get(0).asText() : null;
         if (arch == null) {
-            throw PaftException.badInput(where + ": missing 'architectures'");
+            throw PaftException.badInput(where + ": missing 'architectures' (expected e.g. [\"LlamaForCausalLM\"])");
         }
         if (!SUPPORTED.contains(arch)) {
             throw PaftException.badInput(where + ": architectures = " + arch + " is not supported (supported: " + SUPPORTED + ")");
@@ -82,7 +82,7 @@ public record HfModelConfig(
                 c.path("rms_norm_eps").asDouble(1e-6), c.path("rope_theta").asDouble(10000.0), scaling,
                 c.path("tie_word_embeddings").asBoolean(false),
                 qwen || c.path("attention_bias").asBoolean(false),
-                c.path("max_position_embeddings").asInt(2048), c.path("torch_dtype").asText("float32"), c);
+                c.path("max_position_embeddings").asInt(2048), c.path("torch_dtype").asText(c.path("dtype").asText("float32")), c);
     }
 
     private static int reqInt(JsonNode c, String key, String where) {

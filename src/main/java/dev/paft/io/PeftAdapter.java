@@ -47,10 +47,12 @@ public record PeftAdapter(PeftAdapterConfig config, Map<String, LoraPair> module
     }
 
     private static String moduleOf(String key, Path where) {
-        if (!key.startsWith(KEY_PREFIX)) {
-            throw PaftException.badInput(where + ": adapter tensor '" + key + "' does not start with '" + KEY_PREFIX + "'");
+        int cut = key.lastIndexOf(".lora_");
+        if (!key.startsWith(KEY_PREFIX) || cut <= KEY_PREFIX.length()) {
+            throw PaftException.badInput(where + ": adapter tensor '" + key + "' is not named '" + KEY_PREFIX
+                    + "<module>.lora_A.weight' / '.lora_B.weight'");
         }
-        return key.substring(KEY_PREFIX.length(), key.lastIndexOf(".lora_"));
+        return key.substring(KEY_PREFIX.length(), cut);
     }
 
     /** Reads config and all factors, checking that every A has its B and shapes agree on r. */
@@ -69,6 +71,12 @@ public record PeftAdapter(PeftAdapterConfig config, Map<String, LoraPair> module
                 String kb = key(module, "B");
                 if (!store.contains(kb)) {
                     throw PaftException.badInput(dir + ": '" + ka + "' has no matching '" + kb + "'");
+                }
+                for (String k : List.of(ka, kb)) {
+                    if (!store.info(k).dtype().isFloat()) {
+                        throw PaftException.badInput(dir + ": adapter tensor '" + k + "' has dtype "
+                                + store.info(k).dtype() + "; LoRA factors must be F32, F16, BF16 or F64");
+                    }
                 }
                 FloatTensor a = store.read(ka);
                 FloatTensor b = store.read(kb);
@@ -94,8 +102,18 @@ public record PeftAdapter(PeftAdapterConfig config, Map<String, LoraPair> module
         }
     }
 
-    /** Writes the adapter directory in PEFT's layout (float32 factors unless a dtype is given). */
+    /**
+     * Writes the adapter directory in PEFT's layout (float32 factors unless a dtype is given):
+     * {@code adapter_model.safetensors} with {@code __metadata__ {"format": "pt"}} and
+     * {@code adapter_config.json} formatted as PEFT's {@code save_pretrained} writes it.
+     */
     public void write(Path dir, DType dtype, Map<String, String> metadata) {
+        if (dtype == null) {
+            dtype = DType.F32;
+        }
+        if (!dtype.isFloat()) {
+            throw new IllegalArgumentException("adapter factors must be written as a float dtype, not " + dtype);
+        }
         try {
             Files.createDirectories(dir);
         } catch (java.io.IOException e) {
@@ -112,7 +130,7 @@ public record PeftAdapter(PeftAdapterConfig config, Map<String, LoraPair> module
             meta.putAll(metadata);
         }
         SafetensorsWriter.writeAll(dir.resolve(WEIGHTS_FILE), tensors, dtype, meta);
-        Json.write(dir.resolve(CONFIG_FILE), config.toJson());
+        Json.writePython(dir.resolve(CONFIG_FILE), config.toJson(), true, false);
     }
 
     /**

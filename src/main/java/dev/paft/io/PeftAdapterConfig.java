@@ -26,11 +26,17 @@ public record PeftAdapterConfig(int r, double loraAlpha, double loraDropout, Lis
         if (!type.equals("LORA")) {
             throw PaftException.badInput(file + ": peft_type = '" + type + "', only LORA adapters are supported");
         }
-        if (!c.path("r").isIntegralNumber() || c.path("r").asInt() <= 0) {
-            throw PaftException.badInput(file + ": 'r' must be a positive integer");
+        if (!c.path("r").isIntegralNumber() || !c.path("r").canConvertToInt() || c.path("r").asInt() <= 0) {
+            throw PaftException.badInput(file + ": 'r' must be a positive integer, got " + c.path("r"));
         }
         if (c.path("fan_in_fan_out").asBoolean(false)) {
             throw PaftException.badInput(file + ": fan_in_fan_out = true (GPT-2 Conv1D) is not supported");
+        }
+        if (c.path("use_dora").asBoolean(false)) {
+            throw PaftException.badInput(file + ": use_dora = true (DoRA) is not supported");
+        }
+        if (!c.path("bias").asText("none").equals("none")) {
+            throw PaftException.badInput(file + ": bias = '" + c.path("bias").asText() + "' is not supported (only \"none\")");
         }
         if (c.hasNonNull("rank_pattern") && c.get("rank_pattern").size() > 0
                 || c.hasNonNull("alpha_pattern") && c.get("alpha_pattern").size() > 0) {
@@ -47,7 +53,10 @@ public record PeftAdapterConfig(int r, double loraAlpha, double loraDropout, Lis
                 List.copyOf(targets), c.path("use_rslora").asBoolean(false), c.path("base_model_name_or_path").asText(null));
     }
 
-    /** The JSON PEFT writes, with the fields PEFT expects. */
+    /**
+     * The JSON PEFT writes: exactly the keys of PEFT 0.10-0.12's {@code LoraConfig.to_dict()}
+     * (newer PEFT adds keys with defaults and fills in missing ones; older versions load these).
+     */
     public ObjectNode toJson() {
         ObjectNode c = Json.MAPPER.createObjectNode();
         c.putObject("alpha_pattern");
@@ -57,14 +66,18 @@ public record PeftAdapterConfig(int r, double loraAlpha, double loraDropout, Lis
         c.put("fan_in_fan_out", false);
         c.put("inference_mode", true);
         c.put("init_lora_weights", true);
+        c.putNull("layer_replication");
         c.putNull("layers_pattern");
         c.putNull("layers_to_transform");
+        c.putObject("loftq_config");
         if (loraAlpha == Math.rint(loraAlpha)) {
             c.put("lora_alpha", (long) loraAlpha); // PEFT writes integral alphas as integers
         } else {
             c.put("lora_alpha", loraAlpha);
         }
         c.put("lora_dropout", loraDropout);
+        c.putNull("megatron_config");
+        c.put("megatron_core", "megatron.core");
         c.putNull("modules_to_save");
         c.put("peft_type", "LORA");
         c.put("r", r);

@@ -36,7 +36,8 @@ public final class SafetensorsFile implements AutoCloseable {
     public static final long MAX_HEADER_BYTES = 100L * 1024 * 1024;
 
     private static final ObjectMapper JSON = new ObjectMapper()
-            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
     private final Path path;
     private final FileChannel channel;

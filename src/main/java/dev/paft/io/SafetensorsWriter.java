@@ -27,6 +27,12 @@ import java.util.Map;
 public final class SafetensorsWriter implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
 
+    /**
+     * Whether {@link #close()} forces the data to disk before the rename (default true); tests
+     * may set the system property {@code paft.io.fsync=false} to skip the slow fsync.
+     */
+    static final boolean FSYNC = !"false".equals(System.getProperty("paft.io.fsync"));
+
     private final Path target;
     private final Path tmp;
     private final List<TensorSpec> specs;
@@ -38,10 +44,16 @@ public final class SafetensorsWriter implements AutoCloseable {
         this.target = target;
         this.tmp = target.resolveSibling(target.getFileName() + ".tmp");
         this.specs = List.copyOf(specs);
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        for (TensorSpec s : this.specs) {
+            if (s.name().equals("__metadata__") || !seen.add(s.name())) {
+                throw new IllegalArgumentException(target + ": tensor name '" + s.name() + "' is reserved or repeated");
+            }
+        }
+        byte[] header = header(this.specs, metadata); // before opening: a bad spec leaves no file behind
         try {
             this.out = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
                     StandardOpenOption.WRITE);
-            byte[] header = header(this.specs, metadata);
             ByteBuffer b = ByteBuffer.allocate(8 + header.length).order(ByteOrder.LITTLE_ENDIAN);
             b.putLong(header.length).put(header).flip();
             writeFully(b);
@@ -105,9 +117,11 @@ public final class SafetensorsWriter implements AutoCloseable {
         if (values.length != s.numel()) {
             throw new IllegalArgumentException("tensor '" + name + "': " + values.length + " values, " + s.numel() + " expected");
         }
-        int chunk = 1 << 22;
+        // A buffer sized to the tensor (at most 1 Mi elements): a fixed 16-32 MiB direct buffer per
+        // call made small writes slow (each allocation zeroes it and direct memory waits on GC).
+        int chunk = Math.max(1, Math.min(values.length, 1 << 20));
         try {
-            ByteBuffer buf = ByteBuffer.allocateDirect(chunk * s.dtype().size()).order(ByteOrder.LITTLE_ENDIAN);
+            ByteBuffer buf = ByteBuffer.allocate(chunk * s.dtype().size()).order(ByteOrder.LITTLE_ENDIAN);
             for (int off = 0; off < values.length; off += chunk) {
                 int n = Math.min(chunk, values.length - off);
                 buf.clear();
@@ -158,7 +172,9 @@ public final class SafetensorsWriter implements AutoCloseable {
             throw new IllegalStateException(target + ": only " + next + " of " + specs.size() + " tensors were written");
         }
         try {
-            out.force(true);
+            if (FSYNC) {
+                out.force(true);
+            }
             out.close();
             Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException e) {

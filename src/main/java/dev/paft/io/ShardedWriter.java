@@ -34,6 +34,9 @@ public final class ShardedWriter implements AutoCloseable {
     private long totalSize;
 
     public ShardedWriter(Path dir, String prefix, List<TensorSpec> specs, long maxShardBytes, Map<String, String> metadata) {
+        if (maxShardBytes <= 0) {
+            throw new IllegalArgumentException("maxShardBytes must be > 0, got " + maxShardBytes);
+        }
         this.dir = dir;
         this.prefix = prefix;
         this.shards = plan(specs, maxShardBytes);
@@ -104,7 +107,13 @@ public final class ShardedWriter implements AutoCloseable {
 
     @Override
     public void close() {
-        if (current == null && !shards.get(0).isEmpty()) {
+        if (current == null && shards.size() == 1 && shards.get(0).isEmpty()) {
+            // no tensors at all: one valid file with an empty header
+            new SafetensorsWriter(dir.resolve(fileName(0)), List.of(), metadata).close();
+            shard = 0;
+            return;
+        }
+        if (current == null) {
             throw new IllegalStateException(dir + ": no tensors were written");
         }
         if (current != null) {
@@ -118,11 +127,8 @@ public final class ShardedWriter implements AutoCloseable {
             index.putObject("metadata").put("total_size", totalSize);
             ObjectNode wm = index.putObject("weight_map");
             weightMap.forEach(wm::put);
-            try {
-                Files.writeString(dir.resolve(prefix + ".safetensors.index.json"), JSON.writeValueAsString(index) + "\n");
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
+            // transformers: json.dumps(index, indent=2, sort_keys=True) + "\n"
+            Json.writePython(dir.resolve(prefix + ".safetensors.index.json"), index, true, true);
         }
     }
 }

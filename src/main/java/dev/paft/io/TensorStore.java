@@ -88,8 +88,11 @@ public final class TensorStore implements AutoCloseable {
         Map<String, SafetensorsFile> opened = new LinkedHashMap<>();
         for (var it = wm.fields(); it.hasNext(); ) {
             var e = it.next();
+            if (!e.getValue().isTextual()) {
+                throw PaftException.badInput(index + ": weight_map." + e.getKey() + " must be a file name, got " + e.getValue());
+            }
             String shard = e.getValue().asText();
-            if (shard.contains("/") || shard.contains("\\")) {
+            if (shard.contains("/") || shard.contains("\\") || shard.equals("..") || shard.equals(".") || shard.isEmpty()) {
                 throw PaftException.badInput(index + ": weight_map." + e.getKey() + " names a path outside the directory: " + shard);
             }
             SafetensorsFile f = opened.get(shard);

@@ -1,0 +1,64 @@
+package dev.paft.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/** The launcher, CI script, and that {@code paft --help} never starts the PyTorch engine. */
+class LauncherTest {
+    static final Path ROOT = Path.of(System.getProperty("user.dir"));
+
+    @Test
+    void ciRunsTheReadmeTestCommand() throws IOException {
+        Path ci = ROOT.resolve(".ci/run");
+        assertTrue(Files.isExecutable(ci), ".ci/run is executable");
+        String text = Files.readString(ci);
+        assertTrue(text.startsWith("#!/usr/bin/env bash"), text);
+        assertTrue(text.contains("set -euo pipefail"), text);
+        assertTrue(text.lines().anyMatch(l -> l.strip().equals("mvn -B verify")), text);
+        assertTrue(Files.readString(ROOT.resolve("README.md")).contains("mvn -B verify"), "README names the same command");
+    }
+
+    @Test
+    void launcherBuildsTheJarWhenMissingAndRunsOffline() throws IOException {
+        Path launcher = ROOT.resolve("scripts/paft");
+        assertTrue(Files.isExecutable(launcher));
+        String text = Files.readString(launcher);
+        assertTrue(text.contains("target/paft.jar"), text);
+        assertTrue(text.contains("if [ ! -f \"$jar\" ]"), "builds when the jar is missing");
+        assertTrue(text.contains("mvn -B -q -DskipTests package"), text);
+        assertTrue(text.contains("-Dai.djl.offline=true"), text);
+        assertTrue(text.contains("OPT_OUT_TRACKING=true"), text);
+        assertTrue(text.contains("exec java"), text);
+    }
+
+    /** A fresh JVM runs {@code paft --help}: no DJL class is loaded, so no engine starts. */
+    @Test
+    void helpLoadsNoEngineClass() throws Exception {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        Path log = Files.createTempFile("paft-help", ".log");
+        try {
+            Process p = new ProcessBuilder(java, "-Xshare:auto", "-verbose:class", "-cp", System.getProperty("java.class.path"),
+                    "dev.paft.cli.Paft", "--help")
+                    .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+            long t0 = System.nanoTime();
+            assertTrue(p.waitFor(60, TimeUnit.SECONDS), "help finished");
+            double secs = (System.nanoTime() - t0) / 1e9;
+            assertEquals(0, p.exitValue(), Files.readString(log));
+            List<String> lines = Files.readAllLines(log);
+            assertTrue(lines.stream().anyMatch(l -> l.contains("train-sft")), "help was printed");
+            assertTrue(lines.stream().anyMatch(l -> l.contains("dev.paft.cli.Paft ")), "class loading was logged");
+            List<String> djl = lines.stream().filter(l -> l.contains("ai.djl.")).toList();
+            assertTrue(djl.isEmpty(), "--help loaded DJL classes: " + djl.subList(0, Math.min(5, djl.size())));
+            System.out.printf("paft --help in a fresh JVM (test class path): %.2f s%n", secs);
+        } finally {
+            Files.deleteIfExists(log);
+        }
+    }
+}

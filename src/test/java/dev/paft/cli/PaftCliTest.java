@@ -1,0 +1,178 @@
+package dev.paft.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.paft.errors.PaftException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.util.concurrent.Callable;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import picocli.CommandLine;
+
+/** The {@code paft} command line: help, version, exit codes and the one exception mapper. */
+class PaftCliTest {
+    /** Exit code, stdout and stderr of one run. */
+    record Run(int code, String out, String err) {}
+
+    static Run run(CommandLine cl, String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        cl.setOut(new PrintWriter(out, true));
+        cl.setErr(new PrintWriter(err, true));
+        int code = cl.execute(args);
+        return new Run(code, out.toString(), err.toString());
+    }
+
+    static Run run(String... args) {
+        return run(Paft.commandLine(), args);
+    }
+
+    @AfterEach
+    void quiet() {
+        Logging.setVerbosity(0);
+    }
+
+    @Test
+    void helpListsTheCommands() {
+        Run r = run("--help");
+        assertEquals(0, r.code(), r.err());
+        for (String c : new String[] {"train-sft", "train-dpo", "merge", "sparsity-report", "help"}) {
+            assertTrue(r.out().contains(c), c + " in:\n" + r.out());
+        }
+        assertTrue(r.out().contains("Exit codes"), r.out());
+        assertEquals(0, run("help").code());
+        assertEquals(0, run().code(), "no command prints the usage");
+        assertEquals(0, Paft.execute("--help"));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"train-sft", "train-dpo", "merge", "sparsity-report"})
+    void subcommandHelpShowsSharedOptions(String cmd) {
+        Run r = run(cmd, "--help");
+        assertEquals(0, r.code(), r.err());
+        for (String opt : new String[] {"--config", "--set", "--device", "--threads", "--seed", "-v"}) {
+            assertTrue(r.out().contains(opt), cmd + " help has " + opt + ":\n" + r.out());
+        }
+        assertTrue(r.out().contains("default: cpu"), "default value shown:\n" + r.out());
+        Run h = run("help", cmd);
+        assertEquals(0, h.code());
+    }
+
+    @Test
+    void version() {
+        Run r = run("--version");
+        assertEquals(0, r.code());
+        assertTrue(r.out().startsWith("paft "), r.out());
+        assertTrue(r.out().contains("DJL 0.36.0"), r.out());
+    }
+
+    @Test
+    void usageErrorsExit2() {
+        Run r = run("--no-such-option");
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("--no-such-option"), r.err());
+        assertEquals(2, run("no-such-command").code());
+        assertEquals(2, run("merge", "--threads", "many").code());
+        assertEquals(2, run("train-sft", "--config").code(), "option without its value");
+        assertEquals(2, run("train-sft", "--seed", "1.5").code());
+    }
+
+    /** A command that is not built says so, exits 1, and prints nothing on stdout. */
+    @ParameterizedTest
+    @ValueSource(strings = {"train-sft", "train-dpo", "merge", "sparsity-report", "run", "demo", "eval", "generate"})
+    void stubsSayNotBuiltYet(String cmd) {
+        Run r = run(cmd);
+        if (r.code() == 1) {
+            assertTrue(r.err().contains("not built yet"), r.err());
+            assertTrue(r.err().startsWith("paft " + cmd + ": error: "), r.err());
+            assertFalse(r.err().contains("Exception"), "no stack trace for a known error:\n" + r.err());
+            assertEquals("", r.out(), "no fake output");
+        } else {
+            // once built, running without its inputs is a usage or input error, never a crash
+            assertTrue(r.code() == 2 || r.code() == 3, cmd + " exit " + r.code() + ": " + r.err());
+        }
+    }
+
+    @CommandLine.Command(name = "boom")
+    static final class Boom implements Callable<Integer> {
+        @CommandLine.Option(names = "--code")
+        int code;
+
+        @CommandLine.Mixin
+        CommonOptions common;
+
+        @Override
+        public Integer call() {
+            if (code == -1) {
+                throw new IllegalStateException("kaput");
+            }
+            if (code == 0) {
+                return 0;
+            }
+            throw new PaftException(code, "model.safetensors: tensor 'w' is broken", new RuntimeException("cause"));
+        }
+    }
+
+    static CommandLine withBoom() {
+        return Paft.commandLine().addSubcommand("boom", new Boom());
+    }
+
+    @Test
+    void exceptionMapperUsesTheExitCode() {
+        for (int code : new int[] {1, 2, 3, 4}) {
+            Run r = run(withBoom(), "boom", "--code", Integer.toString(code));
+            assertEquals(code, r.code());
+            assertEquals("paft boom: error: model.safetensors: tensor 'w' is broken", r.err().strip());
+        }
+        Run v = run(withBoom(), "boom", "--code", "3", "-v");
+        assertEquals(3, v.code());
+        assertTrue(v.err().contains("RuntimeException: cause"), "-v prints the cause:\n" + v.err());
+        Run crash = run(withBoom(), "boom", "--code", "-1");
+        assertEquals(1, crash.code());
+        assertTrue(crash.err().startsWith("paft boom: internal error: java.lang.IllegalStateException: kaput"), crash.err());
+        assertEquals(0, run(withBoom(), "boom").code());
+    }
+
+    /** Loads the config from the shared options, as every real command will. */
+    @CommandLine.Command(name = "cfg")
+    static final class Cfg implements Callable<Integer> {
+        @CommandLine.Mixin
+        CommonOptions common;
+
+        @Override
+        public Integer call() {
+            common.load(java.util.Map.of());
+            return 0;
+        }
+    }
+
+    @Test
+    void configErrorsThroughTheCliExit2() throws Exception {
+        java.nio.file.Path f = java.nio.file.Files.createTempFile("paft", ".yaml");
+        try {
+            java.nio.file.Files.writeString(f, "lora:\n  rank: 4\n");
+            CommandLine cl = Paft.commandLine().addSubcommand("cfg", new Cfg());
+            Run r = run(cl, "cfg", "--config", f.toString());
+            assertEquals(2, r.code(), r.err());
+            assertTrue(r.err().contains(f.toString()) && r.err().contains("lora.rank"), r.err());
+            assertEquals(2, run(cl, "cfg", "--set", "lora.r=0").code());
+            assertEquals(0, run(cl, "cfg", "--set", "lora.r=4", "--seed", "3").code());
+            assertEquals(2, run(cl, "cfg", "--config", f.resolveSibling("missing.yaml").toString()).code());
+        } finally {
+            java.nio.file.Files.deleteIfExists(f);
+        }
+    }
+
+    @Test
+    void verbosityLevels() {
+        assertEquals(0, run(withBoom(), "boom", "-vv").code());
+        assertEquals(2, Logging.verbosity());
+        assertEquals(0, run(withBoom(), "boom", "-v").code());
+        assertEquals(1, Logging.verbosity());
+    }
+}

@@ -1,0 +1,250 @@
+package dev.paft.config;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.paft.errors.PaftException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** Config loading: precedence flag > --set > file > default, and every error path (exit 2). */
+class ConfigLoaderTest {
+    @TempDir
+    Path tmp;
+
+    static Path resource(String name) {
+        try {
+            return Paths.get(ConfigLoaderTest.class.getResource("/config/" + name).toURI());
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private Path file(String name, String text) throws IOException {
+        return Files.writeString(tmp.resolve(name), text);
+    }
+
+    @Test
+    void defaultsBindAndValidate() {
+        PaftConfig c = ConfigLoader.load(null, List.of(), Map.of());
+        assertEquals(16, c.lora().r());
+        assertEquals(2e-4, c.training().learningRate());
+        assertEquals("cosine", c.training().scheduler());
+        assertEquals("factors", c.sft().l1Target());
+        assertEquals("dpo", c.preference().loss());
+        assertEquals(7, c.lora().targetModules().size());
+        assertNull(c.model().path());
+        assertEquals("5GB", c.merge().shardSize());
+        assertEquals(42L, c.training().seed());
+    }
+
+    @Test
+    void yamlAndJsonFilesGiveTheSameConfig() {
+        PaftConfig y = ConfigLoader.load(resource("full.yaml"), List.of(), Map.of());
+        PaftConfig j = ConfigLoader.load(resource("full.json"), List.of(), Map.of());
+        assertEquals(y, j);
+        assertEquals("models/tiny", y.model().path());
+        assertEquals("f16", y.model().dtype());
+        assertEquals(8, y.lora().r());
+        assertEquals(32.0, y.lora().alpha());
+        assertEquals(4.0, y.lora().scaling());
+        assertEquals(0.05, y.lora().dropout(), "untouched keys keep their defaults");
+        assertEquals(List.of("q_proj", "v_proj"), y.lora().targetModules());
+        assertEquals(1e-4, y.training().learningRate(), "1e-4 without a dot is a number");
+        assertEquals(3.0, y.training().epochs());
+        assertEquals(1e-3, y.sft().l1Lambda());
+        assertEquals("orpo", y.preference().loss());
+        assertEquals("ties", y.merge().method());
+        assertEquals(2, y.merge().models().size());
+        assertEquals("out/dpo", y.merge().models().get(1).model());
+        assertEquals(List.of(0.2, 0.8), y.merge().models().get(1).parameters().get("weight"));
+        assertEquals(true, y.merge().parameters().get("normalize"));
+    }
+
+    @Test
+    void precedenceFlagOverSetOverFileOverDefault() throws IOException {
+        Path f = file("p.yaml", "training:\n  learning_rate: 0.001\n  epochs: 2\n  batch_size: 8\nlora:\n  r: 4\n");
+        List<String> sets = List.of("training.learning_rate=0.002", "training.epochs=5");
+        Map<String, Object> flags = new LinkedHashMap<>();
+        flags.put("training.learning_rate", 0.003);
+        flags.put("training.seed", null); // a flag that was not given
+        PaftConfig c = ConfigLoader.load(f, sets, flags);
+        assertEquals(0.003, c.training().learningRate(), "flag beats --set and file");
+        assertEquals(5.0, c.training().epochs(), "--set beats file");
+        assertEquals(8, c.training().batchSize(), "file beats default");
+        assertEquals(4, c.lora().r());
+        assertEquals(42L, c.training().seed(), "null flag leaves the default");
+        assertEquals(1, c.training().gradAccum(), "default");
+        // --set later wins over an earlier --set; lists and strings parse as YAML
+        PaftConfig d = ConfigLoader.load(null, List.of("lora.r=8", "lora.r=12", "lora.target_modules=[o_proj]",
+                "model.path=/models/x y", "lora.use_rslora=true"), Map.of());
+        assertEquals(12, d.lora().r());
+        assertEquals(List.of("o_proj"), d.lora().targetModules());
+        assertEquals("/models/x y", d.model().path());
+        assertTrue(d.lora().useRslora());
+    }
+
+    @Test
+    void emptyFileAndEmptySectionKeepDefaults() throws IOException {
+        assertEquals(ConfigLoader.load(null, List.of(), Map.of()), ConfigLoader.load(file("e.yaml", ""), List.of(), Map.of()));
+        PaftConfig c = ConfigLoader.load(file("s.yaml", "lora:\ntraining:\n  epochs: 2\n"), List.of(), Map.of());
+        assertEquals(16, c.lora().r());
+        assertEquals(2.0, c.training().epochs());
+    }
+
+    @Test
+    void resolvedConfigRoundTripsThroughYaml() throws IOException {
+        PaftConfig c = ConfigLoader.load(resource("full.yaml"), List.of("lora.r=4"), Map.of());
+        Path out = file("resolved.yaml", ConfigLoader.toYaml(c));
+        assertEquals(c, ConfigLoader.load(out, List.of(), Map.of()));
+    }
+
+    // ---- errors -------------------------------------------------------------------------------
+
+    private static PaftException usage(Runnable r, String... fragments) {
+        PaftException e = assertThrows(PaftException.class, r::run);
+        assertEquals(PaftException.USAGE, e.exitCode(), e.getMessage());
+        for (String f : fragments) {
+            assertTrue(e.getMessage().contains(f), "'" + f + "' in: " + e.getMessage());
+        }
+        return e;
+    }
+
+    private void fileError(String yaml, String... fragments) throws IOException {
+        Path f = file("bad.yaml", yaml);
+        String[] all = Stream.concat(Stream.of(f.toString()), Stream.of(fragments)).toArray(String[]::new);
+        usage(() -> ConfigLoader.load(f, List.of(), Map.of()), all);
+    }
+
+    @Test
+    void unknownSectionAndKeys() throws IOException {
+        fileError("trainer:\n  lr: 1\n", "unknown section 'trainer'", "known:");
+        fileError("lora:\n  rank: 8\n", "unknown key 'lora.rank'", "known:", "alpha");
+        fileError("training:\n  learningRate: 1e-4\n", "unknown key 'training.learningRate'");
+        fileError("merge:\n  models:\n    - model: a\n      weight: 1\n", "unknown key 'merge.models[0].weight'");
+        Path f = file("json.json", "{\"lora\": {\"r\": 8, \"rr\": 1}}");
+        usage(() -> ConfigLoader.load(f, List.of(), Map.of()), f.toString(), "unknown key 'lora.rr'");
+    }
+
+    @Test
+    void wrongTypesNameKeyAndFile() throws IOException {
+        fileError("lora:\n  r: eight\n", "'lora.r'", "wrong type", "integer");
+        fileError("lora:\n  r: 1.5\n", "'lora.r'", "wrong type");
+        fileError("lora:\n  r: '8'\n", "'lora.r'", "wrong type");
+        fileError("lora:\n  r: null\n", "'lora.r'");
+        fileError("training:\n  learning_rate: fast\n", "'training.learning_rate'", "a number");
+        fileError("lora:\n  use_rslora: maybe\n", "'lora.use_rslora'", "true or false");
+        fileError("lora:\n  target_modules: q_proj\n", "'lora.target_modules'", "a list");
+        fileError("lora: 5\n", "'lora'", "mapping");
+        fileError("merge:\n  parameters: [1, 2]\n", "'merge.parameters'");
+        fileError("training:\n  seed: 1.0e30\n", "'training.seed'");
+    }
+
+    @Test
+    void malformedAndMissingFiles() throws IOException {
+        fileError("lora:\n  r: [1, 2\n", "cannot parse YAML");
+        fileError("lora:\n\tr: 8\n", "cannot parse YAML", ":1:5:", "TAB");
+        fileError("lora:\n  r: 8\n  r: 9\n", "Duplicate");
+        fileError("- a\n- b\n", "mapping of sections");
+        Path json = file("bad.json", "{\"lora\": {\"r\": 8,}}");
+        usage(() -> ConfigLoader.load(json, List.of(), Map.of()), json.toString(), "cannot parse JSON");
+        Path missing = tmp.resolve("missing.yaml");
+        usage(() -> ConfigLoader.load(missing, List.of(), Map.of()), missing.toString(), "not found");
+        usage(() -> ConfigLoader.load(tmp, List.of(), Map.of()), tmp.toString(), "not found");
+    }
+
+    static Stream<Arguments> outOfRange() {
+        return Stream.of(
+                Arguments.of("model.dtype", "bf16"),
+                Arguments.of("lora.r", "0"),
+                Arguments.of("lora.alpha", "0"),
+                Arguments.of("lora.alpha", ".inf"),
+                Arguments.of("lora.dropout", "1.0"),
+                Arguments.of("lora.dropout", "-0.1"),
+                Arguments.of("lora.target_modules", "[]"),
+                Arguments.of("lora.target_modules", "[qproj]"),
+                Arguments.of("data.format", "csv"),
+                Arguments.of("data.max_length", "1"),
+                Arguments.of("data.max_prompt_length", "0"),
+                Arguments.of("data.max_prompt_length", "1024"),
+                Arguments.of("training.learning_rate", "0"),
+                Arguments.of("training.learning_rate", ".nan"),
+                Arguments.of("training.scheduler", "step"),
+                Arguments.of("training.warmup_ratio", "1.5"),
+                Arguments.of("training.warmup_steps", "-1"),
+                Arguments.of("training.epochs", "0"),
+                Arguments.of("training.epochs", ".inf"),
+                Arguments.of("training.max_steps", "0"),
+                Arguments.of("training.max_steps", "-2"),
+                Arguments.of("training.batch_size", "0"),
+                Arguments.of("training.grad_accum", "0"),
+                Arguments.of("training.max_grad_norm", "-1"),
+                Arguments.of("training.weight_decay", "-0.01"),
+                Arguments.of("training.adam_beta1", "1"),
+                Arguments.of("training.adam_beta2", "-0.1"),
+                Arguments.of("training.adam_epsilon", "0"),
+                Arguments.of("training.save_steps", "-1"),
+                Arguments.of("training.eval_steps", "-1"),
+                Arguments.of("training.log_steps", "0"),
+                Arguments.of("training.save_total_limit", "0"),
+                Arguments.of("sft.l1_lambda", "-1e-4"),
+                Arguments.of("sft.l1_target", "weights"),
+                Arguments.of("preference.loss", "kto"),
+                Arguments.of("preference.beta", "0"),
+                Arguments.of("preference.label_smoothing", "0.5"),
+                Arguments.of("preference.orpo_lambda", "-1"),
+                Arguments.of("preference.orpo_nll", "token"));
+    }
+
+    @ParameterizedTest(name = "{0}={1}")
+    @MethodSource("outOfRange")
+    void outOfRangeValuesNameKeyAndSource(String key, String value) throws IOException {
+        // in a file: the message names the file and the key
+        String[] parts = key.split("\\.");
+        Path f = file("range.yaml", parts[0] + ":\n  " + parts[1] + ": " + value + "\n");
+        if (value.startsWith(".")) {
+            // Jackson's YAML parser rejects YAML 1.1's .inf / .nan: still exit 2 naming the file and line
+            usage(() -> ConfigLoader.load(f, List.of(), Map.of()), f.toString() + ":2:", "'" + value + "'");
+            Object v = value.equals(".nan") ? Double.NaN : Double.POSITIVE_INFINITY;
+            usage(() -> ConfigLoader.load(null, List.of(), Map.of(key, v)), "flag for " + key, key);
+            return;
+        }
+        usage(() -> ConfigLoader.load(f, List.of(), Map.of()), f.toString(), key);
+        // via --set: the message names the --set, not the file
+        Path clean = file("clean.yaml", "training:\n  epochs: 1\n");
+        PaftException e = usage(() -> ConfigLoader.load(clean, List.of(key + "=" + value), Map.of()), "--set " + key + "=" + value, key);
+        assertTrue(!e.getMessage().contains(clean.toString()), e.getMessage());
+    }
+
+    @Test
+    void errorsFromSetAndFlagsNameTheirSource() throws IOException {
+        Path f = file("ok.yaml", "lora:\n  r: 8\n");
+        usage(() -> ConfigLoader.load(f, List.of("lora.r=abc"), Map.of()), "--set lora.r=abc", "'lora.r'", "wrong type");
+        usage(() -> ConfigLoader.load(f, List.of("lora.rr=3"), Map.of()), "--set lora.rr=3", "unknown key 'lora.rr'");
+        usage(() -> ConfigLoader.load(f, List.of("nosection.x=3"), Map.of()), "unknown section 'nosection'");
+        usage(() -> ConfigLoader.load(f, List.of("lora.r.x=3"), Map.of()), "'lora.r' is not a section");
+        usage(() -> ConfigLoader.load(f, List.of("lora.r"), Map.of()), "expected key=value");
+        usage(() -> ConfigLoader.load(f, List.of("=3"), Map.of()), "expected key=value");
+        usage(() -> ConfigLoader.load(f, List.of(), Map.of("training.seed", "x")), "flag for training.seed");
+        usage(() -> ConfigLoader.load(f, List.of(), Map.of("lora.r", -1)), "flag for lora.r", "lora.r must be >= 1");
+        // a file value overridden by a valid --set no longer counts against the file
+        Path badR = file("badr.yaml", "lora:\n  r: 0\n");
+        assertEquals(4, ConfigLoader.load(badR, List.of("lora.r=4"), Map.of()).lora().r());
+        // cross-key check: max_prompt_length is blamed on whoever set it
+        Path ml = file("ml.yaml", "data:\n  max_length: 64\n");
+        usage(() -> ConfigLoader.load(ml, List.of(), Map.of()), "data.max_prompt_length", "below data.max_length (64)");
+    }
+}
