@@ -105,7 +105,7 @@ public final class SafetensorsWriter implements AutoCloseable {
         if (values.length != s.numel()) {
             throw new IllegalArgumentException("tensor '" + name + "': " + values.length + " values, " + s.numel() + " expected");
         }
-        int chunk = 1 << 22;
+        int chunk = Math.max(1, Math.min(1 << 22, values.length)); // small tensors need no 16 MiB buffer
         try {
             ByteBuffer buf = ByteBuffer.allocateDirect(chunk * s.dtype().size()).order(ByteOrder.LITTLE_ENDIAN);
             for (int off = 0; off < values.length; off += chunk) {
