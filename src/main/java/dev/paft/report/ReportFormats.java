@@ -136,8 +136,18 @@ public final class ReportFormats {
         return String.format(Locale.ROOT, "%.4g", x);
     }
 
+    /** A short number: 1e-05, 0.25, 16. */
     static String num(double x) {
-        return x == Math.rint(x) && Math.abs(x) < 1e6 ? Long.toString((long) x) : String.format(Locale.ROOT, "%.4g", x);
+        if (x == Math.rint(x) && Math.abs(x) < 1e6) {
+            return Long.toString((long) x);
+        }
+        String s = String.format(Locale.ROOT, "%.4g", x);
+        int e = s.indexOf('e');
+        String mantissa = e < 0 ? s : s.substring(0, e);
+        if (mantissa.contains(".")) {
+            mantissa = mantissa.replaceAll("0+$", "").replaceAll("\\.$", "");
+        }
+        return e < 0 ? mantissa : mantissa + s.substring(e);
     }
 
     // ---------------------------------------------------------------- JSON
