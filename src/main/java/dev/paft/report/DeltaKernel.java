@@ -52,31 +52,43 @@ final class DeltaKernel {
 
         /** Adds buf[0..n) (overwritten with |buf|). */
         void add(float[] buf, int n) {
-            // 1. |delta|, L1, L2^2 and max in one pass; two accumulators each to shorten the add chains
-            double l1a = 0, l1b = 0, sqa = 0, sqb = 0;
-            float mx = maxAbs;
+            // 1. |delta|, L1, L2^2 and max in one pass; four float accumulators per tile (at most TILE
+            //    elements) to break the add chains, pooled in double across tiles. NaN/Inf reach l1.
+            float l0 = 0, l1s = 0, l2s = 0, l3 = 0, q0 = 0, q1 = 0, q2 = 0, q3 = 0;
+            float m0 = 0, m1 = 0, m2 = 0, m3 = 0;
             int j = 0;
-            for (; j + 1 < n; j += 2) {
-                float v = Math.abs(buf[j]);
-                float w = Math.abs(buf[j + 1]);
-                buf[j] = v;
-                buf[j + 1] = w;
-                l1a += v;
-                l1b += w;
-                sqa += (double) v * v;
-                sqb += (double) w * w;
-                mx = Math.max(mx, Math.max(v, w)); // NaN propagates; the caller rejects it
+            for (; j + 3 < n; j += 4) {
+                float v0 = Math.abs(buf[j]);
+                float v1 = Math.abs(buf[j + 1]);
+                float v2 = Math.abs(buf[j + 2]);
+                float v3 = Math.abs(buf[j + 3]);
+                buf[j] = v0;
+                buf[j + 1] = v1;
+                buf[j + 2] = v2;
+                buf[j + 3] = v3;
+                l0 += v0;
+                l1s += v1;
+                l2s += v2;
+                l3 += v3;
+                q0 += v0 * v0;
+                q1 += v1 * v1;
+                q2 += v2 * v2;
+                q3 += v3 * v3;
+                m0 = v0 > m0 ? v0 : m0;
+                m1 = v1 > m1 ? v1 : m1;
+                m2 = v2 > m2 ? v2 : m2;
+                m3 = v3 > m3 ? v3 : m3;
             }
-            if (j < n) {
+            for (; j < n; j++) {
                 float v = Math.abs(buf[j]);
                 buf[j] = v;
-                l1a += v;
-                sqa += (double) v * v;
-                mx = Math.max(mx, v);
+                l0 += v;
+                q0 += v * v;
+                m0 = v > m0 ? v : m0;
             }
-            l1 += l1a + l1b;
-            sumSquares += sqa + sqb;
-            maxAbs = mx;
+            l1 += (double) l0 + l1s + l2s + l3;
+            sumSquares += (double) q0 + q1 + q2 + q3;
+            maxAbs = Math.max(maxAbs, Math.max(Math.max(m0, m1), Math.max(m2, m3)));
             numel += n;
             // 2. one counting pass per cutoff over the cached tile
             for (int t = 0; t < cutoffs.length; t++) {
@@ -122,19 +134,40 @@ final class DeltaKernel {
             tasks.add(() -> {
                 Acc acc = new Acc(cutoffs, histogram);
                 float[] buf = new float[TILE];
+                float[] bk = new float[r];
+                int[] ak = new int[r];
                 for (int j0 = 0; j0 < in; j0 += TILE) {
                     int w = Math.min(TILE, in - j0);
                     for (int i = from; i < to; i++) {
-                        // delta[i, j0:j0+w] = sum_k B[i, k] * A[k, j0:j0+w]
-                        Arrays.fill(buf, 0, w, 0f);
+                        // delta[i, j0:j0+w] = sum_k B[i, k] * A[k, j0:j0+w] over the nonzero B[i, k], in k order
+                        int nz = 0;
                         for (int k = 0; k < r; k++) {
                             float bik = b[i * r + k];
-                            if (bik == 0f) {
-                                continue;
+                            if (bik != 0f) {
+                                bk[nz] = bik;
+                                ak[nz++] = k * in + j0;
                             }
-                            int ak = k * in + j0;
+                        }
+                        Arrays.fill(buf, 0, w, 0f);
+                        int q = 0;
+                        for (; q + 3 < nz; q += 4) {
+                            // four k per sweep: same additions in the same order, a quarter of the buf traffic
+                            float c0 = bk[q], c1 = bk[q + 1], c2 = bk[q + 2], c3 = bk[q + 3];
+                            int o0 = ak[q], o1 = ak[q + 1], o2 = ak[q + 2], o3 = ak[q + 3];
                             for (int j = 0; j < w; j++) {
-                                buf[j] += bik * a[ak + j];
+                                float s = buf[j];
+                                s += c0 * a[o0 + j];
+                                s += c1 * a[o1 + j];
+                                s += c2 * a[o2 + j];
+                                s += c3 * a[o3 + j];
+                                buf[j] = s;
+                            }
+                        }
+                        for (; q < nz; q++) {
+                            float c0 = bk[q];
+                            int o0 = ak[q];
+                            for (int j = 0; j < w; j++) {
+                                buf[j] += c0 * a[o0 + j];
                             }
                         }
                         acc.add(buf, w);

@@ -105,7 +105,7 @@ class SparsityReportTest {
                 assertEquals(d.length, s.numel());
                 // scaled norms are (alpha/r) times the unscaled ones, so they differ from the sums of the
                 // float32 products fl(delta * scaling) by float rounding only
-                double tol = scaled ? 1e-7 : 1e-12;
+                double tol = scaled ? 1e-7 : 1e-5; // L1, L2 accumulate in float per tile row
                 assertEquals(l1, s.l1(), tol * l1);
                 assertEquals(Math.sqrt(sq), s.l2(), tol * Math.sqrt(sq));
                 assertEquals(max, s.maxAbs(), 0);
