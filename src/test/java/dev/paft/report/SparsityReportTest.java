@@ -51,9 +51,9 @@ class SparsityReportTest {
         assertEquals(3, q.unscaled().below()[0]);
         assertEquals(2, q.scaled().below()[0]);
         double l1 = 1 + (double) P20 + P17 + (double) (P17 * P20);
-        assertEquals(l1, q.unscaled().l1(), 0);
-        assertEquals(2 * l1, q.scaled().l1(), 0);
-        assertEquals(Math.sqrt(1 + (double) P20 * P20 + (double) P17 * P17 + Math.pow(P17 * P20, 2)), q.unscaled().l2(), 1e-15);
+        assertEquals(l1, q.unscaled().l1(), 1e-7); // norms accumulate in float32 within a tile row
+        assertEquals(2 * l1, q.scaled().l1(), 2e-7);
+        assertEquals(Math.sqrt(1 + (double) P20 * P20 + (double) P17 * P17 + Math.pow(P17 * P20, 2)), q.unscaled().l2(), 1e-7);
         assertEquals(1.0, q.unscaled().maxAbs());
         assertEquals(2.0, q.scaled().maxAbs());
 
