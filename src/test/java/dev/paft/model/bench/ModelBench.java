@@ -123,8 +123,25 @@ public final class ModelBench {
         for (int i = 1; i <= steps; i++) {
             float loss = trainStep(model, adapter, model.manager(), r, b, t, lr);
             if (i == 1 || i == 10 || i % 100 == 0) {
-                System.out.printf("step %d loss %.4f RSS %d MB (%.2f s/step)%n", i, loss, rssMb(), (System.nanoTime() - t0) / 1e9 / i);
+                System.out.printf("step %d loss %.4f RSS %d MB, live DJL resources %d (%.2f s/step)%n", i, loss, rssMb(),
+                        resources(model.manager()), (System.nanoTime() - t0) / 1e9 / i);
             }
+        }
+    }
+
+    /** Arrays and sub-managers alive under a manager, recursively (a leak shows as a growing count). */
+    static int resources(NDManager m) {
+        try {
+            var f = ai.djl.ndarray.BaseNDManager.class.getDeclaredField("resources");
+            f.setAccessible(true);
+            var map = (java.util.Map<?, ?>) f.get(m);
+            int n = 0;
+            for (Object r : map.values()) {
+                n += 1 + (r instanceof NDManager sub ? resources(sub) : 0);
+            }
+            return n;
+        } catch (ReflectiveOperationException e) {
+            return -1;
         }
     }
 
