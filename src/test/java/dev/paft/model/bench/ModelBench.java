@@ -123,8 +123,9 @@ public final class ModelBench {
         for (int i = 1; i <= steps; i++) {
             float loss = trainStep(model, adapter, model.manager(), r, b, t, lr);
             if (i == 1 || i == 10 || i % 100 == 0) {
-                System.out.printf("step %d loss %.4f RSS %d MB, live DJL resources %d (%.2f s/step)%n", i, loss, rssMb(),
-                        resources(model.manager()), (System.nanoTime() - t0) / 1e9 / i);
+                Runtime rt = Runtime.getRuntime();
+                System.out.printf("step %d loss %.4f RSS %d MB (Java heap committed %d MB), live DJL resources %d (%.2f s/step)%n",
+                        i, loss, rssMb(), rt.totalMemory() >> 20, resources(model.manager()), (System.nanoTime() - t0) / 1e9 / i);
             }
         }
     }
