@@ -1,0 +1,41 @@
+package dev.paft.lora;
+
+import ai.djl.ndarray.NDArray;
+
+/**
+ * A linear layer with an optional LoRA branch, PEFT's forward:
+ * {@code y = x W^T + b + scaling * dropout(x) A^T B^T}.
+ *
+ * <p>Shapes: x [..., in], W [out, in], b [out] or null, A [r, in], B [out, r], y [..., out].
+ * Frozen weights stored in F16 are widened per use by the caller; A and B are F32 and carry gradients.
+ *
+ * <p>Dropout uses PyTorch's global generator: call {@code Engine.getInstance().setRandomSeed(seed)} once
+ * before training for reproducible masks (same seed, same call sequence, same masks). As in PEFT each
+ * adapted module draws its own mask.
+ */
+public final class LoraLinear {
+    private LoraLinear() {}
+
+    /** {@code y = x W^T + b} (b may be null), torch's fused linear. */
+    public static NDArray linear(NDArray x, NDArray w, NDArray b) {
+        return x.getNDArrayInternal().linear(x, w, b).singletonOrThrow();
+    }
+
+    /**
+     * {@code y = x W^T + b + scaling * B(A(dropout(x)))}; with {@code lora == null} just the base linear.
+     *
+     * @param scaling a float32 scalar tensor (never a Java number: autograd trap)
+     */
+    public static NDArray forward(NDArray x, NDArray w, NDArray b, LoraModule lora, NDArray scaling,
+                                  float dropout, boolean training) {
+        NDArray y = linear(x, w, b);                                       // [..., out]
+        if (lora == null) {
+            return y;
+        }
+        NDArray xd = dropout > 0 && training
+                ? x.getNDArrayInternal().dropout(x, dropout, true).singletonOrThrow()
+                : x;
+        NDArray ax = linear(xd, lora.a(), null);                           // [..., r]
+        return y.add(linear(ax, lora.b(), null).mul(scaling));            // + scaling * B A x
+    }
+}

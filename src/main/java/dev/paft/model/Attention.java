@@ -1,0 +1,72 @@
+package dev.paft.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+
+/**
+ * Causal self-attention with grouped-query heads and rotary positions (HF LlamaAttention):
+ * {@code o = W_o softmax(q k^T / sqrt(d) + mask) v}, q = RoPE(W_q x), k = RoPE(W_k x), v = W_v x;
+ * each of the {@code kvHeads} k/v heads serves {@code heads / kvHeads} consecutive query heads
+ * (HF's repeat_kv, done here by grouping query heads instead of copying k and v).
+ *
+ * <p>Shapes: x [B, T, hidden], q [B, H, T, D], k/v [B, KV, S, D] (S = cached + T), out [B, T, hidden].
+ */
+public final class Attention {
+    private Attention() {}
+
+    static NDArray forward(Pass p, LayerWeights w, NDArray x) {
+        long b = x.getShape().get(0);
+        long t = x.getShape().get(1);
+        int h = p.config().numHeads();
+        int kv = p.config().numKvHeads();
+        int d = p.config().headDim();
+        NDArray q = p.project(w, Proj.Q, x).reshape(b, t, h, d).transpose(0, 2, 1, 3);   // [B, H, T, D]
+        NDArray k = p.project(w, Proj.K, x).reshape(b, t, kv, d).transpose(0, 2, 1, 3);  // [B, KV, T, D]
+        NDArray v = p.project(w, Proj.V, x).reshape(b, t, kv, d).transpose(0, 2, 1, 3);  // [B, KV, T, D]
+        q = Rotary.apply(q, p.cos(), p.sin());
+        k = Rotary.apply(k, p.cos(), p.sin());
+        if (p.cache() != null) {
+            NDArray[] kvAll = p.cache().append(p.scope(), w.index(), k, v);              // [B, KV, S, D]
+            k = kvAll[0];
+            v = kvAll[1];
+        }
+        NDArray o = attend(q, k, v, p.mask(), p.scalars().of(1.0 / Math.sqrt(d)));     // [B, H, T, D]
+        o = o.transpose(0, 2, 1, 3).reshape(b, t, (long) h * d);                        // [B, T, H*D]
+        return p.project(w, Proj.O, o);                                                 // [B, T, hidden]
+    }
+
+    /**
+     * {@code softmax(q k^T * scale + mask) v} with grouped-query heads.
+     *
+     * @param q [B, H, T, D]
+     * @param k [B, KV, S, D], H a multiple of KV; query head {@code g * H/KV + j} reads kv head g
+     * @param v [B, KV, S, D]
+     * @param mask additive, broadcastable to [B, H, T, S] ([T, S] or [B, 1, T, S]), or null
+     * @param scale float32 scalar tensor, usually 1 / sqrt(D)
+     * @return [B, H, T, D]
+     */
+    public static NDArray attend(NDArray q, NDArray k, NDArray v, NDArray mask, NDArray scale) {
+        Shape qs = q.getShape();
+        long b = qs.get(0);
+        long h = qs.get(1);
+        long t = qs.get(2);
+        long d = qs.get(3);
+        long kv = k.getShape().get(1);
+        long s = k.getShape().get(2);
+        NDArray qg = q.mul(scale).reshape(b, kv, (h / kv) * t, d);                  // [B, KV, n*T, D]
+        NDArray scores = qg.matMul(k.transpose(0, 1, 3, 2)).reshape(b, h, t, s);    // [B, H, T, S]
+        if (mask != null) {
+            scores = scores.add(mask);
+        }
+        NDArray probs = scores.softmax(-1).reshape(b, kv, (h / kv) * t, s);         // [B, KV, n*T, S]
+        return probs.matMul(v).reshape(b, h, t, d);                                  // [B, H, T, D]
+    }
+
+    /** Additive causal mask for T queries at positions S-T .. S-1 over S keys: 0 where j <= i, NEG above. */
+    static NDArray causal(NDManager m, int cap, NDArray neg) {
+        NDArray rows = m.arange(cap).reshape(cap, 1);
+        NDArray cols = m.arange(cap).reshape(1, cap);
+        return cols.gt(rows).toType(ai.djl.ndarray.types.DataType.FLOAT32, false).mul(neg);   // [cap, cap]
+    }
+}

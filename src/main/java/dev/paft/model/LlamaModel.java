@@ -1,0 +1,359 @@
+package dev.paft.model;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.ndarray.types.SparseFormat;
+import ai.djl.pytorch.jni.JniUtils;
+import dev.paft.config.LoraConfig;
+import dev.paft.errors.PaftException;
+import dev.paft.io.DType;
+import dev.paft.io.HfModelConfig;
+import dev.paft.io.TensorInfo;
+import dev.paft.io.TensorStore;
+import dev.paft.lora.LoraAdapter;
+import dev.paft.lora.LoraLinear;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.function.Function;
+
+/**
+ * A Llama-family causal LM (Llama, Mistral, Qwen2):
+ * {@code logits = W_head RMSNorm(layer_L(... layer_1(E[ids])))}, W_head = E when embeddings are tied.
+ *
+ * <p>Frozen weights live on the model's manager, float32 (or float16 with {@code f16Storage}, widened per
+ * use; norms and biases stay float32). Every forward builds its arrays on the caller's step scope; LoRA
+ * factors come from the adapter passed in (null or disabled: the pure base, e.g. the DPO reference).
+ * Forward is safe to call from several threads on one model (each with its own scope and adapter).
+ *
+ * <p>Shapes: inputIds [B, T] int64, attentionMask [B, S] (1 real, 0 pad; S = cached + T), logits [B, T, vocab].
+ */
+public final class LlamaModel implements AutoCloseable {
+    /** Additive mask value: large but finite, so rows whose keys are all padding give no NaN. */
+    public static final float MASK_NEG = -1e9f;
+
+    private final HfModelConfig config;
+    private final NDManager manager;
+    private final Scalars scalars;
+    private final Rotary rotary;
+    private final NDArray embed;
+    private final NDArray finalNorm;
+    private final NDArray lmHead;
+    private final LayerWeights[] layers;
+    private final boolean f16Storage;
+    private final int slidingWindow;
+    private NDArray causal;
+    private int causalCap;
+
+    private LlamaModel(HfModelConfig config, Device device, boolean f16Storage, Function<String, float[]> source) {
+        this.config = config;
+        this.f16Storage = f16Storage;
+        this.slidingWindow = slidingWindow(config);
+        this.manager = NDManager.newBaseManager(device);
+        try {
+            this.scalars = new Scalars(manager);
+            this.rotary = new Rotary(manager, config);
+            this.embed = frozen(source, HfNames.EMBED, f16Storage);
+            this.finalNorm = frozen(source, HfNames.FINAL_NORM, false);
+            this.lmHead = config.tieWordEmbeddings() ? embed : frozen(source, HfNames.LM_HEAD, f16Storage);
+            this.layers = new LayerWeights[config.numLayers()];
+            for (int i = 0; i < layers.length; i++) {
+                NDArray[] proj = new NDArray[Proj.values().length];
+                String[] keys = new String[proj.length];
+                NDArray[] bias = config.attentionBias() ? new NDArray[proj.length] : null;
+                for (Proj p : Proj.values()) {
+                    proj[p.ordinal()] = frozen(source, HfNames.weight(i, p), f16Storage);
+                    keys[p.ordinal()] = HfNames.module(i, p);
+                    if (bias != null && (p == Proj.Q || p == Proj.K || p == Proj.V)) {
+                        bias[p.ordinal()] = frozen(source, HfNames.bias(i, p), false);
+                    }
+                }
+                layers[i] = new LayerWeights(i, frozen(source, HfNames.inputNorm(i), false),
+                        frozen(source, HfNames.postAttentionNorm(i), false), proj, bias, keys);
+            }
+        } catch (RuntimeException e) {
+            manager.close();
+            throw e;
+        }
+    }
+
+    private NDArray frozen(Function<String, float[]> source, String name, boolean half) {
+        long[] shape = HfNames.expectedTensors(config).get(name);
+        float[] data = source.apply(name);
+        if (!half) {
+            return manager.create(data, new Shape(shape));
+        }
+        ByteBuffer buf = ByteBuffer.allocateDirect(data.length * 2).order(ByteOrder.LITTLE_ENDIAN);
+        DType.F16.fromFloats(data, 0, data.length, buf);
+        buf.rewind();
+        return manager.create(buf, new Shape(shape), DataType.FLOAT16);
+    }
+
+    /**
+     * Loads a Hugging Face model directory (config.json + safetensors, single or sharded; F32/F16/BF16).
+     * Unsupported architectures, missing, unexpected or misshapen tensors are bad input (exit 3) naming
+     * the key.
+     *
+     * @param f16Storage keep projection and embedding weights in float16 (half the memory, cast per use)
+     */
+    public static LlamaModel load(Path dir, Device device, boolean f16Storage) {
+        HfModelConfig cfg = HfModelConfig.read(dir);
+        try (TensorStore store = TensorStore.openModel(dir)) {
+            validate(cfg, store);
+            return new LlamaModel(cfg, device, f16Storage, store::readFloats);
+        }
+    }
+
+    /** A model with synthetic weights (N(0, 0.02) projections, unit norms), seeded: for benchmarks and tests. */
+    public static LlamaModel random(HfModelConfig cfg, long seed, Device device, boolean f16Storage) {
+        Map<String, long[]> shapes = HfNames.expectedTensors(cfg);
+        SplittableRandom rng = new SplittableRandom(seed);
+        return new LlamaModel(cfg, device, f16Storage, name -> {
+            float[] x = new float[Math.toIntExact(TensorInfo.numel(shapes.get(name)))];
+            boolean norm = name.endsWith("norm.weight");
+            for (int i = 0; i < x.length; i++) {
+                x[i] = norm ? 1f : (float) (gaussian(rng) * 0.02);
+            }
+            return x;
+        });
+    }
+
+    private static double gaussian(SplittableRandom r) {
+        double u = 1 - r.nextDouble();
+        return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * r.nextDouble());
+    }
+
+    /**
+     * The attention window (Mistral's {@code sliding_window}, Qwen2's when {@code use_sliding_window}), or 0.
+     * Within the window sliding-window attention equals full causal attention, which is what paft computes.
+     */
+    static int slidingWindow(HfModelConfig c) {
+        var raw = c.raw();
+        if (raw == null || !raw.path("sliding_window").canConvertToInt()) {
+            return 0;
+        }
+        boolean on = c.architecture().equals("MistralForCausalLM")
+                || c.architecture().equals("Qwen2ForCausalLM") && raw.path("use_sliding_window").asBoolean(false);
+        return on ? raw.path("sliding_window").asInt() : 0;
+    }
+
+    static void validate(HfModelConfig cfg, TensorStore store) {
+        Map<String, long[]> expected = HfNames.expectedTensors(cfg);
+        for (String name : store.names()) {
+            if (name.endsWith(HfNames.ROTARY_BUFFER_SUFFIX) || cfg.tieWordEmbeddings() && name.equals(HfNames.LM_HEAD)) {
+                continue;   // recomputed buffer; tied checkpoints may repeat the embedding as lm_head
+            }
+            if (!expected.containsKey(name)) {
+                throw PaftException.badInput(store.dir() + ": unexpected tensor '" + name + "' for " + cfg.architecture()
+                        + " with " + cfg.numLayers() + " layers" + (cfg.attentionBias() ? "" : " and no attention bias")
+                        + (cfg.tieWordEmbeddings() ? " and tied embeddings" : ""));
+            }
+        }
+        for (var e : expected.entrySet()) {
+            if (!store.contains(e.getKey())) {
+                throw PaftException.badInput(store.dir() + ": missing tensor '" + e.getKey() + "'");
+            }
+            TensorInfo info = store.info(e.getKey());
+            if (!Arrays.equals(info.shape(), e.getValue())) {
+                throw PaftException.badInput(store.dir() + ": tensor '" + e.getKey() + "' has shape " + info.shapeString()
+                        + " but config.json implies " + Arrays.toString(e.getValue()));
+            }
+            if (info.dtype() != DType.F32 && info.dtype() != DType.F16 && info.dtype() != DType.BF16) {
+                throw PaftException.badInput(store.dir() + ": tensor '" + e.getKey() + "' has dtype " + info.dtype()
+                        + " (expected F32, F16 or BF16)");
+            }
+        }
+    }
+
+    /** Logits [B, T, vocab] float32 of a batch (right padding; mask may be null = all real). */
+    public NDArray forward(NDManager scope, NDArray inputIds, NDArray attentionMask, LoraAdapter adapter, boolean training) {
+        return forward(scope, inputIds, attentionMask, null, adapter, null, training);
+    }
+
+    /**
+     * The full forward: logits [B, T, vocab] on {@code scope}.
+     *
+     * @param attentionMask [B, S] with S = cached + T (1 real, 0 pad) or null
+     * @param positionIds [B, T] int64 or null for {@code cached .. cached+T-1} (left-padded generation
+     *     passes {@code cumsum(mask) - 1})
+     * @param adapter LoRA factors, or null / disabled for the base
+     * @param cache KV cache to read and extend (generation, under no-grad), or null
+     * @param training enables LoRA dropout
+     */
+    public NDArray forward(NDManager scope, NDArray inputIds, NDArray attentionMask, NDArray positionIds,
+                           LoraAdapter adapter, KvCache cache, boolean training) {
+        NDArray h = hidden(scope, inputIds, attentionMask, positionIds, adapter, cache, training);
+        return logits(scope, h);
+    }
+
+    /** {@code h W_head^T}: logits [B, T, vocab] of final hidden states [B, T, hidden]. */
+    public NDArray logits(NDManager scope, NDArray h) {
+        Pass p = pass(scope, null, null, null, null, false, null);
+        return LoraLinear.linear(h, p.use(lmHead), null);                   // [B, T, vocab]
+    }
+
+    /** Final hidden states [B, T, hidden] (after the last RMSNorm), see {@link #forward}. */
+    public NDArray hidden(NDManager scope, NDArray inputIds, NDArray attentionMask, NDArray positionIds,
+                          LoraAdapter adapter, KvCache cache, boolean training) {
+        long b = inputIds.getShape().get(0);
+        int t = Math.toIntExact(inputIds.getShape().get(1));
+        int offset = cache == null ? 0 : cache.length();
+        int s = offset + t;
+        if (slidingWindow > 0 && s > slidingWindow) {
+            throw PaftException.usage(config.architecture() + " uses sliding-window attention (window " + slidingWindow
+                    + "), which paft does not implement: sequences must be at most " + slidingWindow + " tokens, got " + s);
+        }
+        // rotary tables for the positions of this step
+        NDList cs;
+        if (positionIds == null) {
+            cs = rotary.tables(scope, offset, t);                                        // [T, D]
+        } else {
+            NDArray maxPos = positionIds.max();
+            maxPos.attach(scope);
+            int max = Math.toIntExact(maxPos.toLongArray()[0]);
+            cs = rotary.tables(scope, positionIds, max);                                 // [B, 1, T, D]
+        }
+        // additive mask: causal [T, S] plus padding [B, 1, 1, S]
+        NDArray mask = causalMask(scope, t, s);
+        if (attentionMask != null) {
+            if (attentionMask.getShape().get(0) != b || attentionMask.getShape().get(1) != s) {
+                throw new IllegalArgumentException("attention mask " + attentionMask.getShape() + " must be [" + b + ", " + s + "]");
+            }
+            NDArray pad = attentionMask.toType(DataType.FLOAT32, false);
+            pad.attach(scope);
+            pad = pad.sub(scalars.of(1)).mul(scalars.of(-MASK_NEG)).reshape(b, 1, 1, s);    // 0 real, NEG pad
+            mask = pad.add(mask);                                                           // [B, 1, T, S]
+        }
+        Pass p = pass(scope, cs.get(0), cs.get(1), mask, adapter, training, cache);
+        NDArray x = embed(scope, inputIds);                                                 // [B, T, hidden]
+        for (LayerWeights w : layers) {
+            x = DecoderLayer.forward(p, w, x);
+        }
+        if (cache != null) {
+            cache.commit();
+        }
+        return RmsNorm.rmsNorm(x, finalNorm, scalars.of(config.rmsNormEps()));
+    }
+
+    private Pass pass(NDManager scope, NDArray cos, NDArray sin, NDArray mask, LoraAdapter adapter, boolean training, KvCache cache) {
+        return new Pass(scope, config, scalars, cos, sin, mask, adapter, training, cache);
+    }
+
+    /** Token embeddings E[ids] [B, T, hidden] float32 on {@code scope}. */
+    NDArray embed(NDManager scope, NDArray ids) {
+        NDArray idx = ids.getDataType() == DataType.INT64 ? ids : ids.toType(DataType.INT64, false);
+        NDArray x = idx.getNDArrayInternal().embedding(idx, embed, SparseFormat.DENSE).singletonOrThrow();
+        x.attach(scope);
+        if (idx != ids) {
+            idx.attach(scope);
+        }
+        if (x.getDataType() != DataType.FLOAT32) {
+            x = x.toType(DataType.FLOAT32, false);
+            x.attach(scope);
+        }
+        return x;
+    }
+
+    /** Causal additive mask for T queries ending at position S-1 over S keys: [T, S], a view on {@code scope}. */
+    private synchronized NDArray causalMask(NDManager scope, int t, int s) {
+        if (s > causalCap) {
+            int cap = Math.max(128, Integer.highestOneBit(s - 1) << 1);
+            boolean grad = JniUtils.isGradMode();
+            JniUtils.setGradMode(false);
+            try (NDManager tmp = manager.newSubManager()) {
+                NDArray c = Attention.causal(tmp, cap, scalars.of(MASK_NEG));
+                c.attach(manager);
+                if (causal != null) {
+                    causal.close();   // views already handed out keep their storage alive
+                }
+                causal = c;
+                causalCap = cap;
+            } finally {
+                JniUtils.setGradMode(grad);
+            }
+        }
+        return causal.get(scope, new NDIndex("{}:{}, 0:{}", s - t, s, s));
+    }
+
+    /** A new empty KV cache for this model (close it when done). */
+    public KvCache newCache() {
+        return new KvCache(manager, config.numLayers());
+    }
+
+    /** Adaptable modules (PEFT module key -> base shape [out, in]) among {@code targets} ("q_proj", ...). */
+    public Map<String, long[]> loraModules(List<String> targets) {
+        return HfNames.loraModules(config, targets);
+    }
+
+    /** A fresh adapter (B = 0, seeded A) over this model. */
+    public LoraAdapter newAdapter(LoraConfig lora, long seed, String baseModelNameOrPath) {
+        return LoraAdapter.create(loraModules(lora.targetModules()), lora, seed, baseModelNameOrPath, manager);
+    }
+
+    /** Loads a PEFT adapter directory, validated against this model. */
+    public LoraAdapter loadAdapter(Path dir) {
+        return LoraAdapter.load(dir, loraModules(Proj.names()), manager);
+    }
+
+    /**
+     * Adds every module's delta into the base weights: {@code W += scaling * B @ A} (in place, float32
+     * math, rounded to float16 when storage is halved). Afterwards run with no adapter.
+     */
+    public void mergeAdapter(LoraAdapter adapter) {
+        boolean grad = JniUtils.isGradMode();
+        JniUtils.setGradMode(false);
+        try (NDManager scope = manager.newSubManager()) {
+            for (LayerWeights w : layers) {
+                for (Proj p : Proj.values()) {
+                    if (adapter.modules().containsKey(w.keys()[p.ordinal()])) {
+                        NDArray delta = adapter.delta(scope, w.keys()[p.ordinal()]);   // [out, in]
+                        NDArray weight = w.proj()[p.ordinal()];
+                        if (weight.getDataType() == DataType.FLOAT32) {
+                            weight.addi(delta);
+                        } else {
+                            NDArray sum = weight.toType(DataType.FLOAT32, false);
+                            sum.attach(scope);
+                            NDArray back = sum.add(delta).toType(weight.getDataType(), false);
+                            back.attach(scope);
+                            weight.set(new NDIndex(":"), back);   // copy into the stored tensor
+                        }
+                    }
+                }
+            }
+        } finally {
+            JniUtils.setGradMode(grad);
+        }
+    }
+
+    public HfModelConfig config() {
+        return config;
+    }
+
+    /** The long-lived manager holding the frozen weights (adapters and caches are sub-managers of it). */
+    public NDManager manager() {
+        return manager;
+    }
+
+    /** Cached scalar constants on the model's manager (safe operands under autograd). */
+    public Scalars scalars() {
+        return scalars;
+    }
+
+    public boolean f16Storage() {
+        return f16Storage;
+    }
+
+    @Override
+    public void close() {
+        manager.close();
+    }
+}
