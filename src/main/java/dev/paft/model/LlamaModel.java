@@ -50,12 +50,14 @@ public final class LlamaModel implements AutoCloseable {
     private final NDArray lmHead;
     private final LayerWeights[] layers;
     private final boolean f16Storage;
+    private final int slidingWindow;
     private NDArray causal;
     private int causalCap;
 
     private LlamaModel(HfModelConfig config, Device device, boolean f16Storage, Function<String, float[]> source) {
         this.config = config;
         this.f16Storage = f16Storage;
+        this.slidingWindow = slidingWindow(config);
         this.manager = NDManager.newBaseManager(device);
         try {
             this.scalars = new Scalars(manager);
@@ -130,6 +132,20 @@ public final class LlamaModel implements AutoCloseable {
         return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * r.nextDouble());
     }
 
+    /**
+     * The attention window (Mistral's {@code sliding_window}, Qwen2's when {@code use_sliding_window}), or 0.
+     * Within the window sliding-window attention equals full causal attention, which is what paft computes.
+     */
+    static int slidingWindow(HfModelConfig c) {
+        var raw = c.raw();
+        if (raw == null || !raw.path("sliding_window").canConvertToInt()) {
+            return 0;
+        }
+        boolean on = c.architecture().equals("MistralForCausalLM")
+                || c.architecture().equals("Qwen2ForCausalLM") && raw.path("use_sliding_window").asBoolean(false);
+        return on ? raw.path("sliding_window").asInt() : 0;
+    }
+
     static void validate(HfModelConfig cfg, TensorStore store) {
         Map<String, long[]> expected = HfNames.expectedTensors(cfg);
         for (String name : store.names()) {
@@ -192,12 +208,18 @@ public final class LlamaModel implements AutoCloseable {
         int t = Math.toIntExact(inputIds.getShape().get(1));
         int offset = cache == null ? 0 : cache.length();
         int s = offset + t;
+        if (slidingWindow > 0 && s > slidingWindow) {
+            throw PaftException.usage(config.architecture() + " uses sliding-window attention (window " + slidingWindow
+                    + "), which paft does not implement: sequences must be at most " + slidingWindow + " tokens, got " + s);
+        }
         // rotary tables for the positions of this step
         NDList cs;
         if (positionIds == null) {
             cs = rotary.tables(scope, offset, t);                                        // [T, D]
         } else {
-            int max = Math.toIntExact(positionIds.max().toLongArray()[0]);
+            NDArray maxPos = positionIds.max();
+            maxPos.attach(scope);
+            int max = Math.toIntExact(maxPos.toLongArray()[0]);
             cs = rotary.tables(scope, positionIds, max);                                 // [B, 1, T, D]
         }
         // additive mask: causal [T, S] plus padding [B, 1, 1, S]
@@ -302,7 +324,7 @@ public final class LlamaModel implements AutoCloseable {
                             sum.attach(scope);
                             NDArray back = sum.add(delta).toType(weight.getDataType(), false);
                             back.attach(scope);
-                            weight.set(new NDIndex(), back);   // copy into the stored tensor
+                            weight.set(new NDIndex(":"), back);   // copy into the stored tensor
                         }
                     }
                 }

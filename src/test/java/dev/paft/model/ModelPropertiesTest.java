@@ -69,6 +69,22 @@ class ModelPropertiesTest {
     }
 
     @Test
+    void mergeIntoFloat16StorageRoundsOnlyOnce() {
+        Map<String, FloatTensor> g = Fixtures.golden("llama");
+        try (LlamaModel model = LlamaModel.load(Fixtures.dir("llama"), Fixtures.cpu(), true);
+             LoraAdapter adapter = model.loadAdapter(Fixtures.dir("llama-adapter"));
+             NDManager scope = model.manager().newSubManager()) {
+            NDArray ids = Fixtures.longs(scope, g.get("input_ids"));
+            float[] unmerged = logits(model, scope, ids, null, adapter);
+            model.mergeAdapter(adapter);
+            float[] merged = logits(model, scope, ids, null, null);
+            double err = Fixtures.relErr(merged, unmerged);
+            System.out.printf("merged (f16 storage) vs unmerged: rel %.2e%n", err);
+            assertTrue(err < 1e-2 && err > 0, "merged vs unmerged rel err " + err);
+        }
+    }
+
+    @Test
     void paddedBatchEqualsRowsAlone() {
         Map<String, FloatTensor> g = Fixtures.golden("qwen2-f16");
         try (LlamaModel model = LlamaModel.load(Fixtures.dir("qwen2-f16"), Fixtures.cpu(), false);

@@ -1,0 +1,153 @@
+package dev.paft.report;
+
+import dev.paft.errors.PaftException;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.VectorGraphicsEncoder;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.XYSeries;
+import org.knowm.xchart.style.Styler;
+import org.knowm.xchart.style.markers.SeriesMarkers;
+
+/**
+ * Charts of a {@link SparsityReport} with XChart, written as PNG or SVG by the file's extension:
+ * the per-layer sparsity of every input (the paper's Figure 2) and the distribution of
+ * log10 |delta|. Rendering is headless.
+ */
+public final class SparsityCharts {
+    private SparsityCharts() {}
+
+    /** Refuses (exit 2) a chart file whose extension is not .png or .svg. */
+    public static void checkExtension(Path file) {
+        format(file);
+    }
+
+    /**
+     * Per-layer share of |delta| below {@code thresholds[t]}, one line per input; the legend gives
+     * each input's mean over layers (the Figure 2 number).
+     */
+    public static void layers(SparsityReport r, View view, int t, Path file) {
+        String ext = format(file);
+        double thr = r.thresholds().get(t);
+        XYChart chart = new XYChartBuilder().width(900).height(500)
+                .title("Delta sparsity per layer: |delta| < " + ReportFormats.num(thr) + " (" + view.label() + ")")
+                .xAxisTitle("layer").yAxisTitle("sparsity (%)").build();
+        style(chart);
+        chart.getStyler().setYAxisMin(0.0).setYAxisMax(100.0);
+        for (InputReport in : r.inputs()) {
+            List<GroupStats> layers = in.layers();
+            if (layers.isEmpty()) {
+                continue;
+            }
+            double[] x = new double[layers.size()];
+            double[] y = new double[layers.size()];
+            for (int i = 0; i < x.length; i++) {
+                x[i] = Integer.parseInt(layers.get(i).key());
+                y[i] = 100 * layers.get(i).stats(view).fraction(t);
+            }
+            XYSeries s = chart.addSeries(in.label() + " (mean " + ReportFormats.pct(in.meanLayerFraction(view, t)) + ")", x, y);
+            s.setMarker(SeriesMarkers.CIRCLE);
+        }
+        if (chart.getSeriesMap().isEmpty()) {
+            throw PaftException.badInput("no input has modules in layers.N; nothing to plot per layer");
+        }
+        write(chart, ext, file);
+    }
+
+    /**
+     * Distribution of log10 |delta| (unscaled) per input, as the share of elements per bin
+     * (8 bins per factor of 2); exact zeros are counted in the legend. The report must have
+     * been computed with a histogram.
+     */
+    public static void histogram(SparsityReport r, Path file) {
+        String ext = format(file);
+        XYChart chart = new XYChartBuilder().width(900).height(500)
+                .title("Distribution of log10 |delta| (unscaled)")
+                .xAxisTitle("log10 |delta|").yAxisTitle("share of elements per bin (%)").build();
+        style(chart);
+        chart.getStyler().setMarkerSize(0);
+        double ymax = 0;
+        for (InputReport in : r.inputs()) {
+            long[] h = in.histogram();
+            if (h == null) {
+                throw new IllegalArgumentException("report was computed without a histogram");
+            }
+            long total = 0;
+            int lo = Integer.MAX_VALUE;
+            int hi = -1;
+            for (int b = 0; b < h.length; b++) {
+                total += h[b];
+                if (b > 0 && h[b] > 0) {
+                    lo = Math.min(lo, b);
+                    hi = b;
+                }
+            }
+            List<Double> x = new ArrayList<>();
+            List<Double> y = new ArrayList<>();
+            for (int b = lo; b <= hi; b++) {
+                x.add(Histogram.log10Centre(b));
+                y.add(100.0 * h[b] / total);
+                ymax = Math.max(ymax, y.get(y.size() - 1));
+            }
+            String name = in.label() + String.format(Locale.ROOT, " (%.2f%% exact zeros)", 100.0 * h[0] / Math.max(1, total));
+            if (x.isEmpty()) {
+                x.add(0.0); // all zeros: an empty line still shows the legend
+                y.add(0.0);
+            }
+            chart.addSeries(name, x, y).setMarker(SeriesMarkers.NONE);
+        }
+        for (double t : r.thresholds()) {
+            double lx = Math.log10(t);
+            chart.addSeries("threshold " + ReportFormats.num(t), new double[] {lx, lx}, new double[] {0, ymax})
+                    .setMarker(SeriesMarkers.NONE);
+        }
+        write(chart, ext, file);
+    }
+
+    private static void style(XYChart chart) {
+        Styler s = chart.getStyler();
+        s.setLegendPosition(Styler.LegendPosition.OutsideS);
+        s.setChartBackgroundColor(java.awt.Color.WHITE);
+    }
+
+    private static String format(Path file) {
+        String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
+        if (name.endsWith(".png")) {
+            return "png";
+        }
+        if (name.endsWith(".svg")) {
+            return "svg";
+        }
+        throw PaftException.usage(file + ": chart files must end in .png or .svg");
+    }
+
+    /** Encodes in memory, then writes via a temporary sibling and an atomic rename. */
+    private static void write(XYChart chart, String ext, Path file) {
+        System.setProperty("java.awt.headless", "true");
+        try {
+            ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+            if (ext.equals("png")) {
+                BitmapEncoder.saveBitmap(chart, bytes, BitmapEncoder.BitmapFormat.PNG);
+            } else {
+                VectorGraphicsEncoder.saveVectorGraphic(chart, bytes, VectorGraphicsEncoder.VectorGraphicsFormat.SVG);
+            }
+            Path abs = file.toAbsolutePath();
+            if (abs.getParent() != null) {
+                Files.createDirectories(abs.getParent());
+            }
+            Path tmp = abs.resolveSibling("." + abs.getFileName() + ".tmp");
+            Files.write(tmp, bytes.toByteArray());
+            Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            throw PaftException.badInput("cannot write " + file + ": " + e.getMessage(), e);
+        }
+    }
+}
