@@ -238,7 +238,7 @@ public final class MergeRunner {
             if (n > Integer.MAX_VALUE - 8) {
                 throw PaftException.badInput(ref.dir() + ": tensor '" + name + "' has " + n + " elements, too many to merge in one array");
             }
-            long floatBytes = 4L * n * (inputs.size() + 2);
+            long floatBytes = 4L * n * (inputs.size() + 1); // base + inputs; the result reuses an input array
             jobs.add(new Job(new TensorSpec(name, dt, info.shape()), false, gp, ps, floatBytes));
         }
         return jobs;
@@ -382,8 +382,9 @@ public final class MergeRunner {
             final ShardedWriter w = writer;
             int done = 0;
             long lastLog = System.nanoTime();
-            for (Future<Loaded> f : loads) {
-                Loaded l = get(f);
+            for (int idx = 0; idx < loads.size(); idx++) {
+                Loaded l = get(loads.get(idx));
+                loads.set(idx, null); // a finished future holds its result: drop it so the arrays can be freed
                 Job job = l.job();
                 Merged merged;
                 if (job.passthrough()) {
