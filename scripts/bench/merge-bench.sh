@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Merge benchmark: a synthetic BF16 Llama-shaped model of >= 4 GB plus two variants, merged with
+# task_arithmetic and TIES; prints the time against raw I/O of the same bytes (same run) and the
+# peak RSS growth of each merge. Needs ~3x the model size + 2x for outputs of free disk; the
+# synthetic files are deleted afterwards (pass --keep to keep them).
+#   scripts/bench/merge-bench.sh [--dir /tmp/paft-merge-bench] [--gb 4.1] [--keep]
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+jar="$root/target/paft.jar"
+if [ ! -f "$jar" ] || [ -n "$(find "$root/src/main" -newer "$jar" -print -quit)" ]; then
+  (cd "$root" && mvn -B -q -o -DskipTests package >&2)
+fi
+# The heap bounds the merge's float buffers (the runner keeps <= ~768 MB of them in flight).
+exec java -Xmx1500m -XX:+UseG1GC -cp "$jar" dev.paft.merge.MergeBench "$@"

@@ -1,0 +1,73 @@
+package dev.paft.merge;
+
+import dev.paft.errors.PaftException;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Linear (model soup): {@code out = sum_i w_i m_i}, divided by {@code sum_i w_i} when
+ * {@code normalize} (default true). Inputs are whole models (an adapter input is base + its delta).
+ */
+public final class LinearMerge implements MergeMethod {
+    @Override
+    public String name() {
+        return "linear";
+    }
+
+    @Override
+    public Map<String, Object> parameters() {
+        Map<String, Object> p = new LinkedHashMap<>();
+        p.put("normalize", true);
+        return p;
+    }
+
+    @Override
+    public Map<String, Object> tensorParameters() {
+        Map<String, Object> p = new LinkedHashMap<>();
+        p.put("weight", null);
+        return p;
+    }
+
+    @Override
+    public boolean usesDeltas() {
+        return false;
+    }
+
+    @Override
+    public boolean needsBase() {
+        return false;
+    }
+
+    @Override
+    public void validateInputs(int inputs) {
+        if (inputs < 1) {
+            throw PaftException.usage("linear needs at least one model");
+        }
+    }
+
+    @Override
+    public float[] merge(MergeTensor t) {
+        float[] w = new float[t.inputs().length];
+        for (int i = 0; i < w.length; i++) {
+            w[i] = (float) t.perInput().get(i).number("weight");
+        }
+        return linear(t.inputs(), w, t.global().bool("normalize"));
+    }
+
+    /** {@code sum_i w_i m_i (/ sum_i w_i)}, written into {@code m[0]}. */
+    public static float[] linear(float[][] m, float[] w, boolean normalize) {
+        float sum = 0f;
+        for (float x : w) {
+            sum += x;
+        }
+        float[] out = m[0];
+        for (int j = 0; j < out.length; j++) {
+            float acc = 0f;
+            for (int i = 0; i < m.length; i++) {
+                acc += w[i] * m[i][j];
+            }
+            out[j] = normalize ? acc / sum : acc;
+        }
+        return out;
+    }
+}

@@ -1,0 +1,209 @@
+package dev.paft.merge;
+
+import dev.paft.io.AtomicFiles;
+import dev.paft.io.DType;
+import dev.paft.io.Json;
+import dev.paft.io.ShardedWriter;
+import dev.paft.io.TensorSpec;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+
+/**
+ * Merge benchmark (scripts/bench/merge-bench.sh): builds a synthetic BF16 Llama-shaped base of at
+ * least {@code --gb} GB plus two fine-tuned variants, then times in one run (a) reading every
+ * input byte and writing the output's byte count (raw I/O), (b) task arithmetic, (c) TIES, and
+ * prints the peak RSS growth of each merge (total and anonymous) sampled from /proc/self/status.
+ */
+public final class MergeBench {
+    private MergeBench() {}
+
+    public static void main(String[] args) throws Exception {
+        Path dir = Path.of(arg(args, "--dir", "/tmp/paft-merge-bench"));
+        double gb = Double.parseDouble(arg(args, "--gb", "4.1"));
+        boolean keep = List.of(args).contains("--keep");
+        int hidden = 2048;
+        int inter = 5632;
+        int vocab = 32000;
+        long perLayer = 4L * hidden * hidden + 3L * hidden * inter;
+        long fixed = 2L * vocab * hidden + hidden;
+        int layers = (int) Math.ceil((gb * 1e9 / 2 - fixed) / perLayer);
+        Files.createDirectories(dir);
+        try {
+            List<TensorSpec> specs = specs(layers, hidden, inter, vocab);
+            long bytes = specs.stream().mapToLong(TensorSpec::byteSize).sum();
+            System.out.printf("synthetic model: %d layers, hidden %d, intermediate %d, vocab %d, BF16, %.2f GB per model%n",
+                    layers, hidden, inter, vocab, bytes / 1e9);
+            long t = System.nanoTime();
+            Path base = generate(dir.resolve("base"), specs, 1, 0f, layers, hidden, inter, vocab);
+            Path m1 = generate(dir.resolve("m1"), specs, 2, 0.01f, layers, hidden, inter, vocab);
+            Path m2 = generate(dir.resolve("m2"), specs, 3, 0.01f, layers, hidden, inter, vocab);
+            System.out.printf("generated 3 models in %.1f s%n", (System.nanoTime() - t) / 1e9);
+
+            double raw = rawIo(List.of(base, m1, m2), dir.resolve("raw.bin"), bytes);
+            System.out.printf("raw I/O: read %.2f GB + write %.2f GB: %.1f s%n", 3 * bytes / 1e9, bytes / 1e9, raw);
+            double ta = timedMerge("task_arithmetic", base, m1, m2, dir.resolve("out-ta"), Map.of("weight", 0.5));
+            double ties = timedMerge("ties", base, m1, m2, dir.resolve("out-ties"), Map.of("weight", 0.5, "density", 0.5));
+            System.out.printf("%nRESULT raw_io %.1f s | task_arithmetic %.1f s (%.2fx, target <= 1.5x) | ties %.1f s (%.2fx, target <= 3x)%n",
+                    raw, ta, ta / raw, ties, ties / raw);
+        } finally {
+            if (!keep) {
+                AtomicFiles.deleteRecursively(dir);
+            }
+        }
+    }
+
+    private static String arg(String[] args, String name, String def) {
+        for (int i = 0; i + 1 < args.length; i++) {
+            if (args[i].equals(name)) {
+                return args[i + 1];
+            }
+        }
+        return def;
+    }
+
+    static List<TensorSpec> specs(int layers, int hidden, int inter, int vocab) {
+        List<TensorSpec> s = new ArrayList<>();
+        s.add(new TensorSpec("model.embed_tokens.weight", DType.BF16, new long[] {vocab, hidden}));
+        for (int i = 0; i < layers; i++) {
+            String p = "model.layers." + i + ".";
+            for (String m : new String[] {"q_proj", "k_proj", "v_proj", "o_proj"}) {
+                s.add(new TensorSpec(p + "self_attn." + m + ".weight", DType.BF16, new long[] {hidden, hidden}));
+            }
+            s.add(new TensorSpec(p + "mlp.gate_proj.weight", DType.BF16, new long[] {inter, hidden}));
+            s.add(new TensorSpec(p + "mlp.up_proj.weight", DType.BF16, new long[] {inter, hidden}));
+            s.add(new TensorSpec(p + "mlp.down_proj.weight", DType.BF16, new long[] {hidden, inter}));
+            s.add(new TensorSpec(p + "input_layernorm.weight", DType.BF16, new long[] {hidden}));
+            s.add(new TensorSpec(p + "post_attention_layernorm.weight", DType.BF16, new long[] {hidden}));
+        }
+        s.add(new TensorSpec("model.norm.weight", DType.BF16, new long[] {hidden}));
+        s.add(new TensorSpec("lm_head.weight", DType.BF16, new long[] {vocab, hidden}));
+        return s;
+    }
+
+    /** Base values from seed 1; a variant adds {@code noise} times its own pseudo-random values. */
+    static Path generate(Path dir, List<TensorSpec> specs, long seed, float noise, int layers, int hidden, int inter, int vocab)
+            throws IOException {
+        Files.createDirectories(dir);
+        try (ShardedWriter w = new ShardedWriter(dir, "model", specs, 2_000_000_000L, Map.of("format", "pt"))) {
+            long k = 0;
+            for (TensorSpec s : specs) {
+                float[] v = new float[(int) s.numel()];
+                long x = 0x9E3779B97F4A7C15L * (++k);
+                long y = 0x9E3779B97F4A7C15L * (k * 31 + seed);
+                for (int j = 0; j < v.length; j++) {
+                    x ^= x << 13; x ^= x >>> 7; x ^= x << 17;
+                    v[j] = ((x >>> 40) / (float) (1 << 24) - 0.5f) * 0.05f;
+                    if (noise != 0f) {
+                        y ^= y << 13; y ^= y >>> 7; y ^= y << 17;
+                        v[j] += ((y >>> 40) / (float) (1 << 24) - 0.5f) * noise;
+                    }
+                }
+                w.writeFloats(s.name(), v);
+            }
+        }
+        var cfg = Json.MAPPER.createObjectNode();
+        cfg.putArray("architectures").add("LlamaForCausalLM");
+        cfg.put("model_type", "llama").put("hidden_size", hidden).put("intermediate_size", inter)
+                .put("num_attention_heads", 16).put("num_key_value_heads", 16).put("num_hidden_layers", layers)
+                .put("vocab_size", vocab).put("torch_dtype", "bfloat16");
+        Json.write(dir.resolve("config.json"), cfg);
+        return dir;
+    }
+
+    /** Reads every byte of the inputs' safetensors files and writes {@code outBytes} bytes (fsync'd). */
+    static double rawIo(List<Path> inputs, Path out, long outBytes) throws IOException {
+        long t = System.nanoTime();
+        ByteBuffer buf = ByteBuffer.allocateDirect(64 << 20);
+        long sink = 0;
+        for (Path in : inputs) {
+            List<Path> files;
+            try (Stream<Path> s = Files.list(in)) {
+                files = s.filter(p -> p.toString().endsWith(".safetensors")).sorted().toList();
+            }
+            for (Path f : files) {
+                try (FileChannel ch = FileChannel.open(f, StandardOpenOption.READ)) {
+                    while (true) {
+                        buf.clear();
+                        int n = ch.read(buf);
+                        if (n < 0) {
+                            break;
+                        }
+                        sink += buf.get(0);
+                    }
+                }
+            }
+        }
+        try (FileChannel ch = FileChannel.open(out, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+            for (long done = 0; done < outBytes; ) {
+                buf.clear();
+                buf.limit((int) Math.min(buf.capacity(), outBytes - done));
+                done += ch.write(buf);
+            }
+            ch.force(true);
+        }
+        Files.delete(out);
+        if (sink == 42) {
+            System.out.print("");
+        }
+        return (System.nanoTime() - t) / 1e9;
+    }
+
+    static double timedMerge(String method, Path base, Path m1, Path m2, Path out, Map<String, Object> p) throws Exception {
+        System.gc();
+        long[] before = rss();
+        long[] peak = before.clone();
+        Thread sampler = new Thread(() -> {
+            while (!Thread.currentThread().isInterrupted()) {
+                long[] r = rss();
+                for (int i = 0; i < 3; i++) {
+                    peak[i] = Math.max(peak[i], r[i]);
+                }
+                try {
+                    Thread.sleep(20);
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+        });
+        sampler.setDaemon(true);
+        sampler.start();
+        MergeSpec spec = new MergeSpec(method, base.toString(),
+                List.of(new MergeSpec.Input(m1.toString(), p), new MergeSpec.Input(m2.toString(), p)), Map.of(),
+                null, null, "5GB", null);
+        long t = System.nanoTime();
+        MergeRunner.Result r = MergeRunner.run(spec, new MergeRunner.Options(out, true));
+        double s = (System.nanoTime() - t) / 1e9;
+        sampler.interrupt();
+        sampler.join();
+        System.out.printf("%s: %.1f s, %d tensors, %.2f GB written; peak RSS growth %.0f MB (anon %.0f MB, file-backed mmap %.0f MB)%n",
+                method, s, r.tensors(), r.bytesWritten() / 1e9, (peak[0] - before[0]) / 1e6, (peak[1] - before[1]) / 1e6,
+                (peak[2] - before[2]) / 1e6);
+        AtomicFiles.deleteRecursively(out);
+        return s;
+    }
+
+    /** VmRSS, RssAnon, RssFile in bytes. */
+    static long[] rss() {
+        long[] r = new long[3];
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                String[] f = line.split("\\s+");
+                int i = line.startsWith("VmRSS:") ? 0 : line.startsWith("RssAnon:") ? 1 : line.startsWith("RssFile:") ? 2 : -1;
+                if (i >= 0) {
+                    r[i] = Long.parseLong(f[1]) * 1024;
+                }
+            }
+        } catch (IOException | RuntimeException ignored) {
+            // not Linux: zeros
+        }
+        return r;
+    }
+}

@@ -1,0 +1,37 @@
+package dev.paft.merge;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One merge method under its mergekit name. A method declares its global and per-input
+ * parameters with defaults (a null default means required), checks its input count apart from
+ * the math, and merges one tensor at a time.
+ */
+public interface MergeMethod {
+    String name();
+
+    /** Global parameters and their defaults (null = required). */
+    Map<String, Object> parameters();
+
+    /** Per-input parameters and their defaults (null = required). */
+    Map<String, Object> tensorParameters();
+
+    /** True: inputs arrive as task vectors {@code d_i = model_i - base}; false: as whole models. */
+    boolean usesDeltas();
+
+    /** True when a base model is required. */
+    boolean needsBase();
+
+    /** Checks the number of inputs (base excluded for delta methods); throws a usage error. */
+    void validateInputs(int inputs);
+
+    /**
+     * Merges one tensor. {@code base} may be null (linear without base); {@code inputs[i]} is a
+     * task vector or a model per {@link #usesDeltas()}. Arrays may be reused for the result.
+     */
+    float[] merge(MergeTensor t);
+
+    /** One tensor's data and resolved parameters. */
+    record MergeTensor(String name, float[] base, float[][] inputs, Params global, List<Params> perInput, long seed) {}
+}

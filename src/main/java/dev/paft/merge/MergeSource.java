@@ -1,0 +1,165 @@
+package dev.paft.merge;
+
+import dev.paft.errors.PaftException;
+import dev.paft.io.FloatTensor;
+import dev.paft.io.PeftAdapter;
+import dev.paft.io.PeftAdapterConfig;
+import dev.paft.io.TensorInfo;
+import dev.paft.io.TensorStore;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.LinkedHashSet;
+import java.util.Set;
+
+/**
+ * One merge input, read lazily tensor by tensor: a full HF model ({@code d = model - base}) or a
+ * PEFT LoRA adapter ({@code d = scaling * B @ A} on its target modules, 0 elsewhere).
+ */
+public sealed interface MergeSource extends AutoCloseable {
+    Path dir();
+
+    /** Checks names and shapes against the reference store (the base); exit 3 on a mismatch. */
+    void validateAgainst(TensorStore ref);
+
+    /** The task vector of one tensor; {@code base} is not modified. */
+    float[] delta(String name, float[] base);
+
+    /** The whole tensor of this model ({@code base + d} for an adapter); {@code base} is not modified. */
+    float[] model(String name, float[] base);
+
+    @Override
+    void close();
+
+    /** Opens a directory as an adapter (has adapter_config.json) or a model. */
+    static MergeSource open(Path dir) {
+        if (!Files.isDirectory(dir)) {
+            throw PaftException.badInput(dir + ": input not found (paft merge reads local directories; download models first)");
+        }
+        return PeftAdapter.isAdapterDir(dir) ? Adapter.open(dir) : new FullModel(dir, TensorStore.openModel(dir));
+    }
+
+    /** A full model directory. */
+    record FullModel(Path dir, TensorStore store) implements MergeSource {
+        @Override
+        public void validateAgainst(TensorStore ref) {
+            Set<String> mine = new LinkedHashSet<>(store.names());
+            for (String n : ref.names()) {
+                if (!mine.contains(n)) {
+                    throw PaftException.badInput(dir + ": missing tensor '" + n + "' that " + ref.dir() + " has");
+                }
+                TensorInfo a = ref.info(n);
+                TensorInfo b = store.info(n);
+                if (!Arrays.equals(a.shape(), b.shape())) {
+                    throw PaftException.badInput(dir + ": tensor '" + n + "' has shape " + b.shapeString() + " but "
+                            + ref.dir() + " has " + a.shapeString());
+                }
+            }
+            mine.removeAll(ref.names());
+            if (!mine.isEmpty()) {
+                throw PaftException.badInput(dir + ": tensor '" + mine.iterator().next() + "' is not in " + ref.dir()
+                        + " (" + mine.size() + " extra tensors; models must have the same architecture)");
+            }
+        }
+
+        @Override
+        public float[] delta(String name, float[] base) {
+            float[] m = store.readFloats(name);
+            for (int j = 0; j < m.length; j++) {
+                m[j] -= base[j];
+            }
+            return m;
+        }
+
+        @Override
+        public float[] model(String name, float[] base) {
+            return store.readFloats(name);
+        }
+
+        @Override
+        public void close() {
+            store.close();
+        }
+    }
+
+    /** A PEFT LoRA adapter directory; modules are keyed by their base weight prefix. */
+    record Adapter(Path dir, TensorStore store, PeftAdapterConfig config, Set<String> modules) implements MergeSource {
+        static Adapter open(Path dir) {
+            PeftAdapterConfig cfg = PeftAdapterConfig.read(dir);
+            TensorStore store = TensorStore.open(dir, "adapter_model");
+            try {
+                for (String key : store.names()) {
+                    if (!key.endsWith(".lora_A.weight") && !key.endsWith(".lora_B.weight")) {
+                        throw PaftException.badInput(dir + ": unexpected adapter tensor '" + key
+                                + "' (only lora_A / lora_B weights are supported; no modules_to_save, biases or DoRA)");
+                    }
+                }
+                Set<String> modules = new LinkedHashSet<>(PeftAdapter.moduleNames(store));
+                for (String key : store.names()) {
+                    if (key.endsWith(".lora_B.weight")) {
+                        String module = key.substring(PeftAdapter.KEY_PREFIX.length(), key.lastIndexOf(".lora_"));
+                        if (!modules.contains(module)) {
+                            throw PaftException.badInput(dir + ": '" + key + "' has no matching lora_A");
+                        }
+                    }
+                }
+                for (String m : modules) {
+                    if (!store.contains(PeftAdapter.key(m, "B"))) {
+                        throw PaftException.badInput(dir + ": '" + PeftAdapter.key(m, "A") + "' has no matching lora_B");
+                    }
+                }
+                if (modules.isEmpty()) {
+                    throw PaftException.badInput(dir + ": adapter holds no LoRA tensors");
+                }
+                return new Adapter(dir, store, cfg, modules);
+            } catch (RuntimeException e) {
+                store.close();
+                throw e;
+            }
+        }
+
+        @Override
+        public void validateAgainst(TensorStore ref) {
+            int r = config.r();
+            for (String m : modules) {
+                String target = m + ".weight";
+                if (!ref.contains(target)) {
+                    throw PaftException.badInput(dir + ": adapter module '" + m + "' targets '" + target
+                            + "' which the base " + ref.dir() + " does not have");
+                }
+                long[] w = ref.info(target).shape();
+                long[] a = store.info(PeftAdapter.key(m, "A")).shape();
+                long[] b = store.info(PeftAdapter.key(m, "B")).shape();
+                if (w.length != 2 || a.length != 2 || b.length != 2 || a[0] != r || b[1] != r || b[0] != w[0] || a[1] != w[1]) {
+                    throw PaftException.badInput(dir + ": module '" + m + "': lora_A " + Arrays.toString(a) + " and lora_B "
+                            + Arrays.toString(b) + " do not fit r = " + r + " and the base weight " + Arrays.toString(w));
+                }
+            }
+        }
+
+        @Override
+        public float[] delta(String name, float[] base) {
+            String module = name.endsWith(".weight") ? name.substring(0, name.length() - ".weight".length()) : null;
+            if (module == null || !modules.contains(module)) {
+                return new float[base.length]; // not adapted: the task vector is 0
+            }
+            FloatTensor a = store.read(PeftAdapter.key(module, "A"));
+            FloatTensor b = store.read(PeftAdapter.key(module, "B"));
+            return PeftAdapter.delta(new PeftAdapter.LoraPair(a, b), config.scaling());
+        }
+
+        @Override
+        public float[] model(String name, float[] base) {
+            float[] d = delta(name, base);
+            for (int j = 0; j < d.length; j++) {
+                d[j] += base[j];
+            }
+            return d;
+        }
+
+        @Override
+        public void close() {
+            store.close();
+        }
+    }
+}

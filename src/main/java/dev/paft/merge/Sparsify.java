@@ -1,0 +1,166 @@
+package dev.paft.merge;
+
+import java.util.SplittableRandom;
+
+/**
+ * Sparsifiers of a task vector, as free functions working in place on a flattened tensor.
+ *
+ * <ul>
+ *   <li>{@link #magnitude}: keep the {@code k = int(density * n)} entries of largest |d| over the
+ *       whole tensor (TIES trim); ties at the threshold are kept in index order.</li>
+ *   <li>{@link #bernoulli}: keep each entry with probability {@code density} (DARE), then rescale.</li>
+ *   <li>{@link #magnitudeOutliers}: drop the {@code int(gamma * n)} largest and the
+ *       {@code n - int(density * n) - int(gamma * n)} smallest |d| (Model Breadcrumbs).</li>
+ * </ul>
+ */
+public final class Sparsify {
+    private Sparsify() {}
+
+    /** How kept entries are rescaled after a random drop. */
+    public enum Rescale {
+        /** None: {@code d * m}. */
+        NONE,
+        /** DARE paper, PEFT, mergekit before Feb 2025: {@code d * m / density}. paft's default. */
+        DENSITY,
+        /** mergekit now: {@code d * m * (||d||_1 / ||d * m||_1)}, keeping the L1 norm. */
+        L1
+    }
+
+    /** TIES trim: zeroes all but the {@code int(density * n)} largest-magnitude entries; returns how many were kept. */
+    public static int magnitude(float[] d, double density) {
+        if (density >= 1) {
+            return d.length;
+        }
+        int k = (int) (density * d.length);
+        keepTopK(d, k);
+        return k;
+    }
+
+    /**
+     * Keeps exactly the k entries of largest |d|, zeroing the rest. Finds the k-th largest
+     * |d| by a two-pass radix select on the 31-bit magnitude bits (monotone in |d|), O(n).
+     */
+    static void keepTopK(float[] d, int k) {
+        int n = d.length;
+        if (k >= n) {
+            return;
+        }
+        if (k <= 0) {
+            java.util.Arrays.fill(d, 0f);
+            return;
+        }
+        // 1. histogram of the high 16 magnitude bits; walk from the top to the bin holding the k-th
+        int[] hi = new int[1 << 16];
+        for (float v : d) {
+            hi[(Float.floatToRawIntBits(v) & 0x7fffffff) >>> 15]++;
+        }
+        int above = 0;
+        int bin = hi.length - 1;
+        while (above + hi[bin] < k) {
+            above += hi[bin--];
+        }
+        // 2. histogram of the low 15 bits inside that bin
+        int[] lo = new int[1 << 15];
+        for (float v : d) {
+            int m = Float.floatToRawIntBits(v) & 0x7fffffff;
+            if (m >>> 15 == bin) {
+                lo[m & 0x7fff]++;
+            }
+        }
+        int low = lo.length - 1;
+        while (above + lo[low] < k) {
+            above += lo[low--];
+        }
+        int threshold = (bin << 15) | low;
+        int tiesToKeep = k - above; // entries exactly at the threshold that still fit
+        // 3. keep > threshold, and the first tiesToKeep entries == threshold
+        for (int i = 0; i < n; i++) {
+            int m = Float.floatToRawIntBits(d[i]) & 0x7fffffff;
+            if (m < threshold) {
+                d[i] = 0f;
+            } else if (m == threshold) {
+                if (tiesToKeep > 0) {
+                    tiesToKeep--;
+                } else {
+                    d[i] = 0f;
+                }
+            }
+        }
+    }
+
+    /** DARE: keeps each entry with probability {@code density} (deterministic for a seed), then rescales. */
+    public static void bernoulli(float[] d, double density, Rescale rescale, long seed) {
+        if (density >= 1) {
+            return;
+        }
+        SplittableRandom rng = new SplittableRandom(seed);
+        double l1Before = 0;
+        double l1After = 0;
+        for (int i = 0; i < d.length; i++) {
+            float v = d[i];
+            l1Before += Math.abs(v);
+            if (rng.nextDouble() < density) {
+                l1After += Math.abs(v);
+            } else {
+                d[i] = 0f;
+            }
+        }
+        rescale(d, density, rescale, l1Before, l1After);
+    }
+
+    /** Model Breadcrumbs: keeps the magnitudes between the bottom and top cut; then rescales like DARE. */
+    public static void magnitudeOutliers(float[] d, double density, double gamma, Rescale rescale) {
+        if (density >= 1) {
+            return;
+        }
+        int n = d.length;
+        int target = (int) (density * n);
+        int nTop = (int) (gamma * n);
+        int nBot = n - target - nTop;
+        if (nBot < 0) {
+            nBot = 0;
+            nTop = n - target;
+        }
+        double l1Before = 0;
+        for (float v : d) {
+            l1Before += Math.abs(v);
+        }
+        // keep top (n - nBot) entries, then drop the top nTop of those: keep = top(n-nBot) minus top(nTop)
+        float[] top = d.clone();
+        keepTopK(top, nTop); // nonzero where among the top nTop
+        keepTopK(d, n - nBot);
+        double l1After = 0;
+        for (int i = 0; i < n; i++) {
+            if (top[i] != 0f) {
+                d[i] = 0f;
+            }
+            l1After += Math.abs(d[i]);
+        }
+        rescale(d, density, rescale, l1Before, l1After);
+    }
+
+    static void rescale(float[] d, double density, Rescale rescale, double l1Before, double l1After) {
+        float s;
+        switch (rescale) {
+            case NONE: return;
+            case DENSITY: s = (float) (1.0 / density); break;
+            case L1:
+                if (l1Before < 1e-7 || l1After == 0) {
+                    return;
+                }
+                s = (float) (l1Before / l1After);
+                break;
+            default: throw new IllegalStateException();
+        }
+        for (int i = 0; i < d.length; i++) {
+            d[i] *= s;
+        }
+    }
+
+    /** A per-tensor, per-input seed: {@code seed} mixed with the tensor name's hash and the input index. */
+    public static long seedFor(long seed, String tensor, int input) {
+        long h = seed * 0x9E3779B97F4A7C15L + tensor.hashCode();
+        h = (h ^ (h >>> 31)) * 0xBF58476D1CE4E5B9L + input;
+        return h ^ (h >>> 29);
+    }
+}

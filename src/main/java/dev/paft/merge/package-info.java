@@ -1,0 +1,6 @@
+/**
+ * Merging task vectors into a base: the {@link dev.paft.merge.MergeMethod} registry (mergekit's
+ * names and semantics), sparsifiers, per-tensor parameter resolution (scalars, layer gradients,
+ * name filters), the mergekit YAML reader and the streaming runner that writes a HF model dir.
+ */
+package dev.paft.merge;
