@@ -67,8 +67,28 @@ public final class SftDatasetReader {
         return new SftDataset(out, stats);
     }
 
+    /**
+     * Restricts records to one format ({@code messages}, {@code prompt_completion} or {@code text});
+     * {@code auto} (the default) takes whichever fields a record has.
+     */
+    public SftDatasetReader requireFormat(String format) {
+        if (!List.of("auto", "messages", "prompt_completion", "text").contains(format)) {
+            throw PaftException.usage("data.format '" + format + "' is not an SFT format (auto, messages, prompt_completion, text)");
+        }
+        this.format = format;
+        return this;
+    }
+
+    private String format = "auto";
+
     /** One record to an (untruncated) example; throws {@link BadRecordException} for bad records. */
     SftExample encode(JsonNode record) {
+        switch (format) {
+            case "messages" -> { if (!record.has("messages")) throw new BadRecordException("data.format is messages but the record has no 'messages'"); }
+            case "prompt_completion" -> { if (!record.has("prompt") || !record.has("completion")) throw new BadRecordException("data.format is prompt_completion but the record lacks 'prompt' or 'completion'"); }
+            case "text" -> { if (!record.has("text")) throw new BadRecordException("data.format is text but the record has no 'text'"); }
+            default -> { }
+        }
         if (record.has("messages")) {
             return encodeMessages(Conversations.messages(record, "messages"), 0);
         }

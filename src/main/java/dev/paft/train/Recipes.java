@@ -55,7 +55,7 @@ public final class Recipes {
         List<String> notes = new ArrayList<>();
         try (TextTokenizer tok = TextTokenizer.open(tokenizerDir(cfg))) {
             ChatTemplate template = ChatTemplate.loadIfPresent(tokenizerDir(cfg), cfg.data().chatTemplate());
-            SftDatasetReader reader = new SftDatasetReader(tok, template, opts);
+            SftDatasetReader reader = new SftDatasetReader(tok, template, opts).requireFormat(cfg.data().format());
             SftDataset d = reader.read(require(cfg.data().train(), "data.train"));
             train = d.examples();
             notes.add("train data: " + d.stats());
@@ -97,6 +97,9 @@ public final class Recipes {
         Path modelDir = require(cfg.model().path(), "model.path");
         Path out = require(cfg.training().outputDir(), "training.output_dir");
         HfModelConfig hf = HfModelConfig.read(modelDir);
+        if (!cfg.data().format().equals("auto") && !cfg.data().format().equals("preference")) {
+            throw PaftException.usage("data.format '" + cfg.data().format() + "' is not a preference format (auto, preference)");
+        }
         if (cfg.data().maxPromptLength() >= cfg.data().maxLength()) {
             throw PaftException.usage("data.max_prompt_length (" + cfg.data().maxPromptLength() + ") must be below data.max_length ("
                     + cfg.data().maxLength() + ") for preference training");

@@ -57,18 +57,50 @@ class TrainSftEndToEndTest {
     }
 
     @Test
-    void resumeFromCheckpointIsBitExact() throws Exception {
+    void resumeAfterSigkillIsBitExact() throws Exception {
         Path full = tmp.resolve("full");
         assertEquals(0, Paft.execute(args(full)));
+
+        // The same run in a child JVM, killed with SIGKILL once its first checkpoint exists.
         Path part = tmp.resolve("part");
-        assertEquals(0, Paft.execute(args(part)));
-        // simulate an interrupted run: drop the final outputs, keep checkpoint-4 only
-        Files.delete(part.resolve("trainer_state.json"));
-        Files.delete(part.resolve("adapter_model.safetensors"));
-        dev.paft.io.AtomicFiles.deleteRecursively(part.resolve("checkpoint-6"));
+        List<String> cmd = new java.util.ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Dai.djl.offline=true", "-cp", System.getProperty("java.class.path"), "dev.paft.cli.Paft"));
+        cmd.addAll(List.of(args(part)));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(tmp.resolve("child.log").toFile()).start();
+        long deadline = System.nanoTime() + 300_000_000_000L;
+        while (!Files.isDirectory(part.resolve("checkpoint-2")) && p.isAlive() && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        p.destroyForcibly().waitFor(); // SIGKILL on Linux
+        assertTrue(Files.isDirectory(part.resolve("checkpoint-2")), "child never checkpointed: " + Files.readString(tmp.resolve("child.log")));
+        assertTrue(!Files.exists(part.resolve("trainer_state.json")), "child finished before it was killed");
+
         assertEquals(0, Paft.execute(args(part, "--resume")));
         byte[] a = Files.readAllBytes(full.resolve("adapter_model.safetensors"));
         byte[] b = Files.readAllBytes(part.resolve("adapter_model.safetensors"));
         assertTrue(java.util.Arrays.equals(a, b), "resumed adapter differs from the uninterrupted one");
+        // metrics read as one run: each step once
+        List<JsonNode> m = MetricsLog.read(part.resolve("metrics.jsonl"));
+        assertEquals(6, m.stream().filter(r -> r.has("loss") && !r.has("eval_loss")).count());
+    }
+
+    @Test
+    void dryRunPrintsThePlanAndWritesNothing() {
+        Path out = tmp.resolve("dry");
+        assertEquals(0, Paft.execute(args(out, "--dry-run")));
+        assertTrue(!Files.exists(out));
+    }
+
+    @Test
+    void badDataLineExits3AndSkipCounts() throws Exception {
+        Path bad = tmp.resolve("bad.jsonl");
+        Files.writeString(bad, Files.readString(DATA.resolve("sft_train.jsonl")) + "{not json\n");
+        String[] a = args(tmp.resolve("bad-out"));
+        for (int i = 0; i < a.length; i++) {
+            if (a[i].equals("--train")) {
+                a[i + 1] = bad.toString();
+            }
+        }
+        assertEquals(3, Paft.execute(a));
     }
 }
