@@ -148,7 +148,7 @@ def main():
     ap.add_argument("--sft-lr", type=float, default=1e-3)
     ap.add_argument("--dpo-lr", type=float, default=5e-4)
     ap.add_argument("--beta", type=float, default=0.1)
-    ap.add_argument("--eval-n", type=int, default=120)
+    ap.add_argument("--eval-n", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=42)
     args = ap.parse_args()
     torch.set_num_threads(2)

@@ -9,7 +9,9 @@ Deterministic (seeded). Writes
 
 The world: 40 people, each with a home city, a favourite colour, a pet and a favourite food,
 plus addition of numbers 0..12. The pretraining text states the facts in prose (many
-paraphrases) and contains prose dialogue where people answer politely or rudely, half and half.
+paraphrases), asks and answers questions about them in prose ("ben asked : where does tom live ?
+anna said : paris ."), and contains prose dialogue where people reply politely or rudely, half
+and half.
   SFT task (what the SFT data teaches): answer a question about the world in chat format with
     "the answer is X ." -- trained on 80% of the facts, evaluated on the other 20% (facts the
     base knows from pretraining but never saw asked as questions).
@@ -129,20 +131,21 @@ def pretrain_doc(rng, facts):
     sents = []
     for _ in range(rng.randint(6, 12)):
         r = rng.random()
-        if r < 0.70:
+        if r < 0.58:
             rel, subj, v = rng.choice(facts)
             sents.append(fmt(rng.choice(statements(rel)), subj, v))
-        elif r < 0.86:  # prose dialogue: polite and rude speakers, half and half
+        elif r < 0.74:  # question and short answer in prose, politely or rudely
+            rel, subj, v = rng.choice(facts)
+            n, m = rng.sample(NAMES, 2)
+            opn, cls = (POLITE_OPEN, POLITE_CLOSE) if rng.random() < 0.5 else (RUDE_OPEN, RUDE_CLOSE)
+            reply = f"{v} ." if rng.random() < 0.5 else f"{rng.choice(opn)} {v} . {rng.choice(cls)}"
+            sents.append(f"{n} asked : {fmt(rng.choice(questions(rel)), subj)} {m} said : {reply}")
+        elif r < 0.88:  # prose dialogue: polite and rude speakers, half and half
             kind = rng.choice(list(CHAT))
             prompts, polite, rude = CHAT[kind]
             n, m = rng.sample(NAMES, 2)
             reply = rng.choice(polite if rng.random() < 0.5 else rude)
             sents.append(f"{n} said : {rng.choice(prompts)} {m} said : {reply}")
-            if rng.random() < 0.5:  # question prose without its answer
-                rel, subj, v = rng.choice(facts)
-                opn, cls = (POLITE_OPEN, POLITE_CLOSE) if rng.random() < 0.5 else (RUDE_OPEN, RUDE_CLOSE)
-                sents.append(f"{n} asked : {fmt(rng.choice(questions(rel)), subj)} "
-                             f"{m} said : {rng.choice(opn)} {rng.choice(cls)}")
         else:
             t = rng.choice(FILLER)
             n, m = rng.sample(NAMES, 2)

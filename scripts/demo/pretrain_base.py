@@ -371,6 +371,23 @@ def main():
         "eval_seconds": round(time.time() - t1, 1),
     }
     print(json.dumps(report["eval"], indent=1))
+    # reference logits of the shipped weights, for the Java engine's tests
+    cases = []
+    with torch.no_grad():
+        for text in ["tom lives in", "what is 3 plus 4 ?",
+                     render_chat([{"role": "user", "content": "where does tom live ?"}], add_generation_prompt=True)]:
+            ids = tok.encode(text)
+            logits = model(torch.tensor([ids]))[0].float()
+            cases.append({"text": text, "ids": ids,
+                          "last_logits": [round(x, 5) for x in logits[-1].tolist()],
+                          "sum_logprob": round(seq_logprobs(model, ids).sum().item(), 5)})
+    fx = os.path.join(ROOT, "src/test/resources/dev/paft/demo")
+    os.makedirs(fx, exist_ok=True)
+    with open(os.path.join(fx, "model_logits_fixture.json"), "w") as f:
+        json.dump({"note": "HF-Llama forward of the bundled model.safetensors in float32 (pretrain_base.py); "
+                           "sum_logprob = sum over positions 1.. of log p(token | prefix), ids include <s>",
+                   "cases": cases}, f)
+        f.write("\n")
     if not args.eval_only:
         with open(args.report, "w") as f:
             json.dump(report, f, indent=1)
