@@ -20,9 +20,27 @@ public final class TinyModels {
 
     public static final Path TOKENIZER = Path.of("src/test/resources/tokenizers/llama2");
 
-    /** Writes a random tied Llama (hidden 32, 2 layers, 4 heads, 2 KV heads, MLP 64, vocab 32000). */
+    /** The bundled demo model (a pretrained tiny Llama, vocab 276, word-level tokenizer). */
+    public static final Path DEMO_MODEL = Path.of("src/main/resources/dev/paft/demo/model");
+
+    /** Writes a random tied Llama (hidden 32, 2 layers, 4 heads, 2 KV heads, MLP 64, vocab 32000, Llama-2 tokenizer). */
     public static Path llama(Path dir, long seed) {
         return llama(dir, seed, 32000, 32, 2, 4, 2, 64);
+    }
+
+    /** A copy of the bundled demo model in {@code dir} (fast: use it for end-to-end training tests). */
+    public static Path demo(Path dir) {
+        try {
+            Files.createDirectories(dir);
+            try (var s = Files.list(DEMO_MODEL)) {
+                for (Path f : s.toList()) {
+                    Files.copy(f, dir.resolve(f.getFileName()), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                }
+            }
+            return dir;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     public static Path llama(Path dir, long seed, int vocab, int hidden, int layers, int heads, int kvHeads, int mlp) {

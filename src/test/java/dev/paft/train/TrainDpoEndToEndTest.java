@@ -24,7 +24,7 @@ class TrainDpoEndToEndTest {
 
     @BeforeAll
     static void model() {
-        model = TinyModels.llama(tmp.resolve("base"), 11);
+        model = TinyModels.demo(tmp.resolve("base"));
     }
 
     static String[] args(Path out, String... extra) {

@@ -23,7 +23,7 @@ class TrainSftEndToEndTest {
 
     @BeforeAll
     static void model() {
-        model = TinyModels.llama(tmp.resolve("base"), 7);
+        model = TinyModels.demo(tmp.resolve("base"));
     }
 
     static String[] args(Path out, String... extra) {
