@@ -22,6 +22,8 @@ import java.util.List;
  * (with BOS when the tokenizer adds it), and the continuation tokens are those after the context's own
  * encoding, so they are exactly the tokens the model sees. An empty context is replaced by BOS (EOS
  * when there is none), as lm-eval does, so the first continuation token has something to condition on.
+ * Where a token merges across the boundary (SentencePiece {@code "a" + "b"} to {@code "ab"}), the split is
+ * after the longest common prefix of the two encodings, so the merged token is scored as continuation.
  *
  * <p>Aggregate: {@code NLL = -sum(log p) / tokens} over all records (token-weighted), {@code ppl = exp(NLL)}.
  */
@@ -64,7 +66,10 @@ public final class LogLikelihood {
         }
         int[] whole = tok.encodeStart(ctx + cont);
         int[] ctxIds = tok.encodeStart(ctx);
-        int split = Math.min(ctxIds.length, whole.length);
+        int split = 0;   // = ctxIds.length unless a token merges across the boundary
+        while (split < Math.min(ctxIds.length, whole.length) && ctxIds[split] == whole[split]) {
+            split++;
+        }
         return new Request(Arrays.copyOf(whole, split), Arrays.copyOfRange(whole, split, whole.length));
     }
 
