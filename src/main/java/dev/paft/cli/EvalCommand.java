@@ -84,7 +84,7 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--mc-delimiter", paramLabel = "S", defaultValue = " ", description = "Put between context and choice unless whitespace is already there (lm-eval target_delimiter; default: one space).")
     String mcDelimiter;
 
-    @Option(names = "--batch-size", paramLabel = "N", defaultValue = "8", description = "Sequences per forward pass (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--batch-size", paramLabel = "N", defaultValue = "32", description = "Most sequences per forward pass; fewer when their logits would pass 1 GiB (default: ${DEFAULT-VALUE}).")
     int batchSize;
 
     @Option(names = "--max-length", paramLabel = "N", description = "Tokens per scored sequence (default: data.max_length, 1024).")

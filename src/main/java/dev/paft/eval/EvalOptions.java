@@ -19,8 +19,8 @@ public record EvalOptions(int batchSize, int maxLength) {
         }
     }
 
-    /** Batch 8, 1024 tokens. */
+    /** Batch 32 (within the logits budget), 1024 tokens. */
     public static EvalOptions defaults() {
-        return new EvalOptions(8, 1024);
+        return new EvalOptions(32, 1024);
     }
 }

@@ -20,9 +20,14 @@ import java.util.List;
  *
  * <p>Rows are sorted by length (longest first, as lm-eval-harness does) so padding is small, scored in
  * batches of {@code batchSize} right-padded rows, each batch in its own NDManager scope, and returned
- * in input order. Padding does not change a row's score (the padding mask hides pad keys).
+ * in input order. Padding does not change a row's score (the padding mask hides pad keys). A batch holds
+ * fewer rows when its logits would exceed {@link #LOGITS_BUDGET}, so a generous batch size is safe for
+ * large vocabularies and long sequences.
  */
 public final class TokenScorer {
+    /** Most logits one batch may hold (2^28 floats, 1 GiB): long rows of a large vocabulary get smaller batches. */
+    public static final long LOGITS_BUDGET = 1L << 28;
+
     private TokenScorer() {}
 
     /** One sequence to score: input ids and aligned labels ({@code -100} = not scored). */
@@ -57,8 +62,14 @@ public final class TokenScorer {
         }
         Arrays.sort(order, Comparator.comparingInt((Integer i) -> rows.get(i).ids().length).reversed());
         Score[] out = new Score[rows.size()];
-        for (int from = 0; from < order.length; from += batchSize) {
-            int to = Math.min(order.length, from + batchSize);
+        long vocab = model.config().vocabSize();
+        for (int from = 0, to; from < order.length; from = to) {
+            // up to batchSize rows, fewer when their logits [rows, cols, vocab] would exceed the budget
+            long cols = Math.max(1, rows.get(order[from]).ids().length);
+            to = from + 1;
+            while (to < order.length && to - from < batchSize && (to - from + 1) * cols * vocab <= LOGITS_BUDGET) {
+                to++;
+            }
             int[][] ids = new int[to - from][];
             int[][] labels = new int[to - from][];
             for (int j = from; j < to; j++) {
