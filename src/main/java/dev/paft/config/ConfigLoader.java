@@ -187,6 +187,23 @@ public final class ConfigLoader {
         }
     }
 
+    /**
+     * A stage's config: {@code base} with {@code overlay} (a partial config: sections and keys)
+     * merged on top and then the dotted {@code forced} keys set. Errors name {@code where}.
+     */
+    public static PaftConfig overlay(PaftConfig base, Map<String, Object> overlay, Map<String, Object> forced, String where) {
+        ObjectNode tree = YAML.valueToTree(base);
+        if (overlay != null && !overlay.isEmpty()) {
+            ObjectNode o = YAML.valueToTree(overlay);
+            checkKnownSections(o, tree, where);
+            deepMerge(tree, o);
+        }
+        for (Map.Entry<String, Object> f : forced.entrySet()) {
+            setPath(tree, f.getKey(), YAML.valueToTree(f.getValue()), where);
+        }
+        return bind(tree, where);
+    }
+
     /** The resolved config as YAML (written next to every run's outputs). */
     public static String toYaml(PaftConfig cfg) {
         try {

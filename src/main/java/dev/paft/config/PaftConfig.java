@@ -5,7 +5,7 @@ package dev.paft.config;
  * commands; each command reads the ones it needs. Loaded by {@link ConfigLoader}.
  */
 public record PaftConfig(ModelConfig model, LoraConfig lora, DataConfig data, TrainingConfig training,
-                         SftConfig sft, PreferenceConfig preference, MergeConfig merge) {
+                         SftConfig sft, PreferenceConfig preference, MergeConfig merge, RunConfig run) {
 
     void validate(Validator v) {
         model.validate(v);
@@ -15,5 +15,6 @@ public record PaftConfig(ModelConfig model, LoraConfig lora, DataConfig data, Tr
         sft.validate(v);
         preference.validate(v);
         merge.validate(v);
+        run.validate(v);
     }
 }
