@@ -1,18 +1,208 @@
 package dev.paft.cli;
 
+import ai.djl.Device;
+import dev.paft.config.PaftConfig;
+import dev.paft.data.ChatTemplate;
+import dev.paft.data.PreferenceOptions;
+import dev.paft.engine.Engines;
 import dev.paft.errors.PaftException;
+import dev.paft.eval.EvalModel;
+import dev.paft.eval.EvalOptions;
+import dev.paft.eval.EvalReport;
+import dev.paft.eval.LogLikelihood;
+import dev.paft.eval.MultipleChoice;
+import dev.paft.eval.Perplexity;
+import dev.paft.eval.PreferenceAccuracy;
+import dev.paft.io.AtomicFiles;
+import dev.paft.io.Json;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
-/** {@code paft eval}: Evaluate a model: log-likelihood, perplexity, preference accuracy, multiple choice. */
-@Command(name = "eval", mixinStandardHelpOptions = true, description = "Evaluate a model: log-likelihood, perplexity, preference accuracy, multiple choice.")
+/**
+ * {@code paft eval}: scores a model (plus an optional unmerged adapter) on any of: continuation
+ * log-likelihood (lm-eval {@code loglikelihood}), perplexity on SFT data, preference accuracy
+ * with DPO's implicit reward, and lm-eval-style multiple-choice tasks; prints a table or JSON.
+ */
+@Command(name = "eval", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Evaluate a model: log-likelihood, perplexity, preference accuracy, multiple choice.", "",
+            "Examples:",
+            "  paft eval --model runs/merged --ppl data/sft_test.jsonl --prefs data/pref_test.jsonl --ref-model base",
+            "  paft eval --model base --adapter runs/dpo --prefs data/pref_test.jsonl --beta 0.1",
+            "  paft eval --model base --loglik pairs.jsonl --output scores.jsonl",
+            "  paft eval --model base --mc arc_easy.jsonl --mc hellaswag.jsonl --format json"})
 public final class EvalCommand implements Callable<Integer> {
     @Mixin
     CommonOptions common;
 
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--model", paramLabel = "DIR", description = "Hugging Face model directory (or model.path in the config).")
+    Path model;
+
+    @Option(names = "--adapter", paramLabel = "DIR", description = "PEFT adapter directory, applied unmerged.")
+    Path adapter;
+
+    @Option(names = "--tokenizer", paramLabel = "DIR", description = "Tokenizer directory (default: the model's, else the adapter's).")
+    Path tokenizer;
+
+    @Option(names = "--loglik", paramLabel = "FILE", description = "JSONL of {prompt, completion} or {prompt_ids, completion_ids}: log p(completion | prompt).")
+    Path loglik;
+
+    @Option(names = "--output", paramLabel = "FILE", description = "With --loglik: per-record {sum_logprob, mean_logprob, tokens} JSONL.")
+    Path output;
+
+    @Option(names = "--ppl", paramLabel = "FILE", description = "Held-out SFT JSONL (TRL formats): token-weighted NLL and perplexity.")
+    Path ppl;
+
+    @Option(names = "--prefs", paramLabel = "FILE", description = "Held-out preference JSONL (TRL formats): implicit-reward accuracy and margin.")
+    Path prefs;
+
+    @Option(names = "--beta", paramLabel = "B", description = "Implicit reward beta * log(pi / pi_ref) (default: preference.beta, 0.1).")
+    Double beta;
+
+    @Option(names = "--ref-model", paramLabel = "DIR", description = "Reference model for --prefs (default: the base, i.e. the adapter disabled; needed for merged models).")
+    Path refModel;
+
+    @Option(names = "--mc", paramLabel = "FILE", description = "Multiple-choice JSONL {context, choices, gold|label}: acc and acc_norm (repeatable).")
+    List<Path> mc = new ArrayList<>();
+
+    @Option(names = "--mc-delimiter", paramLabel = "S", defaultValue = " ", description = "Put between context and choice unless whitespace is already there (lm-eval target_delimiter; default: one space).")
+    String mcDelimiter;
+
+    @Option(names = "--batch-size", paramLabel = "N", defaultValue = "32", description = "Most sequences per forward pass; fewer when their logits would pass 1 GiB (default: ${DEFAULT-VALUE}).")
+    int batchSize;
+
+    @Option(names = "--max-length", paramLabel = "N", description = "Tokens per scored sequence (default: data.max_length, 1024).")
+    Integer maxLength;
+
+    @Option(names = "--max-prompt-length", paramLabel = "N", description = "Preference prompts: tokens kept (default: data.max_prompt_length, 512).")
+    Integer maxPromptLength;
+
+    @Option(names = "--chat-template", paramLabel = "T", description = "Chat template file or Jinja text for conversational data (default: the tokenizer's).")
+    String chatTemplate;
+
+    @Option(names = "--format", paramLabel = "FMT", defaultValue = "table", description = "table or json (default: ${DEFAULT-VALUE}).")
+    OutputFormat format;
+
+    @Option(names = "--output-json", paramLabel = "FILE", description = "Also write the results as JSON to FILE.")
+    Path outputJson;
+
     @Override
-    public Integer call() {
-        throw PaftException.notBuilt("paft eval");
+    public Integer call() throws IOException {
+        // 1. flags and config, then every input file, before the (slow) model load
+        if (format == OutputFormat.CSV) {
+            throw PaftException.usage("--format csv is not supported by eval; use table or json");
+        }
+        if (loglik == null && ppl == null && prefs == null && mc.isEmpty()) {
+            throw PaftException.usage("nothing to evaluate: give --loglik, --ppl, --prefs or --mc");
+        }
+        if (output != null && loglik == null) {
+            throw PaftException.usage("--output writes per-record log-likelihoods and needs --loglik");
+        }
+        if (refModel != null && prefs == null) {
+            throw PaftException.usage("--ref-model is the reference of --prefs, which is not given");
+        }
+        Map<String, Object> flags = new LinkedHashMap<>();
+        put(flags, "model.path", model == null ? null : model.toString());
+        put(flags, "model.tokenizer", tokenizer == null ? null : tokenizer.toString());
+        put(flags, "data.max_length", maxLength);
+        if (maxPromptLength == null && maxLength != null && maxLength <= 512) {
+            maxPromptLength = Math.max(1, maxLength / 2);   // keep the default below a small --max-length
+        }
+        put(flags, "data.max_prompt_length", maxPromptLength);
+        put(flags, "data.chat_template", chatTemplate);
+        put(flags, "preference.beta", beta);
+        PaftConfig cfg = common.load(flags);
+        if (cfg.model().path() == null) {
+            throw PaftException.usage("no model: give --model DIR (or model.path in the config)");
+        }
+        Path modelDir = Path.of(cfg.model().path());
+        Path tokDir = cfg.model().tokenizer() == null ? null : Path.of(cfg.model().tokenizer());
+        for (Path f : inputs()) {
+            if (!Files.isRegularFile(f)) {
+                throw PaftException.badInput(f + ": no such file");
+            }
+        }
+        EvalOptions opts = new EvalOptions(batchSize, cfg.data().maxLength());
+
+        // 2. load and evaluate
+        Device device = Engines.start(common.device, common.threads);
+        boolean f16 = "f16".equals(cfg.model().dtype());
+        EvalReport report;
+        try (EvalModel m = EvalModel.open(modelDir, adapter, tokDir, device, f16)) {
+            ChatTemplate template = m.chatTemplate(cfg.data().chatTemplate());
+            LogLikelihood.Result ll = null;
+            if (loglik != null) {
+                ll = LogLikelihood.evaluate(m, loglik, opts);
+                if (output != null) {
+                    LogLikelihood.writeJsonl(output, ll);
+                }
+            }
+            Perplexity.Result pp = ppl == null ? null
+                    : Perplexity.evaluate(m, ppl, template, cfg.data().skipBadRecords(), opts);
+            PreferenceAccuracy.Result pa = null;
+            if (prefs != null) {
+                PreferenceOptions po = new PreferenceOptions(cfg.data().maxLength(), cfg.data().maxPromptLength(),
+                        cfg.data().skipBadRecords());
+                try (EvalModel ref = refModel == null ? null
+                        : EvalModel.open(refModel, null, tokDir != null ? tokDir : m.tokenizerDir(), device, f16)) {
+                    pa = PreferenceAccuracy.evaluate(m, ref, prefs, template, po, cfg.preference().beta(), opts);
+                }
+            }
+            List<MultipleChoice.Result> mcs = new ArrayList<>();
+            Set<String> names = new HashSet<>();
+            for (Path f : mc) {
+                MultipleChoice.Result r = MultipleChoice.evaluate(m, f, mcDelimiter, opts);
+                String name = r.task();
+                for (int i = 2; !names.add(name); i++) {
+                    name = r.task() + "-" + i;
+                }
+                mcs.add(new MultipleChoice.Result(name, r.questions(), r.acc(), r.accStderr(), r.accNorm(),
+                        r.accNormStderr(), r.perQuestion()));
+            }
+            report = new EvalReport(modelDir.toString(), adapter == null ? null : adapter.toString(), ll, pp, pa, mcs);
+        }
+
+        // 3. print
+        String json = Json.MAPPER.writeValueAsString(report.toJson()) + "\n";
+        if (outputJson != null) {
+            AtomicFiles.writeString(outputJson, json);
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        out.print(format == OutputFormat.JSON ? json : report.table());
+        out.flush();
+        return 0;
+    }
+
+    private List<Path> inputs() {
+        List<Path> in = new ArrayList<>();
+        for (Path p : new Path[] {loglik, ppl, prefs}) {
+            if (p != null) {
+                in.add(p);
+            }
+        }
+        in.addAll(mc);
+        return in;
+    }
+
+    private static void put(Map<String, Object> flags, String key, Object value) {
+        if (value != null) {
+            flags.put(key, value);
+        }
     }
 }

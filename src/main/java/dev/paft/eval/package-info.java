@@ -1,0 +1,10 @@
+/**
+ * Evaluation of a model (plus an optional unmerged LoRA adapter): lm-eval-harness style
+ * log-likelihood of continuations, perplexity on held-out SFT data, preference accuracy with
+ * DPO's implicit reward, multiple-choice accuracy ({@code acc}, {@code acc_norm}), and
+ * generation with a KV cache (greedy or seeded temperature / top-p sampling).
+ *
+ * <p>Every evaluator is a small class with a static entry point returning a record; nothing here
+ * records gradients, and every forward runs in its own NDManager scope. Imports model, data, io.
+ */
+package dev.paft.eval;
