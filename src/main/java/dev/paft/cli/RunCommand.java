@@ -1,18 +1,52 @@
 package dev.paft.cli;
 
-import dev.paft.errors.PaftException;
+import ai.djl.Device;
+import dev.paft.config.PaftConfig;
+import dev.paft.engine.Engines;
+import dev.paft.pipeline.PaftRun;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
-/** {@code paft run}: The whole PAFT paradigm from one config: SFT || DPO, merge, report, eval. */
-@Command(name = "run", mixinStandardHelpOptions = true, description = "The whole PAFT paradigm from one config: SFT || DPO, merge, report, eval.")
+/** {@code paft run}: the whole PAFT paradigm from one config. */
+@Command(name = "run", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"The whole PAFT paradigm from one config: SFT (with L1) and preference training from the same",
+            "base, parallel merges of the two deltas, the sparsity report, evaluations and a comparison table.",
+            "Rerunning skips complete stages and resumes an interrupted training from its checkpoint.", ""},
+        footer = {"", "Example:", "  paft run --config configs/zephyr/paft.yaml --device cuda",
+            "  paft run --config runs/demo/paft-demo.yaml --sequential"})
 public final class RunCommand implements Callable<Integer> {
     @Mixin
     CommonOptions common;
 
+    @Option(names = {"-o", "--output-dir"}, paramLabel = "DIR", description = "Run directory (run.output_dir).")
+    Path outputDir;
+
+    @Option(names = "--sequential", negatable = true, description = "Also run the sequential baseline SFT -> preference (run.sequential).")
+    Boolean sequential;
+
     @Override
     public Integer call() {
-        throw PaftException.notBuilt("paft run");
+        Map<String, Object> flags = new LinkedHashMap<>();
+        flags.put("run.output_dir", outputDir == null ? null : outputDir.toString());
+        PaftConfig cfg = common.load(flags);
+        return execute(cfg, sequential, common);
+    }
+
+    static int execute(PaftConfig cfg, Boolean sequential, CommonOptions common) {
+        PaftRun.Plan plan = PaftRun.Plan.of(cfg, sequential);
+        Device device = Engines.start(common.device, common.threads);
+        long t0 = System.nanoTime();
+        PaftRun.Outcome o = new PaftRun(plan, device, name -> new TrainProgress(name, System.out), System.out::println).run();
+        System.out.println();
+        System.out.println("PAFT comparison (" + o.out().resolve("comparison.txt") + "):");
+        System.out.print(o.table());
+        System.out.printf(java.util.Locale.ROOT, "%nsparsity chart: %s; report: %s; total %.0fs%n",
+                o.out().resolve("sparsity.png"), o.out().resolve("sparsity.txt"), (System.nanoTime() - t0) / 1e9);
+        return 0;
     }
 }

@@ -204,6 +204,24 @@ public final class ConfigLoader {
         return bind(tree, where);
     }
 
+    /** Overlays map {@code over} onto {@code base} (nested maps merge key by key). */
+    @SuppressWarnings("unchecked")
+    public static void deepMergeMaps(Map<String, Object> base, Map<String, Object> over) {
+        if (over == null) {
+            return;
+        }
+        over.forEach((k, v) -> {
+            Object cur = base.get(k);
+            if (cur instanceof Map && v instanceof Map) {
+                Map<String, Object> copy = new java.util.LinkedHashMap<>((Map<String, Object>) cur);
+                deepMergeMaps(copy, (Map<String, Object>) v);
+                base.put(k, copy);
+            } else {
+                base.put(k, v);
+            }
+        });
+    }
+
     /** The resolved config as YAML (written next to every run's outputs). */
     public static String toYaml(PaftConfig cfg) {
         try {

@@ -10,14 +10,16 @@ import java.util.Map;
  *
  * @param outputDir where every stage writes (sft/, preference/, merged/NAME/, eval/, report files)
  * @param sft overlay for the SFT stage, e.g. {@code {data: {train: ...}, sft: {l1_lambda: 1e-3}}}
+ * @param sftVariants several SFT stages instead of one, by name, each overlaid on {@code sft}
+ *     (e.g. {@code {SFT: {sft: {l1_lambda: 0}}, SFT_sparse: {sft: {l1_lambda: 1e-2}}}})
  * @param preference overlay for the preference stage
  * @param sequential also run the usual baseline: SFT, merge into the base, preference training on
  *     that model, merge
  * @param merges parallel merges of the SFT and preference deltas
  * @param eval what to measure on every resulting model
  */
-public record RunConfig(String outputDir, Map<String, Object> sft, Map<String, Object> preference, boolean sequential,
-                       List<RunMerge> merges, RunEval eval) {
+public record RunConfig(String outputDir, Map<String, Object> sft, Map<String, Map<String, Object>> sftVariants,
+                        Map<String, Object> preference, boolean sequential, List<RunMerge> merges, RunEval eval) {
 
     /**
      * One parallel merge: base + SFT delta + preference delta.

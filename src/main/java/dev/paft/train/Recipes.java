@@ -45,6 +45,11 @@ public final class Recipes {
 
     /** LoRA SFT with the L1 penalty (PAFT eq. 1). */
     public static Result sft(PaftConfig cfg, Device device, Options o, TrainingLoop.Listener listener) {
+        return sft(cfg, device, o, listener, null);
+    }
+
+    /** As above, training on {@code shared} (a loaded base, not closed here) when given, so stages share one copy. */
+    public static Result sft(PaftConfig cfg, Device device, Options o, TrainingLoop.Listener listener, LlamaModel shared) {
         Path modelDir = require(cfg.model().path(), "model.path");
         Path out = require(cfg.training().outputDir(), "training.output_dir");
         HfModelConfig hf = HfModelConfig.read(modelDir);
@@ -80,13 +85,17 @@ public final class Recipes {
         }
         L1Penalty l1 = new L1Penalty(L1Penalty.Target.parse(cfg.sft().l1Target()), cfg.sft().l1Lambda());
         List<String> curves = List.of("loss", "ce", "eval_loss", "eval_ce");
-        try (LlamaModel model = LlamaModel.load(modelDir, device, cfg.model().dtype().equals("f16"));
-             LoraAdapter adapter = model.newAdapter(cfg.lora(), cfg.training().seed(), modelDir.toString());
+        LlamaModel model = shared != null ? shared : LlamaModel.load(modelDir, device, cfg.model().dtype().equals("f16"));
+        try (LoraAdapter adapter = model.newAdapter(cfg.lora(), cfg.training().seed(), modelDir.toString());
              NDManager root = model.manager().newSubManager()) {
             LoraPolicy policy = new LoraPolicy(model, adapter);
             TrainingLoop<SftExample> loop = new TrainingLoop<>(cfg.training(), settings(cfg, o, out, curves, "train-sft", "sft"), listener);
             TrainState s = loop.run(root, policy, new SftObjective(policy, l1, pad), train, eval);
             return new Result(s, plan, out);
+        } finally {
+            if (shared == null) {
+                model.close();
+            }
         }
     }
 
@@ -94,6 +103,11 @@ public final class Recipes {
 
     /** LoRA DPO (sigmoid, IPO, hinge, label smoothing) or ORPO. */
     public static Result preference(PaftConfig cfg, Device device, Options o, TrainingLoop.Listener listener) {
+        return preference(cfg, device, o, listener, null);
+    }
+
+    /** As above, training on {@code shared} (a loaded base, not closed here) when given. */
+    public static Result preference(PaftConfig cfg, Device device, Options o, TrainingLoop.Listener listener, LlamaModel shared) {
         Path modelDir = require(cfg.model().path(), "model.path");
         Path out = require(cfg.training().outputDir(), "training.output_dir");
         HfModelConfig hf = HfModelConfig.read(modelDir);
@@ -138,8 +152,8 @@ public final class Recipes {
         List<String> curves = loss.needsReference()
                 ? List.of("loss", "eval_loss", "rewards/accuracies", "eval_rewards/accuracies", "rewards/margins")
                 : List.of("loss", "eval_loss", "nll", "log_odds_ratio");
-        try (LlamaModel model = LlamaModel.load(modelDir, device, cfg.model().dtype().equals("f16"));
-             LoraAdapter adapter = model.newAdapter(cfg.lora(), cfg.training().seed(), modelDir.toString());
+        LlamaModel model = shared != null ? shared : LlamaModel.load(modelDir, device, cfg.model().dtype().equals("f16"));
+        try (LoraAdapter adapter = model.newAdapter(cfg.lora(), cfg.training().seed(), modelDir.toString());
              NDManager root = model.manager().newSubManager()) {
             LoraPolicy policy = new LoraPolicy(model, adapter);
             PreferenceObjective objective = new PreferenceObjective(policy, loss, cfg.preference().orpoNll().equals("sequence"), pad);
@@ -150,6 +164,10 @@ public final class Recipes {
             TrainingLoop<PreferenceExample> loop = new TrainingLoop<>(cfg.training(), settings(cfg, o, out, curves, "train-dpo", loss.name()), listener);
             TrainState s = loop.run(root, policy, objective, train, eval);
             return new Result(s, plan, out);
+        } finally {
+            if (shared == null) {
+                model.close();
+            }
         }
     }
 

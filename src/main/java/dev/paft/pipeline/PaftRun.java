@@ -1,0 +1,261 @@
+package dev.paft.pipeline;
+
+import ai.djl.Device;
+import dev.paft.config.ConfigLoader;
+import dev.paft.config.PaftConfig;
+import dev.paft.config.RunConfig;
+import dev.paft.errors.PaftException;
+import dev.paft.io.AtomicFiles;
+import dev.paft.io.Json;
+import dev.paft.merge.MergeRunner;
+import dev.paft.merge.MergeSpec;
+import dev.paft.model.LlamaModel;
+import dev.paft.report.ReportFormats;
+import dev.paft.report.ReportInput;
+import dev.paft.report.ReportOptions;
+import dev.paft.report.SparsityCharts;
+import dev.paft.report.SparsityReport;
+import dev.paft.report.View;
+import dev.paft.train.Recipes;
+import dev.paft.train.TrainingLoop;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.Consumer;
+import java.util.function.Function;
+
+/**
+ * The PAFT paradigm from one config: SFT adapter(s) and the preference adapter trained from the
+ * same base, parallel merges of each SFT delta with the preference delta, optionally the
+ * sequential baseline, the sparsity report, and a comparison of every model.
+ *
+ * <p>The two trainings run one after the other in one process on one loaded copy of the frozen
+ * base (each with its own adapter). Not both at once: on CPU PyTorch already spreads each step
+ * over every core, so two concurrent trainings would only contend, and dropout's random stream is
+ * process-global, so concurrent steps would lose bit-exact resume.
+ *
+ * <p>Every stage is skipped when its output is complete (a finished run's {@code trainer_state.json},
+ * a merged directory, a cached eval result) and a training stage resumes from its latest checkpoint.
+ */
+public final class PaftRun {
+    /** An SFT stage: its name (and output subdirectory) and its config overlay. */
+    public record Variant(String name, Map<String, Object> overlay) {}
+
+    /** What to run. */
+    public record Plan(PaftConfig root, Path out, List<Variant> sft, Map<String, Object> preference, boolean sequential,
+                       List<RunConfig.RunMerge> merges, RunConfig.RunEval eval) {
+
+        /** The plan of a config's {@code run} section: one SFT stage named "sft". */
+        public static Plan of(PaftConfig cfg, Boolean sequentialFlag) {
+            RunConfig r = cfg.run();
+            if (r.outputDir() == null) {
+                throw PaftException.usage("run.output_dir is required for paft run");
+            }
+            if (cfg.model().path() == null) {
+                throw PaftException.usage("model.path is required for paft run");
+            }
+            List<Variant> variants = new ArrayList<>();
+            if (r.sftVariants() == null || r.sftVariants().isEmpty()) {
+                variants.add(new Variant("sft", r.sft()));
+            } else {
+                r.sftVariants().forEach((name, o) -> {
+                    if (!name.matches("[A-Za-z0-9_.-]+") || name.equals("preference")) {
+                        throw PaftException.usage("run.sft_variants: '" + name + "' is not a valid stage name (letters, digits, _ . -)");
+                    }
+                    Map<String, Object> merged = new LinkedHashMap<>();
+                    ConfigLoader.deepMergeMaps(merged, r.sft());
+                    ConfigLoader.deepMergeMaps(merged, o);
+                    variants.add(new Variant(name, merged));
+                });
+            }
+            return new Plan(cfg, Path.of(r.outputDir()), variants, r.preference(),
+                    sequentialFlag != null ? sequentialFlag : r.sequential(), r.merges() == null ? List.of() : r.merges(), r.eval());
+        }
+    }
+
+    /** The result: every row of the comparison and the rendered table. */
+    public record Outcome(List<Comparison.Row> rows, String table, Path out) {}
+
+    private final Plan plan;
+    private final Device device;
+    private final Function<String, TrainingLoop.Listener> listeners;
+    private final Consumer<String> log;
+
+    public PaftRun(Plan plan, Device device, Function<String, TrainingLoop.Listener> listeners, Consumer<String> log) {
+        this.plan = plan;
+        this.device = device;
+        this.listeners = listeners;
+        this.log = log;
+    }
+
+    public Outcome run() {
+        Path out = plan.out();
+        Path base = Path.of(plan.root().model().path());
+        mkdirs(out);
+        writeText(out.resolve("run_config.yaml"), ConfigLoader.toYaml(plan.root()));
+
+        // 1. SFT adapter(s) and the preference adapter, from the same base (one copy in memory).
+        Map<String, PaftConfig> sftCfgs = new LinkedHashMap<>();
+        for (Variant v : plan.sft()) {
+            sftCfgs.put(v.name(), stageConfig(v.overlay(), out.resolve(v.name()), null, "run.sft (" + v.name() + ")"));
+        }
+        PaftConfig prefCfg = stageConfig(plan.preference(), out.resolve("preference"), null, "run.preference");
+        boolean anyTraining = sftCfgs.keySet().stream().anyMatch(n -> !finished(out.resolve(n))) || !finished(out.resolve("preference"));
+        if (anyTraining) {
+            try (LlamaModel shared = LlamaModel.load(base, device, plan.root().model().dtype().equals("f16"))) {
+                sftCfgs.forEach((name, c) -> train(name, c, true, shared));
+                train("preference", prefCfg, false, shared);
+            }
+        } else {
+            log.accept("training stages complete: skipped");
+        }
+
+        List<Candidate> candidates = new ArrayList<>();
+        candidates.add(new Candidate("base", "base", base, null));
+        for (String name : sftCfgs.keySet()) {
+            candidates.add(new Candidate(name, "sft", base, out.resolve(name)));
+        }
+        candidates.add(new Candidate("preference", "preference", base, out.resolve("preference")));
+
+        // 2. The sequential baseline: SFT merged into the base, preference training on it, merged.
+        if (plan.sequential()) {
+            for (String name : sftCfgs.keySet()) {
+                Path sftModel = materialize(base, out.resolve(name), out.resolve("models").resolve(name));
+                Path seqPref = out.resolve("sequential").resolve(name + "-then-preference");
+                PaftConfig c = stageConfig(plan.preference(), seqPref, sftModel, "run.preference (sequential after " + name + ")");
+                if (!finished(seqPref)) {
+                    train("sequential " + name + " -> preference", c, false, null);
+                }
+                Path seqModel = materialize(sftModel, seqPref, out.resolve("sequential").resolve(name + "+preference.model"));
+                candidates.add(new Candidate("seq:" + name + "->preference", "sequential", seqModel, null));
+            }
+        }
+
+        // 3. Parallel merges of each SFT delta with the preference delta.
+        for (String name : sftCfgs.keySet()) {
+            for (RunConfig.RunMerge m : plan.merges()) {
+                Path merged = out.resolve("merged").resolve(name + "+preference." + m.name());
+                merge(base, out.resolve(name), out.resolve("preference"), m, merged, name);
+                candidates.add(new Candidate(name + "+preference/" + m.name(), "parallel", merged, null));
+            }
+        }
+
+        // 4. The sparsity of every adapter (the paper's Figure 2).
+        Map<String, Map<String, String>> extra = sparsity(out, new ArrayList<>(sftCfgs.keySet()));
+
+        // 5. Evaluate every model and compare.
+        List<Comparison.Row> rows = plan.eval() == null ? List.of()
+                : Comparison.evaluate(candidates, base, plan.eval(), plan.root().data().maxLength(),
+                        Math.min(plan.root().data().maxPromptLength(), plan.root().data().maxLength() - 1), device, out.resolve("eval"), log);
+        String table = Comparison.table(rows, extra);
+        writeText(out.resolve("comparison.txt"), table);
+        Json.write(out.resolve("comparison.json"), Comparison.json(rows, extra));
+        return new Outcome(rows, table, out);
+    }
+
+    private PaftConfig stageConfig(Map<String, Object> overlay, Path outputDir, Path modelOverride, String where) {
+        Map<String, Object> forced = new LinkedHashMap<>();
+        forced.put("training.output_dir", outputDir.toString());
+        if (modelOverride != null) {
+            forced.put("model.path", modelOverride.toString());
+            forced.put("model.tokenizer", plan.root().model().tokenizer() != null ? plan.root().model().tokenizer() : plan.root().model().path());
+        }
+        return ConfigLoader.overlay(plan.root(), overlay, forced, where);
+    }
+
+    private void train(String name, PaftConfig cfg, boolean sft, LlamaModel shared) {
+        Path dir = Path.of(cfg.training().outputDir());
+        if (finished(dir)) {
+            log.accept(name + ": complete, skipped (" + dir + ")");
+            return;
+        }
+        Recipes.Options o = new Recipes.Options(true, null, false, false, System.out);
+        TrainingLoop.Listener l = listeners.apply(name);
+        if (sft) {
+            Recipes.sft(cfg, device, o, l, shared);
+        } else {
+            Recipes.preference(cfg, device, o, l, shared);
+        }
+    }
+
+    /** {@code base + scaling * B @ A} as a full model directory (a linear merge of weight 1). */
+    private Path materialize(Path base, Path adapter, Path target) {
+        if (Files.isRegularFile(target.resolve("config.json"))) {
+            return target;
+        }
+        mkdirs(target.getParent());
+        MergeSpec spec = new MergeSpec("linear", base.toString(), List.of(new MergeSpec.Input(adapter.toString(), Map.of("weight", 1.0))),
+                Map.of("normalize", false), null, null, null, null);
+        MergeRunner.run(spec, new MergeRunner.Options(target, false));
+        log.accept("merged " + adapter.getFileName() + " into " + base.getFileName() + " -> " + target);
+        return target;
+    }
+
+    private void merge(Path base, Path sftAdapter, Path prefAdapter, RunConfig.RunMerge m, Path target, String sftName) {
+        if (Files.isRegularFile(target.resolve("config.json"))) {
+            log.accept("merge " + target.getFileName() + ": complete, skipped");
+            return;
+        }
+        mkdirs(target.getParent());
+        MergeSpec spec;
+        Map<String, Object> global = m.parameters() == null ? Map.of() : m.parameters();
+        if (m.method().equals("slerp")) {
+            // SLERP interpolates two models: the SFT model (t = 0) and the preference model (t = 1).
+            Path sftModel = materialize(base, sftAdapter, plan.out().resolve("models").resolve(sftName));
+            Path prefModel = materialize(base, prefAdapter, plan.out().resolve("models").resolve("preference"));
+            spec = new MergeSpec("slerp", sftModel.toString(), List.of(new MergeSpec.Input(prefModel.toString(), Map.of())),
+                    global, null, null, null, null);
+        } else {
+            spec = new MergeSpec(m.method(), base.toString(), List.of(
+                    new MergeSpec.Input(sftAdapter.toString(), m.sft() == null ? Map.of() : m.sft()),
+                    new MergeSpec.Input(prefAdapter.toString(), m.preference() == null ? Map.of() : m.preference())),
+                    global, null, null, null, null);
+        }
+        MergeRunner.Result r = MergeRunner.run(spec, new MergeRunner.Options(target, false));
+        log.accept(String.format(Locale.ROOT, "merge %-32s %s in %.1fs", target.getFileName(), m.method(), r.seconds()));
+    }
+
+    private Map<String, Map<String, String>> sparsity(Path out, List<String> sftNames) {
+        List<ReportInput> inputs = new ArrayList<>();
+        for (String n : sftNames) {
+            inputs.add(ReportInput.adapter(n, out.resolve(n)));
+        }
+        inputs.add(ReportInput.adapter("preference", out.resolve("preference")));
+        SparsityReport r = SparsityReport.compute(inputs, ReportOptions.defaults());
+        writeText(out.resolve("sparsity.txt"), ReportFormats.table(r, View.UNSCALED, false));
+        Json.write(out.resolve("sparsity.json"), ReportFormats.json(r));
+        SparsityCharts.layers(r, View.UNSCALED, 0, out.resolve("sparsity.png"));
+        Map<String, Map<String, String>> extra = new LinkedHashMap<>();
+        for (ReportInput in : inputs) {
+            double f = r.input(in.label()).meanLayerFraction(View.UNSCALED, 0);
+            extra.put(in.label(), Map.of("sparsity<1e-5", String.format(Locale.ROOT, "%.2f%%", 100 * f)));
+        }
+        return extra;
+    }
+
+    static boolean finished(Path trainDir) {
+        Path state = trainDir.resolve(dev.paft.train.TrainState.FILE);
+        return Files.isRegularFile(state) && Json.readObject(state).path("finished").asBoolean(false);
+    }
+
+    private static void mkdirs(Path p) {
+        try {
+            Files.createDirectories(p);
+        } catch (IOException e) {
+            throw PaftException.badInput("cannot create " + p + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static void writeText(Path file, String text) {
+        try {
+            AtomicFiles.writeString(file, text);
+        } catch (IOException e) {
+            throw new PaftException(PaftException.INTERNAL, "cannot write " + file + ": " + e.getMessage(), e);
+        }
+    }
+}
