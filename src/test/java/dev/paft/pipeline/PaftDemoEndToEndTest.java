@@ -1,0 +1,59 @@
+package dev.paft.pipeline;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.paft.cli.Paft;
+import dev.paft.io.Json;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** A reduced {@code paft demo} (few steps) through the real CLI: every stage, the table, and a rerun that skips. */
+class PaftDemoEndToEndTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void reducedDemoProducesTheComparisonAndRerunSkipsCompleteStages() throws Exception {
+        Path out = tmp.resolve("demo");
+        assertEquals(0, Paft.execute("demo", "-o", out.toString(), "--sft-steps", "3", "--dpo-steps", "3", "--threads", "2"));
+        JsonNode rows = Json.MAPPER.readTree(out.resolve("comparison.json").toFile());
+        List<String> names = new ArrayList<>();
+        rows.forEach(r -> names.add(r.get("name").asText()));
+        // base, SFT, SFT_sparse, preference, 2 sequential, 2 x 5 parallel merges
+        assertEquals(16, names.size(), names.toString());
+        for (String n : List.of("base", "SFT", "SFT_sparse", "preference", "seq:SFT->preference",
+                "SFT_sparse+preference/ties", "SFT+preference/slerp", "SFT_sparse+preference/dare_ties")) {
+            assertTrue(names.contains(n), "missing row " + n + " in " + names);
+        }
+        JsonNode base = rows.get(0).get("metrics");
+        for (String m : List.of("task_mc/acc", "pref_mc/acc", "pref/reward_acc", "sft/ppl")) {
+            assertTrue(base.has(m), "base lacks " + m + ": " + base);
+        }
+        assertTrue(rows.get(1).has("sparsity<1e-5"));
+        for (String f : List.of("sparsity.png", "sparsity.txt", "comparison.txt", "paft-demo.yaml", "SFT/adapter_model.safetensors",
+                "preference/loss.png", "merged/SFT+preference.ties/model.safetensors")) {
+            assertTrue(Files.exists(out.resolve(f)), "missing " + f);
+        }
+
+        // Rerun: every stage is complete, nothing is retrained or re-merged.
+        FileTime adapter = Files.getLastModifiedTime(out.resolve("SFT/adapter_model.safetensors"));
+        FileTime merged = Files.getLastModifiedTime(out.resolve("merged/SFT+preference.ties/model.safetensors"));
+        assertEquals(0, Paft.execute("run", "--config", out.resolve("paft-demo.yaml").toString(), "--threads", "2"));
+        assertEquals(adapter, Files.getLastModifiedTime(out.resolve("SFT/adapter_model.safetensors")));
+        assertEquals(merged, Files.getLastModifiedTime(out.resolve("merged/SFT+preference.ties/model.safetensors")));
+    }
+
+    @Test
+    void runWithoutOutputDirIsAUsageError() throws Exception {
+        Path cfg = tmp.resolve("p.yaml");
+        Files.writeString(cfg, "model: {path: " + tmp.resolve("nomodel") + "}\n");
+        assertEquals(2, Paft.execute("run", "--config", cfg.toString()));
+    }
+}
