@@ -83,6 +83,9 @@ public final class Recipes {
             printDryRun(o.out(), "train-sft", plan, cfg);
             return new Result(null, plan, out);
         }
+        if (listener != null) {
+            plan.notes().forEach(listener::onMessage);    // examples read, skipped, truncated, dropped
+        }
         L1Penalty l1 = new L1Penalty(L1Penalty.Target.parse(cfg.sft().l1Target()), cfg.sft().l1Lambda());
         List<String> curves = List.of("loss", "ce", "eval_loss", "eval_ce");
         LlamaModel model = shared != null ? shared : LlamaModel.load(modelDir, device, cfg.model().dtype().equals("f16"));
@@ -147,6 +150,9 @@ public final class Recipes {
         if (o.dryRun()) {
             printDryRun(o.out(), "train-dpo", plan, cfg);
             return new Result(null, plan, out);
+        }
+        if (listener != null) {
+            plan.notes().forEach(listener::onMessage);    // examples read, skipped, truncated, dropped
         }
         PreferenceLoss loss = lossOf(cfg);
         List<String> curves = loss.needsReference()
