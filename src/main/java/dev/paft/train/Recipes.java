@@ -27,6 +27,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.BiFunction;
+import java.util.function.Function;
 
 /**
  * The two training recipes, SFT and preference: setup (tokenizer, data, model, adapter), the
@@ -54,24 +56,17 @@ public final class Recipes {
         Path out = require(cfg.training().outputDir(), "training.output_dir");
         HfModelConfig hf = HfModelConfig.read(modelDir);
         SftOptions opts = new SftOptions(cfg.data().maxLength(), cfg.data().trainOnPrompt(), cfg.data().packing(), cfg.data().skipBadRecords());
-        List<SftExample> train;
-        List<SftExample> eval = List.of();
-        int pad;
-        List<String> notes = new ArrayList<>();
-        try (TextTokenizer tok = TextTokenizer.open(tokenizerDir(cfg))) {
-            ChatTemplate template = ChatTemplate.loadIfPresent(tokenizerDir(cfg), cfg.data().chatTemplate());
+        Data<SftExample> data = readData(cfg, hf, modelDir, (tok, template) -> {
             SftDatasetReader reader = new SftDatasetReader(tok, template, opts).requireFormat(cfg.data().format());
-            SftDataset d = reader.read(require(cfg.data().train(), "data.train"));
-            train = d.examples();
-            notes.add("train data: " + d.stats());
-            if (cfg.data().eval() != null) {
-                SftDataset e = reader.read(Path.of(cfg.data().eval()));
-                eval = e.examples();
-                notes.add("eval data: " + e.stats());
-            }
-            pad = tok.padId();
-            checkVocab(tok, hf, modelDir);
-        }
+            return file -> {
+                SftDataset d = reader.read(file);
+                return new Read<>(d.examples(), d.stats());
+            };
+        });
+        List<SftExample> train = data.train();
+        List<SftExample> eval = data.eval();
+        int pad = data.pad();
+        List<String> notes = data.notes();
         long tokens = 0;
         int maxLen = 0;
         for (SftExample e : train) {
@@ -122,24 +117,17 @@ public final class Recipes {
                     + cfg.data().maxLength() + ") for preference training");
         }
         PreferenceOptions opts = new PreferenceOptions(cfg.data().maxLength(), cfg.data().maxPromptLength(), cfg.data().skipBadRecords());
-        List<PreferenceExample> train;
-        List<PreferenceExample> eval = List.of();
-        int pad;
-        List<String> notes = new ArrayList<>();
-        try (TextTokenizer tok = TextTokenizer.open(tokenizerDir(cfg))) {
-            ChatTemplate template = ChatTemplate.loadIfPresent(tokenizerDir(cfg), cfg.data().chatTemplate());
+        Data<PreferenceExample> data = readData(cfg, hf, modelDir, (tok, template) -> {
             PreferenceDatasetReader reader = new PreferenceDatasetReader(tok, template, opts);
-            PreferenceDataset d = reader.read(require(cfg.data().train(), "data.train"));
-            train = d.examples();
-            notes.add("train data: " + d.stats());
-            if (cfg.data().eval() != null) {
-                PreferenceDataset e = reader.read(Path.of(cfg.data().eval()));
-                eval = e.examples();
-                notes.add("eval data: " + e.stats());
-            }
-            pad = tok.padId();
-            checkVocab(tok, hf, modelDir);
-        }
+            return file -> {
+                PreferenceDataset d = reader.read(file);
+                return new Read<>(d.examples(), d.stats());
+            };
+        });
+        List<PreferenceExample> train = data.train();
+        List<PreferenceExample> eval = data.eval();
+        int pad = data.pad();
+        List<String> notes = data.notes();
         long tokens = 0;
         int maxLen = 0;
         for (PreferenceExample e : train) {
@@ -188,6 +176,32 @@ public final class Recipes {
     }
 
     // ---------------------------------------------------------------- shared setup
+
+    /** Examples of one file and what reading them counted. */
+    private record Read<E>(List<E> examples, DatasetStats stats) {}
+
+    /** Training and eval examples, the pad id, and the dataset statistics as report lines. */
+    private record Data<E>(List<E> train, List<E> eval, int pad, List<String> notes) {}
+
+    /** Opens the tokenizer and chat template once and reads data.train (and data.eval) with the given reader. */
+    private static <E> Data<E> readData(PaftConfig cfg, HfModelConfig hf, Path modelDir,
+                                        BiFunction<TextTokenizer, ChatTemplate, Function<Path, Read<E>>> readerFactory) {
+        try (TextTokenizer tok = TextTokenizer.open(tokenizerDir(cfg))) {
+            ChatTemplate template = ChatTemplate.loadIfPresent(tokenizerDir(cfg), cfg.data().chatTemplate());
+            Function<Path, Read<E>> reader = readerFactory.apply(tok, template);
+            List<String> notes = new ArrayList<>();
+            Read<E> train = reader.apply(require(cfg.data().train(), "data.train"));
+            notes.add("train data: " + train.stats());
+            List<E> eval = List.of();
+            if (cfg.data().eval() != null) {
+                Read<E> e = reader.apply(Path.of(cfg.data().eval()));
+                eval = e.examples();
+                notes.add("eval data: " + e.stats());
+            }
+            checkVocab(tok, hf, modelDir);
+            return new Data<>(train.examples(), eval, tok.padId(), notes);
+        }
+    }
 
     static Path tokenizerDir(PaftConfig cfg) {
         return Path.of(cfg.model().tokenizer() != null ? cfg.model().tokenizer() : cfg.model().path());
