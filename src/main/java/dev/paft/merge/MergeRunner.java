@@ -322,7 +322,7 @@ public final class MergeRunner {
     private record Loaded(Job job, float[] base, float[][] inputs, int permits) {}
 
     /** A merged tensor on its way to the writer. */
-    private record Merged(Job job, float[] values, int permits) {}
+    private record Merged(Job job, float[] values, float[][] arrays, int permits) {}
 
     private static Result execute(MergeMethod method, MergeSpec spec, TensorStore ref, boolean hasBase,
                                   List<MergeSource> sources, List<Path> inputDirs, Path baseDir, List<Job> jobs,
@@ -357,6 +357,10 @@ public final class MergeRunner {
             long budget = Math.max(largest, opt.memoryBudget() > 0 ? opt.memoryBudget() : 768L << 20);
             int totalPermits = (int) Math.min(Integer.MAX_VALUE, (budget + (1 << 20) - 1) >> 20);
             Semaphore memory = new Semaphore(totalPermits);
+            // float arrays are reused across tensors of the same shape (no per-tensor garbage); the
+            // pool keeps free arrays only while free + in-flight stays within the budget
+            FloatPool pool = new FloatPool((long) totalPermits << 20,
+                    () -> (long) (totalPermits - memory.availablePermits()) << 20);
             long seed = 42;
 
             // stage 1 (loader thread): read, widen, task vectors - bounded by the memory semaphore
@@ -369,10 +373,14 @@ public final class MergeRunner {
                         return new Loaded(job, null, null, permits);
                     }
                     String name = job.spec().name();
-                    float[] b = hasBase ? ref.readFloats(name) : null;
+                    float[] b = null;
+                    if (hasBase) {
+                        b = pool.get((int) ref.info(name).numel());
+                        ref.readFloats(name, b, null);
+                    }
                     float[][] in = new float[sources.size()][];
                     for (int i = 0; i < in.length; i++) {
-                        in[i] = method.usesDeltas() ? sources.get(i).delta(name, b) : sources.get(i).model(name, b);
+                        in[i] = method.usesDeltas() ? sources.get(i).delta(name, b, pool) : sources.get(i).model(name, b, pool);
                     }
                     return new Loaded(job, b, in, permits);
                 }));
@@ -388,19 +396,24 @@ public final class MergeRunner {
                 Job job = l.job();
                 Merged merged;
                 if (job.passthrough()) {
-                    merged = new Merged(job, null, l.permits());
+                    merged = new Merged(job, null, null, l.permits());
                 } else {
                     long s = job.global().values().containsKey("seed") ? (long) job.global().number("seed") : seed;
                     float[] v = method.merge(new MergeMethod.MergeTensor(job.spec().name(), l.base(), l.inputs(),
                             job.global(), job.perInput(), s));
                     checkFinite(job.spec().name(), v);
-                    merged = new Merged(job, v, l.permits());
+                    float[][] arrays = new float[l.inputs().length + 2][];
+                    arrays[0] = v;
+                    arrays[1] = l.base();
+                    System.arraycopy(l.inputs(), 0, arrays, 2, l.inputs().length);
+                    merged = new Merged(job, v, arrays, l.permits());
                 }
                 writes.add(writerPool.submit(() -> {
                     if (merged.values() == null) {
                         w.write(merged.job().spec().name(), ref.bytes(merged.job().spec().name()));
                     } else {
                         w.writeFloats(merged.job().spec().name(), merged.values());
+                        pool.release(merged.arrays());
                     }
                     memory.release(merged.permits());
                     return null;
@@ -472,6 +485,9 @@ public final class MergeRunner {
 
     /** Exit 4 naming the tensor and the first bad element when a merged tensor holds NaN or Inf. */
     static void checkFinite(String name, float[] v) {
+        if (Floats.allFinite(v, 0, v.length)) {
+            return;
+        }
         for (int j = 0; j < v.length; j++) {
             if (!Float.isFinite(v[j])) {
                 throw PaftException.numeric("merged tensor '" + name + "' has " + v[j] + " at element " + j

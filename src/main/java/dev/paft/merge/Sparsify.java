@@ -73,16 +73,21 @@ public final class Sparsify {
         }
         int threshold = (bin << 15) | low;
         int tiesToKeep = k - above; // entries exactly at the threshold that still fit
-        // 3. keep > threshold, and the first tiesToKeep entries == threshold
+        int ties = lo[low];
+        // 3. zero everything below the threshold (branch-free: half the entries go, at random)
         for (int i = 0; i < n; i++) {
             int m = Float.floatToRawIntBits(d[i]) & 0x7fffffff;
-            if (m < threshold) {
-                d[i] = 0f;
-            } else if (m == threshold) {
-                if (tiesToKeep > 0) {
-                    tiesToKeep--;
-                } else {
-                    d[i] = 0f;
+            d[i] = m < threshold ? 0f : d[i];
+        }
+        // 4. entries == threshold: keep the first tiesToKeep in index order, zero the rest
+        if (ties > tiesToKeep) {
+            for (int i = 0; i < n; i++) {
+                if ((Float.floatToRawIntBits(d[i]) & 0x7fffffff) == threshold) {
+                    if (tiesToKeep > 0) {
+                        tiesToKeep--;
+                    } else {
+                        d[i] = 0f;
+                    }
                 }
             }
         }

@@ -115,13 +115,111 @@ public final class TaskArithmeticMerge implements MergeMethod {
         return t.base();
     }
 
+    /** Elements per block of the blocked mixing loops (the scratch rows stay in L1/L2). */
+    static final int BLOCK = 2048;
+
     /**
      * The mixing step as a free function: {@code out[j] = base[j] + lambda * mixed[j] (/ divisor[j])}
      * computed in place in {@code base}.
+     *
+     * <p>Computed in blocks, one input at a time (loops the JIT vectorizes), with exactly the
+     * float operations, in the same order, of {@link #mixReference}: results are bit-identical.
+     * Count consensus, and any block whose fast result is not finite (a NaN or infinite input, which
+     * the reference treats specially), go through the reference loop.
      */
     public static void mix(float[] base, float[][] d, float[] w, float lambda, boolean normalize,
                            boolean consensus, boolean countConsensus) {
-        int n = d.length;
+        mix(base, d, w, lambda, normalize, consensus, countConsensus, 0, base.length);
+    }
+
+    static void mix(float[] base, float[][] d, float[] w, float lambda, boolean normalize,
+                    boolean consensus, boolean countConsensus, int from, int to) {
+        if (consensus && countConsensus) {
+            mixReference(base, d, w, lambda, normalize, true, true, from, to);
+            return;
+        }
+        float plainDivisor = plainDivisor(w);
+        float[] mixed = new float[BLOCK];
+        float[] divisor = consensus ? new float[BLOCK] : null;
+        float[] vote = consensus ? new float[BLOCK] : null;
+        float[] save = new float[BLOCK];
+        for (int lo = from; lo < to; lo += BLOCK) {
+            int m = Math.min(BLOCK, to - lo);
+            System.arraycopy(base, lo, save, 0, m);
+            java.util.Arrays.fill(mixed, 0, m, 0f);
+            if (consensus) {
+                // elect: sign of the summed weighted deltas; 0 counts as +
+                java.util.Arrays.fill(vote, 0, m, 0f);
+                java.util.Arrays.fill(divisor, 0, m, 0f);
+                for (int i = 0; i < d.length; i++) {
+                    addScaled(vote, d[i], lo, m, w[i]);
+                }
+                // elected = vote >= 0 ? 1 : -1, as arithmetic (exact for every non-NaN vote)
+                for (int k = 0; k < m; k++) {
+                    vote[k] = 1f - 2f * Math.min(Math.max(-vote[k], 0f) * 0x1p126f * 0x1p126f, 1f);
+                }
+                for (int i = 0; i < d.length; i++) {
+                    addAgreeing(mixed, divisor, vote, d[i], lo, m, w[i]);
+                }
+                for (int k = 0; k < m; k++) {
+                    float dv = divisor[k];
+                    divisor[k] = dv == 0f ? 1f : dv;
+                }
+            } else {
+                for (int i = 0; i < d.length; i++) {
+                    addScaled(mixed, d[i], lo, m, w[i]);
+                }
+            }
+            if (normalize) {
+                if (consensus) {
+                    for (int k = 0; k < m; k++) {
+                        mixed[k] /= divisor[k];
+                    }
+                } else {
+                    for (int k = 0; k < m; k++) {
+                        mixed[k] /= plainDivisor;
+                    }
+                }
+            }
+            if (lambda != 1f) {
+                for (int k = 0; k < m; k++) {
+                    mixed[k] *= lambda;
+                }
+            }
+            for (int k = 0; k < m; k++) {
+                base[lo + k] += mixed[k];
+            }
+            if (!Floats.allFinite(base, lo, lo + m)) {
+                // NaN / infinite inputs: the reference semantics (a NaN delta never agrees with the sign)
+                System.arraycopy(save, 0, base, lo, m);
+                mixReference(base, d, w, lambda, normalize, consensus, false, lo, lo + m);
+            }
+        }
+    }
+
+    /** {@code acc[k] += w * d[lo + k]}. */
+    private static void addScaled(float[] acc, float[] d, int lo, int m, float w) {
+        for (int k = 0; k < m; k++) {
+            acc[k] += w * d[lo + k];
+        }
+    }
+
+    /**
+     * Disjoint merge of one input: where {@code sign(w * d) == elected} (zeros never agree),
+     * {@code mixed += w * d} and {@code divisor += w}; elsewhere both get {@code +-0} (no change, as
+     * neither sum can be -0). {@code f = max(w d e, 0)} is {@code |w d|} when agreeing, else 0;
+     * {@code f e = w d} exactly, and {@code min(f 2^252, 1)} is the 0/1 indicator.
+     */
+    private static void addAgreeing(float[] mixed, float[] divisor, float[] elected, float[] d, int lo, int m, float w) {
+        for (int k = 0; k < m; k++) {
+            float e = elected[k];
+            float f = Math.max(w * d[lo + k] * e, 0f);
+            mixed[k] += f * e;
+            divisor[k] += Math.min(f * 0x1p126f * 0x1p126f, 1f) * w;
+        }
+    }
+
+    static float plainDivisor(float[] w) {
         float plainDivisor = 0f;
         for (float x : w) {
             plainDivisor += x;
@@ -129,7 +227,15 @@ public final class TaskArithmeticMerge implements MergeMethod {
         if (Math.abs(plainDivisor) < 1e-8f) {
             plainDivisor = 1f;
         }
-        for (int j = 0; j < base.length; j++) {
+        return plainDivisor;
+    }
+
+    /** The mixing step element by element (the definition; {@link #mix} must match it bit for bit). */
+    static void mixReference(float[] base, float[][] d, float[] w, float lambda, boolean normalize,
+                             boolean consensus, boolean countConsensus, int from, int to) {
+        int n = d.length;
+        float plainDivisor = plainDivisor(w);
+        for (int j = from; j < to; j++) {
             float mixed = 0f;
             float divisor;
             if (consensus) {
