@@ -357,6 +357,9 @@ public final class MergeRunner {
             long budget = Math.max(largest, opt.memoryBudget() > 0 ? opt.memoryBudget() : 768L << 20);
             int totalPermits = (int) Math.min(Integer.MAX_VALUE, (budget + (1 << 20) - 1) >> 20);
             Semaphore memory = new Semaphore(totalPermits);
+            // -Dpaft.merge.profile=true: busy time per stage on stderr (load / merge / check / write)
+            boolean profile = Boolean.getBoolean("paft.merge.profile");
+            java.util.concurrent.atomic.AtomicLongArray busy = new java.util.concurrent.atomic.AtomicLongArray(5);
             // float arrays are reused across tensors of the same shape (no per-tensor garbage); the
             // pool keeps free arrays only while free + in-flight stays within the budget
             FloatPool pool = new FloatPool((long) totalPermits << 20,
@@ -368,7 +371,10 @@ public final class MergeRunner {
             for (Job job : jobs) {
                 loads.add(loader.submit(() -> {
                     int permits = (int) Math.min(totalPermits, Math.max(1, (job.floatBytes() + (1 << 20) - 1) >> 20));
+                    long w0 = System.nanoTime();
                     memory.acquire(permits);
+                    long a0 = System.nanoTime();
+                    busy.addAndGet(4, a0 - w0);
                     if (job.passthrough()) {
                         return new Loaded(job, null, null, permits);
                     }
@@ -382,6 +388,7 @@ public final class MergeRunner {
                     for (int i = 0; i < in.length; i++) {
                         in[i] = method.usesDeltas() ? sources.get(i).delta(name, b, pool) : sources.get(i).model(name, b, pool);
                     }
+                    busy.addAndGet(0, System.nanoTime() - a0);
                     return new Loaded(job, b, in, permits);
                 }));
             }
@@ -399,9 +406,13 @@ public final class MergeRunner {
                     merged = new Merged(job, null, null, l.permits());
                 } else {
                     long s = job.global().values().containsKey("seed") ? (long) job.global().number("seed") : seed;
+                    long m0 = System.nanoTime();
                     float[] v = method.merge(new MergeMethod.MergeTensor(job.spec().name(), l.base(), l.inputs(),
                             job.global(), job.perInput(), s));
+                    long m1 = System.nanoTime();
                     checkFinite(job.spec().name(), v);
+                    busy.addAndGet(1, m1 - m0);
+                    busy.addAndGet(2, System.nanoTime() - m1);
                     float[][] arrays = new float[l.inputs().length + 2][];
                     arrays[0] = v;
                     arrays[1] = l.base();
@@ -409,12 +420,14 @@ public final class MergeRunner {
                     merged = new Merged(job, v, arrays, l.permits());
                 }
                 writes.add(writerPool.submit(() -> {
+                    long x0 = System.nanoTime();
                     if (merged.values() == null) {
                         w.write(merged.job().spec().name(), ref.bytes(merged.job().spec().name()));
                     } else {
                         w.writeFloats(merged.job().spec().name(), merged.values());
                         pool.release(merged.arrays());
                     }
+                    busy.addAndGet(3, System.nanoTime() - x0);
                     memory.release(merged.permits());
                     return null;
                 }));
@@ -433,7 +446,13 @@ public final class MergeRunner {
             for (Future<?> wf : writes) {
                 get(wf);
             }
+            long c0 = System.nanoTime();
             writer.close();
+            if (profile) {
+                System.err.printf("merge profile (s busy): load %.1f (waiting for memory %.1f) | merge %.1f | check %.1f | "
+                        + "write %.1f | final fsync %.1f | wall %.1f%n", busy.get(0) / 1e9, busy.get(4) / 1e9, busy.get(1) / 1e9,
+                        busy.get(2) / 1e9, busy.get(3) / 1e9, (System.nanoTime() - c0) / 1e9, (System.nanoTime() - t0) / 1e9);
+            }
             int shards = writer.shardCount();
             // 6. config.json (torch_dtype), tokenizer and generation files, merge_config.yaml
             Path filesFrom = baseDir != null ? baseDir : sources.get(0).dir();

@@ -91,18 +91,19 @@ public final class TaskArithmeticMerge implements MergeMethod {
     public float[] merge(MergeTensor t) {
         float[][] d = t.inputs();
         int n = d.length;
-        // 1. sparsify each task vector (trim / drop-and-rescale / breadcrumbs)
+        // 1. sparsify each task vector (trim / drop-and-rescale / breadcrumbs); inputs are
+        // independent, so large tensors use a second core (the results do not depend on it)
+        java.util.List<java.util.concurrent.CompletableFuture<Void>> pending = new java.util.ArrayList<>();
         for (int i = 0; i < n; i++) {
-            Params p = t.perInput().get(i);
-            switch (sparsification) {
-                case MAGNITUDE -> Sparsify.magnitude(d[i], p.number("density"));
-                case RANDOM -> Sparsify.bernoulli(d[i], p.number("density"), rescaleOf(t.global()),
-                        Sparsify.seedFor(t.seed(), t.name(), i));
-                case MAGNITUDE_OUTLIERS -> Sparsify.magnitudeOutliers(d[i], p.number("density"), p.number("gamma"),
-                        rescaleOf(t.global()));
-                case NONE -> { }
+            final int ii = i;
+            Runnable r = () -> sparsify(t, ii);
+            if (sparsification != Sparsification.NONE && i < n - 1 && d[i].length >= PARALLEL_MIN) {
+                pending.add(java.util.concurrent.CompletableFuture.runAsync(r));
+            } else {
+                r.run();
             }
         }
+        pending.forEach(TaskArithmeticMerge::join);
         float[] w = new float[n];
         for (int i = 0; i < n; i++) {
             w[i] = (float) t.perInput().get(i).number("weight");
@@ -110,9 +111,48 @@ public final class TaskArithmeticMerge implements MergeMethod {
         float lambda = (float) t.global().number("lambda");
         boolean normalize = t.global().bool("normalize");
         boolean count = consensus && "count".equals(t.global().string("consensus"));
-        // 2.-4. elect sign, disjoint mix, normalize; written into the base array
-        mix(t.base(), d, w, lambda, normalize, consensus, count);
-        return t.base();
+        // 2.-4. elect sign, disjoint mix, normalize; written into the base array (halves in parallel)
+        float[] base = t.base();
+        if (base.length >= PARALLEL_MIN) {
+            int mid = base.length / 2 / BLOCK * BLOCK;
+            var upper = java.util.concurrent.CompletableFuture.runAsync(
+                    () -> mix(base, d, w, lambda, normalize, consensus, count, mid, base.length));
+            mix(base, d, w, lambda, normalize, consensus, count, 0, mid);
+            join(upper);
+        } else {
+            mix(base, d, w, lambda, normalize, consensus, count);
+        }
+        return base;
+    }
+
+    private static void join(java.util.concurrent.CompletableFuture<Void> f) {
+        try {
+            f.join();
+        } catch (java.util.concurrent.CompletionException e) {
+            if (e.getCause() instanceof RuntimeException re) {
+                throw re;
+            }
+            if (e.getCause() instanceof Error er) {
+                throw er;
+            }
+            throw e;
+        }
+    }
+
+    /** Tensors of at least this many elements are split over two threads. */
+    static final int PARALLEL_MIN = 1 << 20;
+
+    private void sparsify(MergeTensor t, int i) {
+        float[] d = t.inputs()[i];
+        Params p = t.perInput().get(i);
+        switch (sparsification) {
+            case MAGNITUDE -> Sparsify.magnitude(d, p.number("density"));
+            case RANDOM -> Sparsify.bernoulli(d, p.number("density"), rescaleOf(t.global()),
+                    Sparsify.seedFor(t.seed(), t.name(), i));
+            case MAGNITUDE_OUTLIERS -> Sparsify.magnitudeOutliers(d, p.number("density"), p.number("gamma"),
+                    rescaleOf(t.global()));
+            case NONE -> { }
+        }
     }
 
     /** Elements per block of the blocked mixing loops (the scratch rows stay in L1/L2). */
