@@ -63,9 +63,10 @@ public final class MergeBench {
             List<Double> raws = new ArrayList<>();
             for (int r = 0; r < rounds; r++) {
                 for (String m : methods) {
+                    double c0 = cpu();
                     double raw = rawIo(List.of(base, m1, m2), dir.resolve("raw.bin"), bytes);
-                    System.out.printf("raw I/O: read %.2f GB + write %.2f GB: %.1f s (load %s)%n", 3 * bytes / 1e9, bytes / 1e9,
-                            raw, load());
+                    System.out.printf("raw I/O: read %.2f GB + write %.2f GB: %.1f s, cpu %.1f s (load %s)%n", 3 * bytes / 1e9,
+                            bytes / 1e9, raw, cpu() - c0, load());
                     Map<String, Object> p = m.equals("task_arithmetic") ? Map.of("weight", 0.5)
                             : Map.of("weight", 0.5, "density", 0.5);
                     double s = timedMerge(m, base, m1, m2, dir.resolve("out-" + m), p);
@@ -228,16 +229,27 @@ public final class MergeBench {
         MergeSpec spec = new MergeSpec(method, base.toString(),
                 List.of(new MergeSpec.Input(m1.toString(), p), new MergeSpec.Input(m2.toString(), p)), Map.of(),
                 null, null, "5GB", null);
+        double c0 = cpu();
         long t = System.nanoTime();
         MergeRunner.Result r = MergeRunner.run(spec, new MergeRunner.Options(out, true));
         double s = (System.nanoTime() - t) / 1e9;
+        double c = cpu() - c0;
         sampler.interrupt();
         sampler.join();
-        System.out.printf("%s: %.1f s, %d tensors, %.2f GB written; peak RSS growth %.0f MB (anon %.0f MB, file-backed mmap %.0f MB)%n",
-                method, s, r.tensors(), r.bytesWritten() / 1e9, (peak[0] - before[0]) / 1e6, (peak[1] - before[1]) / 1e6,
+        System.out.printf("%s: %.1f s, cpu %.1f s (user+sys, all threads), %d tensors, %.2f GB written; peak RSS growth %.0f MB "
+                + "(anon %.0f MB, file-backed mmap %.0f MB)%n", method, s, c, r.tensors(), r.bytesWritten() / 1e9, (peak[0] - before[0]) / 1e6, (peak[1] - before[1]) / 1e6,
                 (peak[2] - before[2]) / 1e6);
         AtomicFiles.deleteRecursively(out);
         return s;
+    }
+
+    /** CPU seconds (user + system) of this process so far, all threads; NaN when not available. */
+    static double cpu() {
+        if (java.lang.management.ManagementFactory.getOperatingSystemMXBean()
+                instanceof com.sun.management.OperatingSystemMXBean os) {
+            return os.getProcessCpuTime() / 1e9;
+        }
+        return Double.NaN;
     }
 
     /** VmRSS, RssAnon, RssFile in bytes. */
