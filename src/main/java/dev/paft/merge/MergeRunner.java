@@ -359,7 +359,8 @@ public final class MergeRunner {
             Semaphore memory = new Semaphore(totalPermits);
             // -Dpaft.merge.profile=true: busy time per stage on stderr (load / merge / check / write)
             boolean profile = Boolean.getBoolean("paft.merge.profile");
-            java.util.concurrent.atomic.AtomicLongArray busy = new java.util.concurrent.atomic.AtomicLongArray(5);
+            java.util.concurrent.atomic.AtomicLongArray busy = new java.util.concurrent.atomic.AtomicLongArray(8);
+            java.lang.management.ThreadMXBean threads = java.lang.management.ManagementFactory.getThreadMXBean();
             // float arrays are reused across tensors of the same shape (no per-tensor garbage); the
             // pool keeps free arrays only while free + in-flight stays within the budget
             FloatPool pool = new FloatPool((long) totalPermits << 20,
@@ -374,6 +375,7 @@ public final class MergeRunner {
                     long w0 = System.nanoTime();
                     memory.acquire(permits);
                     long a0 = System.nanoTime();
+                    long ac = profile ? threads.getCurrentThreadCpuTime() : 0;
                     busy.addAndGet(4, a0 - w0);
                     if (job.passthrough()) {
                         return new Loaded(job, null, null, permits);
@@ -389,6 +391,9 @@ public final class MergeRunner {
                         in[i] = method.usesDeltas() ? sources.get(i).delta(name, b, pool) : sources.get(i).model(name, b, pool);
                     }
                     busy.addAndGet(0, System.nanoTime() - a0);
+                    if (profile) {
+                        busy.addAndGet(5, threads.getCurrentThreadCpuTime() - ac);
+                    }
                     return new Loaded(job, b, in, permits);
                 }));
             }
@@ -421,6 +426,7 @@ public final class MergeRunner {
                 }
                 writes.add(writerPool.submit(() -> {
                     long x0 = System.nanoTime();
+                    long xc = profile ? threads.getCurrentThreadCpuTime() : 0;
                     if (merged.values() == null) {
                         w.write(merged.job().spec().name(), ref.bytes(merged.job().spec().name()));
                     } else {
@@ -428,6 +434,9 @@ public final class MergeRunner {
                         pool.release(merged.arrays());
                     }
                     busy.addAndGet(3, System.nanoTime() - x0);
+                    if (profile) {
+                        busy.addAndGet(6, threads.getCurrentThreadCpuTime() - xc);
+                    }
                     memory.release(merged.permits());
                     return null;
                 }));
@@ -449,9 +458,9 @@ public final class MergeRunner {
             long c0 = System.nanoTime();
             writer.close();
             if (profile) {
-                System.err.printf("merge profile (s busy): load %.1f (waiting for memory %.1f) | merge %.1f | check %.1f | "
-                        + "write %.1f | final fsync %.1f | wall %.1f%n", busy.get(0) / 1e9, busy.get(4) / 1e9, busy.get(1) / 1e9,
-                        busy.get(2) / 1e9, busy.get(3) / 1e9, (System.nanoTime() - c0) / 1e9, (System.nanoTime() - t0) / 1e9);
+                System.err.printf("merge profile (s busy): load %.1f (cpu %.1f; waiting for memory %.1f) | merge %.1f | check %.1f | "
+                        + "write %.1f (cpu %.1f) | final fsync %.1f | wall %.1f%n", busy.get(0) / 1e9, busy.get(5) / 1e9,
+                        busy.get(4) / 1e9, busy.get(1) / 1e9, busy.get(2) / 1e9, busy.get(3) / 1e9, busy.get(6) / 1e9, (System.nanoTime() - c0) / 1e9, (System.nanoTime() - t0) / 1e9);
             }
             int shards = writer.shardCount();
             // 6. config.json (torch_dtype), tokenizer and generation files, merge_config.yaml

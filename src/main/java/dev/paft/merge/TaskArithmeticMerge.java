@@ -201,9 +201,11 @@ public final class TaskArithmeticMerge implements MergeMethod {
                 for (int i = 0; i < d.length; i++) {
                     addAgreeing(mixed, divisor, vote, d[i], lo, m, w[i]);
                 }
+                // divisor == 0 -> 1, branch-free: zero is -1 exactly when |bits| == 0
                 for (int k = 0; k < m; k++) {
-                    float dv = divisor[k];
-                    divisor[k] = dv == 0f ? 1f : dv;
+                    int bits = Float.floatToRawIntBits(divisor[k]);
+                    int zero = ((bits & 0x7fffffff) - 1) >> 31;
+                    divisor[k] = Float.intBitsToFloat((bits & ~zero) | (0x3f800000 & zero));
                 }
             } else {
                 for (int i = 0; i < d.length; i++) {
