@@ -41,6 +41,8 @@ public final class MergeRunner {
     static final List<String> COPIED = List.of("tokenizer.json", "tokenizer_config.json", "tokenizer.model",
             "special_tokens_map.json", "added_tokens.json", "vocab.json", "merges.txt", "generation_config.json",
             "chat_template.jinja", "chat_template.json");
+    /** Loader threads (read, widen, task vectors). */
+    static final int LOADERS = 2;
     private static final Pattern LAYER = Pattern.compile("(?:^|\\.)layers\\.(\\d+)\\.");
 
     /** Run options. {@code memoryBudget}: bytes of float buffers in flight (0 = automatic). */
@@ -328,7 +330,8 @@ public final class MergeRunner {
                                   List<MergeSource> sources, List<Path> inputDirs, Path baseDir, List<Job> jobs,
                                   long shardBytes, Path out, Options opt, long t0) {
         Path tmp = AtomicFiles.tempDirFor(out);
-        ExecutorService loader = Executors.newSingleThreadExecutor(daemon("paft-merge-load"));
+        // two loaders: reading and widening is the busiest stage; results are taken in job order
+        ExecutorService loader = Executors.newFixedThreadPool(LOADERS, daemon("paft-merge-load"));
         ExecutorService writerPool = Executors.newSingleThreadExecutor(daemon("paft-merge-write"));
         ShardedWriter writer = null;
         boolean ok = false;
@@ -369,11 +372,28 @@ public final class MergeRunner {
 
             // stage 1 (loader thread): read, widen, task vectors - bounded by the memory semaphore
             List<Future<Loaded>> loads = new ArrayList<>();
-            for (Job job : jobs) {
+            // memory is taken strictly in job order: a later job never holds what an earlier one
+            // waits for (the earlier one must be merged and written first, or nothing moves)
+            int[] turn = {0};
+            for (int jobIndex = 0; jobIndex < jobs.size(); jobIndex++) {
+                Job job = jobs.get(jobIndex);
+                int myTurn = jobIndex;
                 loads.add(loader.submit(() -> {
                     int permits = (int) Math.min(totalPermits, Math.max(1, (job.floatBytes() + (1 << 20) - 1) >> 20));
                     long w0 = System.nanoTime();
-                    memory.acquire(permits);
+                    synchronized (turn) {
+                        while (turn[0] != myTurn) {
+                            turn.wait();
+                        }
+                    }
+                    try {
+                        memory.acquire(permits);
+                    } finally {
+                        synchronized (turn) {
+                            turn[0]++;
+                            turn.notifyAll();
+                        }
+                    }
                     long a0 = System.nanoTime();
                     long ac = profile ? threads.getCurrentThreadCpuTime() : 0;
                     busy.addAndGet(4, a0 - w0);

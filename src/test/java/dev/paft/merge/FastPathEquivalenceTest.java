@@ -129,6 +129,20 @@ class FastPathEquivalenceTest {
     }
 
     @Test
+    void allFiniteFindsEverySpecial() {
+        float[] v = new float[100];
+        org.junit.jupiter.api.Assertions.assertTrue(Floats.allFinite(v, 0, 100));
+        for (float sp : SPECIAL) {
+            for (int at : new int[] {0, 37, 99}) {
+                float[] c = v.clone();
+                c[at] = sp;
+                assertEquals(Float.isFinite(sp), Floats.allFinite(c, 0, 100), sp + " at " + at);
+                assertEquals(true, Floats.allFinite(c, at + 1, 100));
+            }
+        }
+    }
+
+    @Test
     void poolReusesByLengthWithinItsCap() {
         FloatPool p = new FloatPool(4L * 100);
         float[] a = p.get(50);
