@@ -29,8 +29,8 @@ import java.util.regex.Pattern;
 
 /**
  * Runs a merge as a stream: validate and plan everything (no output is written before the plan
- * holds), then per tensor read the inputs (lazy mmap), merge, and write it to the one output
- * shard in flight. Three stages overlap on their own threads - load (read, widen to float32,
+ * holds), then per tensor read the inputs (positional reads), merge, and write it to the one output
+ * shard in flight. Three stages overlap on their own threads - load (two threads: positional reads, widen to float32,
  * task vector) / merge / write (narrow, write) - under a byte budget, so peak memory is a small
  * multiple of the largest tensor times the number of inputs, whatever the model size.
  *
