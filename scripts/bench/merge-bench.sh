@@ -3,7 +3,10 @@
 # task_arithmetic and TIES; prints the time against raw I/O of the same bytes (same run) and the
 # peak RSS growth of each merge. Needs ~3x the model size + 2x for outputs of free disk; the
 # synthetic files are deleted afterwards (pass --keep to keep them).
-#   scripts/bench/merge-bench.sh [--dir /tmp/paft-merge-bench] [--gb 4.1] [--keep]
+#   scripts/bench/merge-bench.sh [--dir /tmp/paft-merge-bench] [--gb 4.1] [--keep] [--reuse] [--rounds N]
+#     [--methods task_arithmetic,ties]
+# --rounds N repeats (raw I/O, merge) pairs N times, interleaved, and reports median ratios;
+# --keep --reuse skips regenerating the models between runs.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 jar="$root/target/paft.jar"

@@ -61,33 +61,67 @@ public enum DType {
 
     /** Reads {@code n} elements from {@code src} (little-endian, from its position) as floats into dst[off..]. */
     public void toFloats(ByteBuffer src, float[] dst, int off, int n) {
+        toFloats(src, dst, off, n, null);
+    }
+
+    /**
+     * As {@link #toFloats(ByteBuffer, float[], int, int)}, minus {@code minus[off + i]} when
+     * {@code minus} is not null: {@code dst[off + i] = value_i - minus[off + i]} (one pass).
+     */
+    public void toFloats(ByteBuffer src, float[] dst, int off, int n, float[] minus) {
         ByteBuffer b = src.duplicate().order(ByteOrder.LITTLE_ENDIAN);
         switch (this) {
-            case F32: b.asFloatBuffer().get(dst, off, n); return;
+            case F32: b.asFloatBuffer().get(dst, off, n); break;
             case F16: case BF16: {
                 // bulk copy 16-bit words into a chunk, then widen (per-element getShort is ~10x slower)
                 java.nio.ShortBuffer sb = b.asShortBuffer();
-                short[] chunk = new short[Math.min(n, 1 << 16)];
+                short[] chunk = CHUNK.get();
                 for (int done = 0; done < n; ) {
                     int m = Math.min(chunk.length, n - done);
                     sb.get(chunk, 0, m);
+                    int o = off + done;
                     if (this == BF16) {
-                        for (int i = 0; i < m; i++) dst[off + done + i] = Float.intBitsToFloat((chunk[i] & 0xffff) << 16);
+                        if (minus == null) {
+                            widenBf16(chunk, dst, o, m);
+                        } else {
+                            widenBf16Minus(chunk, dst, o, m, minus);
+                        }
                     } else {
-                        for (int i = 0; i < m; i++) dst[off + done + i] = halfToFloat(chunk[i]);
+                        for (int i = 0; i < m; i++) dst[o + i] = halfToFloat(chunk[i]);
+                        if (minus != null) {
+                            for (int i = 0; i < m; i++) dst[o + i] -= minus[o + i];
+                        }
                     }
                     done += m;
                 }
                 return;
             }
-            case F64: for (int i = 0; i < n; i++) dst[off + i] = (float) b.getDouble(); return;
-            case I64: for (int i = 0; i < n; i++) dst[off + i] = b.getLong(); return;
-            case I32: for (int i = 0; i < n; i++) dst[off + i] = b.getInt(); return;
-            case I16: for (int i = 0; i < n; i++) dst[off + i] = b.getShort(); return;
-            case I8: for (int i = 0; i < n; i++) dst[off + i] = b.get(); return;
-            case U8: for (int i = 0; i < n; i++) dst[off + i] = b.get() & 0xff; return;
-            case BOOL: for (int i = 0; i < n; i++) dst[off + i] = b.get() != 0 ? 1f : 0f; return;
+            case F64: for (int i = 0; i < n; i++) dst[off + i] = (float) b.getDouble(); break;
+            case I64: for (int i = 0; i < n; i++) dst[off + i] = b.getLong(); break;
+            case I32: for (int i = 0; i < n; i++) dst[off + i] = b.getInt(); break;
+            case I16: for (int i = 0; i < n; i++) dst[off + i] = b.getShort(); break;
+            case I8: for (int i = 0; i < n; i++) dst[off + i] = b.get(); break;
+            case U8: for (int i = 0; i < n; i++) dst[off + i] = b.get() & 0xff; break;
+            case BOOL: for (int i = 0; i < n; i++) dst[off + i] = b.get() != 0 ? 1f : 0f; break;
             default: throw new IllegalStateException(name());
+        }
+        if (minus != null && this != F16 && this != BF16) {
+            for (int i = 0; i < n; i++) dst[off + i] -= minus[off + i];
+        }
+    }
+
+    /** Per-thread 16-bit staging chunk of the BF16/F16 conversions (no garbage per call). */
+    private static final ThreadLocal<short[]> CHUNK = ThreadLocal.withInitial(() -> new short[1 << 16]);
+
+    private static void widenBf16(short[] s, float[] dst, int o, int m) {
+        for (int i = 0; i < m; i++) {
+            dst[o + i] = Float.intBitsToFloat(s[i] << 16);
+        }
+    }
+
+    private static void widenBf16Minus(short[] s, float[] dst, int o, int m, float[] minus) {
+        for (int i = 0; i < m; i++) {
+            dst[o + i] = Float.intBitsToFloat(s[i] << 16) - minus[o + i];
         }
     }
 
@@ -95,25 +129,41 @@ public enum DType {
     public void fromFloats(float[] src, int off, int n, ByteBuffer dst) {
         dst.order(ByteOrder.LITTLE_ENDIAN);
         switch (this) {
-            case F32: for (int i = 0; i < n; i++) dst.putFloat(src[off + i]); return;
+            case F32: dst.asFloatBuffer().put(src, off, n); dst.position(dst.position() + 4 * n); return;
             case F16: case BF16: {
                 // narrow into a chunk, then bulk copy (per-element putShort is ~10x slower)
-                short[] chunk = new short[Math.min(n, 1 << 16)];
+                short[] chunk = CHUNK.get();
+                java.nio.ShortBuffer sb = dst.asShortBuffer();
                 for (int done = 0; done < n; ) {
                     int m = Math.min(chunk.length, n - done);
                     if (this == BF16) {
-                        for (int i = 0; i < m; i++) chunk[i] = floatToBf16(src[off + done + i]);
+                        narrowBf16(src, off + done, chunk, m);
                     } else {
                         for (int i = 0; i < m; i++) chunk[i] = floatToHalf(src[off + done + i]);
                     }
-                    dst.asShortBuffer().put(chunk, 0, m);
-                    dst.position(dst.position() + 2 * m);
+                    sb.put(chunk, 0, m);
                     done += m;
                 }
+                dst.position(dst.position() + 2 * n);
                 return;
             }
             case F64: for (int i = 0; i < n; i++) dst.putDouble(src[off + i]); return;
             default: throw new IllegalArgumentException("cannot write floats as " + name());
+        }
+    }
+
+    /** {@link #floatToBf16} over a range; the NaN case is rare, so it is fixed up after a branch-free pass. */
+    private static void narrowBf16(float[] src, int off, short[] out, int m) {
+        int nan = 0;
+        for (int i = 0; i < m; i++) {
+            int bits = Float.floatToRawIntBits(src[off + i]);
+            out[i] = (short) ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16);
+            nan |= ((bits & 0x7fffffff) + 0x007fffff) & 0x80000000; // sign set iff |bits| > 0x7f800000
+        }
+        if (nan != 0) {
+            for (int i = 0; i < m; i++) {
+                out[i] = floatToBf16(src[off + i]);
+            }
         }
     }
 

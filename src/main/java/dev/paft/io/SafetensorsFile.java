@@ -238,18 +238,42 @@ public final class SafetensorsFile implements AutoCloseable {
             throw PaftException.badInput(path + ": tensor '" + name + "' has " + n + " elements, too many for one array");
         }
         float[] out = new float[(int) n];
-        int perChunk = (1 << 26) / t.dtype().size(); // map at most 64 MiB at a time
+        readFloats(name, out, null);
+        return out;
+    }
+
+    /** Per-thread staging buffer of {@link #readFloats(String, float[], float[])}: positional reads, no mapping. */
+    private static final ThreadLocal<ByteBuffer> STAGING = ThreadLocal.withInitial(
+            () -> ByteBuffer.allocateDirect(4 << 20).order(ByteOrder.LITTLE_ENDIAN));
+
+    /**
+     * One tensor converted to float32 into {@code dst[0..numel)} (a preallocated array, e.g. from a
+     * pool), minus {@code minus[j]} element-wise when {@code minus} is not null (a task vector in
+     * one pass). Reads with positional reads into a per-thread direct buffer: no per-tensor
+     * mappings or garbage.
+     */
+    public void readFloats(String name, float[] dst, float[] minus) {
+        TensorInfo t = info(name);
+        long n = t.numel();
+        if (dst.length < n || (minus != null && minus.length < n)) {
+            throw new IllegalArgumentException("tensor '" + name + "': " + n + " elements do not fit arrays of "
+                    + dst.length + (minus == null ? "" : " / " + minus.length));
+        }
+        int size = t.dtype().size();
+        ByteBuffer buf = STAGING.get();
+        int perChunk = buf.capacity() / size;
         for (long done = 0; done < n; done += perChunk) {
             int count = (int) Math.min(perChunk, n - done);
-            long off = dataStart + t.begin() + done * t.dtype().size();
+            long off = dataStart + t.begin() + done * size;
+            buf.clear().limit(count * size);
             try {
-                ByteBuffer chunk = channel.map(FileChannel.MapMode.READ_ONLY, off, (long) count * t.dtype().size());
-                t.dtype().toFloats(chunk, out, (int) done, count);
+                readFully(channel, buf, off);
             } catch (IOException e) {
                 throw PaftException.badInput(path + ": cannot read tensor '" + name + "': " + e.getMessage(), e);
             }
+            buf.flip();
+            t.dtype().toFloats(buf, dst, (int) done, count, minus);
         }
-        return out;
     }
 
     @Override

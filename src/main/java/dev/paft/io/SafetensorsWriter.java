@@ -39,6 +39,15 @@ public final class SafetensorsWriter implements AutoCloseable {
     private final FileChannel out;
     private int next;
     private boolean done;
+    /** Reused direct staging buffer of {@link #writeFloats} (a heap buffer costs one more copy per write). */
+    private ByteBuffer staging;
+    /** Bytes written since the last background flush was started. */
+    private long unflushed;
+    /** The background flush in progress, if any. */
+    private java.util.concurrent.CompletableFuture<Void> flushing;
+
+    /** Starts a background {@code force(false)} after this many bytes, so the final fsync has little left. */
+    static final long FLUSH_EVERY = 256L << 20;
 
     public SafetensorsWriter(Path target, List<TensorSpec> specs, Map<String, String> metadata) {
         this.target = target;
@@ -117,11 +126,16 @@ public final class SafetensorsWriter implements AutoCloseable {
         if (values.length != s.numel()) {
             throw new IllegalArgumentException("tensor '" + name + "': " + values.length + " values, " + s.numel() + " expected");
         }
-        // A buffer sized to the tensor (at most 1 Mi elements): a fixed 16-32 MiB direct buffer per
-        // call made small writes slow (each allocation zeroes it and direct memory waits on GC).
-        int chunk = Math.max(1, Math.min(values.length, 1 << 20));
+        // A reused direct buffer of at most 4 Mi elements, sized down for small tensors; a fresh
+        // buffer per call made small writes slow (each allocation zeroes it).
+        int size = s.dtype().size();
+        int chunk = Math.max(1, Math.min(values.length, (1 << 23) / size));
+        if (staging == null || staging.capacity() < chunk * size) {
+            staging = ByteBuffer.allocateDirect(Math.max(chunk * size, staging == null ? 0 : staging.capacity()))
+                    .order(ByteOrder.LITTLE_ENDIAN);
+        }
+        ByteBuffer buf = staging;
         try {
-            ByteBuffer buf = ByteBuffer.allocate(chunk * s.dtype().size()).order(ByteOrder.LITTLE_ENDIAN);
             for (int off = 0; off < values.length; off += chunk) {
                 int n = Math.min(chunk, values.length - off);
                 buf.clear();
@@ -144,14 +158,43 @@ public final class SafetensorsWriter implements AutoCloseable {
     }
 
     private void writeFully(ByteBuffer b) throws IOException {
+        unflushed += b.remaining();
         while (b.hasRemaining()) {
             out.write(b);
+        }
+        if (FSYNC && unflushed >= FLUSH_EVERY && (flushing == null || flushing.isDone())) {
+            // write back what is written so far while the caller goes on; close() still fsyncs
+            unflushed = 0;
+            flushing = java.util.concurrent.CompletableFuture.runAsync(() -> {
+                try {
+                    out.force(false);
+                } catch (IOException ignored) {
+                    // close() forces again and reports a failure
+                }
+            }, FLUSHER);
+        }
+    }
+
+    private static final java.util.concurrent.Executor FLUSHER = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "paft-safetensors-flush");
+        t.setDaemon(true);
+        return t;
+    });
+
+    private void awaitFlush() {
+        if (flushing != null) {
+            try {
+                flushing.join();
+            } catch (RuntimeException ignored) {
+                // the final force reports failures
+            }
         }
     }
 
     /** Deletes the partial file. */
     public void abort() {
         done = true;
+        awaitFlush();
         try {
             out.close();
             Files.deleteIfExists(tmp);
@@ -171,6 +214,7 @@ public final class SafetensorsWriter implements AutoCloseable {
             abort();
             throw new IllegalStateException(target + ": only " + next + " of " + specs.size() + " tensors were written");
         }
+        awaitFlush();
         try {
             if (FSYNC) {
                 out.force(true);

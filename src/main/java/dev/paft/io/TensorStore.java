@@ -146,6 +146,11 @@ public final class TensorStore implements AutoCloseable {
         return file(name).readFloats(name);
     }
 
+    /** See {@link SafetensorsFile#readFloats(String, float[], float[])}. */
+    public void readFloats(String name, float[] dst, float[] minus) {
+        file(name).readFloats(name, dst, minus);
+    }
+
     public FloatTensor read(String name) {
         return new FloatTensor(info(name).shape(), readFloats(name));
     }

@@ -29,6 +29,9 @@ public final class MergeBench {
         Path dir = Path.of(arg(args, "--dir", "/tmp/paft-merge-bench"));
         double gb = Double.parseDouble(arg(args, "--gb", "4.1"));
         boolean keep = List.of(args).contains("--keep");
+        boolean reuse = List.of(args).contains("--reuse"); // keep the models of an earlier --keep run
+        int rounds = Integer.parseInt(arg(args, "--rounds", "1"));
+        List<String> methods = List.of(arg(args, "--methods", "task_arithmetic,ties").split(","));
         int hidden = 2048;
         int inter = 5632;
         int vocab = 32000;
@@ -41,22 +44,70 @@ public final class MergeBench {
             long bytes = specs.stream().mapToLong(TensorSpec::byteSize).sum();
             System.out.printf("synthetic model: %d layers, hidden %d, intermediate %d, vocab %d, BF16, %.2f GB per model%n",
                     layers, hidden, inter, vocab, bytes / 1e9);
+            System.out.printf("cpus %d, load average at start: %s%n", Runtime.getRuntime().availableProcessors(), load());
             long t = System.nanoTime();
-            Path base = generate(dir.resolve("base"), specs, 1, 0f, layers, hidden, inter, vocab);
-            Path m1 = generate(dir.resolve("m1"), specs, 2, 0.01f, layers, hidden, inter, vocab);
-            Path m2 = generate(dir.resolve("m2"), specs, 3, 0.01f, layers, hidden, inter, vocab);
-            System.out.printf("generated 3 models in %.1f s%n", (System.nanoTime() - t) / 1e9);
-
-            double raw = rawIo(List.of(base, m1, m2), dir.resolve("raw.bin"), bytes);
-            System.out.printf("raw I/O: read %.2f GB + write %.2f GB: %.1f s%n", 3 * bytes / 1e9, bytes / 1e9, raw);
-            double ta = timedMerge("task_arithmetic", base, m1, m2, dir.resolve("out-ta"), Map.of("weight", 0.5));
-            double ties = timedMerge("ties", base, m1, m2, dir.resolve("out-ties"), Map.of("weight", 0.5, "density", 0.5));
-            System.out.printf("%nRESULT raw_io %.1f s | task_arithmetic %.1f s (%.2fx, target <= 1.5x) | ties %.1f s (%.2fx, target <= 3x)%n",
-                    raw, ta, ta / raw, ties, ties / raw);
+            Path base = dir.resolve("base");
+            Path m1 = dir.resolve("m1");
+            Path m2 = dir.resolve("m2");
+            if (reuse && Files.isRegularFile(m2.resolve("config.json"))) {
+                System.out.println("reusing the models in " + dir);
+            } else {
+                generate(base, specs, 1, 0f, layers, hidden, inter, vocab);
+                generate(m1, specs, 2, 0.01f, layers, hidden, inter, vocab);
+                generate(m2, specs, 3, 0.01f, layers, hidden, inter, vocab);
+                System.out.printf("generated 3 models in %.1f s%n", (System.nanoTime() - t) / 1e9);
+            }
+            // interleaved: raw I/O before each merge, so both see the same page cache state and load
+            Map<String, List<Double>> ratios = new java.util.LinkedHashMap<>();
+            Map<String, List<Double>> secs = new java.util.LinkedHashMap<>();
+            List<Double> raws = new ArrayList<>();
+            for (int r = 0; r < rounds; r++) {
+                for (String m : methods) {
+                    double c0 = cpu();
+                    double raw = rawIo(List.of(base, m1, m2), dir.resolve("raw.bin"), bytes);
+                    System.out.printf("raw I/O: read %.2f GB + write %.2f GB: %.1f s, cpu %.1f s (load %s)%n", 3 * bytes / 1e9,
+                            bytes / 1e9, raw, cpu() - c0, load());
+                    Map<String, Object> p = m.equals("task_arithmetic") ? Map.of("weight", 0.5)
+                            : Map.of("weight", 0.5, "density", 0.5);
+                    double s = timedMerge(m, base, m1, m2, dir.resolve("out-" + m), p);
+                    raws.add(raw);
+                    secs.computeIfAbsent(m, k -> new ArrayList<>()).add(s);
+                    ratios.computeIfAbsent(m, k -> new ArrayList<>()).add(s / raw);
+                    System.out.printf("  %s / raw = %.2fx (load %s)%n", m, s / raw, load());
+                }
+            }
+            StringBuilder sb = new StringBuilder(String.format("%nRESULT raw_io %.1f s (median)", median(raws)));
+            for (String m : methods) {
+                double target = m.equals("task_arithmetic") ? 1.5 : 3;
+                sb.append(String.format(" | %s %.1f s (%.2fx median of %s, target <= %.1fx)", m, median(secs.get(m)),
+                        median(ratios.get(m)), fmt(ratios.get(m)), target));
+            }
+            System.out.println(sb);
+            System.out.printf("load average at end: %s%n", load());
         } finally {
             if (!keep) {
                 AtomicFiles.deleteRecursively(dir);
             }
+        }
+    }
+
+    private static double median(List<Double> v) {
+        List<Double> s = new ArrayList<>(v);
+        s.sort(null);
+        int n = s.size();
+        return n % 2 == 1 ? s.get(n / 2) : (s.get(n / 2 - 1) + s.get(n / 2)) / 2;
+    }
+
+    private static String fmt(List<Double> v) {
+        return v.stream().map(x -> String.format("%.2f", x)).toList().toString();
+    }
+
+    private static String load() {
+        try {
+            String[] f = Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+");
+            return f[0] + " " + f[1] + " " + f[2];
+        } catch (IOException | RuntimeException e) {
+            return "?";
         }
     }
 
@@ -178,16 +229,27 @@ public final class MergeBench {
         MergeSpec spec = new MergeSpec(method, base.toString(),
                 List.of(new MergeSpec.Input(m1.toString(), p), new MergeSpec.Input(m2.toString(), p)), Map.of(),
                 null, null, "5GB", null);
+        double c0 = cpu();
         long t = System.nanoTime();
         MergeRunner.Result r = MergeRunner.run(spec, new MergeRunner.Options(out, true));
         double s = (System.nanoTime() - t) / 1e9;
+        double c = cpu() - c0;
         sampler.interrupt();
         sampler.join();
-        System.out.printf("%s: %.1f s, %d tensors, %.2f GB written; peak RSS growth %.0f MB (anon %.0f MB, file-backed mmap %.0f MB)%n",
-                method, s, r.tensors(), r.bytesWritten() / 1e9, (peak[0] - before[0]) / 1e6, (peak[1] - before[1]) / 1e6,
+        System.out.printf("%s: %.1f s, cpu %.1f s (user+sys, all threads), %d tensors, %.2f GB written; peak RSS growth %.0f MB "
+                + "(anon %.0f MB, file-backed mmap %.0f MB)%n", method, s, c, r.tensors(), r.bytesWritten() / 1e9, (peak[0] - before[0]) / 1e6, (peak[1] - before[1]) / 1e6,
                 (peak[2] - before[2]) / 1e6);
         AtomicFiles.deleteRecursively(out);
         return s;
+    }
+
+    /** CPU seconds (user + system) of this process so far, all threads; NaN when not available. */
+    static double cpu() {
+        if (java.lang.management.ManagementFactory.getOperatingSystemMXBean()
+                instanceof com.sun.management.OperatingSystemMXBean os) {
+            return os.getProcessCpuTime() / 1e9;
+        }
+        return Double.NaN;
     }
 
     /** VmRSS, RssAnon, RssFile in bytes. */

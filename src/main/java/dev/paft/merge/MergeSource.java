@@ -25,6 +25,16 @@ public sealed interface MergeSource extends AutoCloseable {
     /** The task vector of one tensor; {@code base} is not modified. */
     float[] delta(String name, float[] base);
 
+    /** As {@link #delta(String, float[])}, the result possibly in an array from {@code pool}. */
+    default float[] delta(String name, float[] base, FloatPool pool) {
+        return delta(name, base);
+    }
+
+    /** As {@link #model(String, float[])}, the result possibly in an array from {@code pool}. */
+    default float[] model(String name, float[] base, FloatPool pool) {
+        return model(name, base);
+    }
+
     /** The whole tensor of this model ({@code base + d} for an adapter); {@code base} is not modified. */
     float[] model(String name, float[] base);
 
@@ -74,6 +84,20 @@ public sealed interface MergeSource extends AutoCloseable {
         @Override
         public float[] model(String name, float[] base) {
             return store.readFloats(name);
+        }
+
+        @Override
+        public float[] delta(String name, float[] base, FloatPool pool) {
+            float[] m = pool.get(base.length);
+            store.readFloats(name, m, base); // m - base, widened and subtracted in one pass
+            return m;
+        }
+
+        @Override
+        public float[] model(String name, float[] base, FloatPool pool) {
+            float[] m = pool.get((int) store.info(name).numel());
+            store.readFloats(name, m, null);
+            return m;
         }
 
         @Override

@@ -73,16 +73,23 @@ public final class Sparsify {
         }
         int threshold = (bin << 15) | low;
         int tiesToKeep = k - above; // entries exactly at the threshold that still fit
-        // 3. keep > threshold, and the first tiesToKeep entries == threshold
+        int ties = lo[low];
+        // 3. zero everything below the threshold, branch-free (a branch mispredicts on most entries):
+        // (m - threshold) >> 31 is -1 exactly when m < threshold, and bits & 0 is +0f
         for (int i = 0; i < n; i++) {
-            int m = Float.floatToRawIntBits(d[i]) & 0x7fffffff;
-            if (m < threshold) {
-                d[i] = 0f;
-            } else if (m == threshold) {
-                if (tiesToKeep > 0) {
-                    tiesToKeep--;
-                } else {
-                    d[i] = 0f;
+            int bits = Float.floatToRawIntBits(d[i]);
+            int m = bits & 0x7fffffff;
+            d[i] = Float.intBitsToFloat(bits & ~((m - threshold) >> 31));
+        }
+        // 4. entries == threshold: keep the first tiesToKeep in index order, zero the rest
+        if (ties > tiesToKeep) {
+            for (int i = 0; i < n; i++) {
+                if ((Float.floatToRawIntBits(d[i]) & 0x7fffffff) == threshold) {
+                    if (tiesToKeep > 0) {
+                        tiesToKeep--;
+                    } else {
+                        d[i] = 0f;
+                    }
                 }
             }
         }

@@ -91,18 +91,19 @@ public final class TaskArithmeticMerge implements MergeMethod {
     public float[] merge(MergeTensor t) {
         float[][] d = t.inputs();
         int n = d.length;
-        // 1. sparsify each task vector (trim / drop-and-rescale / breadcrumbs)
+        // 1. sparsify each task vector (trim / drop-and-rescale / breadcrumbs); inputs are
+        // independent, so large tensors use a second core (the results do not depend on it)
+        java.util.List<java.util.concurrent.CompletableFuture<Void>> pending = new java.util.ArrayList<>();
         for (int i = 0; i < n; i++) {
-            Params p = t.perInput().get(i);
-            switch (sparsification) {
-                case MAGNITUDE -> Sparsify.magnitude(d[i], p.number("density"));
-                case RANDOM -> Sparsify.bernoulli(d[i], p.number("density"), rescaleOf(t.global()),
-                        Sparsify.seedFor(t.seed(), t.name(), i));
-                case MAGNITUDE_OUTLIERS -> Sparsify.magnitudeOutliers(d[i], p.number("density"), p.number("gamma"),
-                        rescaleOf(t.global()));
-                case NONE -> { }
+            final int ii = i;
+            Runnable r = () -> sparsify(t, ii);
+            if (sparsification != Sparsification.NONE && i < n - 1 && d[i].length >= PARALLEL_MIN) {
+                pending.add(java.util.concurrent.CompletableFuture.runAsync(r));
+            } else {
+                r.run();
             }
         }
+        pending.forEach(TaskArithmeticMerge::join);
         float[] w = new float[n];
         for (int i = 0; i < n; i++) {
             w[i] = (float) t.perInput().get(i).number("weight");
@@ -110,18 +111,157 @@ public final class TaskArithmeticMerge implements MergeMethod {
         float lambda = (float) t.global().number("lambda");
         boolean normalize = t.global().bool("normalize");
         boolean count = consensus && "count".equals(t.global().string("consensus"));
-        // 2.-4. elect sign, disjoint mix, normalize; written into the base array
-        mix(t.base(), d, w, lambda, normalize, consensus, count);
-        return t.base();
+        // 2.-4. elect sign, disjoint mix, normalize; written into the base array (halves in parallel)
+        float[] base = t.base();
+        if (base.length >= PARALLEL_MIN) {
+            int mid = base.length / 2 / BLOCK * BLOCK;
+            var upper = java.util.concurrent.CompletableFuture.runAsync(
+                    () -> mix(base, d, w, lambda, normalize, consensus, count, mid, base.length));
+            mix(base, d, w, lambda, normalize, consensus, count, 0, mid);
+            join(upper);
+        } else {
+            mix(base, d, w, lambda, normalize, consensus, count);
+        }
+        return base;
     }
+
+    private static void join(java.util.concurrent.CompletableFuture<Void> f) {
+        try {
+            f.join();
+        } catch (java.util.concurrent.CompletionException e) {
+            if (e.getCause() instanceof RuntimeException re) {
+                throw re;
+            }
+            if (e.getCause() instanceof Error er) {
+                throw er;
+            }
+            throw e;
+        }
+    }
+
+    /** Tensors of at least this many elements are split over two threads. */
+    static final int PARALLEL_MIN = 1 << 20;
+
+    private void sparsify(MergeTensor t, int i) {
+        float[] d = t.inputs()[i];
+        Params p = t.perInput().get(i);
+        switch (sparsification) {
+            case MAGNITUDE -> Sparsify.magnitude(d, p.number("density"));
+            case RANDOM -> Sparsify.bernoulli(d, p.number("density"), rescaleOf(t.global()),
+                    Sparsify.seedFor(t.seed(), t.name(), i));
+            case MAGNITUDE_OUTLIERS -> Sparsify.magnitudeOutliers(d, p.number("density"), p.number("gamma"),
+                    rescaleOf(t.global()));
+            case NONE -> { }
+        }
+    }
+
+    /** Elements per block of the blocked mixing loops (the scratch rows stay in L1/L2). */
+    static final int BLOCK = 2048;
 
     /**
      * The mixing step as a free function: {@code out[j] = base[j] + lambda * mixed[j] (/ divisor[j])}
      * computed in place in {@code base}.
+     *
+     * <p>Computed in blocks, one input at a time (loops the JIT vectorizes), with exactly the
+     * float operations, in the same order, of {@link #mixReference}: results are bit-identical.
+     * Count consensus, and any block whose fast result is not finite (a NaN or infinite input, which
+     * the reference treats specially), go through the reference loop.
      */
     public static void mix(float[] base, float[][] d, float[] w, float lambda, boolean normalize,
                            boolean consensus, boolean countConsensus) {
-        int n = d.length;
+        mix(base, d, w, lambda, normalize, consensus, countConsensus, 0, base.length);
+    }
+
+    static void mix(float[] base, float[][] d, float[] w, float lambda, boolean normalize,
+                    boolean consensus, boolean countConsensus, int from, int to) {
+        if (consensus && countConsensus) {
+            mixReference(base, d, w, lambda, normalize, true, true, from, to);
+            return;
+        }
+        float plainDivisor = plainDivisor(w);
+        float[] mixed = new float[BLOCK];
+        float[] divisor = consensus ? new float[BLOCK] : null;
+        float[] vote = consensus ? new float[BLOCK] : null;
+        float[] save = new float[BLOCK];
+        for (int lo = from; lo < to; lo += BLOCK) {
+            int m = Math.min(BLOCK, to - lo);
+            System.arraycopy(base, lo, save, 0, m);
+            java.util.Arrays.fill(mixed, 0, m, 0f);
+            if (consensus) {
+                // elect: sign of the summed weighted deltas; 0 counts as +
+                java.util.Arrays.fill(vote, 0, m, 0f);
+                java.util.Arrays.fill(divisor, 0, m, 0f);
+                for (int i = 0; i < d.length; i++) {
+                    addScaled(vote, d[i], lo, m, w[i]);
+                }
+                // elected = vote >= 0 ? 1 : -1, as arithmetic (exact for every non-NaN vote)
+                for (int k = 0; k < m; k++) {
+                    vote[k] = 1f - 2f * Math.min(Math.max(-vote[k], 0f) * 0x1p126f * 0x1p126f, 1f);
+                }
+                for (int i = 0; i < d.length; i++) {
+                    addAgreeing(mixed, divisor, vote, d[i], lo, m, w[i]);
+                }
+                // divisor == 0 -> 1, branch-free: zero is -1 exactly when |bits| == 0
+                for (int k = 0; k < m; k++) {
+                    int bits = Float.floatToRawIntBits(divisor[k]);
+                    int zero = ((bits & 0x7fffffff) - 1) >> 31;
+                    divisor[k] = Float.intBitsToFloat((bits & ~zero) | (0x3f800000 & zero));
+                }
+            } else {
+                for (int i = 0; i < d.length; i++) {
+                    addScaled(mixed, d[i], lo, m, w[i]);
+                }
+            }
+            if (normalize) {
+                if (consensus) {
+                    for (int k = 0; k < m; k++) {
+                        mixed[k] /= divisor[k];
+                    }
+                } else {
+                    for (int k = 0; k < m; k++) {
+                        mixed[k] /= plainDivisor;
+                    }
+                }
+            }
+            if (lambda != 1f) {
+                for (int k = 0; k < m; k++) {
+                    mixed[k] *= lambda;
+                }
+            }
+            for (int k = 0; k < m; k++) {
+                base[lo + k] += mixed[k];
+            }
+            if (!Floats.allFinite(base, lo, lo + m)) {
+                // NaN / infinite inputs: the reference semantics (a NaN delta never agrees with the sign)
+                System.arraycopy(save, 0, base, lo, m);
+                mixReference(base, d, w, lambda, normalize, consensus, false, lo, lo + m);
+            }
+        }
+    }
+
+    /** {@code acc[k] += w * d[lo + k]}. */
+    private static void addScaled(float[] acc, float[] d, int lo, int m, float w) {
+        for (int k = 0; k < m; k++) {
+            acc[k] += w * d[lo + k];
+        }
+    }
+
+    /**
+     * Disjoint merge of one input: where {@code sign(w * d) == elected} (zeros never agree),
+     * {@code mixed += w * d} and {@code divisor += w}; elsewhere both get {@code +-0} (no change, as
+     * neither sum can be -0). {@code f = max(w d e, 0)} is {@code |w d|} when agreeing, else 0;
+     * {@code f e = w d} exactly, and {@code min(f 2^252, 1)} is the 0/1 indicator.
+     */
+    private static void addAgreeing(float[] mixed, float[] divisor, float[] elected, float[] d, int lo, int m, float w) {
+        for (int k = 0; k < m; k++) {
+            float e = elected[k];
+            float f = Math.max(w * d[lo + k] * e, 0f);
+            mixed[k] += f * e;
+            divisor[k] += Math.min(f * 0x1p126f * 0x1p126f, 1f) * w;
+        }
+    }
+
+    static float plainDivisor(float[] w) {
         float plainDivisor = 0f;
         for (float x : w) {
             plainDivisor += x;
@@ -129,7 +269,15 @@ public final class TaskArithmeticMerge implements MergeMethod {
         if (Math.abs(plainDivisor) < 1e-8f) {
             plainDivisor = 1f;
         }
-        for (int j = 0; j < base.length; j++) {
+        return plainDivisor;
+    }
+
+    /** The mixing step element by element (the definition; {@link #mix} must match it bit for bit). */
+    static void mixReference(float[] base, float[][] d, float[] w, float lambda, boolean normalize,
+                             boolean consensus, boolean countConsensus, int from, int to) {
+        int n = d.length;
+        float plainDivisor = plainDivisor(w);
+        for (int j = from; j < to; j++) {
             float mixed = 0f;
             float divisor;
             if (consensus) {
