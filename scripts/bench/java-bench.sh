@@ -12,6 +12,6 @@ if [ -z "${SKIP_COMPILE:-}" ]; then mvn -B -q -o test-compile; fi
 CP_FILE=target/bench.classpath
 [ -s "$CP_FILE" ] || mvn -B -q -o dependency:build-classpath -Dmdep.outputFile="$CP_FILE" >/dev/null
 T="${PAFT_THREADS:-2}"
-exec java ${BENCH_JAVA_OPTS:--Xmx6g} -Dai.djl.offline=true -Dbench.threads="$T" \
+exec java ${BENCH_JAVA_OPTS:--Xmx6g} -Dai.djl.offline=true -Dbench.threads="$T" -Dbench.ops="${BENCH_OPS:-}" \
   -cp "target/classes:target/test-classes:$(cat "$CP_FILE")" \
   dev.paft.bench.TrainBench "$@" 2> >(grep -v -e CudaUtils -e 'SLF4J' >&2)

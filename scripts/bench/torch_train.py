@@ -234,6 +234,31 @@ def phases(d, steps):
           + "  (min/mean seconds)", flush=True)
 
 
+def micro(reps):
+    def t(name, fn):
+        fn()
+        best = float("inf")
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            fn()
+            best = min(best, time.perf_counter() - t0)
+        print(f"RESULT impl=torch kind=micro op={name} best_ms={best * 1e3:.3f}", flush=True)
+    x, head, logits = torch.randn(2, 256, 256), torch.randn(32000, 256), torch.randn(2, 256, 32000)
+    q, small = torch.randn(2, 8, 256, 32), torch.randn(8, 256)
+
+    def adds():
+        acc = small + small
+        for _ in range(99):
+            acc = acc + small
+        return acc
+    t("lm_head_linear", lambda: F.linear(x, head))
+    t("log_softmax_shifted", lambda: logits[:, :-1].log_softmax(-1))
+    t("qk_matmul", lambda: q @ q.transpose(-1, -2))
+    p4 = torch.randn(2, 8, 256, 256)
+    t("pv_matmul", lambda: p4 @ q)
+    t("tiny_add_x100", adds)
+
+
 def matmul(n, reps):
     a, b = torch.randn(n, n), torch.randn(n, n)
     a @ b
@@ -251,6 +276,8 @@ if __name__ == "__main__":
         run(sys.argv[2], int(sys.argv[3]))
     elif mode == "phases":
         phases(sys.argv[2], int(sys.argv[3]))
+    elif mode == "micro":
+        micro(int(sys.argv[2]) if len(sys.argv) > 2 else 5)
     elif mode == "matmul":
         matmul(int(sys.argv[2]) if len(sys.argv) > 2 else 2048, int(sys.argv[3]) if len(sys.argv) > 3 else 10)
     else:

@@ -74,6 +74,7 @@ public final class TrainBench {
                 case "small" -> new Bench(name, 256, 4, 8, 8, 688, 32000, 256, 8);
                 case "medium" -> new Bench(name, 1024, 8, 16, 16, 2752, 32000, 512, 4);
                 case "gpu1b" -> new Bench(name, 2048, 16, 32, 8, 5632, 32000, 1024, 4);
+                case "small-b2" -> new Bench(name, 256, 4, 8, 8, 688, 32000, 256, 2);   // profiling proxy
                 case "tiny" -> new Bench(name, 64, 2, 4, 2, 128, 1000, 32, 4);
                 default -> throw new IllegalArgumentException("unknown config " + name + " (small, medium, gpu1b, tiny)");
             };
@@ -134,8 +135,13 @@ public final class TrainBench {
                 }
             }
             case "matmul" -> {
+                String devName = args.length > 3 ? args[3] : "cpu";
+                Device dev = Engines.start(devName, devName.equals("cpu") ? threads : 0);
+                matmul(args.length > 1 ? Integer.parseInt(args[1]) : 2048, args.length > 2 ? Integer.parseInt(args[2]) : 10, dev);
+            }
+            case "micro" -> {
                 Engines.start("cpu", threads);
-                matmul(args.length > 1 ? Integer.parseInt(args[1]) : 2048, args.length > 2 ? Integer.parseInt(args[2]) : 10);
+                micro(args.length > 1 ? Integer.parseInt(args[1]) : 5);
             }
             default -> throw new IllegalArgumentException("unknown mode " + mode);
         }
@@ -419,17 +425,120 @@ public final class TrainBench {
         return out;
     }
 
+    // ---------------------------------------------------------------- micro-benchmarks
+
+    interface Op {
+        NDArray run();
+    }
+
+    static void timeOp(String name, int reps, Op op) {
+        String only = System.getProperty("bench.ops", "");
+        if (!only.isEmpty() && !java.util.Arrays.asList(only.split(",")).contains(name)) {
+            return;
+        }
+        op.run().close();
+        double best = Double.MAX_VALUE;
+        for (int i = 0; i < reps; i++) {
+            long t0 = System.nanoTime();
+            op.run().close();
+            best = Math.min(best, (System.nanoTime() - t0) / 1e9);
+        }
+        System.out.printf("RESULT impl=paft kind=micro op=%s best_ms=%.3f%n", name, best * 1e3);
+    }
+
+    /** Single ops at the small config's shapes (batch 2), best of {@code reps}; torch_train.py micro runs the same. */
+    static void micro(int reps) {
+        try (NDManager m = NDManager.newBaseManager()) {
+            NDArray x = m.randomNormal(new Shape(2, 256, 256));
+            NDArray head = m.randomNormal(new Shape(32000, 256));
+            NDArray logits = m.randomNormal(new Shape(2, 256, 32000));
+            NDArray q = m.randomNormal(new Shape(2, 8, 256, 32));
+            NDArray small = m.randomNormal(new Shape(8, 256));
+            timeOp("lm_head_linear", reps, () -> dev.paft.lora.LoraLinear.linear(x, head, null));
+            timeOp("log_softmax_shifted", reps, () -> logits.get(":, :-1, :").logSoftmax(-1));
+            timeOp("qk_matmul", reps, () -> q.matMul(q.transpose(0, 1, 3, 2)));
+            NDArray kt = q.transpose(0, 1, 3, 2);
+            NDArray ktc = kt.duplicate();
+            NDArray q3 = q.reshape(16, 256, 32);
+            NDArray kt3 = ktc.reshape(16, 32, 256);
+            NDArray kt3v = q3.transpose(0, 2, 1);
+            timeOp("qk_matmul_contig", reps, () -> q.matMul(ktc));
+            timeOp("qk_bmm3_contig", reps, () -> q3.batchMatMul(kt3));
+            timeOp("qk_bmm3_view", reps, () -> q3.batchMatMul(kt3v));
+            NDArray p4 = m.randomNormal(new Shape(2, 8, 256, 256));
+            timeOp("qk_loop_mm", reps, () -> {
+                ai.djl.ndarray.NDList outs = new ai.djl.ndarray.NDList();
+                for (int i = 0; i < 16; i++) {
+                    outs.add(q3.get(i).matMul(kt3v.get(i)));
+                }
+                NDArray r = ai.djl.ndarray.NDArrays.stack(outs);
+                outs.close();
+                return r;
+            });
+            timeOp("pv_matmul", reps, () -> p4.matMul(q));
+            timeOp("pv_bmm3", reps, () -> p4.reshape(16, 256, 256).batchMatMul(q3));
+            // AdamW over the small config's 32 LoRA tensors (A [8,256], B [256,8]) with gradients present
+            Map<String, NDArray> ps = new LinkedHashMap<>();
+            for (int i = 0; i < 32; i++) {
+                NDArray pa = m.randomNormal(i % 2 == 0 ? new Shape(8, 256) : new Shape(256, 8));
+                pa.setRequiresGradient(true);
+                ps.put("p" + i, pa);
+            }
+            try (NDManager g = m.newSubManager()) {
+                JniUtils.setGradMode(true);
+                NDArray tot = null;
+                for (NDArray pa : ps.values()) {
+                    NDArray sq = pa.square().sum();
+                    tot = tot == null ? sq : tot.add(sq);
+                }
+                JniUtils.backward((PtNDArray) tot, (PtNDArray) tot.onesLike(), false, false);
+                JniUtils.setGradMode(false);
+            }
+            AdamW opt = new AdamW(m, AdamW.Config.defaults());
+            timeOp("adamw_32_tensors", reps, () -> {
+                opt.step(ps, 1e-4);
+                return m.zeros(new Shape(1));
+            });
+            timeOp("clip_32_tensors", reps, () -> {
+                try (NDManager sc = m.newSubManager()) {
+                    List<NDArray> gs = new ArrayList<>();
+                    for (NDArray pa : ps.values()) {
+                        NDArray gg = pa.getGradient();
+                        gg.attach(sc);
+                        gs.add(gg);
+                    }
+                    GradClip.clipGradNorm(gs, 1.0);
+                }
+                return m.zeros(new Shape(1));
+            });
+            timeOp("tiny_add_x100", reps, () -> {
+                NDArray acc = small.add(small);
+                for (int i = 0; i < 99; i++) {
+                    NDArray next = acc.add(small);
+                    acc.close();
+                    acc = next;
+                }
+                return acc;
+            });
+        }
+    }
+
     // ---------------------------------------------------------------- matmul ceiling
 
-    static void matmul(int n, int reps) {
-        try (NDManager m = NDManager.newBaseManager()) {
+    /** Best time of an N x N float32 matmul; on a GPU each product is synchronized by reading one element. */
+    static void matmul(int n, int reps, Device dev) {
+        try (NDManager m = NDManager.newBaseManager(dev)) {
             NDArray a = m.randomNormal(new Shape(n, n));
             NDArray b = m.randomNormal(new Shape(n, n));
-            a.matMul(b).close();
+            try (NDArray c = a.matMul(b)) {
+                c.get(0, 0).getFloat();
+            }
             double best = Double.MAX_VALUE;
             for (int i = 0; i < reps; i++) {
                 long t0 = System.nanoTime();
-                a.matMul(b).close();
+                try (NDArray c = a.matMul(b); NDArray e = c.get(0, 0)) {
+                    e.getFloat();
+                }
                 best = Math.min(best, (System.nanoTime() - t0) / 1e9);
             }
             System.out.printf("RESULT impl=paft kind=matmul n=%d best_s=%.5f gflops=%.1f%n", n, best, 2.0 * n * n * n / best / 1e9);
