@@ -494,11 +494,40 @@ public final class TrainBench {
                 JniUtils.backward((PtNDArray) tot, (PtNDArray) tot.onesLike(), false, false);
                 JniUtils.setGradMode(false);
             }
-            AdamW opt = new AdamW(m, AdamW.Config.defaults());
-            timeOp("adamw_32_tensors", reps, () -> {
-                opt.step(ps, 1e-4);
-                return m.zeros(new Shape(1));
-            });
+            // a copy of the parameters for the pre-fix update; same gradients (bit-identity check below)
+            Map<String, NDArray> ps2 = new LinkedHashMap<>();
+            for (var e : ps.entrySet()) {
+                NDArray c = e.getValue().duplicate();
+                c.setRequiresGradient(true);
+                ps2.put(e.getKey(), c);
+            }
+            try (NDManager g = m.newSubManager()) {
+                JniUtils.setGradMode(true);
+                NDArray tot = null;
+                for (NDArray pa : ps2.values()) {
+                    NDArray sq = pa.square().sum();
+                    tot = tot == null ? sq : tot.add(sq);
+                }
+                JniUtils.backward((PtNDArray) tot, (PtNDArray) tot.onesLike(), false, false);
+                JniUtils.setGradMode(false);
+            }
+            AdamW opt = new AdamW(m, new AdamW.Config(0.9, 0.999, 1e-8, 0.01));
+            AdamWLegacy legacy = new AdamWLegacy(m);
+            for (int round = 0; round < 3; round++) {   // interleaved: new, legacy, new, legacy, new, legacy
+                timeOp("adamw_32_tensors", reps, () -> {
+                    opt.step(ps, 1e-4);
+                    return m.zeros(new Shape(1));
+                });
+                timeOp("adamw_32_tensors_prefix", reps, () -> {
+                    legacy.step(ps2, 1e-4, 0.9, 0.999, 1e-8, 0.01);
+                    return m.zeros(new Shape(1));
+                });
+            }
+            boolean same = true;
+            for (String k : ps.keySet()) {
+                same &= java.util.Arrays.equals(ps.get(k).toFloatArray(), ps2.get(k).toFloatArray());
+            }
+            System.out.println("RESULT impl=paft kind=micro op=adamw_bit_identical_to_prefix value=" + same);
             timeOp("clip_32_tensors", reps, () -> {
                 try (NDManager sc = m.newSubManager()) {
                     List<NDArray> gs = new ArrayList<>();
