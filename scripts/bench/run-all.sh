@@ -3,7 +3,7 @@
 #
 #   scripts/bench/run-all.sh                         # small + medium, 2 interleaved rounds, 2 timed steps each
 #   ROUNDS=3 STEPS=3 CONFIGS="small" scripts/bench/run-all.sh
-#   CONFIGS="tiny" ROUNDS=1 STEPS=2 scripts/bench/run-all.sh   # 1-minute smoke test of the whole pipeline
+#   CONFIGS=tiny ROUNDS=1 STEPS=2 PHASES=0 scripts/bench/run-all.sh   # 1-minute smoke test of the pipeline
 #
 # What it does, in order (all output lines starting with RESULT go to $OUT_DIR/results.txt):
 #   0. setup check: java, maven (offline), Debian python3-torch + OpenBLAS (prints the apt-get line if missing)
@@ -73,12 +73,14 @@ for c in $CONFIGS; do
 done
 load end-steps
 
-# ---- 3. phases
+# ---- 3. phases (PHASES=0 skips)
+if [ "${PHASES:-1}" != 0 ]; then
 d="$BENCH_DIR/small-b2"
 [ -s "$d/model.safetensors" ] || $J prepare small-b2 "$d" 2>/dev/null | grep prepared
 $J phases "$d" "$PHASE_STEPS" 2>/dev/null | grep RESULT | sed 's/$/ config=small-b2/' | tee -a "$RES"
 "$PY" scripts/bench/torch_train.py phases "$d" "$PHASE_STEPS" | sed 's/$/ config=small-b2/' | tee -a "$RES"
 load end-phases
+fi
 
 # ---- 4. merge throughput
 if [ -x scripts/bench/merge-bench.sh ]; then
