@@ -139,6 +139,13 @@ public final class TrainBench {
                 Device dev = Engines.start(devName, devName.equals("cpu") ? threads : 0);
                 matmul(args.length > 1 ? Integer.parseInt(args[1]) : 2048, args.length > 2 ? Integer.parseInt(args[2]) : 10, dev);
             }
+            case "refmem" -> {
+                Device dev = Engines.start("cpu", threads);
+                Path dir = Path.of(args[1]);
+                try (LlamaModel model = LlamaModel.load(dir, dev, false)) {
+                    refmem(model, readBatch(dir), Integer.parseInt(args[2]));
+                }
+            }
             case "micro" -> {
                 Engines.start("cpu", threads);
                 micro(args.length > 1 ? Integer.parseInt(args[1]) : 5);
@@ -423,6 +430,37 @@ public final class TrainBench {
         out[3] = (t4 - t3) / 1e9;
         out[4] = (t5 - t4) / 1e9;
         return out;
+    }
+
+    /** The DPO reference forward (base model, no grad) with label log-probs: best time and peak RSS growth. */
+    static void refmem(LlamaModel model, BenchBatch batch, int reps) throws Exception {
+        var b = dev.paft.data.Batches.sft(batch.sft(), 0);
+        long hwm0 = status("VmHWM:");
+        double best = Double.MAX_VALUE;
+        for (int i = 0; i < reps; i++) {
+            long t0 = System.nanoTime();
+            try (NDManager scope = model.manager().newSubManager()) {
+                Shape shape = new Shape(b.rows(), b.cols());
+                NDArray ids = scope.create(b.flatInputIds(), shape);
+                NDArray mask = scope.create(b.flatAttentionMask(), shape);
+                JniUtils.setGradMode(false);
+                NDArray logits = model.forward(scope, ids, mask, null, false);
+                var a = dev.paft.train.loss.TokenLogProbs.shift(logits, scope.create(b.flatLabels(), shape));
+                dev.paft.train.loss.TokenLogProbs.sequences(a.logits(), a.labels()).sum().toFloatArray();
+            }
+            best = Math.min(best, (System.nanoTime() - t0) / 1e9);
+        }
+        System.out.printf("RESULT impl=paft kind=refmem rows=%d best_s=%.3f peak_rss_growth_mb=%d%n", b.rows(), best,
+                (status("VmHWM:") - hwm0) / 1024);
+    }
+
+    static long status(String key) throws Exception {
+        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+            if (line.startsWith(key)) {
+                return Long.parseLong(line.replaceAll("[^0-9]", ""));
+            }
+        }
+        return -1;
     }
 
     // ---------------------------------------------------------------- micro-benchmarks
