@@ -142,8 +142,9 @@ public final class TrainBench {
             case "refmem" -> {
                 Device dev = Engines.start("cpu", threads);
                 Path dir = Path.of(args[1]);
-                try (LlamaModel model = LlamaModel.load(dir, dev, false)) {
-                    refmem(model, readBatch(dir), Integer.parseInt(args[2]));
+                try (LlamaModel model = LlamaModel.load(dir, dev, false);
+                     LoraAdapter adapter = args.length > 3 ? model.loadAdapter(dir.resolve("adapter")) : null) {
+                    refmem(model, adapter, readBatch(dir), Integer.parseInt(args[2]));
                 }
             }
             case "micro" -> {
@@ -433,7 +434,7 @@ public final class TrainBench {
     }
 
     /** The DPO reference forward (base model, no grad) with label log-probs: best time and peak RSS growth. */
-    static void refmem(LlamaModel model, BenchBatch batch, int reps) throws Exception {
+    static void refmem(LlamaModel model, LoraAdapter adapter, BenchBatch batch, int reps) throws Exception {
         var b = dev.paft.data.Batches.sft(batch.sft(), 0);
         long hwm0 = status("VmHWM:");
         double best = Double.MAX_VALUE;
@@ -443,14 +444,21 @@ public final class TrainBench {
                 Shape shape = new Shape(b.rows(), b.cols());
                 NDArray ids = scope.create(b.flatInputIds(), shape);
                 NDArray mask = scope.create(b.flatAttentionMask(), shape);
-                JniUtils.setGradMode(false);
-                NDArray logits = model.forward(scope, ids, mask, null, false);
+                JniUtils.setGradMode(adapter != null);   // with an adapter: forward + backward of the SFT CE
+                NDArray logits = model.forward(scope, ids, mask, adapter, false);
                 var a = dev.paft.train.loss.TokenLogProbs.shift(logits, scope.create(b.flatLabels(), shape));
-                dev.paft.train.loss.TokenLogProbs.sequences(a.logits(), a.labels()).sum().toFloatArray();
+                if (adapter == null) {
+                    dev.paft.train.loss.TokenLogProbs.sequences(a.logits(), a.labels()).sum().toFloatArray();
+                } else {
+                    NDArray loss = dev.paft.train.loss.CrossEntropyLoss.crossEntropy(a.logits(), a.labels());
+                    JniUtils.backward((PtNDArray) loss, (PtNDArray) loss.onesLike(), false, false);
+                    JniUtils.setGradMode(false);
+                    adapter.zeroGradients();
+                }
             }
             best = Math.min(best, (System.nanoTime() - t0) / 1e9);
         }
-        System.out.printf("RESULT impl=paft kind=refmem rows=%d best_s=%.3f peak_rss_growth_mb=%d%n", b.rows(), best,
+        System.out.printf("RESULT impl=paft kind=" + (adapter == null ? "refmem" : "trainmem") + " rows=%d best_s=%.3f peak_rss_growth_mb=%d%n", b.rows(), best,
                 (status("VmHWM:") - hwm0) / 1024);
     }
 
