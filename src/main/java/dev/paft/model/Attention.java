@@ -54,13 +54,32 @@ public final class Attention {
         long d = qs.get(3);
         long kv = k.getShape().get(1);
         long s = k.getShape().get(2);
-        NDArray qg = q.mul(scale).reshape(b, kv, (h / kv) * t, d);                  // [B, KV, n*T, D]
-        NDArray scores = qg.matMul(k.transpose(0, 1, 3, 2)).reshape(b, h, t, s);    // [B, H, T, S]
+        // Consumed temporaries are closed at once rather than at the end of the step: closing a DJL handle
+        // drops only that reference, so whatever autograd saved for backward stays alive, and the rest
+        // (e.g. the un-masked scores, [B, H, T, S]) is freed now instead of piling up across layers.
+        NDArray scaled = q.mul(scale);
+        NDArray qg = scaled.reshape(b, kv, (h / kv) * t, d);                             // [B, KV, n*T, D]
+        NDArray kt = k.transpose(0, 1, 3, 2);
+        NDArray raw = qg.matMul(kt);
+        NDArray scores = raw.reshape(b, h, t, s);                                    // [B, H, T, S]
+        close(scaled, qg, kt, raw);
         if (mask != null) {
-            scores = scores.add(mask);
+            NDArray masked = scores.add(mask);
+            scores.close();
+            scores = masked;
         }
-        NDArray probs = scores.softmax(-1).reshape(b, kv, (h / kv) * t, s);         // [B, KV, n*T, S]
-        return probs.matMul(v).reshape(b, h, t, d);                                  // [B, H, T, D]
+        NDArray sm = scores.softmax(-1);
+        NDArray probs = sm.reshape(b, kv, (h / kv) * t, s);                          // [B, KV, n*T, S]
+        NDArray o = probs.matMul(v);
+        NDArray out = o.reshape(b, h, t, d);                                         // [B, H, T, D]
+        close(scores, sm, probs, o);
+        return out;
+    }
+
+    private static void close(NDArray... xs) {
+        for (NDArray x : xs) {
+            x.close();
+        }
     }
 
     /** Additive causal mask for T queries at positions S-T .. S-1 over S keys: 0 where j <= i, NEG above. */

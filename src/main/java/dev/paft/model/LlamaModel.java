@@ -235,8 +235,20 @@ public final class LlamaModel implements AutoCloseable {
         }
         Pass p = pass(scope, cs.get(0), cs.get(1), mask, adapter, training, cache);
         NDArray x = embed(scope, inputIds);                                                 // [B, T, hidden]
+        boolean eager = cache == null && !JniUtils.isGradMode();
         for (LayerWeights w : layers) {
-            x = DecoderLayer.forward(p, w, x);
+            if (eager) {
+                // No graph to keep: each layer's temporaries (and its input) are freed as soon as the layer
+                // is done, instead of at the end of the step (the DPO reference forward, eval).
+                try (NDManager layerScope = scope.newSubManager()) {
+                    x.attach(layerScope);                                                   // results land here
+                    NDArray y = DecoderLayer.forward(pass(layerScope, cs.get(0), cs.get(1), mask, adapter, training, null), w, x);
+                    y.attach(scope);
+                    x = y;
+                }
+            } else {
+                x = DecoderLayer.forward(p, w, x);
+            }
         }
         if (cache != null) {
             cache.commit();

@@ -13,7 +13,15 @@ public final class RmsNorm {
     /** @param eps float32 scalar tensor */
     public static NDArray rmsNorm(NDArray x, NDArray weight, NDArray eps) {
         int last = x.getShape().dimension() - 1;
-        NDArray meanSquare = x.square().mean(new int[] {last}, true);   // [..., 1]
-        return x.div(meanSquare.add(eps).sqrt()).mul(weight);            // x * rsqrt(ms + eps) * w
+        NDArray sq = x.square();
+        NDArray meanSquare = sq.mean(new int[] {last}, true);           // [..., 1]
+        sq.close();   // consumed; closing a handle never frees what autograd saved (see Attention.attend)
+        NDArray msEps = meanSquare.add(eps);
+        meanSquare.close();
+        NDArray normed = x.div(msEps.sqrt());
+        msEps.close();
+        NDArray y = normed.mul(weight);                                  // x * rsqrt(ms + eps) * w
+        normed.close();
+        return y;
     }
 }

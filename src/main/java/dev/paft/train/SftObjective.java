@@ -46,7 +46,7 @@ public final class SftObjective implements Objective<SftExample> {
                     : L1Penalty.deltaNorm(model.loraFactors(), scope);
             metrics.put("l1", norm);
             if (l1.lambda() > 0) {
-                loss = ce.add(l1.compute(model.loraFactors(), scope));
+                loss = ce.add(l1.scale(norm));                                  // the logged norm, computed once
             }
         }
         long tokens = 0;

@@ -61,7 +61,11 @@ public final class L1Penalty {
 
     /** {@code lambda * R} as a scalar tensor on {@code step}. */
     public NDArray compute(List<LoraFactors> modules, NDManager step) {
-        NDArray r = target == Target.FACTORS ? factorsNorm(modules, step) : deltaNorm(modules, step);
+        return scale(target == Target.FACTORS ? factorsNorm(modules, step) : deltaNorm(modules, step));
+    }
+
+    /** {@code lambda * r} for a norm {@code r} already computed (e.g. the logged one): same value and graph as {@link #compute}. */
+    public NDArray scale(NDArray r) {
         return r.mul(Scalars.of(lambda, r));
     }
 

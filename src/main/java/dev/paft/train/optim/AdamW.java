@@ -70,11 +70,18 @@ public final class AdamW implements AutoCloseable {
     private final Config config;
     private final NDManager manager;
     private final Map<String, Slot> slots = new LinkedHashMap<>();
+    private final Map<Float, NDArray> constants = new java.util.HashMap<>();
+    private NDArray[] stepScalars;
+    private long cachedStep = -1;
+    private double cachedLr = Double.NaN;
 
     /** State arrays go on a sub-manager of {@code parent}, closed by {@link #close}. */
     public AdamW(NDManager parent, Config config) {
         this.config = config;
         this.manager = parent.newSubManager();
+        for (double v : new double[] {config.beta1(), 1 - config.beta1(), config.beta2(), 1 - config.beta2(), config.eps()}) {
+            constants.computeIfAbsent((float) v, manager::create);
+        }
     }
 
     public Config config() {
@@ -111,16 +118,46 @@ public final class AdamW implements AutoCloseable {
         try (NDScope scope = new NDScope()) {
             scope.suppressNotUsedWarning();
             s.step++;
-            param.muli(1 - lr * config.weightDecay());                           // p *= 1 - lr*wd
-            s.expAvg.muli(b1).addi(grad.mul(1 - b1));                             // m = b1 m + (1-b1) g
-            s.expAvgSq.muli(b2).addi(grad.mul(grad).muli(1 - b2));                // v = b2 v + (1-b2) g^2
-            double stepSize = lr / (1 - Math.pow(b1, s.step));
-            double bc2Sqrt = Math.sqrt(1 - Math.pow(b2, s.step));
-            NDArray denom = s.expAvgSq.sqrt().divi(bc2Sqrt).addi(config.eps());   // sqrt(v_hat) + eps
-            param.subi(s.expAvg.div(denom).muli(stepSize));                       // p -= step_size * m / denom
+            // Scalars are float32 0-d tensors holding (float) v, exactly what a Java-number operand becomes
+            // (bit-identical results), made once instead of one direct-buffer allocation per op.
+            NDArray[] k = perStep(s.step, lr);                                     // 1 - lr*wd, step size, sqrt(bc2)
+            param.muli(k[0]);                                                      // p *= 1 - lr*wd
+            s.expAvg.muli(scalar(b1)).addi(grad.mul(scalar(1 - b1)));              // m = b1 m + (1-b1) g
+            s.expAvgSq.muli(scalar(b2)).addi(grad.mul(grad).muli(scalar(1 - b2))); // v = b2 v + (1-b2) g^2
+            NDArray denom = s.expAvgSq.sqrt().divi(k[2]).addi(scalar(config.eps())); // sqrt(v_hat) + eps
+            param.subi(s.expAvg.div(denom).muli(k[1]));                            // p -= step_size * m / denom
         } finally {
             JniUtils.setGradMode(gradMode);
         }
+    }
+
+    /** A cached constant (beta1, 1 - beta1, beta2, 1 - beta2, eps) as a float32 0-d tensor. */
+    private NDArray scalar(double v) {
+        return constants.get((float) v);
+    }
+
+    /**
+     * The per-step scalars {@code 1 - lr*wd}, {@code lr / (1 - beta1^t)} and {@code sqrt(1 - beta2^t)} as
+     * float32 0-d tensors, made once per (t, lr) and shared by every parameter at that step.
+     */
+    private NDArray[] perStep(long t, double lr) {
+        if (t != cachedStep || lr != cachedLr || stepScalars == null) {
+            if (stepScalars != null) {
+                for (NDArray x : stepScalars) {
+                    x.close();
+                }
+            }
+            double[] v = {1 - lr * config.weightDecay(), lr / (1 - Math.pow(config.beta1(), t)),
+                Math.sqrt(1 - Math.pow(config.beta2(), t))};
+            stepScalars = new NDArray[v.length];
+            for (int i = 0; i < v.length; i++) {
+                stepScalars[i] = manager.create((float) v[i]);
+                NDScope.unregister(stepScalars[i]);   // outlives the update's scope
+            }
+            cachedStep = t;
+            cachedLr = lr;
+        }
+        return stepScalars;
     }
 
     private Slot slot(String name, NDArray param) {

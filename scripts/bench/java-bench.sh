@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs dev.paft.bench.TrainBench (src/test/java) against the test class path; compiles first.
+#   scripts/bench/java-bench.sh prepare small /tmp/paft-bench/small
+#   scripts/bench/java-bench.sh run /tmp/paft-bench/small 3
+#   scripts/bench/java-bench.sh phases /tmp/paft-bench/small 3
+#   scripts/bench/java-bench.sh matmul 2048 10
+# Threads: PAFT_THREADS (default 2). JVM options: BENCH_JAVA_OPTS (default -Xmx6g).
+# SKIP_COMPILE=1 skips the maven step (run-all.sh compiles once).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+if [ -z "${SKIP_COMPILE:-}" ]; then mvn -B -q -o test-compile; fi
+CP_FILE=target/bench.classpath
+[ -s "$CP_FILE" ] || mvn -B -q -o dependency:build-classpath -Dmdep.outputFile="$CP_FILE" >/dev/null
+T="${PAFT_THREADS:-2}"
+exec java ${BENCH_JAVA_OPTS:--Xmx6g} -Dai.djl.offline=true -Dbench.threads="$T" -Dbench.ops="${BENCH_OPS:-}" \
+  -cp "target/classes:target/test-classes:$(cat "$CP_FILE")" \
+  dev.paft.bench.TrainBench "$@" 2> >(grep -v -e CudaUtils -e 'SLF4J' >&2)
