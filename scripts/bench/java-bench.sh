@@ -7,6 +7,8 @@
 # Threads: PAFT_THREADS (default 2). JVM options: BENCH_JAVA_OPTS (default -Xmx6g).
 # SKIP_COMPILE=1 skips the maven step (run-all.sh compiles once).
 set -euo pipefail
+# Sleeping (not spinning) OpenMP workers, for both sides: spinning made small steps 10x slower on shared cores.
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 cd "$(dirname "$0")/../.."
 if [ -z "${SKIP_COMPILE:-}" ]; then mvn -B -q -o test-compile; fi
 CP_FILE=target/bench.classpath
