@@ -31,7 +31,7 @@ public final class Attention {
             k = kvAll[0];
             v = kvAll[1];
         }
-        NDArray o = attend(q, k, v, p.mask(), p.scalars().of(1.0 / Math.sqrt(d)));     // [B, H, T, D]
+        NDArray o = attend(q, k, v, p.mask(), p.scalar(1.0 / Math.sqrt(d)));     // [B, H, T, D]
         o = o.transpose(0, 2, 1, 3).reshape(b, t, (long) h * d);                        // [B, T, H*D]
         return p.project(w, Proj.O, o);                                                 // [B, T, hidden]
     }

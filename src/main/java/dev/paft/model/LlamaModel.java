@@ -1,5 +1,7 @@
 package dev.paft.model;
 
+import dev.paft.engine.Scalars;
+
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
@@ -43,7 +45,6 @@ public final class LlamaModel implements AutoCloseable {
 
     private final HfModelConfig config;
     private final NDManager manager;
-    private final Scalars scalars;
     private final Rotary rotary;
     private final NDArray embed;
     private final NDArray finalNorm;
@@ -60,7 +61,6 @@ public final class LlamaModel implements AutoCloseable {
         this.slidingWindow = slidingWindow(config);
         this.manager = NDManager.newBaseManager(device);
         try {
-            this.scalars = new Scalars(manager);
             this.rotary = new Rotary(manager, config);
             this.embed = frozen(source, HfNames.EMBED, f16Storage);
             this.finalNorm = frozen(source, HfNames.FINAL_NORM, false);
@@ -230,7 +230,7 @@ public final class LlamaModel implements AutoCloseable {
             }
             NDArray pad = attentionMask.toType(DataType.FLOAT32, false);
             pad.attach(scope);
-            pad = pad.sub(scalars.of(1)).mul(scalars.of(-MASK_NEG)).reshape(b, 1, 1, s);    // 0 real, NEG pad
+            pad = pad.sub(scalar(1)).mul(scalar(-MASK_NEG)).reshape(b, 1, 1, s);    // 0 real, NEG pad
             mask = pad.add(mask);                                                           // [B, 1, T, S]
         }
         Pass p = pass(scope, cs.get(0), cs.get(1), mask, adapter, training, cache);
@@ -253,11 +253,11 @@ public final class LlamaModel implements AutoCloseable {
         if (cache != null) {
             cache.commit();
         }
-        return RmsNorm.rmsNorm(x, finalNorm, scalars.of(config.rmsNormEps()));
+        return RmsNorm.rmsNorm(x, finalNorm, scalar(config.rmsNormEps()));
     }
 
     private Pass pass(NDManager scope, NDArray cos, NDArray sin, NDArray mask, LoraAdapter adapter, boolean training, KvCache cache) {
-        return new Pass(scope, config, scalars, cos, sin, mask, adapter, training, cache);
+        return new Pass(scope, config, cos, sin, mask, adapter, training, cache);
     }
 
     /** Token embeddings E[ids] [B, T, hidden] float32 on {@code scope}. */
@@ -282,7 +282,7 @@ public final class LlamaModel implements AutoCloseable {
             boolean grad = JniUtils.isGradMode();
             JniUtils.setGradMode(false);
             try (NDManager tmp = manager.newSubManager()) {
-                NDArray c = Attention.causal(tmp, cap, scalars.of(MASK_NEG));
+                NDArray c = Attention.causal(tmp, cap, scalar(MASK_NEG));
                 c.attach(manager);
                 if (causal != null) {
                     causal.close();   // views already handed out keep their storage alive
@@ -356,8 +356,9 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /** Cached scalar constants on the model's manager (safe operands under autograd). */
-    public Scalars scalars() {
-        return scalars;
+    /** A float32 scalar constant on this model's device (cached; see {@link Scalars}). */
+    public NDArray scalar(double v) {
+        return Scalars.of(v, manager.getDevice());
     }
 
     public boolean f16Storage() {

@@ -1,5 +1,7 @@
 package dev.paft.model;
 
+import dev.paft.engine.Scalars;
+
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -12,8 +14,13 @@ import dev.paft.lora.LoraLinear;
  * the additive attention mask, the adapter (or null), the training flag, the KV cache (or null) and
  * cached scalar constants.
  */
-record Pass(NDManager scope, HfModelConfig config, Scalars scalars, NDArray cos, NDArray sin, NDArray mask,
+record Pass(NDManager scope, HfModelConfig config, NDArray cos, NDArray sin, NDArray mask,
             LoraAdapter adapter, boolean training, KvCache cache) {
+    /** A float32 scalar constant on this pass's device (cached; see {@link Scalars}). */
+    NDArray scalar(double v) {
+        return Scalars.of(v, scope.getDevice());
+    }
+
 
     /** Projection {@code p} of layer {@code w} applied to x, with its LoRA branch when adapted: [..., out]. */
     NDArray project(LayerWeights w, Proj p, NDArray x) {

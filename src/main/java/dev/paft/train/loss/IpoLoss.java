@@ -1,5 +1,7 @@
 package dev.paft.train.loss;
 
+import dev.paft.engine.Scalars;
+
 import ai.djl.ndarray.NDArray;
 
 /**

@@ -94,7 +94,7 @@ public final class ModelBench {
     static void speed(LlamaModel model, LoraAdapter adapter, int steps, int b, int t) {
         SplittableRandom r = new SplittableRandom(7);
         NDManager root = model.manager();
-        NDArray lr = model.scalars().of(1e-4);
+        NDArray lr = model.scalar(1e-4);
         // warm-up
         trainStep(model, adapter, root, r, b, t, lr);
         long t0 = System.nanoTime();
@@ -118,7 +118,7 @@ public final class ModelBench {
 
     static void memory(LlamaModel model, LoraAdapter adapter, int steps, int b, int t) {
         SplittableRandom r = new SplittableRandom(7);
-        NDArray lr = model.scalars().of(1e-4);
+        NDArray lr = model.scalar(1e-4);
         long t0 = System.nanoTime();
         for (int i = 1; i <= steps; i++) {
             float loss = trainStep(model, adapter, model.manager(), r, b, t, lr);

@@ -1,4 +1,4 @@
-package dev.paft.train.loss;
+package dev.paft.engine;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
@@ -10,7 +10,7 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Cached 0-dim constant tensors, one per (value, dtype, device), for use as operands of ops
- * under autograd.
+ * under autograd: the one cache the model, the losses and the benchmarks share.
  *
  * <p>DJL wraps a Java {@code Number} operand in memory that is freed at once while autograd
  * keeps a pointer to it (DJL-NOTES, trap 1), so every constant a loss multiplies or adds is a
@@ -24,6 +24,11 @@ public final class Scalars {
     private static final Map<Key, NDArray> CACHE = new ConcurrentHashMap<>();
 
     private Scalars() {}
+
+    /** A float32 0-dim tensor holding {@code value} on {@code device}. */
+    public static NDArray of(double value, Device device) {
+        return of(value, DataType.FLOAT32, device);
+    }
 
     /** A 0-dim tensor holding {@code value} with the dtype and device of {@code like}. */
     public static NDArray of(double value, NDArray like) {
