@@ -31,7 +31,9 @@ class FastPathEquivalenceTest {
     private static void assertBits(float[] want, float[] got, String what) {
         assertEquals(want.length, got.length);
         for (int j = 0; j < want.length; j++) {
-            if (Float.floatToRawIntBits(want[j]) != Float.floatToRawIntBits(got[j])) {
+            // NaN sign and payload depend on whether the JIT compiled the loop: any NaN equals any NaN
+            // (a non-finite merged tensor fails the merge with exit 4 either way).
+            if (Float.floatToRawIntBits(want[j]) != Float.floatToRawIntBits(got[j]) && !(Float.isNaN(want[j]) && Float.isNaN(got[j]))) {
                 assertEquals(Float.floatToRawIntBits(want[j]), Float.floatToRawIntBits(got[j]),
                         what + ": element " + j + ": want " + want[j] + " got " + got[j]);
             }
