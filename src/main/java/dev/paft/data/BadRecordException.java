@@ -1,8 +1,8 @@
 package dev.paft.data;
 
 /** A dataset record that cannot be used; the reader adds {@code file:line} or skips it. */
-final class BadRecordException extends RuntimeException {
-    BadRecordException(String message) {
+public class BadRecordException extends RuntimeException {
+    public BadRecordException(String message) {
         super(message);
     }
 }

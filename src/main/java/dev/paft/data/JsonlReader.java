@@ -14,15 +14,24 @@ import java.nio.file.Path;
  * A JSON Lines file read record by record: one JSON object a line, blank lines ignored; a bad
  * line is an error naming {@code file:line}, or is skipped and counted.
  */
-final class JsonlReader {
+public final class JsonlReader {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** Handles one parsed record; throws {@link BadRecordException} for a record it cannot use. */
-    interface RecordHandler {
+    public interface RecordHandler {
         void accept(JsonNode record);
     }
 
     private JsonlReader() {}
+
+    /**
+     * Hands every record of a JSONL file (one JSON object a line, blank lines skipped) to
+     * {@code handler}; a malformed line, or a record the handler rejects with
+     * {@link BadRecordException}, is bad input (exit 3) naming {@code file:line}; so is an empty file.
+     */
+    public static void forEach(Path file, RecordHandler handler) {
+        forEach(file, false, new DatasetStats.Counter(), handler);
+    }
 
     static void forEach(Path file, boolean skipBad, DatasetStats.Counter counter, RecordHandler handler) {
         if (!Files.isRegularFile(file)) {
@@ -68,7 +77,7 @@ final class JsonlReader {
     }
 
     /** A required string field. */
-    static String string(JsonNode record, String field) {
+    public static String string(JsonNode record, String field) {
         JsonNode v = record.get(field);
         if (v == null || v.isNull()) {
             throw new BadRecordException("missing field '" + field + "'");

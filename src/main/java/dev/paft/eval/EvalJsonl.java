@@ -1,26 +1,22 @@
 package dev.paft.eval;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.paft.errors.PaftException;
-import java.io.BufferedReader;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import dev.paft.data.BadRecordException;
+import dev.paft.data.JsonlReader;
 
 /**
  * JSON Lines input of the evaluators: one JSON object a line, blank lines skipped. A malformed
  * line or record is bad input (exit 3) naming {@code file:line}.
  */
 final class EvalJsonl {
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     /** A record that cannot be used; the reader adds {@code file:line}. */
-    static final class BadRecord extends RuntimeException {
+    static final class BadRecord extends BadRecordException {
         BadRecord(String message) {
             super(message);
         }
@@ -33,44 +29,11 @@ final class EvalJsonl {
 
     private EvalJsonl() {}
 
-    /** Every record of {@code file}, parsed; an empty file is bad input. */
+    /** Every record of {@code file}, parsed (the data package's JSONL reader); an empty file is bad input. */
     static <T> List<T> read(Path file, Parser<T> parser) {
         requireFile(file);
         List<T> out = new ArrayList<>();
-        try (BufferedReader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-            String line;
-            int lineNo = 0;
-            while ((line = in.readLine()) != null) {
-                lineNo++;
-                if (line.isBlank()) {
-                    continue;
-                }
-                try {
-                    JsonNode node;
-                    try {
-                        node = JSON.readTree(line);
-                    } catch (JsonProcessingException e) {
-                        throw new BadRecord("not valid JSON: " + e.getOriginalMessage());
-                    }
-                    if (node == null || !node.isObject()) {
-                        throw new BadRecord("expected a JSON object");
-                    }
-                    out.add(parser.parse(node));
-                } catch (BadRecord e) {
-                    throw PaftException.badInput(file + ":" + lineNo + ": " + e.getMessage(), e);
-                } catch (PaftException e) {
-                    if (e.exitCode() != PaftException.BAD_INPUT) {
-                        throw e;
-                    }
-                    throw PaftException.badInput(file + ":" + lineNo + ": " + e.getMessage(), e);
-                }
-            }
-        } catch (IOException e) {
-            throw PaftException.badInput(file + ": cannot read: " + e.getMessage(), e);
-        }
-        if (out.isEmpty()) {
-            throw PaftException.badInput(file + ": no records");
-        }
+        JsonlReader.forEach(file, r -> out.add(parser.parse(r)));
         return out;
     }
 
@@ -83,14 +46,7 @@ final class EvalJsonl {
 
     /** A required string field. */
     static String string(JsonNode r, String field) {
-        JsonNode v = r.get(field);
-        if (v == null || v.isNull()) {
-            throw new BadRecord("missing field '" + field + "'");
-        }
-        if (!v.isTextual()) {
-            throw new BadRecord("field '" + field + "' must be a string, found " + v.getNodeType());
-        }
-        return v.asText();
+        return JsonlReader.string(r, field);
     }
 
     /** A required array of non-negative integer token ids below {@code vocab}. */
