@@ -41,41 +41,8 @@ final class EvalFixtures {
 
     /** Writes the model directory; {@code eosIds} is config.json's {@code eos_token_id} list. */
     static Path model(Path dir, long seed, int... eosIds) {
-        try {
-            Files.createDirectories(dir);
-            int headDim = HIDDEN / HEADS;
-            String eos = eosIds.length == 0 ? "2" : java.util.Arrays.toString(eosIds);
-            Files.writeString(dir.resolve("config.json"), String.format(Locale.ROOT, """
-                    {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": %d,
-                     "hidden_size": %d, "intermediate_size": %d, "num_hidden_layers": %d,
-                     "num_attention_heads": %d, "num_key_value_heads": %d, "rms_norm_eps": 1e-5,
-                     "rope_theta": 10000.0, "tie_word_embeddings": true, "max_position_embeddings": 512,
-                     "bos_token_id": 1, "eos_token_id": %s, "torch_dtype": "float32"}
-                    """, VOCAB, HIDDEN, MLP, LAYERS, HEADS, KV_HEADS, eos));
-            SplittableRandom rng = new SplittableRandom(seed);
-            Map<String, FloatTensor> t = new LinkedHashMap<>();
-            t.put("model.embed_tokens.weight", rand(rng, 0.5f, VOCAB, HIDDEN));
-            for (int i = 0; i < LAYERS; i++) {
-                String p = "model.layers." + i + ".";
-                t.put(p + "self_attn.q_proj.weight", rand(rng, 0.3f, HEADS * headDim, HIDDEN));
-                t.put(p + "self_attn.k_proj.weight", rand(rng, 0.3f, KV_HEADS * headDim, HIDDEN));
-                t.put(p + "self_attn.v_proj.weight", rand(rng, 0.3f, KV_HEADS * headDim, HIDDEN));
-                t.put(p + "self_attn.o_proj.weight", rand(rng, 0.3f, HIDDEN, HEADS * headDim));
-                t.put(p + "mlp.gate_proj.weight", rand(rng, 0.3f, MLP, HIDDEN));
-                t.put(p + "mlp.up_proj.weight", rand(rng, 0.3f, MLP, HIDDEN));
-                t.put(p + "mlp.down_proj.weight", rand(rng, 0.3f, HIDDEN, MLP));
-                t.put(p + "input_layernorm.weight", ones(HIDDEN));
-                t.put(p + "post_attention_layernorm.weight", ones(HIDDEN));
-            }
-            t.put("model.norm.weight", ones(HIDDEN));
-            SafetensorsWriter.writeAll(dir.resolve("model.safetensors"), t, DType.F32, Map.of("format", "pt"));
-            for (String f : new String[] {"tokenizer.json", "tokenizer_config.json"}) {
-                Files.copy(TOKENIZER.resolve(f), dir.resolve(f), StandardCopyOption.REPLACE_EXISTING);
-            }
-            return dir;
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        String eos = eosIds.length == 0 ? "2" : java.util.Arrays.toString(eosIds);
+        return dev.paft.testutil.TinyModels.llama(dir, seed, VOCAB, HIDDEN, LAYERS, HEADS, KV_HEADS, MLP, 0.3f, eos);
     }
 
     /** A random adapter with non-zero A and B on q, v, up and down of every layer (r 4, alpha 8). */

@@ -44,6 +44,15 @@ public final class TinyModels {
     }
 
     public static Path llama(Path dir, long seed, int vocab, int hidden, int layers, int heads, int kvHeads, int mlp) {
+        return llama(dir, seed, vocab, hidden, layers, heads, kvHeads, mlp, 0.2f, "2");
+    }
+
+    /**
+     * As above with the projection weights drawn from U(-scale, scale) (embeddings U(-0.5, 0.5)) and
+     * {@code eosJson} as config.json's {@code eos_token_id} (a number or a JSON list).
+     */
+    public static Path llama(Path dir, long seed, int vocab, int hidden, int layers, int heads, int kvHeads, int mlp,
+                             float scale, String eosJson) {
         try {
             Files.createDirectories(dir);
             int headDim = hidden / heads;
@@ -52,21 +61,21 @@ public final class TinyModels {
                      "hidden_size": %d, "intermediate_size": %d, "num_hidden_layers": %d,
                      "num_attention_heads": %d, "num_key_value_heads": %d, "rms_norm_eps": 1e-5,
                      "rope_theta": 10000.0, "tie_word_embeddings": true, "max_position_embeddings": 512,
-                     "bos_token_id": 1, "eos_token_id": 2, "torch_dtype": "float32"}
-                    """, vocab, hidden, mlp, layers, heads, kvHeads);
+                     "bos_token_id": 1, "eos_token_id": %s, "torch_dtype": "float32"}
+                    """, vocab, hidden, mlp, layers, heads, kvHeads, eosJson);
             Files.writeString(dir.resolve("config.json"), config);
             SplittableRandom rng = new SplittableRandom(seed);
             Map<String, FloatTensor> t = new LinkedHashMap<>();
             t.put("model.embed_tokens.weight", rand(rng, 0.5f, vocab, hidden));
             for (int i = 0; i < layers; i++) {
                 String p = "model.layers." + i + ".";
-                t.put(p + "self_attn.q_proj.weight", rand(rng, 0.2f, heads * headDim, hidden));
-                t.put(p + "self_attn.k_proj.weight", rand(rng, 0.2f, kvHeads * headDim, hidden));
-                t.put(p + "self_attn.v_proj.weight", rand(rng, 0.2f, kvHeads * headDim, hidden));
-                t.put(p + "self_attn.o_proj.weight", rand(rng, 0.2f, hidden, heads * headDim));
-                t.put(p + "mlp.gate_proj.weight", rand(rng, 0.2f, mlp, hidden));
-                t.put(p + "mlp.up_proj.weight", rand(rng, 0.2f, mlp, hidden));
-                t.put(p + "mlp.down_proj.weight", rand(rng, 0.2f, hidden, mlp));
+                t.put(p + "self_attn.q_proj.weight", rand(rng, scale, heads * headDim, hidden));
+                t.put(p + "self_attn.k_proj.weight", rand(rng, scale, kvHeads * headDim, hidden));
+                t.put(p + "self_attn.v_proj.weight", rand(rng, scale, kvHeads * headDim, hidden));
+                t.put(p + "self_attn.o_proj.weight", rand(rng, scale, hidden, heads * headDim));
+                t.put(p + "mlp.gate_proj.weight", rand(rng, scale, mlp, hidden));
+                t.put(p + "mlp.up_proj.weight", rand(rng, scale, mlp, hidden));
+                t.put(p + "mlp.down_proj.weight", rand(rng, scale, hidden, mlp));
                 t.put(p + "input_layernorm.weight", ones(hidden));
                 t.put(p + "post_attention_layernorm.weight", ones(hidden));
             }
