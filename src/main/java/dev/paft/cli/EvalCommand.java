@@ -21,7 +21,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -51,14 +50,8 @@ public final class EvalCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--model", paramLabel = "DIR", description = "Hugging Face model directory (or model.path in the config).")
-    Path model;
-
-    @Option(names = "--adapter", paramLabel = "DIR", description = "PEFT adapter directory, applied unmerged.")
-    Path adapter;
-
-    @Option(names = "--tokenizer", paramLabel = "DIR", description = "Tokenizer directory (default: the model's, else the adapter's).")
-    Path tokenizer;
+    @Mixin
+    ModelOptions modelOptions;
 
     @Option(names = "--loglik", paramLabel = "FILE", description = "JSONL of {prompt, completion} or {prompt_ids, completion_ids}: log p(completion | prompt).")
     Path loglik;
@@ -117,9 +110,7 @@ public final class EvalCommand implements Callable<Integer> {
         if (refModel != null && prefs == null) {
             throw PaftException.usage("--ref-model is the reference of --prefs, which is not given");
         }
-        Map<String, Object> flags = new LinkedHashMap<>();
-        put(flags, "model.path", model == null ? null : model.toString());
-        put(flags, "model.tokenizer", tokenizer == null ? null : tokenizer.toString());
+        Map<String, Object> flags = modelOptions.flags();
         put(flags, "data.max_length", maxLength);
         if (maxPromptLength == null && maxLength != null && maxLength <= 512) {
             maxPromptLength = Math.max(1, maxLength / 2);   // keep the default below a small --max-length
@@ -128,11 +119,7 @@ public final class EvalCommand implements Callable<Integer> {
         put(flags, "data.chat_template", chatTemplate);
         put(flags, "preference.beta", beta);
         PaftConfig cfg = common.load(flags);
-        if (cfg.model().path() == null) {
-            throw PaftException.usage("no model: give --model DIR (or model.path in the config)");
-        }
-        Path modelDir = Path.of(cfg.model().path());
-        Path tokDir = cfg.model().tokenizer() == null ? null : Path.of(cfg.model().tokenizer());
+        Path modelDir = ModelOptions.modelDir(cfg);
         for (Path f : inputs()) {
             if (!Files.isRegularFile(f)) {
                 throw PaftException.badInput(f + ": no such file");
@@ -142,9 +129,8 @@ public final class EvalCommand implements Callable<Integer> {
 
         // 2. load and evaluate
         Device device = Engines.start(common.device, common.threads);
-        boolean f16 = "f16".equals(cfg.model().dtype());
         EvalReport report;
-        try (EvalModel m = EvalModel.open(modelDir, adapter, tokDir, device, f16)) {
+        try (EvalModel m = modelOptions.open(cfg, device)) {
             ChatTemplate template = m.chatTemplate(cfg.data().chatTemplate());
             LogLikelihood.Result ll = null;
             if (loglik != null) {
@@ -160,7 +146,7 @@ public final class EvalCommand implements Callable<Integer> {
                 PreferenceOptions po = new PreferenceOptions(cfg.data().maxLength(), cfg.data().maxPromptLength(),
                         cfg.data().skipBadRecords());
                 try (EvalModel ref = refModel == null ? null
-                        : EvalModel.open(refModel, null, tokDir != null ? tokDir : m.tokenizerDir(), device, f16)) {
+                        : EvalModel.open(refModel, null, m.tokenizerDir(), device, "f16".equals(cfg.model().dtype()))) {
                     pa = PreferenceAccuracy.evaluate(m, ref, prefs, template, po, cfg.preference().beta(), opts);
                 }
             }
@@ -175,7 +161,7 @@ public final class EvalCommand implements Callable<Integer> {
                 mcs.add(new MultipleChoice.Result(name, r.questions(), r.acc(), r.accStderr(), r.accNorm(),
                         r.accNormStderr(), r.perQuestion()));
             }
-            report = new EvalReport(modelDir.toString(), adapter == null ? null : adapter.toString(), ll, pp, pa, mcs);
+            report = new EvalReport(modelDir.toString(), modelOptions.adapter == null ? null : modelOptions.adapter.toString(), ll, pp, pa, mcs);
         }
 
         // 3. print

@@ -12,7 +12,6 @@ import dev.paft.eval.PromptFile;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -38,14 +37,8 @@ public final class GenerateCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--model", paramLabel = "DIR", description = "Hugging Face model directory (or model.path in the config).")
-    Path model;
-
-    @Option(names = "--adapter", paramLabel = "DIR", description = "PEFT adapter directory, applied unmerged.")
-    Path adapter;
-
-    @Option(names = "--tokenizer", paramLabel = "DIR", description = "Tokenizer directory (default: the model's, else the adapter's).")
-    Path tokenizer;
+    @Mixin
+    ModelOptions modelOptions;
 
     @Option(names = "--prompt", paramLabel = "TEXT", description = "A prompt (repeatable).")
     List<String> prompts = new ArrayList<>();
@@ -84,20 +77,12 @@ public final class GenerateCommand implements Callable<Integer> {
             throw PaftException.usage("no prompt: give --prompt TEXT (repeatable) or --prompts FILE.jsonl");
         }
         Generator.Config gen = new Generator.Config(maxNewTokens, temperature, topP, 0);
-        Map<String, Object> flags = new LinkedHashMap<>();
-        if (model != null) {
-            flags.put("model.path", model.toString());
-        }
-        if (tokenizer != null) {
-            flags.put("model.tokenizer", tokenizer.toString());
-        }
+        Map<String, Object> flags = modelOptions.flags();
         if (chatTemplate != null) {
             flags.put("data.chat_template", chatTemplate);
         }
         PaftConfig cfg = common.load(flags);
-        if (cfg.model().path() == null) {
-            throw PaftException.usage("no model: give --model DIR (or model.path in the config)");
-        }
+        ModelOptions.modelDir(cfg);
         gen = new Generator.Config(gen.maxNewTokens(), gen.temperature(), gen.topP(), cfg.training().seed());
         List<PromptFile.Prompt> all = new ArrayList<>();
         for (String p : prompts) {
@@ -109,10 +94,8 @@ public final class GenerateCommand implements Callable<Integer> {
 
         // 2. load, encode, generate
         var device = Engines.start(common.device, common.threads);
-        Path tokDir = cfg.model().tokenizer() == null ? null : Path.of(cfg.model().tokenizer());
         List<Generator.Generation> out;
-        try (EvalModel m = EvalModel.open(Path.of(cfg.model().path()), adapter, tokDir, device,
-                "f16".equals(cfg.model().dtype()))) {
+        try (EvalModel m = modelOptions.open(cfg, device)) {
             boolean needTemplate = chat || all.stream().anyMatch(p -> p.messages() != null);
             ChatTemplate template = needTemplate ? m.chatTemplate(cfg.data().chatTemplate()) : null;
             if (needTemplate && template == null) {

@@ -1,0 +1,44 @@
+package dev.paft.cli;
+
+import ai.djl.Device;
+import dev.paft.config.PaftConfig;
+import dev.paft.errors.PaftException;
+import dev.paft.eval.EvalModel;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import picocli.CommandLine.Option;
+
+/** The model a command scores or samples from: a model directory, an optional unmerged adapter, a tokenizer. */
+public final class ModelOptions {
+    @Option(names = "--model", paramLabel = "DIR", description = "Hugging Face model directory (or model.path in the config).")
+    Path model;
+
+    @Option(names = "--adapter", paramLabel = "DIR", description = "PEFT adapter directory, applied unmerged.")
+    Path adapter;
+
+    @Option(names = "--tokenizer", paramLabel = "DIR", description = "Tokenizer directory (default: the model's, else the adapter's).")
+    Path tokenizer;
+
+    /** The config keys these flags set (null values are left to the file and defaults). */
+    Map<String, Object> flags() {
+        Map<String, Object> f = new LinkedHashMap<>();
+        f.put("model.path", model == null ? null : model.toString());
+        f.put("model.tokenizer", tokenizer == null ? null : tokenizer.toString());
+        return f;
+    }
+
+    /** The model directory of the resolved config; a usage error (exit 2) when none is given. */
+    static Path modelDir(PaftConfig cfg) {
+        if (cfg.model().path() == null) {
+            throw PaftException.usage("no model: give --model DIR (or model.path in the config)");
+        }
+        return Path.of(cfg.model().path());
+    }
+
+    /** Loads the model (and adapter) the resolved config names. */
+    EvalModel open(PaftConfig cfg, Device device) {
+        Path tokDir = cfg.model().tokenizer() == null ? null : Path.of(cfg.model().tokenizer());
+        return EvalModel.open(modelDir(cfg), adapter, tokDir, device, "f16".equals(cfg.model().dtype()));
+    }
+}
