@@ -130,7 +130,7 @@ public final class EvalCommand implements Callable<Integer> {
         // 2. load and evaluate
         Device device = Engines.start(common.device, common.threads);
         EvalReport report;
-        try (EvalModel m = modelOptions.open(cfg, device)) {
+        try (EvalModel m = EvalModels.open(modelOptions, cfg, device)) {
             ChatTemplate template = m.chatTemplate(cfg.data().chatTemplate());
             LogLikelihood.Result ll = null;
             if (loglik != null) {

@@ -95,7 +95,7 @@ public final class GenerateCommand implements Callable<Integer> {
         // 2. load, encode, generate
         var device = Engines.start(common.device, common.threads);
         List<Generator.Generation> out;
-        try (EvalModel m = modelOptions.open(cfg, device)) {
+        try (EvalModel m = EvalModels.open(modelOptions, cfg, device)) {
             boolean needTemplate = chat || all.stream().anyMatch(p -> p.messages() != null);
             ChatTemplate template = needTemplate ? m.chatTemplate(cfg.data().chatTemplate()) : null;
             if (needTemplate && template == null) {

@@ -1,15 +1,16 @@
 package dev.paft.cli;
 
-import ai.djl.Device;
 import dev.paft.config.PaftConfig;
 import dev.paft.errors.PaftException;
-import dev.paft.eval.EvalModel;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import picocli.CommandLine.Option;
 
-/** The model a command scores or samples from: a model directory, an optional unmerged adapter, a tokenizer. */
+/**
+ * The model a command scores or samples from: a model directory, an optional unmerged adapter, a
+ * tokenizer; {@link EvalModels#open} loads it.
+ */
 public final class ModelOptions {
     @Option(names = "--model", paramLabel = "DIR", description = "Hugging Face model directory (or model.path in the config).")
     Path model;
@@ -36,9 +37,6 @@ public final class ModelOptions {
         return Path.of(cfg.model().path());
     }
 
-    /** Loads the model (and adapter) the resolved config names. */
-    EvalModel open(PaftConfig cfg, Device device) {
-        Path tokDir = cfg.model().tokenizer() == null ? null : Path.of(cfg.model().tokenizer());
-        return EvalModel.open(modelDir(cfg), adapter, tokDir, device, "f16".equals(cfg.model().dtype()));
-    }
+    // No method here may mention a DJL type: picocli reflects over this class while parsing, and
+    // `paft --help` must not load DJL (LauncherTest). Loading lives in EvalModels.
 }
