@@ -1,100 +1,196 @@
 #!/usr/bin/env bash
-# paft's LoRA SFT and DPO training steps on an NVIDIA GPU (no internet needed), 1B-class config:
-# hidden 2048, 16 layers, 32 heads, 8 KV heads, MLP 5632, vocab 32000, seq 1024, batch 4, LoRA r 8 on
-# q,k,v,o, float32, random weights (~845M parameters, 3.4 GB). Prints tokens/s and model-FLOPs utilization
-# against the card's own float32 matmul rate measured in the same run.
+# paft on an NVIDIA GPU, no internet needed: the same LoRA SFT and DPO training steps as run-all.sh, paft against
+# plain PyTorch on the same weights and batch (loss and grad norm checked first), with a 1B-class config:
+# hidden 2048, 16 layers, 32 heads, 8 KV heads, MLP 5632, vocab 32000, seq 1024, batch 4, LoRA r 8 on q,k,v,o,
+# float32 (~845M parameters, 3.4 GB). Prints tokens/s and model-FLOPs utilization against the card's float32
+# matmul rate measured in the same run, then checks the real CLI on the GPU: `paft eval` of the bundled demo
+# model on cuda against the same command on cpu, and `paft demo --device cuda`.
 #
-#   scripts/bench/gpu.sh                 # 1 warm-up + 3 timed steps each of SFT and DPO
-#   STEPS=5 CONFIG=gpu1b scripts/bench/gpu.sh
-#   scripts/bench/gpu.sh bundle [DIR]    # on the build machine: copy classes + jars (no CPU natives,
-#                                        # ~45 MB) into DIR (default target/gpu-bench-lib) for the GPU box
+#   scripts/bench/gpu.sh                       # on the GPU machine (STEPS=3 CONFIG=gpu1b DEMO=1 by default)
+#   scripts/bench/gpu.sh bundle FILE.tar.xz    # on a build machine: everything the GPU machine lacks, in one file
+#        JRE=1          also put a jlink'ed Java 17 runtime in it (~18 MB of the file)
+#        DJL_SRC=DIR    also put DJL 0.36.0's JNI sources in it (DIR = a checkout of deepjavalibrary/djl at
+#                       v0.36.0), for a machine whose only libtorch is a pip torch other than 2.7.1
+#   GPU_BUNDLE=FILE.tar.xz scripts/bench/gpu.sh   # unpacks the bundle into target/gpu-bench-lib first
+#   GPU_BENCH_DEVICE=cpu CONFIG=tiny DEMO=0 scripts/bench/gpu.sh   # rehearse the whole path on a CPU machine
 #
-# Needs (each is checked; whatever is missing is named):
-#   1. an NVIDIA GPU and driver (nvidia-smi) able to run CUDA 12.8 code;
-#   2. a Java 17+ runtime (JAVA_HOME/bin/java or java on PATH);
-#   3. paft's classes + test classes + dependency jars, found in this order:
-#        $PAFT_CLASSPATH; target/gpu-bench-lib/ (from `gpu.sh bundle`); target/classes +
-#        target/test-classes + target/bench.classpath (a built checkout with ~/.m2; `mvn -o test-compile`);
-#      the pytorch-jni-2.7.1-0.36.0 jar carries the cu128 JNI library for linux-x86_64;
-#   4. a CUDA build of libtorch 2.7.1 (cu128) that DJL can load, found in this order:
-#        $PYTORCH_LIBRARY_PATH; ~/.djl.ai/pytorch/2.7.1-cu128-linux-x86_64/; the lib/ folder of a pip
-#        torch==2.7.1+cu128 importable by python3; /opt/libtorch/lib; /usr/local/libtorch/lib.
-#      It must hold libtorch.so, libtorch_cuda.so and libc10_cuda.so. The script then exports
-#      PYTORCH_LIBRARY_PATH, PYTORCH_VERSION=2.7.1, PYTORCH_FLAVOR=cu128 and runs DJL offline.
+# What it needs, in the order it looks (whatever is missing is named, exit 2):
+#   1. an NVIDIA GPU (nvidia-smi);
+#   2. Java 17+: target/gpu-bench-lib/jre (from the bundle), JAVA_HOME, or java on PATH;
+#   3. paft's classes and jars: PAFT_CLASSPATH, target/gpu-bench-lib (the bundle), or a built checkout
+#      (target/classes, target/test-classes and target/model-bench.classpath from `mvn test-compile`);
+#   4. a CUDA libtorch DJL 0.36 can load:
+#      a. PYTORCH_LIBRARY_PATH (+ PYTORCH_VERSION / PYTORCH_FLAVOR, default 2.7.1 / cu128), or
+#         ~/.djl.ai/pytorch/2.7.1-cu128-linux-x86_64, or python3's torch if it is 2.7.1+cu128: DJL's own JNI
+#         for 2.7.1 (in the pytorch-jni jar) is used;
+#      b. else python3's torch of any other version, with the bundle's DJL JNI sources and g++: the JNI is
+#         built against it (scripts/bench/gpu-jni.sh, about a minute on 16 cores, cached in target/gpu-bench).
+#   5. python3 with torch (the PyTorch side; optional: without it only paft's numbers are printed).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+ROOT=$(pwd)
 STEPS="${STEPS:-3}"
 CONFIG="${CONFIG:-gpu1b}"
+DEV="${GPU_BENCH_DEVICE:-cuda}"
+DEMO="${DEMO:-1}"
+LIB=target/gpu-bench-lib
+PY="${PYTHON:-python3}"   # the one with torch (the GPU image: python3)
+say() { echo "gpu.sh: $*"; }
 
 if [ "${1:-}" = "bundle" ]; then
-  dir="${2:-target/gpu-bench-lib}"
+  out="${2:?usage: gpu.sh bundle FILE.tar.xz}"; case "$out" in /*) ;; *) out="$ROOT/$out";; esac
   mvn -B -q -o test-compile || exit 1
-  [ -s target/bench.classpath ] || mvn -B -q -o dependency:build-classpath -Dmdep.outputFile=target/bench.classpath >/dev/null
-  rm -rf "$dir"; mkdir -p "$dir/jars"
-  cp -r target/classes "$dir/classes"; cp -r target/test-classes "$dir/test-classes"
-  tr ':' '\n' < target/bench.classpath | grep -v 'pytorch-native-cpu' | xargs -I{} cp {} "$dir/jars/"
-  du -sh "$dir"; exit 0
+  [ -s target/model-bench.classpath ] || mvn -B -q -o dependency:build-classpath -Dmdep.outputFile=target/model-bench.classpath >/dev/null
+  rm -rf "$LIB"; mkdir -p "$LIB/jars"
+  cp -r target/classes "$LIB/classes"; cp -r target/test-classes "$LIB/test-classes"
+  # no CPU natives (111 MB), no test framework; the tokenizers jar keeps only its linux-x86_64 natives
+  tr ':' '\n' < target/model-bench.classpath | grep -v -e pytorch-native-cpu -e /junit -e opentest4j -e apiguardian \
+    | xargs -I{} cp {} "$LIB/jars/"
+  tok=$(ls "$LIB"/jars/tokenizers-*.jar 2>/dev/null | head -1)
+  if [ -n "$tok" ]; then
+    zip -q -d "$tok" 'native/lib/osx-*' 'native/lib/win-*' 'native/lib/linux-aarch64/*' >/dev/null 2>&1 || true
+  fi
+  if [ "${JRE:-0}" = 1 ]; then
+    jl="${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v javac)")")")}/bin/jlink"
+    "$jl" --add-modules java.base,java.logging,java.management,java.naming,java.xml,java.desktop,java.sql,jdk.unsupported,java.scripting,jdk.zipfs,jdk.management,jdk.crypto.ec \
+      --strip-debug --strip-native-debug-symbols=objcopy=/usr/bin/objcopy --no-header-files --no-man-pages --output "$LIB/jre" || exit 1
+  fi
+  if [ -n "${DJL_SRC:-}" ]; then
+    n="$LIB/djl-jni"; mkdir -p "$n/native" "$n/include" "$n/jni/linux" "$n/api/djl"
+    cp "$DJL_SRC"/engines/pytorch/pytorch-native/src/main/native/* "$n/native/" || exit 1
+    cp "$DJL_SRC"/api/src/main/native/djl/utils.h "$n/api/djl/"
+    jh="${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v javac)")")")}"
+    cp "$jh/include/jni.h" "$n/jni/"; cp "$jh/include/linux/jni_md.h" "$n/jni/linux/"
+    api=$(tr ':' '\n' < target/model-bench.classpath | grep -e '/api-0.36.0.jar' -e slf4j-api -e gson | paste -sd:)
+    javac -cp "$api" -sourcepath "$DJL_SRC/engines/pytorch/pytorch-engine/src/main/java" -h "$n/include" -d "$n/classes" \
+      "$DJL_SRC/engines/pytorch/pytorch-engine/src/main/java/ai/djl/pytorch/jni/PyTorchLibrary.java" || exit 1
+    rm -rf "$n/classes"
+  fi
+  tar -C target -cf - gpu-bench-lib | xz -T0 -6 > "$out" || exit 1
+  du -sh "$LIB"; ls -la "$out"; exit 0
+fi
+
+if [ -n "${GPU_BUNDLE:-}" ]; then
+  rm -rf "$LIB"; mkdir -p target; xz -dc "$GPU_BUNDLE" | tar -C target -xf - || { say "cannot unpack $GPU_BUNDLE"; exit 2; }
 fi
 
 fail=0
-say() { echo "gpu.sh: $*"; }
-
 # 1. GPU
-if command -v nvidia-smi >/dev/null; then
-  GPU_NAME=$(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null | head -1)
-  [ -n "$GPU_NAME" ] || { say "missing: nvidia-smi found but it lists no GPU (driver not loaded?)"; fail=1; }
-else
-  say "missing: nvidia-smi (no NVIDIA driver on this machine)"; fail=1; GPU_NAME=""
+GPU_NAME="none (GPU_BENCH_DEVICE=cpu rehearsal)"
+if [ "$DEV" != cpu ]; then
+  if command -v nvidia-smi >/dev/null; then
+    GPU_NAME=$(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null | head -1)
+    [ -n "$GPU_NAME" ] || { say "missing: nvidia-smi found but it lists no GPU (driver not loaded?)"; fail=1; }
+  else
+    say "missing: nvidia-smi (no NVIDIA driver on this machine)"; fail=1
+  fi
 fi
 
 # 2. Java
-JAVA="${JAVA_HOME:+$JAVA_HOME/bin/}java"
+if [ -x "$LIB/jre/bin/java" ]; then JAVA="$LIB/jre/bin/java"; else JAVA="${JAVA_HOME:+$JAVA_HOME/bin/}java"; fi
 if ! command -v "$JAVA" >/dev/null; then
-  say "missing: a Java 17+ runtime (set JAVA_HOME or put java on PATH; Debian: apt-get install -y openjdk-17-jre-headless)"; fail=1
+  say "missing: a Java 17+ runtime (bundle one with JRE=1, set JAVA_HOME, or put java on PATH)"; fail=1
 else
   jv=$("$JAVA" -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1)
-  [ "${jv:-0}" -ge 17 ] 2>/dev/null || { say "missing: Java 17+ (found version '${jv:-?}' at $(command -v "$JAVA"))"; fail=1; }
+  [ "${jv:-0}" -ge 17 ] 2>/dev/null || { say "missing: Java 17+ (found version '${jv:-?}' at $JAVA)"; fail=1; }
 fi
 
 # 3. class path
 CP=""
 if [ -n "${PAFT_CLASSPATH:-}" ]; then CP="$PAFT_CLASSPATH"
-elif [ -d target/gpu-bench-lib/jars ]; then CP="target/gpu-bench-lib/classes:target/gpu-bench-lib/test-classes:target/gpu-bench-lib/jars/*"
-elif [ -d target/test-classes/dev/paft/bench ] && [ -s target/bench.classpath ]; then
-  CP="target/classes:target/test-classes:$(tr ':' '\n' < target/bench.classpath | grep -v pytorch-native-cpu | paste -sd:)"
+elif [ -d "$LIB/jars" ]; then CP="$LIB/classes:$LIB/test-classes:$LIB/jars/*"
+elif [ -d target/test-classes/dev/paft/bench ] && [ -s target/model-bench.classpath ]; then
+  CP="target/classes:target/test-classes:$(tr ':' '\n' < target/model-bench.classpath | grep -v pytorch-native-cpu | paste -sd:)"
 fi
-if [ -z "$CP" ]; then
-  say "missing: paft's classes and jars: set PAFT_CLASSPATH, or run 'scripts/bench/gpu.sh bundle' on a build machine and copy target/gpu-bench-lib here, or build here with 'mvn -o test-compile'"; fail=1
-elif ! ls ${CP//:/ } 2>/dev/null | grep -q 'pytorch-jni'; then
-  say "missing: the ai.djl.pytorch:pytorch-jni:2.7.1-0.36.0 jar on the class path ($CP)"; fail=1
-fi
+[ -n "$CP" ] || { say "missing: paft's classes and jars: PAFT_CLASSPATH, GPU_BUNDLE (gpu.sh bundle), or a built checkout"; fail=1; }
 
-# 4. CUDA libtorch 2.7.1
-has_libtorch() { [ -f "$1/libtorch.so" ] && [ -f "$1/libtorch_cuda.so" ] && [ -f "$1/libc10_cuda.so" ]; }
+# 4. libtorch
+has_libtorch() { [ -f "$1/libtorch.so" ] && { [ "$DEV" = cpu ] || [ -f "$1/libtorch_cuda.so" ]; }; }
+PYT=$($PY -c 'import torch,os;print(os.path.join(os.path.dirname(torch.__file__),"lib"), torch.__version__, torch.version.cuda or "none")' 2>/dev/null || true)
 LT=""
-cands=("${PYTORCH_LIBRARY_PATH:-}" "$HOME/.djl.ai/pytorch/2.7.1-cu128-linux-x86_64")
-pyt=$(python3 -c 'import torch,os;print(os.path.join(os.path.dirname(torch.__file__),"lib"), torch.__version__)' 2>/dev/null || true)
-[ -n "$pyt" ] && case "$pyt" in *" 2.7.1+cu128"*) cands+=("${pyt%% *}");; *) say "note: python3's torch is ${pyt##* }, not 2.7.1+cu128: not used";; esac
-cands+=(/opt/libtorch/lib /usr/local/libtorch/lib)
-for c in "${cands[@]}"; do
-  [ -n "$c" ] && has_libtorch "$c" && { LT="$c"; break; }
-done
+if [ -n "${PYTORCH_LIBRARY_PATH:-}" ] && has_libtorch "$PYTORCH_LIBRARY_PATH"; then
+  LT="$PYTORCH_LIBRARY_PATH"; export PYTORCH_VERSION="${PYTORCH_VERSION:-2.7.1}" PYTORCH_FLAVOR="${PYTORCH_FLAVOR:-cu128}"
+elif has_libtorch "$HOME/.djl.ai/pytorch/2.7.1-cu128-linux-x86_64"; then
+  LT="$HOME/.djl.ai/pytorch/2.7.1-cu128-linux-x86_64"; export PYTORCH_VERSION=2.7.1 PYTORCH_FLAVOR=cu128
+elif [ -n "$PYT" ] && case "$PYT" in *" 2.7.1+cu128 "*) true;; *) false;; esac; then
+  LT="${PYT%% *}"; export PYTORCH_VERSION=2.7.1 PYTORCH_FLAVOR=cu128
+elif [ -n "$PYT" ] && { [ "$DEV" = cpu ] || [ "${PYT##* }" != none ]; } && [ -d "$LIB/djl-jni" ]; then
+  say "python3's torch is ${PYT#* } (not 2.7.1+cu128): building DJL's JNI against it"
+  JNI_OUT="target/gpu-bench/jni-$(echo "${PYT#* }" | tr ' +' '--')"
+  if [ ! -f "$JNI_OUT/env.sh" ]; then
+    scripts/bench/gpu-jni.sh "$LIB/djl-jni" "$JNI_OUT" 2>&1 | tee target/gpu-bench-jni.log || true
+  fi
+  if [ -f "$JNI_OUT/env.sh" ]; then . "$JNI_OUT/env.sh"; LT="$PYTORCH_LIBRARY_PATH"; else say "the JNI build failed (target/gpu-bench-jni.log)"; fi
+fi
 if [ -z "$LT" ]; then
-  say "missing: a CUDA libtorch 2.7.1 (cu128): a folder with libtorch.so, libtorch_cuda.so and libc10_cuda.so."
-  say "         Looked in: ${cands[*]}. Set PYTORCH_LIBRARY_PATH to it (e.g. the lib/ of libtorch-cxx11-abi-shared-with-deps-2.7.1+cu128.zip"
-  say "         or of a pip torch==2.7.1+cu128); DJL cannot download it here (no internet)."
+  say "missing: a CUDA libtorch DJL can load: PYTORCH_LIBRARY_PATH, ~/.djl.ai/pytorch/2.7.1-cu128-linux-x86_64,"
+  say "         python3's torch 2.7.1+cu128, or python3's torch ${PYT#* } plus a bundle made with DJL_SRC (JNI sources)"
   fail=1
 fi
 [ "$fail" = 0 ] || exit 2
+export PYTORCH_LIBRARY_PATH="$LT" DJL_OFFLINE=true OPT_OUT_TRACKING=true OMP_WAIT_POLICY=PASSIVE
+# DJL counts GPUs through libcudart (JNA): offer the one the CUDA libtorch depends on
+if [ "$DEV" != cpu ]; then
+  crt=$(ldd "$LT/libtorch_cuda.so" 2>/dev/null | sed -n 's/.*libcudart[^ ]* => \([^ ]*\).*/\1/p' | head -1)
+  if [ -n "$crt" ]; then mkdir -p target/gpu-bench/cudart; ln -sf "$crt" target/gpu-bench/cudart/libcudart.so
+    export LD_LIBRARY_PATH="$ROOT/target/gpu-bench/cudart:$(dirname "$crt")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"; fi
+fi
 
-export PYTORCH_LIBRARY_PATH="$LT" PYTORCH_VERSION=2.7.1 PYTORCH_FLAVOR=cu128 DJL_OFFLINE=true OPT_OUT_TRACKING=true
-say "GPU: $GPU_NAME"
-say "libtorch: $LT"
-say "config $CONFIG, $STEPS timed steps; $(date -u +%Y-%m-%dT%H:%MZ)"
 OUT="${OUT_DIR:-target/gpu-bench}"; mkdir -p "$OUT"; RES="$OUT/results.txt"; : > "$RES"
-run() { "$JAVA" ${BENCH_JAVA_OPTS:--Xmx8g} -Dai.djl.offline=true -cp "$CP" dev.paft.bench.TrainBench "$@" 2>&1; }
-run matmul 8192 10 cuda | tee "$OUT/matmul.log" | grep RESULT | tee -a "$RES"
-run random "$CONFIG" "$STEPS" cuda | tee "$OUT/train.log" | grep -e RESULT -e device -e built | sed "s/^RESULT.*/& config=$CONFIG/" | tee -a "$RES"
-grep -q 'kind=sft' "$RES" || { say "the training run failed; see $OUT/train.log:"; tail -30 "$OUT/train.log"; exit 1; }
+say "GPU: $GPU_NAME"
+say "java: $("$JAVA" -version 2>&1 | head -1)"
+say "libtorch: $LT (PYTORCH_VERSION=$PYTORCH_VERSION PYTORCH_FLAVOR=$PYTORCH_FLAVOR)"
+say "config $CONFIG, $STEPS timed steps, device $DEV; $(date -u +%Y-%m-%dT%H:%MZ)"
+jrun() { "$JAVA" ${BENCH_JAVA_OPTS:--Xmx16g} -Dai.djl.offline=true -cp "$CP" "$@" 2>&1; }
+paft() { jrun dev.paft.cli.Paft "$@"; }
+tag() { sed "s/^RESULT.*/& config=$CONFIG/"; }
+MM=8192; [ "$DEV" = cpu ] && MM=1024
+HAVE_TORCH=0; [ -n "$PYT" ] && HAVE_TORCH=1
+
+# a. matmul ceiling, both sides
+jrun dev.paft.bench.TrainBench matmul $MM 10 "$DEV" | tee "$OUT/matmul.log" | grep RESULT | tee -a "$RES"
+[ "$HAVE_TORCH" = 1 ] && PAFT_DEVICE=$DEV $PY scripts/bench/torch_train.py matmul $MM 10 2>&1 | grep RESULT | tee -a "$RES"
+
+# b. the same weights and batch on disk, then paft and PyTorch steps
+BDIR="$OUT/data-$CONFIG"
+[ -f "$BDIR/batch.json" ] || jrun dev.paft.bench.TrainBench prepare "$CONFIG" "$BDIR" | tail -3
+jrun -Dbench.device="$DEV" dev.paft.bench.TrainBench run "$BDIR" "$STEPS" | tee "$OUT/train-paft.log" \
+  | grep -e RESULT -e '^device' | tag | tee -a "$RES"
+grep -q 'impl=paft kind=sft' "$RES" || { say "paft's training run failed; $OUT/train-paft.log:"; grep -v '^\s*at ' "$OUT/train-paft.log" | tail -30; }
+if [ "$HAVE_TORCH" = 1 ]; then
+  PAFT_DEVICE=$DEV PAFT_THREADS=$(nproc) $PY scripts/bench/torch_train.py run "$BDIR" "$STEPS" 2>&1 | tee "$OUT/train-torch.log" \
+    | grep RESULT | tag | tee -a "$RES"
+fi
 echo "RESULT kind=gpu name=\"$GPU_NAME\"" >> "$RES"
-python3 scripts/bench/summarize.py "$RES" 2>/dev/null || { say "(python3 missing: raw results in $RES)"; cat "$RES"; }
+$PY scripts/bench/summarize.py "$RES" 2>/dev/null | tee "$OUT/table.txt" || cat "$RES"
+
+# c. the real CLI on the device: eval of the bundled demo model on $DEV against cpu, then the demo
+D=src/main/resources/dev/paft/demo
+for d in cpu "$DEV"; do
+  paft eval --device "$d" --model "$D/model" --ppl "$D/data/sft_test.jsonl" --prefs "$D/data/pref_test.jsonl" \
+    --mc "$D/data/task_mc.jsonl" --mc "$D/data/pref_mc.jsonl" --format json --output-json "$OUT/eval-$d.json" > "$OUT/eval-$d.log"
+  say "paft eval --device $d: exit $?"
+done
+$PY - "$OUT/eval-cpu.json" "$OUT/eval-$DEV.json" <<'EOF' || say "eval comparison failed"
+import json, sys
+def flat(o, p=""):
+    if isinstance(o, dict):
+        for k, v in o.items():
+            yield from flat(v, f"{p}/{k}" if p else k)
+    elif isinstance(o, (int, float)) and not isinstance(o, bool):
+        yield p, float(o)
+a, b = (dict(flat(json.load(open(f)))) for f in sys.argv[1:3])
+worst = max((abs(a[k] - b[k]) / max(1e-12, abs(a[k])), k) for k in a if k in b)
+print(f"gpu.sh: eval {len(a)} numbers, cpu vs device: worst relative difference {worst[0]:.2e} ({worst[1]})")
+for k in sorted(a):
+    if "acc" in k or "perplexity" in k or "ppl" in k:
+        print(f"  {k:45s} cpu {a[k]:.6f}  device {b.get(k, float('nan')):.6f}")
+EOF
+if [ "$DEMO" = 1 ]; then
+  rm -rf "$OUT/demo"
+  t0=$(date +%s)
+  timeout "${DEMO_TIMEOUT:-240}" "$JAVA" -Xmx8g -Dai.djl.offline=true -cp "$CP" dev.paft.cli.Paft demo --device "$DEV" \
+    -o "$OUT/demo" ${DEMO_ARGS:-} > "$OUT/demo.log" 2>&1
+  say "paft demo --device $DEV ${DEMO_ARGS:-}: exit $?, $(( $(date +%s) - t0 )) s"
+  grep -v '^\s*at ' "$OUT/demo.log" | tail -40
+fi

@@ -11,7 +11,7 @@ safetensors reader (no safetensors package needed).
   torch_train.py run DIR STEPS       1 warm-up + STEPS SFT steps, then DPO; RESULT lines
   torch_train.py phases DIR STEPS    per-phase times (forward, backward, clip, AdamW, zero)
   torch_train.py matmul [N] [REPS]   N x N float32 matmul GFLOP/s
-Threads: PAFT_THREADS (default 2).
+Threads: PAFT_THREADS (default 2). Device: PAFT_DEVICE (default cpu; "cuda" on a GPU machine, scripts/bench/gpu.sh).
 """
 import json
 import math
@@ -31,6 +31,12 @@ except RuntimeError:
     pass
 
 MASK_NEG = -1e9
+DEV = torch.device(os.environ.get("PAFT_DEVICE", "cpu"))
+
+
+def sync():
+    if DEV.type == "cuda":
+        torch.cuda.synchronize()
 
 
 def read_safetensors(path):
@@ -45,7 +51,7 @@ def read_safetensors(path):
             continue
         assert info["dtype"] == "F32", (name, info["dtype"])
         a, b = info["data_offsets"]
-        out[name] = torch.from_numpy(np.frombuffer(data, dtype="<f4", count=(b - a) // 4, offset=a).copy()).reshape(info["shape"])
+        out[name] = torch.from_numpy(np.frombuffer(data, dtype="<f4", count=(b - a) // 4, offset=a).copy()).reshape(info["shape"]).to(DEV)
     return out
 
 
@@ -67,7 +73,7 @@ class Model:
         self.h, self.kv, self.hd = c["num_attention_heads"], c["num_key_value_heads"], c["hidden_size"] // c["num_attention_heads"]
         self.eps = c["rms_norm_eps"]
         inv = 1.0 / (c.get("rope_theta", 10000.0) ** (torch.arange(0, self.hd, 2, dtype=torch.float32) / self.hd))
-        self.inv_freq = inv
+        self.inv_freq = inv.to(DEV)
 
     def params(self):
         return [p for m in self.lora.values() for p in (m["A"], m["B"])]
@@ -91,11 +97,12 @@ class Model:
 
     def forward(self, ids, attn_mask):
         b, t = ids.shape
-        pos = torch.arange(t, dtype=torch.float32)
+        pos = torch.arange(t, dtype=torch.float32, device=DEV)
         freqs = torch.outer(pos, self.inv_freq)
         emb = torch.cat((freqs, freqs), dim=-1)
         cos, sin = emb.cos(), emb.sin()                                          # [T, D]
-        causal = (torch.arange(t)[None, :] > torch.arange(t)[:, None]).float() * MASK_NEG
+        ar = torch.arange(t, device=DEV)
+        causal = (ar[None, :] > ar[:, None]).float() * MASK_NEG
         mask = (attn_mask.float() - 1).mul(-MASK_NEG).view(b, 1, 1, t) + causal  # [B, 1, T, T]
         x = F.embedding(ids, self.w["model.embed_tokens.weight"])
         scale = 1.0 / math.sqrt(self.hd)
@@ -131,7 +138,7 @@ def label_logps(logits, labels):
 
 def load_batch(d):
     j = json.load(open(os.path.join(d, "batch.json")))
-    ids = torch.tensor(j["sft_ids"], dtype=torch.int64)
+    ids = torch.tensor(j["sft_ids"], dtype=torch.int64, device=DEV)
     sft = (ids, ids.clone(), torch.ones_like(ids))
     pairs = j["dpo"]
     k = len(pairs)
@@ -144,7 +151,7 @@ def load_batch(d):
     mask = [[1] * len(r) + [0] * (t - len(r)) for r in rows]
     rows = [r + [0] * (t - len(r)) for r in rows]
     labels = [r + [-100] * (t - len(r)) for r in labels]
-    dpo = (torch.tensor(rows), torch.tensor(labels), torch.tensor(mask), k)
+    dpo = (torch.tensor(rows, device=DEV), torch.tensor(labels, device=DEV), torch.tensor(mask, device=DEV), k)
     return j, sft, dpo
 
 
@@ -175,6 +182,7 @@ def step(model, opt, loss_fn, max_norm):
     gn = torch.nn.utils.clip_grad_norm_(model.params(), max_norm).item()
     opt.step()
     opt.zero_grad(set_to_none=False)
+    sync()
     return lv, gn
 
 
@@ -260,12 +268,14 @@ def micro(reps):
 
 
 def matmul(n, reps):
-    a, b = torch.randn(n, n), torch.randn(n, n)
+    a, b = torch.randn(n, n, device=DEV), torch.randn(n, n, device=DEV)
     a @ b
+    sync()
     best = float("inf")
     for _ in range(reps):
         t0 = time.perf_counter()
         a @ b
+        sync()
         best = min(best, time.perf_counter() - t0)
     print(f"RESULT impl=torch kind=matmul n={n} best_s={best:.5f} gflops={2.0 * n ** 3 / best / 1e9:.1f}", flush=True)
 

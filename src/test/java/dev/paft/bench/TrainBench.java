@@ -109,7 +109,9 @@ public final class TrainBench {
         switch (mode) {
             case "prepare" -> prepare(Bench.of(args[1]), Path.of(args[2]));
             case "run" -> {
-                Device dev = Engines.start("cpu", threads);
+                String devName = System.getProperty("bench.device", "cpu"); // cuda: scripts/bench/gpu.sh
+                Device dev = Engines.start(devName, devName.equals("cpu") ? threads : 0);
+                System.out.println("device " + dev);
                 Path dir = Path.of(args[1]);
                 try (LlamaModel model = LlamaModel.load(dir, dev, false)) {
                     runLoop(model, () -> model.loadAdapter(dir.resolve("adapter")), readBatch(dir), Integer.parseInt(args[2]), "paft");
