@@ -32,7 +32,9 @@ ROOT=$(pwd)
 STEPS="${STEPS:-3}"
 CONFIG="${CONFIG:-gpu1b}"
 DEV="${GPU_BENCH_DEVICE:-cuda}"
-DEMO="${DEMO:-1}"
+DEMO="${DEMO:-1}"     # 0: skip `paft demo --device cuda`
+BENCH="${BENCH:-1}"   # 0: skip the paft-vs-PyTorch training steps
+EVAL="${EVAL:-1}"     # 0: skip the eval cpu-vs-device check
 LIB=target/gpu-bench-lib
 PY="${PYTHON:-python3}"   # the one with torch (the GPU image: python3)
 say() { echo "gpu.sh: $*"; }
@@ -147,6 +149,7 @@ tag() { sed "s/^RESULT.*/& config=$CONFIG/"; }
 MM=8192; [ "$DEV" = cpu ] && MM=1024
 HAVE_TORCH=0; [ -n "$PYT" ] && HAVE_TORCH=1
 
+if [ "$BENCH" = 1 ]; then
 # a. matmul ceiling, both sides
 jrun dev.paft.bench.TrainBench matmul $MM 10 "$DEV" | tee "$OUT/matmul.log" | grep RESULT | tee -a "$RES"
 [ "$HAVE_TORCH" = 1 ] && PAFT_DEVICE=$DEV $PY scripts/bench/torch_train.py matmul $MM 10 2>&1 | grep RESULT | tee -a "$RES"
@@ -163,15 +166,16 @@ if [ "$HAVE_TORCH" = 1 ]; then
 fi
 echo "RESULT kind=gpu name=\"$GPU_NAME\"" >> "$RES"
 $PY scripts/bench/summarize.py "$RES" 2>/dev/null | tee "$OUT/table.txt" || cat "$RES"
+fi
 
 # c. the real CLI on the device: eval of the bundled demo model on $DEV against cpu, then the demo
 D=src/main/resources/dev/paft/demo
-for d in cpu "$DEV"; do
+[ "$EVAL" = 1 ] && for d in cpu "$DEV"; do
   paft eval --device "$d" --model "$D/model" --ppl "$D/data/sft_test.jsonl" --prefs "$D/data/pref_test.jsonl" \
     --mc "$D/data/task_mc.jsonl" --mc "$D/data/pref_mc.jsonl" --format json --output-json "$OUT/eval-$d.json" > "$OUT/eval-$d.log"
   say "paft eval --device $d: exit $?"
 done
-$PY - "$OUT/eval-cpu.json" "$OUT/eval-$DEV.json" <<'EOF' || say "eval comparison failed"
+[ "$EVAL" = 1 ] && $PY - "$OUT/eval-cpu.json" "$OUT/eval-$DEV.json" <<'EOF' || say "eval comparison failed"
 import json, sys
 def flat(o, p=""):
     if isinstance(o, dict):

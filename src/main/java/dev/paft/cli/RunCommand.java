@@ -45,8 +45,10 @@ public final class RunCommand implements Callable<Integer> {
         System.out.println();
         System.out.println("PAFT comparison (" + o.out().resolve("comparison.txt") + "):");
         System.out.print(o.table());
+        java.nio.file.Path chart = o.out().resolve("sparsity.png");
         System.out.printf(java.util.Locale.ROOT, "%nsparsity chart: %s; report: %s; total %.0fs%n",
-                o.out().resolve("sparsity.png"), o.out().resolve("sparsity.txt"), (System.nanoTime() - t0) / 1e9);
+                java.nio.file.Files.exists(chart) ? chart : "not drawn (see above)", o.out().resolve("sparsity.txt"),
+                (System.nanoTime() - t0) / 1e9);
         return 0;
     }
 }

@@ -6,6 +6,7 @@ import dev.paft.config.PaftConfig;
 import dev.paft.config.RunConfig;
 import dev.paft.errors.PaftException;
 import dev.paft.io.AtomicFiles;
+import dev.paft.io.ChartImages;
 import dev.paft.io.Json;
 import dev.paft.merge.MergeRunner;
 import dev.paft.merge.MergeSpec;
@@ -229,7 +230,11 @@ public final class PaftRun {
         SparsityReport r = SparsityReport.compute(inputs, ReportOptions.defaults());
         writeText(out.resolve("sparsity.txt"), ReportFormats.table(r, View.UNSCALED, false));
         Json.write(out.resolve("sparsity.json"), ReportFormats.json(r));
-        SparsityCharts.layers(r, View.UNSCALED, 0, out.resolve("sparsity.png"));
+        try {
+            SparsityCharts.layers(r, View.UNSCALED, 0, out.resolve("sparsity.png"));
+        } catch (ChartImages.ChartUnavailable e) {
+            log.accept("sparsity.png not written: " + e.getMessage());
+        }
         Map<String, Map<String, String>> extra = new LinkedHashMap<>();
         for (ReportInput in : inputs) {
             double f = r.input(in.label()).meanLayerFraction(View.UNSCALED, 0);

@@ -1,7 +1,7 @@
 package dev.paft.report;
 
 import dev.paft.errors.PaftException;
-import java.io.ByteArrayOutputStream;
+import dev.paft.io.ChartImages;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -9,8 +9,6 @@ import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import org.knowm.xchart.BitmapEncoder;
-import org.knowm.xchart.VectorGraphicsEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.XYSeries;
@@ -131,20 +129,14 @@ public final class SparsityCharts {
 
     /** Encodes in memory, then writes via a temporary sibling and an atomic rename. */
     private static void write(XYChart chart, String ext, Path file) {
-        System.setProperty("java.awt.headless", "true");
+        byte[] bytes = ext.equals("png") ? ChartImages.png(chart) : ChartImages.svg(chart);
         try {
-            ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-            if (ext.equals("png")) {
-                BitmapEncoder.saveBitmap(chart, bytes, BitmapEncoder.BitmapFormat.PNG);
-            } else {
-                VectorGraphicsEncoder.saveVectorGraphic(chart, bytes, VectorGraphicsEncoder.VectorGraphicsFormat.SVG);
-            }
             Path abs = file.toAbsolutePath();
             if (abs.getParent() != null) {
                 Files.createDirectories(abs.getParent());
             }
             Path tmp = abs.resolveSibling("." + abs.getFileName() + ".tmp");
-            Files.write(tmp, bytes.toByteArray());
+            Files.write(tmp, bytes);
             Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException e) {
             throw PaftException.badInput("cannot write " + file + ": " + e.getMessage(), e);
