@@ -170,12 +170,13 @@ fi
 
 # c. the real CLI on the device: eval of the bundled demo model on $DEV against cpu, then the demo
 D=src/main/resources/dev/paft/demo
-[ "$EVAL" = 1 ] && for d in cpu "$DEV"; do
+if [ "$EVAL" = 1 ]; then
+for d in cpu "$DEV"; do
   paft eval --device "$d" --model "$D/model" --ppl "$D/data/sft_test.jsonl" --prefs "$D/data/pref_test.jsonl" \
     --mc "$D/data/task_mc.jsonl" --mc "$D/data/pref_mc.jsonl" --format json --output-json "$OUT/eval-$d.json" > "$OUT/eval-$d.log"
   say "paft eval --device $d: exit $?"
 done
-[ "$EVAL" = 1 ] && $PY - "$OUT/eval-cpu.json" "$OUT/eval-$DEV.json" <<'EOF' || say "eval comparison failed"
+$PY - "$OUT/eval-cpu.json" "$OUT/eval-$DEV.json" <<'EOF' || say "eval comparison failed"
 import json, sys
 def flat(o, p=""):
     if isinstance(o, dict):
@@ -190,6 +191,7 @@ for k in sorted(a):
     if "acc" in k or "perplexity" in k or "ppl" in k:
         print(f"  {k:45s} cpu {a[k]:.6f}  device {b.get(k, float('nan')):.6f}")
 EOF
+fi
 if [ "$DEMO" = 1 ]; then
   rm -rf "$OUT/demo"
   t0=$(date +%s)
