@@ -2,35 +2,50 @@ package dev.paft.data;
 
 import com.hubspot.jinjava.Jinjava;
 import com.hubspot.jinjava.JinjavaConfig;
+import com.hubspot.jinjava.LegacyOverrides;
 import com.hubspot.jinjava.interpret.RenderResult;
 import com.hubspot.jinjava.interpret.TemplateError;
+import com.hubspot.jinjava.el.JinjavaInterpreterResolver;
 import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
 import dev.paft.errors.PaftException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.regex.Pattern;
+import jinjava.javax.el.CompositeELResolver;
 
 /**
  * A Hugging Face chat template: the Jinja string from {@code tokenizer_config.json} that turns
  * a list of messages into the model's prompt text, rendered with Jinjava.
  *
- * <p>Rendering matches transformers' {@code apply_chat_template}: {@code trim_blocks} and
- * {@code lstrip_blocks} on, one trailing newline of the template dropped, variables
- * {@code messages}, {@code add_generation_prompt}, every {@code *_token} of the config
- * ({@code bos_token}, {@code eos_token}, ...), and the function {@code raise_exception(msg)}.
+ * <p>Rendering matches transformers' {@code apply_chat_template} byte for byte (checked against
+ * Jinja2 by {@code ChatTemplateGoldenTest} for the Zephyr, Llama-3/3.1/3.2, Qwen2.5, Qwen3,
+ * Gemma-3, Mistral-Nemo and DeepSeek-V3 templates): Jinja2's whitespace rules
+ * ({@code trim_blocks}, {@code lstrip_blocks}, {@code -} markers; {@link JinjaWhitespace}),
+ * Jinja2 operator precedence where Jinjava differs ({@link JinjaRewrite}), Python string and
+ * dict methods ({@link PyMethodResolver}), Python printing of values ({@link PyPrint}),
+ * transformers' {@code tojson} ({@link PyJson}), {@code raise_exception} and
+ * {@code strftime_now} ({@link TemplateGlobals}), and {@code {% generation %}} blocks.
+ * Variables: {@code messages}, {@code add_generation_prompt}, {@code tools} and
+ * {@code documents} ({@code null} unless given), every {@code *_token} of the config
+ * ({@code bos_token}, {@code eos_token}, ...) and any extra variables given to
+ * {@link #render(List, boolean, Map)} ({@code date_string}, {@code enable_thinking}, ...).
  * A render error becomes a {@link PaftException#badInput} naming the template's source.
  */
 public final class ChatTemplate {
     private static final Jinjava JINJAVA = newJinjava();
+    /** Makes {@code strftime_now is defined} true, as it is for transformers' global function. */
+    private static final String STRFTIME_NOW_DEFINED = "strftime_now";
 
     private final String template;
+    private final String prepared;
     private final String source;
     private final Map<String, String> specialTokens;
+    private final Clock clock;
 
     /**
      * A template from its text.
@@ -43,11 +58,19 @@ public final class ChatTemplate {
         if (template == null || template.isBlank()) {
             throw PaftException.badInput(source + ": chat template is empty");
         }
-        // jinja2's default keep_trailing_newline=False drops one trailing newline.
-        String t = template.endsWith("\n") ? template.substring(0, template.length() - 1) : template;
-        this.template = lstripBlocks(t);
+        this.template = template;
+        this.prepared = JinjaWhitespace.apply(template);
         this.source = source;
         this.specialTokens = Map.copyOf(specialTokens);
+        this.clock = null;
+    }
+
+    private ChatTemplate(ChatTemplate t, Clock clock) {
+        this.template = t.template;
+        this.prepared = t.prepared;
+        this.source = t.source;
+        this.specialTokens = t.specialTokens;
+        this.clock = clock;
     }
 
     /**
@@ -111,16 +134,40 @@ public final class ChatTemplate {
      * @param addGenerationPrompt append the header that starts an assistant turn
      */
     public String render(List<ChatMessage> messages, boolean addGenerationPrompt) {
+        return render(messages, addGenerationPrompt, Map.of());
+    }
+
+    /**
+     * Renders messages to text with extra template variables, as the keyword arguments of
+     * transformers' {@code apply_chat_template}: {@code tools} (a list of JSON-schema maps),
+     * {@code documents}, {@code date_string}, {@code enable_thinking}, ...
+     */
+    public String render(List<ChatMessage> messages, boolean addGenerationPrompt, Map<String, ?> variables) {
         List<Map<String, Object>> msgs = new ArrayList<>(messages.size());
         for (ChatMessage m : messages) {
             msgs.add(m.toTemplateMap());
         }
+        return renderMessages(msgs, addGenerationPrompt, variables);
+    }
+
+    /**
+     * Renders messages given as JSON-like maps (strings, numbers, booleans, {@code null}, lists
+     * and maps), for messages beyond role and text content: {@code tool_calls}, content parts,
+     * {@code reasoning_content}, ...
+     */
+    public String renderMessages(List<? extends Map<String, ?>> messages, boolean addGenerationPrompt,
+                                 Map<String, ?> variables) {
         Map<String, Object> ctx = new HashMap<>(specialTokens);
-        ctx.put("messages", msgs);
+        ctx.putAll(variables);
+        ctx.putIfAbsent("tools", null);
+        ctx.putIfAbsent("documents", null);
+        ctx.put("messages", messages);
         ctx.put("add_generation_prompt", addGenerationPrompt);
+        ctx.putIfAbsent("strftime_now", STRFTIME_NOW_DEFINED);
         RenderResult result;
         try {
-            result = JINJAVA.renderForResult(template, ctx);
+            result = clock == null ? JINJAVA.renderForResult(prepared, ctx)
+                    : TemplateGlobals.withClock(clock, () -> JINJAVA.renderForResult(prepared, ctx));
         } catch (RuntimeException e) {
             throw PaftException.badInput(source + ": chat template failed: " + rootMessage(e), e);
         }
@@ -134,34 +181,15 @@ public final class ChatTemplate {
         return result.getOutput();
     }
 
-    /**
-     * Jinja2's {@code lstrip_blocks}: spaces and tabs from the start of a line up to a block or
-     * comment tag are removed ({@code {%+} keeps them). Done here because Jinjava's own option
-     * also strips whitespace before tags in the middle of a line ({@code "a: {% if %}"} loses
-     * its space), which Jinja2 keeps.
-     */
-    static String lstripBlocks(String source) {
-        return LSTRIP.matcher(source).replaceAll("").replace("{%+", "{%");
-    }
-
-    private static final Pattern LSTRIP = Pattern.compile("(?m)^[ \\t]+(?=\\{[%#](?!\\+))");
-
-    /** HF's {@code raise_exception(message)} template function. */
-    public static String raiseException(String message) {
-        throw new TemplateRaisedException(message);
-    }
-
-    /** The error a template raises with {@code raise_exception}. */
-    static final class TemplateRaisedException extends RuntimeException {
-        TemplateRaisedException(String message) {
-            super(message);
-        }
+    /** This template with {@code strftime_now} reading the given clock (tests). */
+    ChatTemplate withClock(Clock clock) {
+        return new ChatTemplate(this, clock);
     }
 
     private static String rootMessage(Throwable e) {
         Throwable t = e;
         while (t != null) {
-            if (t instanceof TemplateRaisedException) {
+            if (t instanceof TemplateGlobals.TemplateRaisedException) {
                 return "raise_exception: " + t.getMessage();
             }
             t = t.getCause();
@@ -175,14 +203,34 @@ public final class ChatTemplate {
 
     private static Jinjava newJinjava() {
         JinjavaConfig cfg = JinjavaConfig.newBuilder()
-                .withTrimBlocks(true)
-                .withLstripBlocks(false) // done by lstripBlocks, the Jinja2 way
+                .withTrimBlocks(false) // whitespace is done by JinjaWhitespace, the Jinja2 way
+                .withLstripBlocks(false)
+                .withLegacyOverrides(LegacyOverrides.newBuilder()
+                        .withUseNaturalOperatorPrecedence(true)
+                        .withUsePyishObjectMapper(true)
+                        .withEvaluateMapKeys(true)
+                        .withIterateOverMapKeys(true)
+                        .withKeepNullableLoopValues(true)
+                        .build())
                 .withNestedInterpretationEnabled(false)
                 .withFailOnUnknownTokens(false)
+                .withElResolver(new CompositeELResolver() {
+                    {
+                        add(new PyMethodResolver());
+                        add(JinjavaInterpreterResolver.DEFAULT_RESOLVER_READ_ONLY);
+                    }
+                })
                 .build();
         Jinjava j = new Jinjava(cfg);
         j.getGlobalContext().registerFunction(
-                new ELFunctionDefinition("", "raise_exception", ChatTemplate.class, "raiseException", String.class));
+                new ELFunctionDefinition("", "raise_exception", TemplateGlobals.class, "raiseException", String.class));
+        j.getGlobalContext().registerFunction(
+                new ELFunctionDefinition("", "strftime_now", TemplateGlobals.class, "strftimeNow", String.class));
+        j.getGlobalContext().registerFilter(new PyJson());
+        j.getGlobalContext().registerFilter(new PyPrint());
+        j.getGlobalContext().registerExpTest(new PyPrint.Iterable());
+        j.getGlobalContext().registerExpTest(new PyPrint.Sequence());
+        j.getGlobalContext().registerExpTest(new PyPrint.In());
         return j;
     }
 }
