@@ -2,7 +2,6 @@ package dev.paft.data;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 
 /** Python {@code str} methods with Python's semantics (whitespace, split rules). */
 final class PyStr {
@@ -162,9 +161,5 @@ final class PyStr {
             }
         }
         return String.join(sep, parts);
-    }
-
-    static String upper(String s) {
-        return s.toUpperCase(Locale.ROOT);
     }
 }
