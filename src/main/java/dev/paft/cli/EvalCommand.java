@@ -2,8 +2,8 @@ package dev.paft.cli;
 
 import ai.djl.Device;
 import dev.paft.config.PaftConfig;
-import dev.paft.data.ChatTemplate;
 import dev.paft.data.PreferenceOptions;
+import dev.paft.data.template.ChatTemplate;
 import dev.paft.engine.Engines;
 import dev.paft.errors.PaftException;
 import dev.paft.eval.EvalModel;

@@ -3,7 +3,7 @@ package dev.paft.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.paft.config.PaftConfig;
-import dev.paft.data.ChatTemplate;
+import dev.paft.data.template.ChatTemplate;
 import dev.paft.engine.Engines;
 import dev.paft.errors.PaftException;
 import dev.paft.eval.EvalModel;

@@ -1,5 +1,6 @@
 package dev.paft.data;
 
+import dev.paft.data.template.ChatTemplate;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;

@@ -1,6 +1,7 @@
 package dev.paft.data;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.paft.data.template.ChatTemplate;
 import dev.paft.errors.PaftException;
 import java.nio.file.Path;
 import java.util.ArrayList;

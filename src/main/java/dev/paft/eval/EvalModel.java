@@ -1,8 +1,8 @@
 package dev.paft.eval;
 
 import ai.djl.Device;
-import dev.paft.data.ChatTemplate;
 import dev.paft.data.TextTokenizer;
+import dev.paft.data.template.ChatTemplate;
 import dev.paft.errors.PaftException;
 import dev.paft.lora.LoraAdapter;
 import dev.paft.model.LlamaModel;

@@ -1,11 +1,11 @@
 package dev.paft.eval;
 
-import dev.paft.data.ChatTemplate;
 import dev.paft.data.DatasetStats;
 import dev.paft.data.SftDataset;
 import dev.paft.data.SftDatasetReader;
 import dev.paft.data.SftExample;
 import dev.paft.data.SftOptions;
+import dev.paft.data.template.ChatTemplate;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;

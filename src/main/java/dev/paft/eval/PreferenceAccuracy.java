@@ -1,12 +1,12 @@
 package dev.paft.eval;
 
-import dev.paft.data.ChatTemplate;
 import dev.paft.data.DatasetStats;
 import dev.paft.data.PreferenceDataset;
 import dev.paft.data.PreferenceDatasetReader;
 import dev.paft.data.PreferenceExample;
 import dev.paft.data.PreferenceOptions;
 import dev.paft.data.SftExample;
+import dev.paft.data.template.ChatTemplate;
 import dev.paft.errors.PaftException;
 import dev.paft.lora.LoraAdapter;
 import java.nio.file.Path;

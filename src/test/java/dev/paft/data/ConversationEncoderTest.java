@@ -2,6 +2,8 @@ package dev.paft.data;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.paft.data.template.ChatTemplate;
+import dev.paft.testutil.TestTokenizers;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -15,8 +17,8 @@ class ConversationEncoderTest {
 
     @Test
     void llama3TurnsEndAtEotEvenThoughTheTemplateAlwaysAppendsAHeader() {
-        TokenizerConfig cfg = TokenizerConfig.read(ChatTemplateTest.LLAMA3);
-        ChatTemplate t = ChatTemplate.load(ChatTemplateTest.LLAMA3, null);
+        TokenizerConfig cfg = TokenizerConfig.read(TestTokenizers.LLAMA3);
+        ChatTemplate t = ChatTemplate.load(TestTokenizers.LLAMA3, null);
         List<ChatMessage> msgs = List.of(ChatMessage.user("2+2?"), ChatMessage.assistant("4"),
                 ChatMessage.user("3+3?"), ChatMessage.assistant("6"));
         assertEquals("4<|eot_id|>", span(t, cfg, msgs, 1));
@@ -25,8 +27,8 @@ class ConversationEncoderTest {
 
     @Test
     void zephyrTurnsEndAtEosWithoutTheNewline() {
-        TokenizerConfig cfg = TokenizerConfig.read(ChatTemplateTest.LLAMA2);
-        ChatTemplate t = ChatTemplate.load(ChatTemplateTest.LLAMA2, null);
+        TokenizerConfig cfg = TokenizerConfig.read(TestTokenizers.LLAMA2);
+        ChatTemplate t = ChatTemplate.load(TestTokenizers.LLAMA2, null);
         List<ChatMessage> msgs = List.of(ChatMessage.system("s"), ChatMessage.user("u"), ChatMessage.assistant("a b"));
         assertEquals("a b</s>", span(t, cfg, msgs, 2));
     }

@@ -7,7 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.paft.data.template.ChatTemplate;
 import dev.paft.errors.PaftException;
+import dev.paft.testutil.TestTokenizers;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -23,8 +25,8 @@ class PreferenceDatasetReaderTest {
 
     @BeforeAll
     static void open() {
-        tok = TextTokenizer.open(ChatTemplateTest.LLAMA2);
-        zephyr = ChatTemplate.load(ChatTemplateTest.LLAMA2, null);
+        tok = TextTokenizer.open(TestTokenizers.LLAMA2);
+        zephyr = ChatTemplate.load(TestTokenizers.LLAMA2, null);
     }
 
     @AfterAll

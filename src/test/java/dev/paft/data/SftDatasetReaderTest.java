@@ -8,7 +8,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.paft.data.template.ChatTemplate;
 import dev.paft.errors.PaftException;
+import dev.paft.testutil.TestTokenizers;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -23,8 +25,8 @@ class SftDatasetReaderTest {
 
     @BeforeAll
     static void open() {
-        tok = TextTokenizer.open(ChatTemplateTest.LLAMA2);
-        zephyr = ChatTemplate.load(ChatTemplateTest.LLAMA2, null);
+        tok = TextTokenizer.open(TestTokenizers.LLAMA2);
+        zephyr = ChatTemplate.load(TestTokenizers.LLAMA2, null);
     }
 
     @AfterAll
@@ -200,7 +202,7 @@ class SftDatasetReaderTest {
     @Test
     void templateThatWritesBosGetsNoSecondBos() {
         ChatTemplate withBos = new ChatTemplate("{{ bos_token }}" + zephyr.template(), "zephyr+bos",
-                TokenizerConfig.read(ChatTemplateTest.LLAMA2).specialTokens());
+                TokenizerConfig.read(TestTokenizers.LLAMA2).specialTokens());
         SftDataset d = new SftDatasetReader(tok, withBos, SftOptions.defaults(512)).read(DATA.resolve("sft_messages.jsonl"));
         for (SftExample e : d.examples()) {
             assertEquals(1, e.inputIds()[0]);

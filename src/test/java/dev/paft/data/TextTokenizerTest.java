@@ -5,13 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.paft.errors.PaftException;
+import dev.paft.testutil.TestTokenizers;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 
 class TextTokenizerTest {
     @Test
     void specialIdsFromConfig() {
-        try (TextTokenizer tok = TextTokenizer.open(ChatTemplateTest.LLAMA2)) {
+        try (TextTokenizer tok = TextTokenizer.open(TestTokenizers.LLAMA2)) {
             assertEquals(1, tok.bosId());
             assertEquals(2, tok.eosId());
             assertEquals(2, tok.padId()); // Llama has no pad: falls back to eos
@@ -21,7 +22,7 @@ class TextTokenizerTest {
 
     @Test
     void encodeAddsNoSpecialTokensAndRoundTrips() {
-        try (TextTokenizer tok = TextTokenizer.open(ChatTemplateTest.LLAMA2)) {
+        try (TextTokenizer tok = TextTokenizer.open(TestTokenizers.LLAMA2)) {
             int[] ids = tok.encode("Hello world");
             assertTrue(ids[0] != 1);
             assertEquals("Hello world", tok.decode(ids));
@@ -33,7 +34,7 @@ class TextTokenizerTest {
 
     @Test
     void literalBosIsNotDoubled() {
-        try (TextTokenizer tok = TextTokenizer.open(ChatTemplateTest.LLAMA2)) {
+        try (TextTokenizer tok = TextTokenizer.open(TestTokenizers.LLAMA2)) {
             int[] ids = tok.encodeStart("<s>Hi</s>");
             assertEquals(1, ids[0]);
             assertTrue(ids[1] != 1);
@@ -45,7 +46,7 @@ class TextTokenizerTest {
 
     @Test
     void missingTokenizerJsonIsBadInput() {
-        PaftException e = assertThrows(PaftException.class, () -> TextTokenizer.open(ChatTemplateTest.LLAMA3));
+        PaftException e = assertThrows(PaftException.class, () -> TextTokenizer.open(TestTokenizers.LLAMA3));
         assertEquals(PaftException.BAD_INPUT, e.exitCode());
         assertTrue(e.getMessage().contains("tokenizer.json"));
     }

@@ -1,4 +1,4 @@
-package dev.paft.data;
+package dev.paft.data.template;
 
 import java.time.Clock;
 import java.time.LocalDateTime;

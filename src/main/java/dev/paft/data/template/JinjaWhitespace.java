@@ -1,4 +1,4 @@
-package dev.paft.data;
+package dev.paft.data.template;
 
 /**
  * Jinja2's whitespace rules applied to template source, so that Jinjava (run with no whitespace

@@ -1,11 +1,13 @@
-package dev.paft.data;
+package dev.paft.data.template;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.paft.data.ChatMessage;
 import dev.paft.errors.PaftException;
 import java.nio.file.Files;
+import dev.paft.testutil.TestTokenizers;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -13,8 +15,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class ChatTemplateTest {
-    static final Path LLAMA2 = Path.of("src/test/resources/tokenizers/llama2");
-    static final Path LLAMA3 = Path.of("src/test/resources/tokenizers/llama3");
+    static final Path LLAMA2 = TestTokenizers.LLAMA2;
+    static final Path LLAMA3 = TestTokenizers.LLAMA3;
 
     @Test
     void zephyrTemplateMatchesHandRenderedText() {

@@ -1,4 +1,4 @@
-package dev.paft.data;
+package dev.paft.data.template;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

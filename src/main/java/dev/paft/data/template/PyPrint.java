@@ -1,4 +1,4 @@
-package dev.paft.data;
+package dev.paft.data.template;
 
 import com.hubspot.jinjava.interpret.JinjavaInterpreter;
 import com.hubspot.jinjava.lib.exptest.ExpTest;

@@ -1,4 +1,4 @@
-package dev.paft.data;
+package dev.paft.data.template;
 
 import com.hubspot.jinjava.Jinjava;
 import com.hubspot.jinjava.JinjavaConfig;
@@ -7,6 +7,8 @@ import com.hubspot.jinjava.interpret.RenderResult;
 import com.hubspot.jinjava.interpret.TemplateError;
 import com.hubspot.jinjava.el.JinjavaInterpreterResolver;
 import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
+import dev.paft.data.ChatMessage;
+import dev.paft.data.TokenizerConfig;
 import dev.paft.errors.PaftException;
 import java.io.IOException;
 import java.nio.file.Files;
