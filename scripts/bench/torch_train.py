@@ -182,6 +182,7 @@ def run(d, steps):
     j, sft, dpo = load_batch(d)
     tokens = int(sft[0].numel())
     for kind in ("sft", "dpo"):
+        reset_peak_rss()
         model = Model(d)   # fresh adapter, as paft reloads it
         opt = torch.optim.AdamW(model.params(), lr=j["lr"], betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
         fn = (lambda: sft_loss(model, sft, j["l1_lambda"])) if kind == "sft" else (lambda: dpo_loss(model, dpo, j["dpo_beta"]))
@@ -195,7 +196,24 @@ def run(d, steps):
         timed = times[1:]
         print(f"RESULT impl=torch kind={kind} loss0={first[0]:.6f} gnorm0={first[1]:.6f} tokens={tokens} "
               f"warm_s={times[0]:.4f} step_s={','.join(f'{x:.4f}' for x in timed)} min_s={min(timed):.4f} "
-              f"mean_s={sum(timed) / len(timed):.4f}", flush=True)
+              f"mean_s={sum(timed) / len(timed):.4f} peak_rss_mb={peak_rss_mb()}", flush=True)
+        del model, opt, fn   # freed before the next kind's peak is measured
+
+
+def reset_peak_rss():
+    """Peak RSS (VmHWM) back to the current RSS (Linux), so each kind's peak is its own, as TrainBench."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
+def peak_rss_mb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) // 1024
+    return -1
 
 
 def phases(d, steps):

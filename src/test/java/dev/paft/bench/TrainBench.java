@@ -283,6 +283,7 @@ public final class TrainBench {
     static void runLoop(LlamaModel model, AdapterSource adapters, BenchBatch batch, int steps, String impl) throws Exception {
         long tokens = batch.sft().stream().mapToLong(SftExample::length).sum();
         for (String kind : List.of("sft", "dpo")) {
+            resetPeakRss();
             try (LoraAdapter adapter = adapters.get()) {
                 LoraPolicy policy = new LoraPolicy(model, adapter);
                 Path out = Files.createTempDirectory("paft-bench-" + kind);
@@ -323,10 +324,11 @@ public final class TrainBench {
                     dev.paft.io.AtomicFiles.deleteRecursively(out);
                 }
                 List<Double> timed = times.subList(1, times.size());
-                System.out.printf("RESULT impl=%s kind=%s loss0=%.6f gnorm0=%.6f tokens=%d warm_s=%.4f step_s=%s min_s=%.4f mean_s=%.4f%n",
+                System.out.printf("RESULT impl=%s kind=%s loss0=%.6f gnorm0=%.6f tokens=%d warm_s=%.4f step_s=%s min_s=%.4f mean_s=%.4f peak_rss_mb=%d%n",
                         impl, kind, first[0], first[1], tokens, times.get(0), fmt(timed),
                         timed.stream().mapToDouble(Double::doubleValue).min().orElse(Double.NaN),
-                        timed.stream().mapToDouble(Double::doubleValue).average().orElse(Double.NaN));
+                        timed.stream().mapToDouble(Double::doubleValue).average().orElse(Double.NaN),
+                        status("VmHWM:") / 1024);
             }
         }
     }
@@ -460,6 +462,18 @@ public final class TrainBench {
         }
         System.out.printf("RESULT impl=paft kind=" + (adapter == null ? "refmem" : "trainmem") + " rows=%d best_s=%.3f peak_rss_growth_mb=%d%n", b.rows(), best,
                 (status("VmHWM:") - hwm0) / 1024);
+    }
+
+    /**
+     * Resets the process's peak RSS (VmHWM) to the current RSS (Linux: "5" into /proc/self/clear_refs), so
+     * each kind's peak_rss_mb is its own (the model's weights included, as in torch_train.py).
+     */
+    static void resetPeakRss() {
+        try {
+            Files.writeString(Path.of("/proc/self/clear_refs"), "5");
+        } catch (Exception e) {
+            // not Linux, or not allowed: the peak is then cumulative
+        }
     }
 
     static long status(String key) throws Exception {
