@@ -60,6 +60,7 @@ public final class PreferenceObjective implements Objective<PreferenceExample> {
             NDArray nll = sequenceNll ? sequenceNll(scope, batch, a.logits(), k) : chosenNll(a, k);
             pb = PreferenceBatch.withNll(chosen, rejected, nll);
         }
+        SftObjective.freeLogits(logits, a);   // every use of the policy logits is above
         PreferenceResult r = loss.compute(pb);
         long tokens = 0;
         for (int len : batch.lengths()) {

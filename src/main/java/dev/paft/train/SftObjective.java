@@ -37,6 +37,7 @@ public final class SftObjective implements Objective<SftExample> {
         NDArray labels = scope.create(batch.flatLabels(), new Shape(batch.rows(), batch.cols()));
         TokenLogProbs.Aligned a = TokenLogProbs.shift(logits, labels);              // logits[:, t] predicts labels[:, t+1]
         NDArray ce = CrossEntropyLoss.crossEntropy(a.logits(), a.labels());
+        freeLogits(logits, a);
         Map<String, NDArray> metrics = new LinkedHashMap<>();
         metrics.put("ce", ce);
         NDArray loss = ce;
@@ -54,5 +55,15 @@ public final class SftObjective implements Objective<SftExample> {
             tokens += len;
         }
         return new Output(loss, metrics, tokens);
+    }
+
+    /**
+     * Frees the [B, T, vocab] logits once the loss has consumed them, rather than when the step scope closes
+     * after backward: autograd saved the log-softmax output, not the logits, so this drops the largest tensor
+     * of the step from the backward pass's working set (as PyTorch does when the logits go out of scope).
+     */
+    static void freeLogits(NDArray logits, TokenLogProbs.Aligned aligned) {
+        aligned.logits().close();   // the shifted view
+        logits.close();
     }
 }
