@@ -11,6 +11,7 @@ safetensors reader (no safetensors package needed).
   torch_train.py run DIR STEPS       1 warm-up + STEPS SFT steps, then DPO; RESULT lines
   torch_train.py phases DIR STEPS    per-phase times (forward, backward, clip, AdamW, zero)
   torch_train.py matmul [N] [REPS]   N x N float32 matmul GFLOP/s
+  torch_train.py profile DIR TRACE   profiler trace of one SFT forward + backward (profile_summary.py reads it)
 Threads: PAFT_THREADS (default 2).
 """
 import json
@@ -252,6 +253,21 @@ def phases(d, steps):
           + "  (min/mean seconds)", flush=True)
 
 
+def profile(d, out):
+    """torch.autograd.profiler over one SFT forward + backward after a warm-up: a Chrome trace at out."""
+    j, sft, _ = load_batch(d)
+    model = Model(d)
+    sft_loss(model, sft, j["l1_lambda"]).backward()
+    with torch.autograd.profiler.profile() as prof:
+        t0 = time.perf_counter()
+        loss = sft_loss(model, sft, j["l1_lambda"])
+        t1 = time.perf_counter()
+        loss.backward()
+        t2 = time.perf_counter()
+    prof.export_chrome_trace(out)
+    print(f"RESULT impl=torch kind=profile forward_s={t1 - t0:.3f} backward_s={t2 - t1:.3f} trace={out}", flush=True)
+
+
 def micro(reps):
     def t(name, fn):
         fn()
@@ -294,6 +310,8 @@ if __name__ == "__main__":
         run(sys.argv[2], int(sys.argv[3]))
     elif mode == "phases":
         phases(sys.argv[2], int(sys.argv[3]))
+    elif mode == "profile":
+        profile(sys.argv[2], sys.argv[3])
     elif mode == "micro":
         micro(int(sys.argv[2]) if len(sys.argv) > 2 else 5)
     elif mode == "matmul":

@@ -57,6 +57,8 @@ import java.util.SplittableRandom;
  *                           zero), alternating with a plain forward+backward (CE only) for the overhead ratio
  * random CONFIG STEPS DEV   like run on random in-memory weights (no files), on DEV (cpu / cuda): gpu.sh
  * matmul [N] [REPS]         N x N float32 matmul GFLOP/s (the ceiling)
+ * profile DIR TRACE.json    libtorch profiler over one SFT forward + backward (after a warm-up): Chrome trace
+ *                           for scripts/bench/profile_summary.py
  * </pre>
  * Output lines to parse start with {@code RESULT}; CONFIG is small, medium or gpu1b.
  */
@@ -145,6 +147,14 @@ public final class TrainBench {
                 try (LlamaModel model = LlamaModel.load(dir, dev, false);
                      LoraAdapter adapter = args.length > 3 ? model.loadAdapter(dir.resolve("adapter")) : null) {
                     refmem(model, adapter, readBatch(dir), Integer.parseInt(args[2]));
+                }
+            }
+            case "profile" -> {
+                Device dev = Engines.start("cpu", threads);
+                Path dir = Path.of(args[1]);
+                try (LlamaModel model = LlamaModel.load(dir, dev, false);
+                     LoraAdapter adapter = model.loadAdapter(dir.resolve("adapter"))) {
+                    profile(model, adapter, readBatch(dir), args[2]);
                 }
             }
             case "micro" -> {
@@ -433,6 +443,26 @@ public final class TrainBench {
         out[3] = (t4 - t3) / 1e9;
         out[4] = (t5 - t4) / 1e9;
         return out;
+    }
+
+    /**
+     * libtorch's profiler over one SFT forward + backward (the loop's objective, after one warm-up step):
+     * a Chrome trace at {@code out}; {@code scripts/bench/profile_summary.py} turns it into per-op self times.
+     */
+    static void profile(LlamaModel model, LoraAdapter adapter, BenchBatch batch, String out) {
+        LoraPolicy policy = new LoraPolicy(model, adapter);
+        var sft = new SftObjective(policy, new L1Penalty(L1Penalty.Target.FACTORS, L1_LAMBDA), 0);
+        Map<String, NDArray> params = policy.parameters();
+        NDManager root = model.manager().newSubManager();
+        try (AdamW opt = new AdamW(root, AdamW.Config.defaults())) {
+            stepPhases(root, sft, batch.sft(), params, opt, false);                 // warm-up
+            JniUtils.startProfile(false, false, false);
+            double[] t = stepPhases(root, sft, batch.sft(), params, opt, false);
+            JniUtils.stopProfile(out);
+            System.out.printf("RESULT impl=paft kind=profile forward_s=%.3f backward_s=%.3f trace=%s%n", t[0], t[1], out);
+        } finally {
+            root.close();
+        }
     }
 
     /** The DPO reference forward (base model, no grad) with label log-probs: best time and peak RSS growth. */
