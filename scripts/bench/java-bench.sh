@@ -9,6 +9,11 @@
 set -euo pipefail
 # Sleeping (not spinning) OpenMP workers, for both sides: spinning made small steps 10x slower on shared cores.
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
+# libtorch (>= 2.3) backs CPU tensors of 2 MB and more with transparent huge pages: a step allocates and frees
+# GB-sized buffers (attention scores, logits, their gradients), and with 4 KB pages each fresh buffer costs a
+# page fault per 4 KB. Measured on a medium training step: softmax, its backward, zero fills and bmm 2-10x
+# faster, forward+backward -23% (docs/BENCHMARKS.md). THP_MEM_ALLOC_ENABLE=0 turns it off.
+export THP_MEM_ALLOC_ENABLE="${THP_MEM_ALLOC_ENABLE:-1}"
 cd "$(dirname "$0")/../.."
 if [ -z "${SKIP_COMPILE:-}" ]; then mvn -B -q -o test-compile; fi
 CP_FILE=target/bench.classpath

@@ -14,7 +14,7 @@
 #      Step 1's loss and pre-clip grad norm of both are printed and compared (the "same" column).
 #   3. phases: forward / backward / clip / AdamW / zero of the SFT step, and a CE-only forward+backward,
 #      in both implementations (config small-b2 = small with batch 2, to keep it short)
-#   4. merge throughput: scripts/bench/merge-bench.sh if present (the merge engineer's), else "pending"
+#   4. merge throughput: scripts/bench/merge-bench.sh if present (the merge engineer's), else "pending" (MERGE=0 skips)
 #   5. scripts/bench/summarize.py prints the table (FLOP formulas in its header).
 # Threads: PAFT_THREADS (default 2) for both. Scratch: BENCH_DIR (default /tmp/paft-bench; the medium
 # model is 667 MB). Other engineers' builds share this machine: `uptime` is recorded before and after
@@ -83,7 +83,9 @@ load end-phases
 fi
 
 # ---- 4. merge throughput
-if [ -x scripts/bench/merge-bench.sh ]; then
+if [ "${MERGE:-1}" = 0 ]; then
+  echo "RESULT kind=merge status=skipped(MERGE=0)" | tee -a "$RES"
+elif [ -x scripts/bench/merge-bench.sh ]; then
   scripts/bench/merge-bench.sh 2>&1 | tee "$OUT_DIR/merge.txt"
   grep RESULT "$OUT_DIR/merge.txt" >> "$RES" || echo "RESULT kind=merge status=ran-see-$OUT_DIR/merge.txt" >> "$RES"
 else

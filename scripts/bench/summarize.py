@@ -103,6 +103,15 @@ def main():
             pd, td = summary[(c, "dpo")]
             out.append(f"{c}: DPO step / SFT step on the same tokens: paft {pd / ps:.2f}x, torch {td / ts:.2f}x "
                        f"(FLOP ratio {flops(c)['dpo6'] / flops(c)['sft6']:.2f}x by 6N, {flops(c)['dpo4'] / flops(c)['sft4']:.2f}x by 4N)")
+    for c in cfgs:
+        rss = []
+        for kind in ("sft", "dpo"):
+            for impl in ("paft", "torch"):
+                v = [int(r["peak_rss_mb"]) for r in by.get((c, kind, impl), []) if "peak_rss_mb" in r]
+                if v:
+                    rss.append(f"{impl} {kind} {max(v)}")
+        if rss:
+            out.append(f"{c}: peak RSS MB (process, weights included; max over rounds): " + ", ".join(rss))
     for r in res:
         if r.get("kind") == "phases":
             ph = {k: tuple(float(x) for x in v.split("/")) for k, v in r.items() if "." in k and "/" in v}

@@ -11,6 +11,7 @@ safetensors reader (no safetensors package needed).
   torch_train.py run DIR STEPS       1 warm-up + STEPS SFT steps, then DPO; RESULT lines
   torch_train.py phases DIR STEPS    per-phase times (forward, backward, clip, AdamW, zero)
   torch_train.py matmul [N] [REPS]   N x N float32 matmul GFLOP/s
+  torch_train.py profile DIR TRACE   profiler trace of one SFT forward + backward (profile_summary.py reads it)
 Threads: PAFT_THREADS (default 2). Device: PAFT_DEVICE (default cpu; "cuda" on a GPU machine, scripts/bench/gpu.sh).
 """
 import json
@@ -190,6 +191,7 @@ def run(d, steps):
     j, sft, dpo = load_batch(d)
     tokens = int(sft[0].numel())
     for kind in ("sft", "dpo"):
+        reset_peak_rss()
         model = Model(d)   # fresh adapter, as paft reloads it
         opt = torch.optim.AdamW(model.params(), lr=j["lr"], betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
         fn = (lambda: sft_loss(model, sft, j["l1_lambda"])) if kind == "sft" else (lambda: dpo_loss(model, dpo, j["dpo_beta"]))
@@ -203,7 +205,24 @@ def run(d, steps):
         timed = times[1:]
         print(f"RESULT impl=torch kind={kind} loss0={first[0]:.6f} gnorm0={first[1]:.6f} tokens={tokens} "
               f"warm_s={times[0]:.4f} step_s={','.join(f'{x:.4f}' for x in timed)} min_s={min(timed):.4f} "
-              f"mean_s={sum(timed) / len(timed):.4f}", flush=True)
+              f"mean_s={sum(timed) / len(timed):.4f} peak_rss_mb={peak_rss_mb()}", flush=True)
+        del model, opt, fn   # freed before the next kind's peak is measured
+
+
+def reset_peak_rss():
+    """Peak RSS (VmHWM) back to the current RSS (Linux), so each kind's peak is its own, as TrainBench."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
+def peak_rss_mb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) // 1024
+    return -1
 
 
 def phases(d, steps):
@@ -240,6 +259,21 @@ def phases(d, steps):
             t["fb.backward"].append(f[1])
     print("RESULT impl=torch kind=phases " + " ".join(f"{n}={min(v):.4f}/{sum(v) / len(v):.4f}" for n, v in t.items())
           + "  (min/mean seconds)", flush=True)
+
+
+def profile(d, out):
+    """torch.autograd.profiler over one SFT forward + backward after a warm-up: a Chrome trace at out."""
+    j, sft, _ = load_batch(d)
+    model = Model(d)
+    sft_loss(model, sft, j["l1_lambda"]).backward()
+    with torch.autograd.profiler.profile() as prof:
+        t0 = time.perf_counter()
+        loss = sft_loss(model, sft, j["l1_lambda"])
+        t1 = time.perf_counter()
+        loss.backward()
+        t2 = time.perf_counter()
+    prof.export_chrome_trace(out)
+    print(f"RESULT impl=torch kind=profile forward_s={t1 - t0:.3f} backward_s={t2 - t1:.3f} trace={out}", flush=True)
 
 
 def micro(reps):
@@ -286,6 +320,8 @@ if __name__ == "__main__":
         run(sys.argv[2], int(sys.argv[3]))
     elif mode == "phases":
         phases(sys.argv[2], int(sys.argv[3]))
+    elif mode == "profile":
+        profile(sys.argv[2], sys.argv[3])
     elif mode == "micro":
         micro(int(sys.argv[2]) if len(sys.argv) > 2 else 5)
     elif mode == "matmul":

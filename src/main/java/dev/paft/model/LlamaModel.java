@@ -235,19 +235,21 @@ public final class LlamaModel implements AutoCloseable {
         }
         Pass p = pass(scope, cs.get(0), cs.get(1), mask, adapter, training, cache);
         NDArray x = embed(scope, inputIds);                                                 // [B, T, hidden]
-        boolean eager = cache == null && !JniUtils.isGradMode();
         for (LayerWeights w : layers) {
-            if (eager) {
-                // No graph to keep: each layer's temporaries (and its input) are freed as soon as the layer
-                // is done, instead of at the end of the step (the DPO reference forward, eval).
-                try (NDManager layerScope = scope.newSubManager()) {
-                    x.attach(layerScope);                                                   // results land here
-                    NDArray y = DecoderLayer.forward(pass(layerScope, cs.get(0), cs.get(1), mask, adapter, training, null), w, x);
-                    y.attach(scope);
-                    x = y;
-                }
-            } else {
-                x = DecoderLayer.forward(p, w, x);
+            if (cache != null) {
+                x = DecoderLayer.forward(p, w, x);   // generation: k/v go into the cache on the step scope
+                continue;
+            }
+            // Each layer runs in its own sub-manager; only its output moves to the step scope. Its temporaries
+            // (rotary halves, casts, LoRA branches, attention probabilities, ...) and its input are freed when
+            // the layer is done, as PyTorch frees a tensor when its last reference goes, instead of piling up
+            // until the step ends. Safe under autograd: closing a handle drops only that reference, and the
+            // graph keeps its own reference to every tensor it saved for backward (EagerCloseTest).
+            try (NDManager layerScope = scope.newSubManager()) {
+                x.attach(layerScope);
+                NDArray y = DecoderLayer.forward(pass(layerScope, cs.get(0), cs.get(1), mask, adapter, training, null), w, x);
+                y.attach(scope);
+                x = y;
             }
         }
         if (cache != null) {

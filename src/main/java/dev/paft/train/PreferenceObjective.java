@@ -47,7 +47,7 @@ public final class PreferenceObjective implements Objective<PreferenceExample> {
         Batch batch = Batches.preference(pairs, padId);
         NDArray labels = scope.create(batch.flatLabels(), new Shape(batch.rows(), batch.cols()));
         NDArray logits = model.logits(scope, batch, training);                     // [2k, T, V]
-        TokenLogProbs.Aligned a = TokenLogProbs.shift(logits, labels);
+        TokenLogProbs.Aligned a = TokenLogProbs.align(logits, labels);
         SequenceLogProbs all = TokenLogProbs.sequences(a.logits(), a.labels());   // sums over completion tokens, [2k]
         SequenceLogProbs chosen = rows(all, 0, k);
         SequenceLogProbs rejected = rows(all, k, 2 * k);
@@ -60,6 +60,7 @@ public final class PreferenceObjective implements Objective<PreferenceExample> {
             NDArray nll = sequenceNll ? sequenceNll(scope, batch, a.logits(), k) : chosenNll(a, k);
             pb = PreferenceBatch.withNll(chosen, rejected, nll);
         }
+        logits.close();   // consumed by every use above: freed before backward (as in SftObjective)
         PreferenceResult r = loss.compute(pb);
         long tokens = 0;
         for (int len : batch.lengths()) {
@@ -88,7 +89,7 @@ public final class PreferenceObjective implements Objective<PreferenceExample> {
             seqLabels[i] = mask[i] == 1 ? ids[i] : TokenLogProbs.IGNORE_INDEX;
         }
         NDArray all = scope.create(seqLabels, new Shape(batch.rows(), batch.cols()));
-        NDArray shifted = all.get(new NDIndex(":, 1:"));
+        NDArray shifted = TokenLogProbs.align(alignedLogits, all).labels();
         NDIndex chosenRows = new NDIndex(0 + ":" + k);
         return CrossEntropyLoss.crossEntropy(alignedLogits.get(chosenRows), shifted.get(chosenRows));
     }
@@ -124,7 +125,7 @@ public final class PreferenceObjective implements Objective<PreferenceExample> {
         model.setAdapterEnabled(false);
         try (NDManager ref = scope.newSubManager()) {
             NDArray logits = model.logits(ref, batch, false);
-            TokenLogProbs.Aligned a = TokenLogProbs.shift(logits, labels);
+            TokenLogProbs.Aligned a = TokenLogProbs.align(logits, labels);
             return TokenLogProbs.sequences(a.logits(), a.labels()).sum().toFloatArray();
         } finally {
             model.setAdapterEnabled(true);

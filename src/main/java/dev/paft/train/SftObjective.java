@@ -35,8 +35,12 @@ public final class SftObjective implements Objective<SftExample> {
         Batch batch = Batches.sft(examples, padId);
         NDArray logits = model.logits(scope, batch, training);                     // [B, T, V]
         NDArray labels = scope.create(batch.flatLabels(), new Shape(batch.rows(), batch.cols()));
-        TokenLogProbs.Aligned a = TokenLogProbs.shift(logits, labels);              // logits[:, t] predicts labels[:, t+1]
+        TokenLogProbs.Aligned a = TokenLogProbs.align(logits, labels);              // logits[:, t] predicts labels[:, t+1]
         NDArray ce = CrossEntropyLoss.crossEntropy(a.logits(), a.labels());
+        // The [B, T, vocab] logits are consumed: freed now rather than when the step scope closes after backward
+        // (autograd saved the log-softmax, not the logits; closing a consumed handle leaves gradients unchanged,
+        // EagerCloseTest), as PyTorch frees them when they go out of scope.
+        logits.close();
         Map<String, NDArray> metrics = new LinkedHashMap<>();
         metrics.put("ce", ce);
         NDArray loss = ce;

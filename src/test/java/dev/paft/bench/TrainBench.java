@@ -57,6 +57,8 @@ import java.util.SplittableRandom;
  *                           zero), alternating with a plain forward+backward (CE only) for the overhead ratio
  * random CONFIG STEPS DEV   like run on random in-memory weights (no files), on DEV (cpu / cuda): gpu.sh
  * matmul [N] [REPS]         N x N float32 matmul GFLOP/s (the ceiling)
+ * profile DIR TRACE.json    libtorch profiler over one SFT forward + backward (after a warm-up): Chrome trace
+ *                           for scripts/bench/profile_summary.py
  * </pre>
  * Output lines to parse start with {@code RESULT}; CONFIG is small, medium or gpu1b.
  */
@@ -147,6 +149,14 @@ public final class TrainBench {
                 try (LlamaModel model = LlamaModel.load(dir, dev, false);
                      LoraAdapter adapter = args.length > 3 ? model.loadAdapter(dir.resolve("adapter")) : null) {
                     refmem(model, adapter, readBatch(dir), Integer.parseInt(args[2]));
+                }
+            }
+            case "profile" -> {
+                Device dev = Engines.start("cpu", threads);
+                Path dir = Path.of(args[1]);
+                try (LlamaModel model = LlamaModel.load(dir, dev, false);
+                     LoraAdapter adapter = model.loadAdapter(dir.resolve("adapter"))) {
+                    profile(model, adapter, readBatch(dir), args[2]);
                 }
             }
             case "micro" -> {
@@ -285,6 +295,7 @@ public final class TrainBench {
     static void runLoop(LlamaModel model, AdapterSource adapters, BenchBatch batch, int steps, String impl) throws Exception {
         long tokens = batch.sft().stream().mapToLong(SftExample::length).sum();
         for (String kind : List.of("sft", "dpo")) {
+            resetPeakRss();
             try (LoraAdapter adapter = adapters.get()) {
                 LoraPolicy policy = new LoraPolicy(model, adapter);
                 Path out = Files.createTempDirectory("paft-bench-" + kind);
@@ -325,10 +336,11 @@ public final class TrainBench {
                     dev.paft.io.AtomicFiles.deleteRecursively(out);
                 }
                 List<Double> timed = times.subList(1, times.size());
-                System.out.printf("RESULT impl=%s kind=%s loss0=%.6f gnorm0=%.6f tokens=%d warm_s=%.4f step_s=%s min_s=%.4f mean_s=%.4f%n",
+                System.out.printf("RESULT impl=%s kind=%s loss0=%.6f gnorm0=%.6f tokens=%d warm_s=%.4f step_s=%s min_s=%.4f mean_s=%.4f peak_rss_mb=%d%n",
                         impl, kind, first[0], first[1], tokens, times.get(0), fmt(timed),
                         timed.stream().mapToDouble(Double::doubleValue).min().orElse(Double.NaN),
-                        timed.stream().mapToDouble(Double::doubleValue).average().orElse(Double.NaN));
+                        timed.stream().mapToDouble(Double::doubleValue).average().orElse(Double.NaN),
+                        status("VmHWM:") / 1024);
             }
         }
     }
@@ -435,6 +447,26 @@ public final class TrainBench {
         return out;
     }
 
+    /**
+     * libtorch's profiler over one SFT forward + backward (the loop's objective, after one warm-up step):
+     * a Chrome trace at {@code out}; {@code scripts/bench/profile_summary.py} turns it into per-op self times.
+     */
+    static void profile(LlamaModel model, LoraAdapter adapter, BenchBatch batch, String out) {
+        LoraPolicy policy = new LoraPolicy(model, adapter);
+        var sft = new SftObjective(policy, new L1Penalty(L1Penalty.Target.FACTORS, L1_LAMBDA), 0);
+        Map<String, NDArray> params = policy.parameters();
+        NDManager root = model.manager().newSubManager();
+        try (AdamW opt = new AdamW(root, AdamW.Config.defaults())) {
+            stepPhases(root, sft, batch.sft(), params, opt, false);                 // warm-up
+            JniUtils.startProfile(false, false, false);
+            double[] t = stepPhases(root, sft, batch.sft(), params, opt, false);
+            JniUtils.stopProfile(out);
+            System.out.printf("RESULT impl=paft kind=profile forward_s=%.3f backward_s=%.3f trace=%s%n", t[0], t[1], out);
+        } finally {
+            root.close();
+        }
+    }
+
     /** The DPO reference forward (base model, no grad) with label log-probs: best time and peak RSS growth. */
     static void refmem(LlamaModel model, LoraAdapter adapter, BenchBatch batch, int reps) throws Exception {
         var b = dev.paft.data.Batches.sft(batch.sft(), 0);
@@ -462,6 +494,18 @@ public final class TrainBench {
         }
         System.out.printf("RESULT impl=paft kind=" + (adapter == null ? "refmem" : "trainmem") + " rows=%d best_s=%.3f peak_rss_growth_mb=%d%n", b.rows(), best,
                 (status("VmHWM:") - hwm0) / 1024);
+    }
+
+    /**
+     * Resets the process's peak RSS (VmHWM) to the current RSS (Linux: "5" into /proc/self/clear_refs), so
+     * each kind's peak_rss_mb is its own (the model's weights included, as in torch_train.py).
+     */
+    static void resetPeakRss() {
+        try {
+            Files.writeString(Path.of("/proc/self/clear_refs"), "5");
+        } catch (Exception e) {
+            // not Linux, or not allowed: the peak is then cumulative
+        }
     }
 
     static long status(String key) throws Exception {

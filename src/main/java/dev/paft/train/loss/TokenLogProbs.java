@@ -3,6 +3,7 @@ package dev.paft.train.loss;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 
 /**
  * Log-probabilities of label tokens: {@code logp[b, t] = log_softmax(logits[b, t])[labels[b, t]]}.
@@ -32,6 +33,21 @@ public final class TokenLogProbs {
      */
     public static Aligned shift(NDArray logits, NDArray labels) {
         return new Aligned(logits.get(":, :-1, :"), labels.get(":, 1:"));
+    }
+
+    /**
+     * The same alignment with the labels moved instead of the logits: {@code logits} ([B, T, V], unchanged)
+     * against {@code labels[:, 1:]} followed by one {@value #IGNORE_INDEX} ([B, T]); the last position, which
+     * predicts nothing, is not scored. Same sums, counts and gradients as {@link #shift}, but no [B, T-1, V]
+     * slice of the logits: under autograd that slice costs a zero-filled [B, T, V] in backward, and its
+     * log-softmax first copies it to make it contiguous (together ~1/8 of a medium training step on 2 cores,
+     * docs/BENCHMARKS.md). What the trainers use.
+     */
+    public static Aligned align(NDArray logits, NDArray labels) {
+        long b = labels.getShape().get(0);
+        NDArray next = labels.get(":, 1:");                                              // [B, T-1]
+        NDArray none = labels.getManager().full(new Shape(b, 1), (float) IGNORE_INDEX, labels.getDataType());
+        return new Aligned(logits, next.concat(none, 1));                                // [B, T]
     }
 
     /** True where the label is scored ({@code label != -100}), shape [B, T]. */

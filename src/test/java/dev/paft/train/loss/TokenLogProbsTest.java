@@ -56,6 +56,39 @@ class TokenLogProbsTest {
     }
 
     @Test
+    void alignScoresExactlyWhatShiftScores() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            m.getEngine().setRandomSeed(3);
+            long[] ids = {-100, -100, 4, 2, 6, -100, 1, 0, 5, -100};
+            double[][] out = new double[2][];
+            float[][] grads = new float[2][];
+            for (int way = 0; way < 2; way++) {
+                NDArray logits = m.randomNormal(new Shape(2, 5, 7));
+                logits.setRequiresGradient(true);
+                NDArray labels = m.create(ids, new Shape(2, 5));
+                try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                    TokenLogProbs.Aligned a = way == 0 ? TokenLogProbs.shift(logits, labels) : TokenLogProbs.align(logits, labels);
+                    SequenceLogProbs seq = TokenLogProbs.sequences(a.logits(), a.labels());
+                    NDArray ce = CrossEntropyLoss.crossEntropy(a.logits(), a.labels());
+                    float[] sum = seq.sum().toFloatArray();
+                    float[] count = seq.count().toFloatArray();
+                    out[way] = new double[] {sum[0], sum[1], count[0], count[1], ce.getFloat()};
+                    gc.backward(ce);
+                }
+                grads[way] = logits.getGradient().toFloatArray();
+                m.getEngine().setRandomSeed(3);
+            }
+            assertEquals(6, out[1][2] + out[1][3]);    // scored: 4, 2, 6 and 1, 0, 5
+            for (int i = 0; i < out[0].length; i++) {
+                assertEquals(out[0][i], out[1][i], 1e-6 * Math.max(1, Math.abs(out[0][i])), "value " + i);
+            }
+            for (int i = 0; i < grads[0].length; i++) {
+                assertEquals(grads[0][i], grads[1][i], 1e-7f, "ce gradient " + i);
+            }
+        }
+    }
+
+    @Test
     void crossEntropyWithNoLabelsIsZero() {
         try (NDManager m = NDManager.newBaseManager()) {
             NDArray logits = m.randomNormal(new Shape(1, 3, 5));
