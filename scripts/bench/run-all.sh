@@ -16,7 +16,7 @@
 #      in both implementations (config small-b2 = small with batch 2, to keep it short)
 #   4. merge throughput: scripts/bench/merge-bench.sh if present (the merge engineer's), else "pending" (MERGE=0 skips)
 #   5. scripts/bench/summarize.py prints the table (FLOP formulas in its header).
-# Threads: PAFT_THREADS (default 2) for both. Scratch: BENCH_DIR (default /tmp/paft-bench; the medium
+# Threads: PAFT_THREADS (default 2) for both. Huge pages for both (THP=1, default; see below). Scratch: BENCH_DIR (default /tmp/paft-bench; the medium
 # model is 667 MB). Other engineers' builds share this machine: `uptime` is recorded before and after
 # each round; compare only ratios from the same run.
 set -uo pipefail
@@ -33,6 +33,15 @@ mkdir -p "$BENCH_DIR" "$OUT_DIR"
 RES="$OUT_DIR/results.txt"
 : > "$RES"
 export PAFT_THREADS="${PAFT_THREADS:-2}"
+# Both sides get transparent huge pages for big buffers (page faults on fresh GB-sized step buffers cost more
+# than the kernels: 20x on a [4,16,512,512] softmax + zero fill): paft through libtorch's switch
+# (THP_MEM_ALLOC_ENABLE=1, set by java-bench.sh as by scripts/paft), Debian's torch 1.13, which has no such
+# switch, through glibc's malloc tunable. THP=0 runs both without.
+if [ "${THP:-1}" = 1 ]; then
+  export THP_MEM_ALLOC_ENABLE=1 GLIBC_TUNABLES="${GLIBC_TUNABLES:-glibc.malloc.hugetlb=1}"
+else
+  export THP_MEM_ALLOC_ENABLE=0; unset GLIBC_TUNABLES
+fi
 
 load() { echo "RESULT kind=load when=$1 loadavg=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' ',')" | tee -a "$RES"; }
 
