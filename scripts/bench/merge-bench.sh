@@ -4,9 +4,12 @@
 # peak RSS growth of each merge. Needs ~3x the model size + 2x for outputs of free disk; the
 # synthetic files are deleted afterwards (pass --keep to keep them).
 #   scripts/bench/merge-bench.sh [--dir /tmp/paft-merge-bench] [--gb 4.1] [--keep] [--reuse] [--rounds N]
-#     [--methods task_arithmetic,ties]
+#     [--methods task_arithmetic,ties] [--cache cold|warm|asis]
 # --rounds N repeats (raw I/O, merge) pairs N times, interleaved, and reports median ratios;
-# --keep --reuse skips regenerating the models between runs.
+# --keep --reuse skips regenerating the models between runs. --cache: the inputs' page-cache state
+# before each timed run, the same for raw I/O and merge: cold (default; evicted with python3's
+# os.posix_fadvise DONTNEED), warm (read once first) or asis (whatever the previous run left).
+# BENCH_JAVA_OPTS adds JVM options (e.g. -Dpaft.merge.profile=true for per-stage times).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 jar="$root/target/paft.jar"
@@ -14,4 +17,4 @@ if [ ! -f "$jar" ] || [ -n "$(find "$root/src/main" -newer "$jar" -print -quit)"
   (cd "$root" && mvn -B -q -o -DskipTests package >&2)
 fi
 # The heap bounds the merge's float buffers (the runner keeps <= ~768 MB of them in flight).
-exec java -Xmx1500m -XX:+UseG1GC -cp "$jar" dev.paft.merge.MergeBench "$@"
+exec java -Xmx1500m -XX:+UseG1GC ${BENCH_JAVA_OPTS:-} -cp "$jar" dev.paft.merge.MergeBench "$@"

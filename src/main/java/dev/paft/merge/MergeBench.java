@@ -32,6 +32,12 @@ public final class MergeBench {
         boolean reuse = List.of(args).contains("--reuse"); // keep the models of an earlier --keep run
         int rounds = Integer.parseInt(arg(args, "--rounds", "1"));
         List<String> methods = List.of(arg(args, "--methods", "task_arithmetic,ties").split(","));
+        // page cache before each timed run (raw I/O and merge alike): cold = the inputs evicted
+        // (posix_fadvise DONTNEED), warm = the inputs read once first, asis = as the last run left it
+        String cache = arg(args, "--cache", "cold");
+        if (!List.of("cold", "warm", "asis").contains(cache)) {
+            throw new IllegalArgumentException("--cache must be cold, warm or asis (got " + cache + ")");
+        }
         int hidden = 2048;
         int inter = 5632;
         int vocab = 32000;
@@ -44,7 +50,8 @@ public final class MergeBench {
             long bytes = specs.stream().mapToLong(TensorSpec::byteSize).sum();
             System.out.printf("synthetic model: %d layers, hidden %d, intermediate %d, vocab %d, BF16, %.2f GB per model%n",
                     layers, hidden, inter, vocab, bytes / 1e9);
-            System.out.printf("cpus %d, load average at start: %s%n", Runtime.getRuntime().availableProcessors(), load());
+            System.out.printf("cpus %d, load average at start: %s; page cache before each timed run: %s%n",
+                    Runtime.getRuntime().availableProcessors(), load(), cache);
             long t = System.nanoTime();
             Path base = dir.resolve("base");
             Path m1 = dir.resolve("m1");
@@ -60,27 +67,35 @@ public final class MergeBench {
             // interleaved: raw I/O before each merge, so both see the same page cache state and load
             Map<String, List<Double>> ratios = new java.util.LinkedHashMap<>();
             Map<String, List<Double>> secs = new java.util.LinkedHashMap<>();
+            Map<String, List<Double>> cpus = new java.util.LinkedHashMap<>();
             List<Double> raws = new ArrayList<>();
+            List<Double> rawCpus = new ArrayList<>();
             for (int r = 0; r < rounds; r++) {
                 for (String m : methods) {
+                    prepareCache(cache, List.of(base, m1, m2));
                     double c0 = cpu();
                     double raw = rawIo(List.of(base, m1, m2), dir.resolve("raw.bin"), bytes);
+                    rawCpus.add(cpu() - c0);
                     System.out.printf("raw I/O: read %.2f GB + write %.2f GB: %.1f s, cpu %.1f s (load %s)%n", 3 * bytes / 1e9,
-                            bytes / 1e9, raw, cpu() - c0, load());
+                            bytes / 1e9, raw, rawCpus.get(rawCpus.size() - 1), load());
                     Map<String, Object> p = m.equals("task_arithmetic") ? Map.of("weight", 0.5)
                             : Map.of("weight", 0.5, "density", 0.5);
-                    double s = timedMerge(m, base, m1, m2, dir.resolve("out-" + m), p);
+                    prepareCache(cache, List.of(base, m1, m2));
+                    double[] sc = timedMerge(m, base, m1, m2, dir.resolve("out-" + m), p);
+                    double s = sc[0];
+                    cpus.computeIfAbsent(m, k -> new ArrayList<>()).add(sc[1]);
                     raws.add(raw);
                     secs.computeIfAbsent(m, k -> new ArrayList<>()).add(s);
                     ratios.computeIfAbsent(m, k -> new ArrayList<>()).add(s / raw);
                     System.out.printf("  %s / raw = %.2fx (load %s)%n", m, s / raw, load());
                 }
             }
-            StringBuilder sb = new StringBuilder(String.format("%nRESULT raw_io %.1f s (median)", median(raws)));
+            StringBuilder sb = new StringBuilder(String.format("%nRESULT (%s cache) raw_io %.1f s, cpu %.1f s (medians)", cache,
+                    median(raws), median(rawCpus)));
             for (String m : methods) {
                 double target = m.equals("task_arithmetic") ? 1.5 : 3;
-                sb.append(String.format(" | %s %.1f s (%.2fx median of %s, target <= %.1fx)", m, median(secs.get(m)),
-                        median(ratios.get(m)), fmt(ratios.get(m)), target));
+                sb.append(String.format(" | %s %.1f s, cpu %.1f s (%.2fx median of %s, target <= %.1fx)", m, median(secs.get(m)),
+                        median(cpus.get(m)), median(ratios.get(m)), fmt(ratios.get(m)), target));
             }
             System.out.println(sb);
             System.out.printf("load average at end: %s%n", load());
@@ -169,26 +184,64 @@ public final class MergeBench {
         return dir;
     }
 
+    /** The inputs' safetensors files, sorted. */
+    static List<Path> safetensors(List<Path> inputs) throws IOException {
+        List<Path> out = new ArrayList<>();
+        for (Path in : inputs) {
+            try (Stream<Path> s = Files.list(in)) {
+                out.addAll(s.filter(p -> p.toString().endsWith(".safetensors")).sorted().toList());
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Puts the inputs in the page-cache state {@code mode}: cold evicts them (fdatasync, then
+     * posix_fadvise DONTNEED through python3, as Java has no call for it), warm reads them once.
+     */
+    static void prepareCache(String mode, List<Path> inputs) throws IOException, InterruptedException {
+        if (mode.equals("asis")) {
+            return;
+        }
+        List<Path> files = safetensors(inputs);
+        if (mode.equals("warm")) {
+            ByteBuffer buf = ByteBuffer.allocateDirect(64 << 20);
+            for (Path f : files) {
+                try (FileChannel ch = FileChannel.open(f, StandardOpenOption.READ)) {
+                    while (ch.read(buf.clear()) >= 0) {
+                        // read only to load the page cache
+                    }
+                }
+            }
+            return;
+        }
+        List<String> cmd = new ArrayList<>(List.of("python3", "-c", "import os, sys\n"
+                + "for p in sys.argv[1:]:\n"
+                + "    fd = os.open(p, os.O_RDONLY)\n"
+                + "    os.fdatasync(fd)\n"
+                + "    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)\n"
+                + "    os.close(fd)\n"));
+        files.forEach(f -> cmd.add(f.toString()));
+        Process pr = new ProcessBuilder(cmd).inheritIO().start();
+        if (pr.waitFor() != 0) {
+            throw new IOException("could not evict the inputs from the page cache (python3 posix_fadvise failed)");
+        }
+    }
+
     /** Reads every byte of the inputs' safetensors files and writes {@code outBytes} bytes (fsync'd). */
     static double rawIo(List<Path> inputs, Path out, long outBytes) throws IOException {
         long t = System.nanoTime();
         ByteBuffer buf = ByteBuffer.allocateDirect(64 << 20);
         long sink = 0;
-        for (Path in : inputs) {
-            List<Path> files;
-            try (Stream<Path> s = Files.list(in)) {
-                files = s.filter(p -> p.toString().endsWith(".safetensors")).sorted().toList();
-            }
-            for (Path f : files) {
-                try (FileChannel ch = FileChannel.open(f, StandardOpenOption.READ)) {
-                    while (true) {
-                        buf.clear();
-                        int n = ch.read(buf);
-                        if (n < 0) {
-                            break;
-                        }
-                        sink += buf.get(0);
+        for (Path f : safetensors(inputs)) {
+            try (FileChannel ch = FileChannel.open(f, StandardOpenOption.READ)) {
+                while (true) {
+                    buf.clear();
+                    int n = ch.read(buf);
+                    if (n < 0) {
+                        break;
                     }
+                    sink += buf.get(0);
                 }
             }
         }
@@ -207,7 +260,8 @@ public final class MergeBench {
         return (System.nanoTime() - t) / 1e9;
     }
 
-    static double timedMerge(String method, Path base, Path m1, Path m2, Path out, Map<String, Object> p) throws Exception {
+    /** Runs one merge; returns {wall seconds, process CPU seconds}. */
+    static double[] timedMerge(String method, Path base, Path m1, Path m2, Path out, Map<String, Object> p) throws Exception {
         System.gc();
         long[] before = rss();
         long[] peak = before.clone();
@@ -240,7 +294,7 @@ public final class MergeBench {
                 + "(anon %.0f MB, file-backed mmap %.0f MB)%n", method, s, c, r.tensors(), r.bytesWritten() / 1e9, (peak[0] - before[0]) / 1e6, (peak[1] - before[1]) / 1e6,
                 (peak[2] - before[2]) / 1e6);
         AtomicFiles.deleteRecursively(out);
-        return s;
+        return new double[] {s, c};
     }
 
     /** CPU seconds (user + system) of this process so far, all threads; NaN when not available. */

@@ -44,6 +44,7 @@ public final class MergeRunner {
     /**
      * Loader threads (read, widen, task vectors). 2 was tried on a loaded 2-core machine: no
      * measurable gain and a higher RSS peak (1.49 GB), so 1; memory is taken in job order either way.
+     * Within a large tensor the inputs are read two at a time (a helper thread takes the odd ones).
      */
     static final int LOADERS = 1;
     private static final Pattern LAYER = Pattern.compile("(?:^|\\.)layers\\.(\\d+)\\.");
@@ -335,6 +336,7 @@ public final class MergeRunner {
         Path tmp = AtomicFiles.tempDirFor(out);
         // LOADERS loader threads; results are taken in job order
         ExecutorService loader = Executors.newFixedThreadPool(LOADERS, daemon("paft-merge-load"));
+        ExecutorService loadHelper = Executors.newSingleThreadExecutor(daemon("paft-merge-load2"));
         ExecutorService writerPool = Executors.newSingleThreadExecutor(daemon("paft-merge-write"));
         ShardedWriter writer = null;
         boolean ok = false;
@@ -410,8 +412,33 @@ public final class MergeRunner {
                         ref.readFloats(name, b, null);
                     }
                     float[][] in = new float[sources.size()][];
-                    for (int i = 0; i < in.length; i++) {
-                        in[i] = method.usesDeltas() ? sources.get(i).delta(name, b, pool) : sources.get(i).model(name, b, pool);
+                    final float[] fb = b;
+                    java.util.function.IntFunction<float[]> read = i -> method.usesDeltas()
+                            ? sources.get(i).delta(name, fb, pool) : sources.get(i).model(name, fb, pool);
+                    if (in.length > 1 && job.floatBytes() >= 4L * (in.length + 1) * TaskArithmeticMerge.PARALLEL_MIN) {
+                        // the inputs of a large tensor are read two at a time (odd ones on the helper):
+                        // the same arrays, so no more memory in flight, and reads overlap conversions
+                        List<Future<?>> odd = new ArrayList<>();
+                        for (int i = 1; i < in.length; i += 2) {
+                            int ii = i;
+                            odd.add(loadHelper.submit(() -> {
+                                long hc = profile ? threads.getCurrentThreadCpuTime() : 0;
+                                in[ii] = read.apply(ii);
+                                if (profile) {
+                                    busy.addAndGet(7, threads.getCurrentThreadCpuTime() - hc);
+                                }
+                            }));
+                        }
+                        for (int i = 0; i < in.length; i += 2) {
+                            in[i] = read.apply(i);
+                        }
+                        for (Future<?> f : odd) {
+                            get(f);
+                        }
+                    } else {
+                        for (int i = 0; i < in.length; i++) {
+                            in[i] = read.apply(i);
+                        }
                     }
                     busy.addAndGet(0, System.nanoTime() - a0);
                     if (profile) {
@@ -481,9 +508,9 @@ public final class MergeRunner {
             long c0 = System.nanoTime();
             writer.close();
             if (profile) {
-                System.err.printf("merge profile (s busy): load %.1f (cpu %.1f; waiting for memory %.1f) | merge %.1f | check %.1f | "
+                System.err.printf("merge profile (s busy): load %.1f (cpu %.1f + helper %.1f; waiting for memory %.1f) | merge %.1f | check %.1f | "
                         + "write %.1f (cpu %.1f) | final fsync %.1f | wall %.1f%n", busy.get(0) / 1e9, busy.get(5) / 1e9,
-                        busy.get(4) / 1e9, busy.get(1) / 1e9, busy.get(2) / 1e9, busy.get(3) / 1e9, busy.get(6) / 1e9, (System.nanoTime() - c0) / 1e9, (System.nanoTime() - t0) / 1e9);
+                        busy.get(7) / 1e9, busy.get(4) / 1e9, busy.get(1) / 1e9, busy.get(2) / 1e9, busy.get(3) / 1e9, busy.get(6) / 1e9, (System.nanoTime() - c0) / 1e9, (System.nanoTime() - t0) / 1e9);
             }
             int shards = writer.shardCount();
             // 6. config.json (torch_dtype), tokenizer and generation files, merge_config.yaml
@@ -495,9 +522,11 @@ public final class MergeRunner {
             return new Result(out, jobs.size(), shards, bytes, (System.nanoTime() - t0) / 1e9);
         } finally {
             loader.shutdownNow();
+            loadHelper.shutdownNow();
             writerPool.shutdownNow();
             if (!ok) {
                 awaitQuietly(loader);
+                awaitQuietly(loadHelper);
                 awaitQuietly(writerPool);
                 if (writer != null) {
                     writer.abort();

@@ -38,7 +38,11 @@ public final class Sparsify {
 
     /**
      * Keeps exactly the k entries of largest |d|, zeroing the rest. Finds the k-th largest
-     * |d| by a two-pass radix select on the 31-bit magnitude bits (monotone in |d|), O(n).
+     * |d| by a two-level radix select on the 31-bit magnitude bits (monotone in |d|), O(n), in two
+     * passes over the tensor: (1) a histogram of the high 16 bits gives the bin holding the k-th
+     * magnitude; (2) entries of lower bins are zeroed while the entries of that bin are counted by
+     * their low 15 bits and their indices recorded; then only those recorded entries are settled
+     * (below the exact threshold: zeroed; at it: the first ones kept in index order).
      */
     static void keepTopK(float[] d, int k) {
         int n = d.length;
@@ -59,7 +63,51 @@ public final class Sparsify {
         while (above + hi[bin] < k) {
             above += hi[bin--];
         }
-        // 2. histogram of the low 15 bits inside that bin
+        int inBin = hi[bin];
+        if (inBin > (n >> 3) + 1024) {
+            keepTopKInBin(d, k, bin, above); // a crowded bin: no index list (it would be large)
+            return;
+        }
+        // 2. one pass: zero the lower bins (branch-free: (h - bin) >> 31 is -1 exactly when h < bin,
+        // and bits & 0 is +0f), histogram the low 15 bits of the bin's entries and note where they are
+        int[] lo = new int[1 << 15];
+        int[] at = new int[inBin];
+        int c = 0;
+        for (int i = 0; i < n; i++) {
+            int bits = Float.floatToRawIntBits(d[i]);
+            int h = (bits & 0x7fffffff) >>> 15;
+            if (h == bin) {
+                lo[bits & 0x7fff]++;
+                at[c++] = i;
+            }
+            d[i] = Float.intBitsToFloat(bits & ~((h - bin) >> 31));
+        }
+        int low = lo.length - 1;
+        while (above + lo[low] < k) {
+            above += lo[low--];
+        }
+        // 3. the bin's entries, in index order: below the threshold zeroed, at it the first
+        // (k - above) kept
+        int tiesToKeep = k - above;
+        for (int t = 0; t < c; t++) {
+            int i = at[t];
+            int l = Float.floatToRawIntBits(d[i]) & 0x7fff;
+            if (l < low) {
+                d[i] = 0f;
+            } else if (l == low) {
+                if (tiesToKeep > 0) {
+                    tiesToKeep--;
+                } else {
+                    d[i] = 0f;
+                }
+            }
+        }
+    }
+
+    /** {@link #keepTopK} given the high bin of the k-th magnitude, with three more full passes. */
+    private static void keepTopKInBin(float[] d, int k, int bin, int above) {
+        int n = d.length;
+        // histogram of the low 15 bits inside that bin
         int[] lo = new int[1 << 15];
         for (float v : d) {
             int m = Float.floatToRawIntBits(v) & 0x7fffffff;
@@ -74,14 +122,14 @@ public final class Sparsify {
         int threshold = (bin << 15) | low;
         int tiesToKeep = k - above; // entries exactly at the threshold that still fit
         int ties = lo[low];
-        // 3. zero everything below the threshold, branch-free (a branch mispredicts on most entries):
+        // zero everything below the threshold, branch-free (a branch mispredicts on most entries):
         // (m - threshold) >> 31 is -1 exactly when m < threshold, and bits & 0 is +0f
         for (int i = 0; i < n; i++) {
             int bits = Float.floatToRawIntBits(d[i]);
             int m = bits & 0x7fffffff;
             d[i] = Float.intBitsToFloat(bits & ~((m - threshold) >> 31));
         }
-        // 4. entries == threshold: keep the first tiesToKeep in index order, zero the rest
+        // entries == threshold: keep the first tiesToKeep in index order, zero the rest
         if (ties > tiesToKeep) {
             for (int i = 0; i < n; i++) {
                 if ((Float.floatToRawIntBits(d[i]) & 0x7fffffff) == threshold) {

@@ -130,6 +130,40 @@ class FastPathEquivalenceTest {
         }
     }
 
+    /**
+     * Both ways of {@link Sparsify#keepTopK}: the index list of the threshold's bin (spread values,
+     * and values on a coarse grid with many exact ties that still fit the list) and the crowded-bin
+     * fallback (few distinct values), with and without specials and signed zeros.
+     */
+    @Test
+    void keepTopKMatchesReferenceOnSpreadAndTiedData() {
+        SplittableRandom r = new SplittableRandom(13);
+        for (int rep = 0; rep < 48; rep++) {
+            int n = 1 + r.nextInt(60000);
+            int kind = rep % 4;
+            float[] v = new float[n];
+            for (int j = 0; j < n; j++) {
+                v[j] = switch (kind) {
+                    case 0 -> (float) r.nextGaussian() * 0.01f;                      // spread
+                    case 1 -> (r.nextInt(4001) - 2000) * 0x1p-13f;                    // grid: many ties
+                    case 2 -> (r.nextInt(5) - 2) * 0x1p-13f;                          // crowded bins
+                    default -> r.nextInt(7) == 0 ? (r.nextBoolean() ? 0f : -0f) : (float) r.nextGaussian();
+                };
+                if (rep % 3 == 0 && r.nextInt(200) == 0) {
+                    v[j] = SPECIAL[r.nextInt(SPECIAL.length)];
+                }
+            }
+            for (double density : new double[] {0.001, 0.1, 0.5, 0.77, 0.999}) {
+                int k = (int) (density * n);
+                float[] want = v.clone();
+                keepTopKReference(want, k);
+                float[] got = v.clone();
+                Sparsify.keepTopK(got, k);
+                assertBits(want, got, "kind=" + kind + " n=" + n + " k=" + k);
+            }
+        }
+    }
+
     @Test
     void allFiniteFindsEverySpecial() {
         float[] v = new float[100];
