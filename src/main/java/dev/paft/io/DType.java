@@ -66,13 +66,39 @@ public enum DType {
 
     /**
      * As {@link #toFloats(ByteBuffer, float[], int, int)}, minus {@code minus[off + i]} when
-     * {@code minus} is not null: {@code dst[off + i] = value_i - minus[off + i]} (one pass).
+     * {@code minus} is not null: {@code dst[off + i] = value_i - minus[off + i]} (a task vector).
      */
     public void toFloats(ByteBuffer src, float[] dst, int off, int n, float[] minus) {
         ByteBuffer b = src.duplicate().order(ByteOrder.LITTLE_ENDIAN);
         switch (this) {
             case F32: b.asFloatBuffer().get(dst, off, n); break;
-            case F16: case BF16: {
+            case BF16: {
+                // 64-bit words of four BF16 values are spread into two words of two float32 bit
+                // patterns by integer loops C2 vectorizes, interleaved, and reinterpreted as floats
+                // by bulk copies through a direct buffer (Float.intBitsToFloat is not vectorized)
+                Scratch sc = SCRATCH.get();
+                java.nio.LongBuffer lb = b.asLongBuffer();
+                int done = 0;
+                for (int words = n / 4; done < 4 * words; ) {
+                    int w = Math.min(Scratch.WORDS, words - done / 4);
+                    lb.get(sc.in, 0, w);
+                    spreadBf16(sc.in, sc.lo, sc.hi, w);
+                    interleave(sc.lo, sc.hi, sc.wide, w);
+                    sc.bytes.clear();
+                    sc.bytes.asLongBuffer().put(sc.wide, 0, 2 * w);
+                    sc.bytes.asFloatBuffer().get(dst, off + done, 4 * w);
+                    if (minus != null) {
+                        subtract(dst, minus, off + done, off + done + 4 * w);
+                    }
+                    done += 4 * w;
+                }
+                for (int i = done; i < n; i++) { // the last 0-3 values
+                    float x = bf16ToFloat(b.getShort(b.position() + 2 * i));
+                    dst[off + i] = minus == null ? x : x - minus[off + i];
+                }
+                return;
+            }
+            case F16: {
                 // bulk copy 16-bit words into a chunk, then widen (per-element getShort is ~10x slower)
                 java.nio.ShortBuffer sb = b.asShortBuffer();
                 short[] chunk = CHUNK.get();
@@ -80,17 +106,9 @@ public enum DType {
                     int m = Math.min(chunk.length, n - done);
                     sb.get(chunk, 0, m);
                     int o = off + done;
-                    if (this == BF16) {
-                        if (minus == null) {
-                            widenBf16(chunk, dst, o, m);
-                        } else {
-                            widenBf16Minus(chunk, dst, o, m, minus);
-                        }
-                    } else {
-                        for (int i = 0; i < m; i++) dst[o + i] = halfToFloat(chunk[i]);
-                        if (minus != null) {
-                            for (int i = 0; i < m; i++) dst[o + i] -= minus[o + i];
-                        }
+                    for (int i = 0; i < m; i++) dst[o + i] = halfToFloat(chunk[i]);
+                    if (minus != null) {
+                        subtract(dst, minus, o, o + m);
                     }
                     done += m;
                 }
@@ -110,18 +128,46 @@ public enum DType {
         }
     }
 
-    /** Per-thread 16-bit staging chunk of the BF16/F16 conversions (no garbage per call). */
+    /** Per-thread 16-bit staging chunk of the F16 conversions (no garbage per call). */
     private static final ThreadLocal<short[]> CHUNK = ThreadLocal.withInitial(() -> new short[1 << 16]);
 
-    private static void widenBf16(short[] s, float[] dst, int o, int m) {
-        for (int i = 0; i < m; i++) {
-            dst[o + i] = Float.intBitsToFloat(s[i] << 16);
+    /** Per-thread scratch of the BF16 conversions: 64-bit words and a direct buffer to reinterpret them. */
+    private static final class Scratch {
+        /** 64-bit words of BF16 values per step (16 Ki values: the arrays stay in L2). */
+        static final int WORDS = 1 << 12;
+        final long[] in = new long[WORDS];
+        final long[] lo = new long[WORDS];
+        final long[] hi = new long[WORDS];
+        final long[] wide = new long[2 * WORDS];
+        final long[] q = new long[2 * WORDS];
+        final ByteBuffer bytes = ByteBuffer.allocateDirect(16 * WORDS).order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    /**
+     * BF16 values {@code v0..v3} of each word (little-endian, v0 lowest) to float32 bits:
+     * {@code lo[k]} holds {@code v0 << 16, v1 << 16}, {@code hi[k]} {@code v2 << 16, v3 << 16}.
+     */
+    private static void spreadBf16(long[] in, long[] lo, long[] hi, int m) {
+        for (int k = 0; k < m; k++) {
+            long v = in[k];
+            lo[k] = ((v & 0xffffL) << 16) | ((v & 0xffff0000L) << 32);
+            hi[k] = ((v >>> 16) & 0xffff0000L) | (v & 0xffff000000000000L);
         }
     }
 
-    private static void widenBf16Minus(short[] s, float[] dst, int o, int m, float[] minus) {
-        for (int i = 0; i < m; i++) {
-            dst[o + i] = Float.intBitsToFloat(s[i] << 16) - minus[o + i];
+    private static void interleave(long[] lo, long[] hi, long[] out, int m) {
+        for (int k = 0; k < m; k++) {
+            out[2 * k] = lo[k];
+            out[2 * k + 1] = hi[k];
+        }
+    }
+
+    /** {@code v[j] -= minus[j]} for j in [from, to). */
+    private static void subtract(float[] v, float[] minus, int from, int to) {
+        for (int j = from; j < to; j++) {
+            v[j] -= minus[j];
         }
     }
 
@@ -130,17 +176,14 @@ public enum DType {
         dst.order(ByteOrder.LITTLE_ENDIAN);
         switch (this) {
             case F32: dst.asFloatBuffer().put(src, off, n); dst.position(dst.position() + 4 * n); return;
-            case F16: case BF16: {
+            case BF16: narrowBf16(src, off, n, dst); return;
+            case F16: {
                 // narrow into a chunk, then bulk copy (per-element putShort is ~10x slower)
                 short[] chunk = CHUNK.get();
                 java.nio.ShortBuffer sb = dst.asShortBuffer();
                 for (int done = 0; done < n; ) {
                     int m = Math.min(chunk.length, n - done);
-                    if (this == BF16) {
-                        narrowBf16(src, off + done, chunk, m);
-                    } else {
-                        for (int i = 0; i < m; i++) chunk[i] = floatToHalf(src[off + done + i]);
-                    }
+                    for (int i = 0; i < m; i++) chunk[i] = floatToHalf(src[off + done + i]);
                     sb.put(chunk, 0, m);
                     done += m;
                 }
@@ -152,19 +195,68 @@ public enum DType {
         }
     }
 
-    /** {@link #floatToBf16} over a range; the NaN case is rare, so it is fixed up after a branch-free pass. */
-    private static void narrowBf16(float[] src, int off, short[] out, int m) {
-        int nan = 0;
-        for (int i = 0; i < m; i++) {
-            int bits = Float.floatToRawIntBits(src[off + i]);
-            out[i] = (short) ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16);
-            nan |= ((bits & 0x7fffffff) + 0x007fffff) & 0x80000000; // sign set iff |bits| > 0x7f800000
-        }
-        if (nan != 0) {
-            for (int i = 0; i < m; i++) {
-                out[i] = floatToBf16(src[off + i]);
+    /**
+     * Writes {@code n} floats from src[off..] as BF16 (as {@link #fromFloats}) and tells whether
+     * they were all finite (no NaN, no infinity): the check comes from the conversion loop, so a
+     * caller that must reject non-finite values needs no pass of its own.
+     */
+    public static boolean narrowBf16(float[] src, int off, int n, ByteBuffer dst) {
+        dst.order(ByteOrder.LITTLE_ENDIAN);
+        Scratch sc = SCRATCH.get();
+        java.nio.LongBuffer out = dst.asLongBuffer();
+        boolean finite = true;
+        int done = 0;
+        for (int words = n / 4; done < 4 * words; ) {
+            int w = Math.min(Scratch.WORDS, words - done / 4);
+            sc.bytes.clear();
+            sc.bytes.asFloatBuffer().put(src, off + done, 4 * w);
+            sc.bytes.asLongBuffer().get(sc.wide, 0, 2 * w);
+            roundBf16(sc.wide, sc.q, 2 * w);
+            if (pack(sc.q, sc.in, w) < 0) {
+                // NaN or infinity in this step: the scalar conversion (NaN stays a quiet NaN)
+                finite = false;
+                for (int i = 0; i < 4 * w; i++) {
+                    sc.bytes.putShort(2 * i, floatToBf16(src[off + done + i]));
+                }
+                sc.bytes.clear();
+                sc.bytes.asLongBuffer().get(sc.in, 0, w);
             }
+            out.put(sc.in, 0, w);
+            done += 4 * w;
         }
+        for (int i = done; i < n; i++) { // the last 0-3 values
+            finite &= Float.isFinite(src[off + i]);
+            dst.putShort(dst.position() + 2 * i, floatToBf16(src[off + i]));
+        }
+        dst.position(dst.position() + 2 * n);
+        return finite;
+    }
+
+    /**
+     * Round to nearest even of the two float32 bit patterns in each word, in 64-bit arithmetic
+     * (C2 vectorizes it): {@code q[j]}'s low 32 bits hold the two BF16 results; bit 63 is set when
+     * either value is NaN or infinite (then the results are not used: a NaN's carry could cross
+     * into the other half). Per half, {@code bits + 0x7fff + lsb} never carries out for a non-NaN.
+     */
+    private static void roundBf16(long[] in, long[] q, int m) {
+        for (int j = 0; j < m; j++) {
+            long a = in[j];
+            long r = a + 0x00007fff00007fffL + ((a >>> 16) & 0x0000000100000001L);
+            long bad = (a & 0x7fffffff7fffffffL) + 0x0080000000800000L; // bit 31 / 63: exponent all ones
+            q[j] = ((r >>> 16) & 0xffffL) | ((r >>> 32) & 0xffff0000L) | ((bad | (bad << 32)) & 0x8000000000000000L);
+        }
+    }
+
+    /** Two rounded words per output word (four BF16 values); negative when any was flagged non-finite. */
+    private static long pack(long[] q, long[] out, int m) {
+        long flags = 0;
+        for (int j = 0; j < m; j++) {
+            long a = q[2 * j];
+            long b = q[2 * j + 1];
+            out[j] = (a & 0xffffffffL) | (b << 32);
+            flags |= a | b;
+        }
+        return flags;
     }
 
     /** Float32 to bfloat16 bits, rounding to nearest even; NaN stays a (quiet) NaN. */

@@ -120,8 +120,12 @@ public final class SafetensorsWriter implements AutoCloseable {
         next++;
     }
 
-    /** Writes the next tensor from float32 values, converted to its spec dtype (BF16/F16 rounded to nearest even). */
-    public void writeFloats(String name, float[] values) {
+    /**
+     * Writes the next tensor from float32 values, converted to its spec dtype (BF16/F16 rounded to
+     * nearest even). Returns whether every value was finite (no NaN or infinity): for BF16 the
+     * conversion finds it; other dtypes take a pass of their own.
+     */
+    public boolean writeFloats(String name, float[] values) {
         TensorSpec s = expect(name);
         if (values.length != s.numel()) {
             throw new IllegalArgumentException("tensor '" + name + "': " + values.length + " values, " + s.numel() + " expected");
@@ -135,11 +139,16 @@ public final class SafetensorsWriter implements AutoCloseable {
                     .order(ByteOrder.LITTLE_ENDIAN);
         }
         ByteBuffer buf = staging;
+        boolean finite = true;
         try {
             for (int off = 0; off < values.length; off += chunk) {
                 int n = Math.min(chunk, values.length - off);
                 buf.clear();
-                s.dtype().fromFloats(values, off, n, buf);
+                if (s.dtype() == DType.BF16) {
+                    finite &= DType.narrowBf16(values, off, n, buf);
+                } else {
+                    s.dtype().fromFloats(values, off, n, buf);
+                }
                 buf.flip();
                 writeFully(buf);
             }
@@ -147,6 +156,12 @@ public final class SafetensorsWriter implements AutoCloseable {
             throw new UncheckedIOException("cannot write " + tmp, e);
         }
         next++;
+        if (s.dtype() != DType.BF16) {
+            for (float v : values) {
+                finite &= Float.isFinite(v);
+            }
+        }
+        return finite;
     }
 
     private TensorSpec expect(String name) {

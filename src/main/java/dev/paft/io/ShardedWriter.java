@@ -95,8 +95,8 @@ public final class ShardedWriter implements AutoCloseable {
         writerFor(name).write(name, data);
     }
 
-    public void writeFloats(String name, float[] values) {
-        writerFor(name).writeFloats(name, values);
+    public boolean writeFloats(String name, float[] values) {
+        return writerFor(name).writeFloats(name, values);
     }
 
     public void abort() {

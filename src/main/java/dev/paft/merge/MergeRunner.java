@@ -449,6 +449,7 @@ public final class MergeRunner {
             }
             // stage 2 (this thread): merge and check; stage 3 (writer thread): narrow and write in order
             List<Future<?>> writes = new ArrayList<>();
+            int checkedWrites = 0;
             final ShardedWriter w = writer;
             int done = 0;
             long lastLog = System.nanoTime();
@@ -465,7 +466,9 @@ public final class MergeRunner {
                     float[] v = method.merge(new MergeMethod.MergeTensor(job.spec().name(), l.base(), l.inputs(),
                             job.global(), job.perInput(), s));
                     long m1 = System.nanoTime();
-                    checkFinite(job.spec().name(), v);
+                    if (job.spec().dtype() != DType.BF16) {
+                        checkFinite(job.spec().name(), v); // BF16: found by the writer's conversion loop
+                    }
                     busy.addAndGet(1, m1 - m0);
                     busy.addAndGet(2, System.nanoTime() - m1);
                     float[][] arrays = new float[l.inputs().length + 2][];
@@ -477,24 +480,29 @@ public final class MergeRunner {
                 writes.add(writerPool.submit(() -> {
                     long x0 = System.nanoTime();
                     long xc = profile ? threads.getCurrentThreadCpuTime() : 0;
-                    if (merged.values() == null) {
-                        w.write(merged.job().spec().name(), ref.bytes(merged.job().spec().name()));
-                    } else {
-                        w.writeFloats(merged.job().spec().name(), merged.values());
-                        pool.release(merged.arrays());
+                    try {
+                        if (merged.values() == null) {
+                            w.write(merged.job().spec().name(), ref.bytes(merged.job().spec().name()));
+                        } else {
+                            if (!w.writeFloats(merged.job().spec().name(), merged.values())) {
+                                // non-finite values: exit 4 naming the first (the output is removed)
+                                checkFinite(merged.job().spec().name(), merged.values());
+                            }
+                            pool.release(merged.arrays());
+                        }
+                    } finally {
+                        // also on failure: the loader must not wait for memory the merge thread never gets back
+                        memory.release(merged.permits());
                     }
                     busy.addAndGet(3, System.nanoTime() - x0);
                     if (profile) {
                         busy.addAndGet(6, threads.getCurrentThreadCpuTime() - xc);
                     }
-                    memory.release(merged.permits());
                     return null;
                 }));
-                // surface a writer failure early
-                for (Future<?> wf : writes.subList(Math.max(0, writes.size() - 3), writes.size())) {
-                    if (wf.isDone()) {
-                        get(wf);
-                    }
+                // surface a writer failure (a non-finite tensor included) early: every finished write, in order
+                while (checkedWrites < writes.size() && writes.get(checkedWrites).isDone()) {
+                    get(writes.get(checkedWrites++));
                 }
                 done++;
                 if (System.nanoTime() - lastLog > 5_000_000_000L) {

@@ -243,7 +243,9 @@ public final class TaskArithmeticMerge implements MergeMethod {
             for (int k = 0; k < m; k++) {
                 out[k] += mixed[k];
             }
-            if (Floats.allFinite(out, 0, m)) {
+            // without consensus the fast path performs the reference's float operations in its order,
+            // so its result is the reference's whatever the inputs (NaN and Inf included): no check
+            if (!consensus || Floats.allFinite(out, 0, m)) {
                 System.arraycopy(out, 0, base, lo, m);
             } else {
                 // NaN / infinite inputs: the reference semantics (a NaN delta never agrees with the sign)

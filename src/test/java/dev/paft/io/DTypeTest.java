@@ -137,6 +137,83 @@ class DTypeTest {
         }
     }
 
+    /**
+     * The bulk BF16 conversions (vectorized words, a scalar fallback for non-finite steps, a tail of
+     * 0-3 values) give the bits of the element-by-element ones: narrowing on the torch sweep (its
+     * specials included) at every tail length and start offset, in a buffer at an odd position;
+     * widening (and widening minus an array) of every BF16 pattern. The finite flag is exact.
+     */
+    @Test
+    void bulkBf16ConversionsMatchTheScalarOnesBitForBit() {
+        float[] sweep;
+        try (SafetensorsFile f = SafetensorsFile.open(resource("conversion_sweep.safetensors"))) {
+            IntBuf in = IntBuf.of(f.bytes("input_bits"));
+            sweep = new float[in.size()];
+            for (int i = 0; i < sweep.length; i++) {
+                sweep[i] = Float.intBitsToFloat(in.get(i));
+            }
+        }
+        java.util.Random rnd = new java.util.Random(7);
+        float[] finite = new float[70_001];
+        for (int i = 0; i < finite.length; i++) {
+            finite[i] = Float.intBitsToFloat(rnd.nextInt());
+            if (!Float.isFinite(finite[i])) {
+                finite[i] = i;
+            }
+        }
+        for (float[] src : new float[][] {sweep, finite}) {
+            for (int off : new int[] {0, 1, 2, 3, 5}) {
+                int n = src.length - off - 3 * (off & 1);
+                ByteBuffer got = ByteBuffer.allocateDirect(2 * n + 3).order(ByteOrder.LITTLE_ENDIAN);
+                got.position(3);
+                boolean fin = DType.narrowBf16(src, off, n, got);
+                assertEquals(3 + 2 * n, got.position());
+                boolean wantFin = true;
+                for (int i = 0; i < n; i++) {
+                    float x = src[off + i];
+                    wantFin &= Float.isFinite(x);
+                    short want = DType.floatToBf16(x);
+                    short have = got.getShort(3 + 2 * i);
+                    if (want != have) {
+                        assertEquals(Integer.toHexString(want & 0xffff), Integer.toHexString(have & 0xffff),
+                                "element " + i + " (" + Integer.toHexString(Float.floatToRawIntBits(x)) + ") off " + off);
+                    }
+                }
+                assertEquals(wantFin, fin, "finite flag, off " + off);
+            }
+        }
+        // widening: every pattern, at a buffer position not a multiple of 8, minus an array or not
+        ByteBuffer all = ByteBuffer.allocate(2 * 0x10000 + 6).order(ByteOrder.LITTLE_ENDIAN);
+        for (int h = 0; h < 0x10000; h++) {
+            all.putShort(6 + 2 * h, (short) (h * 40503)); // every pattern once, shuffled
+        }
+        float[] minus = new float[0x10000 + 9];
+        for (int i = 0; i < minus.length; i++) {
+            minus[i] = (float) rnd.nextGaussian();
+        }
+        for (int n : new int[] {0x10000, 0x10000 - 1, 0x10000 - 3, 5, 2}) {
+            for (boolean sub : new boolean[] {false, true}) {
+                float[] dst = new float[n + 9];
+                DType.BF16.toFloats(all.duplicate().position(6), dst, 9, n, sub ? minus : null);
+                for (int i = 0; i < n; i++) {
+                    float x = DType.bf16ToFloat(all.getShort(6 + 2 * i));
+                    float want = sub ? x - minus[9 + i] : x;
+                    assertEquals(Float.floatToRawIntBits(want), Float.floatToRawIntBits(dst[9 + i]), "n " + n + " i " + i);
+                }
+            }
+        }
+        // a NaN in the last step of several, and an infinity alone in a tail
+        float[] v = new float[40_003];
+        v[40_000 - 1] = Float.NaN;
+        ByteBuffer out = ByteBuffer.allocate(2 * v.length);
+        assertEquals(false, DType.narrowBf16(v, 0, v.length, out));
+        assertEquals(0x7fc0, out.getShort(2 * (40_000 - 1)) & 0xffff);
+        float[] w = new float[40_003];
+        w[40_002] = Float.NEGATIVE_INFINITY;
+        assertEquals(false, DType.narrowBf16(w, 0, w.length, ByteBuffer.allocate(2 * w.length)));
+        assertEquals(true, DType.narrowBf16(new float[40_003], 0, 40_003, ByteBuffer.allocate(2 * 40_003)));
+    }
+
     @Test
     void parseNames() {
         for (DType d : DType.values()) {
