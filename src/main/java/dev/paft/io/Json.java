@@ -142,7 +142,7 @@ public final class Json {
     }
 
     /** Python's {@code repr(float)}: shortest digits, exponent form below 1e-4 or from 1e16. */
-    static String pyFloat(double d) {
+    public static String pyFloat(double d) {
         if (Double.isNaN(d)) {
             return "NaN";
         }

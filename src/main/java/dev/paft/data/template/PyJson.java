@@ -2,6 +2,7 @@ package dev.paft.data.template;
 
 import com.hubspot.jinjava.interpret.JinjavaInterpreter;
 import com.hubspot.jinjava.lib.filter.Filter;
+import dev.paft.io.Json;
 import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -148,33 +149,11 @@ final class PyJson implements Filter {
     /** A number as Python writes it ({@code repr}): ints plainly, floats like {@code 1.0}, {@code 1e+20}. */
     static String number(Number n) {
         if (n instanceof Double || n instanceof Float) {
-            return floatRepr(n.doubleValue());
+            return Json.pyFloat(n.doubleValue());
         }
         if (n instanceof BigDecimal bd) {
-            return floatRepr(bd.doubleValue());
+            return Json.pyFloat(bd.doubleValue());
         }
         return n.toString();
-    }
-
-    static String floatRepr(double d) {
-        if (Double.isNaN(d)) {
-            return "NaN";
-        }
-        if (Double.isInfinite(d)) {
-            return d > 0 ? "Infinity" : "-Infinity";
-        }
-        if (d == 0) {
-            return (1 / d < 0) ? "-0.0" : "0.0";
-        }
-        BigDecimal bd = new BigDecimal(Double.toString(d)).stripTrailingZeros();
-        String digits = bd.unscaledValue().abs().toString();
-        int exp = digits.length() - 1 - bd.scale(); // decimal exponent of the first digit
-        String sign = d < 0 ? "-" : "";
-        if (exp < -4 || exp >= 16) {
-            String mant = digits.length() == 1 ? digits : digits.charAt(0) + "." + digits.substring(1);
-            return sign + mant + "e" + (exp < 0 ? "-" : "+") + String.format("%02d", Math.abs(exp));
-        }
-        String plain = bd.abs().toPlainString();
-        return sign + (plain.contains(".") ? plain : plain + ".0");
     }
 }
