@@ -44,6 +44,7 @@ if [ "${1:-}" = "bundle" ]; then
   mvn -B -q -o test-compile || exit 1
   [ -s target/model-bench.classpath ] || mvn -B -q -o dependency:build-classpath -Dmdep.outputFile=target/model-bench.classpath >/dev/null
   rm -rf "$LIB"; mkdir -p "$LIB/jars"
+  jdk="${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v javac)")")")}"   # for jlink, jni.h
   cp -r target/classes "$LIB/classes"; cp -r target/test-classes "$LIB/test-classes"
   # no CPU natives (111 MB), no test framework; the tokenizers jar keeps only its linux-x86_64 natives
   tr ':' '\n' < target/model-bench.classpath | grep -v -e pytorch-native-cpu -e /junit -e opentest4j -e apiguardian \
@@ -53,16 +54,14 @@ if [ "${1:-}" = "bundle" ]; then
     zip -q -d "$tok" 'native/lib/osx-*' 'native/lib/win-*' 'native/lib/linux-aarch64/*' >/dev/null 2>&1 || true
   fi
   if [ "${JRE:-0}" = 1 ]; then
-    jl="${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v javac)")")")}/bin/jlink"
-    "$jl" --add-modules java.base,java.logging,java.management,java.naming,java.xml,java.desktop,java.sql,jdk.unsupported,java.scripting,jdk.zipfs,jdk.management,jdk.crypto.ec \
+    "$jdk/bin/jlink" --add-modules java.base,java.logging,java.management,java.naming,java.xml,java.desktop,java.sql,jdk.unsupported,java.scripting,jdk.zipfs,jdk.management,jdk.crypto.ec \
       --strip-debug --strip-native-debug-symbols=objcopy=/usr/bin/objcopy --no-header-files --no-man-pages --output "$LIB/jre" || exit 1
   fi
   if [ -n "${DJL_SRC:-}" ]; then
     n="$LIB/djl-jni"; mkdir -p "$n/native" "$n/include" "$n/jni/linux" "$n/api/djl"
     cp "$DJL_SRC"/engines/pytorch/pytorch-native/src/main/native/* "$n/native/" || exit 1
     cp "$DJL_SRC"/api/src/main/native/djl/utils.h "$n/api/djl/"
-    jh="${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v javac)")")")}"
-    cp "$jh/include/jni.h" "$n/jni/"; cp "$jh/include/linux/jni_md.h" "$n/jni/linux/"
+    cp "$jdk/include/jni.h" "$n/jni/"; cp "$jdk/include/linux/jni_md.h" "$n/jni/linux/"
     api=$(tr ':' '\n' < target/model-bench.classpath | grep -e '/api-0.36.0.jar' -e slf4j-api -e gson | paste -sd:)
     javac -cp "$api" -sourcepath "$DJL_SRC/engines/pytorch/pytorch-engine/src/main/java" -h "$n/include" -d "$n/classes" \
       "$DJL_SRC/engines/pytorch/pytorch-engine/src/main/java/ai/djl/pytorch/jni/PyTorchLibrary.java" || exit 1

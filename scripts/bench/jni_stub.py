@@ -89,9 +89,10 @@ def main(src, errors, dst, version):
     for b in sorted(hit):
         out.append(text[pos:b[0]])
         head = text[b[0]:b[1] + 1]
-        if SIG.search(head):
-            s, name = stub(head[SIG.search(head).start():], version)
-            out.append(head[:SIG.search(head).start()] + s)
+        sig = SIG.search(head)
+        if sig:
+            s, name = stub(head[sig.start():], version)
+            out.append(head[:sig.start()] + s)
             print(f"jni_stub: {base}: stubbed {name}")
         else:
             out.append("\n#if 0 /* jni_stub: does not compile against libtorch " + version + " */\n"
