@@ -59,6 +59,10 @@ public final class TrainOptions {
     @Option(names = "--skip-bad-records", description = "Skip and count malformed JSONL lines instead of failing (data.skip_bad_records).")
     Boolean skipBadRecords;
 
+    @Option(names = "--gradient-checkpointing", negatable = true, paramLabel = "",
+            description = "Recompute each decoder layer during backward instead of keeping its activations (training.gradient_checkpointing).")
+    Boolean gradientCheckpointing;
+
     Map<String, Object> flags() {
         Map<String, Object> f = new LinkedHashMap<>();
         f.put("model.path", model == null ? null : model.toString());
@@ -70,6 +74,7 @@ public final class TrainOptions {
         f.put("training.learning_rate", learningRate);
         f.put("training.batch_size", batchSize);
         f.put("training.grad_accum", gradAccum);
+        f.put("training.gradient_checkpointing", gradientCheckpointing);
         f.put("lora.r", loraR);
         f.put("lora.alpha", loraAlpha);
         f.put("data.max_length", maxLength);

@@ -10,11 +10,17 @@ package dev.paft.config;
  * @param gradAccum micro-batches per optimizer step
  * @param maxGradNorm global-norm clipping threshold; 0 disables clipping
  * @param saveTotalLimit checkpoints kept (older ones deleted)
+ * @param gradientCheckpointing keep only each decoder layer's input during the forward pass and recompute
+ *     the layer during backward (activation checkpointing): memory O(layers x tokens x hidden) instead of
+ *     every layer's activations, for about one extra forward pass of compute
+ * @param lossChunkSize tokens per chunk of the LM head, log-softmax and label gather: the full
+ *     [batch, seq, vocab] logits are never held at once
  */
 public record TrainingConfig(double learningRate, String scheduler, double warmupRatio, int warmupSteps, double epochs,
                              int maxSteps, int batchSize, int gradAccum, double maxGradNorm, double weightDecay,
                              double adamBeta1, double adamBeta2, double adamEpsilon, long seed,
-                             int saveSteps, int evalSteps, int logSteps, int saveTotalLimit, String outputDir) {
+                             int saveSteps, int evalSteps, int logSteps, int saveTotalLimit, String outputDir,
+                             boolean gradientCheckpointing, int lossChunkSize) {
     void validate(Validator v) {
         v.check("training.learning_rate", learningRate > 0 && Double.isFinite(learningRate), "must be > 0", learningRate);
         v.oneOf("training.scheduler", scheduler, "cosine", "linear", "constant");
@@ -33,5 +39,6 @@ public record TrainingConfig(double learningRate, String scheduler, double warmu
         v.check("training.eval_steps", evalSteps >= 0, "must be >= 0 (0 = only at the end)", evalSteps);
         v.check("training.log_steps", logSteps >= 1, "must be >= 1", logSteps);
         v.check("training.save_total_limit", saveTotalLimit >= 1, "must be >= 1", saveTotalLimit);
+        v.check("training.loss_chunk_size", lossChunkSize >= 1, "must be >= 1", lossChunkSize);
     }
 }
