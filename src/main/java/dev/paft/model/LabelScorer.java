@@ -90,6 +90,8 @@ public final class LabelScorer {
         private final double[][] sums;
         private final int[][] counts;
         private final float[][] tokens;
+        private final int[][] correct;
+        private final double[][] logitSums;
         private NDArray cachedLogSoftmax; // the single chunk's log-softmax, when the batch is one chunk
 
         private Scored(NDManager scope, NDArray hidden, long[][] aligned) {
@@ -109,6 +111,8 @@ public final class LabelScorer {
             this.sums = new double[aligned.length][rows];
             this.counts = new int[aligned.length][rows];
             this.tokens = new float[aligned.length][rows * cols];
+            this.correct = new int[aligned.length][rows];
+            this.logitSums = new double[aligned.length][rows];
             planRanges();
             for (int[] r : ranges) {
                 scoreRange(r[0], r[1]);
@@ -128,6 +132,21 @@ public final class LabelScorer {
         /** Per-position log-prob of set {@code set}, [rows * T] aligned, 0 where not scored. */
         public float[] tokens(int set) {
             return tokens[set];
+        }
+
+        /** Per-row number of labelled positions of set {@code set} whose label is the argmax of the logits. */
+        public int[] correct(int set) {
+            return correct[set];
+        }
+
+        /** Per-row sum over labelled positions of set {@code set} of the sum of all V logits (TRL's mean logits). */
+        public double[] logitSums(int set) {
+            return logitSums[set];
+        }
+
+        /** Vocabulary size V. */
+        public long vocab() {
+            return weight.getShape().get(0);
         }
 
         /** Number of label sets scored. */
@@ -187,7 +206,14 @@ public final class LabelScorer {
         private void scoreRange(int start, int end) {
             int n = end - start;
             try (NDManager tmp = scope.newSubManager()) {
-                NDArray lsm = logSoftmax(tmp, start, end);                               // [n, V]
+                NDArray h = flat.get(tmp, new NDIndex("{}:{}", start, end));                 // [n, H] view
+                NDArray z = LoraLinear.linear(h, weight, null);                              // [n, V]
+                z.attach(tmp);
+                float[] zsum = z.sum(new int[] {1}).toFloatArray();                          // [n]
+                long[] argmax = z.argMax(1).toLongArray();                                   // [n]
+                NDArray lsm = z.logSoftmax(-1);
+                lsm.attach(tmp);
+                z.close();
                 long[] idx = new long[n * labels.length];
                 for (int i = 0; i < n; i++) {
                     for (int s = 0; s < labels.length; s++) {
@@ -199,11 +225,16 @@ public final class LabelScorer {
                 for (int i = 0; i < n; i++) {
                     int row = (start + i) / cols;
                     for (int s = 0; s < labels.length; s++) {
-                        if (labels[s][start + i] != IGNORE) {
+                        long label = labels[s][start + i];
+                        if (label != IGNORE) {
                             float v = lp[i * labels.length + s];
                             tokens[s][start + i] = v;
                             sums[s][row] += v;
                             counts[s][row]++;
+                            logitSums[s][row] += zsum[i];
+                            if (argmax[i] == label) {
+                                correct[s][row]++;
+                            }
                         }
                     }
                 }

@@ -66,7 +66,10 @@ public final class PreferenceObjective implements Objective<PreferenceExample> {
         for (int len : batch.lengths()) {
             tokens += len;
         }
-        return new Output(r.loss(), new LinkedHashMap<>(r.metrics()), tokens, rows.backward());
+        Map<String, NDArray> metrics = new LinkedHashMap<>(r.metrics());
+        metrics.put("logits/chosen", scope.create((float) rows.meanLogit(0, 0, k)));        // TRL's mean logits
+        metrics.put("logits/rejected", scope.create((float) rows.meanLogit(0, k, 2 * k)));
+        return new Output(r.loss(), metrics, tokens, rows.backward());
     }
 
     private static SequenceLogProbs rows(NDArray sums, NDArray counts, int from, int to) {

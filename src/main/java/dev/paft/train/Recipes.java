@@ -145,7 +145,7 @@ public final class Recipes {
         PreferenceLoss loss = lossOf(cfg);
         List<String> curves = loss.needsReference()
                 ? List.of("loss", "eval_loss", "rewards/accuracies", "eval_rewards/accuracies", "rewards/margins")
-                : List.of("loss", "eval_loss", "nll", "log_odds_ratio");
+                : List.of("loss", "eval_loss", "nll_loss", "log_odds_ratio");
         LlamaModel model = shared != null ? shared : LlamaModel.load(modelDir, device, cfg.model().dtype().equals("f16"));
         try (LoraAdapter adapter = model.newAdapter(cfg.lora(), cfg.training().seed(), modelDir.toString());
              NDManager root = model.manager().newSubManager()) {
@@ -239,6 +239,6 @@ public final class Recipes {
         meta.put("paft.command", title);
         meta.put("paft.method", method);
         return new TrainingLoop.Settings(out, o.overwrite(), o.resume() || o.resumeFrom() != null, o.resumeFrom(),
-                ConfigLoader.toYaml(cfg), meta, curves, title + " (" + out.getFileName() + ")");
+                ConfigLoader.toYaml(cfg), meta, curves, title + " (" + out.getFileName() + ")", tokenizerDir(cfg));
     }
 }

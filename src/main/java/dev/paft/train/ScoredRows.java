@@ -66,6 +66,28 @@ final class ScoredRows {
         return n;
     }
 
+    /** Fraction of the labelled positions of rows [from, to) whose label is the logits' argmax (TRL's mean_token_accuracy). */
+    double accuracy(int set, int from, int to) {
+        long ok = 0;
+        long n = 0;
+        for (int r = from; r < to; r++) {
+            ok += scored.correct(set)[r];
+            n += scored.counts(set)[r];
+        }
+        return n == 0 ? 0 : (double) ok / n;
+    }
+
+    /** Mean logit over the vocabulary and the labelled positions of rows [from, to) (TRL's logits/chosen). */
+    double meanLogit(int set, int from, int to) {
+        double sum = 0;
+        long n = 0;
+        for (int r = from; r < to; r++) {
+            sum += scored.logitSums(set)[r];
+            n += scored.counts(set)[r];
+        }
+        return n == 0 ? 0 : sum / (n * (double) scored.vocab());
+    }
+
     /** The rest of the backward after the loss's (null when this micro-batch is not trained on). */
     Runnable backward() {
         if (!forward.hasBackward()) {

@@ -17,7 +17,8 @@ import java.util.Map;
  * PAFT's sparse SFT objective (eq. 1): {@code loss = CE + l1_lambda * L1}, with CE the mean
  * next-token cross-entropy over labelled (completion / assistant) tokens and L1 the adapter's
  * norm ({@code factors}: sum |A| + |B|; {@code delta}: sum || scaling B A ||_1).
- * Logged: {@code ce}, {@code l1} (the norm, before lambda).
+ * Logged: {@code ce}, {@code l1} (the norm, before lambda), {@code mean_token_accuracy} (TRL: labelled tokens
+ * whose label is the logits' argmax).
  */
 public final class SftObjective implements Objective<SftExample> {
     private final PolicyModel model;
@@ -39,6 +40,7 @@ public final class SftObjective implements Objective<SftExample> {
         NDArray ce = CrossEntropyLoss.fromSums(rows.sums(0), rows.total(0));
         Map<String, NDArray> metrics = new LinkedHashMap<>();
         metrics.put("ce", ce);
+        metrics.put("mean_token_accuracy", scope.create((float) rows.accuracy(0, 0, batch.rows())));
         NDArray loss = ce;
         if (l1.lambda() > 0 || !training) {
             NDArray norm = l1.target() == L1Penalty.Target.FACTORS

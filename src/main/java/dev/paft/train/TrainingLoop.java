@@ -39,10 +39,14 @@ import org.slf4j.LoggerFactory;
 public final class TrainingLoop<E> {
     private static final Logger LOG = LoggerFactory.getLogger(TrainingLoop.class);
 
-    /** Run-level settings beyond the training config. */
+    /**
+     * Run-level settings beyond the training config.
+     *
+     * @param tokenizerDir whose tokenizer files are copied into every checkpoint and the final output (null: none)
+     */
     public record Settings(Path outputDir, boolean overwrite, boolean resume, Path resumeFrom,
                            String resolvedConfigYaml, Map<String, String> adapterMetadata,
-                           List<String> curveKeys, String title) {}
+                           List<String> curveKeys, String title, Path tokenizerDir) {}
 
     /** Receives progress; the CLI draws a bar or log lines from it. */
     public interface Listener {
@@ -116,7 +120,15 @@ public final class TrainingLoop<E> {
             writeResolvedConfig(out);
             listener.onStart(state);
             try (MetricsLog metrics = MetricsLog.open(out, resumeDir.isPresent() ? state.step() : -1);
+                 TensorBoardLog tensorBoard = TensorBoardLog.open(out);
                  SignalGuard guard = SignalGuard.install(this::interrupt)) {
+                HfTrainerState hfState = new HfTrainerState(cfg, train.size());
+                if (resumeDir.isPresent()) {
+                    hfState.addAll(MetricsLog.read(out.resolve(MetricsLog.FILE)));   // the records up to the checkpoint
+                }
+                RunFiles files = new RunFiles(metrics, tensorBoard, hfState, settings.tokenizerDir());
+                long started = System.nanoTime();
+                int startStep = state.step();
                 Path lastCheckpoint = resumeDir.orElse(null);
                 List<E> order = Shuffle.shuffled(train, cfg.seed(), state.epoch());
                 int orderEpoch = state.epoch();
@@ -169,7 +181,7 @@ public final class TrainingLoop<E> {
                         final int n = windowSteps;
                         window.forEach((key, v) -> rec.put(key, v / n));
                         rec.put("tokens_per_s", secs > 0 ? windowTokens / secs : 0.0);
-                        metrics.write(rec);
+                        files.log(state.step(), rec);
                         listener.onStep(state, rec);
                         window.clear();
                         windowSteps = 0;
@@ -177,22 +189,35 @@ public final class TrainingLoop<E> {
                         windowStart = System.nanoTime();
                     }
                     if (!eval.isEmpty() && ((cfg.evalSteps() > 0 && state.step() % cfg.evalSteps() == 0) || last)) {
-                        Map<String, Object> rec = record(state, perEpoch, lr);
+                        Map<String, Object> rec = new LinkedHashMap<>();
+                        rec.put("step", state.step());
+                        rec.put("epoch", epochOf(state, perEpoch));
+                        long evalStart = System.nanoTime();
                         evaluate(root, objective, eval).forEach((key, v) -> rec.put("eval_" + key, v));
-                        metrics.write(rec);
+                        double evalSecs = (System.nanoTime() - evalStart) / 1e9;
+                        rec.put("eval_runtime", evalSecs);
+                        rec.put("eval_samples_per_second", evalSecs > 0 ? eval.size() / evalSecs : 0.0);
+                        files.log(state.step(), rec);
                         listener.onEval(state, rec);
                     }
                     boolean stop = interrupted.get();
                     if ((cfg.saveSteps() > 0 && state.step() % cfg.saveSteps() == 0) || stop) {
-                        lastCheckpoint = Checkpoints.save(out, model, optimizer, state, settings.adapterMetadata(), cfg.saveTotalLimit());
+                        final TrainState at = state;
+                        final double epochAt = epochOf(at, perEpoch);
+                        lastCheckpoint = Checkpoints.save(out, model, optimizer, state, settings.adapterMetadata(), cfg.saveTotalLimit(),
+                                dir -> files.writeRunFiles(dir, at, epochAt));
                     }
                     if (stop && !last) {
                         throw new PaftException(130, "interrupted: checkpoint saved at " + lastCheckpoint
                                 + "; continue with --resume");
                     }
                 }
-                // 4. The final adapter, curves, and the finished marker last.
+                // 4. The final adapter, run files, curves, and the finished marker last.
                 model.saveAdapter(out, settings.adapterMetadata());
+                double seconds = (System.nanoTime() - started) / 1e9;
+                long samples = (long) (state.step() - startStep) * cfg.batchSize() * cfg.gradAccum();
+                hfState.addSummary(state, epochOf(state, perEpoch), seconds, samples);
+                files.writeRunFiles(out, state, epochOf(state, perEpoch));
                 if (settings.curveKeys() != null && !settings.curveKeys().isEmpty()) {
                     LossCurves.plot(out.resolve(MetricsLog.FILE), out.resolve("loss.png"), settings.title(), settings.curveKeys());
                 }
@@ -300,11 +325,17 @@ public final class TrainingLoop<E> {
         return sums;
     }
 
+    /** The fractional epoch of a state, as transformers logs it. */
+    private static double epochOf(TrainState s, int perEpoch) {
+        return s.epoch() + (double) s.microBatch() / perEpoch;
+    }
+
     private Map<String, Object> record(TrainState s, int perEpoch, double lr) {
         Map<String, Object> rec = new LinkedHashMap<>();
         rec.put("step", s.step());
-        rec.put("epoch", s.epoch() + (double) s.microBatch() / perEpoch);
-        rec.put("lr", lr);
+        rec.put("epoch", epochOf(s, perEpoch));
+        rec.put("learning_rate", lr);
+        rec.put("num_tokens", s.tokens());
         return rec;
     }
 

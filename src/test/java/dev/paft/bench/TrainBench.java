@@ -319,7 +319,7 @@ public final class TrainBench {
                         }
                     }
                 };
-                var settings = new TrainingLoop.Settings(out, true, false, null, null, Map.of(), null, "bench");
+                var settings = new TrainingLoop.Settings(out, true, false, null, null, Map.of(), null, "bench", null);
                 NDManager root = model.manager().newSubManager();
                 try {
                     if (kind.equals("sft")) {

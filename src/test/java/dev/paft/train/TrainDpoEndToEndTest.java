@@ -46,7 +46,7 @@ class TrainDpoEndToEndTest {
         JsonNode first = m.get(0);
         assertEquals(Math.log(2), first.get("loss").asDouble(), 1e-5, "DPO loss at step 0 (B = 0) must be ln 2");
         for (String k : List.of("rewards/chosen", "rewards/rejected", "rewards/accuracies", "rewards/margins",
-                "logps/chosen", "logps/rejected", "grad_norm", "lr", "tokens_per_s")) {
+                "logps/chosen", "logps/rejected", "grad_norm", "learning_rate", "tokens_per_s", "logits/chosen", "logits/rejected", "num_tokens")) {
             assertTrue(first.has(k), "metrics lack " + k);
         }
         JsonNode lastEval = m.stream().filter(r -> r.has("eval_rewards/accuracies")).reduce((x, y) -> y).orElseThrow();
@@ -61,7 +61,7 @@ class TrainDpoEndToEndTest {
         Path out = tmp.resolve("orpo");
         assertEquals(0, Paft.execute(args(out, "--max-steps", "4", "--loss", "orpo", "--set", "training.eval_steps=0")));
         List<JsonNode> m = MetricsLog.read(out.resolve("metrics.jsonl"));
-        assertTrue(m.get(0).has("nll") && m.get(0).has("log_odds_ratio"), m.get(0).toString());
+        assertTrue(m.get(0).has("nll_loss") && m.get(0).has("log_odds_ratio"), m.get(0).toString());
         assertTrue(m.stream().anyMatch(r -> r.has("eval_loss")));
     }
 
