@@ -35,6 +35,7 @@ public final class LoraAdapter implements AutoCloseable {
     private final Map<String, LoraModule> modules;
     private final NDArray scaling;
     private volatile boolean enabled = true;
+    private volatile boolean dropoutDisabled;
 
     private LoraAdapter(NDManager manager, PeftAdapterConfig config, Map<String, LoraModule> modules) {
         this.manager = manager;
@@ -212,8 +213,19 @@ public final class LoraAdapter implements AutoCloseable {
         return scaling;
     }
 
+    /** The LoRA dropout rate the forward pass uses: the configured one, or 0 after {@link #disableDropout()}. */
     public float dropout() {
-        return (float) config.loraDropout();
+        return dropoutDisabled ? 0f : (float) config.loraDropout();
+    }
+
+    /**
+     * Turns LoRA dropout off for this adapter's forward passes, as TRL's {@code disable_dropout=True}
+     * does for preference training (it sets every {@code nn.Dropout}'s {@code p} to 0, PEFT's
+     * {@code lora_dropout} modules included). The configured rate stays in {@link #config()}, so a saved
+     * {@code adapter_config.json} keeps {@code lora_dropout} as configured, as a TRL-trained adapter does.
+     */
+    public void disableDropout() {
+        this.dropoutDisabled = true;
     }
 
     public boolean isEnabled() {

@@ -65,6 +65,53 @@ class TrainDpoEndToEndTest {
         assertTrue(m.stream().anyMatch(r -> r.has("eval_loss")));
     }
 
+    /**
+     * preference.disable_dropout (default true, TRL's disable_dropout=True): with lora.dropout 0.5 the run is
+     * bit-identical to one with lora.dropout 0 (the independent reference), yet adapter_config.json records 0.5,
+     * as a TRL-trained adapter does; --no-disable-dropout trains with dropout and gives other numbers.
+     */
+    @Test
+    void loraDropoutIsOffInPreferenceTrainingAsInTrl() {
+        String[] common = {"--max-steps", "3", "--set", "training.eval_steps=0", "--beta", "0.5"};
+        Path off = tmp.resolve("dropout-off");
+        Path none = tmp.resolve("dropout-zero");
+        Path on = tmp.resolve("dropout-on");
+        assertEquals(0, Paft.execute(args(off, concat(common, "--set", "lora.dropout=0.5"))));
+        assertEquals(0, Paft.execute(args(none, concat(common, "--set", "lora.dropout=0.0"))));
+        assertEquals(0, Paft.execute(args(on, concat(common, "--set", "lora.dropout=0.5", "--no-disable-dropout"))));
+        assertEquals(0.5, PeftAdapter.read(off).config().loraDropout(), "adapter_config.json keeps the configured rate");
+        assertEquals(0.5, PeftAdapter.read(on).config().loraDropout());
+        assertEquals(0.0, PeftAdapter.read(none).config().loraDropout());
+        List<Double> lossOff = losses(off);
+        List<Double> lossNone = losses(none);
+        assertEquals(lossNone, lossOff, "dropout disabled must train exactly as lora.dropout = 0");
+        var a = PeftAdapter.read(off).modules();
+        var b = PeftAdapter.read(none).modules();
+        for (String k : b.keySet()) {
+            assertTrue(java.util.Arrays.equals(b.get(k).b().data(), a.get(k).b().data()), k);
+        }
+        // Step 1 has B = 0 (LoRA output 0 whatever the dropout); from step 2 on, dropout changes the numbers.
+        List<Double> lossOn = losses(on);
+        assertEquals(lossNone.get(0), lossOn.get(0));
+        assertTrue(!lossNone.get(2).equals(lossOn.get(2)), "--no-disable-dropout must train with dropout: " + lossOn);
+    }
+
+    private static List<Double> losses(Path out) {
+        List<Double> l = new ArrayList<>();
+        for (JsonNode r : MetricsLog.read(out.resolve("metrics.jsonl"))) {
+            if (r.has("loss")) {
+                l.add(r.get("loss").asDouble());
+            }
+        }
+        return l;
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        List<String> l = new ArrayList<>(List.of(a));
+        l.addAll(List.of(b));
+        return l.toArray(String[]::new);
+    }
+
     @Test
     void badPromptLengthIsAConfigError() {
         assertEquals(2, Paft.execute(args(tmp.resolve("bad"), "--max-steps", "1", "--max-length", "16", "--max-prompt-length", "16")));
