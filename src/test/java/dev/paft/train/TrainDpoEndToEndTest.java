@@ -96,6 +96,40 @@ class TrainDpoEndToEndTest {
         assertTrue(!lossNone.get(2).equals(lossOn.get(2)), "--no-disable-dropout must train with dropout: " + lossOn);
     }
 
+    /**
+     * Step-0 logps/chosen and logps/rejected on the demo model equal TRL's rule computed independently in PyTorch
+     * (scripts/golden/pref_eos_demo.py): plain pairs with EOS appended, conversational pairs ending at the
+     * template's end-of-turn token with nothing appended.
+     */
+    @Test
+    void stepZeroLogpsMatchTrlTokenizationOnTheDemoModel() throws Exception {
+        JsonNode golden = new com.fasterxml.jackson.databind.ObjectMapper().readTree(
+                Path.of("src/test/resources/train/golden_pref_eos_demo.json").toFile());
+        int n = golden.get("pairs").asInt();
+        List<String> lines = Files.readAllLines(DATA.resolve("pref_train.jsonl")).subList(0, n);
+        var mapper = new com.fasterxml.jackson.databind.ObjectMapper();
+        List<String> conv = new ArrayList<>();
+        for (String l : lines) {
+            JsonNode r = mapper.readTree(l);
+            conv.add(mapper.writeValueAsString(java.util.Map.of(
+                    "prompt", List.of(java.util.Map.of("role", "user", "content", r.get("prompt").asText())),
+                    "chosen", List.of(java.util.Map.of("role", "assistant", "content", r.get("chosen").asText())),
+                    "rejected", List.of(java.util.Map.of("role", "assistant", "content", r.get("rejected").asText())))));
+        }
+        for (String kind : List.of("plain", "conv")) {
+            Path data = tmp.resolve("eos-" + kind + ".jsonl");
+            Files.write(data, kind.equals("plain") ? lines : conv);
+            Path out = tmp.resolve("eos-" + kind);
+            assertEquals(0, Paft.execute("train-dpo", "--model", model.toString(), "--train", data.toString(),
+                    "--output-dir", out.toString(), "--threads", "2", "--batch-size", Integer.toString(n), "--max-steps", "1",
+                    "--max-length", "64", "--max-prompt-length", "32", "--set", "training.log_steps=1"));
+            JsonNode first = MetricsLog.read(out.resolve("metrics.jsonl")).get(0);
+            for (String k : List.of("logps/chosen", "logps/rejected")) {
+                assertEquals(golden.get(kind).get(k).asDouble(), first.get(k).asDouble(), 1e-4, kind + " " + k);
+            }
+        }
+    }
+
     private static List<Double> losses(Path out) {
         List<Double> l = new ArrayList<>();
         for (JsonNode r : MetricsLog.read(out.resolve("metrics.jsonl"))) {
