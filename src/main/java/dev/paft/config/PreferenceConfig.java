@@ -4,7 +4,7 @@ package dev.paft.config;
  * Preference alignment.
  *
  * @param loss dpo (sigmoid), ipo, hinge or orpo
- * @param labelSmoothing conservative DPO's epsilon
+ * @param labelSmoothing conservative DPO's epsilon (sigmoid loss; TRL <= 0.28 behaviour, current TRL ignores it)
  * @param orpoNll completion (ORPO paper: NLL over the chosen completion) or sequence (TRL)
  * @param precomputeRef compute reference log-probs once over the dataset before training
  * @param disableDropout train with LoRA dropout off (TRL's DPO/ORPO default {@code disable_dropout=True});

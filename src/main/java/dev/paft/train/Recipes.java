@@ -156,6 +156,10 @@ public final class Recipes {
                             + "(preference.disable_dropout, as TRL); --no-disable-dropout keeps it");
                 }
             }
+            if (listener != null && cfg.preference().labelSmoothing() > 0) {
+                listener.onMessage("preference.label_smoothing " + cfg.preference().labelSmoothing() + ": conservative DPO,"
+                        + " as TRL <= 0.28's sigmoid loss (TRL >= 0.29 ignores label_smoothing for sigmoid)");
+            }
             LoraPolicy policy = new LoraPolicy(model, adapter);
             PreferenceObjective objective = new PreferenceObjective(policy, loss, cfg.preference().orpoNll().equals("sequence"), pad);
             if (cfg.preference().precomputeRef() && loss.needsReference()) {
