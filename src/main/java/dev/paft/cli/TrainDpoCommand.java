@@ -28,7 +28,7 @@ public final class TrainDpoCommand implements Callable<Integer> {
     @Option(names = "--beta", paramLabel = "B", description = "DPO beta (preference.beta).")
     Double beta;
 
-    @Option(names = "--label-smoothing", paramLabel = "E", description = "Conservative DPO epsilon (preference.label_smoothing).")
+    @Option(names = "--label-smoothing", paramLabel = "E", description = "Conservative DPO epsilon, sigmoid loss only; TRL <= 0.28 behaviour, current TRL ignores it (preference.label_smoothing).")
     Double labelSmoothing;
 
     @Option(names = "--orpo-lambda", paramLabel = "L", description = "ORPO odds-ratio weight (preference.orpo_lambda).")
