@@ -86,7 +86,7 @@ public final class Recipes {
         LlamaModel model = shared != null ? shared : LlamaModel.load(modelDir, device, cfg.model().dtype().equals("f16"));
         try (LoraAdapter adapter = model.newAdapter(cfg.lora(), cfg.training().seed(), modelDir.toString());
              NDManager root = model.manager().newSubManager()) {
-            LoraPolicy policy = new LoraPolicy(model, adapter);
+            LoraPolicy policy = new LoraPolicy(model, adapter, cfg.training().gradientCheckpointing(), cfg.training().lossChunkSize());
             TrainingLoop<SftExample> loop = new TrainingLoop<>(cfg.training(), settings(cfg, o, out, curves, "train-sft", "sft"), listener);
             TrainState s = loop.run(root, policy, new SftObjective(policy, l1, pad), train, eval);
             return new Result(s, plan, out);
@@ -160,7 +160,7 @@ public final class Recipes {
                 listener.onMessage("preference.label_smoothing " + cfg.preference().labelSmoothing() + ": conservative DPO,"
                         + " as TRL <= 0.28's sigmoid loss (TRL >= 0.29 ignores label_smoothing for sigmoid)");
             }
-            LoraPolicy policy = new LoraPolicy(model, adapter);
+            LoraPolicy policy = new LoraPolicy(model, adapter, cfg.training().gradientCheckpointing(), cfg.training().lossChunkSize());
             PreferenceObjective objective = new PreferenceObjective(policy, loss, cfg.preference().orpoNll().equals("sequence"), pad);
             if (cfg.preference().precomputeRef() && loss.needsReference()) {
                 objective.precomputeReference(root, train, cfg.training().batchSize());
