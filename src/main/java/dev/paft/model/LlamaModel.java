@@ -441,7 +441,7 @@ public final class LlamaModel implements AutoCloseable {
 
     /** A fresh adapter (B = 0, seeded A) over this model. */
     public LoraAdapter newAdapter(LoraConfig lora, long seed, String baseModelNameOrPath) {
-        return LoraAdapter.create(loraModules(lora.targetModules()), lora, seed, baseModelNameOrPath, manager);
+        return LoraAdapter.create(HfNames.loraTargets(config, lora.targetModules()), lora, seed, baseModelNameOrPath, manager);
     }
 
     /** Loads a PEFT adapter directory, validated against this model. */

@@ -149,6 +149,17 @@ public final class Recipes {
         LlamaModel model = shared != null ? shared : LlamaModel.load(modelDir, device, cfg.model().dtype().equals("f16"));
         try (LoraAdapter adapter = model.newAdapter(cfg.lora(), cfg.training().seed(), modelDir.toString());
              NDManager root = model.manager().newSubManager()) {
+            if (cfg.preference().disableDropout()) {
+                adapter.disableDropout();   // TRL's disable_dropout=True; adapter_config.json keeps lora.dropout
+                if (listener != null && cfg.lora().dropout() > 0) {
+                    listener.onMessage("LoRA dropout " + cfg.lora().dropout() + " is off for preference training "
+                            + "(preference.disable_dropout, as TRL); --no-disable-dropout keeps it");
+                }
+            }
+            if (listener != null && cfg.preference().labelSmoothing() > 0) {
+                listener.onMessage("preference.label_smoothing " + cfg.preference().labelSmoothing() + ": conservative DPO,"
+                        + " as TRL <= 0.28's sigmoid loss (TRL >= 0.29 ignores label_smoothing for sigmoid)");
+            }
             LoraPolicy policy = new LoraPolicy(model, adapter, cfg.training().gradientCheckpointing(), cfg.training().lossChunkSize());
             PreferenceObjective objective = new PreferenceObjective(policy, loss, cfg.preference().orpoNll().equals("sequence"), pad);
             if (cfg.preference().precomputeRef() && loss.needsReference()) {
