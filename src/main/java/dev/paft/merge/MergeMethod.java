@@ -17,6 +17,24 @@ public interface MergeMethod {
     /** Per-input parameters and their defaults (null = required). */
     Map<String, Object> tensorParameters();
 
+    /**
+     * Parameters mergekit declares for this method that do not change its result here (e.g.
+     * {@code density} and {@code rescale} on task_arithmetic, which sparsifies nothing). They are
+     * accepted and named in the "no effect" warning, like parameters the method does not know.
+     */
+    default java.util.Set<String> inertParameters() {
+        return java.util.Set.of();
+    }
+
+    /**
+     * True when a {@code base_model} that is not listed under {@code models} is merged as one more
+     * input (mergekit's planner appends it to every merge's inputs; for methods that use the base
+     * as the base, this changes nothing).
+     */
+    default boolean baseIsAnInput() {
+        return false;
+    }
+
     /** True: inputs arrive as task vectors {@code d_i = model_i - base}; false: as whole models. */
     boolean usesDeltas();
 

@@ -64,6 +64,15 @@ public final class MergeRunner {
 
     private MergeRunner() {}
 
+    /**
+     * The opened inputs of a merge: the base (its store is the reference for names and shapes, with
+     * mergekit's {@code BASE+LORA} an adapter applied on reading), the inputs in order as sources,
+     * with their spec entries and references (the base appended when the method merges an unlisted
+     * base as an input).
+     */
+    record Opened(MergeSource.Ref baseRef, TensorStore ref, boolean hasBase, MergeSource.Adapter baseLora,
+                  List<MergeSource> sources, List<MergeSpec.Input> inputs, List<MergeSource.Ref> inputRefs) {}
+
     /** Validates, plans and runs the merge. */
     public static Result run(MergeSpec spec, Options opt) {
         long t0 = System.nanoTime();
@@ -73,36 +82,59 @@ public final class MergeRunner {
         AtomicFiles.checkWritable(out, opt.overwrite());
         DType outDtype = spec.outDtype() != null ? DType.parseUser(spec.outDtype(), "out_dtype")
                 : spec.dtype() != null ? DType.parseUser(spec.dtype(), "dtype") : null;
+        if (spec.outDtype() != null && spec.dtype() != null) {
+            DType.parseUser(spec.dtype(), "dtype");
+        }
         long shardBytes = parseSize(spec.shardSize() == null ? "5GB" : spec.shardSize());
-        Path baseDir = spec.base() == null ? null : spec.resolve(spec.base(), "base_model");
-        if (method.needsBase() && baseDir == null) {
+        MergeSource.Ref baseRef = spec.base() == null ? null : spec.resolveRef(spec.base(), "base_model");
+        if (method.needsBase() && baseRef == null) {
             throw PaftException.usage(method.name() + " needs a base model (base / base_model / --base)");
         }
-        // 2. inputs: for delta methods and slerp the base itself is not an input
+        // 2. inputs: for delta methods and slerp the base itself is not an input (its parameters have
+        // no effect); linear merges a base not listed under models as one more input, as mergekit does
+        List<String> noEffect = new ArrayList<>();
         List<MergeSpec.Input> inputs = new ArrayList<>();
-        List<Path> inputDirs = new ArrayList<>();
+        List<MergeSource.Ref> refs = new ArrayList<>();
+        boolean baseListed = false;
         for (MergeSpec.Input in : spec.models()) {
-            Path p = spec.resolve(in.model(), "models");
-            if ((method.usesDeltas() || method instanceof SlerpMerge) && baseDir != null && samePath(p, baseDir)) {
-                continue;
+            MergeSource.Ref r = spec.resolveRef(in.model(), "models");
+            if (r.sameAs(baseRef)) {
+                baseListed = true;
+                if (!method.baseIsAnInput()) {
+                    in.parameters().keySet().forEach(k -> noEffect.add(in.model() + " (the base model): " + k));
+                    continue;
+                }
             }
             inputs.add(in);
-            inputDirs.add(p);
+            refs.add(r);
+        }
+        int addedBase = -1;
+        // a plain adapter directory as input is paft's own form (mergekit has no such input): there
+        // the base is the adapters' base, not one more input
+        boolean adapterInputs = refs.stream().anyMatch(r -> r.lora() == null && dev.paft.io.PeftAdapter.isAdapterDir(r.model()));
+        if (method.baseIsAnInput() && baseRef != null && !baseListed && !adapterInputs) {
+            addedBase = inputs.size();
+            inputs.add(new MergeSpec.Input(spec.base(), Map.of()));
+            refs.add(baseRef);
+            opt.log().accept("the base model " + spec.base() + " is not listed under models: it is merged as one more input, "
+                    + "weighted by parameters.weight (as mergekit does)");
         }
         method.validateInputs(inputs.size());
-        for (Path p : inputDirs) {
-            if (samePath(p, out)) {
+        for (MergeSource.Ref r : refs) {
+            if (samePath(r.model(), out) || (r.lora() != null && samePath(r.lora(), out))) {
                 throw PaftException.usage("the output " + out + " is also an input");
             }
         }
-        if (baseDir != null && samePath(baseDir, out)) {
+        if (baseRef != null && (samePath(baseRef.model(), out) || (baseRef.lora() != null && samePath(baseRef.lora(), out)))) {
             throw PaftException.usage("the output " + out + " is the base model");
         }
         List<MergeSource> sources = new ArrayList<>();
         TensorStore base = null;
+        MergeSource.Adapter baseLora = null;
         try {
             // 3. open everything (headers only) and check names, shapes and adapter targets
-            if (baseDir != null) {
+            if (baseRef != null) {
+                Path baseDir = baseRef.model();
                 if (!Files.isDirectory(baseDir)) {
                     throw PaftException.badInput(baseDir + ": base model not found (paft merge reads local directories)");
                 }
@@ -110,9 +142,17 @@ public final class MergeRunner {
                     throw PaftException.badInput(baseDir + ": base model has no config.json");
                 }
                 base = TensorStore.openModel(baseDir);
+                if (baseRef.lora() != null) {
+                    if (!Files.isDirectory(baseRef.lora()) || !dev.paft.io.PeftAdapter.isAdapterDir(baseRef.lora())) {
+                        throw PaftException.badInput(baseRef.lora() + ": not a PEFT adapter directory (no adapter_config.json); in base_model "
+                                + spec.base() + " the part after '+' must be one");
+                    }
+                    baseLora = MergeSource.Adapter.open(baseRef.lora());
+                    baseLora.validateAgainst(base);
+                }
             }
-            for (Path p : inputDirs) {
-                sources.add(MergeSource.open(p));
+            for (MergeSource.Ref r : refs) {
+                sources.add(MergeSource.open(r));
             }
             if (base == null && sources.get(0) instanceof MergeSource.FullModel fm) {
                 if (!Files.isRegularFile(fm.dir().resolve("config.json"))) {
@@ -124,12 +164,22 @@ public final class MergeRunner {
                 s.validateAgainst(ref);
             }
             // 4. resolve every tensor's parameters (exit 2 on a bad value before anything is written)
-            List<Job> jobs = plan(method, spec, inputs, ref, outDtype, opt.seed());
+            List<Job> jobs = plan(method, spec, inputs, ref, outDtype, opt.seed(), noEffect, addedBase);
+            if (!noEffect.isEmpty()) {
+                opt.log().accept("warning: " + (noEffect.size() == 1 ? "this parameter has" : "these parameters have")
+                        + " no effect on " + method.name() + " and " + (noEffect.size() == 1 ? "is" : "are")
+                        + " ignored, as mergekit ignores them: " + String.join(", ", noEffect));
+            }
+            checkSpace(out, jobs);
             // 5. stream
-            return execute(method, spec, ref, base != null, sources, inputDirs, baseDir, jobs, shardBytes, out, opt, t0);
+            return execute(method, spec, new Opened(baseRef, ref, base != null, baseLora, sources, inputs, refs),
+                    jobs, shardBytes, out, opt, t0);
         } finally {
             for (MergeSource s : sources) {
                 s.close();
+            }
+            if (baseLora != null) {
+                baseLora.close();
             }
             if (base != null) {
                 base.close();
@@ -138,15 +188,18 @@ public final class MergeRunner {
     }
 
     private static TensorStore referenceStore(List<MergeSource> sources) {
-        if (sources.get(0) instanceof MergeSource.FullModel fm) {
-            for (MergeSource s : sources) {
-                if (s instanceof MergeSource.Adapter a) {
-                    throw PaftException.usage(a.dir() + ": a LoRA adapter input needs a base model");
-                }
-            }
-            return fm.store();
+        MergeSource first = sources.get(0);
+        TensorStore store = first instanceof MergeSource.FullModel fm ? fm.store()
+                : first instanceof MergeSource.LoraApplied la ? la.model().store() : null;
+        if (store == null) {
+            throw PaftException.usage(first.dir() + ": a LoRA adapter input needs a base model");
         }
-        throw PaftException.usage(sources.get(0).dir() + ": a LoRA adapter input needs a base model");
+        for (MergeSource s : sources) {
+            if (s instanceof MergeSource.Adapter a) {
+                throw PaftException.usage(a.dir() + ": a LoRA adapter input needs a base model");
+            }
+        }
+        return store;
     }
 
     static boolean samePath(Path a, Path b) {
@@ -160,29 +213,45 @@ public final class MergeRunner {
         return a.toAbsolutePath().normalize().equals(b.toAbsolutePath().normalize());
     }
 
-    /** Interpolation point of a tensor for layer gradients: embeddings 0, layer i at i/(L-1), the rest 1. */
+    /**
+     * Interpolation point of a tensor for layer gradients: layer i of L at {@code i / (L - 1)} (1 when
+     * L = 1), every other tensor (embeddings, the final norm, {@code lm_head}) at 0, as mergekit's
+     * planner does since March 2025 (mergekit/plan.py: {@code plan_module} reads the weights before
+     * and after the layers with a reader at {@code t = 0}; {@code plan_slice} gives layer
+     * {@code idx} {@code t = idx / (num_layers - 1)}).
+     */
     static double tOf(String name, int numLayers) {
         Matcher m = LAYER.matcher(name);
         if (m.find()) {
             int i = Integer.parseInt(m.group(1));
             return numLayers > 1 ? (double) i / (numLayers - 1) : 1.0;
         }
-        return name.contains("embed_tokens") || name.contains("wte") ? 0.0 : 1.0;
+        return 0.0;
     }
 
+    /**
+     * Resolves every tensor's parameters as mergekit's {@code ConfigReader.parameter} does
+     * (mergekit/config.py): a per-input parameter takes the input's own setting, and when that is
+     * absent or none of its filters match, the global {@code parameters:} setting, then the method's
+     * default; a global parameter takes the global setting, then the default. A parameter the
+     * method does not declare (or declares without effect) is named in {@code noEffect} and ignored.
+     *
+     * @param addedBase index of the base appended as an input (linear), or -1
+     */
     static List<Job> plan(MergeMethod method, MergeSpec spec, List<MergeSpec.Input> inputs, TensorStore ref,
-                          DType outDtype, Long seedOverride) {
+                          DType outDtype, Long seedOverride, List<String> noEffect, int addedBase) {
         Map<String, Object> gdefs = method.parameters();
         Map<String, Object> tdefs = method.tensorParameters();
-        // unknown keys are errors; mergekit allows per-input parameters at the top level as defaults
-        for (String k : spec.parameters().keySet()) {
-            if (!gdefs.containsKey(k) && !tdefs.containsKey(k)) {
-                throw PaftException.usage("parameters." + k + ": not a parameter of " + method.name() + " (known: "
-                        + String.join(", ", union(gdefs, tdefs)) + ")");
+        // mergekit allows per-input parameters at the top level as their fallback
+        Map<String, ParamValue> global = new LinkedHashMap<>();
+        for (var e : spec.parameters().entrySet()) {
+            String k = e.getKey();
+            if (gdefs.containsKey(k) || tdefs.containsKey(k)) {
+                global.put(k, ParamValue.parse(e.getValue(), "parameters." + k));
+            } else {
+                noEffect.add("parameters." + k);
             }
         }
-        Map<String, ParamValue> global = new LinkedHashMap<>();
-        spec.parameters().forEach((k, v) -> global.put(k, ParamValue.parse(v, "parameters." + k)));
         if (seedOverride != null && gdefs.containsKey("seed")) {
             global.put("seed", new ParamValue.Scalar(seedOverride.doubleValue()));
         }
@@ -190,11 +259,11 @@ public final class MergeRunner {
         for (MergeSpec.Input in : inputs) {
             Map<String, ParamValue> m = new LinkedHashMap<>();
             for (var e : in.parameters().entrySet()) {
-                if (!tdefs.containsKey(e.getKey())) {
-                    throw PaftException.usage(in.model() + ": parameters." + e.getKey() + ": not a per-model parameter of "
-                            + method.name() + " (known: " + String.join(", ", tdefs.keySet()) + ")");
+                if (tdefs.containsKey(e.getKey())) {
+                    m.put(e.getKey(), ParamValue.parse(e.getValue(), in.model() + ": parameters." + e.getKey()));
+                } else {
+                    noEffect.add(in.model() + ": " + e.getKey());
                 }
-                m.put(e.getKey(), ParamValue.parse(e.getValue(), in.model() + ": parameters." + e.getKey()));
             }
             per.add(m);
         }
@@ -215,7 +284,8 @@ public final class MergeRunner {
             double t = tOf(name, numLayers);
             Map<String, Object> g = new LinkedHashMap<>();
             for (var e : gdefs.entrySet()) {
-                g.put(e.getKey(), value(global.get(e.getKey()), e.getValue(), name, t, "parameters." + e.getKey()));
+                Object v = resolve(global.get(e.getKey()), name, t);
+                g.put(e.getKey(), required(v != null ? v : e.getValue(), "parameters." + e.getKey(), name, ""));
             }
             Params gp = new Params("tensor '" + name + "'", g);
             checkGlobal(gp, name);
@@ -223,11 +293,14 @@ public final class MergeRunner {
             for (int i = 0; i < inputs.size(); i++) {
                 Map<String, Object> v = new LinkedHashMap<>();
                 for (var e : tdefs.entrySet()) {
-                    ParamValue pv = per.get(i).get(e.getKey());
-                    if (pv == null) {
-                        pv = global.get(e.getKey());
+                    String k = e.getKey();
+                    Object x = resolve(per.get(i).get(k), name, t);
+                    if (x == null) {
+                        x = resolve(global.get(k), name, t);
                     }
-                    v.put(e.getKey(), value(pv, e.getValue(), name, t, inputs.get(i).model() + ": " + e.getKey()));
+                    String hint = i != addedBase ? "" : " (the base model is not listed under models, so it is merged as an input, "
+                            + "as mergekit does: list it under models with a " + k + ", or set parameters." + k + ")";
+                    v.put(k, required(x != null ? x : e.getValue(), inputs.get(i).model() + ": " + k, name, hint));
                 }
                 Params p = new Params(inputs.get(i).model() + " (tensor '" + name + "')", v);
                 checkInput(p);
@@ -250,19 +323,14 @@ public final class MergeRunner {
         return jobs;
     }
 
-    private static List<String> union(Map<String, Object> a, Map<String, Object> b) {
-        List<String> out = new ArrayList<>(a.keySet());
-        out.addAll(b.keySet());
-        return out;
+    private static Object resolve(ParamValue pv, String tensor, double t) {
+        return pv == null ? null : pv.resolve(tensor, t);
     }
 
-    private static Object value(ParamValue pv, Object def, String tensor, double t, String where) {
-        Object v = pv == null ? def : pv.resolve(tensor, t);
-        if (v == null && pv != null) {
-            v = def; // no filter matched and no fallback: the default
-        }
+    private static Object required(Object v, String where, String tensor, String hint) {
         if (v == null) {
-            throw PaftException.usage(where + " is required (no value for tensor '" + tensor + "')");
+            throw PaftException.usage(where + " is required (no value for tensor '" + tensor + "': none given, or none of its "
+                    + "filters match, and no global parameters value)" + hint);
         }
         return v;
     }
@@ -278,7 +346,7 @@ public final class MergeRunner {
                         throw PaftException.usage(g.where() + ": t must be in [0, 1] (got " + t + ")");
                     }
                 }
-                case "rescale" -> TaskArithmeticMerge.rescaleOf(g);
+                case "rescale" -> TaskArithmeticMerge.checkRescale(g);
                 case "consensus" -> {
                     String c = g.string("consensus");
                     if (!"sum".equals(c) && !"count".equals(c)) {
@@ -330,9 +398,20 @@ public final class MergeRunner {
     /** A merged tensor on its way to the writer. */
     private record Merged(Job job, float[] values, float[][] arrays, int permits) {}
 
-    private static Result execute(MergeMethod method, MergeSpec spec, TensorStore ref, boolean hasBase,
-                                  List<MergeSource> sources, List<Path> inputDirs, Path baseDir, List<Job> jobs,
+    private static Result execute(MergeMethod method, MergeSpec spec, Opened o, List<Job> jobs,
                                   long shardBytes, Path out, Options opt, long t0) {
+        try {
+            return stream(method, spec, o, jobs, shardBytes, out, opt, t0);
+        } catch (java.io.UncheckedIOException e) {
+            throw outputFailure(out, e.getCause(), jobs);
+        }
+    }
+
+    private static Result stream(MergeMethod method, MergeSpec spec, Opened o, List<Job> jobs,
+                                 long shardBytes, Path out, Options opt, long t0) {
+        TensorStore ref = o.ref();
+        boolean hasBase = o.hasBase();
+        List<MergeSource> sources = o.sources();
         Path tmp = AtomicFiles.tempDirFor(out);
         // LOADERS loader threads; results are taken in job order
         ExecutorService loader = Executors.newFixedThreadPool(LOADERS, daemon("paft-merge-load"));
@@ -345,10 +424,10 @@ public final class MergeRunner {
             Map<String, String> meta = new LinkedHashMap<>();
             meta.put("format", "pt");
             meta.put("merge_method", method.name());
-            if (baseDir != null) {
-                meta.put("merge_base", baseDir.toString());
+            if (o.baseRef() != null) {
+                meta.put("merge_base", o.baseRef().display());
             }
-            meta.put("merge_inputs", Json.MAPPER.valueToTree(inputDirs.stream().map(Path::toString).toList()).toString());
+            meta.put("merge_inputs", Json.MAPPER.valueToTree(o.inputRefs().stream().map(MergeSource.Ref::display).toList()).toString());
             Map<String, Object> params = new LinkedHashMap<>(spec.parameters());
             if (opt.seed() != null && method.parameters().containsKey("seed")) {
                 params.put("seed", opt.seed());
@@ -356,7 +435,11 @@ public final class MergeRunner {
             meta.put("merge_parameters", Json.MAPPER.valueToTree(params).toString());
             List<Object> per = new ArrayList<>();
             for (MergeSpec.Input in : spec.models()) {
-                per.add(Map.of("model", in.model(), "parameters", in.parameters()));
+                // insertion-ordered: Map.of iterates in an order that changes from run to run
+                Map<String, Object> entry = new LinkedHashMap<>();
+                entry.put("model", in.model());
+                entry.put("parameters", in.parameters());
+                per.add(entry);
             }
             meta.put("merge_models", Json.MAPPER.valueToTree(per).toString());
             writer = new ShardedWriter(tmp, "model", jobs.stream().map(Job::spec).toList(), shardBytes, meta);
@@ -410,6 +493,9 @@ public final class MergeRunner {
                     if (hasBase) {
                         b = pool.get((int) ref.info(name).numel());
                         ref.readFloats(name, b, null);
+                        if (o.baseLora() != null) {
+                            o.baseLora().addDeltaTo(name, b); // base_model: BASE+LORA
+                        }
                     }
                     float[][] in = new float[sources.size()][];
                     final float[] fb = b;
@@ -463,8 +549,13 @@ public final class MergeRunner {
                 } else {
                     long s = job.global().values().containsKey("seed") ? (long) job.global().number("seed") : seed;
                     long m0 = System.nanoTime();
-                    float[] v = method.merge(new MergeMethod.MergeTensor(job.spec().name(), l.base(), l.inputs(),
-                            job.global(), job.perInput(), s));
+                    float[] v;
+                    try {
+                        v = method.merge(new MergeMethod.MergeTensor(job.spec().name(), l.base(), l.inputs(),
+                                job.global(), job.perInput(), s));
+                    } catch (NonFiniteInputException e) {
+                        throw nonFiniteInput(e, job.spec().name(), l.base(), o.inputs());
+                    }
                     long m1 = System.nanoTime();
                     if (job.spec().dtype() != DType.BF16) {
                         checkFinite(job.spec().name(), v); // BF16: found by the writer's conversion loop
@@ -522,8 +613,8 @@ public final class MergeRunner {
             }
             int shards = writer.shardCount();
             // 6. config.json (torch_dtype), tokenizer and generation files, merge_config.yaml
-            Path filesFrom = baseDir != null ? baseDir : sources.get(0).dir();
-            writeSideFiles(filesFrom, tmp, spec, inputDirs, baseDir, jobs);
+            Path filesFrom = o.baseRef() != null ? o.baseRef().model() : sources.get(0).dir();
+            writeSideFiles(filesFrom, tmp, spec, method, o.baseRef(), jobs, opt.seed(), out);
             AtomicFiles.commitDir(tmp, out, opt.overwrite());
             ok = true;
             long bytes = jobs.stream().mapToLong(j -> j.spec().byteSize()).sum();
@@ -544,7 +635,8 @@ public final class MergeRunner {
         }
     }
 
-    private static void writeSideFiles(Path from, Path tmp, MergeSpec spec, List<Path> inputDirs, Path baseDir, List<Job> jobs) {
+    private static void writeSideFiles(Path from, Path tmp, MergeSpec spec, MergeMethod method, MergeSource.Ref baseRef,
+                                       List<Job> jobs, Long seedOverride, Path out) {
         try {
             JsonNode cfg = Json.readObject(from.resolve("config.json"));
             if (cfg instanceof ObjectNode o) {
@@ -562,13 +654,95 @@ public final class MergeRunner {
             }
             List<String> models = new ArrayList<>();
             for (MergeSpec.Input in : spec.models()) {
-                models.add(spec.resolve(in.model(), "models").toAbsolutePath().normalize().toString());
+                models.add(spec.resolveRef(in.model(), "models").display());
             }
+            boolean random = method.parameters().containsKey("seed");
+            Object given = spec.parameters().get("seed");
+            Long seed = !random ? null : seedOverride != null ? seedOverride
+                    : given == null ? Long.valueOf(42) : given instanceof Number n ? Long.valueOf(n.longValue()) : null;
             Files.writeString(tmp.resolve("merge_config.yaml"), spec.toMergekitYaml(models,
-                    baseDir == null ? null : baseDir.toAbsolutePath().normalize().toString()));
+                    baseRef == null ? null : baseRef.display(), random, seed));
         } catch (IOException e) {
-            throw new PaftException(PaftException.INTERNAL, "cannot write " + tmp + ": " + e.getMessage(), e);
+            throw outputFailure(out, e, jobs);
         }
+    }
+
+    /**
+     * An output write that failed (exit 3, one line): the output location the user chose cannot
+     * take the merged model. Exit 3 rather than 1 because the fault is in a path the user gave and
+     * can act on (free space, another {@code --out}), as for an output directory that cannot be
+     * created; exit 1 stays for paft's own defects. A full disk says "no space left on" the file
+     * system, with what the merge needs.
+     */
+    static PaftException outputFailure(Path out, Throwable e, List<Job> jobs) {
+        String msg = e == null ? "unknown error" : String.valueOf(e.getMessage());
+        for (Throwable c = e; c != null; c = c.getCause()) {
+            String m = String.valueOf(c.getMessage());
+            if (m.contains("No space left on device") || m.contains("Disk quota exceeded")) {
+                return PaftException.badInput("no space left on " + fileSystemOf(out) + " while writing " + out
+                        + " (the merged model needs " + human(outputBytes(jobs)) + "); free space or choose another --out; nothing was written", e);
+            }
+            msg = m;
+        }
+        return PaftException.badInput("cannot write the merged model to " + out + ": " + msg + "; nothing was written", e);
+    }
+
+    /** Fails early (exit 3) when the output's file system has less usable space than the merged tensors need. */
+    static void checkSpace(Path out, List<Job> jobs) {
+        long need = outputBytes(jobs);
+        Path p = out.getParent();
+        while (p != null && !Files.exists(p)) {
+            p = p.getParent();
+        }
+        if (p == null) {
+            return;
+        }
+        try {
+            long free = Files.getFileStore(p).getUsableSpace();
+            if (free < need) {
+                throw PaftException.badInput("no space left on " + fileSystemOf(out) + " for " + out + ": the merged model needs "
+                        + human(need) + ", " + human(free) + " free; free space or choose another --out; nothing was written");
+            }
+        } catch (IOException ignored) {
+            // no usable-space figure: the writes report a full disk
+        }
+    }
+
+    private static long outputBytes(List<Job> jobs) {
+        return jobs.stream().mapToLong(j -> j.spec().byteSize()).sum();
+    }
+
+    private static String fileSystemOf(Path out) {
+        Path p = out.toAbsolutePath().getParent();
+        while (p != null && !Files.exists(p)) {
+            p = p.getParent();
+        }
+        try {
+            return p == null ? String.valueOf(out) : "the file system of " + p + " (" + Files.getFileStore(p) + ")";
+        } catch (IOException e) {
+            return String.valueOf(p);
+        }
+    }
+
+    private static String human(long bytes) {
+        return bytes >= 1_000_000_000L ? String.format("%.1f GB", bytes / 1e9)
+                : bytes >= 1_000_000L ? String.format("%.1f MB", bytes / 1e6)
+                : String.format("%.1f KB", bytes / 1e3);
+    }
+
+    /**
+     * Exit 4 for a NaN or Inf in an input of a method that would otherwise drop it silently (ties,
+     * dare_ties, breadcrumbs...): names the input, or the base when its own value is the cause.
+     */
+    private static PaftException nonFiniteInput(NonFiniteInputException e, String tensor, float[] base, List<MergeSpec.Input> inputs) {
+        long j = e.element();
+        String at = j < 0 ? " holds NaN or Inf" : " has " + e.value() + " at element " + j;
+        if (j >= 0 && base != null && j < base.length && !Float.isFinite(base[(int) j])) {
+            return PaftException.numeric("base model: tensor '" + tensor + "' has " + base[(int) j] + " at element " + j
+                    + "; nothing was written");
+        }
+        String who = e.input() >= 0 && e.input() < inputs.size() ? "input " + inputs.get(e.input()).model() : "an input";
+        return PaftException.numeric(who + ": tensor '" + tensor + "'" + at + " (in its task vector, model - base); nothing was written");
     }
 
     /** Exit 4 naming the tensor and the first bad element when a merged tensor holds NaN or Inf. */

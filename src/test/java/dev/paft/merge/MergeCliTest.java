@@ -250,7 +250,6 @@ class MergeCliTest {
         assertEquals(2, Paft.execute("merge", "--method", "ties", "--base", b, "--model", m1.toString(), "--out", out)); // no weight
         assertEquals(2, Paft.execute("merge", "--method", "slerp", "--base", b, "--model", m1.toString(), "--model", m2.toString(),
                 "--param", "t=0.5", "--out", out));
-        assertEquals(2, Paft.execute("merge", "--method", "task_arithmetic", "--base", b, "--model", m1 + ":weight=1,density=0.5", "--out", out));
         assertEquals(2, Paft.execute("merge", "--method", "linear", "--model", m1 + ":weight=1", "--out", out, "--device", "cuda"));
         Files.writeString(tmp.resolve("slices.yml"), "slices:\n  - sources:\n      - model: x\n        layer_range: [0, 2]\nmerge_method: passthrough\n");
         assertEquals(2, Paft.execute("merge", tmp.resolve("slices.yml").toString(), out));

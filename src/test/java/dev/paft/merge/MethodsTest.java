@@ -19,7 +19,7 @@ class MethodsTest {
             per.add(g(Map.of("weight", w[i], "density", dens[i])));
         }
         return MergeMethods.get("ties").merge(new MergeMethod.MergeTensor("x", base.clone(), clone(d),
-                g(Map.of("lambda", 1.0, "normalize", normalize, "consensus", consensus, "int8_mask", false)), per, 0));
+                g(Map.of("lambda", 1.0, "normalize", normalize, "consensus", consensus, "int8_mask", false, "rescale", false)), per, 0));
     }
 
     private static float[][] clone(float[][] d) {
@@ -142,6 +142,10 @@ class MethodsTest {
         assertEquals(0.0, (double) f.resolve("model.layers.0.self_attn.q_proj.weight", 0));
         assertEquals(0.0, MergeRunner.tOf("model.embed_tokens.weight", 5));
         assertEquals(0.5, MergeRunner.tOf("model.layers.2.mlp.up_proj.weight", 5));
-        assertEquals(1.0, MergeRunner.tOf("lm_head.weight", 5));
+        // mergekit's planner (since March 2025): everything outside the layers at t = 0
+        assertEquals(0.0, MergeRunner.tOf("lm_head.weight", 5));
+        assertEquals(0.0, MergeRunner.tOf("model.norm.weight", 5));
+        assertEquals(1.0, MergeRunner.tOf("model.layers.4.mlp.up_proj.weight", 5));
+        assertEquals(1.0, MergeRunner.tOf("model.layers.0.mlp.up_proj.weight", 1)); // one layer: t = 1, as mergekit
     }
 }
