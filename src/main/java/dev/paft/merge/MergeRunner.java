@@ -664,6 +664,11 @@ public final class MergeRunner {
                     baseRef == null ? null : baseRef.display(), random, seed));
         } catch (IOException e) {
             throw outputFailure(out, e, jobs);
+        } catch (PaftException e) {
+            if (e.getCause() instanceof IOException io) { // Json.write
+                throw outputFailure(out, io, jobs);
+            }
+            throw e;
         }
     }
 
