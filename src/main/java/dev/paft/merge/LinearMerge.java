@@ -32,6 +32,18 @@ public final class LinearMerge implements MergeMethod {
     }
 
     @Override
+    public void validate(Params global, java.util.List<Params> perInput) {
+        boolean normalize = global.bool("normalize");
+        double sum = 0;
+        for (Params p : perInput) {
+            sum += ParamChecks.finite(p, "weight");
+        }
+        if (normalize && Math.abs(sum) < 1e-12) {
+            throw PaftException.usage("linear with normalize: the weights of " + global.where() + " sum to 0");
+        }
+    }
+
+    @Override
     public boolean baseIsAnInput() {
         return true;
     }

@@ -53,8 +53,8 @@ public sealed interface MergeSource extends AutoCloseable {
 
         /** The same model (and the same adapter, or none on both). */
         boolean sameAs(Ref o) {
-            return o != null && MergeRunner.samePath(model, o.model)
-                    && (lora == null ? o.lora == null : o.lora != null && MergeRunner.samePath(lora, o.lora));
+            return o != null && MergePlan.samePath(model, o.model)
+                    && (lora == null ? o.lora == null : o.lora != null && MergePlan.samePath(lora, o.lora));
         }
     }
 

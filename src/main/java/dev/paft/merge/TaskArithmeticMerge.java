@@ -84,6 +84,31 @@ public final class TaskArithmeticMerge implements MergeMethod {
     }
 
     @Override
+    public void validate(Params global, java.util.List<Params> perInput) {
+        ParamChecks.finite(global, "lambda");
+        global.bool("normalize");
+        global.bool("int8_mask");
+        if (sparsification != Sparsification.NONE) {
+            checkRescale(global);
+        }
+        if (sparsification == Sparsification.RANDOM) {
+            ParamChecks.seed(global);
+        }
+        if (consensus) {
+            ParamChecks.consensus(global);
+        }
+        for (Params p : perInput) {
+            ParamChecks.finite(p, "weight");
+            if (sparsification != Sparsification.NONE) {
+                ParamChecks.density(p);
+            }
+            if (sparsification == Sparsification.MAGNITUDE_OUTLIERS) {
+                ParamChecks.gamma(p);
+            }
+        }
+    }
+
+    @Override
     public boolean usesDeltas() {
         return true;
     }

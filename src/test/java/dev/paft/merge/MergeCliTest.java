@@ -295,12 +295,12 @@ class MergeCliTest {
     @Test
     void fullDiskIsNamedAsSuch() {
         // the mapping the full-disk attack case (MergeAttackTest, needs root for its tmpfs) goes through
-        var e = MergeRunner.outputFailure(tmp.resolve("out"), new java.io.UncheckedIOException("cannot write x",
+        var e = MergeOutput.failure(tmp.resolve("out"), new java.io.UncheckedIOException("cannot write x",
                 new java.nio.file.FileSystemException(tmp.resolve(".out.tmp/model.safetensors.tmp").toString(), null,
-                        "No space left on device")), java.util.List.of());
+                        "No space left on device")), 1000);
         assertEquals(3, e.exitCode());
         assertTrue(e.getMessage().startsWith("no space left on the file system of " + tmp), e.getMessage());
-        var other = MergeRunner.outputFailure(tmp.resolve("out"), new java.nio.file.AccessDeniedException("x"), java.util.List.of());
+        var other = MergeOutput.failure(tmp.resolve("out"), new java.nio.file.AccessDeniedException("x"), 1000);
         assertEquals(3, other.exitCode());
         assertTrue(other.getMessage().startsWith("cannot write the merged model to "), other.getMessage());
     }

@@ -149,12 +149,12 @@ class MethodsTest {
         ParamValue steps = ParamValue.parse(List.of(true, false, false), "normalize");
         assertEquals(true, steps.resolve("x", 0.49));
         assertEquals(false, steps.resolve("x", 0.5));
-        assertEquals(0.0, MergeRunner.tOf("model.embed_tokens.weight", 5));
-        assertEquals(0.5, MergeRunner.tOf("model.layers.2.mlp.up_proj.weight", 5));
+        assertEquals(0.0, MergePlan.tOf("model.embed_tokens.weight", 5));
+        assertEquals(0.5, MergePlan.tOf("model.layers.2.mlp.up_proj.weight", 5));
         // mergekit's planner (since March 2025): everything outside the layers at t = 0
-        assertEquals(0.0, MergeRunner.tOf("lm_head.weight", 5));
-        assertEquals(0.0, MergeRunner.tOf("model.norm.weight", 5));
-        assertEquals(1.0, MergeRunner.tOf("model.layers.4.mlp.up_proj.weight", 5));
-        assertEquals(1.0, MergeRunner.tOf("model.layers.0.mlp.up_proj.weight", 1)); // one layer: t = 1, as mergekit
+        assertEquals(0.0, MergePlan.tOf("lm_head.weight", 5));
+        assertEquals(0.0, MergePlan.tOf("model.norm.weight", 5));
+        assertEquals(1.0, MergePlan.tOf("model.layers.4.mlp.up_proj.weight", 5));
+        assertEquals(1.0, MergePlan.tOf("model.layers.0.mlp.up_proj.weight", 1)); // one layer: t = 1, as mergekit
     }
 }
