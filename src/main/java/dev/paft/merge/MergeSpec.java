@@ -128,8 +128,8 @@ public record MergeSpec(String method, String base, List<Input> models, Map<Stri
             }
         }
         return new MergeSpec(str(m.get("merge_method")), str(m.get("base_model")), in,
-                overlay(m.get("parameters"), m.get(PAFT_PARAMETERS), file.toString()), str(m.get("dtype")), str(m.get("out_dtype")),
-                null, file.toAbsolutePath().getParent());
+                overlay(m.get("parameters"), m.get(PAFT_PARAMETERS), file.toString()), dtypeName(m.get("dtype")),
+                dtypeName(m.get("out_dtype")), null, file.toAbsolutePath().getParent());
     }
 
     /** {@code parameters} with {@code paft_parameters} laid over it (each a mapping or absent). */
@@ -150,6 +150,12 @@ public record MergeSpec(String method, String base, List<Input> models, Map<Stri
         }
         out.putAll((Map<String, Object>) paft);
         return out;
+    }
+
+    /** A dtype as mergekit's {@code dtype_from_name} reads it: an optional {@code torch.} prefix (mergekit/common.py). */
+    private static String dtypeName(Object o) {
+        String s = str(o);
+        return s != null && s.startsWith("torch.") ? s.substring("torch.".length()) : s;
     }
 
     private static String str(Object o) {

@@ -129,6 +129,13 @@ class MergeFidelityTest {
         Map<String, float[]> a = read(out);
         Map<String, float[]> b = read(again);
         a.forEach((k, v) -> org.junit.jupiter.api.Assertions.assertArrayEquals(v, b.get(k), k));
+        // mergekit's dtype_from_name also takes a torch. prefix
+        Path cfg = tmp.resolve("torch-dtype.yml");
+        Files.writeString(cfg, Files.readString(ROOT.resolve("configs/ties_rescale.yml"))
+                .replace("dtype: float32", "dtype: torch.float32").replace("../models/", ROOT.resolve("models").toAbsolutePath() + "/"));
+        Path t = tmp.resolve("t");
+        MergeRunner.run(MergeSpec.fromMergekit(cfg), new MergeRunner.Options(t, false));
+        assertEquals(0.0, maxRelDiff(read(ROOT.resolve("expected/ties_rescale")), read(t)), 1e-6);
     }
 
     /** A parameter setting mergekit's pydantic schema accepts: a number, a bool, a list of numbers, or {filter, value} entries. */
