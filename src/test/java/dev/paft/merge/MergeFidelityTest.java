@@ -102,6 +102,40 @@ class MergeFidelityTest {
     }
 
     @Test
+    void slerpTakesTFromTheMatchAllFilter() {
+        // t: [{filter: "*", value: 0.3}] is t = 0.3 for every tensor (paft took "*" literally: exit 2)
+        Path models = ROOT.resolve("models").toAbsolutePath();
+        List<MergeSpec.Input> in = List.of(new MergeSpec.Input(models.resolve("m1").toString(), Map.of()));
+        Path a = tmp.resolve("star");
+        Path b = tmp.resolve("scalar");
+        MergeRunner.run(new MergeSpec("slerp", models.resolve("base").toString(), in,
+                Map.of("t", List.of(Map.of("filter", "*", "value", 0.3))), "float32", null, null, null), new MergeRunner.Options(a, false));
+        MergeRunner.run(new MergeSpec("slerp", models.resolve("base").toString(), in, Map.of("t", 0.3), "float32", null, null, null),
+                new MergeRunner.Options(b, false));
+        Map<String, float[]> x = read(a);
+        Map<String, float[]> y = read(b);
+        x.forEach((k, v) -> org.junit.jupiter.api.Assertions.assertArrayEquals(y.get(k), v, k));
+        assertFalse(java.util.Arrays.equals(x.get("lm_head.weight"), read(models.resolve("base")).get("lm_head.weight")));
+    }
+
+    @Test
+    void modelPlusLoraNamesWhatIsWrong() {
+        Path models = ROOT.resolve("models").toAbsolutePath();
+        var e = org.junit.jupiter.api.Assertions.assertThrows(dev.paft.errors.PaftException.class, () -> MergeRunner.run(
+                new MergeSpec("task_arithmetic", models.resolve("base").toString(),
+                        List.of(new MergeSpec.Input(models.resolve("m1") + "+" + models.resolve("m2"), Map.of("weight", 1.0))),
+                        Map.of(), null, null, null, null), new MergeRunner.Options(tmp.resolve("x"), false)));
+        assertEquals(3, e.exitCode());
+        assertTrue(e.getMessage().contains("not a PEFT adapter directory") && e.getMessage().contains("after '+'"), e.getMessage());
+        var e2 = org.junit.jupiter.api.Assertions.assertThrows(dev.paft.errors.PaftException.class, () -> MergeRunner.run(
+                new MergeSpec("task_arithmetic", models.resolve("base").toString(),
+                        List.of(new MergeSpec.Input(models.resolve("nope") + "+" + models.resolve("lora"), Map.of("weight", 1.0))),
+                        Map.of(), null, null, null, null), new MergeRunner.Options(tmp.resolve("x"), false)));
+        assertEquals(3, e2.exitCode());
+        assertTrue(e2.getMessage().contains("model of '") && e2.getMessage().contains("not found"), e2.getMessage());
+    }
+
+    @Test
     void noEffectParametersAreNamedInOneWarning() {
         List<String> log = merge("task_arithmetic_density.yml", tmp.resolve("ta"));
         String warning = log.stream().filter(l -> l.startsWith("warning:")).findFirst().orElse(null);
