@@ -54,7 +54,7 @@ public final class Recipes {
     public static Result sft(PaftConfig cfg, Device device, Options o, TrainingLoop.Listener listener, LlamaModel shared) {
         Path modelDir = require(cfg.model().path(), "model.path");
         Path out = require(cfg.training().outputDir(), "training.output_dir");
-        HfModelConfig hf = HfModelConfig.read(modelDir);
+        HfModelConfig hf = LlamaModel.check(modelDir);   // config.json against the tensors, before reading data
         SftOptions opts = new SftOptions(cfg.data().maxLength(), cfg.data().trainOnPrompt(), cfg.data().packing(), cfg.data().skipBadRecords());
         Data<SftExample> data = readData(cfg, hf, modelDir, (tok, template) -> {
             SftDatasetReader reader = new SftDatasetReader(tok, template, opts).requireFormat(cfg.data().format());
@@ -108,7 +108,7 @@ public final class Recipes {
     public static Result preference(PaftConfig cfg, Device device, Options o, TrainingLoop.Listener listener, LlamaModel shared) {
         Path modelDir = require(cfg.model().path(), "model.path");
         Path out = require(cfg.training().outputDir(), "training.output_dir");
-        HfModelConfig hf = HfModelConfig.read(modelDir);
+        HfModelConfig hf = LlamaModel.check(modelDir);   // config.json against the tensors, before reading data
         if (!cfg.data().format().equals("auto") && !cfg.data().format().equals("preference")) {
             throw PaftException.usage("data.format '" + cfg.data().format() + "' is not a preference format (auto, preference)");
         }
@@ -186,7 +186,7 @@ public final class Recipes {
     /** Opens the tokenizer and chat template once and reads data.train (and data.eval) with the given reader. */
     private static <E> Data<E> readData(PaftConfig cfg, HfModelConfig hf, Path modelDir,
                                         BiFunction<TextTokenizer, ChatTemplate, Function<Path, Read<E>>> readerFactory) {
-        try (TextTokenizer tok = TextTokenizer.open(tokenizerDir(cfg))) {
+        try (TextTokenizer tok = TextTokenizer.open(tokenizerDir(cfg), hf.vocabSize())) {
             ChatTemplate template = ChatTemplate.loadIfPresent(tokenizerDir(cfg), cfg.data().chatTemplate());
             Function<Path, Read<E>> reader = readerFactory.apply(tok, template);
             List<String> notes = new ArrayList<>();
