@@ -197,20 +197,26 @@ public final class LlamaModel implements AutoCloseable {
     static void checkCounts(HfModelConfig cfg, TensorStore store) {
         String prefix = "model.layers.";
         int layers = 0;   // 1 + the highest layer index present
+        String highest = null;
         for (String name : store.names()) {
             int dot = name.indexOf('.', prefix.length());
             if (name.startsWith(prefix) && dot > prefix.length()) {
+                int index;
                 try {
-                    layers = Math.max(layers, Math.addExact(Integer.parseInt(name.substring(prefix.length(), dot)), 1));
-                } catch (NumberFormatException | ArithmeticException e) {
+                    index = Integer.parseInt(name.substring(prefix.length(), dot));
+                } catch (NumberFormatException e) {
                     throw PaftException.badInput(store.dir() + ": unexpected tensor '" + name + "' (layer index is not a number)");
+                }
+                if (index >= layers) {
+                    layers = index == Integer.MAX_VALUE ? index : index + 1;
+                    highest = name;
                 }
             }
         }
         Path config = store.dir().resolve("config.json");
         if (layers != cfg.numLayers()) {
             throw PaftException.badInput(config + ": num_hidden_layers = " + cfg.numLayers() + " but the safetensors hold "
-                    + layers + " layers" + (layers == 0 ? "" : " (model.layers.0 to model.layers." + (layers - 1) + ")"));
+                    + layers + " layers" + (highest == null ? "" : " (the last: tensor '" + highest + "')"));
         }
         if (store.contains(HfNames.EMBED)) {
             long[] shape = store.info(HfNames.EMBED).shape();

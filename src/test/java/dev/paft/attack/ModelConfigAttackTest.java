@@ -54,7 +54,7 @@ class ModelConfigAttackTest {
         "final_logit_softcapping | 30.0 | final_logit_softcapping is not supported",
         "max_position_embeddings | -1 | 'max_position_embeddings' must be a positive integer",
         "head_dim | 33 | head_dim 33 is odd",
-        "num_hidden_layers | 1000000000 | num_hidden_layers = 1000000000 but the safetensors hold 4 layers (model.layers.0 to model.layers.3)",
+        "num_hidden_layers | 1000000000 | num_hidden_layers = 1000000000 but the safetensors hold 4 layers (the last: tensor 'model.layers.3.",
         "num_hidden_layers | 3 | num_hidden_layers = 3 but the safetensors hold 4 layers",
         "num_hidden_layers | 1e9 | 'num_hidden_layers' must be a positive integer",
         "vocab_size | 2000000000 | vocab_size = 2000000000 but 'model.embed_tokens.weight' has 276 rows",
