@@ -51,6 +51,10 @@ public final class PreferenceDatasetReader {
         DatasetStats.Counter counter = new DatasetStats.Counter();
         List<PreferenceExample> out = new ArrayList<>();
         JsonlReader.forEach(file, options.skipBadRecords(), counter, record -> {
+            if (overBudget(record)) {
+                counter.dropped++;   // a conversation far beyond max_length: not rendered or tokenized
+                return;
+            }
             PreferenceExample pair = truncate(encode(record), counter);
             if (pair != null) {
                 out.add(pair);
@@ -98,10 +102,24 @@ public final class PreferenceDatasetReader {
         return encodeConversations(c.subList(0, lcp), c.subList(lcp, c.size()), r.subList(lcp, r.size()));
     }
 
-    /** Plain strings: prompt ids = BOS + prompt, completion ids = completion + EOS. */
+    /**
+     * Plain strings: prompt ids = BOS + prompt, completion ids = completion + EOS. Long strings are tokenized
+     * through {@link RecordBudget} windows (the prompt's end, the completions' starts), which keep what
+     * {@link #truncate} keeps.
+     */
     public PreferenceExample encodeStrings(String prompt, String chosen, String rejected) {
-        return new PreferenceExample(tokenizer.encodeStart(prompt),
-                withEos(tokenizer.encode(chosen)), withEos(tokenizer.encode(rejected)));
+        int max = options.maxLength();
+        return new PreferenceExample(RecordBudget.tail(tokenizer, prompt, max, true),
+                withEos(RecordBudget.head(tokenizer, chosen, max, false)), withEos(RecordBudget.head(tokenizer, rejected, max, false)));
+    }
+
+    /** A conversational record with more characters than {@link RecordBudget#ceiling}. */
+    private boolean overBudget(JsonNode record) {
+        if (!Conversations.isConversation(record.get("chosen"))) {
+            return false;
+        }
+        long limit = RecordBudget.ceiling(options.maxLength());
+        return RecordBudget.chars(record, limit) > limit;
     }
 
     /** Message lists: prompt rendered with the generation prompt, completions the text after it. */

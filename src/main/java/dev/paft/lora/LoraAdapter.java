@@ -9,6 +9,7 @@ import dev.paft.config.LoraConfig;
 import dev.paft.errors.PaftException;
 import dev.paft.io.DType;
 import dev.paft.io.FloatTensor;
+import dev.paft.io.FiniteWeights;
 import dev.paft.io.PeftAdapter;
 import dev.paft.io.PeftAdapterConfig;
 import dev.paft.io.PeftTargets;
@@ -117,6 +118,8 @@ public final class LoraAdapter implements AutoCloseable {
         for (String key : adaptable.keySet()) {
             PeftAdapter.LoraPair p = peft.modules().get(key);
             if (p != null) {
+                FiniteWeights.require(p.a().data(), dir, PeftAdapter.key(key, "A"), "adapter");
+                FiniteWeights.require(p.b().data(), dir, PeftAdapter.key(key, "B"), "adapter");
                 mods.put(key, new LoraModule(key, param(m, p.a().data(), new Shape(p.a().shape())),
                         param(m, p.b().data(), new Shape(p.b().shape()))));
             }

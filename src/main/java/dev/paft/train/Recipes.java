@@ -18,6 +18,8 @@ import dev.paft.data.template.ChatTemplate;
 import dev.paft.errors.PaftException;
 import dev.paft.io.HfModelConfig;
 import dev.paft.lora.LoraAdapter;
+import dev.paft.lora.LoraRank;
+import dev.paft.model.HfNames;
 import dev.paft.model.LlamaModel;
 import dev.paft.train.loss.L1Penalty;
 import dev.paft.train.loss.PreferenceLoss;
@@ -54,7 +56,8 @@ public final class Recipes {
     public static Result sft(PaftConfig cfg, Device device, Options o, TrainingLoop.Listener listener, LlamaModel shared) {
         Path modelDir = require(cfg.model().path(), "model.path");
         Path out = require(cfg.training().outputDir(), "training.output_dir");
-        HfModelConfig hf = HfModelConfig.read(modelDir);
+        HfModelConfig hf = LlamaModel.check(modelDir);   // config.json against the tensors, before reading data
+        LoraRank.check(cfg.lora(), HfNames.loraModules(hf, cfg.lora().targetModules()));
         SftOptions opts = new SftOptions(cfg.data().maxLength(), cfg.data().trainOnPrompt(), cfg.data().packing(), cfg.data().skipBadRecords());
         Data<SftExample> data = readData(cfg, hf, modelDir, (tok, template) -> {
             SftDatasetReader reader = new SftDatasetReader(tok, template, opts).requireFormat(cfg.data().format());
@@ -108,7 +111,8 @@ public final class Recipes {
     public static Result preference(PaftConfig cfg, Device device, Options o, TrainingLoop.Listener listener, LlamaModel shared) {
         Path modelDir = require(cfg.model().path(), "model.path");
         Path out = require(cfg.training().outputDir(), "training.output_dir");
-        HfModelConfig hf = HfModelConfig.read(modelDir);
+        HfModelConfig hf = LlamaModel.check(modelDir);   // config.json against the tensors, before reading data
+        LoraRank.check(cfg.lora(), HfNames.loraModules(hf, cfg.lora().targetModules()));
         if (!cfg.data().format().equals("auto") && !cfg.data().format().equals("preference")) {
             throw PaftException.usage("data.format '" + cfg.data().format() + "' is not a preference format (auto, preference)");
         }
@@ -197,7 +201,7 @@ public final class Recipes {
     /** Opens the tokenizer and chat template once and reads data.train (and data.eval) with the given reader. */
     private static <E> Data<E> readData(PaftConfig cfg, HfModelConfig hf, Path modelDir,
                                         BiFunction<TextTokenizer, ChatTemplate, Function<Path, Read<E>>> readerFactory) {
-        try (TextTokenizer tok = TextTokenizer.open(tokenizerDir(cfg))) {
+        try (TextTokenizer tok = TextTokenizer.open(tokenizerDir(cfg), hf.vocabSize())) {
             ChatTemplate template = ChatTemplate.loadIfPresent(tokenizerDir(cfg), cfg.data().chatTemplate());
             Function<Path, Read<E>> reader = readerFactory.apply(tok, template);
             List<String> notes = new ArrayList<>();
@@ -240,9 +244,20 @@ public final class Recipes {
     }
 
     private static void printDryRun(PrintStream out, String command, TrainPlan plan, PaftConfig cfg) {
+        requireFits(plan, ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
+                .getOperatingSystemMXBean()).getTotalMemorySize());
         out.println(command + " --dry-run: config and data are valid");
         out.print(plan.describe());
         out.println("output: " + cfg.training().outputDir());
+    }
+
+    /** A dry run refuses (exit 2) a plan whose estimated peak memory is above the machine's physical memory. */
+    static void requireFits(TrainPlan plan, long machineBytes) {
+        if (machineBytes > 0 && plan.peakBytes() > machineBytes) {
+            throw PaftException.usage(String.format(java.util.Locale.ROOT, "--dry-run: the estimated peak memory %.2f GiB"
+                    + " does not fit this machine's %.2f GiB: lower training.batch_size, data.max_length or lora.r",
+                    plan.peakBytes() / 1073741824.0, machineBytes / 1073741824.0));
+        }
     }
 
     private static TrainingLoop.Settings settings(PaftConfig cfg, Options o, Path out, List<String> curves, String title, String method) {

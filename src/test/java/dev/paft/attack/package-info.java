@@ -1,0 +1,2 @@
+/** Attack suite: hostile and broken inputs must fail fast with one clear line and the documented exit code. */
+package dev.paft.attack;
