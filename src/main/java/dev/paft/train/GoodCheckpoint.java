@@ -12,14 +12,14 @@ import java.util.Optional;
  * finite. A weight update can turn the adapter non-finite one step before the loss shows it, so
  * the checkpoint saved in between is checked before it is called good.
  */
-final class GoodCheckpoint {
+public final class GoodCheckpoint {
     private GoodCheckpoint() {}
 
     /**
      * The newest complete checkpoint of {@code outputDir} at a step {@code <= maxStep} whose adapter
      * is finite. {@code last} (the checkpoint this process saved last, may be null) is included.
      */
-    static Optional<Path> before(Path outputDir, Path last, int maxStep) {
+    public static Optional<Path> before(Path outputDir, Path last, int maxStep) {
         List<Path> all = Checkpoints.list(outputDir);
         for (int i = all.size() - 1; i >= 0; i--) {
             Path p = all.get(i);
@@ -34,7 +34,7 @@ final class GoodCheckpoint {
     }
 
     /** "last good checkpoint: X", or why there is none. */
-    static String describe(Optional<Path> good, Path last) {
+    public static String describe(Optional<Path> good, Path last) {
         if (good.isPresent()) {
             return "last good checkpoint: " + good.get() + " (resume with --resume-from " + good.get() + ")";
         }
@@ -45,7 +45,7 @@ final class GoodCheckpoint {
     }
 
     /** Whether every weight of a checkpoint's adapter is finite (false when unreadable). */
-    static boolean finite(Path checkpoint) {
+    public static boolean finite(Path checkpoint) {
         Path weights = checkpoint.resolve(PeftAdapter.WEIGHTS_FILE);
         if (!Files.isRegularFile(weights)) {
             return false;

@@ -31,6 +31,9 @@ public final class ResumeCheck {
             "training.save_total_limit", "training.log_steps", "training.eval_steps", "training.output_dir", "data.eval",
             "training.gradient_checkpointing", "training.loss_chunk_size");
 
+    /** Keys holding file paths: compared as the files they name (relative or absolute, same file = same). */
+    private static final Set<String> PATH_KEYS = Set.of("model.path", "model.tokenizer", "data.train", "data.eval", "data.chat_template");
+
     /** Sections of other commands, never compared. */
     private static final Set<String> IGNORED_SECTIONS = Set.of("merge", "run");
 
@@ -75,11 +78,24 @@ public final class ResumeCheck {
         for (String k : keys.keySet()) {
             String x = a.getOrDefault(k, "(unset)");
             String y = b.getOrDefault(k, "(unset)");
+            if (!x.equals(y) && PATH_KEYS.contains(k) && samePath(x, y)) {
+                continue;
+            }
             if (!x.equals(y) && !IGNORED_SECTIONS.contains(k.substring(0, Math.max(0, k.indexOf('.'))))) {
                 out.add(new Change(k, x, y));
             }
         }
         return out;
+    }
+
+    private static boolean samePath(String a, String b) {
+        try {
+            java.nio.file.Path x = java.nio.file.Path.of(a);
+            java.nio.file.Path y = java.nio.file.Path.of(b);
+            return java.nio.file.Files.exists(x) && java.nio.file.Files.isSameFile(x, y);
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
     }
 
     private static JsonNode parse(String yaml, String where) {

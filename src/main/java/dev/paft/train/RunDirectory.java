@@ -32,9 +32,9 @@ import java.util.function.Supplier;
  * </ol>
  */
 public final class RunDirectory implements AutoCloseable {
-    /** The names a training run writes into its output directory. */
     private static final Set<String> FILES = Set.of(PeftAdapter.WEIGHTS_FILE, PeftAdapter.CONFIG_FILE, TrainState.FILE,
             MetricsLog.FILE, "training_config.yaml", "loss.png");
+    /** The names a training run writes into its output directory. */
     public static final Predicate<String> OWNED = name -> FILES.contains(name) || Checkpoints.NAME.matcher(name).matches();
 
     private final Path out;
