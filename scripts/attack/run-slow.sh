@@ -45,6 +45,29 @@ wait_for() {   # path, timeout seconds
 
 hash_dir() { (cd "$1" && find . -type f ! -name '.*' | sort | xargs sha256sum) 2>/dev/null; }
 
+# A merged model directory as "whole:<sha of merge_config.yaml>" when every file is complete (the
+# safetensors size matches its header), else "broken" ("missing" when absent). Byte hashes of the
+# weights are not compared: the safetensors metadata of a merge is not byte-reproducible yet.
+merge_state() {
+  python3 - "$1" <<'EOF'
+import hashlib, json, os, struct, sys
+d = sys.argv[1]
+if not os.path.isdir(d):
+    print("missing"); sys.exit()
+try:
+    st = os.path.join(d, "model.safetensors")
+    with open(st, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        h = json.loads(f.read(n))
+    end = max(v["data_offsets"][1] for k, v in h.items() if k != "__metadata__")
+    json.load(open(os.path.join(d, "config.json")))
+    assert os.path.getsize(st) == 8 + n + end
+    print("whole:" + hashlib.sha256(open(os.path.join(d, "merge_config.yaml"), "rb").read()).hexdigest()[:16])
+except Exception as e:
+    print("broken: %s" % e)
+EOF
+}
+
 # Build the jar once (scripts/paft would otherwise check on every call).
 "$paft" --version >/dev/null 2>&1 || { echo "cannot run $paft"; exit 1; }
 
@@ -109,26 +132,26 @@ fi
 # 5. SIGKILL at varied moments of merge --overwrite: the output is always the old or the new merge, whole.
 if want 5; then
 "$paft" merge --method linear --model "$model:weight=1" --out "$work/m" >"$work/m.log" 2>&1
-old=$(hash_dir "$work/m")
+old=$(merge_state "$work/m")
 "$paft" merge --method linear --model "$model:weight=0.5" --param normalize=false --out "$work/m-new" >/dev/null 2>&1
-new=$(hash_dir "$work/m-new")
+new=$(merge_state "$work/m-new")
 ok=0; tries=0
-for delay in 0.4 0.8 1.2 1.6 2.0 2.4 2.8 3.2; do
+for delay in 0.5 1.0 1.5 2.0 2.5 3.0; do
   "$paft" merge --method linear --model "$model:weight=0.5" --param normalize=false --out "$work/m" --overwrite >/dev/null 2>&1 &
   pid=$!
   sleep $delay
   kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
   # a killed swap is rolled back by the next merge into the same output; take that view
-  now=$(hash_dir "$work/m")
-  if [ -z "$now" ] && ls -d "$work/.m.old-"* >/dev/null 2>&1; then now="rolled-back"; fi
+  now=$(merge_state "$work/m")
+  if [ "$now" = missing ] && ls -d "$work/.m.old-"* >/dev/null 2>&1; then now="rolled-back"; fi
   tries=$((tries + 1))
   if [ "$now" = "$old" ] || [ "$now" = "$new" ] || [ "$now" = "rolled-back" ]; then ok=$((ok + 1))
-  else echo "merge kill at ${delay}s left:"; ls -la "$work/m" "$work" | head -40; fi
+  else echo "merge kill at ${delay}s left: $now (old $old, new $new)"; fi
   "$paft" merge --method linear --model "$model:weight=1" --out "$work/m" --overwrite >/dev/null 2>&1   # back to old
 done
 debris=$(ls -d "$work/.m."* 2>/dev/null | grep -v paft-lock | wc -l)
-[ $ok -eq $tries ] && [ "$old" != "$new" ] && [ "$debris" -eq 0 ]
-result "kill -9 at 8 moments of merge --overwrite: output always the old or the new merge, whole" $? "$ok/$tries whole, debris=$debris"
+[ $ok -eq $tries ] && [ "$old" != "$new" ] && [[ "$old" == whole:* ]] && [ "$debris" -eq 0 ]
+result "kill -9 at 6 moments of merge --overwrite: output always the old or the new merge, whole" $? "$ok/$tries whole, debris=$debris"
 
 fi
 
