@@ -68,7 +68,7 @@ public final class MergeCommand implements Callable<Integer> {
     @Option(names = "--shard-size", paramLabel = "SIZE", description = "Output shard size (default 5GB).")
     String shardSize;
 
-    @Option(names = "--overwrite", description = "Replace an existing output directory.")
+    @Option(names = "--overwrite", description = "Replace an existing merge output, once the new one is complete (files paft did not write are never deleted).")
     boolean overwrite;
 
     @Override
