@@ -22,6 +22,12 @@ public final class OutputLocks implements AutoCloseable {
         }
         OutputFiles.requireWritable(file, option);
         held.add(OutputLock.acquire(file));
+        Path abs = file.toAbsolutePath().normalize();
+        try {     // the temporary a killed writer of this file left (AtomicFiles.writeString's)
+            java.nio.file.Files.deleteIfExists(abs.resolveSibling("." + abs.getFileName() + ".tmp"));
+        } catch (java.io.IOException ignored) {
+            // best effort: the next write replaces it anyway
+        }
     }
 
     @Override
