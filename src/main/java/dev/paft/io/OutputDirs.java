@@ -113,7 +113,7 @@ public final class OutputDirs {
         }
         try (Stream<Path> s = Files.list(dir)) {
             return s.map(p -> p.getFileName().toString())
-                    .filter(n -> !owned.test(n) && !isTempOf(n, owned))
+                    .filter(n -> !owned.test(n) && !isTempOf(n, owned) && !n.equals(".paft-lock"))
                     .sorted().toList();
         } catch (IOException e) {
             throw PaftException.badInput("cannot list " + dir + ": " + OutputFiles.reason(e), e);

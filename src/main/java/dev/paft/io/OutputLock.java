@@ -22,7 +22,9 @@ import java.util.Map;
  * place). The operating system drops the lock when its process ends, however it ends, so a
  * lock left by a killed process never blocks: the next process simply acquires it. The holder's
  * PID is written into the file for the error message only; the file itself stays (deleting a
- * lock file while others may open it would let two processes lock two different files).
+ * lock file while others may open it would let two processes lock two different files). When the
+ * parent of an existing output directory cannot be written (a mount point), the lock file is
+ * {@code .paft-lock} inside it instead.
  *
  * <p>Within one JVM (tests, {@code paft run} stages) a second acquisition of the same output is
  * refused the same way.
@@ -55,7 +57,7 @@ public final class OutputLock implements AutoCloseable {
      */
     public static OutputLock acquire(Path output) {
         Path target = canonical(output);
-        Path file = lockFileOf(target);
+        Path file = lockFileOf(target);    // reassigned by the fallback below
         synchronized (HELD) {
             if (HELD.containsKey(target)) {
                 throw inUse(target, ProcessHandle.current().pid());
@@ -63,7 +65,16 @@ public final class OutputLock implements AutoCloseable {
             FileChannel ch = null;
             try {
                 Files.createDirectories(file.getParent());
-                ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+                try {
+                    ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+                } catch (IOException e) {
+                    if (!Files.isDirectory(target)) {
+                        throw e;
+                    }
+                    // a directory whose parent paft may not write (a mount point): lock inside it instead
+                    file = target.resolve(".paft-lock");
+                    ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+                }
                 FileLock l;
                 try {
                     l = ch.tryLock();
