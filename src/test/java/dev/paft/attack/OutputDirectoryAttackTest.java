@@ -65,7 +65,21 @@ class OutputDirectoryAttackTest {
             assertTrue(r.err().contains("is the base model (model.path)"), r.err());
             assertEquals(1, r.err().strip().lines().count(), "one line: " + r.err());
         }
+        // train-dpo goes through the same policy
+        Attack.Run r = Attack.cli("train-dpo", "--model", m.toString(), "--train", Attack.DATA.resolve("pref_train.jsonl").toString(),
+                "-o", m.toString(), "--max-steps", "2", "--threads", "2");
+        assertEquals(2, r.code(), r.all());
+        assertTrue(r.err().contains("is the base model (model.path)"), r.err());
         assertSameTree(before, m);
+    }
+
+    @Test
+    void outputThatIsARegularFileIsRefused() throws Exception {
+        Path file = Files.writeString(tmp.resolve("a-file"), "mine");
+        Attack.Run r = Attack.cli(Attack.sft(model, file, "--overwrite"));
+        assertEquals(2, r.code(), r.all());
+        assertTrue(r.err().contains("is a file, not a directory"), r.err());
+        assertEquals("mine", Files.readString(file));
     }
 
     @Test
