@@ -183,7 +183,7 @@ fi
 if want 7; then
 STEPS=30 LR=1e6 sft "$work/lr" >"$work/lr.log" 2>&1
 rc=$?
-[ $rc -eq 4 ] && grep -q "training diverged" "$work/lr.log" && [ ! -e "$work/lr/trainer_state.json" ]
+[ $rc -eq 4 ] && grep -q "training diverged" "$work/lr.log" && [ ! -e "$work/lr/paft_state.json" ]
 result "train-sft --lr 1e6 stops with exit 4 (divergence), no finished-looking run" $? "rc=$rc"
 
 fi

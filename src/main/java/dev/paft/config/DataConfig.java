@@ -6,7 +6,7 @@ package dev.paft.config;
  * @param train JSONL file of training records (TRL formats)
  * @param eval optional held-out JSONL file
  * @param format auto (from the record's fields), messages, prompt_completion, text, preference
- * @param chatTemplate Jinja template string or file overriding tokenizer_config.json's
+ * @param chatTemplate Jinja template string or file overriding the tokenizer's ({@code chat_template.jinja}, else {@code tokenizer_config.json}'s)
  */
 public record DataConfig(String train, String eval, String format, int maxLength, int maxPromptLength,
                          String chatTemplate, boolean trainOnPrompt, boolean packing, boolean skipBadRecords) {

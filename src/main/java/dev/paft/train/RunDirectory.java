@@ -33,9 +33,10 @@ import java.util.function.Supplier;
  */
 public final class RunDirectory implements AutoCloseable {
     private static final Set<String> FILES = Set.of(PeftAdapter.WEIGHTS_FILE, PeftAdapter.CONFIG_FILE, TrainState.FILE,
-            MetricsLog.FILE, "training_config.yaml", "loss.png");
-    /** The names a training run writes into its output directory. */
-    public static final Predicate<String> OWNED = name -> FILES.contains(name) || Checkpoints.NAME.matcher(name).matches();
+            TrainState.LEGACY_FILE, MetricsLog.FILE, "training_config.yaml", "loss.png", "runs");
+    /** The names a training run writes into its output directory (TensorBoard's {@code runs/}, the tokenizer files too). */
+    public static final Predicate<String> OWNED = name -> FILES.contains(name) || RunFiles.TOKENIZER_FILES.contains(name)
+            || Checkpoints.NAME.matcher(name).matches();
 
     private final Path out;
     private final Path work;
@@ -87,7 +88,7 @@ public final class RunDirectory implements AutoCloseable {
         if (Files.exists(out) && !Files.isDirectory(out)) {
             throw PaftException.usage("the output " + out + " is a file, not a directory");
         }
-        boolean finished = Files.isRegularFile(out.resolve(TrainState.FILE));
+        boolean finished = TrainState.isFinished(out);
         boolean checkpoints = !Checkpoints.list(out).isEmpty();
         if (resume) {
             if (finished) {

@@ -80,7 +80,7 @@ class DivergenceAttackTest {
         assertEquals(4, r.code(), r.all());
         assertTrue(r.err().contains("training diverged"), r.err());
         assertTrue(r.err().contains("Lower the learning rate"), r.err());
-        assertFalse(Files.exists(out.resolve("trainer_state.json")), "no finished-looking run");
+        assertFalse(Files.exists(out.resolve("paft_state.json")), "no finished-looking run");
         assertFalse(Files.exists(out.resolve("adapter_model.safetensors")), "no final adapter");
         assertThrows(PaftException.class, () -> { throw PaftException.numeric("x"); });
     }

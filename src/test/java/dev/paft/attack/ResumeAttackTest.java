@@ -34,7 +34,7 @@ class ResumeAttackTest {
         Path out = tmp.resolve(name);
         Attack.Run r = Attack.cli(Attack.sft(model, out));
         assertEquals(0, r.code(), r.all());
-        for (String f : List.of("trainer_state.json", "adapter_model.safetensors", "adapter_config.json", "loss.png")) {
+        for (String f : List.of("paft_state.json", "trainer_state.json", "adapter_model.safetensors", "adapter_config.json", "loss.png")) {
             Files.deleteIfExists(out.resolve(f));
         }
         return out;
@@ -60,7 +60,7 @@ class ResumeAttackTest {
         assertTrue(err.contains("data.train "), err);
         assertTrue(err.contains("lora.dropout 0.05 -> 0.2"), err);
         assertArrayEquals(config, Files.readAllBytes(out.resolve("training_config.yaml")), "training_config.yaml is not rewritten");
-        assertFalse(Files.exists(out.resolve("trainer_state.json")));
+        assertFalse(Files.exists(out.resolve("paft_state.json")));
     }
 
     @Test
@@ -70,7 +70,7 @@ class ResumeAttackTest {
         assertEquals(0, r.code(), r.all());
         String yaml = Files.readString(out.resolve("training_config.yaml"));
         assertTrue(yaml.contains("max_steps: 6"), yaml);
-        assertEquals(6, dev.paft.io.Json.readObject(out.resolve("trainer_state.json")).path("step").asInt(), r.all());
+        assertEquals(6, dev.paft.train.TrainState.read(out).orElseThrow().step(), r.all());
         // the same data file spelled as an absolute path is the same file: allowed
         Path again = unfinished("spelled");
         String[] a = Attack.sft(model, again, "--resume");
