@@ -86,9 +86,12 @@ public final class OutputLock implements AutoCloseable {
                     ch.close();
                     throw inUse(target, pid);
                 }
-                ch.truncate(0);
-                ch.write(ByteBuffer.wrap((ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII)), 0);
-                ch.force(false);
+                try {      // the PID is for messages only: a full disk must not fail the lock
+                    ch.truncate(0);
+                    ch.write(ByteBuffer.wrap((ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII)), 0);
+                } catch (IOException ignored) {
+                    // the message then names no PID
+                }
                 OutputLock ol = new OutputLock(target, file, ch, l);
                 HELD.put(target, ol);
                 return ol;

@@ -5,8 +5,9 @@
  *
  * <p>Cases are grouped by topic in classes named by their prefix: {@code Output*} (output
  * directories and files: inputs, --overwrite, temporaries, locking, writability), {@code Run*},
- * {@code Resume*} (--resume with a changed config, damaged checkpoints) and {@code Divergence*}
- * (a run that diverges without NaN). Every case here is fast (tiny models, a few steps) and runs
+ * {@code Resume*} (--resume with a changed config, damaged checkpoints), {@code Divergence*}
+ * (a run that diverges without NaN), {@code Merge*} (merge inputs and outputs), and the input
+ * cases (model configs, templates, data, tokenizers). Every case here is fast (tiny models, a few steps) and runs
  * with {@code mvn test}; the slow ones (SIGKILL mid-run, two concurrent processes) are in
  * {@code scripts/attack/run-slow.sh}, which prints held/failed per case.
  */
