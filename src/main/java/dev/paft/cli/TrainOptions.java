@@ -23,7 +23,7 @@ public final class TrainOptions {
             description = "Resume from the latest checkpoint in the output directory, or from CHECKPOINT.")
     String resume;
 
-    @Option(names = "--overwrite", description = "Replace a finished run in the output directory.")
+    @Option(names = "--overwrite", description = "Replace the run in the output directory, once the new one finished (files paft did not write are never deleted).")
     boolean overwrite;
 
     @Option(names = "--dry-run", description = "Validate config and data, print the plan (examples, tokens, steps, parameters, memory) and exit.")

@@ -192,6 +192,7 @@ public final class PaftRun {
         mkdirs(target.getParent());
         MergeSpec spec = new MergeSpec("linear", base.toString(), List.of(new MergeSpec.Input(adapter.toString(), Map.of("weight", 1.0))),
                 Map.of("normalize", false), null, null, null, null);
+        dev.paft.io.OutputDirs.cleanStale(target, dev.paft.io.OutputDirs.MERGE_FILES);   // what a killed run left
         MergeRunner.run(spec, new MergeRunner.Options(target, false));
         log.accept("merged " + adapter.getFileName() + " into " + base.getFileName() + " -> " + target);
         return target;
@@ -217,6 +218,7 @@ public final class PaftRun {
                     new MergeSpec.Input(prefAdapter.toString(), m.preference() == null ? Map.of() : m.preference())),
                     global, null, null, null, null);
         }
+        dev.paft.io.OutputDirs.cleanStale(target, dev.paft.io.OutputDirs.MERGE_FILES);   // what a killed run left
         MergeRunner.Result r = MergeRunner.run(spec, new MergeRunner.Options(target, false));
         log.accept(String.format(Locale.ROOT, "merge %-32s %s in %.1fs", target.getFileName(), m.method(), r.seconds()));
     }

@@ -54,6 +54,12 @@ public final class Recipes {
 
     /** As above, training on {@code shared} (a loaded base, not closed here) when given, so stages share one copy. */
     public static Result sft(PaftConfig cfg, Device device, Options o, TrainingLoop.Listener listener, LlamaModel shared) {
+        try (RunDirectory dir = runDirectory(cfg, o, listener)) {
+            return sft(cfg, device, o, listener, shared, dir);
+        }
+    }
+
+    private static Result sft(PaftConfig cfg, Device device, Options o, TrainingLoop.Listener listener, LlamaModel shared, RunDirectory dir) {
         Path modelDir = require(cfg.model().path(), "model.path");
         Path out = require(cfg.training().outputDir(), "training.output_dir");
         HfModelConfig hf = LlamaModel.check(modelDir);   // config.json against the tensors, before reading data
@@ -90,8 +96,8 @@ public final class Recipes {
         try (LoraAdapter adapter = model.newAdapter(cfg.lora(), cfg.training().seed(), modelDir.toString());
              NDManager root = model.manager().newSubManager()) {
             LoraPolicy policy = new LoraPolicy(model, adapter, cfg.training().gradientCheckpointing(), cfg.training().lossChunkSize());
-            TrainingLoop<SftExample> loop = new TrainingLoop<>(cfg.training(), settings(cfg, o, out, curves, "train-sft", "sft"), listener);
-            TrainState s = loop.run(root, policy, new SftObjective(policy, l1, pad), train, eval);
+            TrainingLoop<SftExample> loop = new TrainingLoop<>(cfg.training(), settings(cfg, o, dir, curves, "train-sft", "sft"), listener);
+            TrainState s = dir.train(() -> loop.run(root, policy, new SftObjective(policy, l1, pad), train, eval));
             return new Result(s, plan, out);
         } finally {
             if (shared == null) {
@@ -109,6 +115,13 @@ public final class Recipes {
 
     /** As above, training on {@code shared} (a loaded base, not closed here) when given. */
     public static Result preference(PaftConfig cfg, Device device, Options o, TrainingLoop.Listener listener, LlamaModel shared) {
+        try (RunDirectory dir = runDirectory(cfg, o, listener)) {
+            return preference(cfg, device, o, listener, shared, dir);
+        }
+    }
+
+    private static Result preference(PaftConfig cfg, Device device, Options o, TrainingLoop.Listener listener, LlamaModel shared,
+                                     RunDirectory dir) {
         Path modelDir = require(cfg.model().path(), "model.path");
         Path out = require(cfg.training().outputDir(), "training.output_dir");
         HfModelConfig hf = LlamaModel.check(modelDir);   // config.json against the tensors, before reading data
@@ -170,8 +183,8 @@ public final class Recipes {
                 objective.precomputeReference(root, train, cfg.training().batchSize());
                 objective.precomputeReference(root, eval, cfg.training().batchSize());
             }
-            TrainingLoop<PreferenceExample> loop = new TrainingLoop<>(cfg.training(), settings(cfg, o, out, curves, "train-dpo", loss.name()), listener);
-            TrainState s = loop.run(root, policy, objective, train, eval);
+            TrainingLoop<PreferenceExample> loop = new TrainingLoop<>(cfg.training(), settings(cfg, o, dir, curves, "train-dpo", loss.name()), listener);
+            TrainState s = dir.train(() -> loop.run(root, policy, objective, train, eval));
             return new Result(s, plan, out);
         } finally {
             if (shared == null) {
@@ -260,11 +273,19 @@ public final class Recipes {
         }
     }
 
-    private static TrainingLoop.Settings settings(PaftConfig cfg, Options o, Path out, List<String> curves, String title, String method) {
+    /** The output-directory policy: inputs, lock, stale temporaries, --resume / --overwrite (docs/GUARANTEES.md). */
+    private static RunDirectory runDirectory(PaftConfig cfg, Options o, TrainingLoop.Listener listener) {
+        Path out = require(cfg.training().outputDir(), "training.output_dir");
+        return RunDirectory.open(cfg, out, o.resume() || o.resumeFrom() != null, o.overwrite(), o.dryRun(),
+                listener == null ? null : listener::onMessage);
+    }
+
+    private static TrainingLoop.Settings settings(PaftConfig cfg, Options o, RunDirectory dir, List<String> curves, String title, String method) {
+        Path out = dir.out();
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put("paft.command", title);
         meta.put("paft.method", method);
-        return new TrainingLoop.Settings(out, o.overwrite(), o.resume() || o.resumeFrom() != null, o.resumeFrom(),
+        return new TrainingLoop.Settings(dir.workDir(), o.overwrite(), o.resume() || o.resumeFrom() != null, o.resumeFrom(),
                 ConfigLoader.toYaml(cfg), meta, curves, title + " (" + out.getFileName() + ")", tokenizerDir(cfg));
     }
 }

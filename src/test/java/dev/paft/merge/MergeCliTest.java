@@ -275,8 +275,11 @@ class MergeCliTest {
         Files.writeString(tmp.resolve("out/keep.txt"), "x");
         assertEquals(2, Paft.execute("merge", "--method", "linear", "--model", m1 + ":weight=1", "--out", out));
         assertTrue(Files.exists(tmp.resolve("out/keep.txt")));
+        // --overwrite never deletes a file paft did not write (docs/GUARANTEES.md)
+        assertEquals(2, Paft.execute("merge", "--method", "linear", "--model", m1 + ":weight=1", "--out", out, "--overwrite"));
+        assertTrue(Files.exists(tmp.resolve("out/keep.txt")));
+        Files.delete(tmp.resolve("out/keep.txt"));
         assertEquals(0, Paft.execute("merge", "--method", "linear", "--model", m1 + ":weight=1", "--out", out, "--overwrite"));
-        assertFalse(Files.exists(tmp.resolve("out/keep.txt")));
     }
 
     @Test
