@@ -140,7 +140,7 @@ final class ArrowSource implements RecordSource {
             return NODES.numberNode(((Number) o).intValue());
         }
         if (o instanceof Long l) {
-            return NODES.numberNode(l);
+            return l == (int) (long) l ? NODES.numberNode((int) (long) l) : NODES.numberNode(l); // as a JSON parser reads it
         }
         if (o instanceof Float f) {
             return NODES.numberNode(f);

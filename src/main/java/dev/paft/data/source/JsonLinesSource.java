@@ -4,14 +4,16 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.paft.errors.PaftException;
-import java.io.BufferedReader;
+import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.InputStreamReader;
+import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CharsetDecoder;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.Arrays;
 
 /**
  * JSON Lines ({@code .jsonl}, {@code .ndjson}, gzipped or not, and {@code .json} files written
@@ -22,13 +24,38 @@ import java.nio.file.Path;
 final class JsonLinesSource implements RecordSource {
     private static final ObjectMapper JSON = new ObjectMapper();
     private final Path file;
-    private final BufferedReader in;
+    private final InputStream in;
+    private final CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder()
+            .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT);
+    private byte[] buf = new byte[1 << 12];
     private int lineNo;
 
     JsonLinesSource(Path file, InputStream raw) {
         this.file = file;
-        this.in = new BufferedReader(new InputStreamReader(raw, StandardCharsets.UTF_8.newDecoder()
-                .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT)), 1 << 16);
+        this.in = raw instanceof BufferedInputStream ? raw : new BufferedInputStream(raw, 1 << 16);
+    }
+
+    /** The next line's bytes decoded (without its end of line), or null at the end of the file. */
+    private String readLine() throws IOException {
+        int n = 0;
+        int b;
+        while ((b = in.read()) >= 0 && b != '\n') {
+            if (n == buf.length) {
+                buf = Arrays.copyOf(buf, n * 2);
+            }
+            buf[n++] = (byte) b;
+        }
+        if (b < 0 && n == 0) {
+            return null;
+        }
+        if (n > 0 && buf[n - 1] == '\r') {
+            n--;
+        }
+        try {
+            return utf8.decode(ByteBuffer.wrap(buf, 0, n)).toString();
+        } catch (CharacterCodingException e) {
+            throw PaftException.badInput(file + ":" + (lineNo + 1) + ": not UTF-8 text (dataset files must be UTF-8)", e);
+        }
     }
 
     @Override
@@ -36,9 +63,7 @@ final class JsonLinesSource implements RecordSource {
         while (true) {
             String line;
             try {
-                line = in.readLine();
-            } catch (CharacterCodingException e) {
-                throw PaftException.badInput(file + ":" + (lineNo + 1) + ": not UTF-8 text (dataset files must be UTF-8)", e);
+                line = readLine();
             } catch (IOException e) {
                 throw PaftException.badInput(file + ": cannot read: " + DatasetFiles.reason(e), e);
             }
