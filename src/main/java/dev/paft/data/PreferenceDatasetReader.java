@@ -51,7 +51,7 @@ public final class PreferenceDatasetReader {
         return this;
     }
 
-    /** Reads a JSONL file to truncated pairs and stats. */
+    /** Reads a dataset (any form of {@link dev.paft.data.source.DatasetFiles}) to truncated pairs and stats. */
     public PreferenceDataset read(Path file) {
         DatasetStats.Counter counter = new DatasetStats.Counter();
         List<PreferenceExample> out = new ArrayList<>();

@@ -47,7 +47,7 @@ public final class SftDatasetReader {
         return this;
     }
 
-    /** Reads a JSONL file to examples (truncated or packed to {@code maxLength}) and stats. */
+    /** Reads a dataset (any form of {@link dev.paft.data.source.DatasetFiles}) to examples (truncated or packed to {@code maxLength}) and stats. */
     public SftDataset read(Path file) {
         DatasetStats.Counter counter = new DatasetStats.Counter();
         List<SftExample> raw = new ArrayList<>();

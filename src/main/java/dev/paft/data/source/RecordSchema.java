@@ -150,7 +150,10 @@ public final class RecordSchema {
     }
 
     private ObjectNode preference(ObjectNode r, JsonNode original) {
-        if (!r.has("chosen") || !r.has("rejected")) {
+        if (r.has("chosen") != r.has("rejected")) {
+            throw new BadRecordException("missing field '" + (r.has("chosen") ? "rejected" : "chosen") + "'");
+        }
+        if (!r.has("chosen")) {
             throw unknown(original, PREFERENCE_EXPECTED);
         }
         JsonNode chosen = answer(r, "chosen");
@@ -236,7 +239,11 @@ public final class RecordSchema {
             if (!m.isObject()) {
                 throw new BadRecordException(where + " must be an object with role and content (or from and value), found " + DatasetFiles.kind(m));
             }
-            String rk = roleKey != null ? roleKey : m.has("role") ? "role" : m.has("from") ? "from" : null;
+            if (roleKey == null && contentKey == null && m.has("role")) {
+                out.add(m); // TRL's own form: the reader checks it
+                continue;
+            }
+            String rk = roleKey != null ? roleKey : m.has("from") ? "from" : null;
             String ck = contentKey != null ? contentKey : m.has("content") ? "content" : m.has("value") ? "value" : null;
             if (rk == null || !m.hasNonNull(rk)) {
                 throw new BadRecordException(where + ": no " + (roleKey != null ? "'" + roleKey + "' (data.fields.role)" : "'role' or 'from'")
