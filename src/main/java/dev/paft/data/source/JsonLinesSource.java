@@ -4,7 +4,6 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.paft.errors.PaftException;
-import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
@@ -27,27 +26,50 @@ final class JsonLinesSource implements RecordSource {
     private final InputStream in;
     private final CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder()
             .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT);
+    private final byte[] chunk = new byte[1 << 16];
+    private int pos;
+    private int limit;
+    private boolean sawAny; // bytes of the current line were read (a last line without '\n')
     private byte[] buf = new byte[1 << 12];
     private int lineNo;
 
     JsonLinesSource(Path file, InputStream raw) {
         this.file = file;
-        this.in = raw instanceof BufferedInputStream ? raw : new BufferedInputStream(raw, 1 << 16);
+        this.in = raw;
     }
 
     /** The next line's bytes decoded (without its end of line), or null at the end of the file. */
     private String readLine() throws IOException {
         int n = 0;
-        int b;
-        while ((b = in.read()) >= 0 && b != '\n') {
-            if (n == buf.length) {
-                buf = Arrays.copyOf(buf, n * 2);
+        while (true) {
+            if (pos == limit) {
+                limit = in.read(chunk, 0, chunk.length);
+                pos = 0;
+                if (limit <= 0) {
+                    limit = 0;
+                    if (n == 0 && !sawAny) {
+                        return null;
+                    }
+                    break;
+                }
             }
-            buf[n++] = (byte) b;
+            sawAny = true;
+            int start = pos;
+            while (pos < limit && chunk[pos] != '\n') {
+                pos++;
+            }
+            int len = pos - start;
+            if (n + len > buf.length) {
+                buf = Arrays.copyOf(buf, Math.max(buf.length * 2, n + len));
+            }
+            System.arraycopy(chunk, start, buf, n, len);
+            n += len;
+            if (pos < limit) {
+                pos++; // the '\n'
+                break;
+            }
         }
-        if (b < 0 && n == 0) {
-            return null;
-        }
+        sawAny = false;
         if (n > 0 && buf[n - 1] == '\r') {
             n--;
         }
