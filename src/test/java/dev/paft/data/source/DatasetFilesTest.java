@@ -89,6 +89,20 @@ class DatasetFilesTest {
         }
     }
 
+    /** Files written by pyarrow (parquet-cpp) and Impala, committed from apache/parquet-testing. */
+    @Test
+    void parquetFromOtherWriters() {
+        Path dir = Path.of("src/test/resources/data/parquet-testing");
+        assertEquals(records("{\"int64_list\": [1, 2, 3], \"utf8_list\": [\"abc\", \"efg\", \"hij\"]}",
+                "{\"int64_list\": [null, 1], \"utf8_list\": null}",
+                "{\"int64_list\": [4], \"utf8_list\": [\"efg\", null, \"hij\", \"xyz\"]}"), read(dir.resolve("list_columns.parquet")).values());
+        List<JsonNode> rows = read(dir.resolve("alltypes_plain.parquet")).values();
+        assertEquals(List.of(4, 5, 6, 7, 2, 3, 0, 1), rows.stream().map(r -> r.get("id").asInt()).toList());
+        assertEquals(List.of("0", "1", "0", "1", "0", "1", "0", "1"), rows.stream().map(r -> r.get("string_col").asText()).toList());
+        assertEquals("03/01/09", rows.get(0).get("date_string_col").asText());
+        assertEquals(10.1, rows.get(1).get("double_col").asDouble());
+    }
+
     @Test
     void arrowStreamAndFileWrittenByArrowJava() throws IOException {
         Path stream = TestDatasets.arrow(tmp.resolve("chats.arrow"), CHATS, false);
