@@ -105,15 +105,11 @@ final class ArrowSource implements RecordSource {
     }
 
     private PaftException failure(Throwable e, String where) {
-        Throwable c = e;
-        while (c.getCause() != null && c != c.getCause()) {
-            if (c instanceof UnsupportedOperationException && String.valueOf(c.getMessage()).contains("DirectByteBuffer")) {
-                break;
+        for (Throwable c = e; c != null; c = c.getCause() == c ? null : c.getCause()) {
+            String m = String.valueOf(c.getMessage());
+            if (m.contains("DirectByteBuffer") || m.contains("add-opens")) {
+                return openFlagMissing(e); // java.nio not opened to Arrow's memory module
             }
-            c = c.getCause();
-        }
-        if (String.valueOf(c.getMessage()).contains("DirectByteBuffer") || String.valueOf(c.getMessage()).contains("add-opens")) {
-            return openFlagMissing(e);
         }
         String why = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
         return PaftException.badInput(file + where + ": cannot read Arrow IPC data: " + why, e);

@@ -114,6 +114,25 @@ class DatasetFilesTest {
         }
     }
 
+    /** Without java.nio opened to Arrow (a java -cp run), the error says which JVM option to give. */
+    @Test
+    void arrowWithoutAddOpensSaysWhichFlag() throws Exception {
+        Path stream = TestDatasets.arrow(tmp.resolve("flag.arrow"), CHATS, false);
+        String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        for (boolean flag : new boolean[] {false, true}) {
+            List<String> cmd = new ArrayList<>(List.of(javaBin, "-Xshare:auto", "-cp", System.getProperty("java.class.path")));
+            if (flag) {
+                cmd.add("--add-opens=java.base/java.nio=ALL-UNNAMED");
+            }
+            cmd.addAll(List.of(ArrowOpensProbe.class.getName(), stream.toString()));
+            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            assertEquals(0, p.waitFor(), out);
+            assertTrue(flag ? out.contains("rows 3") : out.contains("exit 1: " + stream
+                    + ": reading Arrow files needs the JVM option --add-opens=java.base/java.nio=ALL-UNNAMED"), out);
+        }
+    }
+
     @Test
     void saveToDiskDatasetAndDatasetDict() throws IOException {
         Path ds = TestDatasets.saveToDisk(tmp.resolve("ds"), "train", CHATS, 2);
