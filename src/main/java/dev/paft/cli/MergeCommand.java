@@ -49,7 +49,7 @@ public final class MergeCommand implements Callable<Integer> {
     String method;
 
     @Option(names = "--model", paramLabel = "DIR[:k=v,...]",
-            description = "An input (model or PEFT adapter dir) with parameters, e.g. runs/sft:weight=0.5,density=0.5 (repeatable; replaces the file's models).")
+            description = "An input (model or PEFT adapter dir, or MODEL+LORA) with parameters, e.g. runs/sft:weight=0.5,density=0.5 (repeatable; replaces the file's models).")
     List<String> models = new ArrayList<>();
 
     @Option(names = {"-p", "--param"}, paramLabel = "KEY=VALUE",

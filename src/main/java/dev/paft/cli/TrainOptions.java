@@ -59,7 +59,7 @@ public final class TrainOptions {
     @Option(names = "--max-length", paramLabel = "N", description = "Max tokens per sequence (data.max_length).")
     Integer maxLength;
 
-    @Option(names = "--chat-template", paramLabel = "JINJA|FILE", description = "Chat template overriding tokenizer_config.json's (data.chat_template).")
+    @Option(names = "--chat-template", paramLabel = "JINJA|FILE", description = "Chat template overriding the tokenizer's (chat_template.jinja, else tokenizer_config.json's; data.chat_template).")
     String chatTemplate;
 
     @Option(names = "--skip-bad-records", description = "Skip and count malformed JSONL lines instead of failing (data.skip_bad_records).")

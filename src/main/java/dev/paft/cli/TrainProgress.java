@@ -42,7 +42,7 @@ final class TrainProgress implements TrainingLoop.Listener, AutoCloseable {
     public void onStep(TrainState s, Map<String, Object> m) {
         if (bar != null) {
             bar.stepTo(s.step());
-            bar.setExtraMessage(String.format(Locale.ROOT, " loss %.4f lr %.2e %.0f tok/s", num(m, "loss"), num(m, "lr"), num(m, "tokens_per_s")));
+            bar.setExtraMessage(String.format(Locale.ROOT, " loss %.4f lr %.2e %.0f tok/s", num(m, "loss"), num(m, "learning_rate"), num(m, "tokens_per_s")));
         } else {
             StringBuilder sb = new StringBuilder();
             sb.append(String.format(Locale.ROOT, "%s step %d/%d", task, s.step(), s.totalSteps()));

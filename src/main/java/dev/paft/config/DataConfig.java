@@ -11,7 +11,7 @@ import java.util.Map;
  * @param split split of {@code train} when it is a directory of several; null: train, or its only split
  * @param evalSplit split of {@code eval}; null: test, validation, valid, eval, dev, or its only split
  * @param format auto (from the record's fields), messages, prompt_completion, text, preference
- * @param chatTemplate Jinja template string or file overriding tokenizer_config.json's
+ * @param chatTemplate Jinja template string or file overriding the tokenizer's ({@code chat_template.jinja}, else {@code tokenizer_config.json}'s)
  * @param fields column mapping for datasets of other schemas
  */
 public record DataConfig(String train, String eval, String split, String evalSplit, String format, int maxLength,

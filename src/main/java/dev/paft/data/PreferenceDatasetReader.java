@@ -22,10 +22,13 @@ import java.util.List;
  *       {@code prompt} beside conversational {@code chosen}/{@code rejected} (as TRL's
  *       {@code maybe_extract_prompt}).
  * </ul>
- * Strings: prompt ids = BOS + prompt, completion ids = completion + EOS. Message lists: the
- * prompt is rendered with {@code add_generation_prompt=true}; a completion is the text the full
- * conversation adds after it, up to the end-of-turn token of its last assistant message, and
- * gets EOS appended unless it already ends with it. Other fields are ignored.
+ * Strings: prompt ids = BOS + prompt, completion ids = completion + EOS (unless it already ends
+ * with EOS). Message lists: the prompt is rendered with {@code add_generation_prompt=true}; a
+ * completion is the text the full conversation adds after it, up to and including the end-of-turn
+ * token of its last assistant message, and nothing is appended: the template's end-of-turn token
+ * ({@code <|eot_id|>}, {@code <|im_end|>}, ...) is the stop token, exactly the tokens SFT trains on
+ * for that assistant turn. This is TRL's rule (DPOTrainer and SFTTrainer append EOS to plain-text
+ * data only). Other fields are ignored.
  *
  * <p>Truncation (TRL): when prompt + longer completion exceeds {@code maxLength}, the prompt
  * keeps its last {@code maxPromptLength} tokens; then completions keep their first
@@ -133,7 +136,8 @@ public final class PreferenceDatasetReader {
                 break;
             }
         }
-        return withEos(tokenizer.encode(full.substring(start, end)));
+        // No EOS: the chat template's end-of-turn token ends the completion (TRL; SFT trains the same tokens).
+        return tokenizer.encode(full.substring(start, end));
     }
 
     /** TRL truncation; null when the prompt alone fills {@code maxLength} (counted as dropped). */

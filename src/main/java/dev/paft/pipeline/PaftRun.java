@@ -40,7 +40,7 @@ import java.util.function.Function;
  * over every core, so two concurrent trainings would only contend, and dropout's random stream is
  * process-global, so concurrent steps would lose bit-exact resume.
  *
- * <p>Every stage is skipped when its output is complete (a finished run's {@code trainer_state.json},
+ * <p>Every stage is skipped when its output is complete (a finished run's {@code paft_state.json},
  * a merged directory, a cached eval result) and a training stage resumes from its latest checkpoint.
  */
 public final class PaftRun {
@@ -244,8 +244,7 @@ public final class PaftRun {
     }
 
     static boolean finished(Path trainDir) {
-        Path state = trainDir.resolve(dev.paft.train.TrainState.FILE);
-        return Files.isRegularFile(state) && Json.readObject(state).path("finished").asBoolean(false);
+        return dev.paft.train.TrainState.isFinished(trainDir);
     }
 
     private static void mkdirs(Path p) {

@@ -15,13 +15,16 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Consumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
  * Checkpoint directories {@code checkpoint-STEP/} inside a run's output directory, each holding the
- * adapter (PEFT layout), the optimizer state ({@code optimizer.bin}) and {@code trainer_state.json}.
+ * adapter (PEFT layout: {@code adapter_config.json} + {@code adapter_model.safetensors}, loadable by PEFT unchanged),
+ * the tokenizer files, the optimizer state ({@code optimizer.bin}, see {@code AdamW.write}), paft's resume position
+ * ({@code paft_state.json}) and transformers' {@code trainer_state.json} with the log history so far.
  * A checkpoint is built in a temporary sibling and renamed when complete, so a killed process
  * never leaves a half-written one; only the newest {@code keep} are kept.
  */
@@ -34,11 +37,18 @@ public final class Checkpoints {
     /** A loaded checkpoint. */
     public record Loaded(Path dir, TrainState state, Map<String, AdamW.ParamState> optimizer) {}
 
+    /**
+     * Saves a checkpoint; {@code extraFiles} writes further files into the (temporary) checkpoint directory before
+     * it is committed.
+     */
     public static Path save(Path outputDir, TrainableModel model, AdamW optimizer, TrainState state,
-                            Map<String, String> metadata, int keep) {
+                            Map<String, String> metadata, int keep, Consumer<Path> extraFiles) {
         Path target = outputDir.resolve("checkpoint-" + state.step());
         Path tmp = AtomicFiles.tempDirFor(target);
         model.saveAdapter(tmp, metadata);
+        if (extraFiles != null) {
+            extraFiles.accept(tmp);
+        }
         try (DataOutputStream out = new DataOutputStream(new BufferedOutputStream(Files.newOutputStream(tmp.resolve(OPTIMIZER))))) {
             AdamW.write(optimizer.exportState(), out);
         } catch (IOException e) {
@@ -57,7 +67,7 @@ public final class Checkpoints {
         }
         try (Stream<Path> s = Files.list(outputDir)) {
             return s.filter(p -> NAME.matcher(p.getFileName().toString()).matches())
-                    .filter(p -> Files.isRegularFile(p.resolve(TrainState.FILE)))
+                    .filter(TrainState::exists)
                     .sorted(Comparator.comparingInt(Checkpoints::stepOf)).toList();
         } catch (IOException e) {
             throw PaftException.badInput(outputDir + ": cannot list checkpoints: " + e.getMessage(), e);
@@ -83,16 +93,8 @@ public final class Checkpoints {
 
     /** Reads a checkpoint's state and optimizer; the caller loads the adapter into the model. */
     public static Loaded load(Path dir) {
-        Path stateFile = dir.resolve(TrainState.FILE);
-        if (!Files.isRegularFile(stateFile)) {
-            throw PaftException.badInput(dir + ": not a checkpoint (no " + TrainState.FILE + ")");
-        }
-        TrainState state;
-        try {
-            state = Json.MAPPER.readValue(stateFile.toFile(), TrainState.class);
-        } catch (IOException e) {
-            throw PaftException.badInput(stateFile + ": unreadable: " + e.getMessage(), e);
-        }
+        TrainState state = TrainState.read(dir).orElseThrow(
+                () -> PaftException.badInput(dir + ": not a checkpoint (no " + TrainState.FILE + ")"));
         try (DataInputStream in = new DataInputStream(new BufferedInputStream(Files.newInputStream(dir.resolve(OPTIMIZER))))) {
             return new Loaded(dir, state, AdamW.read(in));
         } catch (IOException e) {

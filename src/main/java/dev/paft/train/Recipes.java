@@ -87,7 +87,7 @@ public final class Recipes {
         LlamaModel model = shared != null ? shared : LlamaModel.load(modelDir, device, cfg.model().dtype().equals("f16"));
         try (LoraAdapter adapter = model.newAdapter(cfg.lora(), cfg.training().seed(), modelDir.toString());
              NDManager root = model.manager().newSubManager()) {
-            LoraPolicy policy = new LoraPolicy(model, adapter);
+            LoraPolicy policy = new LoraPolicy(model, adapter, cfg.training().gradientCheckpointing(), cfg.training().lossChunkSize());
             TrainingLoop<SftExample> loop = new TrainingLoop<>(cfg.training(), settings(cfg, o, out, curves, "train-sft", "sft"), listener);
             TrainState s = loop.run(root, policy, new SftObjective(policy, l1, pad), train, eval);
             return new Result(s, plan, out);
@@ -146,11 +146,22 @@ public final class Recipes {
         PreferenceLoss loss = lossOf(cfg);
         List<String> curves = loss.needsReference()
                 ? List.of("loss", "eval_loss", "rewards/accuracies", "eval_rewards/accuracies", "rewards/margins")
-                : List.of("loss", "eval_loss", "nll", "log_odds_ratio");
+                : List.of("loss", "eval_loss", "nll_loss", "log_odds_ratio");
         LlamaModel model = shared != null ? shared : LlamaModel.load(modelDir, device, cfg.model().dtype().equals("f16"));
         try (LoraAdapter adapter = model.newAdapter(cfg.lora(), cfg.training().seed(), modelDir.toString());
              NDManager root = model.manager().newSubManager()) {
-            LoraPolicy policy = new LoraPolicy(model, adapter);
+            if (cfg.preference().disableDropout()) {
+                adapter.disableDropout();   // TRL's disable_dropout=True; adapter_config.json keeps lora.dropout
+                if (listener != null && cfg.lora().dropout() > 0) {
+                    listener.onMessage("LoRA dropout " + cfg.lora().dropout() + " is off for preference training "
+                            + "(preference.disable_dropout, as TRL); --no-disable-dropout keeps it");
+                }
+            }
+            if (listener != null && cfg.preference().labelSmoothing() > 0) {
+                listener.onMessage("preference.label_smoothing " + cfg.preference().labelSmoothing() + ": conservative DPO,"
+                        + " as TRL <= 0.28's sigmoid loss (TRL >= 0.29 ignores label_smoothing for sigmoid)");
+            }
+            LoraPolicy policy = new LoraPolicy(model, adapter, cfg.training().gradientCheckpointing(), cfg.training().lossChunkSize());
             PreferenceObjective objective = new PreferenceObjective(policy, loss, cfg.preference().orpoNll().equals("sequence"), pad);
             if (cfg.preference().precomputeRef() && loss.needsReference()) {
                 objective.precomputeReference(root, train, cfg.training().batchSize());
@@ -240,6 +251,6 @@ public final class Recipes {
         meta.put("paft.command", title);
         meta.put("paft.method", method);
         return new TrainingLoop.Settings(out, o.overwrite(), o.resume() || o.resumeFrom() != null, o.resumeFrom(),
-                ConfigLoader.toYaml(cfg), meta, curves, title + " (" + out.getFileName() + ")");
+                ConfigLoader.toYaml(cfg), meta, curves, title + " (" + out.getFileName() + ")", tokenizerDir(cfg));
     }
 }

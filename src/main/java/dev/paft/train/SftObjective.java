@@ -2,13 +2,13 @@ package dev.paft.train;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.Shape;
 import dev.paft.data.Batch;
 import dev.paft.data.Batches;
 import dev.paft.data.SftExample;
+import dev.paft.model.LabelScorer;
+import dev.paft.model.TrainingForward;
 import dev.paft.train.loss.CrossEntropyLoss;
 import dev.paft.train.loss.L1Penalty;
-import dev.paft.train.loss.TokenLogProbs;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -17,7 +17,8 @@ import java.util.Map;
  * PAFT's sparse SFT objective (eq. 1): {@code loss = CE + l1_lambda * L1}, with CE the mean
  * next-token cross-entropy over labelled (completion / assistant) tokens and L1 the adapter's
  * norm ({@code factors}: sum |A| + |B|; {@code delta}: sum || scaling B A ||_1).
- * Logged: {@code ce}, {@code l1} (the norm, before lambda).
+ * Logged: {@code ce}, {@code l1} (the norm, before lambda), {@code mean_token_accuracy} (TRL: labelled tokens
+ * whose label is the logits' argmax).
  */
 public final class SftObjective implements Objective<SftExample> {
     private final PolicyModel model;
@@ -33,16 +34,13 @@ public final class SftObjective implements Objective<SftExample> {
     @Override
     public Output forward(NDManager scope, List<SftExample> examples, boolean training) {
         Batch batch = Batches.sft(examples, padId);
-        NDArray logits = model.logits(scope, batch, training);                     // [B, T, V]
-        NDArray labels = scope.create(batch.flatLabels(), new Shape(batch.rows(), batch.cols()));
-        TokenLogProbs.Aligned a = TokenLogProbs.align(logits, labels);              // logits[:, t] predicts labels[:, t+1]
-        NDArray ce = CrossEntropyLoss.crossEntropy(a.logits(), a.labels());
-        // The [B, T, vocab] logits are consumed: freed now rather than when the step scope closes after backward
-        // (autograd saved the log-softmax, not the logits; closing a consumed handle leaves gradients unchanged,
-        // EagerCloseTest), as PyTorch frees them when they go out of scope.
-        logits.close();
+        TrainingForward fwd = model.forward(scope, batch, training);                // hidden [B, T, H]
+        long[] labels = LabelScorer.align(batch.flatLabels(), batch.rows(), batch.cols());   // h[:, t] scores token t+1
+        ScoredRows rows = new ScoredRows(scope, fwd, model.scorer().score(scope, fwd.hidden(), labels), true);
+        NDArray ce = CrossEntropyLoss.fromSums(rows.sums(0), rows.total(0));
         Map<String, NDArray> metrics = new LinkedHashMap<>();
         metrics.put("ce", ce);
+        metrics.put("mean_token_accuracy", scope.create((float) rows.accuracy(0, 0, batch.rows())));
         NDArray loss = ce;
         if (l1.lambda() > 0 || !training) {
             NDArray norm = l1.target() == L1Penalty.Target.FACTORS
@@ -57,6 +55,25 @@ public final class SftObjective implements Objective<SftExample> {
         for (int len : batch.lengths()) {
             tokens += len;
         }
-        return new Output(loss, metrics, tokens);
+        return new Output(loss, metrics, tokens, rows.backward());
+    }
+
+    /**
+     * The labelled tokens this micro-batch scores: gradient accumulation weighs micro-batches by it, so an
+     * optimizer step's loss is the cross-entropy summed over all its labelled tokens divided by their number
+     * (transformers' {@code num_items_in_batch}), whatever the split into micro-batches.
+     */
+    @Override
+    public double weight(List<SftExample> examples) {
+        long n = 0;
+        for (SftExample e : examples) {
+            int[] labels = e.labels();
+            for (int t = 1; t < labels.length; t++) {     // the label of token 0 is never predicted
+                if (labels[t] != SftExample.IGNORE) {
+                    n++;
+                }
+            }
+        }
+        return n;
     }
 }

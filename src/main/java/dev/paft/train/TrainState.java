@@ -1,7 +1,17 @@
 package dev.paft.train;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.paft.errors.PaftException;
+import dev.paft.io.Json;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Optional;
+
 /**
- * Where a run stands, saved in every checkpoint as {@code trainer_state.json}.
+ * Where a run stands, saved in every checkpoint and, last of all, in the finished output directory as
+ * {@code paft_state.json} (beside transformers' {@code trainer_state.json}, which cannot hold it: transformers
+ * builds its dataclass from exactly its own keys).
  *
  * @param step optimizer steps done
  * @param totalSteps optimizer steps the run will make
@@ -11,9 +21,50 @@ package dev.paft.train;
  * @param finished true once the final adapter is written
  */
 public record TrainState(int step, int totalSteps, int epoch, int microBatch, long tokens, boolean finished) {
-    public static final String FILE = "trainer_state.json";
+    public static final String FILE = "paft_state.json";
+    /** Where paft before 2026-12 kept this record (same fields); still read. */
+    static final String LEGACY_FILE = "trainer_state.json";
 
     public TrainState finish() {
         return new TrainState(step, totalSteps, epoch, microBatch, tokens, true);
+    }
+
+    /** The state saved in {@code dir}, from {@link #FILE} or a legacy paft {@code trainer_state.json}; empty if none. */
+    public static Optional<TrainState> read(Path dir) {
+        Path file = dir.resolve(FILE);
+        if (!Files.isRegularFile(file)) {
+            Path legacy = dir.resolve(LEGACY_FILE);
+            if (!Files.isRegularFile(legacy) || !Json.readObject(legacy).has("microBatch")) {
+                return Optional.empty();
+            }
+            file = legacy;
+        }
+        try {
+            return Optional.of(Json.MAPPER.readValue(file.toFile(), TrainState.class));
+        } catch (IOException e) {
+            throw PaftException.badInput(file + ": unreadable: " + e.getMessage(), e);
+        }
+    }
+
+    /** True when {@code dir} holds a finished run's state. */
+    public static boolean isFinished(Path dir) {
+        try {
+            return read(dir).map(TrainState::finished).orElse(false);
+        } catch (PaftException e) {
+            return false;
+        }
+    }
+
+    /** True when {@code dir} holds a saved state (a checkpoint, or a finished run). */
+    static boolean exists(Path dir) {
+        if (Files.isRegularFile(dir.resolve(FILE))) {
+            return true;
+        }
+        Path legacy = dir.resolve(LEGACY_FILE);
+        if (!Files.isRegularFile(legacy)) {
+            return false;
+        }
+        JsonNode n = Json.readObject(legacy);
+        return n.has("microBatch");
     }
 }

@@ -39,10 +39,14 @@ import org.slf4j.LoggerFactory;
 public final class TrainingLoop<E> {
     private static final Logger LOG = LoggerFactory.getLogger(TrainingLoop.class);
 
-    /** Run-level settings beyond the training config. */
+    /**
+     * Run-level settings beyond the training config.
+     *
+     * @param tokenizerDir whose tokenizer files are copied into every checkpoint and the final output (null: none)
+     */
     public record Settings(Path outputDir, boolean overwrite, boolean resume, Path resumeFrom,
                            String resolvedConfigYaml, Map<String, String> adapterMetadata,
-                           List<String> curveKeys, String title) {}
+                           List<String> curveKeys, String title, Path tokenizerDir) {}
 
     /** Receives progress; the CLI draws a bar or log lines from it. */
     public interface Listener {
@@ -116,7 +120,15 @@ public final class TrainingLoop<E> {
             writeResolvedConfig(out);
             listener.onStart(state);
             try (MetricsLog metrics = MetricsLog.open(out, resumeDir.isPresent() ? state.step() : -1);
+                 TensorBoardLog tensorBoard = TensorBoardLog.open(out);
                  SignalGuard guard = SignalGuard.install(this::interrupt)) {
+                HfTrainerState hfState = new HfTrainerState(cfg, train.size());
+                if (resumeDir.isPresent()) {
+                    hfState.addAll(MetricsLog.read(out.resolve(MetricsLog.FILE)));   // the records up to the checkpoint
+                }
+                RunFiles files = new RunFiles(metrics, tensorBoard, hfState, settings.tokenizerDir());
+                long started = System.nanoTime();
+                int startStep = state.step();
                 Path lastCheckpoint = resumeDir.orElse(null);
                 List<E> order = Shuffle.shuffled(train, cfg.seed(), state.epoch());
                 int orderEpoch = state.epoch();
@@ -125,11 +137,11 @@ public final class TrainingLoop<E> {
                 Map<String, Double> window = new LinkedHashMap<>();
                 int windowSteps = 0;
                 while (state.step() < total) {
-                    // 1. Forward and backward over grad_accum micro-batches.
+                    // 1. Forward and backward over grad_accum micro-batches, each weighted by its share of the step.
                     Map<String, Double> stepMetrics = new LinkedHashMap<>();
                     int epoch = state.epoch();
                     int mb = state.microBatch();
-                    long stepTokens = 0;
+                    List<List<E>> micro = new ArrayList<>(cfg.gradAccum());
                     for (int k = 0; k < cfg.gradAccum(); k++) {
                         if (mb >= perEpoch) {
                             epoch++;
@@ -139,12 +151,15 @@ public final class TrainingLoop<E> {
                             order = Shuffle.shuffled(train, cfg.seed(), epoch);
                             orderEpoch = epoch;
                         }
-                        List<E> batch = order.subList(mb * cfg.batchSize(), Math.min(order.size(), (mb + 1) * cfg.batchSize()));
+                        micro.add(order.subList(mb * cfg.batchSize(), Math.min(order.size(), (mb + 1) * cfg.batchSize())));
                         mb++;
-                        model.seedDropout(mix(cfg.seed(), state.step(), k));
-                        stepTokens += microStep(root, objective, batch, stepMetrics);
                     }
-                    stepMetrics.replaceAll((key, v) -> v / cfg.gradAccum());
+                    double[] scale = accumulationScales(objective, micro);
+                    long stepTokens = 0;
+                    for (int k = 0; k < micro.size(); k++) {
+                        model.seedDropout(mix(cfg.seed(), state.step(), k));
+                        stepTokens += microStep(root, objective, micro.get(k), scale[k], stepMetrics);
+                    }
 
                     // 2. Clip, check, update.
                     double lr = schedule.lr(state.step());
@@ -166,7 +181,7 @@ public final class TrainingLoop<E> {
                         final int n = windowSteps;
                         window.forEach((key, v) -> rec.put(key, v / n));
                         rec.put("tokens_per_s", secs > 0 ? windowTokens / secs : 0.0);
-                        metrics.write(rec);
+                        files.log(state.step(), rec);
                         listener.onStep(state, rec);
                         window.clear();
                         windowSteps = 0;
@@ -174,22 +189,35 @@ public final class TrainingLoop<E> {
                         windowStart = System.nanoTime();
                     }
                     if (!eval.isEmpty() && ((cfg.evalSteps() > 0 && state.step() % cfg.evalSteps() == 0) || last)) {
-                        Map<String, Object> rec = record(state, perEpoch, lr);
+                        Map<String, Object> rec = new LinkedHashMap<>();
+                        rec.put("step", state.step());
+                        rec.put("epoch", epochOf(state, perEpoch));
+                        long evalStart = System.nanoTime();
                         evaluate(root, objective, eval).forEach((key, v) -> rec.put("eval_" + key, v));
-                        metrics.write(rec);
+                        double evalSecs = (System.nanoTime() - evalStart) / 1e9;
+                        rec.put("eval_runtime", evalSecs);
+                        rec.put("eval_samples_per_second", evalSecs > 0 ? eval.size() / evalSecs : 0.0);
+                        files.log(state.step(), rec);
                         listener.onEval(state, rec);
                     }
                     boolean stop = interrupted.get();
                     if ((cfg.saveSteps() > 0 && state.step() % cfg.saveSteps() == 0) || stop) {
-                        lastCheckpoint = Checkpoints.save(out, model, optimizer, state, settings.adapterMetadata(), cfg.saveTotalLimit());
+                        final TrainState at = state;
+                        final double epochAt = epochOf(at, perEpoch);
+                        lastCheckpoint = Checkpoints.save(out, model, optimizer, state, settings.adapterMetadata(), cfg.saveTotalLimit(),
+                                dir -> files.writeRunFiles(dir, at, epochAt));
                     }
                     if (stop && !last) {
                         throw new PaftException(130, "interrupted: checkpoint saved at " + lastCheckpoint
                                 + "; continue with --resume");
                     }
                 }
-                // 4. The final adapter, curves, and the finished marker last.
+                // 4. The final adapter, run files, curves, and the finished marker last.
                 model.saveAdapter(out, settings.adapterMetadata());
+                double seconds = (System.nanoTime() - started) / 1e9;
+                long samples = (long) (state.step() - startStep) * cfg.batchSize() * cfg.gradAccum();
+                hfState.addSummary(state, epochOf(state, perEpoch), seconds, samples);
+                files.writeRunFiles(out, state, epochOf(state, perEpoch));
                 if (settings.curveKeys() != null && !settings.curveKeys().isEmpty()) {
                     LossCurves.plot(out.resolve(MetricsLog.FILE), out.resolve("loss.png"), settings.title(), settings.curveKeys());
                 }
@@ -201,16 +229,46 @@ public final class TrainingLoop<E> {
         }
     }
 
-    private long microStep(NDManager root, Objective<E> objective, List<E> batch, Map<String, Double> sums) {
+    /**
+     * Loss scale of each micro-batch of one step: {@code weight_k / sum_j weight_j} ({@link Objective#weight}),
+     * so the step's gradient is that of the weighted mean loss; equal shares when every weight is 0.
+     */
+    static <E> double[] accumulationScales(Objective<E> objective, List<List<E>> micro) {
+        double[] w = new double[micro.size()];
+        double total = 0;
+        for (int k = 0; k < w.length; k++) {
+            w[k] = objective.weight(micro.get(k));
+            total += w[k];
+        }
+        for (int k = 0; k < w.length; k++) {
+            w[k] = total > 0 ? w[k] / total : 1.0 / w.length;
+        }
+        return w;
+    }
+
+    /**
+     * The backward of one micro-batch's output with its loss scaled by {@code scale}: autograd through the loss
+     * (into the per-row log-prob sums and the L1 term), then the rest ({@link Objective.Output#backward}: the
+     * chunked LM head and the decoder layers). Gradients accumulate into the adapter's factors.
+     */
+    public static void backward(NDManager scope, Objective.Output o, double scale) {
+        NDArray scaled = o.loss().mul(scope.create((float) scale)); // constant as a tensor (DJL trap 1)
+        JniUtils.backward((PtNDArray) scaled, (PtNDArray) scope.ones(scaled.getShape()), false, false);
+        if (o.backward() != null) {
+            o.backward().run();
+        }
+    }
+
+    /** Forward and backward of one micro-batch with its loss scaled by {@code scale}; metrics added, scaled. */
+    private long microStep(NDManager root, Objective<E> objective, List<E> batch, double scale, Map<String, Double> sums) {
         try (NDManager scope = root.newSubManager()) {
             boolean prev = JniUtils.isGradMode();
             JniUtils.setGradMode(true);
             try {
                 Objective.Output o = objective.forward(scope, batch, true);
-                NDArray scaled = o.loss().mul(scope.create(1f / cfg.gradAccum())); // constant as a tensor (DJL trap 1)
-                JniUtils.backward((PtNDArray) scaled, (PtNDArray) scope.ones(scaled.getShape()), false, false);
-                sums.merge("loss", (double) o.loss().getFloat(), Double::sum);
-                o.metrics().forEach((key, v) -> sums.merge(key, (double) v.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).getFloat(), Double::sum));
+                backward(scope, o, scale);
+                sums.merge("loss", scale * o.loss().getFloat(), Double::sum);
+                o.metrics().forEach((key, v) -> sums.merge(key, scale * v.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).getFloat(), Double::sum));
                 return o.tokens();
             } finally {
                 JniUtils.setGradMode(prev);
@@ -267,11 +325,17 @@ public final class TrainingLoop<E> {
         return sums;
     }
 
+    /** The fractional epoch of a state, as transformers logs it. */
+    private static double epochOf(TrainState s, int perEpoch) {
+        return s.epoch() + (double) s.microBatch() / perEpoch;
+    }
+
     private Map<String, Object> record(TrainState s, int perEpoch, double lr) {
         Map<String, Object> rec = new LinkedHashMap<>();
         rec.put("step", s.step());
-        rec.put("epoch", s.epoch() + (double) s.microBatch() / perEpoch);
-        rec.put("lr", lr);
+        rec.put("epoch", epochOf(s, perEpoch));
+        rec.put("learning_rate", lr);
+        rec.put("num_tokens", s.tokens());
         return rec;
     }
 

@@ -27,7 +27,12 @@ class TrainSftEndToEndTest {
     }
 
     static String[] args(Path out, String... extra) {
-        List<String> a = new java.util.ArrayList<>(List.of("train-sft", "--model", model.toString(),
+        return args(model, out, extra);
+    }
+
+    /** train-sft of {@code base} on the test SFT data: 6 steps, eval every 3, checkpoint every 2. */
+    static String[] args(Path base, Path out, String... extra) {
+        List<String> a = new java.util.ArrayList<>(List.of("train-sft", "--model", base.toString(),
                 "--train", DATA.resolve("sft_train.jsonl").toString(), "--eval", DATA.resolve("sft_eval.jsonl").toString(),
                 "--output-dir", out.toString(), "--threads", "2", "--batch-size", "4", "--max-steps", "6",
                 "--lr", "1e-2", "--lora-r", "4", "--lora-alpha", "8", "--max-length", "64",
@@ -48,7 +53,7 @@ class TrainSftEndToEndTest {
         List<JsonNode> m = MetricsLog.read(out.resolve("metrics.jsonl"));
         assertTrue(m.stream().anyMatch(r -> r.has("eval_loss")));
         JsonNode first = m.get(0);
-        for (String k : List.of("step", "epoch", "lr", "loss", "ce", "grad_norm", "tokens_per_s")) {
+        for (String k : List.of("step", "epoch", "learning_rate", "loss", "ce", "grad_norm", "tokens_per_s", "mean_token_accuracy", "num_tokens")) {
             assertTrue(first.has(k), "metrics lack " + k + ": " + first);
         }
         // a finished run is not overwritten silently

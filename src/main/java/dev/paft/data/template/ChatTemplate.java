@@ -80,7 +80,8 @@ public final class ChatTemplate {
      *
      * @param dir directory holding {@code tokenizer_config.json} (its special tokens are used
      *     even with an override)
-     * @param override {@code null} to use the directory's {@code chat_template}; otherwise a path
+     * @param override {@code null} to use the directory's template ({@code chat_template.jinja} when
+     *     present, else {@code tokenizer_config.json}'s {@code chat_template}); otherwise a path
      *     to a template file (when such a file exists) or the template text itself
      * @throws PaftException bad input when there is no template
      */
@@ -108,9 +109,11 @@ public final class ChatTemplate {
         }
         Path file = dir.resolve(TokenizerConfig.FILE_NAME);
         if (cfg.chatTemplate() == null) {
-            throw PaftException.badInput(file + ": no chat_template (give one with a template override)");
+            throw PaftException.badInput(file + ": no chat_template (nor " + TokenizerConfig.JINJA_FILE_NAME
+                    + " beside it); give one with a template override");
         }
-        return new ChatTemplate(cfg.chatTemplate(), file + " chat_template", cfg.specialTokens());
+        Path jinja = TokenizerConfig.jinjaTemplate(dir);   // transformers: the file wins over the config entry
+        return new ChatTemplate(cfg.chatTemplate(), jinja != null ? jinja.toString() : file + " chat_template", cfg.specialTokens());
     }
 
     /** Like {@link #load} but {@code null} when the directory has no template and none is given. */
