@@ -89,6 +89,18 @@ class DatasetFilesTest {
         }
     }
 
+    /** CSV as spreadsheets and pandas write it: a header row, a quoted field with a comma, a quote and a newline. */
+    @Test
+    void csvWithQuotedMultilineFields() throws IOException {
+        Path csv = Files.writeString(tmp.resolve("alpaca.csv"), "instruction,input,output\n"
+                + "Add.,2 and 3,5\n"
+                + "\"Say \"\"hi\"\", politely.\",,\"Hello,\nfriend.\"\n");
+        Read r = read(csv);
+        assertEquals(records("{\"instruction\": \"Add.\", \"input\": \"2 and 3\", \"output\": \"5\"}",
+                "{\"instruction\": \"Say \\\"hi\\\", politely.\", \"input\": null, \"output\": \"Hello,\\nfriend.\"}"), r.values());
+        assertEquals(csv + "#row 1", r.locations().get(1));
+    }
+
     /** Files written by pyarrow (parquet-cpp) and Impala, committed from apache/parquet-testing. */
     @Test
     void parquetFromOtherWriters() {
