@@ -10,11 +10,17 @@ public final class TrainOptions {
     @Option(names = "--model", paramLabel = "DIR", description = "Base model directory (model.path).")
     Path model;
 
-    @Option(names = "--train", paramLabel = "FILE", description = "Training JSONL (data.train).")
+    @Option(names = "--train", paramLabel = "PATH", description = "Training data: JSONL, JSON, Parquet, Arrow file, glob or dataset directory (data.train).")
     Path train;
 
-    @Option(names = "--eval", paramLabel = "FILE", description = "Held-out JSONL (data.eval).")
+    @Option(names = "--eval", paramLabel = "PATH", description = "Held-out data, same forms (data.eval).")
     Path eval;
+
+    @Option(names = "--split", paramLabel = "NAME", description = "Split of a --train directory holding several (data.split).")
+    String split;
+
+    @Option(names = "--eval-split", paramLabel = "NAME", description = "Split of an --eval directory holding several (data.eval_split).")
+    String evalSplit;
 
     @Option(names = {"-o", "--output-dir"}, paramLabel = "DIR", description = "Output directory (training.output_dir).")
     Path outputDir;
@@ -68,6 +74,8 @@ public final class TrainOptions {
         f.put("model.path", model == null ? null : model.toString());
         f.put("data.train", train == null ? null : train.toString());
         f.put("data.eval", eval == null ? null : eval.toString());
+        f.put("data.split", split);
+        f.put("data.eval_split", evalSplit);
         f.put("training.output_dir", outputDir == null ? null : outputDir.toString());
         f.put("training.max_steps", maxSteps);
         f.put("training.epochs", epochs);

@@ -1,6 +1,7 @@
 package dev.paft.data;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.paft.data.source.RecordSchema;
 import dev.paft.data.template.ChatTemplate;
 import dev.paft.errors.PaftException;
 import java.nio.file.Path;
@@ -38,6 +39,7 @@ public final class PreferenceDatasetReader {
     private final TextTokenizer tokenizer;
     private final ConversationEncoder conversations;
     private final PreferenceOptions options;
+    private RecordSchema schema = RecordSchema.of(RecordSchema.Task.PREFERENCE);
 
     /** @param template the chat template, or {@code null} when only string formats are read */
     public PreferenceDatasetReader(TextTokenizer tokenizer, ChatTemplate template, PreferenceOptions options) {
@@ -46,11 +48,17 @@ public final class PreferenceDatasetReader {
         this.options = options;
     }
 
-    /** Reads a JSONL file to truncated pairs and stats. */
+    /** Column mapping for datasets of other schemas ({@code data.fields}: paft's name to the dataset's column). */
+    public PreferenceDatasetReader fields(java.util.Map<String, String> fields) {
+        this.schema = new RecordSchema(RecordSchema.Task.PREFERENCE, fields);
+        return this;
+    }
+
+    /** Reads a dataset (any form of {@link dev.paft.data.source.DatasetFiles}) to truncated pairs and stats. */
     public PreferenceDataset read(Path file) {
         DatasetStats.Counter counter = new DatasetStats.Counter();
         List<PreferenceExample> out = new ArrayList<>();
-        JsonlReader.forEach(file, options.skipBadRecords(), counter, record -> {
+        DatasetInput.forEach(file, schema, options.skipBadRecords(), counter, record -> {
             if (overBudget(record)) {
                 counter.dropped++;   // a conversation far beyond max_length: not rendered or tokenized
                 return;

@@ -1,6 +1,7 @@
 package dev.paft.data;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.paft.data.source.RecordSchema;
 import dev.paft.data.template.ChatTemplate;
 import dev.paft.errors.PaftException;
 import java.nio.file.Path;
@@ -29,6 +30,7 @@ public final class SftDatasetReader {
     private final TextTokenizer tokenizer;
     private final ConversationEncoder conversations;
     private final SftOptions options;
+    private RecordSchema schema = RecordSchema.of(RecordSchema.Task.SFT);
 
     /**
      * @param template the chat template, or {@code null} when only string formats are read
@@ -39,11 +41,17 @@ public final class SftDatasetReader {
         this.options = options;
     }
 
-    /** Reads a JSONL file to examples (truncated or packed to {@code maxLength}) and stats. */
+    /** Column mapping for datasets of other schemas ({@code data.fields}: paft's name to the dataset's column). */
+    public SftDatasetReader fields(java.util.Map<String, String> fields) {
+        this.schema = new RecordSchema(RecordSchema.Task.SFT, fields);
+        return this;
+    }
+
+    /** Reads a dataset (any form of {@link dev.paft.data.source.DatasetFiles}) to examples (truncated or packed to {@code maxLength}) and stats. */
     public SftDataset read(Path file) {
         DatasetStats.Counter counter = new DatasetStats.Counter();
         List<SftExample> raw = new ArrayList<>();
-        JsonlReader.forEach(file, options.skipBadRecords(), counter, record -> {
+        DatasetInput.forEach(file, schema, options.skipBadRecords(), counter, record -> {
             if (overBudget(record)) {
                 counter.dropped++;   // a conversation far beyond max_length: not rendered or tokenized
             } else {

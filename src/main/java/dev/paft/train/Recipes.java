@@ -14,6 +14,7 @@ import dev.paft.data.SftDatasetReader;
 import dev.paft.data.SftExample;
 import dev.paft.data.SftOptions;
 import dev.paft.data.TextTokenizer;
+import dev.paft.data.source.DatasetFiles;
 import dev.paft.data.template.ChatTemplate;
 import dev.paft.errors.PaftException;
 import dev.paft.io.HfModelConfig;
@@ -66,7 +67,7 @@ public final class Recipes {
         LoraRank.check(cfg.lora(), HfNames.loraModules(hf, cfg.lora().targetModules()));
         SftOptions opts = new SftOptions(cfg.data().maxLength(), cfg.data().trainOnPrompt(), cfg.data().packing(), cfg.data().skipBadRecords());
         Data<SftExample> data = readData(cfg, hf, modelDir, (tok, template) -> {
-            SftDatasetReader reader = new SftDatasetReader(tok, template, opts).requireFormat(cfg.data().format());
+            SftDatasetReader reader = new SftDatasetReader(tok, template, opts).requireFormat(cfg.data().format()).fields(cfg.data().fields().asMap());
             return file -> {
                 SftDataset d = reader.read(file);
                 return new Read<>(d.examples(), d.stats());
@@ -135,7 +136,7 @@ public final class Recipes {
         }
         PreferenceOptions opts = new PreferenceOptions(cfg.data().maxLength(), cfg.data().maxPromptLength(), cfg.data().skipBadRecords());
         Data<PreferenceExample> data = readData(cfg, hf, modelDir, (tok, template) -> {
-            PreferenceDatasetReader reader = new PreferenceDatasetReader(tok, template, opts);
+            PreferenceDatasetReader reader = new PreferenceDatasetReader(tok, template, opts).fields(cfg.data().fields().asMap());
             return file -> {
                 PreferenceDataset d = reader.read(file);
                 return new Read<>(d.examples(), d.stats());
@@ -218,11 +219,11 @@ public final class Recipes {
             ChatTemplate template = ChatTemplate.loadIfPresent(tokenizerDir(cfg), cfg.data().chatTemplate());
             Function<Path, Read<E>> reader = readerFactory.apply(tok, template);
             List<String> notes = new ArrayList<>();
-            Read<E> train = reader.apply(require(cfg.data().train(), "data.train"));
+            Read<E> train = reader.apply(DatasetFiles.select(require(cfg.data().train(), "data.train"), cfg.data().split(), DatasetFiles.TRAIN_SPLITS, "data.split"));
             notes.add("train data: " + train.stats());
             List<E> eval = List.of();
             if (cfg.data().eval() != null) {
-                Read<E> e = reader.apply(Path.of(cfg.data().eval()));
+                Read<E> e = reader.apply(DatasetFiles.select(Path.of(cfg.data().eval()), cfg.data().evalSplit(), DatasetFiles.EVAL_SPLITS, "data.eval_split"));
                 eval = e.examples();
                 notes.add("eval data: " + e.stats());
             }
