@@ -18,7 +18,7 @@ import java.util.Arrays;
  * JSON Lines ({@code .jsonl}, {@code .ndjson}, gzipped or not, and {@code .json} files written
  * one object a line, as {@code datasets}' {@code to_json} does): one JSON object a line, blank
  * lines skipped, a leading byte-order mark ignored. A line that is not a JSON object is a bad row
- * at {@code file:line}; bytes that are not UTF-8 stop the read with the line they are on.
+ * at {@code file:line}, and so is a line whose bytes are not UTF-8 (skippable with skip_bad_records).
  */
 final class JsonLinesSource implements RecordSource {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -38,7 +38,10 @@ final class JsonLinesSource implements RecordSource {
         this.in = raw;
     }
 
-    /** The next line's bytes decoded (without its end of line), or null at the end of the file. */
+    /** Marks a line whose bytes are not UTF-8 (the line is consumed). */
+    private static final String NOT_UTF8 = new String("\u0000not-utf8");
+
+    /** The next line's bytes decoded (without its end of line), {@link #NOT_UTF8}, or null at the end of the file. */
     private String readLine() throws IOException {
         int n = 0;
         while (true) {
@@ -76,7 +79,7 @@ final class JsonLinesSource implements RecordSource {
         try {
             return utf8.decode(ByteBuffer.wrap(buf, 0, n)).toString();
         } catch (CharacterCodingException e) {
-            throw PaftException.badInput(file + ":" + (lineNo + 1) + ": not UTF-8 text (dataset files must be UTF-8)", e);
+            return NOT_UTF8;
         }
     }
 
@@ -93,6 +96,9 @@ final class JsonLinesSource implements RecordSource {
                 return null;
             }
             lineNo++;
+            if (line == NOT_UTF8) {
+                return Row.bad(file + ":" + lineNo, "not UTF-8 text (dataset files must be UTF-8)");
+            }
             if (lineNo == 1 && line.startsWith("\uFEFF")) {
                 line = line.substring(1);
             }

@@ -235,8 +235,12 @@ class DatasetFilesTest {
 
         Path badUtf8 = tmp.resolve("latin1.jsonl");
         Files.write(badUtf8, "{\"text\": \"ok\"}\n{\"text\": \"caf\u00e9\"}\n".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
-        e = fails(3, () -> read(badUtf8));
-        assertEquals(badUtf8 + ":2: not UTF-8 text (dataset files must be UTF-8)", e.getMessage());
+        try (RecordSource src = DatasetFiles.openAll(badUtf8)) {      // a bad row (skippable), named by its line
+            assertEquals(null, src.next().error());
+            RecordSource.Row bad = src.next();
+            assertEquals(badUtf8 + ":2", bad.location());
+            assertEquals("not UTF-8 text (dataset files must be UTF-8)", bad.error());
+        }
 
         Path badArray = Files.writeString(tmp.resolve("bad.json"), "[\n{\"text\": \"a\"},\n{\"text\": \"b\"\n]\n");
         e = fails(3, () -> read(badArray));
