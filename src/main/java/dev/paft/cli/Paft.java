@@ -38,6 +38,7 @@ public final class Paft implements Runnable {
     }
 
     public static void main(String[] args) {
+        Terminal.install();
         System.exit(execute(args));
     }
 
@@ -47,6 +48,7 @@ public final class Paft implements Runnable {
     }
 
     public static CommandLine commandLine() {
+        Logging.setVerbosity(0); // -v sets it again while parsing
         CommandLine cl = new CommandLine(new Paft());
         cl.setExecutionExceptionHandler(Paft::handle);
         cl.setCaseInsensitiveEnumValuesAllowed(true);
