@@ -29,12 +29,16 @@ public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--dpo-steps", paramLabel = "N", defaultValue = "150", description = "DPO optimizer steps (default: ${DEFAULT-VALUE}).")
     int dpoSteps;
 
+    @Option(names = "--overwrite", description = "Redo the stages whose settings changed since the last demo in this directory "
+            + "(e.g. other --sft-steps); without it they are refused.")
+    boolean overwrite;
+
     @Override
     public Integer call() {
         Path cfgFile = Demo.prepare(outputDir, sftSteps, dpoSteps);
         System.out.println("paft demo: assets in " + outputDir.resolve("assets") + ", config " + cfgFile);
         PaftConfig cfg = ConfigLoader.load(common.config != null ? common.config : cfgFile, common.sets,
                 common.seed == null ? Map.of() : Map.of("training.seed", common.seed));
-        return RunCommand.execute(cfg, null, common);
+        return RunCommand.execute(cfg, null, overwrite, common);
     }
 }

@@ -42,7 +42,7 @@ public final class Comparison {
         }
         try (EvalModel reference = spec.preferences() == null ? null : EvalModel.open(baseModel, null, null, device, false)) {
             for (Candidate c : candidates) {
-                Path cache = evalDir.resolve(c.name() + ".json");
+                Path cache = evalDir.resolve(c.fileName() + ".json");
                 Map<String, Double> m = readCache(cache);
                 if (m == null) {
                     long t0 = System.nanoTime();

@@ -48,6 +48,33 @@ class PaftDemoEndToEndTest {
         assertEquals(0, Paft.execute("run", "--config", out.resolve("paft-demo.yaml").toString(), "--threads", "2"));
         assertEquals(adapter, Files.getLastModifiedTime(out.resolve("SFT/adapter_model.safetensors")));
         assertEquals(merged, Files.getLastModifiedTime(out.resolve("merged/SFT+preference.ties/model.safetensors")));
+
+        // File names need no quoting and are valid on Windows; the display name stays in the file.
+        try (var files = Files.walk(out)) {
+            List<String> bad = files.map(p -> out.relativize(p).toString()).filter(p -> !p.matches("[A-Za-z0-9._+/-]*")).toList();
+            assertTrue(bad.isEmpty(), "unsafe file names: " + bad);
+        }
+        assertEquals("seq:SFT->preference", Json.readObject(out.resolve("eval/seq-SFT-then-preference.json")).get("name").asText());
+
+        // A changed stage is refused, naming the change ...
+        FileTime pref = Files.getLastModifiedTime(out.resolve("preference/adapter_model.safetensors"));
+        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream oldErr = System.err;
+        System.setErr(new java.io.PrintStream(err, true, java.nio.charset.StandardCharsets.UTF_8));
+        try {
+            assertEquals(2, Paft.execute("demo", "-o", out.toString(), "--sft-steps", "4", "--dpo-steps", "3", "--threads", "2"));
+        } finally {
+            System.setErr(oldErr);
+        }
+        String msg = err.toString(java.nio.charset.StandardCharsets.UTF_8);
+        assertTrue(msg.contains("stage SFT in " + out + " was made from other inputs (training.max_steps 3 -> 4)") && msg.contains("--overwrite"), msg);
+        assertEquals(adapter, Files.getLastModifiedTime(out.resolve("SFT/adapter_model.safetensors")));
+        // ... and --overwrite redoes it and what reads it, keeping the rest.
+        assertEquals(0, Paft.execute("demo", "-o", out.toString(), "--sft-steps", "4", "--dpo-steps", "3", "--threads", "2", "--overwrite"));
+        assertEquals(4, Json.readObject(out.resolve("SFT/trainer_state.json")).get("global_step").asInt());
+        assertTrue(Files.getLastModifiedTime(out.resolve("merged/SFT+preference.ties/model.safetensors")).compareTo(merged) > 0, "merge redone");
+        assertEquals(pref, Files.getLastModifiedTime(out.resolve("preference/adapter_model.safetensors")), "preference kept");
+        assertEquals(0, Paft.execute("demo", "-o", out.toString(), "--sft-steps", "4", "--dpo-steps", "3", "--threads", "2"));
     }
 
     @Test
