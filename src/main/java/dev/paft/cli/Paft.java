@@ -16,7 +16,8 @@ import picocli.CommandLine.Command;
         commandListHeading = "%nCommands:%n",
         footerHeading = "%nExit codes:%n",
         footer = {"  0 ok, 1 internal error, 2 usage or config error, 3 bad input file or data, 4 NaN/Inf.",
-                "", "Run 'paft COMMAND --help' for a command's options."},
+                "", "Run 'paft COMMAND --help' for a command's options. Options also take their",
+                "TRL/transformers spellings: --learning_rate, --num_train_epochs, ..."},
         subcommands = {
             DemoCommand.class,
             RunCommand.class,
@@ -51,7 +52,9 @@ public final class Paft implements Runnable {
         Logging.setVerbosity(0); // -v sets it again while parsing
         CommandLine cl = new CommandLine(new Paft());
         cl.setExecutionExceptionHandler(Paft::handle);
+        cl.setParameterExceptionHandler(Paft::usageError);
         cl.setCaseInsensitiveEnumValuesAllowed(true);
+        HelpLayout.apply(cl);
         return cl;
     }
 
@@ -71,6 +74,24 @@ public final class Paft implements Runnable {
         e.printStackTrace(err);
         err.flush();
         return PaftException.INTERNAL;
+    }
+
+    /**
+     * A bad command line: one line naming what is wrong, a suggestion for a mistyped option or
+     * command, and where the help is; exit 2 (not the whole usage text).
+     */
+    static int usageError(CommandLine.ParameterException e, String[] args) {
+        CommandLine cl = e.getCommandLine();
+        PrintWriter err = cl.getErr();
+        String cmd = cl.getCommandSpec().qualifiedName();
+        StringBuilder sb = new StringBuilder(cmd + ": error: " + e.getMessage().replace(System.lineSeparator(), " ").strip());
+        if (e instanceof CommandLine.UnmatchedArgumentException u && !u.getSuggestions().isEmpty()) {
+            sb.append("; did you mean ").append(u.getSuggestions().get(0)).append('?');
+        }
+        err.println(sb);
+        err.println("Run '" + cmd + " --help' for its options.");
+        err.flush();
+        return PaftException.USAGE;
     }
 
     /** Reports the jar's version. */
