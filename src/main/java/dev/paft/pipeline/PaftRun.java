@@ -201,6 +201,7 @@ public final class PaftRun {
                         Math.min(plan.root().data().maxPromptLength(), plan.root().data().maxLength() - 1), device, out.resolve("eval"), log);
         String table = Comparison.table(rows, extra);
         writeText(out.resolve("comparison.txt"), table);
+        writeText(out.resolve("comparison.csv"), Comparison.csv(rows, extra));
         Json.write(out.resolve("comparison.json"), Comparison.json(rows, extra));
         return new Outcome(rows, table, out);
     }

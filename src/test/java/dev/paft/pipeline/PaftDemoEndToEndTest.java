@@ -42,6 +42,17 @@ class PaftDemoEndToEndTest {
             assertTrue(Files.exists(out.resolve(f)), "missing " + f);
         }
 
+        // Charts and table readable at a glance: DPO's loss, accuracy and margins on 3 panels; a narrow table + the full CSV.
+        java.awt.image.BufferedImage dpo = javax.imageio.ImageIO.read(out.resolve("preference/loss.png").toFile());
+        assertEquals(900, dpo.getHeight(), "3 stacked panels of 300 px");
+        List<String> table = Files.readAllLines(out.resolve("comparison.txt"));
+        assertTrue(table.stream().allMatch(l -> l.length() <= 120), String.join("\n", table));
+        assertTrue(table.stream().anyMatch(l -> l.startsWith("columns: task_mc = task_mc/acc, task_mc_n = task_mc/acc_norm")), table.toString());
+        assertTrue(table.get(table.size() - 1).endsWith("(full keys and precision: comparison.csv)"), table.toString());
+        List<String> csv = Files.readAllLines(out.resolve("comparison.csv"));
+        assertTrue(csv.get(0).startsWith("model,kind,task_mc/acc,task_mc/acc_norm,pref_mc/acc"), csv.get(0));
+        assertEquals(17, csv.size());
+
         // Rerun: every stage is complete, nothing is retrained or re-merged.
         FileTime adapter = Files.getLastModifiedTime(out.resolve("SFT/adapter_model.safetensors"));
         FileTime merged = Files.getLastModifiedTime(out.resolve("merged/SFT+preference.ties/model.safetensors"));
