@@ -27,6 +27,7 @@ import picocli.CommandLine.Command;
             SparsityReportCommand.class,
             EvalCommand.class,
             GenerateCommand.class,
+            ChatCommand.class,
             CommandLine.HelpCommand.class
         })
 public final class Paft implements Runnable {

@@ -53,9 +53,10 @@ class CliUxTest {
         }
         String sft = run("train-sft", "--help").out();
         assertTrue(sft.lines().anyMatch(l -> l.strip().startsWith("training.learning_rate=1e-4 (repeatable)")), sft);
-        assertTrue(sft.contains("Peak learning rate (training.learning_rate, default: 2.0e-4)"), sft);
-        assertTrue(sft.contains("Optimizer steps (training.max_steps, default: -1)"), sft);
-        assertTrue(sft.contains("cpu, cuda or cuda:N (default: cpu)"), sft);
+        String flat = sft.replaceAll("\\s+", " ");
+        assertTrue(flat.contains("Peak learning rate (training.learning_rate, default: 2.0e-4)"), sft);
+        assertTrue(flat.contains("Optimizer steps (training.max_steps, default: -1)"), sft);
+        assertTrue(flat.contains("cpu, cuda or cuda:N (default: cpu)"), sft);
         assertFalse(sft.contains("--learning_rate"), "snake_case aliases are accepted but not listed:\n" + sft);
         // the config run --help cites exists and loads
         String runHelp = run("run", "--help").out();
