@@ -65,8 +65,17 @@ public final class SparsityCharts {
             s.setLineStyle(dash == null ? new java.awt.BasicStroke(2.5f)
                     : new java.awt.BasicStroke(2.5f, java.awt.BasicStroke.CAP_BUTT, java.awt.BasicStroke.JOIN_ROUND, 10f, dash, 0f));
         }
+        double maxLayer = 0;
+        for (InputReport in : r.inputs()) {
+            for (GroupStats g : in.layers()) {
+                maxLayer = Math.max(maxLayer, Integer.parseInt(g.key()));
+            }
+        }
+        // ticks about one per layer on few layers (the offsets are not labelled)
+        chart.getStyler().setXAxisMin(-0.5).setXAxisMax(maxLayer + 0.5)
+                .setXAxisTickMarkSpacingHint((int) Math.max(60, 700 / (maxLayer + 1))).setXAxisDecimalPattern("#.#");
         chart.getStyler().setMarkerSize(9);
-        chart.getStyler().setxAxisTickLabelsFormattingFunction(x -> Math.abs(x - Math.rint(x)) < 1e-6 ? Long.toString(Math.round(x)) : "");
+
         chart.getStyler().setYAxisMin(-2.0).setYAxisMax(102.0);
         if (chart.getSeriesMap().isEmpty()) {
             throw PaftException.badInput("no input has modules in layers.N; nothing to plot per layer");
