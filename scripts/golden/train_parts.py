@@ -87,14 +87,18 @@ def rewards_metrics(cr, rr, pc, pr):
 
 def pref_loss(name, beta, ls, pc, pr, rc, rr, nc, nr, nll):
     if name == "ipo":
-        pc, pr, rc, rr = pc / nc, pr / nr, rc / nc, rr / nr
+        # TRL >= 0.29 (DPOTrainer._compute_loss): the loss uses per-token averaged log-ratios; rewards and
+        # logps are logged summed, as for the other losses (TRL <= 0.28 logged the averages).
+        delta = (pc - rc) / nc - (pr - rr) / nr
+        losses = (delta - 1 / (2 * beta)) ** 2
+        return losses.mean(), rewards_metrics(beta * (pc - rc), beta * (pr - rr), pc, pr)
     if name == "orpo":
         lpc, lpr = pc / nc, pr / nr
         log_odds = (lpc - lpr) - (log1mexp(lpc) - log1mexp(lpr))
         ratio = F.logsigmoid(log_odds)
         loss = nll - (beta * ratio).mean()
         m = rewards_metrics(beta * lpc, beta * lpr, lpc, lpr)
-        m.update({"nll": nll.detach(), "log_odds_ratio": ratio.mean().detach(),
+        m.update({"nll_loss": nll.detach(), "log_odds_ratio": ratio.mean().detach(),
                   "log_odds_chosen": log_odds.mean().detach()})
         return loss, m
     logits = (pc - pr) - (rc - rr)
@@ -102,8 +106,6 @@ def pref_loss(name, beta, ls, pc, pr, rc, rr, nc, nr, nll):
         losses = -F.logsigmoid(beta * logits) * (1 - ls) - F.logsigmoid(-beta * logits) * ls
     elif name == "hinge":
         losses = torch.relu(1 - beta * logits)
-    elif name == "ipo":
-        losses = (logits - 1 / (2 * beta)) ** 2
     return losses.mean(), rewards_metrics(beta * (pc - rc), beta * (pr - rr), pc, pr)
 
 

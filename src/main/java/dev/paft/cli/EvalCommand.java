@@ -15,6 +15,7 @@ import dev.paft.eval.Perplexity;
 import dev.paft.eval.PreferenceAccuracy;
 import dev.paft.io.AtomicFiles;
 import dev.paft.io.Json;
+import dev.paft.io.OutputLocks;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -97,6 +98,16 @@ public final class EvalCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
+        try (OutputLocks held = new OutputLocks()) {
+            locks = held;
+            return run();
+        }
+    }
+
+    /** Output files checked and locked by {@link #run}, released when {@link #call} returns. */
+    private OutputLocks locks;
+
+    private Integer run() throws IOException {
         // 1. flags and config, then every input file, before the (slow) model load
         if (format == OutputFormat.CSV) {
             throw PaftException.usage("--format csv is not supported by eval; use table or json");
@@ -126,6 +137,8 @@ public final class EvalCommand implements Callable<Integer> {
             }
         }
         EvalOptions opts = new EvalOptions(batchSize, cfg.data().maxLength());
+        locks.file(outputJson, "--output-json");    // writable and ours before the (slow) evaluation
+        locks.file(output, "--output");
 
         // 2. load and evaluate
         Device device = Engines.start(common.device, common.threads);

@@ -5,6 +5,9 @@ import dev.paft.errors.PaftException;
 import dev.paft.merge.MergeMethods;
 import dev.paft.merge.MergeRunner;
 import dev.paft.merge.MergeSpec;
+import dev.paft.io.OutputDirs;
+import dev.paft.io.OutputLock;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -49,7 +52,7 @@ public final class MergeCommand implements Callable<Integer> {
     String method;
 
     @Option(names = "--model", paramLabel = "DIR[:k=v,...]",
-            description = "An input (model or PEFT adapter dir) with parameters, e.g. runs/sft:weight=0.5,density=0.5 (repeatable; replaces the file's models).")
+            description = "An input (model or PEFT adapter dir, or MODEL+LORA) with parameters, e.g. runs/sft:weight=0.5,density=0.5 (repeatable; replaces the file's models).")
     List<String> models = new ArrayList<>();
 
     @Option(names = {"-p", "--param"}, paramLabel = "KEY=VALUE",
@@ -65,7 +68,7 @@ public final class MergeCommand implements Callable<Integer> {
     @Option(names = "--shard-size", paramLabel = "SIZE", description = "Output shard size (default 5GB).")
     String shardSize;
 
-    @Option(names = "--overwrite", description = "Replace an existing output directory.")
+    @Option(names = "--overwrite", description = "Replace an existing merge output, once the new one is complete (files paft did not write are never deleted).")
     boolean overwrite;
 
     @Override
@@ -97,11 +100,41 @@ public final class MergeCommand implements Callable<Integer> {
             spec = MergeSpec.fromPaft(cfg.merge(), config);
         }
         spec = applyFlags(spec);
-        MergeRunner.Result r = MergeRunner.run(spec, new MergeRunner.Options(target, overwrite, common.seed, 0,
-                s -> System.err.println("paft merge: " + s)));
+        MergeRunner.Result r;
+        try (OutputLock lock = lockOutput(spec, target, overwrite)) {
+            r = MergeRunner.run(spec, new MergeRunner.Options(target, overwrite, common.seed, 0,
+                    s -> System.err.println("paft merge: " + s)));
+        }
         System.out.printf("paft merge: %s of %d input(s) -> %s (%d tensors, %d shard(s), %.1f MB, %.1f s)%n",
                 spec.method(), spec.models().size(), r.out(), r.tensors(), r.shards(), r.bytesWritten() / 1e6, r.seconds());
         return 0;
+    }
+
+    /**
+     * The output policy of a merge (docs/GUARANTEES.md): the output holds no input, one process
+     * at a time, temporaries of a killed merge removed, and --overwrite never deletes files paft
+     * did not write (the old output itself is swapped out only once the new one is complete).
+     */
+    static OutputLock lockOutput(MergeSpec spec, Path target, boolean overwrite) {
+        Map<String, Path> inputs = new LinkedHashMap<>();
+        if (spec.base() != null) {
+            inputs.put("base model", spec.resolve(spec.base(), "base_model"));
+        }
+        for (MergeSpec.Input in : spec.models()) {
+            inputs.put("input " + in.model(), spec.resolve(in.model(), "models"));
+        }
+        OutputDirs.refuseInputs(target, inputs);
+        OutputLock lock = OutputLock.acquire(target);
+        try {
+            OutputDirs.cleanStale(target, OutputDirs.MERGE_FILES);
+            if (overwrite && Files.isDirectory(target)) {
+                OutputDirs.requireOnlyOwned(target, OutputDirs.MERGE_FILES, "merge --overwrite");
+            }
+            return lock;
+        } catch (RuntimeException e) {
+            lock.close();
+            throw e;
+        }
     }
 
     private MergeSpec applyFlags(MergeSpec s) {

@@ -71,6 +71,12 @@ public final class Paft implements Runnable {
             err.flush();
             return pe.exitCode();
         }
+        if (dev.paft.io.OutputFiles.isDiskFull(e)) {    // a full disk is the machine's state, not a paft bug: one line
+            String file = dev.paft.io.OutputFiles.fileOf(e);
+            err.println("paft " + cl.getCommandName() + ": error: no space left on device" + (file == null ? "" : " (writing " + file + ")"));
+            err.flush();
+            return PaftException.BAD_INPUT;
+        }
         err.println("paft " + cl.getCommandName() + ": internal error: " + e);
         e.printStackTrace(err);
         err.flush();

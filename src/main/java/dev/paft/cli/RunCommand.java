@@ -46,7 +46,10 @@ public final class RunCommand implements Callable<Integer> {
         PaftRun.Plan plan = PaftRun.Plan.of(cfg, sequential).withOverwrite(overwrite);
         Device device = Engines.start(common.device, common.threads);
         long t0 = System.nanoTime();
-        PaftRun.Outcome o = new PaftRun(plan, device, name -> new TrainProgress(name, System.out), System.out::println).run();
+        PaftRun.Outcome o;
+        try (dev.paft.io.OutputLock lock = dev.paft.io.OutputLock.acquire(plan.out())) {   // one process per run directory
+            o = new PaftRun(plan, device, name -> new TrainProgress(name, System.out), System.out::println).run();
+        }
         System.out.println();
         System.out.println("PAFT comparison (" + o.out().resolve("comparison.txt") + "):");
         System.out.print(o.table());

@@ -9,6 +9,7 @@ import dev.paft.report.SparsityCharts;
 import dev.paft.report.SparsityReport;
 import dev.paft.report.View;
 import dev.paft.io.Json;
+import dev.paft.io.OutputLocks;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -74,6 +75,16 @@ public final class SparsityReportCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
+        try (OutputLocks held = new OutputLocks()) {
+            locks = held;
+            return run();
+        }
+    }
+
+    /** Output files checked and locked by {@link #run}, released when {@link #call} returns. */
+    private OutputLocks locks;
+
+    private Integer run() throws IOException {
         // 1. check every flag before reading any tensor
         if (!labels.isEmpty() && labels.size() != inputs.size()) {
             throw PaftException.usage(labels.size() + " --label values for " + inputs.size() + " inputs; give one per input or none");
@@ -92,6 +103,9 @@ public final class SparsityReportCommand implements Callable<Integer> {
                 histogram != null, common.threads);
         View view = scaled ? View.SCALED : View.UNSCALED;
 
+        locks.file(output, "-o");    // writable and ours before any tensor is read
+        locks.file(plot, "--plot");
+        locks.file(histogram, "--histogram");
         // 2. measure, then render
         SparsityReport report = SparsityReport.compute(in, opts);
         String text = switch (format) {

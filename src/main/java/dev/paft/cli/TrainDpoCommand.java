@@ -28,7 +28,7 @@ public final class TrainDpoCommand implements Callable<Integer> {
     @Option(names = "--beta", paramLabel = "B", description = "DPO beta (preference.beta).")
     Double beta;
 
-    @Option(names = "--label-smoothing", paramLabel = "E", description = "Conservative DPO epsilon (preference.label_smoothing).")
+    @Option(names = "--label-smoothing", paramLabel = "E", description = "Conservative DPO epsilon, sigmoid loss only; TRL <= 0.28 behaviour, current TRL ignores it (preference.label_smoothing).")
     Double labelSmoothing;
 
     @Option(names = "--orpo-lambda", paramLabel = "L", description = "ORPO odds-ratio weight (preference.orpo_lambda).")
@@ -40,6 +40,10 @@ public final class TrainDpoCommand implements Callable<Integer> {
     @Option(names = "--precompute-ref", description = "Compute reference log-probs once before training (preference.precompute_ref).")
     Boolean precomputeRef;
 
+    @Option(names = "--disable-dropout", negatable = true, paramLabel = "",
+            description = "LoRA dropout off while training, as TRL's DPO/ORPO default (preference.disable_dropout, default true).")
+    Boolean disableDropout;
+
     @Override
     public Integer call() {
         Map<String, Object> flags = train.flags();
@@ -49,8 +53,9 @@ public final class TrainDpoCommand implements Callable<Integer> {
         flags.put("preference.orpo_lambda", orpoLambda);
         flags.put("data.max_prompt_length", maxPromptLength);
         flags.put("preference.precompute_ref", precomputeRef);
+        flags.put("preference.disable_dropout", disableDropout);
         PaftConfig cfg = common.load(flags);
-        Device device = train.dryRun ? null : Engines.start(common.device, common.threads);
+        Device device = train.dryRun ? Engines.check(common.device, common.threads) : Engines.start(common.device, common.threads);
         try (TrainProgress progress = new TrainProgress("train-dpo", System.out)) {
             Recipes.preference(cfg, device, new Recipes.Options(train.resumeRequested(), train.resumeFrom(), train.overwrite, train.dryRun, System.out), progress);
         }

@@ -10,11 +10,17 @@ public final class TrainOptions {
     @Option(names = {"--model", "--model-name-or-path", "--model_name_or_path"}, paramLabel = "DIR", description = "Base model directory (model.path).")
     Path model;
 
-    @Option(names = "--train", paramLabel = "FILE", description = "Training JSONL (data.train).")
+    @Option(names = "--train", paramLabel = "PATH", description = "Training data: JSONL, JSON, Parquet, Arrow file, glob or dataset directory (data.train).")
     Path train;
 
-    @Option(names = "--eval", paramLabel = "FILE", description = "Held-out JSONL (data.eval).")
+    @Option(names = "--eval", paramLabel = "PATH", description = "Held-out data, same forms (data.eval).")
     Path eval;
+
+    @Option(names = "--split", paramLabel = "NAME", description = "Split of a --train directory holding several (data.split).")
+    String split;
+
+    @Option(names = "--eval-split", paramLabel = "NAME", description = "Split of an --eval directory holding several (data.eval_split).")
+    String evalSplit;
 
     @Option(names = {"-o", "--output-dir", "--output_dir"}, paramLabel = "DIR", description = "Output directory (training.output_dir).")
     Path outputDir;
@@ -23,7 +29,7 @@ public final class TrainOptions {
             description = "Resume from the latest checkpoint in the output directory, or from CHECKPOINT.")
     String resume;
 
-    @Option(names = "--overwrite", description = "Replace a finished run in the output directory.")
+    @Option(names = "--overwrite", description = "Replace the run in the output directory, once the new one finished (files paft did not write are never deleted).")
     boolean overwrite;
 
     @Option(names = "--dry-run", description = "Validate config and data, print the plan (examples, tokens, steps, parameters, memory) and exit.")
@@ -60,7 +66,7 @@ public final class TrainOptions {
     @Option(names = {"--max-length", "--max_length", "--max-seq-length", "--max_seq_length"}, paramLabel = "N", description = "Max tokens per sequence (data.max_length).")
     Integer maxLength;
 
-    @Option(names = "--chat-template", paramLabel = "JINJA|FILE", description = "Chat template overriding tokenizer_config.json's (data.chat_template).")
+    @Option(names = "--chat-template", paramLabel = "JINJA|FILE", description = "Chat template overriding the tokenizer's (chat_template.jinja, else tokenizer_config.json's; data.chat_template).")
     String chatTemplate;
 
     @Option(names = "--skip-bad-records", description = "Skip and count malformed JSONL lines instead of failing (data.skip_bad_records).")
@@ -75,6 +81,8 @@ public final class TrainOptions {
         f.put("model.path", model == null ? null : model.toString());
         f.put("data.train", train == null ? null : train.toString());
         f.put("data.eval", eval == null ? null : eval.toString());
+        f.put("data.split", split);
+        f.put("data.eval_split", evalSplit);
         f.put("training.output_dir", outputDir == null ? null : outputDir.toString());
         f.put("training.max_steps", maxSteps);
         f.put("training.epochs", epochs);

@@ -327,7 +327,17 @@ public final class ConfigLoader {
             }
             node = (ObjectNode) next;
         }
-        node.set(parts[parts.length - 1], value);
+        String last = parts[parts.length - 1];
+        if (parts.length == 1 && !tree.has(last)) {
+            throw PaftException.usage(where + ": unknown section '" + last + "'");
+        }
+        if (node.path(last).isObject() && !value.isObject()) {
+            // a section replaced by a scalar would be blamed later on whichever of its keys is read first
+            var keys = node.get(last).fieldNames();
+            throw PaftException.usage(where + ": '" + dotted + "' is a section, not a value; set one of its keys"
+                    + (keys.hasNext() ? ", e.g. " + dotted + "." + keys.next() + "=..." : ""));
+        }
+        node.set(last, value);
     }
 
     private static JsonNode parseScalar(String text) {

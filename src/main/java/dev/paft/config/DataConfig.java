@@ -1,18 +1,46 @@
 package dev.paft.config;
 
+import java.util.LinkedHashMap;
+import java.util.Map;
+
 /**
  * Training data.
  *
- * @param train JSONL file of training records (TRL formats)
- * @param eval optional held-out JSONL file
+ * @param train dataset file, glob or directory of training records (docs/USER-GUIDE.md, "Datasets")
+ * @param eval optional held-out dataset, same forms
+ * @param split split of {@code train} when it is a directory of several; null: train, or its only split
+ * @param evalSplit split of {@code eval}; null: test, validation, valid, eval, dev, or its only split
  * @param format auto (from the record's fields), messages, prompt_completion, text, preference
- * @param chatTemplate Jinja template string or file overriding tokenizer_config.json's
+ * @param chatTemplate Jinja template string or file overriding the tokenizer's ({@code chat_template.jinja}, else {@code tokenizer_config.json}'s)
+ * @param fields column mapping for datasets of other schemas
  */
-public record DataConfig(String train, String eval, String format, int maxLength, int maxPromptLength,
-                         String chatTemplate, boolean trainOnPrompt, boolean packing, boolean skipBadRecords) {
+public record DataConfig(String train, String eval, String split, String evalSplit, String format, int maxLength,
+                         int maxPromptLength, String chatTemplate, boolean trainOnPrompt, boolean packing,
+                         boolean skipBadRecords, Fields fields) {
     void validate(Validator v) {
         v.oneOf("data.format", format, "auto", "messages", "prompt_completion", "text", "preference");
         v.check("data.max_length", maxLength >= 2, "must be >= 2", maxLength);
         v.check("data.max_prompt_length", maxPromptLength >= 1, "must be >= 1", maxPromptLength);
+    }
+
+    /**
+     * {@code data.fields}: which column of the dataset holds each of paft's fields (null: the
+     * field's own name). {@code role}/{@code content} name the keys inside message lists.
+     */
+    public record Fields(String messages, String prompt, String completion, String text, String chosen, String rejected,
+                         String system, String instruction, String input, String output, String role, String content) {
+        /** The set mappings, paft's name to the column. */
+        public Map<String, String> asMap() {
+            Map<String, String> m = new LinkedHashMap<>();
+            String[] names = {"messages", "prompt", "completion", "text", "chosen", "rejected", "system", "instruction",
+                "input", "output", "role", "content"};
+            String[] values = {messages, prompt, completion, text, chosen, rejected, system, instruction, input, output, role, content};
+            for (int i = 0; i < names.length; i++) {
+                if (values[i] != null) {
+                    m.put(names[i], values[i]);
+                }
+            }
+            return m;
+        }
     }
 }

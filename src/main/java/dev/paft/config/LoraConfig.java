@@ -20,7 +20,11 @@ public record LoraConfig(int r, double alpha, double dropout, List<String> targe
         v.check("lora.target_modules", targetModules != null && !targetModules.isEmpty(), "must name at least one module", targetModules);
         if (targetModules != null) {
             for (String m : targetModules) {
-                v.check("lora.target_modules", MODULES.contains(m), "unknown module '" + m + "' (known: " + MODULES + ")", m);
+                // PEFT's rule (a module is targeted when its name equals the entry or ends with "." + entry):
+                // "q_proj", "self_attn.q_proj" and "model.layers.0.self_attn.q_proj" are all valid entries.
+                String leaf = m == null ? "" : m.substring(m.lastIndexOf('.') + 1);
+                v.check("lora.target_modules", MODULES.contains(leaf), "unknown module '" + m + "' (known: " + MODULES
+                        + ", or a dotted path ending in one, e.g. self_attn.q_proj or model.layers.0.mlp.down_proj)", m);
             }
         }
     }

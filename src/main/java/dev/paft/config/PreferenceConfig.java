@@ -4,12 +4,14 @@ package dev.paft.config;
  * Preference alignment.
  *
  * @param loss dpo (sigmoid), ipo, hinge or orpo
- * @param labelSmoothing conservative DPO's epsilon
+ * @param labelSmoothing conservative DPO's epsilon (sigmoid loss; TRL <= 0.28 behaviour, current TRL ignores it)
  * @param orpoNll completion (ORPO paper: NLL over the chosen completion) or sequence (TRL)
  * @param precomputeRef compute reference log-probs once over the dataset before training
+ * @param disableDropout train with LoRA dropout off (TRL's DPO/ORPO default {@code disable_dropout=True});
+ *     {@code adapter_config.json} still records {@code lora.dropout}
  */
 public record PreferenceConfig(String loss, double beta, double labelSmoothing, double orpoLambda, String orpoNll,
-                               boolean precomputeRef) {
+                               boolean precomputeRef, boolean disableDropout) {
     void validate(Validator v) {
         v.oneOf("preference.loss", loss, "dpo", "ipo", "hinge", "orpo");
         v.check("preference.beta", beta > 0 && Double.isFinite(beta), "must be > 0", beta);

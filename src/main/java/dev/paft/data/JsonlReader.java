@@ -4,9 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.paft.errors.PaftException;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -37,16 +35,19 @@ public final class JsonlReader {
         if (!Files.isRegularFile(file)) {
             throw PaftException.badInput(file + ": no such dataset file");
         }
-        try (BufferedReader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-            String line;
-            int lineNo = 0;
-            while ((line = in.readLine()) != null) {
-                lineNo++;
-                if (line.isBlank()) {
+        try (Utf8Lines in = new Utf8Lines(file)) {
+            Utf8Lines.Line next;
+            while ((next = in.next()) != null) {
+                int lineNo = next.number();
+                String line = next.text() == null ? "" : next.text();
+                if (next.error() == null && line.isBlank()) {
                     continue;
                 }
                 counter.read++;
                 try {
+                    if (next.error() != null) {
+                        throw new BadRecordException(next.error());
+                    }
                     JsonNode node;
                     try {
                         node = JSON.readTree(line);

@@ -1,6 +1,7 @@
 package dev.paft.data;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.paft.data.source.RecordSchema;
 import dev.paft.data.template.ChatTemplate;
 import dev.paft.errors.PaftException;
 import java.nio.file.Path;
@@ -21,10 +22,13 @@ import java.util.List;
  *       {@code prompt} beside conversational {@code chosen}/{@code rejected} (as TRL's
  *       {@code maybe_extract_prompt}).
  * </ul>
- * Strings: prompt ids = BOS + prompt, completion ids = completion + EOS. Message lists: the
- * prompt is rendered with {@code add_generation_prompt=true}; a completion is the text the full
- * conversation adds after it, up to the end-of-turn token of its last assistant message, and
- * gets EOS appended unless it already ends with it. Other fields are ignored.
+ * Strings: prompt ids = BOS + prompt, completion ids = completion + EOS (unless it already ends
+ * with EOS). Message lists: the prompt is rendered with {@code add_generation_prompt=true}; a
+ * completion is the text the full conversation adds after it, up to and including the end-of-turn
+ * token of its last assistant message, and nothing is appended: the template's end-of-turn token
+ * ({@code <|eot_id|>}, {@code <|im_end|>}, ...) is the stop token, exactly the tokens SFT trains on
+ * for that assistant turn. This is TRL's rule (DPOTrainer and SFTTrainer append EOS to plain-text
+ * data only). Other fields are ignored.
  *
  * <p>Truncation (TRL): when prompt + longer completion exceeds {@code maxLength}, the prompt
  * keeps its last {@code maxPromptLength} tokens; then completions keep their first
@@ -35,6 +39,7 @@ public final class PreferenceDatasetReader {
     private final TextTokenizer tokenizer;
     private final ConversationEncoder conversations;
     private final PreferenceOptions options;
+    private RecordSchema schema = RecordSchema.of(RecordSchema.Task.PREFERENCE);
 
     /** @param template the chat template, or {@code null} when only string formats are read */
     public PreferenceDatasetReader(TextTokenizer tokenizer, ChatTemplate template, PreferenceOptions options) {
@@ -43,11 +48,21 @@ public final class PreferenceDatasetReader {
         this.options = options;
     }
 
-    /** Reads a JSONL file to truncated pairs and stats. */
+    /** Column mapping for datasets of other schemas ({@code data.fields}: paft's name to the dataset's column). */
+    public PreferenceDatasetReader fields(java.util.Map<String, String> fields) {
+        this.schema = new RecordSchema(RecordSchema.Task.PREFERENCE, fields);
+        return this;
+    }
+
+    /** Reads a dataset (any form of {@link dev.paft.data.source.DatasetFiles}) to truncated pairs and stats. */
     public PreferenceDataset read(Path file) {
         DatasetStats.Counter counter = new DatasetStats.Counter();
         List<PreferenceExample> out = new ArrayList<>();
-        JsonlReader.forEach(file, options.skipBadRecords(), counter, record -> {
+        DatasetInput.forEach(file, schema, options.skipBadRecords(), counter, record -> {
+            if (overBudget(record)) {
+                counter.dropped++;   // a conversation far beyond max_length: not rendered or tokenized
+                return;
+            }
             PreferenceExample pair = truncate(encode(record), counter);
             if (pair != null) {
                 out.add(pair);
@@ -95,10 +110,24 @@ public final class PreferenceDatasetReader {
         return encodeConversations(c.subList(0, lcp), c.subList(lcp, c.size()), r.subList(lcp, r.size()));
     }
 
-    /** Plain strings: prompt ids = BOS + prompt, completion ids = completion + EOS. */
+    /**
+     * Plain strings: prompt ids = BOS + prompt, completion ids = completion + EOS. Long strings are tokenized
+     * through {@link RecordBudget} windows (the prompt's end, the completions' starts), which keep what
+     * {@link #truncate} keeps.
+     */
     public PreferenceExample encodeStrings(String prompt, String chosen, String rejected) {
-        return new PreferenceExample(tokenizer.encodeStart(prompt),
-                withEos(tokenizer.encode(chosen)), withEos(tokenizer.encode(rejected)));
+        int max = options.maxLength();
+        return new PreferenceExample(RecordBudget.tail(tokenizer, prompt, max, true),
+                withEos(RecordBudget.head(tokenizer, chosen, max, false)), withEos(RecordBudget.head(tokenizer, rejected, max, false)));
+    }
+
+    /** A conversational record with more characters than {@link RecordBudget#ceiling}. */
+    private boolean overBudget(JsonNode record) {
+        if (!Conversations.isConversation(record.get("chosen"))) {
+            return false;
+        }
+        long limit = RecordBudget.ceiling(options.maxLength());
+        return RecordBudget.chars(record, limit) > limit;
     }
 
     /** Message lists: prompt rendered with the generation prompt, completions the text after it. */
@@ -125,7 +154,8 @@ public final class PreferenceDatasetReader {
                 break;
             }
         }
-        return withEos(tokenizer.encode(full.substring(start, end)));
+        // No EOS: the chat template's end-of-turn token ends the completion (TRL; SFT trains the same tokens).
+        return tokenizer.encode(full.substring(start, end));
     }
 
     /** TRL truncation; null when the prompt alone fills {@code maxLength} (counted as dropped). */

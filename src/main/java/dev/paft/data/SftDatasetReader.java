@@ -1,6 +1,7 @@
 package dev.paft.data;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.paft.data.source.RecordSchema;
 import dev.paft.data.template.ChatTemplate;
 import dev.paft.errors.PaftException;
 import java.nio.file.Path;
@@ -29,6 +30,7 @@ public final class SftDatasetReader {
     private final TextTokenizer tokenizer;
     private final ConversationEncoder conversations;
     private final SftOptions options;
+    private RecordSchema schema = RecordSchema.of(RecordSchema.Task.SFT);
 
     /**
      * @param template the chat template, or {@code null} when only string formats are read
@@ -39,11 +41,23 @@ public final class SftDatasetReader {
         this.options = options;
     }
 
-    /** Reads a JSONL file to examples (truncated or packed to {@code maxLength}) and stats. */
+    /** Column mapping for datasets of other schemas ({@code data.fields}: paft's name to the dataset's column). */
+    public SftDatasetReader fields(java.util.Map<String, String> fields) {
+        this.schema = new RecordSchema(RecordSchema.Task.SFT, fields);
+        return this;
+    }
+
+    /** Reads a dataset (any form of {@link dev.paft.data.source.DatasetFiles}) to examples (truncated or packed to {@code maxLength}) and stats. */
     public SftDataset read(Path file) {
         DatasetStats.Counter counter = new DatasetStats.Counter();
         List<SftExample> raw = new ArrayList<>();
-        JsonlReader.forEach(file, options.skipBadRecords(), counter, record -> raw.add(encode(record)));
+        DatasetInput.forEach(file, schema, options.skipBadRecords(), counter, record -> {
+            if (overBudget(record)) {
+                counter.dropped++;   // a conversation far beyond max_length: not rendered or tokenized
+            } else {
+                raw.add(encode(record));
+            }
+        });
         List<SftExample> out;
         if (options.packing()) {
             out = Packing.pack(raw, options.maxLength(), tokenizer.requireEos());
@@ -141,10 +155,27 @@ public final class SftDatasetReader {
         return new SftExample(ids, labels);
     }
 
+    /**
+     * A conversational record (no packing) with more characters than {@link RecordBudget#ceiling}: at least
+     * 64 characters per token it could keep.
+     */
+    private boolean overBudget(JsonNode record) {
+        if (options.packing() || !(record.has("messages") || Conversations.isConversation(record.get("prompt")))) {
+            return false;
+        }
+        long limit = RecordBudget.ceiling(options.maxLength());
+        return RecordBudget.chars(record, limit) > limit;
+    }
+
+    /** Token ids of a string (BOS first as the tokenizer adds it): exact in the first max_length unless packing. */
+    private int[] head(String text) {
+        return options.packing() ? tokenizer.encodeStart(text) : RecordBudget.head(tokenizer, text, options.maxLength(), true);
+    }
+
     /** Plain strings: prompt + completion + EOS, loss on the completion and EOS. */
     public SftExample encodePromptCompletion(String prompt, String completion) {
-        int promptTokens = tokenizer.encodeStart(prompt).length;
-        int[] ids = withEos(tokenizer.encodeStart(prompt + completion));
+        int promptTokens = head(prompt).length;
+        int[] ids = withEos(head(prompt + completion));
         int[] labels = ids.clone();
         if (!options.trainOnPrompt()) {
             Arrays.fill(labels, 0, Math.min(promptTokens, ids.length), SftExample.IGNORE);
@@ -154,7 +185,7 @@ public final class SftDatasetReader {
 
     /** Plain text + EOS, loss on every token. */
     public SftExample encodeText(String text) {
-        int[] ids = withEos(tokenizer.encodeStart(text));
+        int[] ids = withEos(head(text));
         return new SftExample(ids, ids.clone());
     }
 

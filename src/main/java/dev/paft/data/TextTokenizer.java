@@ -28,6 +28,8 @@ public final class TextTokenizer implements AutoCloseable {
     private final int eosId;
     private final int padId;
     private final boolean addsBos;
+    /** The model's vocab_size: {@link #encode} refuses ids at or above it. */
+    private int vocabLimit = Integer.MAX_VALUE;
 
     private TextTokenizer(HuggingFaceTokenizer tokenizer, TokenizerConfig config, Path source) {
         this.tokenizer = tokenizer;
@@ -68,9 +70,38 @@ public final class TextTokenizer implements AutoCloseable {
         return new TextTokenizer(tok, config, dir);
     }
 
+    /** As {@link #open(Path)}, for a model of {@code vocabSize} tokens (see {@link #limitIds}). */
+    public static TextTokenizer open(Path dir, int vocabSize) {
+        TextTokenizer t = open(dir);
+        t.limitIds(vocabSize);
+        return t;
+    }
+
+    /**
+     * Binds this tokenizer to a model with {@code vocabSize} embedding rows: its special-token ids must be
+     * below it, and {@link #encode} refuses text that encodes to an id at or above it (bad input, exit 3,
+     * naming the token and both sizes) instead of letting the embedding lookup fail.
+     */
+    public TextTokenizer limitIds(int vocabSize) {
+        int max = Math.max(padId, Math.max(bosId, eosId));
+        if (max >= vocabSize) {
+            throw PaftException.badInput(source + ": tokenizer special token id " + max + " is outside the model's vocab_size " + vocabSize);
+        }
+        this.vocabLimit = vocabSize;
+        return this;
+    }
+
     /** Token ids of text, with no special tokens added (those written in the text are kept). */
     public int[] encode(String text) {
-        return toInts(tokenizer.encode(text, false, false).getIds());
+        Encoding e = tokenizer.encode(text, false, false);
+        int[] ids = toInts(e.getIds());
+        for (int i = 0; i < ids.length; i++) {
+            if (ids[i] >= vocabLimit) {
+                throw PaftException.badInput(source + ": token '" + e.getTokens()[i] + "' has id " + ids[i]
+                        + ", outside the model's vocab_size " + vocabLimit + " (tokenizer and model do not match)");
+            }
+        }
+        return ids;
     }
 
     /**

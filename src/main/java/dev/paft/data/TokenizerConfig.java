@@ -16,6 +16,11 @@ import java.util.Map;
  * strings, {@code add_bos_token}/{@code add_eos_token}, the {@code chat_template} and the
  * {@code added_tokens_decoder} id table.
  *
+ * <p>The chat template follows transformers' precedence: {@code chat_template.jinja} beside the
+ * config, when present, wins over the config's {@code chat_template} entry (a string, or the
+ * {@code "default"} of a list of named templates). Named templates in
+ * {@code additional_chat_templates/} are not read: paft always uses the default template.
+ *
  * <p>Special tokens may be written as plain strings or as {@code {"content": "<s>", ...}}
  * objects; both are read to their content string. Absent or {@code null} tokens are
  * {@code null} here.
@@ -37,6 +42,8 @@ public record TokenizerConfig(
         Map<String, Integer> addedTokens) {
 
     public static final String FILE_NAME = "tokenizer_config.json";
+    /** The template file recent tokenizers save beside {@link #FILE_NAME} (transformers >= 4.47). */
+    public static final String JINJA_FILE_NAME = "chat_template.jinja";
 
     /** A config with no special tokens and no template (for directories without the file). */
     public static TokenizerConfig empty() {
@@ -49,8 +56,10 @@ public record TokenizerConfig(
      */
     public static TokenizerConfig read(Path dirOrFile) {
         Path file = Files.isDirectory(dirOrFile) ? dirOrFile.resolve(FILE_NAME) : dirOrFile;
+        Path jinja = jinjaTemplate(dirOrFile);
+        String fileTemplate = jinja == null ? null : readTemplate(jinja);
         if (!Files.isRegularFile(file)) {
-            return empty();
+            return fileTemplate == null ? empty() : empty().withChatTemplate(fileTemplate);
         }
         JsonNode root;
         try {
@@ -61,7 +70,36 @@ public record TokenizerConfig(
         if (root == null || !root.isObject()) {
             throw PaftException.badInput(file + ": expected a JSON object");
         }
-        return parse(root, file.toString());
+        TokenizerConfig cfg = parse(root, file.toString());
+        return fileTemplate == null ? cfg : cfg.withChatTemplate(fileTemplate);
+    }
+
+    /**
+     * {@code chat_template.jinja} beside {@code tokenizer_config.json} (of a directory, or of the
+     * config file given), or null. As in transformers' tokenizer loading, this file, when present,
+     * replaces whatever {@code chat_template} the config holds.
+     */
+    public static Path jinjaTemplate(Path dirOrFile) {
+        Path dir = Files.isDirectory(dirOrFile) ? dirOrFile
+                : Files.isRegularFile(dirOrFile) ? dirOrFile.toAbsolutePath().getParent() : null;
+        Path f = dir == null ? null : dir.resolve(JINJA_FILE_NAME);
+        return f != null && Files.isRegularFile(f) ? f : null;
+    }
+
+    private static String readTemplate(Path jinja) {
+        try {
+            return java.nio.charset.StandardCharsets.UTF_8.newDecoder()
+                    .decode(java.nio.ByteBuffer.wrap(Files.readAllBytes(jinja))).toString();
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw PaftException.badInput(jinja + ": not valid UTF-8", e);
+        } catch (IOException e) {
+            throw PaftException.badInput(jinja + ": cannot read: " + e.getMessage(), e);
+        }
+    }
+
+    private TokenizerConfig withChatTemplate(String template) {
+        return new TokenizerConfig(bosToken, eosToken, padToken, unkToken, addBosToken, addEosToken, template,
+                specialTokens, addedTokens);
     }
 
     static TokenizerConfig parse(JsonNode root, String source) {

@@ -1,5 +1,5 @@
 /**
- * Training data: JSONL readers for TRL dataset formats, chat templates, tokenization, label
+ * Training data: readers for TRL dataset formats (in any file format of {@code data.source}), chat templates, tokenization, label
  * masks, truncation, packing, shuffling and padded batches.
  *
  * <p>The flow a trainer follows:

@@ -42,6 +42,18 @@ public final class Engines {
         return resolve(dev, gpu);
     }
 
+    /**
+     * Checks {@code device} and {@code threads} as {@link #start} does, without starting the engine (for
+     * {@code --dry-run}); returns null, the device a dry run does not use.
+     */
+    public static Device check(String device, int threads) {
+        parseDevice(device == null ? "cpu" : device);
+        if (threads < 0) {
+            throw PaftException.usage("--threads " + threads + ": must be >= 0 (0 = all cores)");
+        }
+        return null;
+    }
+
     /** Starts on CPU with PyTorch's default thread count. */
     public static Device cpu() {
         return start("cpu", 0);

@@ -55,6 +55,7 @@ public final class EvalModel implements AutoCloseable {
         LlamaModel m = null;
         try {
             m = LlamaModel.load(modelDir, device, f16);
+            tok.limitIds(m.config().vocabSize());
             LoraAdapter a = adapterDir == null ? null : m.loadAdapter(adapterDir);
             return new EvalModel(m, a, tok, tokDir, true);
         } catch (RuntimeException e) {

@@ -169,6 +169,7 @@ public final class Generator {
                         nextIds[i] = tok.padId();
                         continue;
                     }
+                    requireFinite(logits[i], step);
                     int t = Sampling.next(logits[i], cfg.temperature(), cfg.topP(), rngs[i]);
                     gen.get(i).add(t);
                     nextIds[i] = t;
@@ -208,6 +209,16 @@ public final class Generator {
             out.add(new Generation(prompts.get(i), t, tok.decode(shown, true), finish[i]));
         }
         return out;
+    }
+
+    /** A numeric failure (exit 4) when a row of next-token logits holds NaN or Inf (a token would be picked from garbage). */
+    static void requireFinite(float[] logits, int step) {
+        for (int v = 0; v < logits.length; v++) {
+            if (!Float.isFinite(logits[v])) {
+                throw PaftException.numeric("next-token logits are not finite (logit of token " + v + " is " + logits[v]
+                        + ") at generated token " + (step + 1) + ": the model's forward pass overflows");
+            }
+        }
     }
 
     /** Runs {@code t} new positions through the model (extending the cache); last position's logits per row. */

@@ -133,7 +133,8 @@ public final class LogLikelihood {
 
     /** Reads, scores and aggregates a JSONL file. */
     public static Result evaluate(EvalModel m, Path file, EvalOptions opts) {
-        return evaluate(m, read(file, m.tokenizer(), m.model().config().vocabSize()), opts);
+        List<Request> requests = read(file, m.tokenizer(), m.model().config().vocabSize());
+        return TokenScorer.naming(file, () -> evaluate(m, requests, opts));
     }
 
     /** Writes one {@code {"sum_logprob", "mean_logprob", "tokens"}} line per record, atomically. */

@@ -115,7 +115,8 @@ public final class MultipleChoice {
     /** Reads and evaluates a task file; the task is named after the file (without {@code .jsonl}). */
     public static Result evaluate(EvalModel m, Path file, String delimiter, EvalOptions opts) {
         String name = file.getFileName().toString().replaceFirst("\\.jsonl?$", "");
-        return evaluate(m, name, read(file), delimiter, opts);
+        List<Question> questions = read(file);
+        return TokenScorer.naming(file, () -> evaluate(m, name, questions, delimiter, opts));
     }
 
     /** The continuation text: {@code delimiter + choice}, unless whitespace already separates them. */

@@ -48,7 +48,7 @@ public final class Perplexity {
         EvalJsonl.requireFile(file);
         SftOptions so = SftOptions.defaults(opts.maxLength()).withSkipBadRecords(skipBadRecords);
         SftDataset data = new SftDatasetReader(m.tokenizer(), template, so).read(file);
-        Result r = evaluate(m, data.examples(), opts);
+        Result r = TokenScorer.naming(file, () -> evaluate(m, data.examples(), opts));
         return new Result(r.examples(), r.tokens(), r.meanNll(), r.perplexity(), data.stats());
     }
 }

@@ -134,7 +134,7 @@ public final class PreferenceAccuracy {
     public static Result evaluate(EvalModel policy, EvalModel reference, Path file, ChatTemplate template,
                                   PreferenceOptions options, double beta, EvalOptions opts) {
         PreferenceDataset data = read(policy, file, template, options);
-        Result r = evaluate(policy, reference, data.examples(), beta, opts);
+        Result r = TokenScorer.naming(file, () -> evaluate(policy, reference, data.examples(), beta, opts));
         return new Result(r.pairs(), r.beta(), r.reference(), r.accuracy(), r.meanMargin(), r.meanChosenReward(),
                 r.meanRejectedReward(), r.refFreeAccuracy(), r.meanLogpMargin(), r.perPair(), data.stats());
     }

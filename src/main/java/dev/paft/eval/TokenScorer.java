@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import dev.paft.data.Batch;
 import dev.paft.data.Batches;
+import dev.paft.errors.PaftException;
 import dev.paft.lora.LoraAdapter;
 import dev.paft.model.LlamaModel;
 import dev.paft.model.Scoring;
@@ -79,9 +80,33 @@ public final class TokenScorer {
             Scoring.Scores s = scoreBatch(model, adapter, Batches.pad(ids, labels, padId));
             for (int j = from; j < to; j++) {
                 out[order[j]] = new Score(s.sum()[j - from], s.count()[j - from]);
+                if (!Double.isFinite(out[order[j]].sum())) {
+                    throw nonFinite(out[order[j]].sum(), order[j], rows.size());
+                }
             }
         }
         return new ArrayList<>(Arrays.asList(out));
+    }
+
+    /**
+     * A score that is NaN or Inf: a numeric failure (exit 4) naming the sequence. Weights are checked when
+     * loaded, so what is left is the forward pass itself overflowing.
+     */
+    static PaftException nonFinite(double sum, int row, int rows) {
+        return PaftException.numeric("log-likelihood of scored sequence " + (row + 1) + " of " + rows + " is " + sum
+                + ": the model's forward pass is not finite (its weights are; activations overflow)");
+    }
+
+    /** {@code score.get()}, with {@code file} named in a numeric failure's message. */
+    static <T> T naming(java.nio.file.Path file, java.util.function.Supplier<T> score) {
+        try {
+            return score.get();
+        } catch (PaftException e) {
+            if (e.exitCode() != PaftException.NUMERIC) {
+                throw e;
+            }
+            throw new PaftException(PaftException.NUMERIC, file + ": " + e.getMessage(), e);
+        }
     }
 
     /** One padded batch through {@link Scoring#score} in a scope of its own. */

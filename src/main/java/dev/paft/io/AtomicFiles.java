@@ -45,7 +45,8 @@ public final class AtomicFiles {
 
     /**
      * Moves a finished temporary directory onto {@code target}. An existing non-empty target is
-     * replaced only with {@code overwrite}; otherwise exit 2 and the temporary directory is kept.
+     * replaced only with {@code overwrite} (renamed aside, then deleted once the new one is in
+     * place: {@link OutputDirs#swapIn}); otherwise exit 2 and the temporary directory is kept.
      */
     public static void commitDir(Path tmp, Path target, boolean overwrite) {
         Path abs = target.toAbsolutePath().normalize();
@@ -54,11 +55,10 @@ public final class AtomicFiles {
                 if (!overwrite && !isEmptyDir(abs)) {
                     throw PaftException.usage(abs + " already exists; pass --overwrite to replace it");
                 }
-                deleteRecursively(abs);
             }
-            Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE);
+            OutputDirs.swapIn(tmp, abs);    // the old output stays whole until the new one is in place
         } catch (IOException e) {
-            throw new PaftException(PaftException.INTERNAL, "cannot move " + tmp + " to " + abs + ": " + e.getMessage(), e);
+            throw new PaftException(PaftException.INTERNAL, "cannot move " + tmp + " to " + abs + ": " + OutputFiles.reason(e), e);
         }
     }
 

@@ -63,6 +63,10 @@ public record HfModelConfig(
         if (!c.hasNonNull("head_dim") && hidden % heads != 0) {
             throw PaftException.badInput(where + ": hidden_size " + hidden + " is not a multiple of num_attention_heads " + heads);
         }
+        if (headDim % 2 != 0) {
+            throw PaftException.badInput(where + ": head_dim " + headDim + " is odd; rotary embeddings rotate pairs of dimensions");
+        }
+        ModelConfigChecks.check(c, where);
         RopeScaling scaling = null;
         JsonNode rs = c.get("rope_scaling");
         if (rs != null && rs.isObject()) {
@@ -71,15 +75,16 @@ public record HfModelConfig(
                 throw PaftException.badInput(where + ": rope_scaling type '" + type + "' is not supported (supported: llama3)");
             }
             if (type.equals("llama3")) {
-                scaling = new RopeScaling(type, rs.path("factor").asDouble(8), rs.path("low_freq_factor").asDouble(1),
-                        rs.path("high_freq_factor").asDouble(4), rs.path("original_max_position_embeddings").asInt(8192));
+                scaling = ModelConfigChecks.llama3Scaling(rs, where);
             }
+        } else if (rs != null && !rs.isNull()) {
+            throw PaftException.badInput(where + ": 'rope_scaling' must be an object or null, got " + rs);
         }
         boolean qwen = arch.equals("Qwen2ForCausalLM");
         return new HfModelConfig(arch, c.path("model_type").asText(""),
                 reqInt(c, "vocab_size", where), hidden, reqInt(c, "intermediate_size", where),
                 reqInt(c, "num_hidden_layers", where), heads, kvHeads, headDim,
-                c.path("rms_norm_eps").asDouble(1e-6), c.path("rope_theta").asDouble(10000.0), scaling,
+                ModelConfigChecks.positive(c, "rms_norm_eps", 1e-6, where), ModelConfigChecks.positive(c, "rope_theta", 10000.0, where), scaling,
                 c.path("tie_word_embeddings").asBoolean(false),
                 qwen || c.path("attention_bias").asBoolean(false),
                 c.path("max_position_embeddings").asInt(2048), c.path("torch_dtype").asText(c.path("dtype").asText("float32")), c);

@@ -10,7 +10,10 @@ import java.util.List;
 /**
  * The fields of a PEFT {@code adapter_config.json} for a LoRA adapter that paft reads and writes.
  *
- * <p>{@code scaling = lora_alpha / r}, or {@code lora_alpha / sqrt(r)} with rsLoRA.
+ * <p>{@code scaling = lora_alpha / r}, or {@code lora_alpha / sqrt(r)} with rsLoRA. {@code target_modules}
+ * is a list matched by PEFT's rule ({@link PeftTargets}); reading refuses (exit 3) what paft cannot apply:
+ * DoRA, {@code rank_pattern}/{@code alpha_pattern}, a regular-expression {@code target_modules},
+ * {@code modules_to_save}, {@code bias} other than "none", and {@code fan_in_fan_out}.
  */
 public record PeftAdapterConfig(int r, double loraAlpha, double loraDropout, List<String> targetModules,
                                 boolean useRslora, String baseModelNameOrPath) {
@@ -41,6 +44,10 @@ public record PeftAdapterConfig(int r, double loraAlpha, double loraDropout, Lis
         if (c.hasNonNull("rank_pattern") && c.get("rank_pattern").size() > 0
                 || c.hasNonNull("alpha_pattern") && c.get("alpha_pattern").size() > 0) {
             throw PaftException.badInput(file + ": rank_pattern / alpha_pattern are not supported");
+        }
+        if (c.hasNonNull("modules_to_save") && c.get("modules_to_save").size() > 0) {
+            throw PaftException.badInput(file + ": modules_to_save = " + c.get("modules_to_save")
+                    + " is not supported (paft adapters hold only LoRA factors)");
         }
         List<String> targets = new ArrayList<>();
         JsonNode t = c.get("target_modules");

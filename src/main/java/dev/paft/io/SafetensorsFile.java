@@ -35,7 +35,13 @@ public final class SafetensorsFile implements AutoCloseable {
     /** Largest header accepted (the reference implementation's bound). */
     public static final long MAX_HEADER_BYTES = 100L * 1024 * 1024;
 
-    private static final ObjectMapper JSON = new ObjectMapper()
+    // A header string (a __metadata__ value) may be as long as the header itself: Jackson's default 20 M-char
+    // cap would call a valid file with a 50 MB metadata string corrupt. The header length bound above still
+    // refuses absurd sizes before anything is allocated.
+    private static final ObjectMapper JSON = new ObjectMapper(com.fasterxml.jackson.core.JsonFactory.builder()
+            .streamReadConstraints(com.fasterxml.jackson.core.StreamReadConstraints.builder()
+                    .maxStringLength((int) MAX_HEADER_BYTES).build())
+            .build())
             .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
             .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 

@@ -9,8 +9,10 @@ import dev.paft.config.LoraConfig;
 import dev.paft.errors.PaftException;
 import dev.paft.io.DType;
 import dev.paft.io.FloatTensor;
+import dev.paft.io.FiniteWeights;
 import dev.paft.io.PeftAdapter;
 import dev.paft.io.PeftAdapterConfig;
+import dev.paft.io.PeftTargets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -35,6 +37,7 @@ public final class LoraAdapter implements AutoCloseable {
     private final Map<String, LoraModule> modules;
     private final NDArray scaling;
     private volatile boolean enabled = true;
+    private volatile boolean dropoutDisabled;
 
     private LoraAdapter(NDManager manager, PeftAdapterConfig config, Map<String, LoraModule> modules) {
         this.manager = manager;
@@ -77,7 +80,8 @@ public final class LoraAdapter implements AutoCloseable {
 
     /**
      * Loads a PEFT adapter directory, checking it fits the base: every module must be one of
-     * {@code adaptable} (module key -> base shape [out, in]) and named by {@code target_modules}; A must be
+     * {@code adaptable} (module key -> base shape [out, in]) and named by {@code target_modules} under
+     * PEFT's rule ({@link PeftTargets}); A must be
      * [r, in] and B [out, r]. Misfits are bad input (exit 3) naming the tensor.
      */
     public static LoraAdapter load(Path dir, Map<String, long[]> adaptable, NDManager parent) {
@@ -91,10 +95,10 @@ public final class LoraAdapter implements AutoCloseable {
                 throw PaftException.badInput(dir + ": adapter tensor '" + ka + "' names module '" + key
                         + "' which the base model does not have (or paft cannot adapt)");
             }
-            String leaf = key.substring(key.lastIndexOf('.') + 1);
-            if (!cfg.targetModules().isEmpty() && !cfg.targetModules().contains(leaf)) {
-                throw PaftException.badInput(dir + ": adapter tensor '" + ka + "' adapts '" + leaf
-                        + "' which is not in target_modules " + cfg.targetModules());
+            if (!cfg.targetModules().isEmpty() && !PeftTargets.matches(cfg.targetModules(), key)) {
+                throw PaftException.badInput(dir + ": adapter tensor '" + ka + "' adapts '" + key
+                        + "' which target_modules " + cfg.targetModules() + " does not name (PEFT's rule: the module"
+                        + " name equals an entry or ends with '.' + entry)");
             }
             long[] sa = e.getValue().a().shape();
             long[] sb = e.getValue().b().shape();
@@ -114,6 +118,8 @@ public final class LoraAdapter implements AutoCloseable {
         for (String key : adaptable.keySet()) {
             PeftAdapter.LoraPair p = peft.modules().get(key);
             if (p != null) {
+                FiniteWeights.require(p.a().data(), dir, PeftAdapter.key(key, "A"), "adapter");
+                FiniteWeights.require(p.b().data(), dir, PeftAdapter.key(key, "B"), "adapter");
                 mods.put(key, new LoraModule(key, param(m, p.a().data(), new Shape(p.a().shape())),
                         param(m, p.b().data(), new Shape(p.b().shape()))));
             }
@@ -212,8 +218,19 @@ public final class LoraAdapter implements AutoCloseable {
         return scaling;
     }
 
+    /** The LoRA dropout rate the forward pass uses: the configured one, or 0 after {@link #disableDropout()}. */
     public float dropout() {
-        return (float) config.loraDropout();
+        return dropoutDisabled ? 0f : (float) config.loraDropout();
+    }
+
+    /**
+     * Turns LoRA dropout off for this adapter's forward passes, as TRL's {@code disable_dropout=True}
+     * does for preference training (it sets every {@code nn.Dropout}'s {@code p} to 0, PEFT's
+     * {@code lora_dropout} modules included). The configured rate stays in {@link #config()}, so a saved
+     * {@code adapter_config.json} keeps {@code lora_dropout} as configured, as a TRL-trained adapter does.
+     */
+    public void disableDropout() {
+        this.dropoutDisabled = true;
     }
 
     public boolean isEnabled() {

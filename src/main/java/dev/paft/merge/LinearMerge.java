@@ -7,6 +7,9 @@ import java.util.Map;
 /**
  * Linear (model soup): {@code out = sum_i w_i m_i}, divided by {@code sum_i w_i} when
  * {@code normalize} (default true). Inputs are whole models (an adapter input is base + its delta).
+ * A {@code base_model} that is not listed under {@code models} is one more input, weighted by the
+ * global {@code parameters.weight}, as mergekit's planner adds it (mergekit/plan.py,
+ * {@code normalize_config}; mergekit/merge_methods/linear.py).
  */
 public final class LinearMerge implements MergeMethod {
     @Override
@@ -26,6 +29,23 @@ public final class LinearMerge implements MergeMethod {
         Map<String, Object> p = new LinkedHashMap<>();
         p.put("weight", null);
         return p;
+    }
+
+    @Override
+    public void validate(Params global, java.util.List<Params> perInput) {
+        boolean normalize = global.bool("normalize");
+        double sum = 0;
+        for (Params p : perInput) {
+            sum += ParamChecks.finite(p, "weight");
+        }
+        if (normalize && Math.abs(sum) < 1e-12) {
+            throw PaftException.usage("linear with normalize: the weights of " + global.where() + " sum to 0");
+        }
+    }
+
+    @Override
+    public boolean baseIsAnInput() {
+        return true;
     }
 
     @Override

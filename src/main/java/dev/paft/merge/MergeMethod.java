@@ -4,9 +4,11 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * One merge method under its mergekit name. A method declares its global and per-input
- * parameters with defaults (a null default means required), checks its input count apart from
- * the math, and merges one tensor at a time.
+ * One merge method under its mergekit name. As mergekit's {@code parameters()} and
+ * {@code tensor_parameters()} (mergekit/merge_methods/base.py), a method declares its global and
+ * per-input parameters by name with defaults (a null default means required) and validates their
+ * values itself; it checks its input count apart from the math, and merges one tensor at a time.
+ * Adding a method touches its own class and the registry ({@link MergeMethods}).
  */
 public interface MergeMethod {
     String name();
@@ -17,11 +19,37 @@ public interface MergeMethod {
     /** Per-input parameters and their defaults (null = required). */
     Map<String, Object> tensorParameters();
 
+    /**
+     * Parameters mergekit declares for this method that do not change its result here (e.g.
+     * {@code density} and {@code rescale} on task_arithmetic, which sparsifies nothing). They are
+     * accepted and named in the "no effect" warning, like parameters the method does not know.
+     */
+    default java.util.Set<String> inertParameters() {
+        return java.util.Set.of();
+    }
+
+    /**
+     * True when a {@code base_model} that is not listed under {@code models} is merged as one more
+     * input (mergekit's planner appends it to every merge's inputs; for methods that use the base
+     * as the base, this changes nothing).
+     */
+    default boolean baseIsAnInput() {
+        return false;
+    }
+
     /** True: inputs arrive as task vectors {@code d_i = model_i - base}; false: as whole models. */
     boolean usesDeltas();
 
     /** True when a base model is required. */
     boolean needsBase();
+
+    /**
+     * Checks one tensor's resolved parameters: {@code global} holds every parameter of
+     * {@link #parameters()}, each of {@code perInput} every one of {@link #tensorParameters()}
+     * (values filled in from the config or the defaults). Throws a usage error (exit 2) naming the
+     * tensor, the input and the value.
+     */
+    void validate(Params global, java.util.List<Params> perInput);
 
     /** Checks the number of inputs (base excluded for delta methods); throws a usage error. */
     void validateInputs(int inputs);

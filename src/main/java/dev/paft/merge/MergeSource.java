@@ -13,8 +13,10 @@ import java.util.LinkedHashSet;
 import java.util.Set;
 
 /**
- * One merge input, read lazily tensor by tensor: a full HF model ({@code d = model - base}) or a
- * PEFT LoRA adapter ({@code d = scaling * B @ A} on its target modules, 0 elsewhere).
+ * One merge input, read lazily tensor by tensor: a full HF model ({@code d = model - base}), a
+ * PEFT LoRA adapter ({@code d = scaling * B @ A} on its target modules, 0 elsewhere), or mergekit's
+ * {@code MODEL+LORA}: a model with an adapter applied ({@code MODEL + scaling * B @ A}, what
+ * mergekit gets from PEFT's {@code merge_and_unload}; mergekit/common.py {@code ModelReference}).
  */
 public sealed interface MergeSource extends AutoCloseable {
     Path dir();
@@ -40,6 +42,29 @@ public sealed interface MergeSource extends AutoCloseable {
 
     @Override
     void close();
+
+    /** A model reference: a directory, or {@code model+lora} (lora non-null). */
+    record Ref(Path model, Path lora) {
+        /** As written in metadata and merge_config.yaml: absolute paths, {@code MODEL+LORA}. */
+        public String display() {
+            String m = model.toAbsolutePath().normalize().toString();
+            return lora == null ? m : m + "+" + lora.toAbsolutePath().normalize();
+        }
+
+        /** The same model (and the same adapter, or none on both). */
+        boolean sameAs(Ref o) {
+            return o != null && MergePlan.samePath(model, o.model)
+                    && (lora == null ? o.lora == null : o.lora != null && MergePlan.samePath(lora, o.lora));
+        }
+    }
+
+    /** Opens a reference: {@link #open(Path)}, or a model with an adapter applied. */
+    static MergeSource open(Ref ref) {
+        if (ref.lora() == null) {
+            return open(ref.model());
+        }
+        return LoraApplied.open(ref);
+    }
 
     /** Opens a directory as an adapter (has adapter_config.json) or a model. */
     static MergeSource open(Path dir) {
@@ -181,9 +206,103 @@ public sealed interface MergeSource extends AutoCloseable {
             return d;
         }
 
+        /** Adds this adapter's {@code scaling * B @ A} to {@code target} when it adapts {@code name}; false when not. */
+        boolean addDeltaTo(String name, float[] target) {
+            String module = name.endsWith(".weight") ? name.substring(0, name.length() - ".weight".length()) : null;
+            if (module == null || !modules.contains(module)) {
+                return false;
+            }
+            float[] d = PeftAdapter.delta(new PeftAdapter.LoraPair(store.read(PeftAdapter.key(module, "A")),
+                    store.read(PeftAdapter.key(module, "B"))), config.scaling());
+            for (int j = 0; j < d.length; j++) {
+                target[j] += d[j];
+            }
+            return true;
+        }
+
         @Override
         public void close() {
             store.close();
+        }
+    }
+
+    /**
+     * mergekit's {@code MODEL+LORA}: the model with the adapter merged in, {@code W + scaling * B @ A}
+     * in float32, then used as a whole model (its task vector is {@code (W + scaling * B @ A) - base},
+     * in that order, as mergekit computes it from the merged copy it writes first). paft streams it:
+     * no merged copy is written.
+     */
+    record LoraApplied(Path dir, FullModel model, Adapter lora, String label) implements MergeSource {
+        static LoraApplied open(Ref ref) {
+            if (!Files.isDirectory(ref.model())) {
+                throw PaftException.badInput(ref.model() + ": model of '" + ref.display() + "' not found (MODEL+LORA: a model directory, '+', a PEFT adapter directory)");
+            }
+            if (PeftAdapter.isAdapterDir(ref.model())) {
+                throw PaftException.badInput(ref.model() + ": is a PEFT adapter, but in MODEL+LORA the part before '+' must be a model directory");
+            }
+            if (!Files.isDirectory(ref.lora()) || !PeftAdapter.isAdapterDir(ref.lora())) {
+                throw PaftException.badInput(ref.lora() + ": not a PEFT adapter directory (no adapter_config.json); in MODEL+LORA the part after '+' must be one");
+            }
+            FullModel m = new FullModel(ref.model(), TensorStore.openModel(ref.model()));
+            try {
+                Adapter a = Adapter.open(ref.lora());
+                try {
+                    a.validateAgainst(m.store());
+                } catch (RuntimeException e) {
+                    a.close();
+                    throw e;
+                }
+                return new LoraApplied(ref.model(), m, a, ref.display());
+            } catch (RuntimeException e) {
+                m.close();
+                throw e;
+            }
+        }
+
+        @Override
+        public void validateAgainst(TensorStore ref) {
+            model.validateAgainst(ref);
+        }
+
+        @Override
+        public float[] delta(String name, float[] base) {
+            float[] m = model(name, base);
+            for (int j = 0; j < m.length; j++) {
+                m[j] -= base[j];
+            }
+            return m;
+        }
+
+        @Override
+        public float[] model(String name, float[] base) {
+            float[] m = model.model(name, base);
+            lora.addDeltaTo(name, m);
+            return m;
+        }
+
+        @Override
+        public float[] delta(String name, float[] base, FloatPool pool) {
+            float[] m = model(name, base, pool);
+            for (int j = 0; j < m.length; j++) {
+                m[j] -= base[j];
+            }
+            return m;
+        }
+
+        @Override
+        public float[] model(String name, float[] base, FloatPool pool) {
+            float[] m = model.model(name, base, pool);
+            lora.addDeltaTo(name, m);
+            return m;
+        }
+
+        @Override
+        public void close() {
+            try {
+                lora.close();
+            } finally {
+                model.close();
+            }
         }
     }
 }

@@ -30,7 +30,18 @@ public record MergeSpec(String method, String base, List<Input> models, Map<Stri
             .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES));
 
     private static final Set<String> MERGEKIT_KEYS = Set.of("merge_method", "base_model", "models", "parameters",
-            "dtype", "out_dtype", "tokenizer_source", "slices", "tokenizer", "chat_template", "name");
+            "dtype", "out_dtype", "tokenizer_source", "slices", "tokenizer", "chat_template", "name", "paft_parameters");
+
+    /**
+     * The key, at the top level and in a {@code models} entry, holding paft-only parameter values
+     * that mergekit has no spelling for ({@code seed}, {@code consensus}, {@code rescale: density}
+     * or {@code l1}, string values). mergekit ignores unknown keys (pydantic's default), so
+     * merge_config.yaml stays runnable by mergekit; paft lays these values over {@code parameters}.
+     */
+    public static final String PAFT_PARAMETERS = "paft_parameters";
+
+    /** Global parameters only paft has: written under {@link #PAFT_PARAMETERS}. */
+    static final Set<String> PAFT_ONLY = Set.of("seed", "consensus");
 
     /** From the paft config's {@code merge:} section. */
     public static MergeSpec fromPaft(MergeConfig c, Path configFile) {
@@ -104,43 +115,79 @@ public record MergeSpec(String method, String base, List<Input> models, Map<Stri
                 }
                 Map<String, Object> em = (Map<String, Object>) e;
                 for (String k : em.keySet()) {
-                    if (!k.equals("model") && !k.equals("parameters")) {
-                        throw PaftException.usage(file + ": models[" + i + "]: unknown key '" + k + "' (known: model, parameters)");
+                    if (!k.equals("model") && !k.equals("parameters") && !k.equals(PAFT_PARAMETERS)) {
+                        throw PaftException.usage(file + ": models[" + i + "]: unknown key '" + k + "' (known: model, parameters, "
+                                + PAFT_PARAMETERS + ")");
                     }
                 }
                 if (!(em.get("model") instanceof String s)) {
                     throw PaftException.usage(file + ": models[" + i + "].model must be a path");
                 }
-                Object p = em.get("parameters");
-                if (p != null && !(p instanceof Map)) {
-                    throw PaftException.usage(file + ": models[" + i + "].parameters must be a mapping");
-                }
-                in.add(new Input(s, p == null ? Map.of() : (Map<String, Object>) p));
+                in.add(new Input(s, overlay(em.get("parameters"), em.get(PAFT_PARAMETERS), file + ": models[" + i + "]")));
                 i++;
             }
         }
-        Object params = m.get("parameters");
-        if (params != null && !(params instanceof Map)) {
-            throw PaftException.usage(file + ": 'parameters' must be a mapping");
-        }
         return new MergeSpec(str(m.get("merge_method")), str(m.get("base_model")), in,
-                params == null ? Map.of() : (Map<String, Object>) params, str(m.get("dtype")), str(m.get("out_dtype")),
-                null, file.toAbsolutePath().getParent());
+                overlay(m.get("parameters"), m.get(PAFT_PARAMETERS), file.toString()), dtypeName(m.get("dtype")),
+                dtypeName(m.get("out_dtype")), null, file.toAbsolutePath().getParent());
+    }
+
+    /** {@code parameters} with {@code paft_parameters} laid over it (each a mapping or absent). */
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> overlay(Object params, Object paft, String where) {
+        if (params != null && !(params instanceof Map)) {
+            throw PaftException.usage(where + ": 'parameters' must be a mapping");
+        }
+        if (paft != null && !(paft instanceof Map)) {
+            throw PaftException.usage(where + ": '" + PAFT_PARAMETERS + "' must be a mapping");
+        }
+        if (paft == null) {
+            return params == null ? Map.of() : (Map<String, Object>) params;
+        }
+        Map<String, Object> out = new LinkedHashMap<>();
+        if (params != null) {
+            out.putAll((Map<String, Object>) params);
+        }
+        out.putAll((Map<String, Object>) paft);
+        return out;
+    }
+
+    /** A dtype as mergekit's {@code dtype_from_name} reads it: an optional {@code torch.} prefix (mergekit/common.py). */
+    private static String dtypeName(Object o) {
+        String s = str(o);
+        return s != null && s.startsWith("torch.") ? s.substring("torch.".length()) : s;
     }
 
     private static String str(Object o) {
         return o == null ? null : o.toString();
     }
 
-    /** This merge as a mergekit YAML (written beside the output as merge_config.yaml). */
-    public String toMergekitYaml(List<String> resolvedModels, String resolvedBase) {
+    /**
+     * This merge as a mergekit YAML (written beside the output as merge_config.yaml) that mergekit
+     * can run: dtypes by torch name, and under {@code parameters} only values mergekit accepts
+     * (numbers, booleans, gradients, filters). What has no mergekit spelling goes under
+     * {@link #PAFT_PARAMETERS}, which mergekit ignores and paft reads back: {@code seed},
+     * {@code consensus}, string values, and for the DARE methods the rescale rule paft applied
+     * ({@code density}, paft's default, or {@code l1}), since mergekit's {@code rescale: true} is L1.
+     *
+     * @param models the inputs as written ({@code MODEL+LORA} for a model with an adapter), in order
+     * @param random the method draws DARE masks (has a seed; its {@code rescale: true} means 1/density)
+     * @param seed the seed used when {@code random} (the --seed flag, the config's, or the default)
+     */
+    public String toMergekitYaml(List<String> resolvedModels, String resolvedBase, boolean random, Long seed) {
         Map<String, Object> root = new LinkedHashMap<>();
         List<Object> ms = new ArrayList<>();
         for (int i = 0; i < models.size(); i++) {
             Map<String, Object> e = new LinkedHashMap<>();
             e.put("model", resolvedModels.get(i));
-            if (!models.get(i).parameters().isEmpty()) {
-                e.put("parameters", models.get(i).parameters());
+            Map<String, Object> mk = new LinkedHashMap<>();
+            Map<String, Object> po = new LinkedHashMap<>();
+            models.get(i).parameters().forEach((k, v) -> (containsString(v) ? po : mk).put(k, v));
+            if (!mk.isEmpty()) {
+                e.put("parameters", mk);
+            }
+            if (!po.isEmpty()) {
+                e.put(PAFT_PARAMETERS, po);
             }
             ms.add(e);
         }
@@ -149,20 +196,77 @@ public record MergeSpec(String method, String base, List<Input> models, Map<Stri
         if (resolvedBase != null) {
             root.put("base_model", resolvedBase);
         }
-        if (!parameters.isEmpty()) {
-            root.put("parameters", parameters);
+        Map<String, Object> mk = new LinkedHashMap<>();
+        Map<String, Object> po = new LinkedHashMap<>();
+        for (var e : parameters.entrySet()) {
+            String k = e.getKey();
+            Object v = e.getValue();
+            if (PAFT_ONLY.contains(k)) {
+                po.put(k, v);
+            } else if (k.equals("rescale") && (v instanceof String || (random && Boolean.TRUE.equals(v)))) {
+                mk.put(k, !"false".equals(String.valueOf(v)));
+                po.put(k, Boolean.TRUE.equals(v) ? "density" : v);
+            } else if (containsString(v)) {
+                po.put(k, v);
+            } else {
+                mk.put(k, v);
+            }
+        }
+        if (random) {
+            if (!parameters.containsKey("rescale")) {
+                po.put("rescale", "density"); // paft's default; mergekit's default rescale is L1
+            }
+            po.put("seed", seed);
+        }
+        if (!mk.isEmpty()) {
+            root.put("parameters", mk);
         }
         if (dtype != null) {
-            root.put("dtype", dtype);
+            root.put("dtype", dev.paft.io.DType.parseUser(dtype, "dtype").torchName());
         }
         if (outDtype != null) {
-            root.put("out_dtype", outDtype);
+            root.put("out_dtype", dev.paft.io.DType.parseUser(outDtype, "out_dtype").torchName());
+        }
+        if (!po.isEmpty()) {
+            root.put(PAFT_PARAMETERS, po);
         }
         try {
-            return "# Written by paft merge; run again with: paft merge merge_config.yaml OUT_DIR\n" + YAML.writeValueAsString(root);
+            return "# Written by paft merge; run again with: paft merge merge_config.yaml OUT_DIR (or mergekit-yaml;\n"
+                    + "# mergekit ignores " + PAFT_PARAMETERS + ", the values it has no spelling for)\n" + YAML.writeValueAsString(root);
         } catch (IOException e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    /** True when a parameter setting holds a string value (filters' names aside), which mergekit rejects. */
+    static boolean containsString(Object v) {
+        if (v instanceof String) {
+            return true;
+        }
+        if (v instanceof List<?> l) {
+            return l.stream().anyMatch(MergeSpec::containsString);
+        }
+        if (v instanceof Map<?, ?> m) {
+            return containsString(m.get("value"));
+        }
+        return false;
+    }
+
+    /**
+     * Resolves a model reference: a directory ({@link #resolve}), or mergekit's
+     * {@code MODEL+LORA} (a model with a PEFT adapter applied) when the whole string is no existing
+     * path and splits at one '+' (mergekit/common.py, {@code ModelReference}).
+     */
+    public MergeSource.Ref resolveRef(String p, String what) {
+        Path whole = resolve(p, what);
+        if (!p.contains("+") || Files.exists(whole)) {
+            return new MergeSource.Ref(whole, null);
+        }
+        String[] parts = p.split("\\+", -1);
+        if (parts.length != 2 || parts[0].isBlank() || parts[1].isBlank()) {
+            throw PaftException.usage(what + ": '" + p + "' is not a directory, nor MODEL+LORA (one '+' between a model and a PEFT adapter directory)");
+        }
+        return new MergeSource.Ref(resolve(parts[0].trim(), what), resolve(parts[1].trim(), what));
     }
 
     /** Resolves an input path: as given (working directory), else relative to the config file. */

@@ -7,9 +7,12 @@ import java.util.Map;
 
 /**
  * A mergekit parameter setting: a scalar, a layer gradient (a list of numbers interpolated at
- * {@code t = layer / (n_layers - 1)}), or a list of {@code {filter, value}} conditions where the
- * first filter that is a substring of the tensor name wins and an entry without filter is the
- * fallback.
+ * {@code t = layer / (n_layers - 1)}), a list of other scalars (booleans, strings: the entry at
+ * {@code int(t * (len - 1))}), or a list of {@code {filter, value}} conditions where the first
+ * entry whose filter is absent, {@code "*"} or a substring of the tensor name wins. When no entry
+ * matches, {@link #resolve} returns null and the caller falls through to the next level (the
+ * global {@code parameters:}, then the method default), as mergekit's {@code evaluate_setting} and
+ * {@code ConfigReader.parameter} do (mergekit/config.py).
  */
 public sealed interface ParamValue {
     /** The value for one tensor; null when no filter matches and there is no fallback. */
@@ -28,12 +31,24 @@ public sealed interface ParamValue {
         }
     }
 
-    record Condition(String filter, ParamValue value) {}
+    /** A list of non-numeric scalars: a step function of {@code t}, {@code values[int(t * (len - 1))]}. */
+    record Steps(List<Object> values) implements ParamValue {
+        public Object resolve(String tensor, double t) {
+            return values.get((int) (Math.max(0, Math.min(1, t)) * (values.size() - 1)));
+        }
+    }
+
+    record Condition(String filter, ParamValue value) {
+        /** mergekit's rule: no filter, {@code "*"}, or a substring of the tensor name. */
+        boolean matches(String tensor) {
+            return filter == null || "*".equals(filter) || tensor.contains(filter);
+        }
+    }
 
     record Filtered(List<Condition> conditions) implements ParamValue {
         public Object resolve(String tensor, double t) {
             for (Condition c : conditions) {
-                if (c.filter() == null || tensor.contains(c.filter())) {
+                if (c.matches(tensor)) {
                     return c.value().resolve(tensor, t);
                 }
             }
@@ -67,6 +82,9 @@ public sealed interface ParamValue {
             if (list.stream().allMatch(x -> x instanceof Number)) {
                 return new Gradient(list.stream().mapToDouble(x -> ((Number) x).doubleValue()).toArray());
             }
+            if (list.stream().allMatch(x -> x instanceof Boolean || x instanceof String)) {
+                return new Steps(List.copyOf(new ArrayList<Object>(list)));
+            }
             if (list.stream().allMatch(x -> x instanceof Map)) {
                 List<Condition> cs = new ArrayList<>();
                 for (int i = 0; i < list.size(); i++) {
@@ -84,7 +102,7 @@ public sealed interface ParamValue {
                 }
                 return new Filtered(List.copyOf(cs));
             }
-            throw PaftException.usage(where + ": a list must be all numbers (a layer gradient) or all {filter, value} entries, got " + raw);
+            throw PaftException.usage(where + ": a list must be all numbers (a layer gradient), all true/false or strings, or all {filter, value} entries, got " + raw);
         }
         throw PaftException.usage(where + ": unsupported value " + raw);
     }

@@ -34,6 +34,11 @@ public final class SlerpMerge implements MergeMethod {
     }
 
     @Override
+    public void validate(Params global, java.util.List<Params> perInput) {
+        ParamChecks.unit(global, "t");
+    }
+
+    @Override
     public boolean usesDeltas() {
         return false;
     }

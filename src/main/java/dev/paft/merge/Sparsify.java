@@ -28,12 +28,39 @@ public final class Sparsify {
 
     /** TIES trim: zeroes all but the {@code int(density * n)} largest-magnitude entries; returns how many were kept. */
     public static int magnitude(float[] d, double density) {
+        return magnitude(d, density, Rescale.NONE);
+    }
+
+    /**
+     * TIES trim, then {@code rescale} (mergekit/sparsify.py {@code magnitude}: with
+     * {@code rescale: true} the kept entries are scaled to the L1 norm of the whole task vector).
+     * Throws {@link NonFiniteInputException} when {@code d} holds NaN or Inf (found by the trim's
+     * histogram, no extra pass).
+     */
+    public static int magnitude(float[] d, double density, Rescale rescale) {
         if (density >= 1) {
             return d.length;
         }
         int k = (int) (density * d.length);
+        if (rescale == Rescale.NONE) {
+            keepTopK(d, k);
+            return k;
+        }
+        double l1Before = l1(d);
+        if (!Double.isFinite(l1Before)) {
+            throw NonFiniteInputException.first(d);
+        }
         keepTopK(d, k);
+        rescale(d, density, rescale, l1Before, l1(d));
         return k;
+    }
+
+    private static double l1(float[] d) {
+        double s = 0;
+        for (float v : d) {
+            s += Math.abs(v);
+        }
+        return s;
     }
 
     /**
@@ -50,6 +77,9 @@ public final class Sparsify {
             return;
         }
         if (k <= 0) {
+            if (!Floats.allFinite(d, 0, n)) {
+                throw NonFiniteInputException.first(d); // zeroing would hide it
+            }
             java.util.Arrays.fill(d, 0f);
             return;
         }
@@ -57,6 +87,12 @@ public final class Sparsify {
         int[] hi = new int[1 << 16];
         for (float v : d) {
             hi[(Float.floatToRawIntBits(v) & 0x7fffffff) >>> 15]++;
+        }
+        // NaN and Inf have all exponent bits set: the top 256 bins (0x7f800000 >>> 15 = 0xff00)
+        for (int b = 0xff00; b < hi.length; b++) {
+            if (hi[b] != 0) {
+                throw NonFiniteInputException.first(d);
+            }
         }
         int above = 0;
         int bin = hi.length - 1;
@@ -160,6 +196,10 @@ public final class Sparsify {
                 d[i] = 0f;
             }
         }
+        if (!Double.isFinite(l1Before)) {
+            // a sum of |finite floats| in double cannot overflow: the input held NaN or Inf
+            throw nonFiniteAfterDrop(d);
+        }
         rescale(d, density, rescale, l1Before, l1After);
     }
 
@@ -176,9 +216,9 @@ public final class Sparsify {
             nBot = 0;
             nTop = n - target;
         }
-        double l1Before = 0;
-        for (float v : d) {
-            l1Before += Math.abs(v);
+        double l1Before = l1(d);
+        if (!Double.isFinite(l1Before)) {
+            throw NonFiniteInputException.first(d); // breadcrumbs would drop a NaN with the top outliers
         }
         // keep top (n - nBot) entries, then drop the top nTop of those: keep = top(n-nBot) minus top(nTop)
         float[] top = d.clone();
@@ -200,7 +240,8 @@ public final class Sparsify {
             case NONE: return;
             case DENSITY: s = (float) (1.0 / density); break;
             case L1:
-                if (l1Before < 1e-7 || l1After == 0) {
+                // mergekit's rescaled_masked_tensor: no rescale when either norm is below eps = 1e-7
+                if (l1Before < 1e-7 || l1After < 1e-7) {
                     return;
                 }
                 s = (float) (l1Before / l1After);
@@ -210,6 +251,19 @@ public final class Sparsify {
         for (int i = 0; i < d.length; i++) {
             d[i] *= s;
         }
+    }
+
+    /**
+     * The first non-finite element left in a task vector {@link #bernoulli} has masked; when the drop
+     * removed all of them, the position is unknown (element -1).
+     */
+    private static NonFiniteInputException nonFiniteAfterDrop(float[] d) {
+        for (int j = 0; j < d.length; j++) {
+            if (!Float.isFinite(d[j])) {
+                return new NonFiniteInputException(-1, j, d[j]);
+            }
+        }
+        return new NonFiniteInputException(-1, -1, Float.NaN);
     }
 
     /** A per-tensor, per-input seed: {@code seed} mixed with the tensor name's hash and the input index. */

@@ -39,13 +39,21 @@ public final class TaskArithmeticMerge implements MergeMethod {
         return name;
     }
 
+    /**
+     * mergekit (mergekit/merge_methods/generalized_task_arithmetic.py) declares {@code int8_mask},
+     * {@code normalize}, {@code rescale} and {@code lambda} for every method of this family, and
+     * {@code weight} and {@code density} per input ({@code gamma} for breadcrumbs). paft adds
+     * {@code seed} (DARE masks) and {@code consensus} ("sum" or "count"). task_arithmetic sparsifies
+     * nothing, so its {@code density} and {@code rescale} are accepted without effect
+     * ({@link #inertParameters()}).
+     */
     @Override
     public Map<String, Object> parameters() {
         Map<String, Object> p = new LinkedHashMap<>();
         p.put("lambda", 1.0);
         p.put("normalize", defaultNormalize);
         p.put("int8_mask", false); // accepted for mergekit configs; the mask is a boolean test here
-        if (sparsification == Sparsification.RANDOM || sparsification == Sparsification.MAGNITUDE_OUTLIERS) {
+        if (sparsification != Sparsification.NONE) {
             p.put("rescale", defaultRescale);
         }
         if (sparsification == Sparsification.RANDOM) {
@@ -68,6 +76,36 @@ public final class TaskArithmeticMerge implements MergeMethod {
             p.put("gamma", 0.01);
         }
         return p;
+    }
+
+    @Override
+    public java.util.Set<String> inertParameters() {
+        return sparsification == Sparsification.NONE ? java.util.Set.of("density", "rescale") : java.util.Set.of();
+    }
+
+    @Override
+    public void validate(Params global, java.util.List<Params> perInput) {
+        ParamChecks.finite(global, "lambda");
+        global.bool("normalize");
+        global.bool("int8_mask");
+        if (sparsification != Sparsification.NONE) {
+            checkRescale(global);
+        }
+        if (sparsification == Sparsification.RANDOM) {
+            ParamChecks.seed(global);
+        }
+        if (consensus) {
+            ParamChecks.consensus(global);
+        }
+        for (Params p : perInput) {
+            ParamChecks.finite(p, "weight");
+            if (sparsification != Sparsification.NONE) {
+                ParamChecks.density(p);
+            }
+            if (sparsification == Sparsification.MAGNITUDE_OUTLIERS) {
+                ParamChecks.gamma(p);
+            }
+        }
     }
 
     @Override
@@ -96,7 +134,13 @@ public final class TaskArithmeticMerge implements MergeMethod {
         java.util.List<java.util.concurrent.CompletableFuture<Void>> pending = new java.util.ArrayList<>();
         for (int i = 0; i < n; i++) {
             final int ii = i;
-            Runnable r = () -> sparsify(t, ii);
+            Runnable r = () -> {
+                try {
+                    sparsify(t, ii);
+                } catch (NonFiniteInputException e) {
+                    throw e.forInput(ii);
+                }
+            };
             if (sparsification != Sparsification.NONE && i < n - 1 && d[i].length >= PARALLEL_MIN) {
                 pending.add(java.util.concurrent.CompletableFuture.runAsync(r));
             } else {
@@ -146,13 +190,44 @@ public final class TaskArithmeticMerge implements MergeMethod {
         float[] d = t.inputs()[i];
         Params p = t.perInput().get(i);
         switch (sparsification) {
-            case MAGNITUDE -> Sparsify.magnitude(d, p.number("density"));
+            case MAGNITUDE -> Sparsify.magnitude(d, p.number("density"), rescaleOf(t.global()));
             case RANDOM -> Sparsify.bernoulli(d, p.number("density"), rescaleOf(t.global()),
                     Sparsify.seedFor(t.seed(), t.name(), i));
             case MAGNITUDE_OUTLIERS -> Sparsify.magnitudeOutliers(d, p.number("density"), p.number("gamma"),
                     rescaleOf(t.global()));
             case NONE -> { }
         }
+    }
+
+    /**
+     * What {@code rescale} means for this method. {@code true}: mergekit's L1-norm preservation
+     * ({@code ||d||_1 / ||d * mask||_1}, mergekit/sparsify.py {@code rescaled_masked_tensor}) for
+     * ties and breadcrumbs; for dare_ties and dare_linear paft keeps the DARE paper's
+     * {@code 1/density} (a documented difference; {@code rescale: l1} gives mergekit's).
+     * {@code "l1"} and {@code "density"} name a rule explicitly; {@code false}: none.
+     */
+    Sparsify.Rescale rescaleOf(Params global) {
+        Object r = global.get("rescale");
+        if (r instanceof Boolean b) {
+            return !b ? Sparsify.Rescale.NONE
+                    : sparsification == Sparsification.RANDOM ? Sparsify.Rescale.DENSITY : Sparsify.Rescale.L1;
+        }
+        return checkRescale(global);
+    }
+
+    /** Checks a {@code rescale} value: true, false, "l1" or "density"; the explicit rule, or null for a boolean. */
+    static Sparsify.Rescale checkRescale(Params global) {
+        Object r = global.get("rescale");
+        if (r instanceof Boolean) {
+            return null;
+        }
+        if ("l1".equals(r)) {
+            return Sparsify.Rescale.L1;
+        }
+        if ("density".equals(r)) {
+            return Sparsify.Rescale.DENSITY;
+        }
+        throw PaftException.usage(global.where() + ": rescale must be true, false, 'l1' (mergekit's L1-norm preservation) or 'density' (1/density) (got " + r + ")");
     }
 
     /** Elements per block of the blocked mixing loops (the scratch rows stay in L1/L2). */
@@ -182,6 +257,9 @@ public final class TaskArithmeticMerge implements MergeMethod {
     static void mix(float[] base, float[][] d, float[] w, float lambda, boolean normalize,
                     boolean consensus, boolean countConsensus, int from, int to) {
         if (consensus && countConsensus) {
+            for (int i = 0; i < d.length; i++) {
+                requireFinite(d, i, from, to); // the reference drops a NaN entry (it never agrees)
+            }
             mixReference(base, d, w, lambda, normalize, true, true, from, to);
             return;
         }
@@ -248,8 +326,23 @@ public final class TaskArithmeticMerge implements MergeMethod {
             if (!consensus || Floats.allFinite(out, 0, m)) {
                 System.arraycopy(out, 0, base, lo, m);
             } else {
-                // NaN / infinite inputs: the reference semantics (a NaN delta never agrees with the sign)
+                // a NaN / infinite input would be dropped by the consensus (it never agrees with the
+                // sign): exit 4 naming it instead; finite inputs whose result overflows go through
+                // the reference, and the runner's output check reports them
+                for (int i = 0; i < d.length; i++) {
+                    requireFinite(d, i, lo, lo + m);
+                }
                 mixReference(base, d, w, lambda, normalize, consensus, false, lo, lo + m);
+            }
+        }
+    }
+
+    private static void requireFinite(float[][] d, int i, int from, int to) {
+        if (!Floats.allFinite(d[i], from, to)) {
+            for (int j = from; j < to; j++) {
+                if (!Float.isFinite(d[i][j])) {
+                    throw new NonFiniteInputException(i, j, d[i][j]);
+                }
             }
         }
     }
@@ -331,17 +424,4 @@ public final class TaskArithmeticMerge implements MergeMethod {
         }
     }
 
-    static Sparsify.Rescale rescaleOf(Params global) {
-        Object r = global.get("rescale");
-        if (r instanceof Boolean b) {
-            return b ? Sparsify.Rescale.DENSITY : Sparsify.Rescale.NONE;
-        }
-        if ("l1".equals(r)) {
-            return Sparsify.Rescale.L1;
-        }
-        if ("density".equals(r)) {
-            return Sparsify.Rescale.DENSITY;
-        }
-        throw PaftException.usage(global.where() + ": rescale must be true (1/density), false, 'density' or 'l1' (got " + r + ")");
-    }
 }

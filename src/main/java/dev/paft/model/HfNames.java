@@ -1,6 +1,8 @@
 package dev.paft.model;
 
+import dev.paft.errors.PaftException;
 import dev.paft.io.HfModelConfig;
+import dev.paft.io.PeftTargets;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -68,18 +70,33 @@ public final class HfNames {
     }
 
     /**
-     * The LoRA-adaptable modules of a config restricted to {@code targets} (HF names such as "q_proj"),
-     * keyed by PEFT module key, with the base weight shape [out, in].
+     * The LoRA-adaptable modules of a config restricted to {@code targets} (PEFT {@code target_modules}
+     * entries such as "q_proj", "self_attn.q_proj" or "model.layers.0.mlp.down_proj", matched by
+     * {@link PeftTargets}), keyed by PEFT module key, with the base weight shape [out, in].
      */
     public static Map<String, long[]> loraModules(HfModelConfig c, List<String> targets) {
         Map<String, long[]> m = new LinkedHashMap<>();
         for (int i = 0; i < c.numLayers(); i++) {
             for (Proj p : Proj.values()) {
-                if (targets.contains(p.hfName)) {
+                if (PeftTargets.matches(targets, module(i, p))) {
                     m.put(module(i, p), p.shape(c));
                 }
             }
         }
         return m;
+    }
+
+    /**
+     * {@link #loraModules} for a training config's {@code lora.target_modules}: every entry must name at
+     * least one module (PEFT only fails when none does; paft also refuses a typo such as
+     * {@code model.layers.99.mlp.down_proj} on a 32-layer model). Usage error (exit 2) naming the entries.
+     */
+    public static Map<String, long[]> loraTargets(HfModelConfig c, List<String> targets) {
+        List<String> unmatched = PeftTargets.unmatched(targets, loraModules(c, Proj.names()).keySet());
+        if (!unmatched.isEmpty()) {
+            throw PaftException.usage("lora.target_modules " + unmatched + " match no module of the base model ("
+                    + c.numLayers() + " layers; module names look like " + module(0, Proj.Q) + ")");
+        }
+        return loraModules(c, targets);
     }
 }

@@ -15,6 +15,7 @@ import ai.djl.pytorch.jni.JniUtils;
 import dev.paft.config.LoraConfig;
 import dev.paft.errors.PaftException;
 import dev.paft.io.DType;
+import dev.paft.io.FiniteWeights;
 import dev.paft.io.HfModelConfig;
 import dev.paft.io.TensorInfo;
 import dev.paft.io.TensorStore;
@@ -111,7 +112,7 @@ public final class LlamaModel implements AutoCloseable {
         long t0 = System.nanoTime();
         try (TensorStore store = TensorStore.openModel(dir)) {
             validate(cfg, store);
-            LlamaModel m = new LlamaModel(cfg, device, f16Storage, store::readFloats);
+            LlamaModel m = new LlamaModel(cfg, device, f16Storage, name -> FiniteWeights.require(store.readFloats(name), store.dir(), name, "base model"));
             org.slf4j.LoggerFactory.getLogger(LlamaModel.class).debug("loaded {} ({}, {} layers, hidden {}, {}) on {} in {} ms; JVM heap used {} MiB",
                     dir, cfg.architecture(), cfg.numLayers(), cfg.hiddenSize(), f16Storage ? "f16 storage" : "f32",
                     device, (System.nanoTime() - t0) / 1_000_000, (Runtime.getRuntime().totalMemory() - Runtime.getRuntime().freeMemory()) >> 20);
@@ -152,7 +153,21 @@ public final class LlamaModel implements AutoCloseable {
         return on ? raw.path("sliding_window").asInt() : 0;
     }
 
+    /**
+     * Checks a model directory's config.json against its safetensors without reading any weight: counts
+     * first (layers, vocabulary, hidden size: a wrong count fails before anything proportional to it is
+     * built), then every tensor's name, shape and dtype. For {@code --dry-run}.
+     */
+    public static HfModelConfig check(Path dir) {
+        HfModelConfig cfg = HfModelConfig.read(dir);
+        try (TensorStore store = TensorStore.openModel(dir)) {
+            validate(cfg, store);
+        }
+        return cfg;
+    }
+
     static void validate(HfModelConfig cfg, TensorStore store) {
+        checkCounts(cfg, store);
         Map<String, long[]> expected = HfNames.expectedTensors(cfg);
         for (String name : store.names()) {
             if (name.endsWith(HfNames.ROTARY_BUFFER_SUFFIX) || cfg.tieWordEmbeddings() && name.equals(HfNames.LM_HEAD)) {
@@ -176,6 +191,48 @@ public final class LlamaModel implements AutoCloseable {
             if (info.dtype() != DType.F32 && info.dtype() != DType.F16 && info.dtype() != DType.BF16) {
                 throw PaftException.badInput(store.dir() + ": tensor '" + e.getKey() + "' has dtype " + info.dtype()
                         + " (expected F32, F16 or BF16)");
+            }
+        }
+    }
+
+    /**
+     * config.json's {@code num_hidden_layers}, {@code vocab_size} and {@code hidden_size} against the
+     * tensors the files hold (one pass over the names), so an absurd count is bad input (exit 3) at
+     * once instead of a table of a billion expected tensors.
+     */
+    static void checkCounts(HfModelConfig cfg, TensorStore store) {
+        String prefix = "model.layers.";
+        int layers = 0;   // 1 + the highest layer index present
+        String highest = null;
+        for (String name : store.names()) {
+            int dot = name.indexOf('.', prefix.length());
+            if (name.startsWith(prefix) && dot > prefix.length()) {
+                int index;
+                try {
+                    index = Integer.parseInt(name.substring(prefix.length(), dot));
+                } catch (NumberFormatException e) {
+                    throw PaftException.badInput(store.dir() + ": unexpected tensor '" + name + "' (layer index is not a number)");
+                }
+                if (index >= layers) {
+                    layers = index == Integer.MAX_VALUE ? index : index + 1;
+                    highest = name;
+                }
+            }
+        }
+        Path config = store.dir().resolve("config.json");
+        if (layers != cfg.numLayers()) {
+            throw PaftException.badInput(config + ": num_hidden_layers = " + cfg.numLayers() + " but the safetensors hold "
+                    + layers + " layers" + (highest == null ? "" : " (the last: tensor '" + highest + "')"));
+        }
+        if (store.contains(HfNames.EMBED)) {
+            long[] shape = store.info(HfNames.EMBED).shape();
+            if (shape.length == 2 && shape[0] != cfg.vocabSize()) {
+                throw PaftException.badInput(config + ": vocab_size = " + cfg.vocabSize() + " but '" + HfNames.EMBED
+                        + "' has " + shape[0] + " rows");
+            }
+            if (shape.length == 2 && shape[1] != cfg.hiddenSize()) {
+                throw PaftException.badInput(config + ": hidden_size = " + cfg.hiddenSize() + " but '" + HfNames.EMBED
+                        + "' has " + shape[1] + " columns");
             }
         }
     }
@@ -446,7 +503,7 @@ public final class LlamaModel implements AutoCloseable {
 
     /** A fresh adapter (B = 0, seeded A) over this model. */
     public LoraAdapter newAdapter(LoraConfig lora, long seed, String baseModelNameOrPath) {
-        return LoraAdapter.create(loraModules(lora.targetModules()), lora, seed, baseModelNameOrPath, manager);
+        return LoraAdapter.create(HfNames.loraTargets(config, lora.targetModules()), lora, seed, baseModelNameOrPath, manager);
     }
 
     /** Loads a PEFT adapter directory, validated against this model. */

@@ -354,6 +354,9 @@ public final class PaftRun {
         mkdirs(target.getParent());
         MergeSpec spec = new MergeSpec("linear", base.toString(), List.of(new MergeSpec.Input(adapter.toString(), Map.of("weight", 1.0))),
                 Map.of("normalize", false), null, null, null, null);
+        if (!st.redo(stage)) {
+            dev.paft.io.OutputDirs.cleanStale(target, dev.paft.io.OutputDirs.MERGE_FILES);   // what a killed run left
+        }
         MergeRunner.run(spec, new MergeRunner.Options(target, st.redo(stage)));
         log.accept("merged " + adapter.getFileName() + " into " + base.getFileName() + " -> " + target);
         return target;
@@ -380,6 +383,9 @@ public final class PaftRun {
                     new MergeSpec.Input(sftAdapter.toString(), m.sft() == null ? Map.of() : m.sft()),
                     new MergeSpec.Input(prefAdapter.toString(), m.preference() == null ? Map.of() : m.preference())),
                     global, null, null, null, null);
+        }
+        if (!st.redo(stage)) {
+            dev.paft.io.OutputDirs.cleanStale(target, dev.paft.io.OutputDirs.MERGE_FILES);   // what a killed run left
         }
         MergeRunner.Result r = MergeRunner.run(spec, new MergeRunner.Options(target, st.redo(stage)));
         log.accept(String.format(Locale.ROOT, "merge %-32s %s in %.1fs", target.getFileName(), m.method(), r.seconds()));

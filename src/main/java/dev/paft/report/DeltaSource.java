@@ -160,6 +160,13 @@ abstract class DeltaSource implements AutoCloseable {
                     modules.add(new Module(name.substring(0, name.length() - ".weight".length()),
                             (int) t.shape()[0], (int) t.shape()[1]));
                 }
+                for (String name : base.names()) {   // and the other way: a base weight the model lacks is not skipped
+                    TensorInfo t = base.info(name);
+                    if (name.endsWith(".weight") && t.shape().length == 2 && ModuleNames.layer(name) >= 0 && t.dtype().isFloat()
+                            && !model.contains(name)) {
+                        throw PaftException.badInput(dir + ": model has no tensor '" + name + "' (present in the base " + baseDir + ")");
+                    }
+                }
                 if (modules.isEmpty()) {
                     throw PaftException.badInput(dir + ": no 2-D weights under 'layers.N.' to compare with the base");
                 }

@@ -91,14 +91,30 @@ public final class Checkpoints {
         }
     }
 
+    private static long size(Path p) {
+        try {
+            return Files.size(p);
+        } catch (IOException e) {
+            return -1;
+        }
+    }
+
     /** Reads a checkpoint's state and optimizer; the caller loads the adapter into the model. */
     public static Loaded load(Path dir) {
         TrainState state = TrainState.read(dir).orElseThrow(
                 () -> PaftException.badInput(dir + ": not a checkpoint (no " + TrainState.FILE + ")"));
-        try (DataInputStream in = new DataInputStream(new BufferedInputStream(Files.newInputStream(dir.resolve(OPTIMIZER))))) {
+        Path opt = dir.resolve(OPTIMIZER);
+        try (DataInputStream in = new DataInputStream(new BufferedInputStream(Files.newInputStream(opt)))) {
             return new Loaded(dir, state, AdamW.read(in));
+        } catch (java.io.EOFException e) {
+            throw PaftException.badInput(opt + ": truncated (the file ends after " + size(opt) + " bytes, inside the optimizer state); "
+                    + "this checkpoint is incomplete: resume from an earlier one with --resume-from, or start over with --overwrite", e);
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw PaftException.badInput(opt + ": missing; " + dir + " is not a complete checkpoint", e);
+        } catch (PaftException e) {
+            throw PaftException.badInput(opt + ": " + e.getMessage(), e);
         } catch (IOException e) {
-            throw PaftException.badInput(dir.resolve(OPTIMIZER) + ": unreadable: " + e.getMessage(), e);
+            throw PaftException.badInput(opt + ": unreadable: " + dev.paft.io.OutputFiles.reason(e), e);
         }
     }
 }

@@ -14,10 +14,13 @@ import dev.paft.data.SftDatasetReader;
 import dev.paft.data.SftExample;
 import dev.paft.data.SftOptions;
 import dev.paft.data.TextTokenizer;
+import dev.paft.data.source.DatasetFiles;
 import dev.paft.data.template.ChatTemplate;
 import dev.paft.errors.PaftException;
 import dev.paft.io.HfModelConfig;
 import dev.paft.lora.LoraAdapter;
+import dev.paft.lora.LoraRank;
+import dev.paft.model.HfNames;
 import dev.paft.model.LlamaModel;
 import dev.paft.train.loss.L1Penalty;
 import dev.paft.train.loss.PreferenceLoss;
@@ -52,12 +55,19 @@ public final class Recipes {
 
     /** As above, training on {@code shared} (a loaded base, not closed here) when given, so stages share one copy. */
     public static Result sft(PaftConfig cfg, Device device, Options o, TrainingLoop.Listener listener, LlamaModel shared) {
+        try (RunDirectory dir = runDirectory(cfg, o, listener)) {
+            return sft(cfg, device, o, listener, shared, dir);
+        }
+    }
+
+    private static Result sft(PaftConfig cfg, Device device, Options o, TrainingLoop.Listener listener, LlamaModel shared, RunDirectory dir) {
         Path modelDir = require(cfg.model().path(), "model.path");
         Path out = require(cfg.training().outputDir(), "training.output_dir");
-        HfModelConfig hf = HfModelConfig.read(modelDir);
+        HfModelConfig hf = LlamaModel.check(modelDir);   // config.json against the tensors, before reading data
+        LoraRank.check(cfg.lora(), HfNames.loraModules(hf, cfg.lora().targetModules()));
         SftOptions opts = new SftOptions(cfg.data().maxLength(), cfg.data().trainOnPrompt(), cfg.data().packing(), cfg.data().skipBadRecords());
         Data<SftExample> data = readData(cfg, hf, modelDir, (tok, template) -> {
-            SftDatasetReader reader = new SftDatasetReader(tok, template, opts).requireFormat(cfg.data().format());
+            SftDatasetReader reader = new SftDatasetReader(tok, template, opts).requireFormat(cfg.data().format()).fields(cfg.data().fields().asMap());
             return file -> {
                 SftDataset d = reader.read(file);
                 return new Read<>(d.examples(), d.stats());
@@ -87,8 +97,8 @@ public final class Recipes {
         try (LoraAdapter adapter = model.newAdapter(cfg.lora(), cfg.training().seed(), modelDir.toString());
              NDManager root = model.manager().newSubManager()) {
             LoraPolicy policy = new LoraPolicy(model, adapter, cfg.training().gradientCheckpointing(), cfg.training().lossChunkSize());
-            TrainingLoop<SftExample> loop = new TrainingLoop<>(cfg.training(), settings(cfg, o, out, curves, "train-sft", "sft"), listener);
-            TrainState s = loop.run(root, policy, new SftObjective(policy, l1, pad), train, eval);
+            TrainingLoop<SftExample> loop = new TrainingLoop<>(cfg.training(), settings(cfg, o, dir, curves, "train-sft", "sft"), listener);
+            TrainState s = dir.train(() -> loop.run(root, policy, new SftObjective(policy, l1, pad), train, eval));
             return new Result(s, plan, out);
         } finally {
             if (shared == null) {
@@ -106,9 +116,17 @@ public final class Recipes {
 
     /** As above, training on {@code shared} (a loaded base, not closed here) when given. */
     public static Result preference(PaftConfig cfg, Device device, Options o, TrainingLoop.Listener listener, LlamaModel shared) {
+        try (RunDirectory dir = runDirectory(cfg, o, listener)) {
+            return preference(cfg, device, o, listener, shared, dir);
+        }
+    }
+
+    private static Result preference(PaftConfig cfg, Device device, Options o, TrainingLoop.Listener listener, LlamaModel shared,
+                                     RunDirectory dir) {
         Path modelDir = require(cfg.model().path(), "model.path");
         Path out = require(cfg.training().outputDir(), "training.output_dir");
-        HfModelConfig hf = HfModelConfig.read(modelDir);
+        HfModelConfig hf = LlamaModel.check(modelDir);   // config.json against the tensors, before reading data
+        LoraRank.check(cfg.lora(), HfNames.loraModules(hf, cfg.lora().targetModules()));
         if (!cfg.data().format().equals("auto") && !cfg.data().format().equals("preference")) {
             throw PaftException.usage("data.format '" + cfg.data().format() + "' is not a preference format (auto, preference)");
         }
@@ -118,7 +136,7 @@ public final class Recipes {
         }
         PreferenceOptions opts = new PreferenceOptions(cfg.data().maxLength(), cfg.data().maxPromptLength(), cfg.data().skipBadRecords());
         Data<PreferenceExample> data = readData(cfg, hf, modelDir, (tok, template) -> {
-            PreferenceDatasetReader reader = new PreferenceDatasetReader(tok, template, opts);
+            PreferenceDatasetReader reader = new PreferenceDatasetReader(tok, template, opts).fields(cfg.data().fields().asMap());
             return file -> {
                 PreferenceDataset d = reader.read(file);
                 return new Read<>(d.examples(), d.stats());
@@ -149,14 +167,25 @@ public final class Recipes {
         LlamaModel model = shared != null ? shared : LlamaModel.load(modelDir, device, cfg.model().dtype().equals("f16"));
         try (LoraAdapter adapter = model.newAdapter(cfg.lora(), cfg.training().seed(), modelDir.toString());
              NDManager root = model.manager().newSubManager()) {
+            if (cfg.preference().disableDropout()) {
+                adapter.disableDropout();   // TRL's disable_dropout=True; adapter_config.json keeps lora.dropout
+                if (listener != null && cfg.lora().dropout() > 0) {
+                    listener.onMessage("LoRA dropout " + cfg.lora().dropout() + " is off for preference training "
+                            + "(preference.disable_dropout, as TRL); --no-disable-dropout keeps it");
+                }
+            }
+            if (listener != null && cfg.preference().labelSmoothing() > 0) {
+                listener.onMessage("preference.label_smoothing " + cfg.preference().labelSmoothing() + ": conservative DPO,"
+                        + " as TRL <= 0.28's sigmoid loss (TRL >= 0.29 ignores label_smoothing for sigmoid)");
+            }
             LoraPolicy policy = new LoraPolicy(model, adapter, cfg.training().gradientCheckpointing(), cfg.training().lossChunkSize());
             PreferenceObjective objective = new PreferenceObjective(policy, loss, cfg.preference().orpoNll().equals("sequence"), pad);
             if (cfg.preference().precomputeRef() && loss.needsReference()) {
                 objective.precomputeReference(root, train, cfg.training().batchSize());
                 objective.precomputeReference(root, eval, cfg.training().batchSize());
             }
-            TrainingLoop<PreferenceExample> loop = new TrainingLoop<>(cfg.training(), settings(cfg, o, out, curves, "train-dpo", loss.name()), listener);
-            TrainState s = loop.run(root, policy, objective, train, eval);
+            TrainingLoop<PreferenceExample> loop = new TrainingLoop<>(cfg.training(), settings(cfg, o, dir, curves, "train-dpo", loss.name()), listener);
+            TrainState s = dir.train(() -> loop.run(root, policy, objective, train, eval));
             return new Result(s, plan, out);
         } finally {
             if (shared == null) {
@@ -186,15 +215,15 @@ public final class Recipes {
     /** Opens the tokenizer and chat template once and reads data.train (and data.eval) with the given reader. */
     private static <E> Data<E> readData(PaftConfig cfg, HfModelConfig hf, Path modelDir,
                                         BiFunction<TextTokenizer, ChatTemplate, Function<Path, Read<E>>> readerFactory) {
-        try (TextTokenizer tok = TextTokenizer.open(tokenizerDir(cfg))) {
+        try (TextTokenizer tok = TextTokenizer.open(tokenizerDir(cfg), hf.vocabSize())) {
             ChatTemplate template = ChatTemplate.loadIfPresent(tokenizerDir(cfg), cfg.data().chatTemplate());
             Function<Path, Read<E>> reader = readerFactory.apply(tok, template);
             List<String> notes = new ArrayList<>();
-            Read<E> train = reader.apply(require(cfg.data().train(), "data.train"));
+            Read<E> train = reader.apply(DatasetFiles.select(require(cfg.data().train(), "data.train"), cfg.data().split(), DatasetFiles.TRAIN_SPLITS, "data.split"));
             notes.add("train data: " + train.stats());
             List<E> eval = List.of();
             if (cfg.data().eval() != null) {
-                Read<E> e = reader.apply(Path.of(cfg.data().eval()));
+                Read<E> e = reader.apply(DatasetFiles.select(Path.of(cfg.data().eval()), cfg.data().evalSplit(), DatasetFiles.EVAL_SPLITS, "data.eval_split"));
                 eval = e.examples();
                 notes.add("eval data: " + e.stats());
             }
@@ -229,16 +258,35 @@ public final class Recipes {
     }
 
     private static void printDryRun(PrintStream out, String command, TrainPlan plan, PaftConfig cfg) {
+        requireFits(plan, ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
+                .getOperatingSystemMXBean()).getTotalMemorySize());
         out.println(command + " --dry-run: config and data are valid");
         out.print(plan.describe());
         out.println("output: " + cfg.training().outputDir());
     }
 
-    private static TrainingLoop.Settings settings(PaftConfig cfg, Options o, Path out, List<String> curves, String title, String method) {
+    /** A dry run refuses (exit 2) a plan whose estimated peak memory is above the machine's physical memory. */
+    static void requireFits(TrainPlan plan, long machineBytes) {
+        if (machineBytes > 0 && plan.peakBytes() > machineBytes) {
+            throw PaftException.usage(String.format(java.util.Locale.ROOT, "--dry-run: the estimated peak memory %.2f GiB"
+                    + " does not fit this machine's %.2f GiB: lower training.batch_size, data.max_length or lora.r",
+                    plan.peakBytes() / 1073741824.0, machineBytes / 1073741824.0));
+        }
+    }
+
+    /** The output-directory policy: inputs, lock, stale temporaries, --resume / --overwrite (docs/GUARANTEES.md). */
+    private static RunDirectory runDirectory(PaftConfig cfg, Options o, TrainingLoop.Listener listener) {
+        Path out = require(cfg.training().outputDir(), "training.output_dir");
+        return RunDirectory.open(cfg, out, o.resume() || o.resumeFrom() != null, o.overwrite(), o.dryRun(),
+                listener == null ? null : listener::onMessage);
+    }
+
+    private static TrainingLoop.Settings settings(PaftConfig cfg, Options o, RunDirectory dir, List<String> curves, String title, String method) {
+        Path out = dir.out();
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put("paft.command", title);
         meta.put("paft.method", method);
-        return new TrainingLoop.Settings(out, o.overwrite(), o.resume() || o.resumeFrom() != null, o.resumeFrom(),
+        return new TrainingLoop.Settings(dir.workDir(), o.overwrite(), o.resume() || o.resumeFrom() != null, o.resumeFrom(),
                 ConfigLoader.toYaml(cfg), meta, curves, title + " (" + out.getFileName() + ")", tokenizerDir(cfg));
     }
 }

@@ -2,6 +2,7 @@ package dev.paft.train;
 
 import dev.paft.config.LoraConfig;
 import dev.paft.io.HfModelConfig;
+import dev.paft.model.HfNames;
 import java.util.List;
 import java.util.Locale;
 
@@ -17,19 +18,10 @@ public record TrainPlan(int examples, long tokens, int evalExamples, int steps, 
 
     public static long trainableParams(HfModelConfig c, LoraConfig lora) {
         long n = 0;
-        int q = c.numHeads() * c.headDim();
-        int kv = c.numKvHeads() * c.headDim();
-        for (String m : lora.targetModules()) {
-            long[] io = switch (m) {
-                case "q_proj" -> new long[] {c.hiddenSize(), q};
-                case "k_proj", "v_proj" -> new long[] {c.hiddenSize(), kv};
-                case "o_proj" -> new long[] {q, c.hiddenSize()};
-                case "gate_proj", "up_proj" -> new long[] {c.hiddenSize(), c.intermediateSize()};
-                default -> new long[] {c.intermediateSize(), c.hiddenSize()};
-            };
-            n += (long) lora.r() * (io[0] + io[1]);
+        for (long[] outIn : HfNames.loraTargets(c, lora.targetModules()).values()) {   // PEFT's target rule
+            n += (long) lora.r() * (outIn[0] + outIn[1]);
         }
-        return n * c.numLayers();
+        return n;
     }
 
     public static long baseParams(HfModelConfig c) {

@@ -65,11 +65,13 @@ public final class TrainingLoop<E> {
     private final Settings settings;
     private final Listener listener;
     private final AtomicBoolean interrupted = new AtomicBoolean();
+    private final DivergenceGuard divergence;
 
     public TrainingLoop(TrainingConfig cfg, Settings settings, Listener listener) {
         this.cfg = cfg;
         this.settings = settings;
         this.listener = listener == null ? new Listener() {} : listener;
+        this.divergence = new DivergenceGuard(this.listener::onMessage);
     }
 
     /** Micro-batches per epoch. */
@@ -117,7 +119,7 @@ public final class TrainingLoop<E> {
                 state = new TrainState(ck.state().step(), total, ck.state().epoch(), ck.state().microBatch(), ck.state().tokens(), false);
                 listener.onMessage("resumed from " + resumeDir.get() + " at step " + state.step() + " of " + total);
             }
-            writeResolvedConfig(out);
+            writeResolvedConfig(out, resumeDir);
             listener.onStart(state);
             try (MetricsLog metrics = MetricsLog.open(out, resumeDir.isPresent() ? state.step() : -1);
                  TensorBoardLog tensorBoard = TensorBoardLog.open(out);
@@ -287,11 +289,13 @@ public final class TrainingLoop<E> {
             double norm = cfg.maxGradNorm() > 0 ? GradClip.clipGradNorm(grads, cfg.maxGradNorm()) : GradClip.clipGradNorm(grads, Double.MAX_VALUE);
             double loss = m.getOrDefault("loss", 0.0);
             if (!Double.isFinite(loss) || !Double.isFinite(norm)) {
+                Optional<Path> good = GoodCheckpoint.before(settings.outputDir(), lastCheckpoint, Integer.MAX_VALUE);
                 throw PaftException.numeric("non-finite " + (!Double.isFinite(loss) ? "loss (" + loss + ")" : "gradient norm (" + norm + ")")
                         + " at step " + (state.step() + 1) + "; training stopped, "
-                        + (lastCheckpoint == null ? "no checkpoint was saved yet" : "last good checkpoint: " + lastCheckpoint)
-                        + ". Lower the learning rate or check the data.");
+                        + GoodCheckpoint.describe(good, lastCheckpoint) + ". Lower the learning rate or check the data.");
             }
+            divergence.observe(state.step() + 1, loss, norm, first -> GoodCheckpoint.describe(
+                    GoodCheckpoint.before(settings.outputDir(), lastCheckpoint, first - 1), lastCheckpoint) + ".");
             return norm;
         }
     }
@@ -347,21 +351,13 @@ public final class TrainingLoop<E> {
         return z ^ (z >>> 31);
     }
 
+    /**
+     * The output policy (inputs, lock, --overwrite beside the old run, temporaries) is
+     * {@link RunDirectory}'s, applied before the loop; here only its checks, and never a delete.
+     */
     private void prepareOutputDir(Path out) {
+        RunDirectory.classify(out, settings.resume(), false);
         try {
-            if (Files.isRegularFile(out.resolve(TrainState.FILE)) && !settings.resume()) {
-                if (!settings.overwrite()) {
-                    throw PaftException.usage(out + " holds a finished run; pass --overwrite to replace it (or choose another output_dir)");
-                }
-                AtomicFiles.deleteRecursively(out);
-            } else if (!settings.resume() && !Checkpoints.list(out).isEmpty()) {
-                if (!settings.overwrite()) {
-                    throw PaftException.usage(out + " holds checkpoints of an unfinished run; pass --resume to continue it or --overwrite to start over");
-                }
-                AtomicFiles.deleteRecursively(out);
-            } else if (settings.resume() && Files.isRegularFile(out.resolve(TrainState.FILE))) {
-                throw PaftException.usage(out + " holds a finished run; nothing to resume (use --overwrite to train again)");
-            }
             Files.createDirectories(out);
         } catch (IOException e) {
             throw PaftException.badInput("cannot prepare output directory " + out + ": " + e.getMessage(), e);
@@ -382,12 +378,31 @@ public final class TrainingLoop<E> {
         return latest;
     }
 
-    private void writeResolvedConfig(Path out) {
+    /**
+     * Writes {@code training_config.yaml}. On resume the old one is compared first
+     * ({@link ResumeCheck}): unsafe changes stop the run (exit 2); safe ones are listed, then
+     * written; an unchanged config leaves the file untouched.
+     */
+    private void writeResolvedConfig(Path out, Optional<Path> resumedFrom) {
         if (settings.resolvedConfigYaml() == null) {
             return;
         }
+        Path file = out.resolve("training_config.yaml");
         try {
-            AtomicFiles.writeString(out.resolve("training_config.yaml"), settings.resolvedConfigYaml());
+            if (resumedFrom.isPresent()) {
+                Path old = Files.isRegularFile(file) ? file : resumedFrom.get().toAbsolutePath().getParent().resolve("training_config.yaml");
+                if (Files.isRegularFile(old)) {
+                    List<ResumeCheck.Change> changes = ResumeCheck.check(Files.readString(old), settings.resolvedConfigYaml(), old.toString());
+                    if (changes.isEmpty() && old.equals(file)) {
+                        return;
+                    }
+                    if (!changes.isEmpty()) {
+                        listener.onMessage("resume with changed settings (safe on resume): " + changes.stream().map(Object::toString)
+                                .reduce((x, y) -> x + "; " + y).orElse("") + "; training_config.yaml updated");
+                    }
+                }
+            }
+            AtomicFiles.writeString(file, settings.resolvedConfigYaml());
         } catch (IOException e) {
             throw new PaftException(PaftException.INTERNAL, "cannot write the resolved config: " + e.getMessage(), e);
         }

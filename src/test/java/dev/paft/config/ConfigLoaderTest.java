@@ -93,6 +93,9 @@ class ConfigLoaderTest {
                 "model.path=/models/x y", "lora.use_rslora=true"), Map.of());
         assertEquals(12, d.lora().r());
         assertEquals(List.of("o_proj"), d.lora().targetModules());
+        // PEFT accepts dotted entries (a module is targeted when its name equals one or ends with "." + it)
+        PaftConfig dotted = ConfigLoader.load(null, List.of("lora.target_modules=[self_attn.q_proj, model.layers.0.mlp.down_proj]"), Map.of());
+        assertEquals(List.of("self_attn.q_proj", "model.layers.0.mlp.down_proj"), dotted.lora().targetModules());
         assertEquals("/models/x y", d.model().path());
         assertTrue(d.lora().useRslora());
     }
@@ -176,6 +179,7 @@ class ConfigLoaderTest {
                 Arguments.of("lora.dropout", "-0.1"),
                 Arguments.of("lora.target_modules", "[]"),
                 Arguments.of("lora.target_modules", "[qproj]"),
+                Arguments.of("lora.target_modules", "[self_attn.qproj]"),
                 Arguments.of("data.format", "csv"),
                 Arguments.of("data.max_length", "1"),
                 Arguments.of("data.max_prompt_length", "0"),

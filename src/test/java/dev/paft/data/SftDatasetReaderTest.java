@@ -126,7 +126,7 @@ class SftDatasetReaderTest {
     @Test
     void eachKindOfBadRecordNamesItsProblem(@TempDir Path dir) throws Exception {
         String[][] cases = {
-            {"{\"txt\": \"x\"}", "no 'messages', 'prompt'+'completion' or 'text' field"},
+            {"{\"txt\": \"x\"}", "found columns [txt]; expected one of: messages | prompt+completion | text"},
             {"{\"messages\": [{\"role\": \"wizard\", \"content\": \"hi\"}]}", "messages[0]: unknown role 'wizard'"},
             {"{\"text\": 42}", "field 'text' must be a string"},
             {"{\"messages\": [{\"role\": \"user\"}]}", "messages[0]: missing or non-string 'content'"},

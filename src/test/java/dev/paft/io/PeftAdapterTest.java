@@ -197,6 +197,9 @@ class PeftAdapterTest {
         Path regex = written("regex");
         editConfig(regex, "target_modules", ".*proj");
         bad(regex, "regular expression");
+        Path mts = written("mts");
+        editConfig(mts, "modules_to_save", List.of("lm_head"));
+        bad(mts, "modules_to_save");
         Path rp = written("rp");
         editConfig(rp, "rank_pattern", Map.of("q_proj", 4));
         bad(rp, "rank_pattern");

@@ -121,6 +121,40 @@ class LoraAdapterTest {
         assertTrue(e.getMessage().contains("v_proj"), e.getMessage());
     }
 
+    /** PEFT-valid dotted / full-path target_modules load (they used to exit 3 on the last-name-part check). */
+    @Test
+    void dottedTargetModulesFollowPeftsRule(@TempDir Path tmp) {
+        List<String> dotted = List.of("self_attn.q_proj", "self_attn.v_proj", "model.layers.0.mlp.down_proj");
+        Path ok = tmp.resolve("ok");
+        try (LoraAdapter a = LoraAdapter.create(shapes, new LoraConfig(4, 8, 0, dotted, false), 3, "base", manager)) {
+            a.save(ok, Map.of());
+        }
+        try (LoraAdapter b = LoraAdapter.load(ok, shapes, manager)) {
+            assertEquals(shapes.keySet(), b.modules().keySet());
+            assertEquals(dotted, b.config().targetModules());
+        }
+        // a tensor target_modules does not name (v_proj: "self_attn.q_proj" is not its suffix) is bad input
+        Path bad = tmp.resolve("bad");
+        List<String> notV = List.of("self_attn.q_proj", "mlp.down_proj");
+        try (LoraAdapter a = LoraAdapter.create(shapes, new LoraConfig(4, 8, 0, notV, false), 3, "base", manager)) {
+            a.save(bad, Map.of());
+        }
+        PaftException e = assertThrows(PaftException.class, () -> LoraAdapter.load(bad, shapes, manager));
+        assertEquals(PaftException.BAD_INPUT, e.exitCode());
+        assertTrue(e.getMessage().contains("model.layers.0.self_attn.v_proj"), e.getMessage());
+    }
+
+    @Test
+    void disabledDropoutKeepsTheConfiguredRateInTheConfig() {
+        try (LoraAdapter a = LoraAdapter.create(shapes, new LoraConfig(4, 8, 0.3, List.of("q_proj"), false), 1, "base", manager)) {
+            assertEquals(0.3f, a.dropout(), 1e-7f);
+            a.disableDropout();
+            assertEquals(0f, a.dropout());
+            assertEquals(0.3, a.config().loraDropout(), 0);
+            assertEquals(0.3, a.config().toJson().get("lora_dropout").asDouble(), 0);
+        }
+    }
+
     @Test
     void loraLinearFormulaAndSeededDropout() {
         try (LoraAdapter a = fresh(5, false); NDManager scope = manager.newSubManager()) {

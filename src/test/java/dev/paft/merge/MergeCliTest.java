@@ -250,7 +250,6 @@ class MergeCliTest {
         assertEquals(2, Paft.execute("merge", "--method", "ties", "--base", b, "--model", m1.toString(), "--out", out)); // no weight
         assertEquals(2, Paft.execute("merge", "--method", "slerp", "--base", b, "--model", m1.toString(), "--model", m2.toString(),
                 "--param", "t=0.5", "--out", out));
-        assertEquals(2, Paft.execute("merge", "--method", "task_arithmetic", "--base", b, "--model", m1 + ":weight=1,density=0.5", "--out", out));
         assertEquals(2, Paft.execute("merge", "--method", "linear", "--model", m1 + ":weight=1", "--out", out, "--device", "cuda"));
         Files.writeString(tmp.resolve("slices.yml"), "slices:\n  - sources:\n      - model: x\n        layer_range: [0, 2]\nmerge_method: passthrough\n");
         assertEquals(2, Paft.execute("merge", tmp.resolve("slices.yml").toString(), out));
@@ -276,8 +275,11 @@ class MergeCliTest {
         Files.writeString(tmp.resolve("out/keep.txt"), "x");
         assertEquals(2, Paft.execute("merge", "--method", "linear", "--model", m1 + ":weight=1", "--out", out));
         assertTrue(Files.exists(tmp.resolve("out/keep.txt")));
+        // --overwrite never deletes a file paft did not write (docs/GUARANTEES.md)
+        assertEquals(2, Paft.execute("merge", "--method", "linear", "--model", m1 + ":weight=1", "--out", out, "--overwrite"));
+        assertTrue(Files.exists(tmp.resolve("out/keep.txt")));
+        Files.delete(tmp.resolve("out/keep.txt"));
         assertEquals(0, Paft.execute("merge", "--method", "linear", "--model", m1 + ":weight=1", "--out", out, "--overwrite"));
-        assertFalse(Files.exists(tmp.resolve("out/keep.txt")));
     }
 
     @Test
@@ -291,5 +293,18 @@ class MergeCliTest {
                 "--out", out.toString()));
         assertFalse(Files.exists(out));
         assertFalse(leftovers(tmp));
+    }
+
+    @Test
+    void fullDiskIsNamedAsSuch() {
+        // the mapping the full-disk attack case (MergeAttackTest, needs root for its tmpfs) goes through
+        var e = MergeOutput.failure(tmp.resolve("out"), new java.io.UncheckedIOException("cannot write x",
+                new java.nio.file.FileSystemException(tmp.resolve(".out.tmp/model.safetensors.tmp").toString(), null,
+                        "No space left on device")), 1000);
+        assertEquals(3, e.exitCode());
+        assertTrue(e.getMessage().startsWith("no space left on the file system of " + tmp), e.getMessage());
+        var other = MergeOutput.failure(tmp.resolve("out"), new java.nio.file.AccessDeniedException("x"), 1000);
+        assertEquals(3, other.exitCode());
+        assertTrue(other.getMessage().startsWith("cannot write the merged model to "), other.getMessage());
     }
 }

@@ -19,7 +19,7 @@ class MethodsTest {
             per.add(g(Map.of("weight", w[i], "density", dens[i])));
         }
         return MergeMethods.get("ties").merge(new MergeMethod.MergeTensor("x", base.clone(), clone(d),
-                g(Map.of("lambda", 1.0, "normalize", normalize, "consensus", consensus, "int8_mask", false)), per, 0));
+                g(Map.of("lambda", 1.0, "normalize", normalize, "consensus", consensus, "int8_mask", false, "rescale", false)), per, 0));
     }
 
     private static float[][] clone(float[][] d) {
@@ -140,8 +140,21 @@ class MethodsTest {
         ParamValue f = ParamValue.parse(List.of(Map.of("filter", "mlp", "value", 0.5), Map.of("value", 0)), "w");
         assertEquals(0.5, (double) f.resolve("model.layers.0.mlp.up_proj.weight", 0));
         assertEquals(0.0, (double) f.resolve("model.layers.0.self_attn.q_proj.weight", 0));
-        assertEquals(0.0, MergeRunner.tOf("model.embed_tokens.weight", 5));
-        assertEquals(0.5, MergeRunner.tOf("model.layers.2.mlp.up_proj.weight", 5));
-        assertEquals(1.0, MergeRunner.tOf("lm_head.weight", 5));
+        // mergekit's match-all filter, and no match at all (null: the caller falls through)
+        ParamValue star = ParamValue.parse(List.of(Map.of("filter", "*", "value", 0.3), Map.of("value", 0.9)), "t");
+        assertEquals(0.3, (double) star.resolve("model.norm.weight", 0));
+        ParamValue none = ParamValue.parse(List.of(Map.of("filter", "mlp", "value", 0.3)), "density");
+        assertEquals(null, none.resolve("model.norm.weight", 0));
+        // a list of booleans is a step function of t: entry int(t * (len - 1))
+        ParamValue steps = ParamValue.parse(List.of(true, false, false), "normalize");
+        assertEquals(true, steps.resolve("x", 0.49));
+        assertEquals(false, steps.resolve("x", 0.5));
+        assertEquals(0.0, MergePlan.tOf("model.embed_tokens.weight", 5));
+        assertEquals(0.5, MergePlan.tOf("model.layers.2.mlp.up_proj.weight", 5));
+        // mergekit's planner (since March 2025): everything outside the layers at t = 0
+        assertEquals(0.0, MergePlan.tOf("lm_head.weight", 5));
+        assertEquals(0.0, MergePlan.tOf("model.norm.weight", 5));
+        assertEquals(1.0, MergePlan.tOf("model.layers.4.mlp.up_proj.weight", 5));
+        assertEquals(1.0, MergePlan.tOf("model.layers.0.mlp.up_proj.weight", 1)); // one layer: t = 1, as mergekit
     }
 }

@@ -65,6 +65,87 @@ class TrainDpoEndToEndTest {
         assertTrue(m.stream().anyMatch(r -> r.has("eval_loss")));
     }
 
+    /**
+     * preference.disable_dropout (default true, TRL's disable_dropout=True): with lora.dropout 0.5 the run is
+     * bit-identical to one with lora.dropout 0 (the independent reference), yet adapter_config.json records 0.5,
+     * as a TRL-trained adapter does; --no-disable-dropout trains with dropout and gives other numbers.
+     */
+    @Test
+    void loraDropoutIsOffInPreferenceTrainingAsInTrl() {
+        String[] common = {"--max-steps", "3", "--set", "training.eval_steps=0", "--beta", "0.5"};
+        Path off = tmp.resolve("dropout-off");
+        Path none = tmp.resolve("dropout-zero");
+        Path on = tmp.resolve("dropout-on");
+        assertEquals(0, Paft.execute(args(off, concat(common, "--set", "lora.dropout=0.5"))));
+        assertEquals(0, Paft.execute(args(none, concat(common, "--set", "lora.dropout=0.0"))));
+        assertEquals(0, Paft.execute(args(on, concat(common, "--set", "lora.dropout=0.5", "--no-disable-dropout"))));
+        assertEquals(0.5, PeftAdapter.read(off).config().loraDropout(), "adapter_config.json keeps the configured rate");
+        assertEquals(0.5, PeftAdapter.read(on).config().loraDropout());
+        assertEquals(0.0, PeftAdapter.read(none).config().loraDropout());
+        List<Double> lossOff = losses(off);
+        List<Double> lossNone = losses(none);
+        assertEquals(lossNone, lossOff, "dropout disabled must train exactly as lora.dropout = 0");
+        var a = PeftAdapter.read(off).modules();
+        var b = PeftAdapter.read(none).modules();
+        for (String k : b.keySet()) {
+            assertTrue(java.util.Arrays.equals(b.get(k).b().data(), a.get(k).b().data()), k);
+        }
+        // Step 1 has B = 0 (LoRA output 0 whatever the dropout); from step 2 on, dropout changes the numbers.
+        List<Double> lossOn = losses(on);
+        assertEquals(lossNone.get(0), lossOn.get(0));
+        assertTrue(!lossNone.get(2).equals(lossOn.get(2)), "--no-disable-dropout must train with dropout: " + lossOn);
+    }
+
+    /**
+     * Step-0 logps/chosen and logps/rejected on the demo model equal TRL's rule computed independently in PyTorch
+     * (scripts/golden/pref_eos_demo.py): plain pairs with EOS appended, conversational pairs ending at the
+     * template's end-of-turn token with nothing appended.
+     */
+    @Test
+    void stepZeroLogpsMatchTrlTokenizationOnTheDemoModel() throws Exception {
+        JsonNode golden = new com.fasterxml.jackson.databind.ObjectMapper().readTree(
+                Path.of("src/test/resources/train/golden_pref_eos_demo.json").toFile());
+        int n = golden.get("pairs").asInt();
+        List<String> lines = Files.readAllLines(DATA.resolve("pref_train.jsonl")).subList(0, n);
+        var mapper = new com.fasterxml.jackson.databind.ObjectMapper();
+        List<String> conv = new ArrayList<>();
+        for (String l : lines) {
+            JsonNode r = mapper.readTree(l);
+            conv.add(mapper.writeValueAsString(java.util.Map.of(
+                    "prompt", List.of(java.util.Map.of("role", "user", "content", r.get("prompt").asText())),
+                    "chosen", List.of(java.util.Map.of("role", "assistant", "content", r.get("chosen").asText())),
+                    "rejected", List.of(java.util.Map.of("role", "assistant", "content", r.get("rejected").asText())))));
+        }
+        for (String kind : List.of("plain", "conv")) {
+            Path data = tmp.resolve("eos-" + kind + ".jsonl");
+            Files.write(data, kind.equals("plain") ? lines : conv);
+            Path out = tmp.resolve("eos-" + kind);
+            assertEquals(0, Paft.execute("train-dpo", "--model", model.toString(), "--train", data.toString(),
+                    "--output-dir", out.toString(), "--threads", "2", "--batch-size", Integer.toString(n), "--max-steps", "1",
+                    "--max-length", "64", "--max-prompt-length", "32", "--set", "training.log_steps=1"));
+            JsonNode first = MetricsLog.read(out.resolve("metrics.jsonl")).get(0);
+            for (String k : List.of("logps/chosen", "logps/rejected")) {
+                assertEquals(golden.get(kind).get(k).asDouble(), first.get(k).asDouble(), 1e-4, kind + " " + k);
+            }
+        }
+    }
+
+    private static List<Double> losses(Path out) {
+        List<Double> l = new ArrayList<>();
+        for (JsonNode r : MetricsLog.read(out.resolve("metrics.jsonl"))) {
+            if (r.has("loss")) {
+                l.add(r.get("loss").asDouble());
+            }
+        }
+        return l;
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        List<String> l = new ArrayList<>(List.of(a));
+        l.addAll(List.of(b));
+        return l.toArray(String[]::new);
+    }
+
     @Test
     void badPromptLengthIsAConfigError() {
         assertEquals(2, Paft.execute(args(tmp.resolve("bad"), "--max-steps", "1", "--max-length", "16", "--max-prompt-length", "16")));

@@ -3,6 +3,7 @@ package dev.paft.data.template;
 import com.hubspot.jinjava.Jinjava;
 import com.hubspot.jinjava.JinjavaConfig;
 import com.hubspot.jinjava.LegacyOverrides;
+import com.hubspot.jinjava.interpret.JinjavaInterpreter;
 import com.hubspot.jinjava.interpret.RenderResult;
 import com.hubspot.jinjava.interpret.TemplateError;
 import com.hubspot.jinjava.el.JinjavaInterpreterResolver;
@@ -61,7 +62,7 @@ public final class ChatTemplate {
             throw PaftException.badInput(source + ": chat template is empty");
         }
         this.template = template;
-        this.prepared = JinjaWhitespace.apply(template);
+        this.prepared = parse(template, source);
         this.source = source;
         this.specialTokens = Map.copyOf(specialTokens);
         this.clock = null;
@@ -73,6 +74,8 @@ public final class ChatTemplate {
         this.source = t.source;
         this.specialTokens = t.specialTokens;
         this.clock = clock;
+        this.maxMillis = t.maxMillis;
+        this.maxIterations = t.maxIterations;
     }
 
     /**
@@ -80,7 +83,8 @@ public final class ChatTemplate {
      *
      * @param dir directory holding {@code tokenizer_config.json} (its special tokens are used
      *     even with an override)
-     * @param override {@code null} to use the directory's {@code chat_template}; otherwise a path
+     * @param override {@code null} to use the directory's template ({@code chat_template.jinja} when
+     *     present, else {@code tokenizer_config.json}'s {@code chat_template}); otherwise a path
      *     to a template file (when such a file exists) or the template text itself
      * @throws PaftException bad input when there is no template
      */
@@ -108,9 +112,11 @@ public final class ChatTemplate {
         }
         Path file = dir.resolve(TokenizerConfig.FILE_NAME);
         if (cfg.chatTemplate() == null) {
-            throw PaftException.badInput(file + ": no chat_template (give one with a template override)");
+            throw PaftException.badInput(file + ": no chat_template (nor " + TokenizerConfig.JINJA_FILE_NAME
+                    + " beside it); give one with a template override");
         }
-        return new ChatTemplate(cfg.chatTemplate(), file + " chat_template", cfg.specialTokens());
+        Path jinja = TokenizerConfig.jinjaTemplate(dir);   // transformers: the file wins over the config entry
+        return new ChatTemplate(cfg.chatTemplate(), jinja != null ? jinja.toString() : file + " chat_template", cfg.specialTokens());
     }
 
     /** Like {@link #load} but {@code null} when the directory has no template and none is given. */
@@ -167,14 +173,15 @@ public final class ChatTemplate {
         ctx.put("add_generation_prompt", addGenerationPrompt);
         ctx.putIfAbsent("strftime_now", STRFTIME_NOW_DEFINED);
         RenderResult result;
+        TemplateBudget budget = new TemplateBudget(maxMillis, maxIterations);
         try {
-            result = clock == null ? JINJAVA.renderForResult(prepared, ctx)
-                    : TemplateGlobals.withClock(clock, () -> JINJAVA.renderForResult(prepared, ctx));
-        } catch (RuntimeException e) {
+            result = budget.run(() -> clock == null ? JINJAVA.renderForResult(prepared, ctx)
+                    : TemplateGlobals.withClock(clock, () -> JINJAVA.renderForResult(prepared, ctx)));
+        } catch (RuntimeException | OutOfMemoryError e) {
             throw PaftException.badInput(source + ": chat template failed: " + rootMessage(e), e);
         }
         for (TemplateError err : result.getErrors()) {
-            if (err.getSeverity() == TemplateError.ErrorType.FATAL) {
+            if (err.getSeverity() == TemplateError.ErrorType.FATAL || limitHit(err.getException())) {
                 String msg = err.getException() != null ? rootMessage(err.getException()) : err.getMessage();
                 throw PaftException.badInput(source + ": chat template failed (line " + err.getLineno()
                         + "): " + msg);
@@ -182,6 +189,57 @@ public final class ChatTemplate {
         }
         return result.getOutput();
     }
+
+    /**
+     * The template prepared for Jinjava ({@link JinjaWhitespace}) and parsed once, so a syntax error (an
+     * unclosed {@code {{}, a {@code for} without {@code endfor}) is bad input (exit 3) naming the source
+     * when the template is loaded, not an internal error at the first record.
+     */
+    private static String parse(String template, String source) {
+        String prepared;
+        try {
+            prepared = JinjaWhitespace.apply(template);
+        } catch (IllegalArgumentException e) {
+            throw PaftException.badInput(source + ": chat template syntax error: " + e.getMessage());
+        }
+        JinjavaInterpreter interpreter = JINJAVA.newInterpreter();
+        JinjavaInterpreter.pushCurrent(interpreter);
+        try {
+            interpreter.parse(prepared);
+        } catch (RuntimeException e) {
+            throw PaftException.badInput(source + ": chat template syntax error: " + rootMessage(e));
+        } finally {
+            JinjavaInterpreter.popCurrent();
+        }
+        for (TemplateError err : interpreter.getErrors()) {
+            if (err.getSeverity() == TemplateError.ErrorType.FATAL) {
+                throw PaftException.badInput(source + ": chat template syntax error (line " + err.getLineno() + "): "
+                        + err.getMessage());
+            }
+        }
+        return prepared;
+    }
+
+    private static boolean limitHit(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof TemplateBudget.Exceeded || t instanceof com.hubspot.jinjava.interpret.OutputTooBigException
+                    || t instanceof com.hubspot.jinjava.interpret.CollectionTooBigException) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** This template with other time and loop budgets per rendering (tests; the defaults are {@link TemplateBudget}'s). */
+    public ChatTemplate withBudget(long millis, long iterations) {
+        ChatTemplate t = new ChatTemplate(this, clock);
+        t.maxMillis = millis;
+        t.maxIterations = iterations;
+        return t;
+    }
+
+    private long maxMillis = TemplateBudget.MAX_MILLIS;
+    private long maxIterations = TemplateBudget.MAX_ITERATIONS;
 
     /** This template with {@code strftime_now} reading the given clock (tests). */
     ChatTemplate withClock(Clock clock) {
@@ -215,6 +273,10 @@ public final class ChatTemplate {
                         .withKeepNullableLoopValues(true)
                         .build())
                 .withNestedInterpretationEnabled(false)
+                .withMaxOutputSize(TemplateBudget.MAX_OUTPUT_CHARS)
+                .withMaxStringLength(TemplateBudget.MAX_OUTPUT_CHARS)
+                .withMaxListSize(TemplateBudget.MAX_COLLECTION_ITEMS)
+                .withMaxMapSize(TemplateBudget.MAX_COLLECTION_ITEMS)
                 .withFailOnUnknownTokens(false)
                 .withElResolver(new CompositeELResolver() {
                     {
@@ -224,6 +286,8 @@ public final class ChatTemplate {
                 })
                 .build();
         Jinjava j = new Jinjava(cfg);
+        j.setResourceLocator(new TemplateBudget.NoResources());
+        j.getGlobalContext().registerTag(new TemplateBudget.BudgetedFor());
         j.getGlobalContext().registerFunction(
                 new ELFunctionDefinition("", "raise_exception", TemplateGlobals.class, "raiseException", String.class));
         j.getGlobalContext().registerFunction(

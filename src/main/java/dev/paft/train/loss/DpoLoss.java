@@ -5,10 +5,15 @@ import dev.paft.engine.Scalars;
 import ai.djl.ndarray.NDArray;
 
 /**
- * DPO with the sigmoid loss and optional conservative label smoothing (Rafailov et al. 2023;
- * TRL {@code loss_type="sigmoid"}):
+ * DPO with the sigmoid loss (Rafailov et al. 2023; TRL {@code loss_type="sigmoid"}) and optional
+ * conservative label smoothing (cDPO, Mitchell 2023):
  * {@code L = mean_b[ -(1 - e) log sigma(beta * Delta) - e log sigma(-beta * Delta) ]},
  * {@code Delta = (logp_c - ref_c) - (logp_r - ref_r)}, log-probs summed over completion tokens.
+ *
+ * <p>TRL versions: with {@code e = 0} (the default) this is current TRL's sigmoid loss. With
+ * {@code e > 0} it is TRL 0.28 and earlier ({@code sigmoid} + {@code label_smoothing}); TRL 0.29 and
+ * later ignore {@code label_smoothing} for the sigmoid loss (it only feeds robust, EXO and AOT). paft
+ * keeps cDPO, documented as the TRL &lt;= 0.28 behaviour.
  *
  * <p>When the policy equals the reference (LoRA at step 0, B = 0), Delta = 0 and L = ln 2.
  * Rewards: {@code beta * (logp - ref)}.

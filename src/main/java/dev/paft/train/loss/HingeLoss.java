@@ -8,7 +8,8 @@ import ai.djl.nn.Activation;
 /**
  * DPO with the hinge loss (SLiC; TRL {@code loss_type="hinge"}):
  * {@code L = mean_b relu(1 - beta * Delta)}, {@code Delta = (logp_c - ref_c) - (logp_r - ref_r)},
- * log-probs summed over completion tokens. Rewards: {@code beta * (logp - ref)}.
+ * log-probs summed over completion tokens. Rewards: {@code beta * (logp - ref)}. Loss and metrics
+ * are the same in every TRL version (0.28 and earlier, and current).
  */
 public final class HingeLoss implements PreferenceLoss {
     private final double beta;

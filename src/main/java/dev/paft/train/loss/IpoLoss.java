@@ -7,11 +7,12 @@ import ai.djl.ndarray.NDArray;
 /**
  * IPO (Azar et al. 2023; TRL {@code loss_type="ipo"}):
  * {@code L = mean_b (Delta_avg - 1 / (2 beta))^2}, where
- * {@code Delta_avg = (lp_c - ref_c) - (lp_r - ref_r)} uses <em>per-token averaged</em>
- * log-probs (sum / token count), as TRL does for IPO.
+ * {@code Delta_avg = (lp_c - ref_c) / n_c - (lp_r - ref_r) / n_r} uses <em>per-token averaged</em>
+ * log-ratios (sum / completion token count), as TRL does for IPO.
  *
- * <p>As in TRL, the rewards ({@code beta * (lp - ref)}) and the logged {@code logps/*} are the
- * averaged values too.
+ * <p>Metrics follow TRL 0.29 and later (current TRL): the rewards ({@code beta * (lp - ref)}) and the
+ * logged {@code logps/*} are the <em>summed</em> values, as for every other loss; only the loss uses
+ * the averages. (TRL 0.28 and earlier logged the averaged values for IPO.)
  */
 public final class IpoLoss implements PreferenceLoss {
     private final double beta;
@@ -40,7 +41,10 @@ public final class IpoLoss implements PreferenceLoss {
         NDArray delta = pc.sub(rc).sub(pr.sub(rr));                                      // Delta_avg, [B]
         NDArray d = delta.sub(Scalars.of(1.0 / (2.0 * beta), delta));                   // Delta_avg - 1/(2 beta)
         NDArray losses = d.mul(d);
+        // TRL >= 0.29: rewards and logps are logged summed (TRL <= 0.28 logged the averages).
         return new PreferenceResult(losses.mean(), RewardMetrics.of(
-                RewardMetrics.reward(pc, rc, beta), RewardMetrics.reward(pr, rr, beta), pc, pr));
+                RewardMetrics.reward(in.policyChosen(), in.refChosen(), beta),
+                RewardMetrics.reward(in.policyRejected(), in.refRejected(), beta),
+                in.policyChosen(), in.policyRejected()));
     }
 }

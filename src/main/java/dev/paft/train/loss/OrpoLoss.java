@@ -15,7 +15,8 @@ import java.util.Map;
  *
  * <p>The NLL is an input ({@link PreferenceBatch#chosenNll()}): paft's default is the NLL of
  * the chosen completion (ORPO paper); TRL's whole-sequence NLL is the trainer's option.
- * Metrics as TRL: rewards {@code lambda * lp}, {@code logps/*} averaged, {@code nll_loss},
+ * Metrics as TRL's ORPOTrainer (unchanged across versions; now {@code trl.experimental.orpo}):
+ * rewards {@code lambda * lp}, {@code logps/*} averaged, {@code nll_loss},
  * {@code log_odds_ratio = mean log sigma(log_odds)}, {@code log_odds_chosen = mean log_odds}.
  */
 public final class OrpoLoss implements PreferenceLoss {

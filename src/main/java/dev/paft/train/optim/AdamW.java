@@ -241,8 +241,11 @@ public final class AdamW implements AutoCloseable {
                 shape[d] = in.readLong();
                 size *= shape[d];
             }
-            if (size > Integer.MAX_VALUE) {
-                throw PaftException.badInput("optimizer state for " + name + " is too large: " + size);
+            if (size > Integer.MAX_VALUE || size < 0) {
+                throw PaftException.badInput("optimizer state for " + name + " has an invalid size: " + size);
+            }
+            if (in.available() < Integer.MAX_VALUE && 8 * size > in.available()) {       // the moments are not all there: a truncated file
+                throw new java.io.EOFException("optimizer state for " + name + " needs " + 8 * size + " bytes, " + in.available() + " left");
             }
             float[] m = new float[(int) size];
             float[] v = new float[(int) size];
