@@ -29,12 +29,26 @@ public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--dpo-steps", paramLabel = "N", defaultValue = "150", description = "DPO optimizer steps (default: ${DEFAULT-VALUE}).")
     int dpoSteps;
 
+    @Option(names = "--overwrite", description = "Redo the stages whose settings changed since the last demo in this directory "
+            + "(e.g. other --sft-steps); without it they are refused.")
+    boolean overwrite;
+
+    @Option(names = "--assets-only", description = "Only extract the tiny model, its tokenizer and the data into DIR/assets "
+            + "(what configs/tiny/*.yaml use) and write DIR/paft-demo.yaml; train nothing.")
+    boolean assetsOnly;
+
     @Override
     public Integer call() {
         Path cfgFile = Demo.prepare(outputDir, sftSteps, dpoSteps);
         System.out.println("paft demo: assets in " + outputDir.resolve("assets") + ", config " + cfgFile);
+        if (assetsOnly) {
+            System.out.println("  model " + outputDir.resolve("assets/model") + "; data " + outputDir.resolve("assets/data")
+                    + " (sft_train, sft_test, pref_train, pref_test, task_mc, pref_mc .jsonl)");
+            System.out.println("  next: paft train-sft --config configs/tiny/sft-sparse.yaml   (the configs read runs/demo/assets)");
+            return 0;
+        }
         PaftConfig cfg = ConfigLoader.load(common.config != null ? common.config : cfgFile, common.sets,
                 common.seed == null ? Map.of() : Map.of("training.seed", common.seed));
-        return RunCommand.execute(cfg, null, common);
+        return RunCommand.execute(cfg, null, overwrite, common);
     }
 }

@@ -42,7 +42,7 @@ public final class MergeCommand implements Callable<Integer> {
     @Parameters(index = "1", arity = "0..1", paramLabel = "OUT", description = "Output directory, like --out.")
     Path positionalOut;
 
-    @Option(names = {"-o", "--out"}, paramLabel = "DIR", description = "Output model directory.")
+    @Option(names = {"-o", "--output-dir", "--out"}, paramLabel = "DIR", description = "Output model directory.")
     Path out;
 
     @Option(names = "--base", paramLabel = "DIR", description = "Base model directory.")

@@ -15,8 +15,9 @@ import picocli.CommandLine.Command;
         description = {"Parallel fine-tuning of LLMs: sparse LoRA SFT and preference alignment from one base, merged.", ""},
         commandListHeading = "%nCommands:%n",
         footerHeading = "%nExit codes:%n",
-        footer = {"  0 ok, 1 internal error, 2 usage or config error, 3 bad input file or data, 4 NaN/Inf.",
-                "", "Run 'paft COMMAND --help' for a command's options."},
+        footer = {"  0 ok, 1 internal error, 2 usage/config error, 3 bad input file or data, 4 NaN/Inf.",
+                "", "Run 'paft COMMAND --help' for a command's options. Options also take their",
+                "TRL/transformers spellings: --learning_rate, --num_train_epochs, ..."},
         subcommands = {
             DemoCommand.class,
             RunCommand.class,
@@ -26,6 +27,7 @@ import picocli.CommandLine.Command;
             SparsityReportCommand.class,
             EvalCommand.class,
             GenerateCommand.class,
+            ChatCommand.class,
             CommandLine.HelpCommand.class
         })
 public final class Paft implements Runnable {
@@ -38,6 +40,7 @@ public final class Paft implements Runnable {
     }
 
     public static void main(String[] args) {
+        Terminal.install();
         System.exit(execute(args));
     }
 
@@ -47,9 +50,12 @@ public final class Paft implements Runnable {
     }
 
     public static CommandLine commandLine() {
+        Logging.setVerbosity(0); // -v sets it again while parsing
         CommandLine cl = new CommandLine(new Paft());
         cl.setExecutionExceptionHandler(Paft::handle);
+        cl.setParameterExceptionHandler(Paft::usageError);
         cl.setCaseInsensitiveEnumValuesAllowed(true);
+        HelpLayout.apply(cl);
         return cl;
     }
 
@@ -75,6 +81,24 @@ public final class Paft implements Runnable {
         e.printStackTrace(err);
         err.flush();
         return PaftException.INTERNAL;
+    }
+
+    /**
+     * A bad command line: one line naming what is wrong, a suggestion for a mistyped option or
+     * command, and where the help is; exit 2 (not the whole usage text).
+     */
+    static int usageError(CommandLine.ParameterException e, String[] args) {
+        CommandLine cl = e.getCommandLine();
+        PrintWriter err = cl.getErr();
+        String cmd = cl.getCommandSpec().qualifiedName();
+        StringBuilder sb = new StringBuilder(cmd + ": error: " + e.getMessage().replace(System.lineSeparator(), " ").strip());
+        if (e instanceof CommandLine.UnmatchedArgumentException u && !u.getSuggestions().isEmpty()) {
+            sb.append("; did you mean ").append(u.getSuggestions().get(0)).append('?');
+        }
+        err.println(sb);
+        err.println("Run '" + cmd + " --help' for its options.");
+        err.flush();
+        return PaftException.USAGE;
     }
 
     /** Reports the jar's version. */

@@ -16,7 +16,8 @@ import picocli.CommandLine.Option;
 @Command(name = "run", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"The whole PAFT paradigm from one config: SFT (with L1) and preference training from the same",
             "base, parallel merges of the two deltas, the sparsity report, evaluations and a comparison table.",
-            "Rerunning skips complete stages and resumes an interrupted training from its checkpoint.", ""},
+            "Rerunning skips complete stages made from the same config and resumes an interrupted training",
+            "from its checkpoint; a stage whose config changed is refused unless --overwrite is given.", ""},
         footer = {"", "Example:", "  paft run --config configs/zephyr/paft.yaml --device cuda",
             "  paft run --config runs/demo/paft-demo.yaml --sequential"})
 public final class RunCommand implements Callable<Integer> {
@@ -29,16 +30,20 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--sequential", negatable = true, description = "Also run the sequential baseline SFT -> preference (run.sequential).")
     Boolean sequential;
 
+    @Option(names = "--overwrite", description = "Redo the stages whose config or inputs changed since they were made, "
+            + "and what depends on them (without it such stages are refused; unchanged stages are always kept).")
+    boolean overwrite;
+
     @Override
     public Integer call() {
         Map<String, Object> flags = new LinkedHashMap<>();
         flags.put("run.output_dir", outputDir == null ? null : outputDir.toString());
         PaftConfig cfg = common.load(flags);
-        return execute(cfg, sequential, common);
+        return execute(cfg, sequential, overwrite, common);
     }
 
-    static int execute(PaftConfig cfg, Boolean sequential, CommonOptions common) {
-        PaftRun.Plan plan = PaftRun.Plan.of(cfg, sequential);
+    static int execute(PaftConfig cfg, Boolean sequential, boolean overwrite, CommonOptions common) {
+        PaftRun.Plan plan = PaftRun.Plan.of(cfg, sequential).withOverwrite(overwrite);
         Device device = Engines.start(common.device, common.threads);
         long t0 = System.nanoTime();
         PaftRun.Outcome o;

@@ -58,7 +58,7 @@ public final class SparsityReportCommand implements Callable<Integer> {
     @Option(names = "--format", paramLabel = "FMT", defaultValue = "table", description = "table, json or csv (default: ${DEFAULT-VALUE}).")
     OutputFormat format;
 
-    @Option(names = {"-o", "--output"}, paramLabel = "FILE", description = "Write the table/JSON/CSV to FILE instead of standard output.")
+    @Option(names = "--output", paramLabel = "FILE", description = "Write the table/JSON/CSV to FILE instead of standard output.")
     Path output;
 
     @Option(names = "--plot", paramLabel = "FILE", description = "Chart of per-layer sparsity per input (.png or .svg), first threshold.")

@@ -92,6 +92,10 @@ public final class ConfigLoader {
         Map<String, String> origins = new java.util.HashMap<>();
         if (file != null) {
             ObjectNode user = readFile(file);
+            ObjectNode flat = ConfigHints.translateFlat(user, tree, source);
+            if (flat != null) {
+                user = flat;
+            }
             checkKnownSections(user, tree, source);
             recordOrigins(user, "", source, origins);
             deepMerge(tree, user);
@@ -175,7 +179,7 @@ public final class ConfigLoader {
         } catch (UnrecognizedPropertyException e) {
             String known = e.getKnownPropertyIds() == null ? "" : " (known: " + e.getKnownPropertyIds().stream()
                     .map(Object::toString).sorted().collect(Collectors.joining(", ")) + ")";
-            throw PaftException.usage(source + ": unknown key '" + path(e) + "'" + known);
+            throw PaftException.usage(unknownKey(source, path(e), e.getKnownPropertyIds()) + known);
         } catch (InvalidFormatException e) {
             throw PaftException.usage(source + ": key '" + path(e) + "' has the wrong type: expected "
                     + simpleType(e.getTargetType()) + ", got '" + e.getValue() + "'");
@@ -272,10 +276,24 @@ public final class ConfigLoader {
         for (Iterator<String> it = user.fieldNames(); it.hasNext(); ) {
             String k = it.next();
             if (!defaults.has(k)) {
-                throw PaftException.usage(source + ": unknown section '" + k + "' (known: "
+                throw PaftException.usage(unknownKey(source, k, iterable(defaults)).replace("unknown key", "unknown section") + " (known: "
                         + String.join(", ", (Iterable<String>) defaults::fieldNames) + ")");
             }
         }
+    }
+
+    private static java.util.List<Object> iterable(ObjectNode n) {
+        java.util.List<Object> l = new java.util.ArrayList<>();
+        n.fieldNames().forEachRemaining(l::add);
+        return l;
+    }
+
+    /** "FILE:LINE: unknown key 'lora.lora_alpha'; did you mean 'lora.alpha'?" (the line when the source is a file). */
+    private static String unknownKey(String source, String dotted, java.util.Collection<Object> known) {
+        int dot = dotted.lastIndexOf('.');
+        int line = ConfigHints.line(source, dotted);
+        return source + (line > 0 ? ":" + line : "") + ": unknown key '" + dotted + "'" + ConfigHints.didYouMean(
+                dot < 0 ? "" : dotted.substring(0, dot), dotted.substring(dot + 1), known.stream().map(Object::toString).toList());
     }
 
     /** Overlays {@code over} onto {@code base}: mappings merge key by key, anything else replaces. */

@@ -32,6 +32,7 @@ public final class Engines {
                 System.setProperty("ai.djl.pytorch.num_threads", Integer.toString(threads));
                 System.setProperty("ai.djl.pytorch.num_interop_threads", "1");
             }
+            CudaProbe.quiet();
             try {
                 engine = Engine.getEngine("PyTorch");
             } catch (RuntimeException | UnsatisfiedLinkError e) {
@@ -82,8 +83,10 @@ public final class Engines {
         }
         int count = engine.getGpuCount();
         if (count == 0) {
-            throw PaftException.usage("--device " + device + ": no CUDA GPU is usable: this PyTorch engine is "
-                    + engine.getVersion() + " (" + (engine.hasCapability("CUDA") ? "CUDA build" : "CPU-only build")
+            String why = CudaProbe.reason();
+            throw PaftException.usage("--device " + device + ": no CUDA GPU is usable: "
+                    + (why != null ? "the CUDA probe says \"" + why + "\"; " : "")
+                    + "this PyTorch engine is " + engine.getVersion() + " (" + (engine.hasCapability("CUDA") ? "CUDA build" : "CPU-only build")
                     + "); use --device cpu, or set PYTORCH_FLAVOR=cu128 and PYTORCH_LIBRARY_PATH to a CUDA libtorch 2.7.1");
         }
         if (index >= count) {

@@ -86,6 +86,21 @@ public final class Generator {
         return tok.encodeStart(chat.render(messages, true));
     }
 
+    /**
+     * Generates for one prompt, calling {@code onToken} with each new token as it is picked (not
+     * the end token); the same tokens as {@link #generate} for that prompt alone.
+     */
+    public static Generation stream(EvalModel m, int[] prompt, Config cfg, java.util.function.IntConsumer onToken) {
+        int[] stops = stopIds(m);
+        boolean grad = JniUtils.isGradMode();
+        JniUtils.setGradMode(false);
+        try {
+            return batch(m, List.of(prompt), new SplittableRandom[] {new SplittableRandom(cfg.seed()).split()}, cfg, stops, onToken).get(0);
+        } finally {
+            JniUtils.setGradMode(grad);
+        }
+    }
+
     /** Generates for every prompt, {@code batchSize} prompts at a time; results in prompt order. */
     public static List<Generation> generate(EvalModel m, List<int[]> prompts, Config cfg, int batchSize) {
         if (batchSize < 1) {
@@ -103,7 +118,7 @@ public final class Generator {
         try {
             for (int from = 0; from < prompts.size(); from += batchSize) {
                 int to = Math.min(prompts.size(), from + batchSize);
-                out.addAll(batch(m, prompts.subList(from, to), Arrays.copyOfRange(rngs, from, to), cfg, stops));
+                out.addAll(batch(m, prompts.subList(from, to), Arrays.copyOfRange(rngs, from, to), cfg, stops, null));
             }
         } finally {
             JniUtils.setGradMode(grad);
@@ -111,7 +126,8 @@ public final class Generator {
         return out;
     }
 
-    private static List<Generation> batch(EvalModel m, List<int[]> prompts, SplittableRandom[] rngs, Config cfg, int[] stops) {
+    private static List<Generation> batch(EvalModel m, List<int[]> prompts, SplittableRandom[] rngs, Config cfg, int[] stops,
+                                          java.util.function.IntConsumer onToken) {
         LlamaModel model = m.model();
         TextTokenizer tok = m.tokenizer();
         int b = prompts.size();
@@ -157,6 +173,9 @@ public final class Generator {
                     int t = Sampling.next(logits[i], cfg.temperature(), cfg.topP(), rngs[i]);
                     gen.get(i).add(t);
                     nextIds[i] = t;
+                    if (onToken != null && !contains(stops, t)) {
+                        onToken.accept(t);
+                    }
                     if (contains(stops, t)) {
                         finish[i] = Finish.EOS;
                     } else if (gen.get(i).size() >= cfg.maxNewTokens()) {

@@ -33,6 +33,39 @@ public final class ChartImages {
         return render(chart, false);
     }
 
+    /** Several charts stacked top to bottom in one PNG (all as wide as the widest). */
+    public static byte[] pngStack(java.util.List<? extends Chart<?, ?>> charts) {
+        if (charts.size() == 1) {
+            return png(charts.get(0));
+        }
+        System.setProperty("java.awt.headless", "true");
+        try {
+            java.util.List<java.awt.image.BufferedImage> images = new java.util.ArrayList<>();
+            for (Chart<?, ?> c : charts) {
+                images.add(BitmapEncoder.getBufferedImage(c));
+            }
+            int w = images.stream().mapToInt(java.awt.image.BufferedImage::getWidth).max().orElse(1);
+            int h = images.stream().mapToInt(java.awt.image.BufferedImage::getHeight).sum();
+            java.awt.image.BufferedImage all = new java.awt.image.BufferedImage(w, h, java.awt.image.BufferedImage.TYPE_INT_RGB);
+            java.awt.Graphics2D g = all.createGraphics();
+            g.setColor(java.awt.Color.WHITE);
+            g.fillRect(0, 0, w, h);
+            int y = 0;
+            for (java.awt.image.BufferedImage im : images) {
+                g.drawImage(im, 0, y, null);
+                y += im.getHeight();
+            }
+            g.dispose();
+            ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+            javax.imageio.ImageIO.write(all, "png", bytes);
+            return bytes.toByteArray();
+        } catch (IOException e) {
+            throw new PaftException(PaftException.INTERNAL, "cannot encode a chart: " + e.getMessage(), e);
+        } catch (LinkageError | java.awt.AWTError | java.awt.HeadlessException | InternalError e) {
+            throw new ChartUnavailable(e);
+        }
+    }
+
     private static byte[] render(Chart<?, ?> chart, boolean png) {
         System.setProperty("java.awt.headless", "true");
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();

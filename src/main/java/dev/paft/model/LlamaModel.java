@@ -109,9 +109,14 @@ public final class LlamaModel implements AutoCloseable {
      */
     public static LlamaModel load(Path dir, Device device, boolean f16Storage) {
         HfModelConfig cfg = HfModelConfig.read(dir);
+        long t0 = System.nanoTime();
         try (TensorStore store = TensorStore.openModel(dir)) {
             validate(cfg, store);
-            return new LlamaModel(cfg, device, f16Storage, name -> FiniteWeights.require(store.readFloats(name), store.dir(), name, "base model"));
+            LlamaModel m = new LlamaModel(cfg, device, f16Storage, name -> FiniteWeights.require(store.readFloats(name), store.dir(), name, "base model"));
+            org.slf4j.LoggerFactory.getLogger(LlamaModel.class).debug("loaded {} ({}, {} layers, hidden {}, {}) on {} in {} ms; JVM heap used {} MiB",
+                    dir, cfg.architecture(), cfg.numLayers(), cfg.hiddenSize(), f16Storage ? "f16 storage" : "f32",
+                    device, (System.nanoTime() - t0) / 1_000_000, (Runtime.getRuntime().totalMemory() - Runtime.getRuntime().freeMemory()) >> 20);
+            return m;
         }
     }
 

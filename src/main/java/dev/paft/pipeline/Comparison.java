@@ -42,7 +42,7 @@ public final class Comparison {
         }
         try (EvalModel reference = spec.preferences() == null ? null : EvalModel.open(baseModel, null, null, device, false)) {
             for (Candidate c : candidates) {
-                Path cache = evalDir.resolve(c.name() + ".json");
+                Path cache = evalDir.resolve(c.fileName() + ".json");
                 Map<String, Double> m = readCache(cache);
                 if (m == null) {
                     long t0 = System.nanoTime();
@@ -111,8 +111,111 @@ public final class Comparison {
         return m;
     }
 
-    /** The comparison as a fixed-width table; {@code extra} adds columns (e.g. sparsity) by row name. */
+    /**
+     * The comparison as a narrow fixed-width table: short column names (a legend below maps them to
+     * the metric keys of comparison.json/.csv), 3 decimals (1 for perplexity), "preference"
+     * shortened to "pref" in model names, rows grouped by kind. {@code extra} adds columns (e.g.
+     * sparsity) by row name.
+     */
     public static String table(List<Row> rows, Map<String, Map<String, String>> extra) {
+        List<String> cols = columns(rows);
+        List<String> extraCols = extraColumns(extra);
+        List<String> heads = new ArrayList<>();
+        List<String> all = new ArrayList<>(cols);
+        all.addAll(extraCols);
+        for (String c : all) {
+            heads.add(shortName(c));
+        }
+        List<String> names = rows.stream().map(r -> r.candidate().name().replace("preference", "pref")).toList();
+        int nameW = Math.max(5, names.stream().mapToInt(String::length).max().orElse(5));
+        List<List<String>> cells = new ArrayList<>();
+        for (Row r : rows) {
+            List<String> line = new ArrayList<>();
+            for (String c : cols) {
+                Double v = r.metrics().get(c);
+                line.add(v == null || v.isNaN() ? "-" : String.format(Locale.ROOT, c.endsWith("ppl") ? "%.1f" : "%.3f", v));
+            }
+            Map<String, String> e = extra.getOrDefault(r.candidate().name(), Map.of());
+            for (String c : extraCols) {
+                line.add(e.getOrDefault(c, ""));
+            }
+            cells.add(line);
+        }
+        int[] w = new int[all.size()];
+        for (int j = 0; j < w.length; j++) {
+            w[j] = heads.get(j).length();
+            for (List<String> line : cells) {
+                w[j] = Math.max(w[j], line.get(j).length());
+            }
+        }
+        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "%-" + nameW + "s", "model"));
+        for (int j = 0; j < w.length; j++) {
+            sb.append(String.format(Locale.ROOT, "  %" + w[j] + "s", heads.get(j)));
+        }
+        sb.append('\n');
+        String kind = null;
+        for (int i = 0; i < rows.size(); i++) {
+            String k = rows.get(i).candidate().kind();
+            if (kind != null && !k.equals(kind)) {
+                sb.append('\n');
+            }
+            kind = k;
+            sb.append(String.format(Locale.ROOT, "%-" + nameW + "s", names.get(i)));
+            for (int j = 0; j < w.length; j++) {
+                sb.append(String.format(Locale.ROOT, "  %" + w[j] + "s", cells.get(i).get(j)));
+            }
+            sb.append('\n');
+        }
+        int tableW = nameW;
+        for (int x : w) {
+            tableW += 2 + x;
+        }
+        StringBuilder legend = new StringBuilder();
+        int col = 0;
+        for (int j = 0; j < all.size(); j++) {
+            if (!heads.get(j).equals(all.get(j))) {
+                String item = (legend.length() == 0 ? "columns: " : ", ") + heads.get(j) + " = " + all.get(j);
+                if (legend.length() > 0 && col + item.length() > Math.max(80, tableW)) {
+                    legend.append(",\n ");
+                    item = item.substring(1);
+                    col = 1;
+                }
+                legend.append(item);
+                col += item.length();
+            }
+        }
+        if (legend.length() > 0) {
+            sb.append('\n').append(legend).append(" (full keys and precision: comparison.csv)\n");
+        }
+        return sb.toString().lines().map(String::stripTrailing).collect(java.util.stream.Collectors.joining("\n", "", "\n"));
+    }
+
+    /** The comparison as CSV: every metric under its full key, full precision, one row per model. */
+    public static String csv(List<Row> rows, Map<String, Map<String, String>> extra) {
+        List<String> cols = columns(rows);
+        List<String> extraCols = extraColumns(extra);
+        StringBuilder sb = new StringBuilder("model,kind");
+        cols.forEach(c -> sb.append(',').append(csvCell(c)));
+        extraCols.forEach(c -> sb.append(',').append(csvCell(c)));
+        sb.append('\n');
+        for (Row r : rows) {
+            sb.append(csvCell(r.candidate().name())).append(',').append(r.candidate().kind());
+            for (String c : cols) {
+                Double v = r.metrics().get(c);
+                sb.append(',').append(v == null || v.isNaN() ? "" : Double.toString(v));
+            }
+            Map<String, String> e = extra.getOrDefault(r.candidate().name(), Map.of());
+            extraCols.forEach(c -> sb.append(',').append(csvCell(e.getOrDefault(c, ""))));
+            sb.append('\n');
+        }
+        return sb.toString();
+    }
+
+    private static String csvCell(String s) {
+        return s.contains(",") || s.contains("\"") ? "\"" + s.replace("\"", "\"\"") + "\"" : s;
+    }
+
+    private static List<String> columns(List<Row> rows) {
         List<String> cols = new ArrayList<>();
         for (Row r : rows) {
             for (String k : r.metrics().keySet()) {
@@ -121,35 +224,29 @@ public final class Comparison {
                 }
             }
         }
+        return cols;
+    }
+
+    private static List<String> extraColumns(Map<String, Map<String, String>> extra) {
         List<String> extraCols = new ArrayList<>();
         extra.values().forEach(e -> e.keySet().forEach(k -> {
             if (!extraCols.contains(k)) {
                 extraCols.add(k);
             }
         }));
-        int nameW = Math.max(10, rows.stream().mapToInt(r -> r.candidate().name().length()).max().orElse(10));
-        StringBuilder sb = new StringBuilder();
-        sb.append(String.format(Locale.ROOT, "%-" + nameW + "s  %-10s", "model", "kind"));
-        for (String c : cols) {
-            sb.append(String.format(Locale.ROOT, "  %14s", c));
-        }
-        for (String c : extraCols) {
-            sb.append(String.format(Locale.ROOT, "  %16s", c));
-        }
-        sb.append('\n');
-        for (Row r : rows) {
-            sb.append(String.format(Locale.ROOT, "%-" + nameW + "s  %-10s", r.candidate().name(), r.candidate().kind()));
-            for (String c : cols) {
-                Double v = r.metrics().get(c);
-                sb.append(String.format(Locale.ROOT, "  %14s", v == null || v.isNaN() ? "-" : String.format(Locale.ROOT, "%.4f", v)));
-            }
-            Map<String, String> e = extra.getOrDefault(r.candidate().name(), Map.of());
-            for (String c : extraCols) {
-                sb.append(String.format(Locale.ROOT, "  %16s", e.getOrDefault(c, "")));
-            }
-            sb.append('\n');
-        }
-        return sb.toString();
+        return extraCols;
+    }
+
+    /** A column's short name: {@code task_mc/acc} is "task_mc", {@code task_mc/acc_norm} "task_mc_n", ... */
+    static String shortName(String key) {
+        return switch (key) {
+            case "pref/reward_acc" -> "rew_acc";
+            case "pref/margin" -> "margin";
+            case "pref/logp_acc" -> "logp_acc";
+            case "sft/ppl" -> "ppl";
+            default -> key.startsWith("sparsity<") ? "sparse" : key.endsWith("/acc_norm") ? key.substring(0, key.length() - 9) + "_n"
+                    : key.endsWith("/acc") ? key.substring(0, key.length() - 4) : key;
+        };
     }
 
     /** The comparison as JSON: a list of {name, kind, model, adapter, metrics}. */

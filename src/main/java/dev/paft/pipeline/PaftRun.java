@@ -41,7 +41,9 @@ import java.util.function.Function;
  * process-global, so concurrent steps would lose bit-exact resume.
  *
  * <p>Every stage is skipped when its output is complete (a finished run's {@code paft_state.json},
- * a merged directory, a cached eval result) and a training stage resumes from its latest checkpoint.
+ * a merged directory, a cached eval result) and made from the same inputs ({@link StageStamps}), and a
+ * training stage resumes from its latest checkpoint. Output made from other inputs is refused (exit 2),
+ * or, with {@code overwrite}, redone together with every stage that reads it.
  */
 public final class PaftRun {
     /** An SFT stage: its name (and output subdirectory) and its config overlay. */
@@ -49,7 +51,12 @@ public final class PaftRun {
 
     /** What to run. */
     public record Plan(PaftConfig root, Path out, List<Variant> sft, Map<String, Object> preference, boolean sequential,
-                       List<RunConfig.RunMerge> merges, RunConfig.RunEval eval) {
+                       List<RunConfig.RunMerge> merges, RunConfig.RunEval eval, boolean overwrite) {
+
+        /** The same plan, redoing stages whose inputs changed instead of refusing them. */
+        public Plan withOverwrite(boolean o) {
+            return new Plan(root, out, sft, preference, sequential, merges, eval, o);
+        }
 
         /** The plan of a config's {@code run} section: one SFT stage named "sft". */
         public static Plan of(PaftConfig cfg, Boolean sequentialFlag) {
@@ -75,7 +82,7 @@ public final class PaftRun {
                 });
             }
             return new Plan(cfg, Path.of(r.outputDir()), variants, r.preference(),
-                    sequentialFlag != null ? sequentialFlag : r.sequential(), r.merges() == null ? List.of() : r.merges(), r.eval());
+                    sequentialFlag != null ? sequentialFlag : r.sequential(), r.merges() == null ? List.of() : r.merges(), r.eval(), false);
         }
     }
 
@@ -100,40 +107,77 @@ public final class PaftRun {
         mkdirs(out);
         writeText(out.resolve("run_config.yaml"), ConfigLoader.toYaml(plan.root()));
 
-        // 1. SFT adapter(s) and the preference adapter, from the same base (one copy in memory).
+        // 0. What every stage is made from; stale outputs are refused, or redone with --overwrite.
         Map<String, PaftConfig> sftCfgs = new LinkedHashMap<>();
         for (Variant v : plan.sft()) {
             sftCfgs.put(v.name(), stageConfig(v.overlay(), out.resolve(v.name()), null, "run.sft (" + v.name() + ")"));
         }
         PaftConfig prefCfg = stageConfig(plan.preference(), out.resolve("preference"), null, "run.preference");
-        boolean anyTraining = sftCfgs.keySet().stream().anyMatch(n -> !finished(out.resolve(n))) || !finished(out.resolve("preference"));
+        List<Candidate> candidates = new ArrayList<>();
+        Stages st = new Stages(out);
+        sftCfgs.forEach((name, c) -> st.training(name, c, null));
+        st.training("preference", prefCfg, null);
+        candidates.add(new Candidate("base", "base", base, null));
+        st.add("eval/" + Candidate.fileName("base") + ".json", evalInputs(Map.of("model", base.toAbsolutePath().toString())));
+        for (String name : sftCfgs.keySet()) {
+            candidates.add(new Candidate(name, "sft", base, out.resolve(name)));
+        }
+        candidates.add(new Candidate("preference", "preference", base, out.resolve("preference")));
+        if (plan.sequential()) {
+            for (String name : sftCfgs.keySet()) {
+                st.add("models/" + name, Map.of("base", base.toAbsolutePath().toString(), "adapter", st.hash(name)));
+                st.training("sequential/" + name + "-then-preference",
+                        stageConfig(plan.preference(), out.resolve("sequential").resolve(name + "-then-preference"), out.resolve("models").resolve(name),
+                                "run.preference (sequential after " + name + ")"), st.hash("models/" + name));
+                st.add("sequential/" + name + "+preference.model", Map.of("base", st.hash("models/" + name),
+                        "adapter", st.hash("sequential/" + name + "-then-preference")));
+                candidates.add(new Candidate("seq:" + name + "->preference", "sequential",
+                        out.resolve("sequential").resolve(name + "+preference.model"), null));
+            }
+        }
+        for (String name : sftCfgs.keySet()) {
+            for (RunConfig.RunMerge m : plan.merges()) {
+                Map<String, String> in = new LinkedHashMap<>(StageStamps.flatten(SNAKE.valueToTree(m)));
+                in.put("base", base.toAbsolutePath().toString());
+                in.put("sft", st.hash(name));
+                in.put("preference", st.hash("preference"));
+                if (m.method().equals("slerp")) {
+                    st.add("models/" + name, Map.of("base", base.toAbsolutePath().toString(), "adapter", st.hash(name)));
+                    st.add("models/preference", Map.of("base", base.toAbsolutePath().toString(), "adapter", st.hash("preference")));
+                }
+                st.add("merged/" + name + "+preference." + m.name(), in);
+                candidates.add(new Candidate(name + "+preference/" + m.name(), "parallel", out.resolve("merged").resolve(name + "+preference." + m.name()), null));
+            }
+        }
+        for (Candidate c : candidates) {
+            if (!c.name().equals("base")) {
+                String made = out.relativize(c.adapter() != null ? c.adapter() : c.model()).toString().replace('\\', '/');
+                st.add("eval/" + c.fileName() + ".json", evalInputs(Map.of("model", st.hash(made))));
+            }
+        }
+        st.checkAll();
+
+        // 1. SFT adapter(s) and the preference adapter, from the same base (one copy in memory).
+        boolean anyTraining = sftCfgs.keySet().stream().anyMatch(n -> st.pending(n, finished(out.resolve(n))))
+                || st.pending("preference", finished(out.resolve("preference")));
         if (anyTraining) {
             try (LlamaModel shared = LlamaModel.load(base, device, plan.root().model().dtype().equals("f16"))) {
-                sftCfgs.forEach((name, c) -> train(name, c, true, shared));
-                train("preference", prefCfg, false, shared);
+                sftCfgs.forEach((name, c) -> train(name, name, c, true, shared, st));
+                train("preference", "preference", prefCfg, false, shared, st);
             }
         } else {
             log.accept("training stages complete: skipped");
         }
 
-        List<Candidate> candidates = new ArrayList<>();
-        candidates.add(new Candidate("base", "base", base, null));
-        for (String name : sftCfgs.keySet()) {
-            candidates.add(new Candidate(name, "sft", base, out.resolve(name)));
-        }
-        candidates.add(new Candidate("preference", "preference", base, out.resolve("preference")));
-
         // 2. The sequential baseline: SFT merged into the base, preference training on it, merged.
         if (plan.sequential()) {
             for (String name : sftCfgs.keySet()) {
-                Path sftModel = materialize(base, out.resolve(name), out.resolve("models").resolve(name));
-                Path seqPref = out.resolve("sequential").resolve(name + "-then-preference");
+                Path sftModel = materialize(base, out.resolve(name), out.resolve("models").resolve(name), st);
+                String key = "sequential/" + name + "-then-preference";
+                Path seqPref = out.resolve(key);
                 PaftConfig c = stageConfig(plan.preference(), seqPref, sftModel, "run.preference (sequential after " + name + ")");
-                if (!finished(seqPref)) {
-                    train("sequential " + name + " -> preference", c, false, null);
-                }
-                Path seqModel = materialize(sftModel, seqPref, out.resolve("sequential").resolve(name + "+preference.model"));
-                candidates.add(new Candidate("seq:" + name + "->preference", "sequential", seqModel, null));
+                train("sequential " + name + " -> preference", key, c, false, null, st);
+                materialize(sftModel, seqPref, out.resolve("sequential").resolve(name + "+preference.model"), st);
             }
         }
 
@@ -141,8 +185,7 @@ public final class PaftRun {
         for (String name : sftCfgs.keySet()) {
             for (RunConfig.RunMerge m : plan.merges()) {
                 Path merged = out.resolve("merged").resolve(name + "+preference." + m.name());
-                merge(base, out.resolve(name), out.resolve("preference"), m, merged, name);
-                candidates.add(new Candidate(name + "+preference/" + m.name(), "parallel", merged, null));
+                merge(base, out.resolve(name), out.resolve("preference"), m, merged, name, st);
             }
         }
 
@@ -150,13 +193,128 @@ public final class PaftRun {
         Map<String, Map<String, String>> extra = sparsity(out, new ArrayList<>(sftCfgs.keySet()));
 
         // 5. Evaluate every model and compare.
+        for (Candidate c : candidates) {
+            st.begin("eval/" + c.fileName() + ".json", () -> deleteIfExists(out.resolve("eval").resolve(c.fileName() + ".json")));
+        }
         List<Comparison.Row> rows = plan.eval() == null ? List.of()
                 : Comparison.evaluate(candidates, base, plan.eval(), plan.root().data().maxLength(),
                         Math.min(plan.root().data().maxPromptLength(), plan.root().data().maxLength() - 1), device, out.resolve("eval"), log);
         String table = Comparison.table(rows, extra);
         writeText(out.resolve("comparison.txt"), table);
+        writeText(out.resolve("comparison.csv"), Comparison.csv(rows, extra));
         Json.write(out.resolve("comparison.json"), Comparison.json(rows, extra));
         return new Outcome(rows, table, out);
+    }
+
+    private static final com.fasterxml.jackson.databind.ObjectMapper SNAKE = Json.MAPPER.copy()
+            .setPropertyNamingStrategy(com.fasterxml.jackson.databind.PropertyNamingStrategies.SNAKE_CASE);
+    private static final com.fasterxml.jackson.databind.ObjectMapper YAML_TREE =
+            new com.fasterxml.jackson.databind.ObjectMapper(new com.fasterxml.jackson.dataformat.yaml.YAMLFactory());
+
+    private Map<String, String> evalInputs(Map<String, String> model) {
+        Map<String, String> in = new LinkedHashMap<>(model);
+        if (plan.eval() != null) {
+            in.putAll(StageStamps.flatten(SNAKE.valueToTree(plan.eval())));
+        }
+        in.put("max_length", Integer.toString(plan.root().data().maxLength()));
+        in.put("max_prompt_length", Integer.toString(plan.root().data().maxPromptLength()));
+        return in;
+    }
+
+    /** The stamps of this run's stages and which of them are redone. */
+    private final class Stages {
+        private final Path out;
+        private final StageStamps stamps;
+        private final Map<String, StageStamps.Stamp> planned = new LinkedHashMap<>();
+        private final java.util.Set<String> redo = new java.util.HashSet<>();
+
+        Stages(Path out) {
+            this.out = out;
+            this.stamps = new StageStamps(out);
+        }
+
+        void add(String stage, Map<String, String> inputs) {
+            planned.put(stage, StageStamps.Stamp.of(inputs));
+        }
+
+        /** A training stage: its resolved config (the run section and its own output_dir aside) and what it starts from. */
+        void training(String stage, PaftConfig cfg, String startsFrom) {
+            try {
+                Map<String, String> in = StageStamps.flatten(YAML_TREE.readTree(ConfigLoader.toYaml(cfg)));
+                in.keySet().removeIf(k -> k.startsWith("run.") || k.equals("training.output_dir")
+                        || startsFrom != null && (k.equals("model.path") || k.equals("model.tokenizer")));
+                if (startsFrom != null) {
+                    in.put("starts_from", startsFrom);
+                }
+                add(stage, in);
+            } catch (IOException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+
+        String hash(String stage) {
+            return planned.get(stage).hash();
+        }
+
+        /** Refuses stale outputs (exit 2) unless --overwrite, which marks them to be redone. */
+        void checkAll() {
+            List<StageStamps.Change> changes = new ArrayList<>();
+            planned.forEach((stage, s) -> {
+                StageStamps.Change c = stamps.check(stage, s, exists(out.resolve(stage)));
+                if (c != null) {
+                    changes.add(c);
+                }
+            });
+            if (changes.isEmpty()) {
+                return;
+            }
+            if (!plan.overwrite()) {
+                StageStamps.Change first = changes.get(0);
+                throw PaftException.usage("stage " + first.stage() + " in " + out + " was made from other inputs (" + first.what() + ")"
+                        + (changes.size() > 1 ? "; " + (changes.size() - 1) + " more stage(s) depend on it or changed too" : "")
+                        + ". Pass --overwrite to redo the changed stages (unchanged ones are kept), or choose another output directory");
+            }
+            for (StageStamps.Change c : changes) {
+                log.accept(c.stage() + ": " + c.what() + ": redoing");
+                redo.add(c.stage());
+            }
+        }
+
+        boolean redo(String stage) {
+            return redo.contains(stage);
+        }
+
+        /** Whether a stage has work to do: its output is incomplete, or stale and being redone. */
+        boolean pending(String stage, boolean complete) {
+            return !complete || redo(stage);
+        }
+
+        /** Stamps a stage as it starts; a stale output is removed first by {@code clear}. */
+        void begin(String stage, Runnable clear) {
+            if (redo(stage)) {
+                clear.run();
+            }
+            stamps.put(stage, planned.get(stage));
+        }
+
+        private boolean exists(Path p) {
+            if (Files.isRegularFile(p)) {
+                return true;
+            }
+            try (var s = Files.list(p)) {
+                return s.findAny().isPresent();
+            } catch (IOException e) {
+                return false;
+            }
+        }
+    }
+
+    private static void deleteIfExists(Path p) {
+        try {
+            Files.deleteIfExists(p);
+        } catch (IOException e) {
+            throw new PaftException(PaftException.INTERNAL, "cannot delete " + p + ": " + e.getMessage(), e);
+        }
     }
 
     private PaftConfig stageConfig(Map<String, Object> overlay, Path outputDir, Path modelOverride, String where) {
@@ -169,13 +327,15 @@ public final class PaftRun {
         return ConfigLoader.overlay(plan.root(), overlay, forced, where);
     }
 
-    private void train(String name, PaftConfig cfg, boolean sft, LlamaModel shared) {
+    private void train(String name, String stage, PaftConfig cfg, boolean sft, LlamaModel shared, Stages st) {
         Path dir = Path.of(cfg.training().outputDir());
-        if (finished(dir)) {
+        if (!st.pending(stage, finished(dir))) {
             log.accept(name + ": complete, skipped (" + dir + ")");
             return;
         }
-        Recipes.Options o = new Recipes.Options(true, null, false, false, System.out);
+        st.begin(stage, () -> { });
+        boolean redo = st.redo(stage);
+        Recipes.Options o = new Recipes.Options(!redo, null, redo, false, System.out);
         TrainingLoop.Listener l = listeners.apply(name);
         if (sft) {
             Recipes.sft(cfg, device, o, l, shared);
@@ -185,31 +345,37 @@ public final class PaftRun {
     }
 
     /** {@code base + scaling * B @ A} as a full model directory (a linear merge of weight 1). */
-    private Path materialize(Path base, Path adapter, Path target) {
-        if (Files.isRegularFile(target.resolve("config.json"))) {
+    private Path materialize(Path base, Path adapter, Path target, Stages st) {
+        String stage = plan.out().relativize(target).toString().replace('\\', '/');
+        if (!st.pending(stage, Files.isRegularFile(target.resolve("config.json")))) {
             return target;
         }
+        st.begin(stage, () -> { });
         mkdirs(target.getParent());
         MergeSpec spec = new MergeSpec("linear", base.toString(), List.of(new MergeSpec.Input(adapter.toString(), Map.of("weight", 1.0))),
                 Map.of("normalize", false), null, null, null, null);
-        dev.paft.io.OutputDirs.cleanStale(target, dev.paft.io.OutputDirs.MERGE_FILES);   // what a killed run left
-        MergeRunner.run(spec, new MergeRunner.Options(target, false));
+        if (!st.redo(stage)) {
+            dev.paft.io.OutputDirs.cleanStale(target, dev.paft.io.OutputDirs.MERGE_FILES);   // what a killed run left
+        }
+        MergeRunner.run(spec, new MergeRunner.Options(target, st.redo(stage)));
         log.accept("merged " + adapter.getFileName() + " into " + base.getFileName() + " -> " + target);
         return target;
     }
 
-    private void merge(Path base, Path sftAdapter, Path prefAdapter, RunConfig.RunMerge m, Path target, String sftName) {
-        if (Files.isRegularFile(target.resolve("config.json"))) {
+    private void merge(Path base, Path sftAdapter, Path prefAdapter, RunConfig.RunMerge m, Path target, String sftName, Stages st) {
+        String stage = plan.out().relativize(target).toString().replace('\\', '/');
+        if (!st.pending(stage, Files.isRegularFile(target.resolve("config.json")))) {
             log.accept("merge " + target.getFileName() + ": complete, skipped");
             return;
         }
+        st.begin(stage, () -> { });
         mkdirs(target.getParent());
         MergeSpec spec;
         Map<String, Object> global = m.parameters() == null ? Map.of() : m.parameters();
         if (m.method().equals("slerp")) {
             // SLERP interpolates two models: the SFT model (t = 0) and the preference model (t = 1).
-            Path sftModel = materialize(base, sftAdapter, plan.out().resolve("models").resolve(sftName));
-            Path prefModel = materialize(base, prefAdapter, plan.out().resolve("models").resolve("preference"));
+            Path sftModel = materialize(base, sftAdapter, plan.out().resolve("models").resolve(sftName), st);
+            Path prefModel = materialize(base, prefAdapter, plan.out().resolve("models").resolve("preference"), st);
             spec = new MergeSpec("slerp", sftModel.toString(), List.of(new MergeSpec.Input(prefModel.toString(), Map.of())),
                     global, null, null, null, null);
         } else {
@@ -218,8 +384,10 @@ public final class PaftRun {
                     new MergeSpec.Input(prefAdapter.toString(), m.preference() == null ? Map.of() : m.preference())),
                     global, null, null, null, null);
         }
-        dev.paft.io.OutputDirs.cleanStale(target, dev.paft.io.OutputDirs.MERGE_FILES);   // what a killed run left
-        MergeRunner.Result r = MergeRunner.run(spec, new MergeRunner.Options(target, false));
+        if (!st.redo(stage)) {
+            dev.paft.io.OutputDirs.cleanStale(target, dev.paft.io.OutputDirs.MERGE_FILES);   // what a killed run left
+        }
+        MergeRunner.Result r = MergeRunner.run(spec, new MergeRunner.Options(target, st.redo(stage)));
         log.accept(String.format(Locale.ROOT, "merge %-32s %s in %.1fs", target.getFileName(), m.method(), r.seconds()));
     }
 

@@ -39,21 +39,44 @@ public final class SparsityCharts {
                 .title("Delta sparsity per layer: |delta| < " + ReportFormats.num(thr) + " (" + view.label() + ")")
                 .xAxisTitle("layer").yAxisTitle("sparsity (%)").build();
         style(chart);
-        chart.getStyler().setYAxisMin(0.0).setYAxisMax(100.0);
+        // Inputs often coincide (two dense deltas both near 0%): each gets its own marker shape and
+        // dash, and a small sideways offset, so no line hides another.
+        org.knowm.xchart.style.markers.Marker[] markers = {SeriesMarkers.CIRCLE, SeriesMarkers.SQUARE, SeriesMarkers.DIAMOND,
+            SeriesMarkers.TRIANGLE_UP, SeriesMarkers.CROSS, SeriesMarkers.TRIANGLE_DOWN};
+        float[][] dashes = {null, {8f, 4f}, {2f, 3f}, {10f, 3f, 2f, 3f}};
+        int n = r.inputs().size();
+        int i0 = 0;
         for (InputReport in : r.inputs()) {
             List<GroupStats> layers = in.layers();
+            int idx = i0++;
             if (layers.isEmpty()) {
                 continue;
             }
+            double dodge = n > 1 ? (idx - (n - 1) / 2.0) * Math.min(0.08, 0.3 / n) : 0;
             double[] x = new double[layers.size()];
             double[] y = new double[layers.size()];
             for (int i = 0; i < x.length; i++) {
-                x[i] = Integer.parseInt(layers.get(i).key());
+                x[i] = Integer.parseInt(layers.get(i).key()) + (layers.size() > 1 ? dodge : 0);
                 y[i] = 100 * layers.get(i).stats(view).fraction(t);
             }
             XYSeries s = chart.addSeries(in.label() + " (mean " + ReportFormats.pct(in.meanLayerFraction(view, t)) + ")", x, y);
-            s.setMarker(SeriesMarkers.CIRCLE);
+            s.setMarker(markers[idx % markers.length]);
+            float[] dash = dashes[idx % dashes.length];
+            s.setLineStyle(dash == null ? new java.awt.BasicStroke(2.5f)
+                    : new java.awt.BasicStroke(2.5f, java.awt.BasicStroke.CAP_BUTT, java.awt.BasicStroke.JOIN_ROUND, 10f, dash, 0f));
         }
+        double maxLayer = 0;
+        for (InputReport in : r.inputs()) {
+            for (GroupStats g : in.layers()) {
+                maxLayer = Math.max(maxLayer, Integer.parseInt(g.key()));
+            }
+        }
+        // ticks about one per layer on few layers (the offsets are not labelled)
+        chart.getStyler().setXAxisMin(-0.5).setXAxisMax(maxLayer + 0.5)
+                .setXAxisTickMarkSpacingHint((int) Math.max(60, 700 / (maxLayer + 1))).setXAxisDecimalPattern("#.#");
+        chart.getStyler().setMarkerSize(9);
+
+        chart.getStyler().setYAxisMin(-2.0).setYAxisMax(102.0);
         if (chart.getSeriesMap().isEmpty()) {
             throw PaftException.badInput("no input has modules in layers.N; nothing to plot per layer");
         }

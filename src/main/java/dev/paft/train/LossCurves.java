@@ -20,13 +20,15 @@ public final class LossCurves {
 
     private LossCurves() {}
 
-    /** Plots the given metric keys (those present) to {@code png}; returns false when nothing was plotted
-     *  (no values, or this machine cannot draw charts: a warning says why; training goes on). */
+    /**
+     * Plots the given metric keys (those present) to {@code png}, one panel per kind of quantity
+     * so that none is flattened by another's scale: losses; accuracies (0..1); rewards, margins
+     * and log-probabilities; the L1 term. Returns false when nothing was plotted (no values, or
+     * this machine cannot draw charts: a warning says why; training goes on).
+     */
     public static boolean plot(Path metrics, Path png, String title, List<String> keys) {
         List<JsonNode> rows = MetricsLog.read(metrics);
-        XYChart chart = new XYChartBuilder().width(900).height(500).title(title).xAxisTitle("step").yAxisTitle("value").build();
-        chart.getStyler().setMarkerSize(4);
-        boolean any = false;
+        java.util.Map<String, XYChart> panels = new java.util.LinkedHashMap<>();
         for (String key : keys) {
             List<Double> xs = new ArrayList<>();
             List<Double> ys = new ArrayList<>();
@@ -37,17 +39,32 @@ public final class LossCurves {
                     ys.add(v.asDouble());
                 }
             }
-            if (!xs.isEmpty()) {
-                XYSeries s = chart.addSeries(key, xs, ys);
-                s.setMarker(xs.size() > 40 ? SeriesMarkers.NONE : SeriesMarkers.CIRCLE);
-                any = true;
+            if (xs.isEmpty()) {
+                continue;
+            }
+            String panel = panel(key);
+            XYChart chart = panels.computeIfAbsent(panel, p -> {
+                XYChart c = new XYChartBuilder().width(900).height(300)
+                        .title(panels.isEmpty() ? title + ": " + p : p).xAxisTitle("step").yAxisTitle(p).build();
+                c.getStyler().setMarkerSize(5).setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.OutsideE)
+                        .setChartBackgroundColor(java.awt.Color.WHITE);
+                if (p.equals("accuracy")) {
+                    c.getStyler().setYAxisMin(0.0).setYAxisMax(1.05);
+                }
+                return c;
+            });
+            XYSeries s = chart.addSeries(key, xs, ys);
+            s.setMarker(xs.size() > 40 ? SeriesMarkers.NONE : key.startsWith("eval_") ? SeriesMarkers.DIAMOND : SeriesMarkers.CIRCLE);
+            if (key.startsWith("eval_")) {
+                s.setLineStyle(new java.awt.BasicStroke(2f, java.awt.BasicStroke.CAP_BUTT, java.awt.BasicStroke.JOIN_ROUND, 10f,
+                        new float[] {6f, 4f}, 0f));
             }
         }
-        if (!any) {
+        if (panels.isEmpty()) {
             return false;
         }
         try {
-            Files.write(png, ChartImages.png(chart));
+            Files.write(png, ChartImages.pngStack(new ArrayList<>(panels.values())));
         } catch (ChartImages.ChartUnavailable e) {
             LOG.warn("{} not written: {}", png, e.getMessage());
             return false;
@@ -56,5 +73,20 @@ public final class LossCurves {
             return false;
         }
         return true;
+    }
+
+    /** The panel a metric is drawn on (eval_ keys share their training key's panel). */
+    static String panel(String key) {
+        String k = key.startsWith("eval_") ? key.substring(5) : key;
+        if (k.contains("accurac")) {
+            return "accuracy";
+        }
+        if (k.startsWith("rewards/") || k.startsWith("logps/") || k.startsWith("logits/") || k.contains("margin") || k.contains("odds")) {
+            return "rewards and margins";
+        }
+        if (k.equals("l1")) {
+            return "L1 penalty";
+        }
+        return "loss";
     }
 }

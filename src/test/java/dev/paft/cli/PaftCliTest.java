@@ -1,5 +1,7 @@
 package dev.paft.cli;
 
+import java.io.OutputStream;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -166,7 +168,14 @@ class PaftCliTest {
     void verbosityLevels() {
         assertEquals(0, run(withBoom(), "boom", "-vv").code());
         assertEquals(2, Logging.verbosity());
+        assertTrue(org.slf4j.LoggerFactory.getLogger("ai.djl.pytorch.engine.PtEngine").isDebugEnabled(), "-vv: engine debug");
         assertEquals(0, run(withBoom(), "boom", "-v").code());
         assertEquals(1, Logging.verbosity());
+        assertTrue(org.slf4j.LoggerFactory.getLogger("dev.paft.model.LlamaModel").isDebugEnabled(), "-v: paft debug (loading, memory)");
+        assertFalse(org.slf4j.LoggerFactory.getLogger("ai.djl.pytorch.engine.PtEngine").isInfoEnabled(), "-v: no engine chatter");
+        assertTrue(new TrainProgress("t", System.out, new Terminal(OutputStream.nullOutputStream(), OutputStream.nullOutputStream(), 80)).stepLines(),
+                "-v: a line per logged step on a terminal too");
+        assertEquals(0, run(withBoom(), "boom").code());
+        assertFalse(new TrainProgress("t", System.out, new Terminal(OutputStream.nullOutputStream(), OutputStream.nullOutputStream(), 80)).stepLines());
     }
 }
