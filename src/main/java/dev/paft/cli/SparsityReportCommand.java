@@ -103,7 +103,7 @@ public final class SparsityReportCommand implements Callable<Integer> {
                 histogram != null, common.threads);
         View view = scaled ? View.SCALED : View.UNSCALED;
 
-        locks.file(output, "-o");    // writable and ours before any tensor is read
+        locks.file(output, "--output");    // writable and ours before any tensor is read
         locks.file(plot, "--plot");
         locks.file(histogram, "--histogram");
         // 2. measure, then render

@@ -31,9 +31,9 @@ class OutputFileAttackTest {
         assertTrue(!r.out().contains("perplexity"), "no evaluation ran: " + r.out());
 
         Path adapter = tmp.resolve("no-such-adapter-needed");
-        r = Attack.cli("sparsity-report", model.toString(), "-o", blocker.resolve("t.txt").toString());
+        r = Attack.cli("sparsity-report", model.toString(), "--output", blocker.resolve("t.txt").toString());
         assertEquals(2, r.code(), r.all());
-        assertTrue(r.err().contains("-o " + blocker.resolve("t.txt")), r.err());
+        assertTrue(r.err().contains("--output " + blocker.resolve("t.txt")), r.err());
         assertTrue(!Files.exists(adapter));
     }
 
@@ -43,7 +43,7 @@ class OutputFileAttackTest {
         Files.setPosixFilePermissions(ro, PosixFilePermissions.fromString("r-xr-xr-x"));
         try {
             Assumptions.assumeFalse(Files.isWritable(ro), "running as root: permissions do not stop writes");
-            Attack.Run r = Attack.cli("sparsity-report", TinyModels.DEMO_MODEL.toString(), "-o", ro.resolve("t.txt").toString());
+            Attack.Run r = Attack.cli("sparsity-report", TinyModels.DEMO_MODEL.toString(), "--output", ro.resolve("t.txt").toString());
             assertEquals(2, r.code(), r.all());
             assertTrue(r.err().contains("permission denied"), r.err());
         } finally {

@@ -79,10 +79,10 @@ class OutputLockAttackTest {
         Path adapter = tmp.resolve("adapter");
         assertEquals(0, Attack.cli(Attack.sft(model, adapter)).code());
         try (OutputLock held = OutputLock.acquire(table)) {
-            Attack.Run r = Attack.cli("sparsity-report", adapter.toString(), "-o", table.toString());
+            Attack.Run r = Attack.cli("sparsity-report", adapter.toString(), "--output", table.toString());
             assertEquals(2, r.code(), r.all());
             assertTrue(r.err().contains("is being written by another paft process"), r.err());
         }
-        assertEquals(0, Attack.cli("sparsity-report", adapter.toString(), "-o", table.toString()).code(), "released");
+        assertEquals(0, Attack.cli("sparsity-report", adapter.toString(), "--output", table.toString()).code(), "released");
     }
 }
