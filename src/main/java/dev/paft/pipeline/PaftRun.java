@@ -1,5 +1,6 @@
 package dev.paft.pipeline;
 
+import dev.paft.io.WeightStorage;
 import ai.djl.Device;
 import dev.paft.config.ConfigLoader;
 import dev.paft.config.PaftConfig;
@@ -108,7 +109,7 @@ public final class PaftRun {
         PaftConfig prefCfg = stageConfig(plan.preference(), out.resolve("preference"), null, "run.preference");
         boolean anyTraining = sftCfgs.keySet().stream().anyMatch(n -> !finished(out.resolve(n))) || !finished(out.resolve("preference"));
         if (anyTraining) {
-            try (LlamaModel shared = LlamaModel.load(base, device, plan.root().model().dtype().equals("f16"))) {
+            try (LlamaModel shared = LlamaModel.load(base, device, WeightStorage.of(plan.root().model().dtype()))) {
                 sftCfgs.forEach((name, c) -> train(name, c, true, shared));
                 train("preference", prefCfg, false, shared);
             }

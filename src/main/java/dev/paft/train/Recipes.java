@@ -1,5 +1,6 @@
 package dev.paft.train;
 
+import dev.paft.io.WeightStorage;
 import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
 import dev.paft.config.ConfigLoader;
@@ -83,7 +84,7 @@ public final class Recipes {
         }
         L1Penalty l1 = new L1Penalty(L1Penalty.Target.parse(cfg.sft().l1Target()), cfg.sft().l1Lambda());
         List<String> curves = List.of("loss", "ce", "eval_loss", "eval_ce");
-        LlamaModel model = shared != null ? shared : LlamaModel.load(modelDir, device, cfg.model().dtype().equals("f16"));
+        LlamaModel model = shared != null ? shared : LlamaModel.load(modelDir, device, WeightStorage.of(cfg.model().dtype()));
         try (LoraAdapter adapter = model.newAdapter(cfg.lora(), cfg.training().seed(), modelDir.toString());
              NDManager root = model.manager().newSubManager()) {
             LoraPolicy policy = new LoraPolicy(model, adapter);
@@ -146,7 +147,7 @@ public final class Recipes {
         List<String> curves = loss.needsReference()
                 ? List.of("loss", "eval_loss", "rewards/accuracies", "eval_rewards/accuracies", "rewards/margins")
                 : List.of("loss", "eval_loss", "nll", "log_odds_ratio");
-        LlamaModel model = shared != null ? shared : LlamaModel.load(modelDir, device, cfg.model().dtype().equals("f16"));
+        LlamaModel model = shared != null ? shared : LlamaModel.load(modelDir, device, WeightStorage.of(cfg.model().dtype()));
         try (LoraAdapter adapter = model.newAdapter(cfg.lora(), cfg.training().seed(), modelDir.toString());
              NDManager root = model.manager().newSubManager()) {
             LoraPolicy policy = new LoraPolicy(model, adapter);
