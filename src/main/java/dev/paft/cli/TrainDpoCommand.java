@@ -50,7 +50,7 @@ public final class TrainDpoCommand implements Callable<Integer> {
         flags.put("data.max_prompt_length", maxPromptLength);
         flags.put("preference.precompute_ref", precomputeRef);
         PaftConfig cfg = common.load(flags);
-        Device device = train.dryRun ? null : Engines.start(common.device, common.threads);
+        Device device = train.dryRun ? Engines.named(common.device) : Engines.start(common.device, common.threads);
         try (TrainProgress progress = new TrainProgress("train-dpo", System.out)) {
             Recipes.preference(cfg, device, new Recipes.Options(train.resumeRequested(), train.resumeFrom(), train.overwrite, train.dryRun, System.out), progress);
         }

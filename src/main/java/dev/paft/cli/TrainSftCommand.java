@@ -42,7 +42,7 @@ public final class TrainSftCommand implements Callable<Integer> {
         flags.put("data.train_on_prompt", trainOnPrompt);
         flags.put("data.packing", packing);
         PaftConfig cfg = common.load(flags);
-        Device device = train.dryRun ? null : Engines.start(common.device, common.threads);
+        Device device = train.dryRun ? Engines.named(common.device) : Engines.start(common.device, common.threads);
         try (TrainProgress progress = new TrainProgress("train-sft", System.out)) {
             Recipes.sft(cfg, device, new Recipes.Options(train.resumeRequested(), train.resumeFrom(), train.overwrite, train.dryRun, System.out), progress);
         }
