@@ -10,6 +10,7 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
+import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import dev.paft.config.LoraConfig;
 import dev.paft.errors.PaftException;
@@ -312,10 +313,7 @@ public final class LlamaModel implements AutoCloseable {
         int t = Math.toIntExact(inputIds.getShape().get(1));
         int offset = cache == null ? 0 : cache.length();
         int s = offset + t;
-        if (slidingWindow > 0 && s > slidingWindow) {
-            throw PaftException.usage(config.architecture() + " uses sliding-window attention (window " + slidingWindow
-                    + "), which paft does not implement: sequences must be at most " + slidingWindow + " tokens, got " + s);
-        }
+        checkWindow(s);
         // rotary tables for the positions of this step
         NDList cs;
         if (positionIds == null) {
@@ -326,17 +324,7 @@ public final class LlamaModel implements AutoCloseable {
             int max = Math.toIntExact(maxPos.toLongArray()[0]);
             cs = rotary.tables(scope, positionIds, max);                                 // [B, 1, T, D]
         }
-        // additive mask: causal [T, S] plus padding [B, 1, 1, S]
-        NDArray mask = causalMask(scope, t, s);
-        if (attentionMask != null) {
-            if (attentionMask.getShape().get(0) != b || attentionMask.getShape().get(1) != s) {
-                throw new IllegalArgumentException("attention mask " + attentionMask.getShape() + " must be [" + b + ", " + s + "]");
-            }
-            NDArray pad = attentionMask.toType(DataType.FLOAT32, false);
-            pad.attach(scope);
-            pad = pad.sub(scalar(1)).mul(scalar(-MASK_NEG)).reshape(b, 1, 1, s);    // 0 real, NEG pad
-            mask = pad.add(mask);                                                           // [B, 1, T, S]
-        }
+        NDArray mask = attentionBias(scope, b, t, s, attentionMask);
         Pass p = pass(scope, cs.get(0), cs.get(1), mask, adapter, training, cache);
         NDArray x = embed(scope, inputIds);                                                 // [B, T, hidden]
         for (LayerWeights w : layers) {
@@ -360,6 +348,149 @@ public final class LlamaModel implements AutoCloseable {
             cache.commit();
         }
         return RmsNorm.rmsNorm(x, finalNorm, scalar(config.rmsNormEps()));
+    }
+
+    /** Additive attention mask: causal [T, S] plus padding [B, 1, 1, S] when a mask is given. */
+    private NDArray attentionBias(NDManager scope, long b, int t, int s, NDArray attentionMask) {
+        NDArray mask = causalMask(scope, t, s);
+        if (attentionMask == null) {
+            return mask;
+        }
+        if (attentionMask.getShape().get(0) != b || attentionMask.getShape().get(1) != s) {
+            throw new IllegalArgumentException("attention mask " + attentionMask.getShape() + " must be [" + b + ", " + s + "]");
+        }
+        NDArray pad = attentionMask.toType(DataType.FLOAT32, false);
+        pad.attach(scope);
+        pad = pad.sub(scalar(1)).mul(scalar(-MASK_NEG)).reshape(b, 1, 1, s);    // 0 real, NEG pad
+        return pad.add(mask);                                                           // [B, 1, T, S]
+    }
+
+    /**
+     * The decoder stack of one training micro-batch, ready for a manual backward (see {@link TrainingForward}).
+     * Right-padded rows from position 0; no KV cache.
+     *
+     * <p>Under no-grad, or when not {@code training}, this is the plain forward ({@link #hidden}) and there is no
+     * backward. Otherwise LoRA dropout is re-seeded before every layer from ({@code dropoutSeed}, layer), so a
+     * layer run twice draws the same masks, and:
+     * <ul>
+     *   <li>without {@code checkpoint}, the graph of every layer is kept and {@code backward(g)} runs one
+     *       autograd backward of the final hidden states with gradient g;
+     *   <li>with {@code checkpoint} (activation checkpointing), the forward runs under no-grad keeping only each
+     *       layer's input [rows, T, H]; {@code backward(g)} walks the layers from the last: it recomputes layer
+     *       l under autograd from its saved input (marked as requiring a gradient), back-propagates the
+     *       incoming gradient through it (a vector-Jacobian product: backward of the output with gradient g),
+     *       which accumulates that layer's LoRA gradients, and passes the input's gradient to layer l-1. Only
+     *       one layer's activations exist at a time.
+     * </ul>
+     * Both give the same gradients (the recompute repeats the forward's operations and dropout masks).
+     */
+    public TrainingForward trainingForward(NDManager scope, NDArray inputIds, NDArray attentionMask, LoraAdapter adapter,
+                                           boolean training, long dropoutSeed, boolean checkpoint) {
+        if (!training || !JniUtils.isGradMode()) {
+            return new TrainingForward(hidden(scope, inputIds, attentionMask, null, adapter, null, training), null);
+        }
+        long b = inputIds.getShape().get(0);
+        int t = Math.toIntExact(inputIds.getShape().get(1));
+        checkWindow(t);
+        NDList cs = rotary.tables(scope, 0, t);
+        NDArray mask = attentionBias(scope, b, t, t, attentionMask);
+        boolean reseed = adapter != null && adapter.isEnabled() && adapter.dropout() > 0;
+        NDArray eps = scalar(config.rmsNormEps());
+        if (!checkpoint) {
+            NDArray x = embed(scope, inputIds);
+            for (LayerWeights w : layers) {
+                x = layer(scope, w, x, cs, mask, adapter, reseed, dropoutSeed);
+            }
+            NDArray out = RmsNorm.rmsNorm(x, finalNorm, eps);                               // with its graph
+            return new TrainingForward(out.stopGradient(), g -> backward(out, g));
+        }
+        NDArray[] inputs = new NDArray[layers.length];
+        NDArray last = Autograd.noGrad(() -> {
+            NDArray x = embed(scope, inputIds);
+            for (int i = 0; i < layers.length; i++) {
+                inputs[i] = x;
+                x = layer(scope, layers[i], x, cs, mask, adapter, reseed, dropoutSeed);
+            }
+            return x;
+        });
+        NDArray hidden = Autograd.noGrad(() -> RmsNorm.rmsNorm(last, finalNorm, eps));
+        return new TrainingForward(hidden, g -> {
+            NDArray grad = vjp(scope, last, x -> RmsNorm.rmsNorm(x, finalNorm, eps), g, true);
+            last.close();
+            for (int i = layers.length - 1; i >= 0; i--) {
+                LayerWeights w = layers[i];
+                NDArray in = inputs[i];
+                NDArray next = vjp(scope, in, x -> layer(scope, w, x, cs, mask, adapter, reseed, dropoutSeed), grad, i > 0);
+                grad.close();
+                in.close();
+                grad = next;
+            }
+        });
+    }
+
+    /**
+     * Backward of {@code f} at {@code x} with output gradient {@code gradOut}, recomputing f under autograd in
+     * its own scope; returns {@code dL/dx} on {@code scope} when {@code needInputGrad} (else null).
+     */
+    private static NDArray vjp(NDManager scope, NDArray x, Function<NDArray, NDArray> f, NDArray gradOut,
+                               boolean needInputGrad) {
+        try (NDManager m = scope.newSubManager()) {
+            NDArray leaf = x.stopGradient();
+            leaf.attach(m);
+            if (needInputGrad) {
+                leaf.setRequiresGradient(true);
+            }
+            NDArray y = Autograd.withGrad(() -> f.apply(leaf));
+            y.attach(m);
+            backward(y, gradOut);
+            if (!needInputGrad) {
+                return null;
+            }
+            NDArray g = leaf.getGradient();
+            g.attach(scope);
+            return g;
+        }
+    }
+
+    /** One autograd backward of {@code y} with output gradient {@code grad}. */
+    private static void backward(NDArray y, NDArray grad) {
+        JniUtils.backward((PtNDArray) y, (PtNDArray) grad, false, false);
+    }
+
+    /**
+     * Decoder layer {@code w} on x in its own sub-manager (its temporaries are freed when it returns; only the
+     * output moves to {@code scope}), LoRA dropout re-seeded from (seed, layer) first when {@code reseed}.
+     */
+    private NDArray layer(NDManager scope, LayerWeights w, NDArray x, NDList cs, NDArray mask, LoraAdapter adapter,
+                          boolean reseed, long seed) {
+        if (reseed) {
+            JniUtils.setSeed(layerSeed(seed, w.index()));
+        }
+        try (NDManager layerScope = scope.newSubManager()) {
+            NDArray y = DecoderLayer.forward(pass(layerScope, cs.get(0), cs.get(1), mask, adapter, true, null), w, x);
+            y.attach(scope);
+            return y;
+        }
+    }
+
+    /** The dropout seed of one layer of a micro-batch (a SplitMix64 step of seed and layer). */
+    static long layerSeed(long seed, int layer) {
+        long z = seed + (layer + 1) * 0x9E3779B97F4A7C15L;
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return z ^ (z >>> 31);
+    }
+
+    private void checkWindow(int s) {
+        if (slidingWindow > 0 && s > slidingWindow) {
+            throw PaftException.usage(config.architecture() + " uses sliding-window attention (window " + slidingWindow
+                    + "), which paft does not implement: sequences must be at most " + slidingWindow + " tokens, got " + s);
+        }
+    }
+
+    /** The label scorer of this model's LM head, {@code chunk} positions at a time. */
+    public LabelScorer scorer(int chunk) {
+        return new LabelScorer(lmHead, chunk);
     }
 
     private Pass pass(NDManager scope, NDArray cos, NDArray sin, NDArray mask, LoraAdapter adapter, boolean training, KvCache cache) {

@@ -8,7 +8,9 @@ import dev.paft.data.Batch;
 import dev.paft.errors.PaftException;
 import dev.paft.lora.LoraAdapter;
 import dev.paft.lora.LoraModule;
+import dev.paft.model.LabelScorer;
 import dev.paft.model.LlamaModel;
+import dev.paft.model.TrainingForward;
 import dev.paft.train.loss.L1Penalty;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -16,16 +18,33 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** A {@link LlamaModel} with one trainable {@link LoraAdapter}: what the recipes train. */
+/**
+ * A {@link LlamaModel} with one trainable {@link LoraAdapter}: what the recipes train, with activation
+ * checkpointing on or off and the LM head scored in chunks of {@code lossChunk} tokens.
+ */
 public final class LoraPolicy implements PolicyModel {
     private final LlamaModel model;
     private final LoraAdapter adapter;
+    private final boolean checkpoint;
+    private final LabelScorer scorer;
+    private long dropoutSeed;
     private final Map<String, NDArray> params = new LinkedHashMap<>();
     private final List<L1Penalty.LoraFactors> factors = new ArrayList<>();
 
+    /** Checkpointing on, default loss chunk. */
     public LoraPolicy(LlamaModel model, LoraAdapter adapter) {
+        this(model, adapter, true, LabelScorer.DEFAULT_CHUNK);
+    }
+
+    /**
+     * @param checkpoint recompute each decoder layer during backward instead of keeping its activations
+     * @param lossChunk tokens per chunk of the LM head and log-softmax
+     */
+    public LoraPolicy(LlamaModel model, LoraAdapter adapter, boolean checkpoint, int lossChunk) {
         this.model = model;
         this.adapter = adapter;
+        this.checkpoint = checkpoint;
+        this.scorer = model.scorer(lossChunk);
         for (LoraModule m : adapter.modules().values()) {
             params.put(m.key() + ".lora_A", m.a());
             params.put(m.key() + ".lora_B", m.b());
@@ -42,11 +61,16 @@ public final class LoraPolicy implements PolicyModel {
     }
 
     @Override
-    public NDArray logits(NDManager scope, Batch batch, boolean training) {
+    public TrainingForward forward(NDManager scope, Batch batch, boolean training) {
         Shape shape = new Shape(batch.rows(), batch.cols());
         NDArray ids = scope.create(batch.flatInputIds(), shape);
         NDArray mask = scope.create(batch.flatAttentionMask(), shape);
-        return model.forward(scope, ids, mask, adapter, training);
+        return model.trainingForward(scope, ids, mask, adapter, training, dropoutSeed, checkpoint);
+    }
+
+    @Override
+    public LabelScorer scorer() {
+        return scorer;
     }
 
     @Override
@@ -99,6 +123,6 @@ public final class LoraPolicy implements PolicyModel {
 
     @Override
     public void seedDropout(long seed) {
-        JniUtils.setSeed(seed);
+        dropoutSeed = seed;   // the model re-seeds before each decoder layer from (seed, layer)
     }
 }

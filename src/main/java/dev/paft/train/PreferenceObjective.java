@@ -3,17 +3,17 @@ package dev.paft.train;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
-import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.JniUtils;
 import dev.paft.data.Batch;
 import dev.paft.data.Batches;
 import dev.paft.data.PreferenceExample;
+import dev.paft.model.LabelScorer;
+import dev.paft.model.TrainingForward;
 import dev.paft.train.loss.CrossEntropyLoss;
 import dev.paft.train.loss.PreferenceBatch;
 import dev.paft.train.loss.PreferenceLoss;
 import dev.paft.train.loss.PreferenceResult;
 import dev.paft.train.loss.SequenceLogProbs;
-import dev.paft.train.loss.TokenLogProbs;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -45,57 +45,61 @@ public final class PreferenceObjective implements Objective<PreferenceExample> {
     public Output forward(NDManager scope, List<PreferenceExample> pairs, boolean training) {
         int k = pairs.size();
         Batch batch = Batches.preference(pairs, padId);
-        NDArray labels = scope.create(batch.flatLabels(), new Shape(batch.rows(), batch.cols()));
-        NDArray logits = model.logits(scope, batch, training);                     // [2k, T, V]
-        TokenLogProbs.Aligned a = TokenLogProbs.align(logits, labels);
-        SequenceLogProbs all = TokenLogProbs.sequences(a.logits(), a.labels());   // sums over completion tokens, [2k]
-        SequenceLogProbs chosen = rows(all, 0, k);
-        SequenceLogProbs rejected = rows(all, k, 2 * k);
+        long[] completion = LabelScorer.align(batch.flatLabels(), batch.rows(), batch.cols());
+        boolean orpoSequence = !loss.needsReference() && sequenceNll;
+        long[][] sets = orpoSequence ? new long[][] {completion, sequenceLabels(batch)} : new long[][] {completion};
+        TrainingForward fwd = model.forward(scope, batch, training);               // hidden [2k, T, H]
+        ScoredRows rows = new ScoredRows(scope, fwd, model.scorer().score(scope, fwd.hidden(), sets), true, orpoSequence);
+        SequenceLogProbs chosen = rows(rows.sums(0), rows.counts(0), 0, k);       // sums over completion tokens
+        SequenceLogProbs rejected = rows(rows.sums(0), rows.counts(0), k, 2 * k);
 
         PreferenceBatch pb;
         if (loss.needsReference()) {
-            NDArray[] ref = reference(scope, pairs, batch, labels);
+            NDArray[] ref = reference(scope, pairs, batch, completion);
             pb = new PreferenceBatch(chosen.sum(), rejected.sum(), ref[0], ref[1], chosen.count(), rejected.count(), null);
         } else {
-            NDArray nll = sequenceNll ? sequenceNll(scope, batch, a.logits(), k) : chosenNll(a, k);
+            NDArray nll = orpoSequence ? chosenNll(rows, 1, k) : chosenNll(rows, 0, k);
             pb = PreferenceBatch.withNll(chosen, rejected, nll);
         }
-        logits.close();   // consumed by every use above: freed before backward (as in SftObjective)
         PreferenceResult r = loss.compute(pb);
         long tokens = 0;
         for (int len : batch.lengths()) {
             tokens += len;
         }
-        return new Output(r.loss(), new LinkedHashMap<>(r.metrics()), tokens);
+        return new Output(r.loss(), new LinkedHashMap<>(r.metrics()), tokens, rows.backward());
     }
 
-    private static SequenceLogProbs rows(SequenceLogProbs s, int from, int to) {
+    private static SequenceLogProbs rows(NDArray sums, NDArray counts, int from, int to) {
         NDIndex idx = new NDIndex(from + ":" + to);
-        return new SequenceLogProbs(s.sum().get(idx), s.count().get(idx), s.mean().get(idx));
+        NDArray sum = sums.get(idx);
+        NDArray count = counts.get(idx);
+        return new SequenceLogProbs(sum, count, sum.div(count.maximum(1)));   // count carries no gradient
     }
 
-    /** Mean NLL over the chosen completion tokens of the batch. */
-    private static NDArray chosenNll(TokenLogProbs.Aligned a, int k) {
+    /** Mean NLL over the labelled tokens of label set {@code set} in the chosen rows 0..k-1. */
+    private static NDArray chosenNll(ScoredRows rows, int set, int k) {
         NDIndex chosenRows = new NDIndex(0 + ":" + k);
-        return CrossEntropyLoss.crossEntropy(a.logits().get(chosenRows), a.labels().get(chosenRows));
+        float[] counts = rows.counts(set).get(chosenRows).toFloatArray();
+        long n = 0;
+        for (float c : counts) {
+            n += (long) c;
+        }
+        return CrossEntropyLoss.fromSums(rows.sums(set).get(chosenRows), n);
     }
 
-    /** TRL's ORPO NLL: every non-padding token of the chosen sequences (prompt included). */
-    private static NDArray sequenceNll(NDManager scope, Batch batch, NDArray alignedLogits, int k) {
+    /** TRL's ORPO NLL labels: every non-padding token of each row (prompt included), aligned. */
+    private static long[] sequenceLabels(Batch batch) {
         long[] ids = batch.flatInputIds();
         long[] mask = batch.flatAttentionMask();
         long[] seqLabels = new long[ids.length];
         for (int i = 0; i < ids.length; i++) {
-            seqLabels[i] = mask[i] == 1 ? ids[i] : TokenLogProbs.IGNORE_INDEX;
+            seqLabels[i] = mask[i] == 1 ? ids[i] : LabelScorer.IGNORE;
         }
-        NDArray all = scope.create(seqLabels, new Shape(batch.rows(), batch.cols()));
-        NDArray shifted = TokenLogProbs.align(alignedLogits, all).labels();
-        NDIndex chosenRows = new NDIndex(0 + ":" + k);
-        return CrossEntropyLoss.crossEntropy(alignedLogits.get(chosenRows), shifted.get(chosenRows));
+        return LabelScorer.align(seqLabels, batch.rows(), batch.cols());
     }
 
     /** Reference sums [k] for chosen and rejected: cached, or the base model under no-grad. */
-    private NDArray[] reference(NDManager scope, List<PreferenceExample> pairs, Batch batch, NDArray labels) {
+    private NDArray[] reference(NDManager scope, List<PreferenceExample> pairs, Batch batch, long[] labels) {
         int k = pairs.size();
         float[] c = new float[k];
         float[] r = new float[k];
@@ -119,14 +123,19 @@ public final class PreferenceObjective implements Objective<PreferenceExample> {
         return new NDArray[] {scope.create(c), scope.create(r)};
     }
 
-    private float[] referenceSums(NDManager scope, Batch batch, NDArray labels) {
+    /** Per-row completion log-prob sums of the base model (adapter off), under no-grad. */
+    private float[] referenceSums(NDManager scope, Batch batch, long[] labels) {
         boolean prev = JniUtils.isGradMode();
         JniUtils.setGradMode(false);
         model.setAdapterEnabled(false);
         try (NDManager ref = scope.newSubManager()) {
-            NDArray logits = model.logits(ref, batch, false);
-            TokenLogProbs.Aligned a = TokenLogProbs.align(logits, labels);
-            return TokenLogProbs.sequences(a.logits(), a.labels()).sum().toFloatArray();
+            TrainingForward fwd = model.forward(ref, batch, false);
+            double[] sums = model.scorer().score(ref, fwd.hidden(), labels).sums(0);
+            float[] out = new float[sums.length];
+            for (int i = 0; i < out.length; i++) {
+                out[i] = (float) sums[i];
+            }
+            return out;
         } finally {
             model.setAdapterEnabled(true);
             JniUtils.setGradMode(prev);
@@ -138,8 +147,7 @@ public final class PreferenceObjective implements Objective<PreferenceExample> {
         for (List<PreferenceExample> chunk : Batches.chunks(pairs, batchSize, false)) {
             try (NDManager scope = root.newSubManager()) {
                 Batch batch = Batches.preference(chunk, padId);
-                NDArray labels = scope.create(batch.flatLabels(), new Shape(batch.rows(), batch.cols()));
-                float[] sums = referenceSums(scope, batch, labels);
+                float[] sums = referenceSums(scope, batch, LabelScorer.align(batch.flatLabels(), batch.rows(), batch.cols()));
                 for (int i = 0; i < chunk.size(); i++) {
                     refCache.put(chunk.get(i), new float[] {sums[i], sums[chunk.size() + i]});
                 }

@@ -2,13 +2,13 @@ package dev.paft.train;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.Shape;
 import dev.paft.data.Batch;
 import dev.paft.data.Batches;
 import dev.paft.data.SftExample;
+import dev.paft.model.LabelScorer;
+import dev.paft.model.TrainingForward;
 import dev.paft.train.loss.CrossEntropyLoss;
 import dev.paft.train.loss.L1Penalty;
-import dev.paft.train.loss.TokenLogProbs;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -33,14 +33,10 @@ public final class SftObjective implements Objective<SftExample> {
     @Override
     public Output forward(NDManager scope, List<SftExample> examples, boolean training) {
         Batch batch = Batches.sft(examples, padId);
-        NDArray logits = model.logits(scope, batch, training);                     // [B, T, V]
-        NDArray labels = scope.create(batch.flatLabels(), new Shape(batch.rows(), batch.cols()));
-        TokenLogProbs.Aligned a = TokenLogProbs.align(logits, labels);              // logits[:, t] predicts labels[:, t+1]
-        NDArray ce = CrossEntropyLoss.crossEntropy(a.logits(), a.labels());
-        // The [B, T, vocab] logits are consumed: freed now rather than when the step scope closes after backward
-        // (autograd saved the log-softmax, not the logits; closing a consumed handle leaves gradients unchanged,
-        // EagerCloseTest), as PyTorch frees them when they go out of scope.
-        logits.close();
+        TrainingForward fwd = model.forward(scope, batch, training);                // hidden [B, T, H]
+        long[] labels = LabelScorer.align(batch.flatLabels(), batch.rows(), batch.cols());   // h[:, t] scores token t+1
+        ScoredRows rows = new ScoredRows(scope, fwd, model.scorer().score(scope, fwd.hidden(), labels), true);
+        NDArray ce = CrossEntropyLoss.fromSums(rows.sums(0), rows.total(0));
         Map<String, NDArray> metrics = new LinkedHashMap<>();
         metrics.put("ce", ce);
         NDArray loss = ce;
@@ -57,6 +53,25 @@ public final class SftObjective implements Objective<SftExample> {
         for (int len : batch.lengths()) {
             tokens += len;
         }
-        return new Output(loss, metrics, tokens);
+        return new Output(loss, metrics, tokens, rows.backward());
+    }
+
+    /**
+     * The labelled tokens this micro-batch scores: gradient accumulation weighs micro-batches by it, so an
+     * optimizer step's loss is the cross-entropy summed over all its labelled tokens divided by their number
+     * (transformers' {@code num_items_in_batch}), whatever the split into micro-batches.
+     */
+    @Override
+    public double weight(List<SftExample> examples) {
+        long n = 0;
+        for (SftExample e : examples) {
+            int[] labels = e.labels();
+            for (int t = 1; t < labels.length; t++) {     // the label of token 0 is never predicted
+                if (labels[t] != SftExample.IGNORE) {
+                    n++;
+                }
+            }
+        }
+        return n;
     }
 }

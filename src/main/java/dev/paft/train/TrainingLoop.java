@@ -125,11 +125,11 @@ public final class TrainingLoop<E> {
                 Map<String, Double> window = new LinkedHashMap<>();
                 int windowSteps = 0;
                 while (state.step() < total) {
-                    // 1. Forward and backward over grad_accum micro-batches.
+                    // 1. Forward and backward over grad_accum micro-batches, each weighted by its share of the step.
                     Map<String, Double> stepMetrics = new LinkedHashMap<>();
                     int epoch = state.epoch();
                     int mb = state.microBatch();
-                    long stepTokens = 0;
+                    List<List<E>> micro = new ArrayList<>(cfg.gradAccum());
                     for (int k = 0; k < cfg.gradAccum(); k++) {
                         if (mb >= perEpoch) {
                             epoch++;
@@ -139,12 +139,15 @@ public final class TrainingLoop<E> {
                             order = Shuffle.shuffled(train, cfg.seed(), epoch);
                             orderEpoch = epoch;
                         }
-                        List<E> batch = order.subList(mb * cfg.batchSize(), Math.min(order.size(), (mb + 1) * cfg.batchSize()));
+                        micro.add(order.subList(mb * cfg.batchSize(), Math.min(order.size(), (mb + 1) * cfg.batchSize())));
                         mb++;
-                        model.seedDropout(mix(cfg.seed(), state.step(), k));
-                        stepTokens += microStep(root, objective, batch, stepMetrics);
                     }
-                    stepMetrics.replaceAll((key, v) -> v / cfg.gradAccum());
+                    double[] scale = accumulationScales(objective, micro);
+                    long stepTokens = 0;
+                    for (int k = 0; k < micro.size(); k++) {
+                        model.seedDropout(mix(cfg.seed(), state.step(), k));
+                        stepTokens += microStep(root, objective, micro.get(k), scale[k], stepMetrics);
+                    }
 
                     // 2. Clip, check, update.
                     double lr = schedule.lr(state.step());
@@ -201,16 +204,46 @@ public final class TrainingLoop<E> {
         }
     }
 
-    private long microStep(NDManager root, Objective<E> objective, List<E> batch, Map<String, Double> sums) {
+    /**
+     * Loss scale of each micro-batch of one step: {@code weight_k / sum_j weight_j} ({@link Objective#weight}),
+     * so the step's gradient is that of the weighted mean loss; equal shares when every weight is 0.
+     */
+    static <E> double[] accumulationScales(Objective<E> objective, List<List<E>> micro) {
+        double[] w = new double[micro.size()];
+        double total = 0;
+        for (int k = 0; k < w.length; k++) {
+            w[k] = objective.weight(micro.get(k));
+            total += w[k];
+        }
+        for (int k = 0; k < w.length; k++) {
+            w[k] = total > 0 ? w[k] / total : 1.0 / w.length;
+        }
+        return w;
+    }
+
+    /**
+     * The backward of one micro-batch's output with its loss scaled by {@code scale}: autograd through the loss
+     * (into the per-row log-prob sums and the L1 term), then the rest ({@link Objective.Output#backward}: the
+     * chunked LM head and the decoder layers). Gradients accumulate into the adapter's factors.
+     */
+    public static void backward(NDManager scope, Objective.Output o, double scale) {
+        NDArray scaled = o.loss().mul(scope.create((float) scale)); // constant as a tensor (DJL trap 1)
+        JniUtils.backward((PtNDArray) scaled, (PtNDArray) scope.ones(scaled.getShape()), false, false);
+        if (o.backward() != null) {
+            o.backward().run();
+        }
+    }
+
+    /** Forward and backward of one micro-batch with its loss scaled by {@code scale}; metrics added, scaled. */
+    private long microStep(NDManager root, Objective<E> objective, List<E> batch, double scale, Map<String, Double> sums) {
         try (NDManager scope = root.newSubManager()) {
             boolean prev = JniUtils.isGradMode();
             JniUtils.setGradMode(true);
             try {
                 Objective.Output o = objective.forward(scope, batch, true);
-                NDArray scaled = o.loss().mul(scope.create(1f / cfg.gradAccum())); // constant as a tensor (DJL trap 1)
-                JniUtils.backward((PtNDArray) scaled, (PtNDArray) scope.ones(scaled.getShape()), false, false);
-                sums.merge("loss", (double) o.loss().getFloat(), Double::sum);
-                o.metrics().forEach((key, v) -> sums.merge(key, (double) v.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).getFloat(), Double::sum));
+                backward(scope, o, scale);
+                sums.merge("loss", scale * o.loss().getFloat(), Double::sum);
+                o.metrics().forEach((key, v) -> sums.merge(key, scale * v.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).getFloat(), Double::sum));
                 return o.tokens();
             } finally {
                 JniUtils.setGradMode(prev);

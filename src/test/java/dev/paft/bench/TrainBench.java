@@ -479,14 +479,10 @@ public final class TrainBench {
                 NDArray ids = scope.create(b.flatInputIds(), shape);
                 NDArray mask = scope.create(b.flatAttentionMask(), shape);
                 JniUtils.setGradMode(adapter != null);   // with an adapter: forward + backward of the SFT CE
-                NDArray logits = model.forward(scope, ids, mask, adapter, false);
-                var a = dev.paft.train.loss.TokenLogProbs.shift(logits, scope.create(b.flatLabels(), shape));
-                if (adapter == null) {
-                    dev.paft.train.loss.TokenLogProbs.sequences(a.logits(), a.labels()).sum().toFloatArray();
-                } else {
-                    NDArray loss = dev.paft.train.loss.CrossEntropyLoss.crossEntropy(a.logits(), a.labels());
-                    JniUtils.backward((PtNDArray) loss, (PtNDArray) loss.onesLike(), false, false);
-                    JniUtils.setGradMode(false);
+                dev.paft.model.Fixtures.ce(model, scope, ids, mask, b.flatLabels(), adapter, adapter != null, true,
+                        dev.paft.model.LabelScorer.DEFAULT_CHUNK, 0);
+                JniUtils.setGradMode(false);
+                if (adapter != null) {
                     adapter.zeroGradients();
                 }
             }

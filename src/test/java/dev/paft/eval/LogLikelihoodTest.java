@@ -10,6 +10,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import dev.paft.data.TextTokenizer;
 import dev.paft.errors.PaftException;
+import dev.paft.model.LabelScorer;
 import dev.paft.model.Scoring;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -90,7 +91,8 @@ class LogLikelihoodTest {
             long[] ids = Arrays.stream(row.ids()).asLongStream().toArray();
             long[] labels = Arrays.stream(row.labels()).asLongStream().toArray();
             NDArray logits = model.model().forward(scope, scope.create(ids, new Shape(1, n)), null, model.adapter(), false);
-            float[] tokens = Scoring.labelLogProbs(logits, scope.create(labels, new Shape(1, n))).tokens().toFloatArray();
+            NDArray hidden = model.model().hidden(scope, scope.create(ids, new Shape(1, n)), null, null, model.adapter(), null, false);
+            float[] tokens = model.model().scorer(3).score(scope, hidden, LabelScorer.align(labels, 1, n)).tokens(0);   // chunks of 3
             float[] lg = logits.toFloatArray();
             int v = lg.length / n;
             double viaScoring = 0;

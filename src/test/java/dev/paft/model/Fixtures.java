@@ -7,6 +7,7 @@ import ai.djl.ndarray.types.Shape;
 import dev.paft.engine.Engines;
 import dev.paft.io.FloatTensor;
 import dev.paft.io.TensorStore;
+import dev.paft.lora.LoraAdapter;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -34,6 +35,34 @@ public final class Fixtures {
             }
         }
         return out;
+    }
+
+    /** Mean token cross-entropy of a batch and each position's label log-prob (aligned: [t] scores token t+1). */
+    public record Ce(double loss, float[] tokens, double[] rowSums, int[] rowCounts) {}
+
+    /**
+     * The trainers' path for the mean token cross-entropy of {@code labels} (aligned with the input ids): the
+     * decoder stack ({@link LlamaModel#trainingForward}, checkpointed or not), the chunked label scorer, and,
+     * under grad mode with {@code training}, the backward into the adapter's factors.
+     */
+    public static Ce ce(LlamaModel model, NDManager scope, NDArray ids, NDArray mask, long[] labels, LoraAdapter adapter,
+                        boolean training, boolean checkpoint, int chunk, long dropoutSeed) {
+        int rows = Math.toIntExact(ids.getShape().get(0));
+        int cols = Math.toIntExact(ids.getShape().get(1));
+        TrainingForward fwd = model.trainingForward(scope, ids, mask, adapter, training, dropoutSeed, checkpoint);
+        LabelScorer.Scored s = model.scorer(chunk).score(scope, fwd.hidden(), LabelScorer.align(labels, rows, cols));
+        long n = 0;
+        double sum = 0;
+        for (int r = 0; r < rows; r++) {
+            n += s.counts(0)[r];
+            sum += s.sums(0)[r];
+        }
+        if (fwd.hasBackward()) {
+            float[] w = new float[rows];
+            java.util.Arrays.fill(w, (float) (-1.0 / Math.max(1, n)));       // d(-sum / N) / d sum_row
+            fwd.backward(s.gradient(new float[][] {w}));
+        }
+        return new Ce(-sum / Math.max(1, n), s.tokens(0), s.sums(0), s.counts(0));
     }
 
     public static NDArray longs(NDManager m, FloatTensor t) {

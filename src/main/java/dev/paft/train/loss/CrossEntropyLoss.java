@@ -4,24 +4,22 @@ import ai.djl.ndarray.NDArray;
 
 /**
  * Token cross-entropy averaged over the labelled tokens of the whole batch:
- * {@code L = -(1 / N) sum_{b,t: label != -100} log p(label[b,t] | logits[b,t])},
- * N = number of labelled tokens in the batch (Hugging Face / TRL {@code reduction="mean"}).
- *
- * <p>Shapes: logits [B, T, V], labels [B, T] int64, <em>aligned</em> (see
- * {@link TokenLogProbs}; use {@link TokenLogProbs#shift} on a causal LM's raw output).
+ * {@code L = -(1 / N) sum_{b,t: label != -100} log p(label[b,t] | h[b,t])},
+ * N = number of labelled tokens in the batch (Hugging Face / TRL {@code reduction="mean"}),
+ * from the per-row sums of label log-probs ({@code dev.paft.model.LabelScorer}).
  * With no labelled token the loss is 0 (N is clamped to 1) rather than NaN.
  */
 public final class CrossEntropyLoss {
+    private CrossEntropyLoss() {}
 
-    /** The loss, a scalar tensor. */
-    public NDArray compute(NDArray logits, NDArray labels) {
-        return crossEntropy(logits, labels);
-    }
-
-    /** {@code -sum(logp over labelled tokens) / max(N, 1)}, aligned inputs. */
-    public static NDArray crossEntropy(NDArray logits, NDArray labels) {
-        NDArray total = TokenLogProbs.perToken(logits, labels).sum();            // scalar
-        NDArray n = TokenLogProbs.mask(labels).toType(logits.getDataType(), false).sum();
-        return total.neg().div(n.maximum(1));                                    // n has no gradient
+    /**
+     * {@code -sum(rowSums) / max(N, 1)}.
+     *
+     * @param rowSums per-row sums of label log-probs [B] (may require a gradient)
+     * @param labelled N, the labelled tokens in those rows
+     */
+    public static NDArray fromSums(NDArray rowSums, long labelled) {
+        NDArray n = rowSums.getManager().create((float) Math.max(1, labelled));   // a tensor, not a Java number (autograd)
+        return rowSums.sum().neg().div(n);
     }
 }

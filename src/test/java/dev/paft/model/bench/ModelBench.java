@@ -11,7 +11,6 @@ import dev.paft.io.Json;
 import dev.paft.lora.LoraAdapter;
 import dev.paft.model.Autograd;
 import dev.paft.model.LlamaModel;
-import dev.paft.model.Scoring;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -74,10 +73,8 @@ public final class ModelBench {
         try (NDManager scope = parent.newSubManager()) {
             boolean was = Autograd.setGradMode(true);
             NDArray ids = ids(scope, r, b, t);
-            NDArray logits = model.forward(scope, ids, null, adapter, true);
-            Scoring.LabelLogProbs lp = Scoring.labelLogProbs(logits, ids);
-            NDArray loss = lp.sum().sum().neg().div(lp.count().sum());
-            Autograd.backward(loss);
+            double loss = dev.paft.model.Fixtures.ce(model, scope, ids, null, ids.toLongArray(), adapter, true, true,
+                    dev.paft.model.LabelScorer.DEFAULT_CHUNK, 0).loss();
             Autograd.setGradMode(false);
             for (NDArray p : adapter.parameters()) {
                 NDArray g = p.getGradient();
@@ -85,7 +82,7 @@ public final class ModelBench {
                 p.subi(g.mul(lr));
             }
             adapter.zeroGradients();
-            float l = loss.getFloat();
+            float l = (float) loss;
             Autograd.setGradMode(was);
             return l;
         }
