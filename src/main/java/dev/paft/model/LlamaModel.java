@@ -467,10 +467,19 @@ public final class LlamaModel implements AutoCloseable {
         if (reseed) {
             JniUtils.setSeed(layerSeed(seed, w.index()));
         }
+        // An op's result lands on its first operand's manager: x moves to the layer's scope while the layer runs, so
+        // every temporary of the layer is freed with that scope (not kept on x's manager until the step ends),
+        // and moves back to where it lived before the scope closes.
+        NDManager home = x.getManager();
         try (NDManager layerScope = scope.newSubManager()) {
-            NDArray y = DecoderLayer.forward(pass(layerScope, cs.get(0), cs.get(1), mask, adapter, true, null), w, x);
-            y.attach(scope);
-            return y;
+            x.attach(layerScope);
+            try {
+                NDArray y = DecoderLayer.forward(pass(layerScope, cs.get(0), cs.get(1), mask, adapter, true, null), w, x);
+                y.attach(scope);
+                return y;
+            } finally {
+                x.attach(home);
+            }
         }
     }
 
