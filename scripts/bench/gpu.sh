@@ -13,6 +13,7 @@
 #                       v0.36.0), for a machine whose only libtorch is a pip torch other than 2.7.1
 #   GPU_BUNDLE=FILE.tar.xz scripts/bench/gpu.sh   # unpacks the bundle into target/gpu-bench-lib first
 #   GPU_BENCH_DEVICE=cpu CONFIG=tiny DEMO=0 scripts/bench/gpu.sh   # rehearse the whole path on a CPU machine
+#   TF32=0 skips the TF32 check (b2: Tf32Check's float32 matmul with and without TORCH_ALLOW_TF32_CUBLAS_OVERRIDE=1)
 #
 # What it needs, in the order it looks (whatever is missing is named, exit 2):
 #   1. an NVIDIA GPU (nvidia-smi);
@@ -165,6 +166,28 @@ if [ "$HAVE_TORCH" = 1 ]; then
 fi
 echo "RESULT kind=gpu name=\"$GPU_NAME\"" >> "$RES"
 $PY scripts/bench/summarize.py "$RES" 2>/dev/null | tee "$OUT/table.txt" || cat "$RES"
+fi
+
+# b2. TF32 (issue 13): scripts/paft sets TORCH_ALLOW_TF32_CUBLAS_OVERRIDE=1 for CUDA's tensor cores; libtorch reads it
+# once at start. The same float32 matmul with and without it: TF32 is on when the error grows to ~1e-3 (from ~1e-6)
+# and the time drops. TF32=0 skips this.
+if [ "${TF32:-1}" = 1 ]; then
+  for ov in 0 1; do
+    if [ "$ov" = 1 ]; then export TORCH_ALLOW_TF32_CUBLAS_OVERRIDE=1; else unset TORCH_ALLOW_TF32_CUBLAS_OVERRIDE; fi
+    jrun dev.paft.bench.Tf32Check "$MM" 10 "$DEV" | tee "$OUT/tf32-$ov.log" | grep RESULT | tee -a "$RES"
+  done
+  unset TORCH_ALLOW_TF32_CUBLAS_OVERRIDE
+  $PY - "$OUT/tf32-0.log" "$OUT/tf32-1.log" <<'EOF2' || say "TF32 comparison failed"
+import re, sys
+def rd(f):
+    line = [l for l in open(f) if l.startswith("RESULT")][0]
+    return {k: v for k, v in re.findall(r"(\w+)=(\S+)", line)}
+off, on = rd(sys.argv[1]), rd(sys.argv[2])
+e0, e1, t0, t1 = float(off["max_rel_err"]), float(on["max_rel_err"]), float(off["ms"]), float(on["ms"])
+active = e1 > 1e-4 > e0 * 10
+print(f"gpu.sh: TF32 override {'ACTIVE' if active else 'NOT active'}: max rel err {e0:.1e} -> {e1:.1e}, "
+      f"matmul {t0:.2f} -> {t1:.2f} ms ({t0 / t1:.2f}x)")
+EOF2
 fi
 
 # c. the real CLI on the device: eval of the bundled demo model on $DEV against cpu, then the demo

@@ -1,5 +1,6 @@
 package dev.paft.cli;
 
+import dev.paft.io.WeightStorage;
 import ai.djl.Device;
 import dev.paft.config.PaftConfig;
 import dev.paft.eval.EvalModel;
@@ -11,6 +12,6 @@ final class EvalModels {
 
     static EvalModel open(ModelOptions o, PaftConfig cfg, Device device) {
         Path tokDir = cfg.model().tokenizer() == null ? null : Path.of(cfg.model().tokenizer());
-        return EvalModel.open(ModelOptions.modelDir(cfg), o.adapter, tokDir, device, "f16".equals(cfg.model().dtype()));
+        return EvalModel.open(ModelOptions.modelDir(cfg), o.adapter, tokDir, device, WeightStorage.of(cfg.model().dtype()));
     }
 }

@@ -1,5 +1,6 @@
 package dev.paft.cli;
 
+import dev.paft.engine.DeviceMemory;
 import dev.paft.errors.PaftException;
 import java.io.PrintWriter;
 import picocli.CommandLine;
@@ -70,6 +71,15 @@ public final class Paft implements Runnable {
             }
             err.flush();
             return pe.exitCode();
+        }
+        if (DeviceMemory.isOutOfMemory(e)) {     // libtorch's CPU/CUDA allocation failures: one line, no stack trace
+            PaftException oom = DeviceMemory.outOfMemory(e);
+            err.println("paft " + cl.getCommandName() + ": error: " + oom.getMessage());
+            if (verbose) {
+                e.printStackTrace(err);
+            }
+            err.flush();
+            return oom.exitCode();
         }
         if (dev.paft.io.OutputFiles.isDiskFull(e)) {    // a full disk is the machine's state, not a paft bug: one line
             String file = dev.paft.io.OutputFiles.fileOf(e);

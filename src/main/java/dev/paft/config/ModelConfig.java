@@ -4,12 +4,12 @@ package dev.paft.config;
  * The base model.
  *
  * @param path Hugging Face model directory (config.json, safetensors, tokenizer files)
- * @param dtype storage of the frozen base weights in memory: f32 (fast on CPU) or f16 (half the
- *     memory, cast per use); compute is always float32
+ * @param dtype storage of the frozen base weights in memory: f32 (fastest on CPU), bf16 (the weights
+ *     rounded to bfloat16, 2 bytes) or f16 (IEEE half, 2 bytes); widened per use, compute is always float32
  * @param tokenizer directory holding tokenizer.json / tokenizer_config.json; null = the model directory
  */
 public record ModelConfig(String path, String dtype, String tokenizer) {
     void validate(Validator v) {
-        v.oneOf("model.dtype", dtype, "f32", "f16");
+        v.oneOf("model.dtype", dtype, "f32", "f16", "bf16");
     }
 }

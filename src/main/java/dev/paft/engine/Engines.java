@@ -9,6 +9,7 @@ import dev.paft.errors.PaftException;
  * thread counts set before the native library loads, on the device the user asked for.
  */
 public final class Engines {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Engines.class);
     private static volatile Engine engine;
 
     private Engines() {}
@@ -39,7 +40,21 @@ public final class Engines {
                 throw new PaftException(PaftException.INTERNAL, "cannot start the PyTorch engine: " + e.getMessage(), e);
             }
         }
-        return resolve(dev, gpu);
+        Device d = resolve(dev, gpu);
+        if (d.isGpu() && System.getenv("TORCH_ALLOW_TF32_CUBLAS_OVERRIDE") == null) {
+            LOG.info("float32 matmuls on {} run without TF32: launch through scripts/paft (or export "
+                    + "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE=1 before java starts) for tensor cores", dev);
+        }
+        return d;
+    }
+
+    /**
+     * The device a string names ("cpu", "cuda", "cuda:N") without starting the engine: for plans and dry runs,
+     * which check it against nothing but its memory. A bad string is a usage error (exit 2).
+     */
+    public static Device named(String device) {
+        int gpu = parseDevice(device == null ? "cpu" : device);
+        return gpu < 0 ? Device.cpu() : Device.gpu(gpu);
     }
 
     /**

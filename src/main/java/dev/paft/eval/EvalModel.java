@@ -5,6 +5,7 @@ import dev.paft.data.TextTokenizer;
 import dev.paft.data.template.ChatTemplate;
 import dev.paft.errors.PaftException;
 import dev.paft.lora.LoraAdapter;
+import dev.paft.io.WeightStorage;
 import dev.paft.model.LlamaModel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -44,6 +45,11 @@ public final class EvalModel implements AutoCloseable {
      * Missing directories are bad input (exit 3).
      */
     public static EvalModel open(Path modelDir, Path adapterDir, Path tokenizerDir, Device device, boolean f16) {
+        return open(modelDir, adapterDir, tokenizerDir, device, f16 ? WeightStorage.F16 : WeightStorage.F32);
+    }
+
+    /** As above, with the frozen weights held as {@code storage} ({@code model.dtype}). */
+    public static EvalModel open(Path modelDir, Path adapterDir, Path tokenizerDir, Device device, WeightStorage storage) {
         requireDir(modelDir, "model");
         if (adapterDir != null) {
             requireDir(adapterDir, "adapter");
@@ -54,7 +60,7 @@ public final class EvalModel implements AutoCloseable {
         TextTokenizer tok = TextTokenizer.open(tokDir);
         LlamaModel m = null;
         try {
-            m = LlamaModel.load(modelDir, device, f16);
+            m = LlamaModel.load(modelDir, device, storage);
             tok.limitIds(m.config().vocabSize());
             LoraAdapter a = adapterDir == null ? null : m.loadAdapter(adapterDir);
             return new EvalModel(m, a, tok, tokDir, true);

@@ -282,6 +282,40 @@ public final class SafetensorsFile implements AutoCloseable {
         }
     }
 
+    /**
+     * Elements {@code [from, from + count)} of one F32 / F16 / BF16 tensor converted into {@code storage}, written
+     * at {@code dst}'s position (which advances). Positional reads through a small per-thread buffer: no mapping,
+     * so the process keeps no second copy of the file (the page cache holds it, not the RSS).
+     *
+     * @return the element index (within the tensor) of the first finite value beyond half's range, or -1
+     */
+    public long readInto(String name, long from, long count, WeightStorage storage, ByteBuffer dst) {
+        TensorInfo t = info(name);
+        if (from < 0 || count < 0 || from + count > t.numel()) {
+            throw new IllegalArgumentException("tensor '" + name + "': elements [" + from + ", " + (from + count)
+                    + ") outside its " + t.numel());
+        }
+        int size = t.dtype().size();
+        ByteBuffer buf = STAGING.get();
+        int perChunk = buf.capacity() / size;
+        long firstBad = -1;
+        for (long done = 0; done < count; done += perChunk) {
+            int n = (int) Math.min(perChunk, count - done);
+            buf.clear().limit(n * size);
+            try {
+                readFully(channel, buf, dataStart + t.begin() + (from + done) * size);
+            } catch (IOException e) {
+                throw PaftException.badInput(path + ": cannot read tensor '" + name + "': " + e.getMessage(), e);
+            }
+            buf.flip();
+            long bad = storage.convert(buf, t.dtype(), n, dst);
+            if (bad >= 0 && firstBad < 0) {
+                firstBad = from + done + bad;
+            }
+        }
+        return firstBad;
+    }
+
     @Override
     public void close() {
         closeQuietly(channel);

@@ -151,6 +151,11 @@ public final class TensorStore implements AutoCloseable {
         file(name).readFloats(name, dst, minus);
     }
 
+    /** See {@link SafetensorsFile#readInto}. */
+    public long readInto(String name, long from, long count, WeightStorage storage, ByteBuffer dst) {
+        return file(name).readInto(name, from, count, storage, dst);
+    }
+
     public FloatTensor read(String name) {
         return new FloatTensor(info(name).shape(), readFloats(name));
     }

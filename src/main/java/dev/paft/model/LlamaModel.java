@@ -19,6 +19,8 @@ import dev.paft.io.FiniteWeights;
 import dev.paft.io.HfModelConfig;
 import dev.paft.io.TensorInfo;
 import dev.paft.io.TensorStore;
+import dev.paft.io.WeightStorage;
+import dev.paft.engine.DeviceMemory;
 import dev.paft.lora.LoraAdapter;
 import dev.paft.lora.LoraLinear;
 import java.nio.ByteBuffer;
@@ -34,8 +36,9 @@ import java.util.function.Function;
  * A Llama-family causal LM (Llama, Mistral, Qwen2):
  * {@code logits = W_head RMSNorm(layer_L(... layer_1(E[ids])))}, W_head = E when embeddings are tied.
  *
- * <p>Frozen weights live on the model's manager, float32 (or float16 with {@code f16Storage}, widened per
- * use; norms and biases stay float32). Every forward builds its arrays on the caller's step scope; LoRA
+ * <p>Frozen weights live on the model's manager in native memory, float32 or 2 bytes per weight
+ * ({@code model.dtype} f16, or bf16 values held as float16; see {@link WeightStorage}), widened per use;
+ * norms and biases stay float32. Every forward builds its arrays on the caller's step scope; LoRA
  * factors come from the adapter passed in (null or disabled: the pure base, e.g. the DPO reference).
  * Forward is safe to call from several threads on one model (each with its own scope and adapter).
  *
@@ -52,35 +55,49 @@ public final class LlamaModel implements AutoCloseable {
     private final NDArray finalNorm;
     private final NDArray lmHead;
     private final LayerWeights[] layers;
+    private final WeightStorage storage;
     private final boolean f16Storage;
     private final int slidingWindow;
     private NDArray causal;
     private int causalCap;
 
-    private LlamaModel(HfModelConfig config, Device device, boolean f16Storage, Function<String, float[]> source) {
+    /**
+     * Where the constructor reads weights from: elements {@code [from, from + count)} of tensor {@code name},
+     * converted to {@code storage} and written at {@code dst}'s position. Returns the index of the first finite
+     * value beyond half's range (a 2-byte storage cannot hold it), or -1.
+     */
+    interface WeightSource {
+        long read(String name, long from, long count, WeightStorage storage, ByteBuffer dst);
+    }
+
+    /** Largest piece of one tensor filled at a time (a tensor's native memory is written through a view). */
+    static long pieceBytes = 1L << 30;
+
+    private LlamaModel(HfModelConfig config, Device device, WeightStorage storage, WeightSource source, String origin) {
         this.config = config;
-        this.f16Storage = f16Storage;
+        this.storage = storage;
+        this.f16Storage = storage.half();
         this.slidingWindow = slidingWindow(config);
         this.manager = NDManager.newBaseManager(device);
         try {
             this.rotary = new Rotary(manager, config);
-            this.embed = frozen(source, HfNames.EMBED, f16Storage);
-            this.finalNorm = frozen(source, HfNames.FINAL_NORM, false);
-            this.lmHead = config.tieWordEmbeddings() ? embed : frozen(source, HfNames.LM_HEAD, f16Storage);
+            this.embed = frozen(source, origin, HfNames.EMBED, storage);
+            this.finalNorm = frozen(source, origin, HfNames.FINAL_NORM, WeightStorage.F32);
+            this.lmHead = config.tieWordEmbeddings() ? embed : frozen(source, origin, HfNames.LM_HEAD, storage);
             this.layers = new LayerWeights[config.numLayers()];
             for (int i = 0; i < layers.length; i++) {
                 NDArray[] proj = new NDArray[Proj.values().length];
                 String[] keys = new String[proj.length];
                 NDArray[] bias = config.attentionBias() ? new NDArray[proj.length] : null;
                 for (Proj p : Proj.values()) {
-                    proj[p.ordinal()] = frozen(source, HfNames.weight(i, p), f16Storage);
+                    proj[p.ordinal()] = frozen(source, origin, HfNames.weight(i, p), storage);
                     keys[p.ordinal()] = HfNames.module(i, p);
                     if (bias != null && (p == Proj.Q || p == Proj.K || p == Proj.V)) {
-                        bias[p.ordinal()] = frozen(source, HfNames.bias(i, p), false);
+                        bias[p.ordinal()] = frozen(source, origin, HfNames.bias(i, p), WeightStorage.F32);
                     }
                 }
-                layers[i] = new LayerWeights(i, frozen(source, HfNames.inputNorm(i), false),
-                        frozen(source, HfNames.postAttentionNorm(i), false), proj, bias, keys);
+                layers[i] = new LayerWeights(i, frozen(source, origin, HfNames.inputNorm(i), WeightStorage.F32),
+                        frozen(source, origin, HfNames.postAttentionNorm(i), WeightStorage.F32), proj, bias, keys);
             }
         } catch (RuntimeException e) {
             manager.close();
@@ -88,50 +105,169 @@ public final class LlamaModel implements AutoCloseable {
         }
     }
 
-    private NDArray frozen(Function<String, float[]> source, String name, boolean half) {
+    /**
+     * One frozen tensor in native (libtorch-owned) memory: allocated empty, then filled from the source through
+     * a direct view of that memory (row blocks of at most {@link #pieceBytes}). No JVM-side copy of the tensor
+     * exists at any time, so neither the Java heap nor {@code -XX:MaxDirectMemorySize} bounds the model size.
+     * On a GPU each tensor is filled on the CPU, copied to the device and freed.
+     */
+    private NDArray frozen(WeightSource source, String origin, String name, WeightStorage as) {
         long[] shape = HfNames.expectedTensors(config).get(name);
-        float[] data = source.apply(name);
-        if (!half) {
-            return manager.create(data, new Shape(shape));
+        DataType type = as.half() ? DataType.FLOAT16 : DataType.FLOAT32;
+        boolean cpu = manager.getDevice().equals(Device.cpu());
+        NDManager host = cpu ? manager : NDManager.newBaseManager(Device.cpu());
+        NDArray t = host.create(new Shape(shape), type);
+        try {
+            long numel = TensorInfo.numel(shape);
+            long rows = shape.length == 0 ? 1 : shape[0];
+            long perRow = rows == 0 ? 0 : numel / rows;
+            long rowsPerPiece = Math.max(1, pieceBytes / Math.max(1, perRow * as.bytes()));
+            for (long r = 0; r < rows; r += rowsPerPiece) {
+                long n = Math.min(rowsPerPiece, rows - r);
+                boolean whole = r == 0 && n == rows;
+                NDArray piece = whole ? t : t.get(new NDIndex("{}:{}", r, r + n));
+                try {
+                    ByteBuffer view = piece.toByteBuffer(true).order(ByteOrder.LITTLE_ENDIAN);
+                    if (view.capacity() != n * perRow * as.bytes()) {
+                        throw new IllegalStateException("tensor '" + name + "': view of " + view.capacity() + " bytes for "
+                                + n * perRow + " elements");
+                    }
+                    long bad = source.read(name, r * perRow, n * perRow, as, view);
+                    if (bad >= 0) {
+                        throw PaftException.badInput(origin + ": tensor '" + name + "' holds a value beyond the range of "
+                                + "2-byte weights (|w| > 65504, element " + bad + "): set model.dtype: f32");
+                    }
+                } finally {
+                    if (!whole) {
+                        piece.close();
+                    }
+                }
+            }
+            requireFinite(t, origin, name);
+            if (cpu) {
+                return t;
+            }
+            NDArray onDevice = t.toDevice(manager.getDevice(), true);
+            onDevice.attach(manager);
+            return onDevice;
+        } catch (RuntimeException e) {
+            t.close();
+            throw e;
+        } finally {
+            if (!cpu) {
+                host.close();
+            }
         }
-        ByteBuffer buf = ByteBuffer.allocateDirect(data.length * 2).order(ByteOrder.LITTLE_ENDIAN);
-        DType.F16.fromFloats(data, 0, data.length, buf);
-        buf.rewind();
-        return manager.create(buf, new Shape(shape), DataType.FLOAT16);
+    }
+
+    /**
+     * Every value of a loaded weight is finite, else a numeric failure (exit 4) naming the tensor and its first
+     * bad element: scores, generations and training never run on broken weights (one pass per tensor).
+     */
+    private static void requireFinite(NDArray t, String origin, String name) {
+        try (NDManager m = t.getManager().newSubManager()) {
+            NDArray flat = t.reshape(-1);
+            flat.attach(m);
+            NDArray nan = flat.isNaN();
+            nan.attach(m);
+            NDArray inf = flat.isInfinite();
+            inf.attach(m);
+            NDArray bad = nan.logicalOr(inf);
+            bad.attach(m);
+            NDArray count = bad.countNonzero();
+            count.attach(m);
+            long n = count.getLong();
+            if (n == 0) {
+                return;
+            }
+            NDArray firstArr = bad.toType(DataType.INT32, false).argMax();
+            firstArr.attach(m);
+            long first = firstArr.getLong();
+            NDArray v = flat.get(first).toType(DataType.FLOAT32, false);
+            v.attach(m);
+            throw PaftException.numeric(origin + ": tensor '" + name + "' holds " + v.getFloat() + " at element " + first
+                    + " (" + n + " of " + flat.size() + " values are NaN or Inf): the base model weights are not finite");
+        }
+    }
+
+    /**
+     * Loads a Hugging Face model directory (config.json + safetensors, single or sharded; F32/F16/BF16) with
+     * float32 or float16 frozen weights (kept for callers that choose between the two).
+     */
+    public static LlamaModel load(Path dir, Device device, boolean f16Storage) {
+        return load(dir, device, f16Storage ? WeightStorage.F16 : WeightStorage.F32);
     }
 
     /**
      * Loads a Hugging Face model directory (config.json + safetensors, single or sharded; F32/F16/BF16).
      * Unsupported architectures, missing, unexpected or misshapen tensors are bad input (exit 3) naming
-     * the key.
+     * the key. Each tensor is read from the file straight into native memory ({@link #frozen}); the files
+     * are read with positional reads, never mapped, so the process holds one copy of the weights.
+     * Weights that cannot fit the machine are refused before anything is allocated (exit 1, naming the
+     * setting to change); an allocation that fails while loading says the same.
      *
-     * @param f16Storage keep projection and embedding weights in float16 (half the memory, cast per use)
+     * @param storage how projection and embedding weights are held (norms and biases stay float32)
      */
-    public static LlamaModel load(Path dir, Device device, boolean f16Storage) {
+    public static LlamaModel load(Path dir, Device device, WeightStorage storage) {
         HfModelConfig cfg = HfModelConfig.read(dir);
         long t0 = System.nanoTime();
         try (TensorStore store = TensorStore.openModel(dir)) {
             validate(cfg, store);
-            LlamaModel m = new LlamaModel(cfg, device, f16Storage, name -> FiniteWeights.require(store.readFloats(name), store.dir(), name, "base model"));
-            org.slf4j.LoggerFactory.getLogger(LlamaModel.class).debug("loaded {} ({}, {} layers, hidden {}, {}) on {} in {} ms; JVM heap used {} MiB",
-                    dir, cfg.architecture(), cfg.numLayers(), cfg.hiddenSize(), f16Storage ? "f16 storage" : "f32",
-                    device, (System.nanoTime() - t0) / 1_000_000, (Runtime.getRuntime().totalMemory() - Runtime.getRuntime().freeMemory()) >> 20);
-            return m;
+            long bytes = weightBytes(cfg, storage);
+            DeviceMemory.requireFits(device, bytes, dir + ": the model's weights (" + storage.configName() + ")",
+                    storage == WeightStorage.F32 ? "set model.dtype: bf16 (2 bytes per weight)" : "use a machine with more memory");
+            try {
+                LlamaModel m = new LlamaModel(cfg, device, storage, store::readInto, dir.toString());
+                org.slf4j.LoggerFactory.getLogger(LlamaModel.class).debug("loaded {} ({}, {} layers, hidden {}, {}) on {} in {} ms; JVM heap used {} MiB",
+                        dir, cfg.architecture(), cfg.numLayers(), cfg.hiddenSize(), storage.configName(),
+                        device, (System.nanoTime() - t0) / 1_000_000, (Runtime.getRuntime().totalMemory() - Runtime.getRuntime().freeMemory()) >> 20);
+                return m;
+            } catch (RuntimeException e) {
+                if (DeviceMemory.isOutOfMemory(e)) {
+                    throw DeviceMemory.loadFailed(device, dir, bytes, storage, e);
+                }
+                throw e;
+            }
         }
+    }
+
+    /** Bytes the frozen weights take in memory: projections and embeddings at {@code storage}, the rest float32. */
+    public static long weightBytes(HfModelConfig cfg, WeightStorage storage) {
+        long n = 0;
+        for (var e : HfNames.expectedTensors(cfg).entrySet()) {
+            boolean small = e.getKey().endsWith("norm.weight") || e.getKey().endsWith(".bias");
+            n += TensorInfo.numel(e.getValue()) * (small ? 4 : storage.bytes());
+        }
+        return n;
     }
 
     /** A model with synthetic weights (N(0, 0.02) projections, unit norms), seeded: for benchmarks and tests. */
     public static LlamaModel random(HfModelConfig cfg, long seed, Device device, boolean f16Storage) {
-        Map<String, long[]> shapes = HfNames.expectedTensors(cfg);
+        return random(cfg, seed, device, f16Storage ? WeightStorage.F16 : WeightStorage.F32);
+    }
+
+    /** As above with any storage; the weights (before rounding to the storage) do not depend on it. */
+    public static LlamaModel random(HfModelConfig cfg, long seed, Device device, WeightStorage storage) {
         SplittableRandom rng = new SplittableRandom(seed);
-        return new LlamaModel(cfg, device, f16Storage, name -> {
-            float[] x = new float[Math.toIntExact(TensorInfo.numel(shapes.get(name)))];
+        ByteBuffer chunk = ByteBuffer.allocate(4 << 16).order(ByteOrder.LITTLE_ENDIAN);
+        return new LlamaModel(cfg, device, storage, (name, from, count, as, dst) -> {
             boolean norm = name.endsWith("norm.weight");
-            for (int i = 0; i < x.length; i++) {
-                x[i] = norm ? 1f : (float) (gaussian(rng) * 0.02);
+            long bad = -1;
+            for (long done = 0; done < count; ) {
+                int m = (int) Math.min(chunk.capacity() / 4, count - done);
+                chunk.clear();
+                for (int i = 0; i < m; i++) {
+                    chunk.putFloat(norm ? 1f : (float) (gaussian(rng) * 0.02));
+                }
+                chunk.flip();
+                long b = as.convert(chunk, DType.F32, m, dst);
+                if (b >= 0 && bad < 0) {
+                    bad = from + done + b;
+                }
+                done += m;
             }
-            return x;
-        });
+            return bad;
+        }, "random model");
     }
 
     private static double gaussian(SplittableRandom r) {
@@ -424,10 +560,19 @@ public final class LlamaModel implements AutoCloseable {
         if (reseed) {
             JniUtils.setSeed(layerSeed(seed, w.index()));
         }
+        // An op's result lands on its first operand's manager: x moves to the layer's scope while the layer runs, so
+        // every temporary of the layer is freed with that scope (not kept on x's manager until the step ends),
+        // and moves back to where it lived before the scope closes.
+        NDManager home = x.getManager();
         try (NDManager layerScope = scope.newSubManager()) {
-            NDArray y = DecoderLayer.forward(pass(layerScope, cs.get(0), cs.get(1), mask, adapter, true, null), w, x);
-            y.attach(scope);
-            return y;
+            x.attach(layerScope);
+            try {
+                NDArray y = DecoderLayer.forward(pass(layerScope, cs.get(0), cs.get(1), mask, adapter, true, null), w, x);
+                y.attach(scope);
+                return y;
+            } finally {
+                x.attach(home);
+            }
         }
     }
 
@@ -558,6 +703,32 @@ public final class LlamaModel implements AutoCloseable {
 
     public boolean f16Storage() {
         return f16Storage;
+    }
+
+    /** How the frozen projection and embedding weights are held ({@code model.dtype}). */
+    public WeightStorage storage() {
+        return storage;
+    }
+
+    /** A frozen tensor by its Hugging Face name, as stored (tests compare it with independently rounded values). */
+    NDArray frozenTensor(String name) {
+        if (name.equals(HfNames.EMBED)) {
+            return embed;
+        }
+        if (name.equals(HfNames.LM_HEAD)) {
+            return lmHead;
+        }
+        if (name.equals(HfNames.FINAL_NORM)) {
+            return finalNorm;
+        }
+        for (LayerWeights w : layers) {
+            for (Proj p : Proj.values()) {
+                if (name.equals(HfNames.weight(w.index(), p))) {
+                    return w.proj()[p.ordinal()];
+                }
+            }
+        }
+        throw new IllegalArgumentException("no frozen projection or embedding named " + name);
     }
 
     @Override

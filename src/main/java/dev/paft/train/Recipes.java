@@ -1,5 +1,6 @@
 package dev.paft.train;
 
+import dev.paft.io.WeightStorage;
 import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
 import dev.paft.config.ConfigLoader;
@@ -16,6 +17,7 @@ import dev.paft.data.SftOptions;
 import dev.paft.data.TextTokenizer;
 import dev.paft.data.source.DatasetFiles;
 import dev.paft.data.template.ChatTemplate;
+import dev.paft.engine.DeviceMemory;
 import dev.paft.errors.PaftException;
 import dev.paft.io.HfModelConfig;
 import dev.paft.lora.LoraAdapter;
@@ -83,17 +85,18 @@ public final class Recipes {
             tokens += e.length();
             maxLen = Math.max(maxLen, e.length());
         }
-        TrainPlan plan = plan(cfg, hf, train.size(), tokens, eval.size(), cfg.training().batchSize(), maxLen, notes);
+        TrainPlan plan = plan(cfg, hf, train.size(), tokens, eval.size(), cfg.training().batchSize(), maxLen, notes, false, device);
         if (o.dryRun()) {
             printDryRun(o.out(), "train-sft", plan, cfg);
             return new Result(null, plan, out);
         }
         if (listener != null) {
             plan.notes().forEach(listener::onMessage);    // examples read, skipped, truncated, dropped
+            warnIfTooLarge(plan, listener);
         }
         L1Penalty l1 = new L1Penalty(L1Penalty.Target.parse(cfg.sft().l1Target()), cfg.sft().l1Lambda());
         List<String> curves = List.of("loss", "ce", "eval_loss", "eval_ce");
-        LlamaModel model = shared != null ? shared : LlamaModel.load(modelDir, device, cfg.model().dtype().equals("f16"));
+        LlamaModel model = shared != null ? shared : LlamaModel.load(modelDir, device, WeightStorage.of(cfg.model().dtype()));
         try (LoraAdapter adapter = model.newAdapter(cfg.lora(), cfg.training().seed(), modelDir.toString());
              NDManager root = model.manager().newSubManager()) {
             LoraPolicy policy = new LoraPolicy(model, adapter, cfg.training().gradientCheckpointing(), cfg.training().lossChunkSize());
@@ -152,19 +155,22 @@ public final class Recipes {
             tokens += e.chosenLength() + e.rejectedLength();
             maxLen = Math.max(maxLen, Math.max(e.chosenLength(), e.rejectedLength()));
         }
-        TrainPlan plan = plan(cfg, hf, train.size(), tokens, eval.size(), 2 * cfg.training().batchSize(), maxLen, notes);
+        boolean perStepReference = lossOf(cfg).needsReference() && !cfg.preference().precomputeRef();
+        TrainPlan plan = plan(cfg, hf, train.size(), tokens, eval.size(), 2 * cfg.training().batchSize(), maxLen, notes,
+                perStepReference, device);
         if (o.dryRun()) {
             printDryRun(o.out(), "train-dpo", plan, cfg);
             return new Result(null, plan, out);
         }
         if (listener != null) {
             plan.notes().forEach(listener::onMessage);    // examples read, skipped, truncated, dropped
+            warnIfTooLarge(plan, listener);
         }
         PreferenceLoss loss = lossOf(cfg);
         List<String> curves = loss.needsReference()
                 ? List.of("loss", "eval_loss", "rewards/accuracies", "eval_rewards/accuracies", "rewards/margins")
                 : List.of("loss", "eval_loss", "nll_loss", "log_odds_ratio");
-        LlamaModel model = shared != null ? shared : LlamaModel.load(modelDir, device, cfg.model().dtype().equals("f16"));
+        LlamaModel model = shared != null ? shared : LlamaModel.load(modelDir, device, WeightStorage.of(cfg.model().dtype()));
         try (LoraAdapter adapter = model.newAdapter(cfg.lora(), cfg.training().seed(), modelDir.toString());
              NDManager root = model.manager().newSubManager()) {
             if (cfg.preference().disableDropout()) {
@@ -251,10 +257,37 @@ public final class Recipes {
     }
 
     private static TrainPlan plan(PaftConfig cfg, HfModelConfig hf, int examples, long tokens, int evalExamples,
-                                  int rows, int maxLen, List<String> notes) {
+                                  int rows, int maxLen, List<String> notes, boolean reference, Device device) {
         long trainable = TrainPlan.trainableParams(hf, cfg.lora());
+        MemoryEstimate memory = MemoryEstimate.of(hf, cfg.lora(), WeightStorage.of(cfg.model().dtype()), trainable,
+                new MemoryEstimate.Shape(rows, maxLen, cfg.training().gradientCheckpointing(), cfg.training().lossChunkSize(),
+                        reference, device != null && device.isGpu()));
         return new TrainPlan(examples, tokens, evalExamples, TrainingLoop.totalSteps(cfg.training(), examples), trainable,
-                TrainPlan.baseParams(hf), TrainPlan.peakBytes(hf, trainable, cfg.model().dtype().equals("f16"), rows, maxLen), notes);
+                TrainPlan.baseParams(hf), memory, deviceNote(memory, device), notes);
+    }
+
+    /** How the estimate compares with the device's memory: a line for the dry run, starting "warning:" when it exceeds it. */
+    static String deviceNote(MemoryEstimate memory, Device device) {
+        long total = DeviceMemory.totalBytes(device);
+        String name = DeviceMemory.name(device);
+        if (total <= 0) {
+            return "device " + name + ": its memory is unknown, the estimate cannot be checked against it";
+        }
+        if (memory.total() > total) {
+            return "warning: the estimated peak (" + DeviceMemory.gib(memory.total()) + ") exceeds " + name + "'s "
+                    + DeviceMemory.gib(total) + (device == null || !device.isGpu() ? " (MemTotal)" : "")
+                    + ": lower training.batch_size or data.max_length" + (memory.checkpointing() ? "" : ", turn training.gradient_checkpointing on")
+                    + (memory.weightsHalf() ? "" : ", or set model.dtype: bf16");
+        }
+        return "device " + name + ": " + DeviceMemory.gib(total) + " in all, the estimate fits";
+    }
+
+    /** Before training: the dry run's warning when the estimate exceeds (or cannot be checked against) the device. */
+    private static void warnIfTooLarge(TrainPlan plan, TrainingLoop.Listener listener) {
+        String note = plan.deviceNote();
+        if (note != null && (note.startsWith("warning:") || note.contains("unknown"))) {
+            listener.onMessage(note.startsWith("warning:") ? note : "note: " + note);
+        }
     }
 
     private static void printDryRun(PrintStream out, String command, TrainPlan plan, PaftConfig cfg) {

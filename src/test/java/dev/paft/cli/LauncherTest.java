@@ -38,6 +38,36 @@ class LauncherTest {
         assertTrue(text.contains("exec java"), text);
     }
 
+    /** The launcher's TF32 switch (the lines between its "tf32" markers, run by bash): on unless PAFT_TF32=0. */
+    @Test
+    void launcherTurnsTf32OnUnlessTheUserOptsOut() throws Exception {
+        String text = Files.readString(ROOT.resolve("scripts/paft"));
+        int from = text.indexOf("# tf32 begin");
+        int to = text.indexOf("# tf32 end");
+        assertTrue(from >= 0 && to > from && to < text.indexOf("exec java"), "the switch is set before java starts");
+        String block = text.substring(from, to);
+        assertEquals("1", tf32(block, null, null));
+        assertEquals("1", tf32(block, "1", null));
+        assertEquals("unset", tf32(block, "0", null));
+        assertEquals("unset", tf32(block, "0", "1"), "PAFT_TF32=0 wins over an inherited override");
+    }
+
+    private static String tf32(String block, String paftTf32, String inherited) throws Exception {
+        ProcessBuilder pb = new ProcessBuilder("bash", "-c", block + "\necho \"${TORCH_ALLOW_TF32_CUBLAS_OVERRIDE:-unset}\"");
+        pb.environment().remove("PAFT_TF32");
+        pb.environment().remove("TORCH_ALLOW_TF32_CUBLAS_OVERRIDE");
+        if (paftTf32 != null) {
+            pb.environment().put("PAFT_TF32", paftTf32);
+        }
+        if (inherited != null) {
+            pb.environment().put("TORCH_ALLOW_TF32_CUBLAS_OVERRIDE", inherited);
+        }
+        Process p = pb.redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes()).strip();
+        assertTrue(p.waitFor(10, TimeUnit.SECONDS));
+        return out;
+    }
+
     /** A fresh JVM runs {@code paft --help}: no DJL class is loaded, so no engine starts. */
     @Test
     void helpLoadsNoEngineClass() throws Exception {

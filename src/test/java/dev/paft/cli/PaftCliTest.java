@@ -107,6 +107,10 @@ class PaftCliTest {
             if (code == -1) {
                 throw new IllegalStateException("kaput");
             }
+            if (code == -2) {   // what DJL throws when libtorch's CUDA allocator fails
+                throw new ai.djl.engine.EngineException("CUDA out of memory. Tried to allocate 8.00 GiB. GPU 0 has a total capacity "
+                        + "of 79.19 GiB of which 3.1 GiB is free.\nException raised from malloc at CUDACachingAllocator.cpp:1\nframe #0: ...");
+            }
             if (code == 0) {
                 return 0;
             }
@@ -132,6 +136,16 @@ class PaftCliTest {
         assertEquals(1, crash.code());
         assertTrue(crash.err().startsWith("paft boom: internal error: java.lang.IllegalStateException: kaput"), crash.err());
         assertEquals(0, run(withBoom(), "boom").code());
+    }
+
+    @Test
+    void outOfMemoryIsOneLineNamingTheSettingsToLower() {
+        Run r = run(withBoom(), "boom", "--code", "-2");
+        assertEquals(1, r.code());
+        assertTrue(r.err().startsWith("paft boom: error: out of GPU memory (CUDA out of memory. Tried to allocate 8.00 GiB."), r.err());
+        assertTrue(r.err().contains("training.batch_size") && r.err().contains("training.gradient_checkpointing"), r.err());
+        assertEquals(1, r.err().strip().lines().count(), r.err());
+        assertFalse(r.err().contains("Exception"), r.err());
     }
 
     /** Loads the config from the shared options, as every real command will. */

@@ -171,7 +171,7 @@ class ConfigLoaderTest {
 
     static Stream<Arguments> outOfRange() {
         return Stream.of(
-                Arguments.of("model.dtype", "bf16"),
+                Arguments.of("model.dtype", "fp8"),
                 Arguments.of("lora.r", "0"),
                 Arguments.of("lora.alpha", "0"),
                 Arguments.of("lora.alpha", ".inf"),

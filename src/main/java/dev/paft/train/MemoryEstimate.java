@@ -1,0 +1,158 @@
+package dev.paft.train;
+
+import dev.paft.config.LoraConfig;
+import dev.paft.io.HfModelConfig;
+import dev.paft.io.WeightStorage;
+import dev.paft.model.LlamaModel;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * The peak memory of one training micro-step, in parts: what {@code --dry-run} prints (docs/USER-GUIDE.md, "Memory").
+ *
+ * <p>The model follows what the engine keeps alive (float32 activations; N = rows x seq tokens, h = hidden,
+ * I = intermediate, S = rows x heads x seq x seq attention scores):
+ * <ul>
+ *   <li><b>weights</b>: projections and embeddings at {@code model.dtype} (4 or 2 bytes), norms float32.</li>
+ *   <li><b>adapter + optimizer</b>: LoRA parameters, their gradients and AdamW's two moments, float32.</li>
+ *   <li><b>activations</b>: what backward needs from one decoder layer ({@link #layerSaved}: normalised inputs,
+ *       dropout outputs and masks of the LoRA branches, k and v, the attention probabilities, the MLP
+ *       intermediates, and with 2-byte weights the float32 copies of the layer's weights that the matmuls saved),
+ *       kept for every layer without checkpointing; with {@code training.gradient_checkpointing} only each
+ *       layer's input [N, h] is kept and one layer at a time is recomputed. Plus the backward transients of one
+ *       layer (gradients of the scores and the MLP).</li>
+ *   <li><b>loss head</b>: logits, log-softmax and their gradients for {@code training.loss_chunk_size} tokens at a
+ *       time (never N x vocab unless the chunk is that large), the float32 copy of a 2-byte LM head, the final
+ *       hidden states and their gradient.</li>
+ *   <li><b>overhead</b>: the process without a model: JVM heap in use, libtorch and the tokenizer (measured on
+ *       CPU; on CUDA the context and the caching allocator's slack, not measured yet).</li>
+ * </ul>
+ * Preference training runs 2 x batch_size rows (chosen + rejected) through the policy; the reference forward
+ * (adapter off, no gradients) runs while the policy's checkpointed layer inputs are alive and is counted when it
+ * is the larger peak. The constants were fitted to peak RSS measured with scripts/bench/memory-bench.sh
+ * (docs/BENCHMARKS.md, "Memory").
+ */
+public record MemoryEstimate(long weights, long adapter, long activations, long lossHead, long overhead,
+                             boolean checkpointing, boolean weightsHalf, List<String> notes) {
+    private static final double GIB = 1024.0 * 1024 * 1024;
+
+    /** The process without a model (JVM, libtorch, tokenizer), measured on CPU (docs/BENCHMARKS.md, "Memory"). */
+    static final long CPU_OVERHEAD = 350L << 20;
+    /** A CUDA context plus the caching allocator's rounding: not measured yet (no GPU in the session that built this). */
+    static final long CUDA_OVERHEAD = 1L << 30;
+    /**
+     * Peak RSS over the sum of the live activation parts: freed blocks the allocator keeps, buffers alive across ops.
+     * Fitted on the 0.84B shape (seq 256, batch 2, f32): 1.4-1.5 with and without checkpointing (docs/BENCHMARKS.md).
+     */
+    static final double ACTIVATION_FACTOR = 1.4;
+
+    /** The estimated peak: the sum of the parts. */
+    public long total() {
+        return weights + adapter + activations + lossHead + overhead;
+    }
+
+    /** What one training run looks like to the estimate. */
+    public record Shape(int rows, int seq, boolean checkpointing, int lossChunk, boolean reference, boolean cuda) {}
+
+    public static MemoryEstimate of(HfModelConfig c, LoraConfig lora, WeightStorage storage, long trainable, Shape s) {
+        List<String> notes = new ArrayList<>();
+        long weights = LlamaModel.weightBytes(c, storage);
+        long adapter = trainable * 4 * 4;
+        long n = (long) s.rows() * s.seq();
+        long h = c.hiddenSize();
+        long saved = layerSaved(c, lora, storage, s.rows(), s.seq());
+        long transient_ = layerTransient(c, s.rows(), s.seq());
+        long act;
+        if (s.checkpointing()) {
+            act = c.numLayers() * n * h * 4 + saved + transient_ + 2 * n * h * 4;
+            notes.add(String.format(Locale.ROOT, "activations: %d layer inputs of %s + one layer recomputed (%s) + its backward (%s)",
+                    c.numLayers(), mib(n * h * 4), mib(saved), mib(transient_)));
+        } else {
+            act = c.numLayers() * saved + transient_;
+            notes.add(String.format(Locale.ROOT, "activations: %d layers x %s kept for backward + the backward of one (%s);"
+                    + " training.gradient_checkpointing: true keeps %s", c.numLayers(), mib(saved), mib(transient_),
+                    gib(c.numLayers() * n * h * 4 + saved + transient_ + 2 * n * h * 4)));
+        }
+        if (s.reference()) {
+            // the reference forward (no gradients) runs while the policy's layer inputs are alive
+            long ref = (s.checkpointing() ? c.numLayers() * n * h * 4 : 0) + forwardTransient(c, s.rows(), s.seq());
+            if (ref > act) {
+                act = ref;
+            }
+        }
+        act = (long) (act * ACTIVATION_FACTOR);
+        long chunk = Math.min(s.lossChunk(), n);
+        long head = 4 * chunk * c.vocabSize() * 4 + 2 * n * h * 4
+                + (storage.half() ? (long) c.vocabSize() * h * 4 : 0);
+        notes.add(String.format(Locale.ROOT, "loss head: %d-token chunks x vocab %d (training.loss_chunk_size)", chunk, c.vocabSize()));
+        long overhead = s.cuda() ? CUDA_OVERHEAD : CPU_OVERHEAD;
+        return new MemoryEstimate(weights, adapter, act, head, overhead, s.checkpointing(), storage.half(), notes);
+    }
+
+    /** Bytes one decoder layer keeps for backward (float32 activations of N tokens). */
+    static long layerSaved(HfModelConfig c, LoraConfig lora, WeightStorage storage, int rows, int seq) {
+        long n = (long) rows * seq;
+        long h = c.hiddenSize();
+        long inter = c.intermediateSize();
+        long kvd = (long) c.numKvHeads() * c.headDim();
+        long scores = (long) rows * c.numHeads() * seq * seq;
+        long b = 7 * n * h * 4                 // two RMSNorms (input, normalised), q regrouped, attention output, residual
+                + 2 * n * kvd * 4               // k, v
+                + 4 * n * inter * 4             // gate, silu(gate), up, their product
+                + scores * 4;                   // softmax output
+        for (String m : lora.targetModules()) {
+            long in = m.equals("down_proj") ? inter : h;
+            b += lora.dropout() > 0 ? n * in * 5 : 0;   // dropout output (f32) and mask (bool)
+            b += n * lora.r() * 4;                      // A x
+        }
+        if (storage.half()) {
+            b += layerParams(c) * 4;   // the float32 copies of 2-byte weights that the matmuls saved
+        }
+        return b;
+    }
+
+    /** Extra bytes alive during one layer's backward: gradients of the scores and of the MLP intermediates. */
+    static long layerTransient(HfModelConfig c, int rows, int seq) {
+        long n = (long) rows * seq;
+        long scores = (long) rows * c.numHeads() * seq * seq;
+        return 2 * scores * 4 + 3 * n * c.intermediateSize() * 4 + 4 * n * c.hiddenSize() * 4;
+    }
+
+    /** Peak of one layer's forward without gradients: scores, masked scores and probabilities, MLP intermediates. */
+    static long forwardTransient(HfModelConfig c, int rows, int seq) {
+        long n = (long) rows * seq;
+        long scores = (long) rows * c.numHeads() * seq * seq;
+        return 3 * scores * 4 + 3 * n * c.intermediateSize() * 4 + 4 * n * c.hiddenSize() * 4;
+    }
+
+    static long layerParams(HfModelConfig c) {
+        long h = c.hiddenSize();
+        long q = (long) c.numHeads() * c.headDim();
+        long kv = (long) c.numKvHeads() * c.headDim();
+        return h * q * 2 + h * kv * 2 + 3 * h * c.intermediateSize();
+    }
+
+    static String gib(long bytes) {
+        return String.format(Locale.ROOT, "%.2f GiB", bytes / GIB);
+    }
+
+    static String mib(long bytes) {
+        return String.format(Locale.ROOT, "%.0f MiB", bytes / (1024.0 * 1024));
+    }
+
+    /** The breakdown as report lines. */
+    public String describe() {
+        StringBuilder sb = new StringBuilder();
+        sb.append(String.format(Locale.ROOT, "estimated peak memory: %s%n", gib(total())));
+        sb.append(String.format(Locale.ROOT, "  weights              %10s%n", gib(weights)));
+        sb.append(String.format(Locale.ROOT, "  adapter + optimizer  %10s%n", gib(adapter)));
+        sb.append(String.format(Locale.ROOT, "  activations          %10s%n", gib(activations)));
+        sb.append(String.format(Locale.ROOT, "  loss head            %10s%n", gib(lossHead)));
+        sb.append(String.format(Locale.ROOT, "  overhead             %10s%n", gib(overhead)));
+        for (String note : notes) {
+            sb.append("  ").append(note).append('\n');
+        }
+        return sb.toString();
+    }
+}
