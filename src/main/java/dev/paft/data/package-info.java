@@ -17,6 +17,6 @@
  *
  * <p>Nothing here touches NDArrays: batches are plain {@code int[][]} (with flat {@code long[]}
  * views) that the model package turns into tensors. Formats follow HF TRL (see
- * docs/PRIOR-ART.md, "Datasets" and "Truncation").
+ * docs/USER-GUIDE.md, "Datasets", and data.max_length in its config reference).
  */
 package dev.paft.data;

@@ -13,7 +13,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * under autograd: the one cache the model, the losses and the benchmarks share.
  *
  * <p>DJL wraps a Java {@code Number} operand in memory that is freed at once while autograd
- * keeps a pointer to it (DJL-NOTES, trap 1), so every constant a loss multiplies or adds is a
+ * keeps a pointer to it (docs/ENGINE-NOTES.md, trap 1), so every constant a loss multiplies or adds is a
  * tensor that lives on one long-lived manager for the life of the process. Use a constant as
  * the second operand ({@code x.mul(Scalars.of(beta, x))}) so that the result attaches to the
  * first operand's (per-step) manager.

@@ -7,7 +7,7 @@ import java.nio.ByteOrder;
 /**
  * A safetensors element type, with its byte size and conversions to and from float32.
  *
- * <p>BF16 and F16 are converted in Java (DJL cannot hold BF16, see DJL-NOTES.md): BF16 widens by
+ * <p>BF16 and F16 are converted in Java (DJL cannot hold BF16, see docs/ENGINE-NOTES.md): BF16 widens by
  * {@code bits << 16}; narrowing rounds to nearest, ties to even; NaN stays NaN, Inf stays Inf.
  */
 public enum DType {

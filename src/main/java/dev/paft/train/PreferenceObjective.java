@@ -81,13 +81,7 @@ public final class PreferenceObjective implements Objective<PreferenceExample> {
 
     /** Mean NLL over the labelled tokens of label set {@code set} in the chosen rows 0..k-1. */
     private static NDArray chosenNll(ScoredRows rows, int set, int k) {
-        NDIndex chosenRows = new NDIndex(0 + ":" + k);
-        float[] counts = rows.counts(set).get(chosenRows).toFloatArray();
-        long n = 0;
-        for (float c : counts) {
-            n += (long) c;
-        }
-        return CrossEntropyLoss.fromSums(rows.sums(set).get(chosenRows), n);
+        return CrossEntropyLoss.fromSums(rows.sums(set).get(new NDIndex(0 + ":" + k)), rows.total(set, 0, k));
     }
 
     /** TRL's ORPO NLL labels: every non-padding token of each row (prompt included), aligned. */

@@ -59,9 +59,14 @@ final class ScoredRows {
 
     /** Total labelled positions of label set {@code set}. */
     long total(int set) {
+        return total(set, 0, scored.counts(set).length);
+    }
+
+    /** Labelled positions of label set {@code set} in rows [from, to). */
+    long total(int set, int from, int to) {
         long n = 0;
-        for (int c : scored.counts(set)) {
-            n += c;
+        for (int r = from; r < to; r++) {
+            n += scored.counts(set)[r];
         }
         return n;
     }

@@ -31,7 +31,7 @@ import java.util.Map;
  * ({@code JniUtils.setGradMode(false)}, restored afterwards): PyTorch forbids in-place ops on
  * leaves that require grad otherwise, and the parameter keeps {@code requiresGrad} so later
  * forward passes still produce its gradient. Java number operands are safe here because no
- * autograd graph is recorded (DJL-NOTES trap 1 concerns graphs only); the learning rate changes
+ * autograd graph is recorded (docs/ENGINE-NOTES.md: trap 1 concerns graphs only); the learning rate changes
  * every step, so caching it as a tensor would only grow a cache. Temporaries live in an
  * {@link NDScope} closed at the end of each update.
  */
