@@ -158,9 +158,9 @@ public final class MergeCommand implements Callable<Integer> {
             throw PaftException.usage("no merge method: pass --method (one of " + String.join(", ", MergeMethods.REGISTRY.keySet())
                     + ") or a config with merge.method / merge_method");
         }
-        return new MergeSpec(m, base != null ? base : s.base(), inputs, gp,
-                dtype != null ? dtype : s.dtype(), outDtype != null ? outDtype : s.outDtype(),
-                shardSize != null ? shardSize : s.shardSize(), s.relativeTo());
+        return s.toBuilder().method(m).base(base != null ? base : s.base()).inputs(inputs).parameters(gp)
+                .dtype(dtype != null ? dtype : s.dtype()).outDtype(outDtype != null ? outDtype : s.outDtype())
+                .shardSize(shardSize != null ? shardSize : s.shardSize()).build();
     }
 
     /** {@code DIR} or {@code DIR:weight=0.5,density=0.5}. */

@@ -57,7 +57,7 @@ public final class TrainDpoCommand implements Callable<Integer> {
         PaftConfig cfg = common.load(flags);
         Device device = train.dryRun ? Engines.check(common.device, common.threads) : Engines.start(common.device, common.threads);
         try (TrainProgress progress = new TrainProgress("train-dpo", System.out)) {
-            Recipes.preference(cfg, device, new Recipes.Options(train.resumeRequested(), train.resumeFrom(), train.overwrite, train.dryRun, System.out), progress);
+            Recipes.preference(cfg, device, train.recipeOptions(), progress);
         }
         return 0;
     }

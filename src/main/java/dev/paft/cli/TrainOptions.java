@@ -1,5 +1,6 @@
 package dev.paft.cli;
 
+import dev.paft.train.Recipes;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -102,6 +103,12 @@ public final class TrainOptions {
 
     boolean resumeRequested() {
         return resume != null;
+    }
+
+    /** --resume, --overwrite and --dry-run as the recipes' options. */
+    Recipes.Options recipeOptions() {
+        return Recipes.Options.defaults().withResume(resumeRequested()).withResumeFrom(resumeFrom())
+                .withOverwrite(overwrite).withDryRun(dryRun);
     }
 
     Path resumeFrom() {

@@ -44,7 +44,7 @@ public final class TrainSftCommand implements Callable<Integer> {
         PaftConfig cfg = common.load(flags);
         Device device = train.dryRun ? Engines.check(common.device, common.threads) : Engines.start(common.device, common.threads);
         try (TrainProgress progress = new TrainProgress("train-sft", System.out)) {
-            Recipes.sft(cfg, device, new Recipes.Options(train.resumeRequested(), train.resumeFrom(), train.overwrite, train.dryRun, System.out), progress);
+            Recipes.sft(cfg, device, train.recipeOptions(), progress);
         }
         return 0;
     }

@@ -280,9 +280,8 @@ public final class MergeBench {
         });
         sampler.setDaemon(true);
         sampler.start();
-        MergeSpec spec = new MergeSpec(method, base.toString(),
-                List.of(new MergeSpec.Input(m1.toString(), p), new MergeSpec.Input(m2.toString(), p)), Map.of(),
-                null, null, "5GB", null);
+        MergeSpec spec = MergeSpec.builder(method, base.toString()).input(m1.toString(), p).input(m2.toString(), p)
+                .shardSize("5GB").build();
         double c0 = cpu();
         long t = System.nanoTime();
         MergeRunner.Result r = MergeRunner.run(spec, new MergeRunner.Options(out, true));

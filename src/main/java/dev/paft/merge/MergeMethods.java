@@ -13,12 +13,12 @@ public final class MergeMethods {
     private static final List<MergeMethod> STATIC = List.of(
             new LinearMerge(),
             new SlerpMerge(),
-            new TaskArithmeticMerge("task_arithmetic", Sparsification.NONE, false, false, false),
-            new TaskArithmeticMerge("ties", Sparsification.MAGNITUDE, true, true, false),
-            new TaskArithmeticMerge("dare_ties", Sparsification.RANDOM, true, false, true),
-            new TaskArithmeticMerge("dare_linear", Sparsification.RANDOM, false, false, true),
-            new TaskArithmeticMerge("breadcrumbs", Sparsification.MAGNITUDE_OUTLIERS, false, false, false),
-            new TaskArithmeticMerge("breadcrumbs_ties", Sparsification.MAGNITUDE_OUTLIERS, true, false, false));
+            new TaskArithmeticMerge("task_arithmetic", Sparsification.NONE),
+            new TaskArithmeticMerge("ties", Sparsification.MAGNITUDE).withConsensus().withNormalizeByDefault(),
+            new TaskArithmeticMerge("dare_ties", Sparsification.RANDOM).withConsensus().withRescaleByDefault(),
+            new TaskArithmeticMerge("dare_linear", Sparsification.RANDOM).withRescaleByDefault(),
+            new TaskArithmeticMerge("breadcrumbs", Sparsification.MAGNITUDE_OUTLIERS),
+            new TaskArithmeticMerge("breadcrumbs_ties", Sparsification.MAGNITUDE_OUTLIERS).withConsensus());
 
     public static final Map<String, MergeMethod> REGISTRY = byName();
 

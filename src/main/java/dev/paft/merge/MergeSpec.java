@@ -25,6 +25,94 @@ public record MergeSpec(String method, String base, List<Input> models, Map<Stri
     /** One input: a model or PEFT adapter directory and its raw per-input parameters. */
     public record Input(String model, Map<String, Object> parameters) {}
 
+    /**
+     * A spec built by name rather than by position, e.g.
+     * {@code MergeSpec.builder("ties", base).input(dir, Map.of("weight", 1.0)).shardSize("5GB").build()}:
+     * unset parameters are empty, unset dtypes, shard size and {@code relativeTo} are null (the defaults).
+     */
+    public static Builder builder(String method, String base) {
+        return new Builder().method(method).base(base);
+    }
+
+    /** A builder holding this spec's values, to change some of them. */
+    public Builder toBuilder() {
+        return new Builder().method(method).base(base).inputs(models).parameters(parameters).dtype(dtype).outDtype(outDtype)
+                .shardSize(shardSize).relativeTo(relativeTo);
+    }
+
+    /** Named construction of a {@link MergeSpec}; see {@link #builder}. */
+    public static final class Builder {
+        private String method;
+        private String base;
+        private final List<Input> models = new ArrayList<>();
+        private Map<String, Object> parameters = Map.of();
+        private String dtype;
+        private String outDtype;
+        private String shardSize;
+        private Path relativeTo;
+
+        private Builder() {}
+
+        public Builder method(String v) {
+            method = v;
+            return this;
+        }
+
+        public Builder base(String v) {
+            base = v;
+            return this;
+        }
+
+        /** Appends one input. */
+        public Builder input(String model, Map<String, Object> params) {
+            return input(new Input(model, params));
+        }
+
+        /** Appends one input. */
+        public Builder input(Input in) {
+            models.add(in);
+            return this;
+        }
+
+        /** Replaces the inputs. */
+        public Builder inputs(List<Input> v) {
+            models.clear();
+            models.addAll(v);
+            return this;
+        }
+
+        /** The global parameters (null: none). */
+        public Builder parameters(Map<String, Object> v) {
+            parameters = v == null ? Map.of() : v;
+            return this;
+        }
+
+        public Builder dtype(String v) {
+            dtype = v;
+            return this;
+        }
+
+        public Builder outDtype(String v) {
+            outDtype = v;
+            return this;
+        }
+
+        public Builder shardSize(String v) {
+            shardSize = v;
+            return this;
+        }
+
+        /** The directory relative input paths are also tried against (a config file's). */
+        public Builder relativeTo(Path v) {
+            relativeTo = v;
+            return this;
+        }
+
+        public MergeSpec build() {
+            return new MergeSpec(method, base, List.copyOf(models), parameters, dtype, outDtype, shardSize, relativeTo);
+        }
+    }
+
     static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory()
             .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
             .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES));
@@ -45,14 +133,14 @@ public record MergeSpec(String method, String base, List<Input> models, Map<Stri
 
     /** From the paft config's {@code merge:} section. */
     public static MergeSpec fromPaft(MergeConfig c, Path configFile) {
-        List<Input> in = new ArrayList<>();
+        Builder b = builder(c.method(), c.base()).parameters(c.parameters()).dtype(c.dtype()).outDtype(c.outDtype())
+                .shardSize(c.shardSize()).relativeTo(configFile == null ? null : configFile.toAbsolutePath().getParent());
         if (c.models() != null) {
             for (MergeConfig.MergeInput m : c.models()) {
-                in.add(new Input(m.model(), m.parameters() == null ? Map.of() : m.parameters()));
+                b.input(m.model(), m.parameters() == null ? Map.of() : m.parameters());
             }
         }
-        return new MergeSpec(c.method(), c.base(), in, c.parameters() == null ? Map.of() : c.parameters(),
-                c.dtype(), c.outDtype(), c.shardSize(), configFile == null ? null : configFile.toAbsolutePath().getParent());
+        return b.build();
     }
 
     /** True when a config file is a mergekit YAML (has a top-level {@code merge_method}). */
@@ -102,7 +190,7 @@ public record MergeSpec(String method, String base, List<Input> models, Map<Stri
         if (m.get("chat_template") != null) {
             throw PaftException.usage(file + ": 'chat_template' is not supported; the base model's tokenizer_config.json is copied");
         }
-        List<Input> in = new ArrayList<>();
+        Builder b = builder(str(m.get("merge_method")), str(m.get("base_model")));
         Object models = m.get("models");
         if (models != null && !(models instanceof List)) {
             throw PaftException.usage(file + ": 'models' must be a list of {model, parameters}");
@@ -123,13 +211,12 @@ public record MergeSpec(String method, String base, List<Input> models, Map<Stri
                 if (!(em.get("model") instanceof String s)) {
                     throw PaftException.usage(file + ": models[" + i + "].model must be a path");
                 }
-                in.add(new Input(s, overlay(em.get("parameters"), em.get(PAFT_PARAMETERS), file + ": models[" + i + "]")));
+                b.input(s, overlay(em.get("parameters"), em.get(PAFT_PARAMETERS), file + ": models[" + i + "]"));
                 i++;
             }
         }
-        return new MergeSpec(str(m.get("merge_method")), str(m.get("base_model")), in,
-                overlay(m.get("parameters"), m.get(PAFT_PARAMETERS), file.toString()), dtypeName(m.get("dtype")),
-                dtypeName(m.get("out_dtype")), null, file.toAbsolutePath().getParent());
+        return b.parameters(overlay(m.get("parameters"), m.get(PAFT_PARAMETERS), file.toString())).dtype(dtypeName(m.get("dtype")))
+                .outDtype(dtypeName(m.get("out_dtype"))).relativeTo(file.toAbsolutePath().getParent()).build();
     }
 
     /** {@code parameters} with {@code paft_parameters} laid over it (each a mapping or absent). */

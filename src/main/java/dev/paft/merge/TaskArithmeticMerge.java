@@ -25,13 +25,37 @@ public final class TaskArithmeticMerge implements MergeMethod {
     private final boolean defaultNormalize;
     private final boolean defaultRescale;
 
-    public TaskArithmeticMerge(String name, Sparsification sparsification, boolean consensus,
-                               boolean defaultNormalize, boolean defaultRescale) {
+    /**
+     * The family member {@code name}: no consensus, {@code normalize} and {@code rescale} false by default;
+     * the {@code with...} methods name the differences, e.g.
+     * {@code new TaskArithmeticMerge("ties", Sparsification.MAGNITUDE).withConsensus().withNormalizeByDefault()}.
+     */
+    public TaskArithmeticMerge(String name, Sparsification sparsification) {
+        this(name, sparsification, false, false, false);
+    }
+
+    private TaskArithmeticMerge(String name, Sparsification sparsification, boolean consensus,
+                                boolean defaultNormalize, boolean defaultRescale) {
         this.name = name;
         this.sparsification = sparsification;
         this.consensus = consensus;
         this.defaultNormalize = defaultNormalize;
         this.defaultRescale = defaultRescale;
+    }
+
+    /** This method with TIES sign consensus ({@code consensus} parameter, "sum" by default). */
+    public TaskArithmeticMerge withConsensus() {
+        return new TaskArithmeticMerge(name, sparsification, true, defaultNormalize, defaultRescale);
+    }
+
+    /** This method with {@code normalize: true} by default. */
+    public TaskArithmeticMerge withNormalizeByDefault() {
+        return new TaskArithmeticMerge(name, sparsification, consensus, true, defaultRescale);
+    }
+
+    /** This method with {@code rescale: true} by default (DARE's 1/density). */
+    public TaskArithmeticMerge withRescaleByDefault() {
+        return new TaskArithmeticMerge(name, sparsification, consensus, defaultNormalize, true);
     }
 
     @Override

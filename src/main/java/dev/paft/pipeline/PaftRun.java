@@ -336,7 +336,7 @@ public final class PaftRun {
         }
         st.begin(stage, () -> { });
         boolean redo = st.redo(stage);
-        Recipes.Options o = new Recipes.Options(!redo, null, redo, false, System.out);
+        Recipes.Options o = Recipes.Options.defaults().withResume(!redo).withOverwrite(redo);
         TrainingLoop.Listener l = listeners.apply(name);
         if (sft) {
             Recipes.sft(cfg, device, o, l, shared);
@@ -353,8 +353,8 @@ public final class PaftRun {
         }
         st.begin(stage, () -> { });
         mkdirs(target.getParent());
-        MergeSpec spec = new MergeSpec("linear", base.toString(), List.of(new MergeSpec.Input(adapter.toString(), Map.of("weight", 1.0))),
-                Map.of("normalize", false), null, null, null, null);
+        MergeSpec spec = MergeSpec.builder("linear", base.toString()).input(adapter.toString(), Map.of("weight", 1.0))
+                .parameters(Map.of("normalize", false)).build();
         if (!st.redo(stage)) {
             dev.paft.io.OutputDirs.cleanStale(target, dev.paft.io.OutputDirs.MERGE_FILES);   // what a killed run left
         }
@@ -377,13 +377,12 @@ public final class PaftRun {
             // SLERP interpolates two models: the SFT model (t = 0) and the preference model (t = 1).
             Path sftModel = materialize(base, sftAdapter, plan.out().resolve("models").resolve(sftName), st);
             Path prefModel = materialize(base, prefAdapter, plan.out().resolve("models").resolve("preference"), st);
-            spec = new MergeSpec("slerp", sftModel.toString(), List.of(new MergeSpec.Input(prefModel.toString(), Map.of())),
-                    global, null, null, null, null);
+            spec = MergeSpec.builder("slerp", sftModel.toString()).input(prefModel.toString(), Map.of()).parameters(global).build();
         } else {
-            spec = new MergeSpec(m.method(), base.toString(), List.of(
-                    new MergeSpec.Input(sftAdapter.toString(), m.sft() == null ? Map.of() : m.sft()),
-                    new MergeSpec.Input(prefAdapter.toString(), m.preference() == null ? Map.of() : m.preference())),
-                    global, null, null, null, null);
+            spec = MergeSpec.builder(m.method(), base.toString())
+                    .input(sftAdapter.toString(), m.sft() == null ? Map.of() : m.sft())
+                    .input(prefAdapter.toString(), m.preference() == null ? Map.of() : m.preference())
+                    .parameters(global).build();
         }
         if (!st.redo(stage)) {
             dev.paft.io.OutputDirs.cleanStale(target, dev.paft.io.OutputDirs.MERGE_FILES);   // what a killed run left

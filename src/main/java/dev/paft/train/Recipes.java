@@ -42,8 +42,41 @@ import java.util.function.Function;
 public final class Recipes {
     private Recipes() {}
 
-    /** How to run: resume, overwrite, dry run, where to print. */
-    public record Options(boolean resume, Path resumeFrom, boolean overwrite, boolean dryRun, PrintStream out) {}
+    /**
+     * How to run: resume, overwrite, dry run, where to print. Built by name from {@link #defaults()}
+     * (a fresh run printing to {@code System.out}), e.g. {@code Options.defaults().withOverwrite(true)}.
+     */
+    public record Options(boolean resume, Path resumeFrom, boolean overwrite, boolean dryRun, PrintStream out) {
+        /** A fresh run: no resume, no overwrite, not a dry run, printing to {@code System.out}. */
+        public static Options defaults() {
+            return new Options(false, null, false, false, System.out);
+        }
+
+        /** Resume from the newest checkpoint of the output directory. */
+        public Options withResume(boolean v) {
+            return new Options(v, resumeFrom, overwrite, dryRun, out);
+        }
+
+        /** Resume from this checkpoint directory (null: none). */
+        public Options withResumeFrom(Path v) {
+            return new Options(resume, v, overwrite, dryRun, out);
+        }
+
+        /** Replace an existing output directory. */
+        public Options withOverwrite(boolean v) {
+            return new Options(resume, resumeFrom, v, dryRun, out);
+        }
+
+        /** Check config and data, print the plan, train nothing. */
+        public Options withDryRun(boolean v) {
+            return new Options(resume, resumeFrom, overwrite, v, out);
+        }
+
+        /** Where the dry run prints. */
+        public Options withOut(PrintStream v) {
+            return new Options(resume, resumeFrom, overwrite, dryRun, v);
+        }
+    }
 
     /** The result of a run: its final state (null for a dry run) and the plan. */
     public record Result(TrainState state, TrainPlan plan, Path outputDir) {}

@@ -54,7 +54,7 @@ class LargeTensorMergeTest {
             TinyModels.writeModel(tmp.resolve("m" + i), ms.get(i), DType.F32);
             inputs.add(new MergeSpec.Input(tmp.resolve("m" + i).toString(), Map.of("weight", (double) w[i], "density", 0.5)));
         }
-        MergeSpec spec = new MergeSpec("ties", tmp.resolve("base").toString(), inputs, Map.of(), null, null, "5GB", null);
+        MergeSpec spec = MergeSpec.builder("ties", tmp.resolve("base").toString()).inputs(inputs).shardSize("5GB").build();
         MergeRunner.run(spec, new MergeRunner.Options(tmp.resolve("out"), false));
 
         float[] want = base.get(BIG).data().clone();

@@ -108,9 +108,9 @@ class MergeFidelityTest {
         List<MergeSpec.Input> in = List.of(new MergeSpec.Input(models.resolve("m1").toString(), Map.of()));
         Path a = tmp.resolve("star");
         Path b = tmp.resolve("scalar");
-        MergeRunner.run(new MergeSpec("slerp", models.resolve("base").toString(), in,
-                Map.of("t", List.of(Map.of("filter", "*", "value", 0.3))), "float32", null, null, null), new MergeRunner.Options(a, false));
-        MergeRunner.run(new MergeSpec("slerp", models.resolve("base").toString(), in, Map.of("t", 0.3), "float32", null, null, null),
+        MergeRunner.run(MergeSpec.builder("slerp", models.resolve("base").toString()).inputs(in)
+                .parameters(Map.of("t", List.of(Map.of("filter", "*", "value", 0.3)))).dtype("float32").build(), new MergeRunner.Options(a, false));
+        MergeRunner.run(MergeSpec.builder("slerp", models.resolve("base").toString()).inputs(in).parameters(Map.of("t", 0.3)).dtype("float32").build(),
                 new MergeRunner.Options(b, false));
         Map<String, float[]> x = read(a);
         Map<String, float[]> y = read(b);
@@ -122,15 +122,15 @@ class MergeFidelityTest {
     void modelPlusLoraNamesWhatIsWrong() {
         Path models = ROOT.resolve("models").toAbsolutePath();
         var e = org.junit.jupiter.api.Assertions.assertThrows(dev.paft.errors.PaftException.class, () -> MergeRunner.run(
-                new MergeSpec("task_arithmetic", models.resolve("base").toString(),
-                        List.of(new MergeSpec.Input(models.resolve("m1") + "+" + models.resolve("m2"), Map.of("weight", 1.0))),
-                        Map.of(), null, null, null, null), new MergeRunner.Options(tmp.resolve("x"), false)));
+                MergeSpec.builder("task_arithmetic", models.resolve("base").toString())
+                        .input(models.resolve("m1") + "+" + models.resolve("m2"), Map.of("weight", 1.0)).build(),
+                new MergeRunner.Options(tmp.resolve("x"), false)));
         assertEquals(3, e.exitCode());
         assertTrue(e.getMessage().contains("not a PEFT adapter directory") && e.getMessage().contains("after '+'"), e.getMessage());
         var e2 = org.junit.jupiter.api.Assertions.assertThrows(dev.paft.errors.PaftException.class, () -> MergeRunner.run(
-                new MergeSpec("task_arithmetic", models.resolve("base").toString(),
-                        List.of(new MergeSpec.Input(models.resolve("nope") + "+" + models.resolve("lora"), Map.of("weight", 1.0))),
-                        Map.of(), null, null, null, null), new MergeRunner.Options(tmp.resolve("x"), false)));
+                MergeSpec.builder("task_arithmetic", models.resolve("base").toString())
+                        .input(models.resolve("nope") + "+" + models.resolve("lora"), Map.of("weight", 1.0)).build(),
+                new MergeRunner.Options(tmp.resolve("x"), false)));
         assertEquals(3, e2.exitCode());
         assertTrue(e2.getMessage().contains("model of '") && e2.getMessage().contains("not found"), e2.getMessage());
     }
@@ -192,13 +192,13 @@ class MergeFidelityTest {
         // paft-only values: consensus count, rescale l1 (DARE: mergekit's true is L1, paft's 1/density),
         // the seed given by flag, a string-valued unknown per-model parameter, out_dtype bf16
         Path models = ROOT.resolve("models").toAbsolutePath();
-        MergeSpec spec = new MergeSpec("dare_ties", models.resolve("base").toString(),
-                List.of(new MergeSpec.Input(models.resolve("m1").toString(), Map.of("weight", 0.5, "density", 0.5)),
-                        new MergeSpec.Input(models.resolve("base") + "+" + models.resolve("lora"),
-                                new LinkedHashMap<>(Map.of("weight", List.of(0.2, 0.8), "density", 0.7, "note", "x")))),
-                new LinkedHashMap<>(Map.of("consensus", "count", "rescale", "l1", "normalize", true,
-                        "lambda", List.of(Map.of("filter", "mlp", "value", 0.9), Map.of("value", 1.0)))),
-                null, "bf16", null, null);
+        MergeSpec spec = MergeSpec.builder("dare_ties", models.resolve("base").toString())
+                .input(models.resolve("m1").toString(), Map.of("weight", 0.5, "density", 0.5))
+                .input(models.resolve("base") + "+" + models.resolve("lora"),
+                        new LinkedHashMap<>(Map.of("weight", List.of(0.2, 0.8), "density", 0.7, "note", "x")))
+                .parameters(new LinkedHashMap<>(Map.of("consensus", "count", "rescale", "l1", "normalize", true,
+                        "lambda", List.of(Map.of("filter", "mlp", "value", 0.9), Map.of("value", 1.0)))))
+                .outDtype("bf16").build();
         Path out = tmp.resolve("dare");
         MergeRunner.run(spec, new MergeRunner.Options(out, false, 7L, 0, s -> { }));
         Map<String, Object> y = MergeSpec.readMap(out.resolve("merge_config.yaml"));
@@ -226,9 +226,9 @@ class MergeFidelityTest {
         a.forEach((k, v) -> org.junit.jupiter.api.Assertions.assertArrayEquals(v, b.get(k), k));
         // without a rescale given, DARE's rule (1/density, paft's default) is recorded for paft
         Path plain = tmp.resolve("plain");
-        MergeRunner.run(new MergeSpec("dare_linear", models.resolve("base").toString(),
-                List.of(new MergeSpec.Input(models.resolve("m1").toString(), Map.of("weight", 1.0, "density", 0.5))),
-                Map.of(), "float32", null, null, null), new MergeRunner.Options(plain, false));
+        MergeRunner.run(MergeSpec.builder("dare_linear", models.resolve("base").toString())
+                .input(models.resolve("m1").toString(), Map.of("weight", 1.0, "density", 0.5)).dtype("float32").build(),
+                new MergeRunner.Options(plain, false));
         Map<String, Object> y2 = MergeSpec.readMap(plain.resolve("merge_config.yaml"));
         assertEquals(Map.of("rescale", "density", "seed", 42), y2.get(MergeSpec.PAFT_PARAMETERS));
         assertEquals("float32", y2.get("dtype"));
