@@ -1,6 +1,5 @@
 package dev.paft.cli;
 
-import dev.paft.io.WeightStorage;
 import ai.djl.Device;
 import dev.paft.config.PaftConfig;
 import dev.paft.data.PreferenceOptions;
@@ -160,7 +159,7 @@ public final class EvalCommand implements Callable<Integer> {
                 PreferenceOptions po = new PreferenceOptions(cfg.data().maxLength(), cfg.data().maxPromptLength(),
                         cfg.data().skipBadRecords());
                 try (EvalModel ref = refModel == null ? null
-                        : EvalModel.open(refModel, null, m.tokenizerDir(), device, WeightStorage.of(cfg.model().dtype()))) {
+                        : EvalModel.open(refModel, null, m.tokenizerDir(), device, cfg.model().dtype())) {
                     pa = PreferenceAccuracy.evaluate(m, ref, prefs, template, po, cfg.preference().beta(), opts);
                 }
             }

@@ -1,6 +1,5 @@
 package dev.paft.cli;
 
-import dev.paft.io.WeightStorage;
 import ai.djl.Device;
 import dev.paft.config.PaftConfig;
 import dev.paft.eval.EvalModel;
@@ -12,6 +11,6 @@ final class EvalModels {
 
     static EvalModel open(ModelOptions o, PaftConfig cfg, Device device) {
         Path tokDir = cfg.model().tokenizer() == null ? null : Path.of(cfg.model().tokenizer());
-        return EvalModel.open(ModelOptions.modelDir(cfg), o.adapter, tokDir, device, WeightStorage.of(cfg.model().dtype()));
+        return EvalModel.open(ModelOptions.modelDir(cfg), o.adapter, tokDir, device, cfg.model().dtype());
     }
 }

@@ -1,17 +1,15 @@
 package dev.paft.config;
 
-import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.exc.InvalidFormatException;
 import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.JsonMappingException.Reference;
 import dev.paft.errors.PaftException;
+import dev.paft.io.Mappers;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -28,19 +26,9 @@ import java.util.stream.Collectors;
  * naming the key and the file.
  */
 public final class ConfigLoader {
-    static final ObjectMapper YAML = configure(new ObjectMapper(new YAMLFactory()));
+    static final ObjectMapper YAML = Mappers.settings(false);
     /** JSON files are read as JSON: YAML forbids the tab indentation JSON writers often use. */
-    static final ObjectMapper JSON = configure(new ObjectMapper());
-
-    private static ObjectMapper configure(ObjectMapper m) {
-        return m.setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
-                .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
-                .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
-                .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
-                .disable(DeserializationFeature.ACCEPT_FLOAT_AS_INT) // r: 1.5 is an error, not 1
-                .enable(com.fasterxml.jackson.core.JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
-                .disable(com.fasterxml.jackson.databind.MapperFeature.ALLOW_COERCION_OF_SCALARS);
-    }
+    static final ObjectMapper JSON = Mappers.settings(true);
 
     private ConfigLoader() {}
 
@@ -181,6 +169,10 @@ public final class ConfigLoader {
                     .map(Object::toString).sorted().collect(Collectors.joining(", ")) + ")";
             throw PaftException.usage(unknownKey(source, path(e), e.getKnownPropertyIds()) + known);
         } catch (InvalidFormatException e) {
+            if (e.getTargetType() != null && e.getTargetType().isEnum()) {   // as Validator words a range error
+                throw PaftException.usage(source + ": " + path(e) + " must be one of " + Mappers.spellings(e.getTargetType())
+                        + " (got " + e.getValue() + ")");
+            }
             throw PaftException.usage(source + ": key '" + path(e) + "' has the wrong type: expected "
                     + simpleType(e.getTargetType()) + ", got '" + e.getValue() + "'");
         } catch (MismatchedInputException e) {

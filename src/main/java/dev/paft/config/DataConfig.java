@@ -14,11 +14,11 @@ import java.util.Map;
  * @param chatTemplate Jinja template string or file overriding the tokenizer's ({@code chat_template.jinja}, else {@code tokenizer_config.json}'s)
  * @param fields column mapping for datasets of other schemas
  */
-public record DataConfig(String train, String eval, String split, String evalSplit, String format, int maxLength,
+public record DataConfig(String train, String eval, String split, String evalSplit, DataFormat format, int maxLength,
                          int maxPromptLength, String chatTemplate, boolean trainOnPrompt, boolean packing,
                          boolean skipBadRecords, Fields fields) {
     void validate(Validator v) {
-        v.oneOf("data.format", format, "auto", "messages", "prompt_completion", "text", "preference");
+        v.required("data.format", format, DataFormat.class);
         v.check("data.max_length", maxLength >= 2, "must be >= 2", maxLength);
         v.check("data.max_prompt_length", maxPromptLength >= 1, "must be >= 1", maxPromptLength);
     }

@@ -1,5 +1,7 @@
 package dev.paft.config;
 
+import dev.paft.io.WeightStorage;
+
 /**
  * The base model.
  *
@@ -8,8 +10,8 @@ package dev.paft.config;
  *     rounded to bfloat16, 2 bytes) or f16 (IEEE half, 2 bytes); widened per use, compute is always float32
  * @param tokenizer directory holding tokenizer.json / tokenizer_config.json; null = the model directory
  */
-public record ModelConfig(String path, String dtype, String tokenizer) {
+public record ModelConfig(String path, WeightStorage dtype, String tokenizer) {
     void validate(Validator v) {
-        v.oneOf("model.dtype", dtype, "f32", "f16", "bf16");
+        v.required("model.dtype", dtype, WeightStorage.class);
     }
 }

@@ -6,9 +6,9 @@ package dev.paft.config;
  * @param l1Target factors: sum |A| + |B| over all adapter tensors (the paper's delta_sft as
  *     adapter parameters); delta: sum over modules of || scaling * B @ A ||_1
  */
-public record SftConfig(double l1Lambda, String l1Target) {
+public record SftConfig(double l1Lambda, L1Target l1Target) {
     void validate(Validator v) {
         v.check("sft.l1_lambda", l1Lambda >= 0 && Double.isFinite(l1Lambda), "must be >= 0", l1Lambda);
-        v.oneOf("sft.l1_target", l1Target, "factors", "delta");
+        v.required("sft.l1_target", l1Target, L1Target.class);
     }
 }

@@ -16,14 +16,14 @@ package dev.paft.config;
  * @param lossChunkSize tokens per chunk of the LM head, log-softmax and label gather: the full
  *     [batch, seq, vocab] logits are never held at once
  */
-public record TrainingConfig(double learningRate, String scheduler, double warmupRatio, int warmupSteps, double epochs,
+public record TrainingConfig(double learningRate, Scheduler scheduler, double warmupRatio, int warmupSteps, double epochs,
                              int maxSteps, int batchSize, int gradAccum, double maxGradNorm, double weightDecay,
                              double adamBeta1, double adamBeta2, double adamEpsilon, long seed,
                              int saveSteps, int evalSteps, int logSteps, int saveTotalLimit, String outputDir,
                              boolean gradientCheckpointing, int lossChunkSize) {
     void validate(Validator v) {
         v.check("training.learning_rate", learningRate > 0 && Double.isFinite(learningRate), "must be > 0", learningRate);
-        v.oneOf("training.scheduler", scheduler, "cosine", "linear", "constant");
+        v.required("training.scheduler", scheduler, Scheduler.class);
         v.check("training.warmup_ratio", warmupRatio >= 0 && warmupRatio <= 1, "must be in [0, 1]", warmupRatio);
         v.check("training.warmup_steps", warmupSteps >= 0, "must be >= 0", warmupSteps);
         v.check("training.epochs", epochs > 0 && Double.isFinite(epochs), "must be > 0", epochs);

@@ -1,6 +1,7 @@
 package dev.paft.config;
 
 import dev.paft.errors.PaftException;
+import dev.paft.io.Mappers;
 import java.util.Arrays;
 
 /** Range checks that fail with exit 2 naming the key and the config source. */
@@ -24,5 +25,10 @@ final class Validator {
 
     void oneOf(String key, String value, String... allowed) {
         check(key, value != null && Arrays.asList(allowed).contains(value), "must be one of " + Arrays.toString(allowed), value);
+    }
+
+    /** An enum key must be set: null (an empty value) fails like a wrong spelling, listing the allowed ones. */
+    void required(String key, Enum<?> value, Class<? extends Enum<?>> type) {
+        check(key, value != null, "must be one of " + Mappers.spellings(type), null);
     }
 }

@@ -1,6 +1,7 @@
 package dev.paft.data;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.paft.config.DataFormat;
 import dev.paft.data.source.RecordSchema;
 import dev.paft.data.template.ChatTemplate;
 import dev.paft.errors.PaftException;
@@ -84,24 +85,25 @@ public final class SftDatasetReader {
 
     /**
      * Restricts records to one format ({@code messages}, {@code prompt_completion} or {@code text});
-     * {@code auto} (the default) takes whichever fields a record has.
+     * {@code auto} (the default) takes whichever fields a record has. The config checks that
+     * {@code data.format} is an SFT format ({@link dev.paft.config.PaftConfig#requireSft()}).
      */
-    public SftDatasetReader requireFormat(String format) {
-        if (!List.of("auto", "messages", "prompt_completion", "text").contains(format)) {
-            throw PaftException.usage("data.format '" + format + "' is not an SFT format (auto, messages, prompt_completion, text)");
+    public SftDatasetReader requireFormat(DataFormat format) {
+        if (!format.sft()) {
+            throw new IllegalArgumentException(format + " is not an SFT format");
         }
         this.format = format;
         return this;
     }
 
-    private String format = "auto";
+    private DataFormat format = DataFormat.AUTO;
 
     /** One record to an (untruncated) example; throws {@link BadRecordException} for bad records. */
     SftExample encode(JsonNode record) {
         switch (format) {
-            case "messages" -> { if (!record.has("messages")) throw new BadRecordException("data.format is messages but the record has no 'messages'"); }
-            case "prompt_completion" -> { if (!record.has("prompt") || !record.has("completion")) throw new BadRecordException("data.format is prompt_completion but the record lacks 'prompt' or 'completion'"); }
-            case "text" -> { if (!record.has("text")) throw new BadRecordException("data.format is text but the record has no 'text'"); }
+            case MESSAGES -> { if (!record.has("messages")) throw new BadRecordException("data.format is messages but the record has no 'messages'"); }
+            case PROMPT_COMPLETION -> { if (!record.has("prompt") || !record.has("completion")) throw new BadRecordException("data.format is prompt_completion but the record lacks 'prompt' or 'completion'"); }
+            case TEXT -> { if (!record.has("text")) throw new BadRecordException("data.format is text but the record has no 'text'"); }
             default -> { }
         }
         if (record.has("messages")) {

@@ -1,6 +1,5 @@
 package dev.paft.io;
 
-import dev.paft.errors.PaftException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.ShortBuffer;
@@ -39,22 +38,9 @@ public enum WeightStorage {
         return this != F32;
     }
 
-    /** The config spelling: f32, f16, bf16. */
+    /** The config spelling ({@code model.dtype}, bound by the config loader): f32, f16, bf16. */
     public String configName() {
-        return name().toLowerCase();
-    }
-
-    /** Parses {@code model.dtype} (f32, f16, bf16; validated by the config loader); null means f32. */
-    public static WeightStorage of(String dtype) {
-        if (dtype == null) {
-            return F32;
-        }
-        return switch (dtype.toLowerCase()) {
-            case "f32", "fp32", "float32" -> F32;
-            case "f16", "fp16", "float16" -> F16;
-            case "bf16", "bfloat16" -> BF16;
-            default -> throw PaftException.usage("model.dtype: unknown value '" + dtype + "' (use bf16, f16 or f32)");
-        };
+        return Mappers.spelling(this);
     }
 
     // ---------------------------------------------------------------- conversions

@@ -1,6 +1,5 @@
 package dev.paft.pipeline;
 
-import dev.paft.io.WeightStorage;
 import ai.djl.Device;
 import dev.paft.config.ConfigLoader;
 import dev.paft.config.PaftConfig;
@@ -162,7 +161,7 @@ public final class PaftRun {
         boolean anyTraining = sftCfgs.keySet().stream().anyMatch(n -> st.pending(n, finished(out.resolve(n))))
                 || st.pending("preference", finished(out.resolve("preference")));
         if (anyTraining) {
-            try (LlamaModel shared = LlamaModel.load(base, device, WeightStorage.of(plan.root().model().dtype()))) {
+            try (LlamaModel shared = LlamaModel.load(base, device, plan.root().model().dtype())) {
                 sftCfgs.forEach((name, c) -> train(name, name, c, true, shared, st));
                 train("preference", "preference", prefCfg, false, shared, st);
             }

@@ -1,10 +1,12 @@
 package dev.paft.train;
 
-import dev.paft.io.WeightStorage;
 import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
 import dev.paft.config.ConfigLoader;
+import dev.paft.config.LossType;
+import dev.paft.config.OrpoNll;
 import dev.paft.config.PaftConfig;
+import dev.paft.config.PreferenceConfig;
 import dev.paft.data.DatasetStats;
 import dev.paft.data.PreferenceDataset;
 import dev.paft.data.PreferenceDatasetReader;
@@ -90,14 +92,15 @@ public final class Recipes {
 
     /** As above, training on {@code shared} (a loaded base, not closed here) when given, so stages share one copy. */
     public static Result sft(PaftConfig cfg, Device device, Options o, TrainingLoop.Listener listener, LlamaModel shared) {
+        cfg.requireSft();
         try (RunDirectory dir = runDirectory(cfg, o, listener)) {
             return sft(cfg, device, o, listener, shared, dir);
         }
     }
 
     private static Result sft(PaftConfig cfg, Device device, Options o, TrainingLoop.Listener listener, LlamaModel shared, RunDirectory dir) {
-        Path modelDir = require(cfg.model().path(), "model.path");
-        Path out = require(cfg.training().outputDir(), "training.output_dir");
+        Path modelDir = Path.of(cfg.model().path());
+        Path out = Path.of(cfg.training().outputDir());
         HfModelConfig hf = LlamaModel.check(modelDir);   // config.json against the tensors, before reading data
         LoraRank.check(cfg.lora(), HfNames.loraModules(hf, cfg.lora().targetModules()));
         SftOptions opts = new SftOptions(cfg.data().maxLength(), cfg.data().trainOnPrompt(), cfg.data().packing(), cfg.data().skipBadRecords());
@@ -127,9 +130,9 @@ public final class Recipes {
             plan.notes().forEach(listener::onMessage);    // examples read, skipped, truncated, dropped
             warnIfTooLarge(plan, listener);
         }
-        L1Penalty l1 = new L1Penalty(L1Penalty.Target.parse(cfg.sft().l1Target()), cfg.sft().l1Lambda());
+        L1Penalty l1 = new L1Penalty(cfg.sft().l1Target(), cfg.sft().l1Lambda());
         List<String> curves = List.of("loss", "ce", "eval_loss", "eval_ce");
-        LlamaModel model = shared != null ? shared : LlamaModel.load(modelDir, device, WeightStorage.of(cfg.model().dtype()));
+        LlamaModel model = shared != null ? shared : LlamaModel.load(modelDir, device, cfg.model().dtype());
         try (LoraAdapter adapter = model.newAdapter(cfg.lora(), cfg.training().seed(), modelDir.toString());
              NDManager root = model.manager().newSubManager()) {
             LoraPolicy policy = new LoraPolicy(model, adapter, cfg.training().gradientCheckpointing(), cfg.training().lossChunkSize());
@@ -152,6 +155,7 @@ public final class Recipes {
 
     /** As above, training on {@code shared} (a loaded base, not closed here) when given. */
     public static Result preference(PaftConfig cfg, Device device, Options o, TrainingLoop.Listener listener, LlamaModel shared) {
+        cfg.requirePreference();
         try (RunDirectory dir = runDirectory(cfg, o, listener)) {
             return preference(cfg, device, o, listener, shared, dir);
         }
@@ -159,17 +163,10 @@ public final class Recipes {
 
     private static Result preference(PaftConfig cfg, Device device, Options o, TrainingLoop.Listener listener, LlamaModel shared,
                                      RunDirectory dir) {
-        Path modelDir = require(cfg.model().path(), "model.path");
-        Path out = require(cfg.training().outputDir(), "training.output_dir");
+        Path modelDir = Path.of(cfg.model().path());
+        Path out = Path.of(cfg.training().outputDir());
         HfModelConfig hf = LlamaModel.check(modelDir);   // config.json against the tensors, before reading data
         LoraRank.check(cfg.lora(), HfNames.loraModules(hf, cfg.lora().targetModules()));
-        if (!cfg.data().format().equals("auto") && !cfg.data().format().equals("preference")) {
-            throw PaftException.usage("data.format '" + cfg.data().format() + "' is not a preference format (auto, preference)");
-        }
-        if (cfg.data().maxPromptLength() >= cfg.data().maxLength()) {
-            throw PaftException.usage("data.max_prompt_length (" + cfg.data().maxPromptLength() + ") must be below data.max_length ("
-                    + cfg.data().maxLength() + ") for preference training");
-        }
         PreferenceOptions opts = new PreferenceOptions(cfg.data().maxLength(), cfg.data().maxPromptLength(), cfg.data().skipBadRecords());
         Data<PreferenceExample> data = readData(cfg, hf, modelDir, (tok, template) -> {
             PreferenceDatasetReader reader = new PreferenceDatasetReader(tok, template, opts).fields(cfg.data().fields().asMap());
@@ -203,7 +200,7 @@ public final class Recipes {
         List<String> curves = loss.needsReference()
                 ? List.of("loss", "eval_loss", "rewards/accuracies", "eval_rewards/accuracies", "rewards/margins")
                 : List.of("loss", "eval_loss", "nll_loss", "log_odds_ratio");
-        LlamaModel model = shared != null ? shared : LlamaModel.load(modelDir, device, WeightStorage.of(cfg.model().dtype()));
+        LlamaModel model = shared != null ? shared : LlamaModel.load(modelDir, device, cfg.model().dtype());
         try (LoraAdapter adapter = model.newAdapter(cfg.lora(), cfg.training().seed(), modelDir.toString());
              NDManager root = model.manager().newSubManager()) {
             if (cfg.preference().disableDropout()) {
@@ -218,7 +215,7 @@ public final class Recipes {
                         + " as TRL <= 0.28's sigmoid loss (TRL >= 0.29 ignores label_smoothing for sigmoid)");
             }
             LoraPolicy policy = new LoraPolicy(model, adapter, cfg.training().gradientCheckpointing(), cfg.training().lossChunkSize());
-            PreferenceObjective objective = new PreferenceObjective(policy, loss, cfg.preference().orpoNll().equals("sequence"), pad);
+            PreferenceObjective objective = new PreferenceObjective(policy, loss, cfg.preference().orpoNll() == OrpoNll.SEQUENCE, pad);
             if (cfg.preference().precomputeRef() && loss.needsReference()) {
                 objective.precomputeReference(root, train, cfg.training().batchSize());
                 objective.precomputeReference(root, eval, cfg.training().batchSize());
@@ -233,14 +230,11 @@ public final class Recipes {
         }
     }
 
-    /** The preference loss a config names ("dpo" is the sigmoid loss; ORPO's lambda is its beta). */
+    /** The preference loss a config names (ORPO's lambda is its beta). */
     public static PreferenceLoss lossOf(PaftConfig cfg) {
-        String name = cfg.preference().loss();
-        return switch (name) {
-            case "dpo" -> PreferenceLoss.create("sigmoid", cfg.preference().beta(), cfg.preference().labelSmoothing());
-            case "orpo" -> PreferenceLoss.create("orpo", cfg.preference().orpoLambda(), 0);
-            default -> PreferenceLoss.create(name, cfg.preference().beta(), cfg.preference().labelSmoothing());
-        };
+        PreferenceConfig p = cfg.preference();
+        return p.loss() == LossType.ORPO ? PreferenceLoss.create(LossType.ORPO, p.orpoLambda(), 0)
+                : PreferenceLoss.create(p.loss(), p.beta(), p.labelSmoothing());
     }
 
     // ---------------------------------------------------------------- shared setup
@@ -258,7 +252,7 @@ public final class Recipes {
             ChatTemplate template = ChatTemplate.loadIfPresent(tokenizerDir(cfg), cfg.data().chatTemplate());
             Function<Path, Read<E>> reader = readerFactory.apply(tok, template);
             List<String> notes = new ArrayList<>();
-            Read<E> train = reader.apply(DatasetFiles.select(require(cfg.data().train(), "data.train"), cfg.data().split(), DatasetFiles.TRAIN_SPLITS, "data.split"));
+            Read<E> train = reader.apply(DatasetFiles.select(Path.of(cfg.data().train()), cfg.data().split(), DatasetFiles.TRAIN_SPLITS, "data.split"));
             notes.add("train data: " + train.stats());
             List<E> eval = List.of();
             if (cfg.data().eval() != null) {
@@ -275,13 +269,6 @@ public final class Recipes {
         return Path.of(cfg.model().tokenizer() != null ? cfg.model().tokenizer() : cfg.model().path());
     }
 
-    static Path require(String value, String key) {
-        if (value == null || value.isBlank()) {
-            throw PaftException.usage(key + " is required (set it in the config or with its flag)");
-        }
-        return Path.of(value);
-    }
-
     private static void checkVocab(TextTokenizer tok, HfModelConfig hf, Path modelDir) {
         int max = Math.max(tok.padId(), Math.max(tok.bosId(), tok.eosId()));
         if (max >= hf.vocabSize()) {
@@ -292,7 +279,7 @@ public final class Recipes {
     private static TrainPlan plan(PaftConfig cfg, HfModelConfig hf, int examples, long tokens, int evalExamples,
                                   int rows, int maxLen, List<String> notes, boolean reference, Device device) {
         long trainable = TrainPlan.trainableParams(hf, cfg.lora());
-        MemoryEstimate memory = MemoryEstimate.of(hf, cfg.lora(), WeightStorage.of(cfg.model().dtype()), trainable,
+        MemoryEstimate memory = MemoryEstimate.of(hf, cfg.lora(), cfg.model().dtype(), trainable,
                 new MemoryEstimate.Shape(rows, maxLen, cfg.training().gradientCheckpointing(), cfg.training().lossChunkSize(),
                         reference, device != null && device.isGpu()));
         return new TrainPlan(examples, tokens, evalExamples, TrainingLoop.totalSteps(cfg.training(), examples), trainable,
@@ -342,7 +329,7 @@ public final class Recipes {
 
     /** The output-directory policy: inputs, lock, stale temporaries, --resume / --overwrite (docs/GUARANTEES.md). */
     private static RunDirectory runDirectory(PaftConfig cfg, Options o, TrainingLoop.Listener listener) {
-        Path out = require(cfg.training().outputDir(), "training.output_dir");
+        Path out = Path.of(cfg.training().outputDir());   // checked by requireSft / requirePreference
         return RunDirectory.open(cfg, out, o.resume() || o.resumeFrom() != null, o.overwrite(), o.dryRun(),
                 listener == null ? null : listener::onMessage);
     }

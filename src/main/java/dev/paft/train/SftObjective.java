@@ -2,6 +2,7 @@ package dev.paft.train;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import dev.paft.config.L1Target;
 import dev.paft.data.Batch;
 import dev.paft.data.Batches;
 import dev.paft.data.SftExample;
@@ -43,7 +44,7 @@ public final class SftObjective implements Objective<SftExample> {
         metrics.put("mean_token_accuracy", scope.create((float) rows.accuracy(0, 0, batch.rows())));
         NDArray loss = ce;
         if (l1.lambda() > 0 || !training) {
-            NDArray norm = l1.target() == L1Penalty.Target.FACTORS
+            NDArray norm = l1.target() == L1Target.FACTORS
                     ? L1Penalty.factorsNorm(model.loraFactors(), scope)
                     : L1Penalty.deltaNorm(model.loraFactors(), scope);
             metrics.put("l1", norm);

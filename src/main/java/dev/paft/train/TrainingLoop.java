@@ -105,7 +105,7 @@ public final class TrainingLoop<E> {
         prepareOutputDir(out);
         int total = totalSteps(cfg, train.size());
         int perEpoch = microBatchesPerEpoch(train.size(), cfg.batchSize());
-        LrSchedule schedule = new LrSchedule(LrSchedule.Kind.parse(cfg.scheduler()), cfg.learningRate(),
+        LrSchedule schedule = new LrSchedule(cfg.scheduler(), cfg.learningRate(),
                 LrSchedule.warmupSteps(total, cfg.warmupRatio(), cfg.warmupSteps()), total);
         Map<String, NDArray> params = model.parameters();
 

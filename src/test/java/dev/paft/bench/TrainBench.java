@@ -1,5 +1,7 @@
 package dev.paft.bench;
 
+import dev.paft.config.Scheduler;
+import dev.paft.config.L1Target;
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -283,7 +285,7 @@ public final class TrainBench {
     // ---------------------------------------------------------------- the real loop
 
     static TrainingConfig trainingConfig(int steps, int batchSize, Path out) {
-        return new TrainingConfig(LR, "constant", 0, 0, 1.0, steps, batchSize, 1, MAX_GRAD_NORM, 0.0,
+        return new TrainingConfig(LR, Scheduler.CONSTANT, 0, 0, 1.0, steps, batchSize, 1, MAX_GRAD_NORM, 0.0,
                 0.9, 0.999, 1e-8, 1, 0, 0, 1, 1, out.toString(), false, 1024);
     }
 
@@ -323,7 +325,7 @@ public final class TrainBench {
                 NDManager root = model.manager().newSubManager();
                 try {
                     if (kind.equals("sft")) {
-                        var obj = new SftObjective(policy, new L1Penalty(L1Penalty.Target.FACTORS, L1_LAMBDA), 0);
+                        var obj = new SftObjective(policy, new L1Penalty(L1Target.FACTORS, L1_LAMBDA), 0);
                         new TrainingLoop<SftExample>(trainingConfig(steps + 1, batch.sft().size(), out), settings, listener)
                                 .run(root, policy, obj, batch.sft(), List.of());
                     } else {
@@ -361,8 +363,8 @@ public final class TrainBench {
      */
     static void phases(LlamaModel model, LoraAdapter adapter, BenchBatch batch, int steps) {
         LoraPolicy policy = new LoraPolicy(model, adapter);
-        var sft = new SftObjective(policy, new L1Penalty(L1Penalty.Target.FACTORS, L1_LAMBDA), 0);
-        var ce = new SftObjective(policy, new L1Penalty(L1Penalty.Target.FACTORS, 0), 0);
+        var sft = new SftObjective(policy, new L1Penalty(L1Target.FACTORS, L1_LAMBDA), 0);
+        var ce = new SftObjective(policy, new L1Penalty(L1Target.FACTORS, 0), 0);
         var dpo = new PreferenceObjective(policy, new DpoLoss(DPO_BETA, 0), false, 0);
         Map<String, NDArray> params = policy.parameters();
         String[] names = {"sft.forward", "sft.backward", "sft.clip", "sft.adamw", "sft.zero", "fb.forward", "fb.backward",
@@ -453,7 +455,7 @@ public final class TrainBench {
      */
     static void profile(LlamaModel model, LoraAdapter adapter, BenchBatch batch, String out) {
         LoraPolicy policy = new LoraPolicy(model, adapter);
-        var sft = new SftObjective(policy, new L1Penalty(L1Penalty.Target.FACTORS, L1_LAMBDA), 0);
+        var sft = new SftObjective(policy, new L1Penalty(L1Target.FACTORS, L1_LAMBDA), 0);
         Map<String, NDArray> params = policy.parameters();
         NDManager root = model.manager().newSubManager();
         try (AdamW opt = new AdamW(root, AdamW.Config.defaults())) {

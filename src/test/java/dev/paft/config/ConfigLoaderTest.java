@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.paft.errors.PaftException;
+import dev.paft.io.WeightStorage;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -42,9 +43,12 @@ class ConfigLoaderTest {
         PaftConfig c = ConfigLoader.load(null, List.of(), Map.of());
         assertEquals(16, c.lora().r());
         assertEquals(2e-4, c.training().learningRate());
-        assertEquals("cosine", c.training().scheduler());
-        assertEquals("factors", c.sft().l1Target());
-        assertEquals("dpo", c.preference().loss());
+        assertEquals(Scheduler.COSINE, c.training().scheduler());
+        assertEquals(L1Target.FACTORS, c.sft().l1Target());
+        assertEquals(LossType.DPO, c.preference().loss());
+        assertEquals(WeightStorage.F32, c.model().dtype());
+        assertEquals(DataFormat.AUTO, c.data().format());
+        assertEquals(OrpoNll.COMPLETION, c.preference().orpoNll());
         assertEquals(7, c.lora().targetModules().size());
         assertNull(c.model().path());
         assertEquals("5GB", c.merge().shardSize());
@@ -57,7 +61,7 @@ class ConfigLoaderTest {
         PaftConfig j = ConfigLoader.load(resource("full.json"), List.of(), Map.of());
         assertEquals(y, j);
         assertEquals("models/tiny", y.model().path());
-        assertEquals("f16", y.model().dtype());
+        assertEquals(WeightStorage.F16, y.model().dtype());
         assertEquals(8, y.lora().r());
         assertEquals(32.0, y.lora().alpha());
         assertEquals(4.0, y.lora().scaling());
@@ -66,7 +70,7 @@ class ConfigLoaderTest {
         assertEquals(1e-4, y.training().learningRate(), "1e-4 without a dot is a number");
         assertEquals(3.0, y.training().epochs());
         assertEquals(1e-3, y.sft().l1Lambda());
-        assertEquals("orpo", y.preference().loss());
+        assertEquals(LossType.ORPO, y.preference().loss());
         assertEquals("ties", y.merge().method());
         assertEquals(2, y.merge().models().size());
         assertEquals("out/dpo", y.merge().models().get(1).model());
@@ -230,6 +234,62 @@ class ConfigLoaderTest {
         Path clean = file("clean.yaml", "training:\n  epochs: 1\n");
         PaftException e = usage(() -> ConfigLoader.load(clean, List.of(key + "=" + value), Map.of()), "--set " + key + "=" + value, key);
         assertTrue(!e.getMessage().contains(clean.toString()), e.getMessage());
+    }
+
+    /** Every enum-valued key, a value it refuses, and its allowed values as the message lists them. */
+    static Stream<Arguments> enumKeys() {
+        return Stream.of(
+                Arguments.of("model.dtype", "fp8", "[f32, f16, bf16]"),
+                Arguments.of("data.format", "csv", "[auto, messages, prompt_completion, text, preference]"),
+                Arguments.of("training.scheduler", "step", "[cosine, linear, constant]"),
+                Arguments.of("sft.l1_target", "weights", "[factors, delta]"),
+                Arguments.of("preference.loss", "kto", "[dpo, ipo, hinge, orpo]"),
+                Arguments.of("preference.orpo_nll", "token", "[completion, sequence]"));
+    }
+
+    @ParameterizedTest(name = "{0}={1}")
+    @MethodSource("enumKeys")
+    void enumKeysBoundAtLoadNameKeyFileAndAllowedValues(String key, String value, String allowed) throws IOException {
+        String[] parts = key.split("\\.");
+        Path f = file("enum.yaml", parts[0] + ":\n  " + parts[1] + ": " + value + "\n");
+        PaftException e = usage(() -> ConfigLoader.load(f, List.of(), Map.of()));
+        assertEquals(f + ": " + key + " must be one of " + allowed + " (got " + value + ")", e.getMessage());
+        // the spelling is exact: upper case, a number, a list and an empty value fail the same way
+        String upper = value.toUpperCase(java.util.Locale.ROOT);
+        Path up = file("upper.yaml", parts[0] + ":\n  " + parts[1] + ": " + upper + "\n");
+        assertEquals(up + ": " + key + " must be one of " + allowed + " (got " + upper + ")",
+                usage(() -> ConfigLoader.load(up, List.of(), Map.of())).getMessage());
+        Path num = file("num.yaml", parts[0] + ":\n  " + parts[1] + ": 3\n");
+        usage(() -> ConfigLoader.load(num, List.of(), Map.of()), num + ": " + key + " must be one of " + allowed + " (got 3)");
+        Path list = file("list.yaml", parts[0] + ":\n  " + parts[1] + ": [a]\n");
+        usage(() -> ConfigLoader.load(list, List.of(), Map.of()), list + ": " + key + " must be one of " + allowed + " (got [\"a\"])");
+        Path empty = file("empty.yaml", parts[0] + ":\n  " + parts[1] + ":\n");
+        usage(() -> ConfigLoader.load(empty, List.of(), Map.of()), empty + ": " + key + " must be one of " + allowed + " (got null)");
+        // JSON files, --set and flags name their source
+        Path j = file("enum.json", "{\"" + parts[0] + "\": {\"" + parts[1] + "\": \"" + value + "\"}}");
+        assertEquals(j + ": " + key + " must be one of " + allowed + " (got " + value + ")",
+                usage(() -> ConfigLoader.load(j, List.of(), Map.of())).getMessage());
+        assertEquals("--set " + key + "=" + value + ": " + key + " must be one of " + allowed + " (got " + value + ")",
+                usage(() -> ConfigLoader.load(null, List.of(key + "=" + value), Map.of())).getMessage());
+        assertEquals("command-line flag for " + key + ": " + key + " must be one of " + allowed + " (got " + value + ")",
+                usage(() -> ConfigLoader.load(null, List.of(), Map.of(key, value))).getMessage());
+        // every allowed spelling binds, and is written back the same way
+        for (String ok : allowed.substring(1, allowed.length() - 1).split(", ")) {
+            PaftConfig c = ConfigLoader.load(null, List.of(key + "=" + ok), Map.of());
+            assertTrue(ConfigLoader.toYaml(c).contains("  " + parts[1] + ": " + ok + "\n") || ConfigLoader.toYaml(c).contains("  " + parts[1] + ": \"" + ok + "\"\n"),
+                    ConfigLoader.toYaml(c));
+            assertEquals(c, ConfigLoader.load(file("again.yaml", ConfigLoader.toYaml(c)), List.of(), Map.of()));
+        }
+    }
+
+    @Test
+    void trlLossTypeSigmoidIsDpo() throws IOException {
+        assertEquals(LossType.DPO, ConfigLoader.load(null, List.of("preference.loss=sigmoid"), Map.of()).preference().loss());
+        // a flat TRL DPOConfig: loss_type maps to preference.loss
+        Path trl = file("dpo_config.yaml", "learning_rate: 5.0e-7\nloss_type: sigmoid\nbeta: 0.01\n");
+        PaftConfig c = ConfigLoader.load(trl, List.of(), Map.of());
+        assertEquals(LossType.DPO, c.preference().loss());
+        assertTrue(ConfigLoader.toYaml(c).contains("loss: \"dpo\""), "written back as paft's spelling");
     }
 
     @Test

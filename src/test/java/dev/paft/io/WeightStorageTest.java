@@ -122,11 +122,9 @@ class WeightStorageTest {
     }
 
     @Test
-    void parsesConfigSpellings() {
-        assertEquals(WeightStorage.BF16, WeightStorage.of("bf16"));
-        assertEquals(WeightStorage.F16, WeightStorage.of("f16"));
-        assertEquals(WeightStorage.F32, WeightStorage.of("f32"));
-        assertEquals(WeightStorage.F32, WeightStorage.of(null));
+    void configSpellings() {
+        assertEquals(java.util.List.of("f32", "f16", "bf16"), Mappers.spellings(WeightStorage.class));
+        assertEquals("bf16", WeightStorage.BF16.configName());
         assertEquals(2, WeightStorage.BF16.bytes());
     }
 }

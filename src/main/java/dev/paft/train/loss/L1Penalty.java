@@ -4,10 +4,10 @@ import dev.paft.engine.Scalars;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import dev.paft.config.L1Target;
 import dev.paft.errors.PaftException;
 
 import java.util.List;
-import java.util.Locale;
 
 /**
  * L1 sparsity penalty on LoRA adapters, {@code P = lambda * R}, with one of two targets:
@@ -24,28 +24,13 @@ import java.util.Locale;
  * attached to the caller's step manager and every later result follows it there.
  */
 public final class L1Penalty {
-    /** What the penalty measures. */
-    public enum Target {
-        FACTORS, DELTA;
-
-        /** Parses the config names {@code factors} and {@code delta}. */
-        public static Target parse(String name) {
-            return switch (name.toLowerCase(Locale.ROOT)) {
-                case "factors" -> FACTORS;
-                case "delta" -> DELTA;
-                default -> throw PaftException.usage(
-                        "unknown l1 target '" + name + "': expected factors or delta");
-            };
-        }
-    }
-
     /** One adapted module: {@code delta = scaling * B @ A}. */
     public record LoraFactors(String name, NDArray a, NDArray b, double scaling) {}
 
-    private final Target target;
+    private final L1Target target;
     private final double lambda;
 
-    public L1Penalty(Target target, double lambda) {
+    public L1Penalty(L1Target target, double lambda) {
         if (!(lambda >= 0)) {
             throw PaftException.usage("l1 lambda must be >= 0, got " + lambda);
         }
@@ -53,7 +38,7 @@ public final class L1Penalty {
         this.lambda = lambda;
     }
 
-    public Target target() {
+    public L1Target target() {
         return target;
     }
 
@@ -63,7 +48,7 @@ public final class L1Penalty {
 
     /** {@code lambda * R} as a scalar tensor on {@code step}. */
     public NDArray compute(List<LoraFactors> modules, NDManager step) {
-        return scale(target == Target.FACTORS ? factorsNorm(modules, step) : deltaNorm(modules, step));
+        return scale(target == L1Target.FACTORS ? factorsNorm(modules, step) : deltaNorm(modules, step));
     }
 
     /** {@code lambda * r} for a norm {@code r} already computed (e.g. the logged one): same value and graph as {@link #compute}. */

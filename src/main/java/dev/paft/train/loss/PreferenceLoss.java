@@ -1,9 +1,7 @@
 package dev.paft.train.loss;
 
+import dev.paft.config.LossType;
 import dev.paft.errors.PaftException;
-
-import java.util.List;
-import java.util.Locale;
 
 /**
  * A preference-optimisation loss over summed completion log-probs (torchtune's loss
@@ -11,7 +9,7 @@ import java.util.Locale;
  * log-probs.
  */
 public interface PreferenceLoss {
-    /** Config name: {@code sigmoid}, {@code ipo}, {@code hinge} or {@code orpo}. */
+    /** TRL's name ({@link LossType#trlName()}): {@code sigmoid}, {@code ipo}, {@code hinge} or {@code orpo}. */
     String name();
 
     /** True when {@link PreferenceBatch#refChosen()} and {@code refRejected()} are needed. */
@@ -20,28 +18,22 @@ public interface PreferenceLoss {
     /** The mean loss over the batch and its metrics. */
     PreferenceResult compute(PreferenceBatch batch);
 
-    /** Names accepted by {@link #create}. */
-    List<String> NAMES = List.of("sigmoid", "ipo", "hinge", "orpo");
-
     /**
-     * The loss named {@code name}. {@code beta} is DPO's beta (ORPO's lambda);
-     * {@code labelSmoothing} applies to {@code sigmoid} only.
+     * The loss of that type. {@code beta} is DPO's beta (ORPO's lambda); {@code labelSmoothing} applies to
+     * the sigmoid loss ({@link LossType#DPO}) only.
      */
-    static PreferenceLoss create(String name, double beta, double labelSmoothing) {
+    static PreferenceLoss create(LossType type, double beta, double labelSmoothing) {
         if (!(beta > 0)) {
             throw PaftException.usage("preference beta must be > 0, got " + beta);
         }
-        String key = name.toLowerCase(Locale.ROOT);
-        if (labelSmoothing != 0 && !key.equals("sigmoid")) {
-            throw PaftException.usage("label_smoothing applies to the sigmoid loss only, not " + name);
+        if (labelSmoothing != 0 && type != LossType.DPO) {
+            throw PaftException.usage("label_smoothing applies to the sigmoid loss only, not " + type.trlName());
         }
-        return switch (key) {
-            case "sigmoid" -> new DpoLoss(beta, labelSmoothing);
-            case "ipo" -> new IpoLoss(beta);
-            case "hinge" -> new HingeLoss(beta);
-            case "orpo" -> new OrpoLoss(beta);
-            default -> throw PaftException.usage(
-                    "unknown preference loss '" + name + "': expected one of " + NAMES);
+        return switch (type) {
+            case DPO -> new DpoLoss(beta, labelSmoothing);
+            case IPO -> new IpoLoss(beta);
+            case HINGE -> new HingeLoss(beta);
+            case ORPO -> new OrpoLoss(beta);
         };
     }
 }

@@ -1,8 +1,7 @@
 package dev.paft.train.optim;
 
+import dev.paft.config.Scheduler;
 import dev.paft.errors.PaftException;
-
-import java.util.Locale;
 
 /**
  * Learning rate {@code lr(s) = baseLr * m(s)} at optimizer step s (0-based: the first update
@@ -18,28 +17,12 @@ import java.util.Locale;
  * (a positive step count wins over the ratio).
  */
 public final class LrSchedule {
-    /** The decay after warm-up. */
-    public enum Kind {
-        COSINE, LINEAR, CONSTANT;
-
-        /** Parses {@code cosine}, {@code linear}, {@code constant} (or HF's {@code constant_with_warmup}). */
-        public static Kind parse(String name) {
-            return switch (name.toLowerCase(Locale.ROOT)) {
-                case "cosine" -> COSINE;
-                case "linear" -> LINEAR;
-                case "constant", "constant_with_warmup" -> CONSTANT;
-                default -> throw PaftException.usage(
-                        "unknown lr scheduler '" + name + "': expected cosine, linear or constant");
-            };
-        }
-    }
-
-    private final Kind kind;
+    private final Scheduler kind;
     private final double baseLr;
     private final int warmupSteps;
     private final int totalSteps;
 
-    public LrSchedule(Kind kind, double baseLr, int warmupSteps, int totalSteps) {
+    public LrSchedule(Scheduler kind, double baseLr, int warmupSteps, int totalSteps) {
         if (warmupSteps < 0 || totalSteps < 0) {
             throw PaftException.usage("warm-up and total steps must be >= 0, got "
                     + warmupSteps + " and " + totalSteps);
@@ -81,7 +64,7 @@ public final class LrSchedule {
         return baseLr * multiplier(step);
     }
 
-    public Kind kind() {
+    public Scheduler kind() {
         return kind;
     }
 

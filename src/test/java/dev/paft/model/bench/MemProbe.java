@@ -59,7 +59,7 @@ public final class MemProbe {
         int rows = Integer.parseInt(args[1]);
         int seq = Integer.parseInt(args[2]);
         boolean ck = Boolean.parseBoolean(args[3]);
-        WeightStorage st = WeightStorage.of(args[4]);
+        WeightStorage st = WeightStorage.valueOf(args[4].toUpperCase(java.util.Locale.ROOT));
         int steps = args.length > 5 ? Integer.parseInt(args[5]) : 2;
         Engines.start("cpu", 2);
         ObjectNode c = Json.MAPPER.createObjectNode();

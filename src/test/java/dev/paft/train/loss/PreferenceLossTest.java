@@ -1,5 +1,7 @@
 package dev.paft.train.loss;
 
+import java.util.List;
+import dev.paft.config.LossType;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -44,7 +46,7 @@ class PreferenceLossTest {
                 pc.setRequiresGradient(true);
                 pr.setRequiresGradient(true);
                 nll.setRequiresGradient(true);
-                PreferenceLoss loss = PreferenceLoss.create(c.get("loss_type").asText(),
+                PreferenceLoss loss = PreferenceLoss.create(trl(c.get("loss_type").asText()),
                         c.get("beta").asDouble(), c.get("label_smoothing").asDouble());
                 PreferenceBatch batch = new PreferenceBatch(pc, pr,
                         Golden.vector(m, c.get("ref_chosen"), type), Golden.vector(m, c.get("ref_rejected"), type),
@@ -82,7 +84,7 @@ class PreferenceLossTest {
             NDArray n = m.create(new float[] {10, 20, 30});
             for (String name : new String[] {"sigmoid"}) {
                 for (double ls : new double[] {0.0, 0.1}) {
-                    PreferenceResult r = PreferenceLoss.create(name, 0.1, ls)
+                    PreferenceResult r = PreferenceLoss.create(trl(name), 0.1, ls)
                             .compute(new PreferenceBatch(chosen, rejected, chosen, rejected, n, n, null));
                     assertEquals(Math.log(2), r.loss().getFloat(), 1e-7, "ls=" + ls);
                     assertEquals(0f, r.metrics().get("rewards/margins").getFloat());
@@ -91,8 +93,8 @@ class PreferenceLossTest {
             }
             // At Delta = 0 the hinge loss is 1 and IPO's is (1/(2 beta))^2.
             PreferenceBatch same = new PreferenceBatch(chosen, rejected, chosen, rejected, n, n, null);
-            assertEquals(1f, PreferenceLoss.create("hinge", 0.1, 0).compute(same).loss().getFloat(), 1e-7);
-            assertEquals(25f, PreferenceLoss.create("ipo", 0.1, 0).compute(same).loss().getFloat(), 1e-5);
+            assertEquals(1f, PreferenceLoss.create(LossType.HINGE, 0.1, 0).compute(same).loss().getFloat(), 1e-7);
+            assertEquals(25f, PreferenceLoss.create(LossType.IPO, 0.1, 0).compute(same).loss().getFloat(), 1e-5);
         }
     }
 
@@ -107,7 +109,7 @@ class PreferenceLossTest {
             pr.setRequiresGradient(true);
             NDArray n = m.create(new float[] {4, 6});
             try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-                PreferenceResult r = PreferenceLoss.create("orpo", 0.1, 0)
+                PreferenceResult r = PreferenceLoss.create(LossType.ORPO, 0.1, 0)
                         .compute(new PreferenceBatch(pc, pr, null, null, n, n, nll));
                 assertTrue(Float.isFinite(r.loss().getFloat()), "loss " + r.loss().getFloat());
                 gc.backward(r.loss());
@@ -123,18 +125,29 @@ class PreferenceLossTest {
 
     @Test
     void registryAndReferenceFlags() {
-        assertTrue(PreferenceLoss.create("sigmoid", 0.1, 0).needsReference());
-        assertTrue(PreferenceLoss.create("IPO", 0.1, 0).needsReference());
-        assertTrue(PreferenceLoss.create("hinge", 0.1, 0).needsReference());
-        assertFalse(PreferenceLoss.create("orpo", 0.1, 0).needsReference());
-        for (String n : PreferenceLoss.NAMES) {
-            assertEquals(n, PreferenceLoss.create(n, 0.1, 0).name());
+        assertTrue(PreferenceLoss.create(LossType.DPO, 0.1, 0).needsReference());
+        assertTrue(PreferenceLoss.create(LossType.IPO, 0.1, 0).needsReference());
+        assertTrue(PreferenceLoss.create(LossType.HINGE, 0.1, 0).needsReference());
+        assertFalse(PreferenceLoss.create(LossType.ORPO, 0.1, 0).needsReference());
+        List<String> names = new java.util.ArrayList<>();
+        for (LossType t : LossType.values()) {
+            names.add(PreferenceLoss.create(t, 0.1, 0).name());
         }
-        PaftException e = assertThrows(PaftException.class, () -> PreferenceLoss.create("kto", 0.1, 0));
+        assertEquals(List.of("sigmoid", "ipo", "hinge", "orpo"), names); // TRL's loss_type names
+        PaftException e = assertThrows(PaftException.class, () -> PreferenceLoss.create(LossType.DPO, 0, 0));
         assertEquals(PaftException.USAGE, e.exitCode());
-        assertThrows(PaftException.class, () -> PreferenceLoss.create("sigmoid", 0, 0));
-        assertThrows(PaftException.class, () -> PreferenceLoss.create("hinge", 0.1, 0.1));
-        assertThrows(PaftException.class, () -> PreferenceLoss.create("sigmoid", 0.1, 0.5));
+        assertThrows(PaftException.class, () -> PreferenceLoss.create(LossType.HINGE, 0.1, 0.1));
+        assertThrows(PaftException.class, () -> PreferenceLoss.create(LossType.DPO, 0.1, 0.5));
+    }
+
+    /** The loss type of a TRL {@code loss_type} name (the golden files use TRL's names). */
+    static LossType trl(String name) {
+        for (LossType t : LossType.values()) {
+            if (t.trlName().equals(name)) {
+                return t;
+            }
+        }
+        throw new IllegalArgumentException(name);
     }
 
     @Test
