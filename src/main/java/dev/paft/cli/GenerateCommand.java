@@ -9,6 +9,7 @@ import dev.paft.errors.PaftException;
 import dev.paft.eval.EvalModel;
 import dev.paft.eval.Generator;
 import dev.paft.eval.PromptFile;
+import dev.paft.io.Mappers;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -29,7 +30,7 @@ import picocli.CommandLine.Spec;
             "  paft generate --model runs/merged --chat --prompt \"What is PAFT?\"",
             "  paft generate --model base --adapter runs/sft --prompts prompts.jsonl --temperature 0.7 --top-p 0.9 --seed 1"})
 public final class GenerateCommand implements Callable<Integer> {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = Mappers.json();
 
     @Mixin
     CommonOptions common;

@@ -4,7 +4,7 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.paft.io.Mappers;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -155,7 +155,7 @@ final class ConfigHints {
         if (!Files.isRegularFile(file)) {
             return 0;
         }
-        try (JsonParser p = new YAMLFactory().createParser(file.toFile())) {
+        try (JsonParser p = Mappers.yaml().getFactory().createParser(file.toFile())) {
             Deque<String> path = new ArrayDeque<>();
             String pending = null;
             for (JsonToken t = p.nextToken(); t != null; t = p.nextToken()) {

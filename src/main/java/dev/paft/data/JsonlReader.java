@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.paft.errors.PaftException;
+import dev.paft.io.Mappers;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -13,7 +14,7 @@ import java.nio.file.Path;
  * line is an error naming {@code file:line}, or is skipped and counted.
  */
 public final class JsonlReader {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = Mappers.json();
 
     /** Handles one parsed record; throws {@link BadRecordException} for a record it cannot use. */
     public interface RecordHandler {

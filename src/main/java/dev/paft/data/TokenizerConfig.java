@@ -1,8 +1,8 @@
 package dev.paft.data;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.paft.errors.PaftException;
+import dev.paft.io.Mappers;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -63,7 +63,7 @@ public record TokenizerConfig(
         }
         JsonNode root;
         try {
-            root = new ObjectMapper().readTree(file.toFile());
+            root = Mappers.json().readTree(file.toFile());
         } catch (IOException e) {
             throw PaftException.badInput(file + ": not valid JSON: " + e.getMessage(), e);
         }

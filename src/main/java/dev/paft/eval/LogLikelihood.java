@@ -7,6 +7,7 @@ import dev.paft.data.SftExample;
 import dev.paft.data.TextTokenizer;
 import dev.paft.errors.PaftException;
 import dev.paft.io.AtomicFiles;
+import dev.paft.io.Mappers;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -28,7 +29,7 @@ import java.util.List;
  * <p>Aggregate: {@code NLL = -sum(log p) / tokens} over all records (token-weighted), {@code ppl = exp(NLL)}.
  */
 public final class LogLikelihood {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = Mappers.json();
 
     private LogLikelihood() {}
 

@@ -2,7 +2,6 @@ package dev.paft.io;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.paft.errors.PaftException;
 import java.io.IOException;
 import java.math.BigDecimal;
@@ -14,7 +13,7 @@ import java.util.List;
 
 /** Shared JSON reading and writing with errors that name the file. */
 public final class Json {
-    public static final ObjectMapper MAPPER = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    public static final ObjectMapper MAPPER = Mappers.jsonPretty();
 
     private Json() {}
 

@@ -34,6 +34,7 @@ import java.util.Locale;
  * <ul>
  *   <li>{@link #json()}: Jackson's defaults, for data records, metadata and compact JSON output;</li>
  *   <li>{@link #jsonPretty()}: the same, indented output (run files people read);</li>
+ *   <li>{@link #jsonSortedKeys()}: map entries in key order; {@link #snakeCase()}: records as snake_case trees;</li>
  *   <li>{@link #yaml()}: lenient YAML reading (a saved resolved config, mergekit files);</li>
  *   <li>{@link #yamlWriter()}: YAML output without the {@code ---} marker and with quotes only where needed;</li>
  *   <li>{@link #header(long)}: strict JSON for a file header (duplicate keys and trailing tokens fail) whose strings may be long;</li>
@@ -44,6 +45,8 @@ import java.util.Locale;
 public final class Mappers {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final ObjectMapper JSON_PRETTY = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    private static final ObjectMapper JSON_SORTED = new ObjectMapper().enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS);
+    private static final ObjectMapper SNAKE_CASE = new ObjectMapper().setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE);
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
     private static final ObjectMapper YAML_WRITER = new ObjectMapper(new YAMLFactory()
             .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
@@ -59,6 +62,16 @@ public final class Mappers {
     /** Jackson's defaults with indented output (shared). */
     public static ObjectMapper jsonPretty() {
         return JSON_PRETTY;
+    }
+
+    /** Jackson's defaults, map entries written in key order (files compared or diffed across runs; shared). */
+    public static ObjectMapper jsonSortedKeys() {
+        return JSON_SORTED;
+    }
+
+    /** Jackson's defaults with snake_case property names: records turned into trees keyed as config keys (shared). */
+    public static ObjectMapper snakeCase() {
+        return SNAKE_CASE;
     }
 
     /** Lenient YAML (shared). */

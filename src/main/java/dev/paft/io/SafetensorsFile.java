@@ -1,6 +1,5 @@
 package dev.paft.io;
 
-import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -38,12 +37,7 @@ public final class SafetensorsFile implements AutoCloseable {
     // A header string (a __metadata__ value) may be as long as the header itself: Jackson's default 20 M-char
     // cap would call a valid file with a 50 MB metadata string corrupt. The header length bound above still
     // refuses absurd sizes before anything is allocated.
-    private static final ObjectMapper JSON = new ObjectMapper(com.fasterxml.jackson.core.JsonFactory.builder()
-            .streamReadConstraints(com.fasterxml.jackson.core.StreamReadConstraints.builder()
-                    .maxStringLength((int) MAX_HEADER_BYTES).build())
-            .build())
-            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
-            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+    private static final ObjectMapper JSON = Mappers.header(MAX_HEADER_BYTES);
 
     private final Path path;
     private final FileChannel channel;

@@ -25,7 +25,7 @@ import java.util.Map;
  * <p>The header is padded with spaces to a multiple of 8 bytes, as the reference writer does.
  */
 public final class SafetensorsWriter implements AutoCloseable {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = Mappers.json();
 
     /**
      * Whether {@link #close()} forces the data to disk before the rename (default true); tests

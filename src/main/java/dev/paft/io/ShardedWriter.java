@@ -1,7 +1,6 @@
 package dev.paft.io;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -22,7 +21,7 @@ import java.util.Map;
  * ({@code metadata.total_size}, {@code weight_map}), as transformers writes them.
  */
 public final class ShardedWriter implements AutoCloseable {
-    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    private static final ObjectMapper JSON = Mappers.jsonPretty();
 
     private final Path dir;
     private final String prefix;

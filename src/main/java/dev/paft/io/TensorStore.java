@@ -22,7 +22,7 @@ import java.util.stream.Stream;
  * its shards hold. A directory with only {@code pytorch_model.bin} is refused with a hint.
  */
 public final class TensorStore implements AutoCloseable {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = Mappers.json();
 
     private final Path dir;
     private final List<SafetensorsFile> files = new ArrayList<>();

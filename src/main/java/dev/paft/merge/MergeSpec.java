@@ -1,10 +1,9 @@
 package dev.paft.merge;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
-import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
 import dev.paft.config.MergeConfig;
 import dev.paft.errors.PaftException;
+import dev.paft.io.Mappers;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -113,9 +112,7 @@ public record MergeSpec(String method, String base, List<Input> models, Map<Stri
         }
     }
 
-    static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory()
-            .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
-            .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES));
+    static final ObjectMapper YAML = Mappers.yamlWriter();
 
     private static final Set<String> MERGEKIT_KEYS = Set.of("merge_method", "base_model", "models", "parameters",
             "dtype", "out_dtype", "tokenizer_source", "slices", "tokenizer", "chat_template", "name", "paft_parameters");

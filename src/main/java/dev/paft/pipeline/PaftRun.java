@@ -8,6 +8,7 @@ import dev.paft.errors.PaftException;
 import dev.paft.io.AtomicFiles;
 import dev.paft.io.ChartImages;
 import dev.paft.io.Json;
+import dev.paft.io.Mappers;
 import dev.paft.merge.MergeRunner;
 import dev.paft.merge.MergeSpec;
 import dev.paft.model.LlamaModel;
@@ -206,10 +207,9 @@ public final class PaftRun {
         return new Outcome(rows, table, out);
     }
 
-    private static final com.fasterxml.jackson.databind.ObjectMapper SNAKE = Json.MAPPER.copy()
-            .setPropertyNamingStrategy(com.fasterxml.jackson.databind.PropertyNamingStrategies.SNAKE_CASE);
+    private static final com.fasterxml.jackson.databind.ObjectMapper SNAKE = Mappers.snakeCase();
     private static final com.fasterxml.jackson.databind.ObjectMapper YAML_TREE =
-            new com.fasterxml.jackson.databind.ObjectMapper(new com.fasterxml.jackson.dataformat.yaml.YAMLFactory());
+            Mappers.yaml();
 
     private Map<String, String> evalInputs(Map<String, String> model) {
         Map<String, String> in = new LinkedHashMap<>(model);

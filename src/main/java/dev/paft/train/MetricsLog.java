@@ -3,6 +3,7 @@ package dev.paft.train;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.paft.errors.PaftException;
+import dev.paft.io.Mappers;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -18,7 +19,7 @@ import java.util.Map;
  * step are dropped so the file reads as one uninterrupted run.
  */
 public final class MetricsLog implements AutoCloseable {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = Mappers.json();
     public static final String FILE = "metrics.jsonl";
 
     private final BufferedWriter out;

@@ -2,8 +2,8 @@ package dev.paft.train;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.paft.errors.PaftException;
+import dev.paft.io.Mappers;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -24,7 +24,7 @@ import java.util.TreeMap;
  * ({@code merge}, {@code run}) are ignored.
  */
 public final class ResumeCheck {
-    private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
+    private static final ObjectMapper YAML = Mappers.yaml();
 
     /** Keys that may change on resume. */
     public static final Set<String> SAFE = Set.of("training.max_steps", "training.epochs", "training.save_steps",

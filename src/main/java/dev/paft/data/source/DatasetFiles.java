@@ -3,6 +3,7 @@ package dev.paft.data.source;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.paft.errors.PaftException;
+import dev.paft.io.Mappers;
 import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -46,7 +47,7 @@ import java.util.zip.GZIPInputStream;
  * A directory holding several splits is narrowed to one with {@link #select}.
  */
 public final class DatasetFiles {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = Mappers.json();
     private static final Pattern SHARD = Pattern.compile("^(.+?)-\\d{5}-of-\\d{5}(\\..+)$");
     private static final List<String> METADATA = List.of("dataset_info.json", "dataset_infos.json", "state.json",
             "dataset_dict.json");

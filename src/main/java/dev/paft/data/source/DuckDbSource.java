@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.paft.errors.PaftException;
+import dev.paft.io.Mappers;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -20,7 +21,7 @@ import java.util.Properties;
  * encoding and codec that pyarrow and the Hub write (snappy, zstd, gzip, brotli, lz4).
  */
 final class DuckDbSource implements RecordSource {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = Mappers.json();
     private final Path file;
     private final Connection conn;
     private final Statement stmt;
