@@ -18,5 +18,7 @@
  * <p>Nothing here touches NDArrays: batches are plain {@code int[][]} (with flat {@code long[]}
  * views) that the model package turns into tensors. Formats follow HF TRL (see
  * docs/USER-GUIDE.md, "Datasets", and data.max_length in its config reference).
+ *
+ * <p>Import contract: floor 3; may import errors, io, config, data.source, data.template.
  */
 package dev.paft.data;

@@ -5,6 +5,8 @@
  * generation with a KV cache (greedy or seeded temperature / top-p sampling).
  *
  * <p>Every evaluator is a small class with a static entry point returning a record; nothing here
- * records gradients, and every forward runs in its own NDManager scope. Imports model, data, io.
+ * records gradients, and every forward runs in its own NDManager scope.
+ *
+ * <p>Import contract: floor 5; may import errors, io, data, data.template, lora, model.
  */
 package dev.paft.eval;

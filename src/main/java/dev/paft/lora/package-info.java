@@ -3,5 +3,7 @@
  * (rsLoRA: {@code alpha / sqrt(r)}); seeded initialization (A Kaiming-uniform(a = sqrt 5), B = 0); the
  * trainable factors; PEFT adapter directories in and out. Name-agnostic: the model supplies the module
  * keys and base shapes it can adapt.
+ *
+ * <p>Import contract: floor 3; may import errors, io, config.
  */
 package dev.paft.lora;

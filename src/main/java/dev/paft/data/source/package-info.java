@@ -6,5 +6,7 @@
  * a JSON object with its location. {@link dev.paft.data.source.RecordSchema} maps ShareGPT,
  * Alpaca, preference variants and {@code data.fields} column mappings to the TRL-shaped records
  * the SFT and preference readers take. See docs/USER-GUIDE.md, "Datasets".
+ *
+ * <p>Import contract: floor 3; may import errors, io, data.
  */
 package dev.paft.data.source;

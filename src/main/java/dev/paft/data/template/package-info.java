@@ -7,5 +7,7 @@
  * templates expect ({@link dev.paft.data.template.TemplateGlobals}: {@code raise_exception},
  * {@code strftime_now}). Checked byte for byte against Jinja2 on real templates
  * ({@code scripts/golden/make_chat_template_golden.py}).
+ *
+ * <p>Import contract: floor 3; may import errors, io, data.
  */
 package dev.paft.data.template;

@@ -12,5 +12,7 @@
  * never Java numbers (docs/ENGINE-NOTES.md, trap 1). Results and intermediates attach to the manager of
  * the first operand, so callers pass per-step tensors (or a step manager where the first
  * operand is a long-lived parameter, as in {@link dev.paft.train.loss.L1Penalty}).
+ *
+ * <p>Import contract: floor 3; may import errors, config, engine.
  */
 package dev.paft.train.loss;
