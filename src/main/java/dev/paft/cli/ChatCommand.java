@@ -37,7 +37,8 @@ public final class ChatCommand implements Callable<Integer> {
     @Option(names = "--system", paramLabel = "TEXT", description = "A system message opening the conversation.")
     String system;
 
-    @Option(names = "--chat-template", paramLabel = "T", description = "Chat template file or Jinja text (default: the tokenizer's).")
+    @Option(names = "--chat-template", paramLabel = "T", description = "Chat template file or Jinja text; default: the tokenizer's.")
+    @ConfigKey("data.chat_template")
     String chatTemplate;
 
     @Option(names = "--max-new-tokens", paramLabel = "N", defaultValue = "256", description = "Most tokens per reply.")
@@ -51,10 +52,7 @@ public final class ChatCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        Map<String, Object> flags = modelOptions.flags();
-        if (chatTemplate != null) {
-            flags.put("data.chat_template", chatTemplate);
-        }
+        Map<String, Object> flags = ConfigFlags.values(modelOptions, this);
         PaftConfig cfg = common.load(flags);
         ModelOptions.modelDir(cfg);
         Generator.Config gen = new Generator.Config(maxNewTokens, temperature, topP, cfg.training().seed());

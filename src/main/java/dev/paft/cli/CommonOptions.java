@@ -25,7 +25,8 @@ public final class CommonOptions {
     @Option(names = "--threads", paramLabel = "N", defaultValue = "0", description = "CPU threads for tensor math; 0 = all cores.")
     public int threads;
 
-    @Option(names = "--seed", paramLabel = "N", description = "Random seed (overrides training.seed).")
+    @Option(names = "--seed", paramLabel = "N", description = "Random seed.")
+    @ConfigKey("training.seed")
     public Long seed;
 
     @Option(names = {"-v", "--verbose"}, description = "More log output (-vv for debug).")
@@ -36,9 +37,7 @@ public final class CommonOptions {
     /** Loads the config with these options' file and overrides plus the command's flags. */
     public PaftConfig load(Map<String, Object> flags) {
         Map<String, Object> all = new java.util.LinkedHashMap<>(flags);
-        if (seed != null) {
-            all.put("training.seed", seed);
-        }
+        all.putAll(ConfigFlags.values(this));
         return ConfigLoader.load(config, sets, all);
     }
 }

@@ -66,7 +66,8 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--prefs", paramLabel = "FILE", description = "Held-out preference JSONL (TRL formats): implicit-reward accuracy and margin.")
     Path prefs;
 
-    @Option(names = "--beta", paramLabel = "B", description = "Implicit reward beta * log(pi / pi_ref) (default: preference.beta, 0.1).")
+    @Option(names = "--beta", paramLabel = "B", description = "Implicit reward beta * log(pi / pi_ref).")
+    @ConfigKey("preference.beta")
     Double beta;
 
     @Option(names = "--ref-model", paramLabel = "DIR", description = "Reference model for --prefs (default: the base, i.e. the adapter disabled; needed for merged models).")
@@ -81,13 +82,16 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--batch-size", paramLabel = "N", defaultValue = "32", description = "Most sequences per forward pass; fewer when their logits would pass 1 GiB (default: ${DEFAULT-VALUE}).")
     int batchSize;
 
-    @Option(names = "--max-length", paramLabel = "N", description = "Tokens per scored sequence (default: data.max_length, 1024).")
+    @Option(names = "--max-length", paramLabel = "N", description = "Tokens per scored sequence.")
+    @ConfigKey("data.max_length")
     Integer maxLength;
 
-    @Option(names = "--max-prompt-length", paramLabel = "N", description = "Preference prompts: tokens kept (default: data.max_prompt_length, 512).")
+    @Option(names = "--max-prompt-length", paramLabel = "N", description = "Preference prompts: tokens kept.")
+    @ConfigKey("data.max_prompt_length")
     Integer maxPromptLength;
 
-    @Option(names = "--chat-template", paramLabel = "T", description = "Chat template file or Jinja text for conversational data (default: the tokenizer's).")
+    @Option(names = "--chat-template", paramLabel = "T", description = "Chat template file or Jinja text for conversational data; default: the tokenizer's.")
+    @ConfigKey("data.chat_template")
     String chatTemplate;
 
     @Option(names = "--format", paramLabel = "FMT", defaultValue = "table", description = "table or json (default: ${DEFAULT-VALUE}).")
@@ -121,15 +125,10 @@ public final class EvalCommand implements Callable<Integer> {
         if (refModel != null && prefs == null) {
             throw PaftException.usage("--ref-model is the reference of --prefs, which is not given");
         }
-        Map<String, Object> flags = modelOptions.flags();
-        put(flags, "data.max_length", maxLength);
         if (maxPromptLength == null && maxLength != null && maxLength <= 512) {
             maxPromptLength = Math.max(1, maxLength / 2);   // keep the default below a small --max-length
         }
-        put(flags, "data.max_prompt_length", maxPromptLength);
-        put(flags, "data.chat_template", chatTemplate);
-        put(flags, "preference.beta", beta);
-        PaftConfig cfg = common.load(flags);
+        PaftConfig cfg = common.load(ConfigFlags.values(modelOptions, this));
         Path modelDir = ModelOptions.modelDir(cfg);
         for (Path f : inputs()) {
             if (!Files.isRegularFile(f)) {
@@ -197,11 +196,5 @@ public final class EvalCommand implements Callable<Integer> {
         }
         in.addAll(mc);
         return in;
-    }
-
-    private static void put(Map<String, Object> flags, String key, Object value) {
-        if (value != null) {
-            flags.put(key, value);
-        }
     }
 }

@@ -50,7 +50,8 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--chat", description = "Wrap each text prompt as a user turn in the chat template, with the generation prompt.")
     boolean chat;
 
-    @Option(names = "--chat-template", paramLabel = "T", description = "Chat template file or Jinja text (default: the tokenizer's).")
+    @Option(names = "--chat-template", paramLabel = "T", description = "Chat template file or Jinja text; default: the tokenizer's.")
+    @ConfigKey("data.chat_template")
     String chatTemplate;
 
     @Option(names = "--max-new-tokens", paramLabel = "N", defaultValue = "64", description = "Most tokens generated per prompt (default: ${DEFAULT-VALUE}).")
@@ -78,10 +79,7 @@ public final class GenerateCommand implements Callable<Integer> {
             throw PaftException.usage("no prompt: give --prompt TEXT (repeatable) or --prompts FILE.jsonl");
         }
         Generator.Config gen = new Generator.Config(maxNewTokens, temperature, topP, 0);
-        Map<String, Object> flags = modelOptions.flags();
-        if (chatTemplate != null) {
-            flags.put("data.chat_template", chatTemplate);
-        }
+        Map<String, Object> flags = ConfigFlags.values(modelOptions, this);
         PaftConfig cfg = common.load(flags);
         ModelOptions.modelDir(cfg);
         gen = new Generator.Config(gen.maxNewTokens(), gen.temperature(), gen.topP(), cfg.training().seed());

@@ -6,8 +6,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;
@@ -15,7 +13,8 @@ import picocli.CommandLine.Model.OptionSpec;
 /**
  * Help text that reads well: descriptions wrapped at spaces only (picocli's wrapper also breaks
  * after dots, splitting {@code training.learning_rate}), the width of the terminal (at least 80),
- * each option's default shown (a flag's own default, or the default of the config key it sets),
+ * each option's config key ({@link ConfigKey}) and default shown (a flag's own default, or the default of
+ * the config key it sets),
  * and one-sentence command summaries.
  */
 final class HelpLayout {
@@ -35,7 +34,6 @@ final class HelpLayout {
         SUMMARIES.put("help", "Show the help of a command.");
     }
 
-    private static final Pattern CONFIG_KEY = Pattern.compile("\\(([a-z_]+\\.[a-z_0-9]+)\\)");
     private static final int NAMES = 30;
 
     private HelpLayout() {}
@@ -88,36 +86,32 @@ final class HelpLayout {
             }
             String names = names(o);
             String text = String.join(" ", o.description()).replace("${DEFAULT-VALUE}", String.valueOf(o.defaultValue()));
-            if (!text.contains("default")) {
-                String shown = null;
+            String key = ConfigFlags.keyOf(o);
+            String shown = null;
+            if (!text.contains("default:")) {
                 if (o.defaultValue() != null && !o.defaultValue().isEmpty() && o.arity().max() > 0) {
                     shown = o.defaultValue();
-                } else {
-                    Matcher m = CONFIG_KEY.matcher(text);
-                    if (m.find()) {
-                        if (defaults == null) {
-                            defaults = ConfigLoader.defaults();
-                        }
-                        String[] k = m.group(1).split("\\.");
-                        JsonNode v = defaults.path(k[0]).path(k[1]);
-                        if (!v.isMissingNode() && !v.isNull() && !(v.isTextual() && v.asText().isEmpty())) {
-                            if (v.isArray()) {
-                                List<String> items = new ArrayList<>();
-                                v.forEach(x -> items.add(x.asText()));
-                                shown = "[" + String.join(", ", items) + "]";
-                            } else {
-                                shown = v.isObject() ? v.toString() : v.isNumber() ? v.asText().replace("E", "e") : v.asText();
-                            }
+                } else if (key != null) {
+                    if (defaults == null) {
+                        defaults = ConfigLoader.defaults();
+                    }
+                    String[] k = key.split("\\.");
+                    JsonNode v = defaults.path(k[0]).path(k[1]);
+                    if (!v.isMissingNode() && !v.isNull() && !(v.isTextual() && v.asText().isEmpty())) {
+                        if (v.isArray()) {
+                            List<String> items = new ArrayList<>();
+                            v.forEach(x -> items.add(x.asText()));
+                            shown = "[" + String.join(", ", items) + "]";
+                        } else {
+                            shown = v.isObject() ? v.toString() : v.isNumber() ? v.asText().replace("E", "e") : v.asText();
                         }
                     }
                 }
-                Matcher key = CONFIG_KEY.matcher(text);
-                if (shown != null && key.find()) {
-                    text = text.substring(0, key.end() - 1) + ", default: " + shown + text.substring(key.end() - 1);
-                } else if (shown != null) {
-                    text = text.endsWith(".") ? text.substring(0, text.length() - 1) + " (default: " + shown + ")."
-                            : text + " (default: " + shown + ")";
-                }
+            }
+            // the key the flag sets (declared once, by @ConfigKey) and the default, after the description
+            String note = key != null ? key + (shown != null ? ", default: " + shown : "") : shown != null ? "default: " + shown : null;
+            if (note != null) {
+                text = text.endsWith(".") ? text.substring(0, text.length() - 1) + " (" + note + ")." : text + " (" + note + ")";
             }
             String head = "  " + names;
             if (head.length() + 1 < NAMES) {

@@ -3,8 +3,6 @@ package dev.paft.cli;
 import dev.paft.config.PaftConfig;
 import dev.paft.errors.PaftException;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
-import java.util.Map;
 import picocli.CommandLine.Option;
 
 /**
@@ -12,22 +10,16 @@ import picocli.CommandLine.Option;
  * tokenizer; {@link EvalModels#open} loads it.
  */
 public final class ModelOptions {
-    @Option(names = "--model", paramLabel = "DIR", description = "Hugging Face model directory (or model.path in the config).")
+    @Option(names = "--model", paramLabel = "DIR", description = "Hugging Face model directory.")
+    @ConfigKey("model.path")
     Path model;
 
     @Option(names = "--adapter", paramLabel = "DIR", description = "PEFT adapter directory, applied unmerged.")
     Path adapter;
 
-    @Option(names = "--tokenizer", paramLabel = "DIR", description = "Tokenizer directory (default: the model's, else the adapter's).")
+    @Option(names = "--tokenizer", paramLabel = "DIR", description = "Tokenizer directory; default: the model's, else the adapter's.")
+    @ConfigKey("model.tokenizer")
     Path tokenizer;
-
-    /** The config keys these flags set (null values are left to the file and defaults). */
-    Map<String, Object> flags() {
-        Map<String, Object> f = new LinkedHashMap<>();
-        f.put("model.path", model == null ? null : model.toString());
-        f.put("model.tokenizer", tokenizer == null ? null : tokenizer.toString());
-        return f;
-    }
 
     /** The model directory of the resolved config; a usage error (exit 2) when none is given. */
     static Path modelDir(PaftConfig cfg) {

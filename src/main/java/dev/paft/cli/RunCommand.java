@@ -5,8 +5,6 @@ import dev.paft.config.PaftConfig;
 import dev.paft.engine.Engines;
 import dev.paft.pipeline.PaftRun;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -24,10 +22,12 @@ public final class RunCommand implements Callable<Integer> {
     @Mixin
     CommonOptions common;
 
-    @Option(names = {"-o", "--output-dir"}, paramLabel = "DIR", description = "Run directory (run.output_dir).")
+    @Option(names = {"-o", "--output-dir"}, paramLabel = "DIR", description = "Run directory.")
+    @ConfigKey("run.output_dir")
     Path outputDir;
 
-    @Option(names = "--sequential", negatable = true, description = "Also run the sequential baseline SFT -> preference (run.sequential).")
+    @Option(names = "--sequential", negatable = true, description = "Also run the sequential baseline SFT -> preference.")
+    @ConfigKey("run.sequential")
     Boolean sequential;
 
     @Option(names = "--overwrite", description = "Redo the stages whose config or inputs changed since they were made, "
@@ -36,9 +36,7 @@ public final class RunCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Map<String, Object> flags = new LinkedHashMap<>();
-        flags.put("run.output_dir", outputDir == null ? null : outputDir.toString());
-        PaftConfig cfg = common.load(flags);
+        PaftConfig cfg = common.load(ConfigFlags.values(this));
         return execute(cfg, sequential, overwrite, common);
     }
 

@@ -22,38 +22,38 @@ public final class TrainDpoCommand implements Callable<Integer> {
     @Mixin
     TrainOptions train;
 
-    @Option(names = "--loss", paramLabel = "L", description = "dpo, ipo, hinge or orpo (preference.loss).")
+    @Option(names = "--loss", paramLabel = "L", description = "dpo, ipo, hinge or orpo.")
+    @ConfigKey("preference.loss")
     String loss;
 
-    @Option(names = "--beta", paramLabel = "B", description = "DPO beta (preference.beta).")
+    @Option(names = "--beta", paramLabel = "B", description = "DPO beta.")
+    @ConfigKey("preference.beta")
     Double beta;
 
-    @Option(names = "--label-smoothing", paramLabel = "E", description = "Conservative DPO epsilon, sigmoid loss only; TRL <= 0.28 behaviour, current TRL ignores it (preference.label_smoothing).")
+    @Option(names = "--label-smoothing", paramLabel = "E", description = "Conservative DPO epsilon, sigmoid loss only; TRL <= 0.28 behaviour, current TRL ignores it.")
+    @ConfigKey("preference.label_smoothing")
     Double labelSmoothing;
 
-    @Option(names = "--orpo-lambda", paramLabel = "L", description = "ORPO odds-ratio weight (preference.orpo_lambda).")
+    @Option(names = "--orpo-lambda", paramLabel = "L", description = "ORPO odds-ratio weight.")
+    @ConfigKey("preference.orpo_lambda")
     Double orpoLambda;
 
-    @Option(names = "--max-prompt-length", paramLabel = "N", description = "Prompt tokens kept (data.max_prompt_length).")
+    @Option(names = "--max-prompt-length", paramLabel = "N", description = "Prompt tokens kept.")
+    @ConfigKey("data.max_prompt_length")
     Integer maxPromptLength;
 
-    @Option(names = "--precompute-ref", description = "Compute reference log-probs once before training (preference.precompute_ref).")
+    @Option(names = "--precompute-ref", description = "Compute reference log-probs once before training.")
+    @ConfigKey("preference.precompute_ref")
     Boolean precomputeRef;
 
     @Option(names = "--disable-dropout", negatable = true, paramLabel = "",
-            description = "LoRA dropout off while training, as TRL's DPO/ORPO default (preference.disable_dropout, default true).")
+            description = "LoRA dropout off while training, as TRL's DPO/ORPO default.")
+    @ConfigKey("preference.disable_dropout")
     Boolean disableDropout;
 
     @Override
     public Integer call() {
-        Map<String, Object> flags = train.flags();
-        flags.put("preference.loss", loss);
-        flags.put("preference.beta", beta);
-        flags.put("preference.label_smoothing", labelSmoothing);
-        flags.put("preference.orpo_lambda", orpoLambda);
-        flags.put("data.max_prompt_length", maxPromptLength);
-        flags.put("preference.precompute_ref", precomputeRef);
-        flags.put("preference.disable_dropout", disableDropout);
+        Map<String, Object> flags = ConfigFlags.values(train, this);
         PaftConfig cfg = common.load(flags);
         Device device = train.dryRun ? Engines.check(common.device, common.threads) : Engines.start(common.device, common.threads);
         try (TrainProgress progress = new TrainProgress("train-dpo", System.out)) {

@@ -2,28 +2,32 @@ package dev.paft.cli;
 
 import dev.paft.train.Recipes;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
-import java.util.Map;
 import picocli.CommandLine.Option;
 
 /** Flags shared by train-sft and train-dpo; each maps to a config key (flags win over the file). */
 public final class TrainOptions {
-    @Option(names = {"--model", "--model-name-or-path", "--model_name_or_path"}, paramLabel = "DIR", description = "Base model directory (model.path).")
+    @Option(names = {"--model", "--model-name-or-path", "--model_name_or_path"}, paramLabel = "DIR", description = "Base model directory.")
+    @ConfigKey("model.path")
     Path model;
 
-    @Option(names = "--train", paramLabel = "PATH", description = "Training data: JSONL, JSON, Parquet, Arrow file, glob or dataset directory (data.train).")
+    @Option(names = "--train", paramLabel = "PATH", description = "Training data: JSONL, JSON, Parquet, Arrow file, glob or dataset directory.")
+    @ConfigKey("data.train")
     Path train;
 
-    @Option(names = "--eval", paramLabel = "PATH", description = "Held-out data, same forms (data.eval).")
+    @Option(names = "--eval", paramLabel = "PATH", description = "Held-out data, same forms.")
+    @ConfigKey("data.eval")
     Path eval;
 
-    @Option(names = "--split", paramLabel = "NAME", description = "Split of a --train directory holding several (data.split).")
+    @Option(names = "--split", paramLabel = "NAME", description = "Split of a --train directory holding several.")
+    @ConfigKey("data.split")
     String split;
 
-    @Option(names = "--eval-split", paramLabel = "NAME", description = "Split of an --eval directory holding several (data.eval_split).")
+    @Option(names = "--eval-split", paramLabel = "NAME", description = "Split of an --eval directory holding several.")
+    @ConfigKey("data.eval_split")
     String evalSplit;
 
-    @Option(names = {"-o", "--output-dir", "--output_dir"}, paramLabel = "DIR", description = "Output directory (training.output_dir).")
+    @Option(names = {"-o", "--output-dir", "--output_dir"}, paramLabel = "DIR", description = "Output directory.")
+    @ConfigKey("training.output_dir")
     Path outputDir;
 
     @Option(names = "--resume", arity = "0..1", paramLabel = "CHECKPOINT", fallbackValue = "",
@@ -36,70 +40,59 @@ public final class TrainOptions {
     @Option(names = "--dry-run", description = "Validate config and data, print the plan (examples, tokens, steps, parameters, memory) and exit.")
     boolean dryRun;
 
-    @Option(names = {"--max-steps", "--max_steps"}, paramLabel = "N", description = "Optimizer steps (training.max_steps).")
+    @Option(names = {"--max-steps", "--max_steps"}, paramLabel = "N", description = "Optimizer steps.")
+    @ConfigKey("training.max_steps")
     Integer maxSteps;
 
-    @Option(names = {"--epochs", "--num-train-epochs", "--num_train_epochs"}, paramLabel = "N", description = "Epochs when max_steps is -1 (training.epochs).")
+    @Option(names = {"--epochs", "--num-train-epochs", "--num_train_epochs"}, paramLabel = "N", description = "Epochs when max_steps is -1.")
+    @ConfigKey("training.epochs")
     Double epochs;
 
-    @Option(names = {"--lr", "--learning-rate", "--learning_rate"}, paramLabel = "LR", description = "Peak learning rate (training.learning_rate).")
+    @Option(names = {"--lr", "--learning-rate", "--learning_rate"}, paramLabel = "LR", description = "Peak learning rate.")
+    @ConfigKey("training.learning_rate")
     Double learningRate;
 
-    @Option(names = {"--batch-size", "--per-device-train-batch-size", "--per_device_train_batch_size"}, paramLabel = "N", description = "Micro-batch size (training.batch_size).")
+    @Option(names = {"--batch-size", "--per-device-train-batch-size", "--per_device_train_batch_size"}, paramLabel = "N", description = "Micro-batch size.")
+    @ConfigKey("training.batch_size")
     Integer batchSize;
 
-    @Option(names = {"--grad-accum", "--gradient-accumulation-steps", "--gradient_accumulation_steps"}, paramLabel = "N", description = "Micro-batches per step (training.grad_accum).")
+    @Option(names = {"--grad-accum", "--gradient-accumulation-steps", "--gradient_accumulation_steps"}, paramLabel = "N", description = "Micro-batches per step.")
+    @ConfigKey("training.grad_accum")
     Integer gradAccum;
 
-    @Option(names = {"--lora-r", "--lora_r"}, paramLabel = "R", description = "LoRA rank (lora.r).")
+    @Option(names = {"--lora-r", "--lora_r"}, paramLabel = "R", description = "LoRA rank.")
+    @ConfigKey("lora.r")
     Integer loraR;
 
-    @Option(names = {"--lora-alpha", "--lora_alpha"}, paramLabel = "A", description = "LoRA alpha (lora.alpha).")
+    @Option(names = {"--lora-alpha", "--lora_alpha"}, paramLabel = "A", description = "LoRA alpha.")
+    @ConfigKey("lora.alpha")
     Double loraAlpha;
 
-    @Option(names = {"--lora-dropout", "--lora_dropout"}, paramLabel = "P", description = "Dropout on the LoRA input (lora.dropout).")
+    @Option(names = {"--lora-dropout", "--lora_dropout"}, paramLabel = "P", description = "Dropout on the LoRA input.")
+    @ConfigKey("lora.dropout")
     Double loraDropout;
 
     @Option(names = {"--lora-target-modules", "--lora_target_modules"}, paramLabel = "M", split = ",", arity = "1..*",
-            description = "Modules that get an adapter, comma- or space-separated (lora.target_modules).")
+            description = "Modules that get an adapter, comma- or space-separated.")
+    @ConfigKey("lora.target_modules")
     java.util.List<String> loraTargetModules;
 
-    @Option(names = {"--max-length", "--max_length", "--max-seq-length", "--max_seq_length"}, paramLabel = "N", description = "Max tokens per sequence (data.max_length).")
+    @Option(names = {"--max-length", "--max_length", "--max-seq-length", "--max_seq_length"}, paramLabel = "N", description = "Max tokens per sequence.")
+    @ConfigKey("data.max_length")
     Integer maxLength;
 
-    @Option(names = "--chat-template", paramLabel = "JINJA|FILE", description = "Chat template overriding the tokenizer's (chat_template.jinja, else tokenizer_config.json's; data.chat_template).")
+    @Option(names = "--chat-template", paramLabel = "JINJA|FILE", description = "Chat template overriding the tokenizer's: chat_template.jinja, else tokenizer_config.json's.")
+    @ConfigKey("data.chat_template")
     String chatTemplate;
 
-    @Option(names = "--skip-bad-records", description = "Skip and count malformed JSONL lines instead of failing (data.skip_bad_records).")
+    @Option(names = "--skip-bad-records", description = "Skip and count malformed JSONL lines instead of failing.")
+    @ConfigKey("data.skip_bad_records")
     Boolean skipBadRecords;
 
     @Option(names = "--gradient-checkpointing", negatable = true, paramLabel = "",
-            description = "Recompute each decoder layer during backward instead of keeping its activations (training.gradient_checkpointing).")
+            description = "Recompute each decoder layer during backward instead of keeping its activations.")
+    @ConfigKey("training.gradient_checkpointing")
     Boolean gradientCheckpointing;
-
-    Map<String, Object> flags() {
-        Map<String, Object> f = new LinkedHashMap<>();
-        f.put("model.path", model == null ? null : model.toString());
-        f.put("data.train", train == null ? null : train.toString());
-        f.put("data.eval", eval == null ? null : eval.toString());
-        f.put("data.split", split);
-        f.put("data.eval_split", evalSplit);
-        f.put("training.output_dir", outputDir == null ? null : outputDir.toString());
-        f.put("training.max_steps", maxSteps);
-        f.put("training.epochs", epochs);
-        f.put("training.learning_rate", learningRate);
-        f.put("training.batch_size", batchSize);
-        f.put("training.grad_accum", gradAccum);
-        f.put("training.gradient_checkpointing", gradientCheckpointing);
-        f.put("lora.r", loraR);
-        f.put("lora.alpha", loraAlpha);
-        f.put("lora.dropout", loraDropout);
-        f.put("lora.target_modules", loraTargetModules);
-        f.put("data.max_length", maxLength);
-        f.put("data.chat_template", chatTemplate);
-        f.put("data.skip_bad_records", skipBadRecords);
-        return f;
-    }
 
     boolean resumeRequested() {
         return resume != null;

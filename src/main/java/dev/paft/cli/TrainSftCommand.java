@@ -22,25 +22,25 @@ public final class TrainSftCommand implements Callable<Integer> {
     @Mixin
     TrainOptions train;
 
-    @Option(names = "--l1-lambda", paramLabel = "L", description = "Weight of the L1 penalty (sft.l1_lambda); 0 = plain SFT.")
+    @Option(names = "--l1-lambda", paramLabel = "L", description = "Weight of the L1 penalty; 0 = plain SFT.")
+    @ConfigKey("sft.l1_lambda")
     Double l1Lambda;
 
-    @Option(names = "--l1-target", paramLabel = "T", description = "factors or delta (sft.l1_target).")
+    @Option(names = "--l1-target", paramLabel = "T", description = "factors or delta.")
+    @ConfigKey("sft.l1_target")
     String l1Target;
 
-    @Option(names = "--train-on-prompt", description = "Also put loss on prompt / user tokens (data.train_on_prompt).")
+    @Option(names = "--train-on-prompt", description = "Also put loss on prompt / user tokens.")
+    @ConfigKey("data.train_on_prompt")
     Boolean trainOnPrompt;
 
-    @Option(names = "--packing", description = "Pack examples into max_length blocks (data.packing).")
+    @Option(names = "--packing", description = "Pack examples into max_length blocks.")
+    @ConfigKey("data.packing")
     Boolean packing;
 
     @Override
     public Integer call() {
-        Map<String, Object> flags = train.flags();
-        flags.put("sft.l1_lambda", l1Lambda);
-        flags.put("sft.l1_target", l1Target);
-        flags.put("data.train_on_prompt", trainOnPrompt);
-        flags.put("data.packing", packing);
+        Map<String, Object> flags = ConfigFlags.values(train, this);
         PaftConfig cfg = common.load(flags);
         Device device = train.dryRun ? Engines.check(common.device, common.threads) : Engines.start(common.device, common.threads);
         try (TrainProgress progress = new TrainProgress("train-sft", System.out)) {

@@ -84,7 +84,7 @@ class CliUxTest {
                 "--learning_rate", "1e-3", "--lora-dropout", "0.2", "--lora-target-modules", "q_proj,v_proj", "--output_dir", "o",
                 "--model_name_or_path", "m", "--max_seq_length", "99");
         TrainOptions t = ((TrainSftCommand) cl.getSubcommands().get("train-sft").getCommand()).train;
-        Map<String, Object> f = t.flags();
+        Map<String, Object> f = ConfigFlags.values(t);
         assertEquals(2.0, f.get("training.epochs"));
         assertEquals(3, f.get("training.batch_size"));
         assertEquals(4, f.get("training.grad_accum"));
@@ -96,7 +96,7 @@ class CliUxTest {
         assertEquals(99, f.get("data.max_length"));
         CommandLine dpo = Paft.commandLine();
         dpo.parseArgs("train-dpo", "--learning-rate", "5e-6", "--lora-target-modules", "q_proj", "k_proj");
-        assertEquals(List.of("q_proj", "k_proj"), ((TrainDpoCommand) dpo.getSubcommands().get("train-dpo").getCommand()).train.flags().get("lora.target_modules"));
+        assertEquals(List.of("q_proj", "k_proj"), ConfigFlags.values(((TrainDpoCommand) dpo.getSubcommands().get("train-dpo").getCommand()).train).get("lora.target_modules"));
     }
 
     @Test
