@@ -47,7 +47,7 @@ class FlagReferenceTest {
         });
         String guide = Files.readString(Path.of("docs/USER-GUIDE.md"));
         List<String> documented = new ArrayList<>();
-        Matcher m = Pattern.compile("^\\| `--[a-z-]+` \\|.*$", Pattern.MULTILINE).matcher(guide);
+        Matcher m = Pattern.compile("^\\| `--[a-z0-9-]+` \\|.*$", Pattern.MULTILINE).matcher(guide);
         while (m.find()) {
             documented.add(m.group());
         }
