@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.pytorch.jni.JniUtils;
+import dev.paft.config.OrpoNll;
 import dev.paft.data.Batch;
 import dev.paft.data.Batches;
 import dev.paft.data.PreferenceExample;
@@ -30,14 +31,15 @@ import java.util.Map;
 public final class PreferenceObjective implements Objective<PreferenceExample> {
     private final PolicyModel model;
     private final PreferenceLoss loss;
-    private final boolean sequenceNll;
+    private final OrpoNll orpoNll;
     private final int padId;
     private final Map<PreferenceExample, float[]> refCache = new IdentityHashMap<>();
 
-    public PreferenceObjective(PolicyModel model, PreferenceLoss loss, boolean sequenceNll, int padId) {
+    /** {@code orpoNll}: which NLL ORPO adds (unused by the DPO family). */
+    public PreferenceObjective(PolicyModel model, PreferenceLoss loss, OrpoNll orpoNll, int padId) {
         this.model = model;
         this.loss = loss;
-        this.sequenceNll = sequenceNll;
+        this.orpoNll = orpoNll;
         this.padId = padId;
     }
 
@@ -46,7 +48,7 @@ public final class PreferenceObjective implements Objective<PreferenceExample> {
         int k = pairs.size();
         Batch batch = Batches.preference(pairs, padId);
         long[] completion = LabelScorer.align(batch.flatLabels(), batch.rows(), batch.cols());
-        boolean orpoSequence = !loss.needsReference() && sequenceNll;
+        boolean orpoSequence = !loss.needsReference() && orpoNll == OrpoNll.SEQUENCE;
         long[][] sets = orpoSequence ? new long[][] {completion, sequenceLabels(batch)} : new long[][] {completion};
         TrainingForward fwd = model.forward(scope, batch, training);               // hidden [2k, T, H]
         ScoredRows rows = new ScoredRows(scope, fwd, model.scorer().score(scope, fwd.hidden(), sets), true, orpoSequence);

@@ -4,7 +4,6 @@ import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
 import dev.paft.config.ConfigLoader;
 import dev.paft.config.LossType;
-import dev.paft.config.OrpoNll;
 import dev.paft.config.PaftConfig;
 import dev.paft.config.PreferenceConfig;
 import dev.paft.data.DatasetStats;
@@ -215,7 +214,7 @@ public final class Recipes {
                         + " as TRL <= 0.28's sigmoid loss (TRL >= 0.29 ignores label_smoothing for sigmoid)");
             }
             LoraPolicy policy = new LoraPolicy(model, adapter, cfg.training().gradientCheckpointing(), cfg.training().lossChunkSize());
-            PreferenceObjective objective = new PreferenceObjective(policy, loss, cfg.preference().orpoNll() == OrpoNll.SEQUENCE, pad);
+            PreferenceObjective objective = new PreferenceObjective(policy, loss, cfg.preference().orpoNll(), pad);
             if (cfg.preference().precomputeRef() && loss.needsReference()) {
                 objective.precomputeReference(root, train, cfg.training().batchSize());
                 objective.precomputeReference(root, eval, cfg.training().batchSize());

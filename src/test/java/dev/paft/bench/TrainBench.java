@@ -1,5 +1,6 @@
 package dev.paft.bench;
 
+import dev.paft.config.OrpoNll;
 import dev.paft.config.Scheduler;
 import dev.paft.config.L1Target;
 import ai.djl.Device;
@@ -329,7 +330,7 @@ public final class TrainBench {
                         new TrainingLoop<SftExample>(trainingConfig(steps + 1, batch.sft().size(), out), settings, listener)
                                 .run(root, policy, obj, batch.sft(), List.of());
                     } else {
-                        var obj = new PreferenceObjective(policy, new DpoLoss(DPO_BETA, 0), false, 0);
+                        var obj = new PreferenceObjective(policy, new DpoLoss(DPO_BETA, 0), OrpoNll.COMPLETION, 0);
                         new TrainingLoop<PreferenceExample>(trainingConfig(steps + 1, batch.dpo().size(), out), settings, listener)
                                 .run(root, policy, obj, batch.dpo(), List.of());
                     }
@@ -365,7 +366,7 @@ public final class TrainBench {
         LoraPolicy policy = new LoraPolicy(model, adapter);
         var sft = new SftObjective(policy, new L1Penalty(L1Target.FACTORS, L1_LAMBDA), 0);
         var ce = new SftObjective(policy, new L1Penalty(L1Target.FACTORS, 0), 0);
-        var dpo = new PreferenceObjective(policy, new DpoLoss(DPO_BETA, 0), false, 0);
+        var dpo = new PreferenceObjective(policy, new DpoLoss(DPO_BETA, 0), OrpoNll.COMPLETION, 0);
         Map<String, NDArray> params = policy.parameters();
         String[] names = {"sft.forward", "sft.backward", "sft.clip", "sft.adamw", "sft.zero", "fb.forward", "fb.backward",
             "dpo.forward", "dpo.backward", "dpo.clip+adamw+zero"};

@@ -12,6 +12,7 @@ import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.paft.config.LoraConfig;
+import dev.paft.config.OrpoNll;
 import dev.paft.data.PreferenceExample;
 import dev.paft.data.SftExample;
 import dev.paft.engine.Engines;
@@ -187,7 +188,8 @@ class GradientCheckpointingTest {
     @ValueSource(strings = {"sigmoid", "ipo", "hinge", "orpo-completion", "orpo-sequence"})
     void preferenceSameGradientsWithAndWithoutCheckpointing(String name) {
         String loss = name.startsWith("orpo") ? "orpo" : name;
-        compare(p -> new PreferenceObjective(p, PreferenceLoss.create(loss.equals("sigmoid") ? LossType.DPO : LossType.valueOf(loss.toUpperCase(java.util.Locale.ROOT)), 0.5, 0), name.endsWith("sequence"), 0),
+        compare(p -> new PreferenceObjective(p, PreferenceLoss.create(loss.equals("sigmoid") ? LossType.DPO : LossType.valueOf(loss.toUpperCase(java.util.Locale.ROOT)), 0.5, 0),
+                name.endsWith("sequence") ? OrpoNll.SEQUENCE : OrpoNll.COMPLETION, 0),
                 pairs(2, 3), name);
     }
 
