@@ -1,10 +1,12 @@
 package dev.paft.docs;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import dev.paft.config.PaftConfig;
 import dev.paft.config.RunConfig;
+import dev.paft.io.Mappers;
 import java.lang.reflect.RecordComponent;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -37,5 +39,29 @@ class ConfigReferenceTest {
             documented.add(m.group(1));
         }
         assertEquals(fromRecords, documented, "docs/USER-GUIDE.md config reference drifted from the config records");
+    }
+
+    @Test
+    void everyValueOfAnEnumKeyIsDocumented() throws Exception {
+        var snake = new PropertyNamingStrategies.SnakeCaseStrategy();
+        String guide = Files.readString(Path.of("docs/USER-GUIDE.md"));
+        String ref = guide.substring(guide.indexOf("## Config reference"));
+        int enums = 0;
+        for (RecordComponent section : PaftConfig.class.getRecordComponents()) {
+            for (RecordComponent key : section.getType().getRecordComponents()) {
+                if (!key.getType().isEnum()) {
+                    continue;
+                }
+                enums++;
+                String dotted = snake.translate(section.getName()) + "." + snake.translate(key.getName());
+                Matcher row = Pattern.compile("^\\| `" + Pattern.quote(dotted) + "` \\|.*$", Pattern.MULTILINE).matcher(ref);
+                assertTrue(row.find(), dotted);
+                for (String value : Mappers.spellings(key.getType())) {
+                    assertTrue(Pattern.compile("\\b" + value + "\\b").matcher(row.group()).find(),
+                            dotted + ": value '" + value + "' missing from its row in docs/USER-GUIDE.md: " + row.group());
+                }
+            }
+        }
+        assertTrue(enums >= 6, "model.dtype, data.format, training.scheduler, sft.l1_target, preference.loss, preference.orpo_nll");
     }
 }
