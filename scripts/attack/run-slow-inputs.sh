@@ -4,8 +4,10 @@
 # (held / FAILED, exit code, seconds) and exits 1 if any case failed.
 #   scripts/attack/run-slow-inputs.sh [WORKDIR]      (default: a fresh temporary directory)
 set -uo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/env.sh"
+root="$PAFT_ROOT"
 paft="$root/scripts/paft"
+paft_jar >/dev/null    # build before the first timed case (scripts/paft would, inside its time limit)
 work="${1:-$(mktemp -d)}"
 mkdir -p "$work"
 demo="$root/src/main/resources/dev/paft/demo"

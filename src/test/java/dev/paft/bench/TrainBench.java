@@ -356,8 +356,8 @@ public final class TrainBench {
     // ---------------------------------------------------------------- phases
 
     /**
-     * The loop's step split into timed phases (same components and order as TrainingLoop.microStep +
-     * clipAndCheck + AdamW + zero), alternated with a forward+backward of the plain CE (no L1, no optimizer).
+     * The loop's step split into timed phases (the loop's own code through its step seam: TrainingLoop.microStep,
+     * clipGradients, AdamW, zeroGradients), alternated with a forward+backward of the plain CE (no L1, no optimizer).
      */
     static void phases(LlamaModel model, LoraAdapter adapter, BenchBatch batch, int steps) {
         LoraPolicy policy = new LoraPolicy(model, adapter);
@@ -401,46 +401,27 @@ public final class TrainBench {
         System.out.println(sb + "  (min/mean seconds)");
     }
 
-    /** forward (objective incl. loss), backward, clip, AdamW, zero: seconds per phase. */
+    /** forward (objective incl. loss), backward, clip, AdamW, zero: seconds per phase, through the loop's step seam. */
     static <E> double[] stepPhases(NDManager root, Objective<E> obj, List<E> batch, Map<String, NDArray> params,
                                    AdamW opt, boolean update) {
         double[] out = new double[5];
-        long t0 = System.nanoTime();
-        try (NDManager scope = root.newSubManager()) {
-            boolean prev = JniUtils.isGradMode();
-            JniUtils.setGradMode(true);
-            Objective.Output o = obj.forward(scope, batch, true);
-            NDArray scaled = o.loss().mul(scope.create(1f));
-            long t1 = System.nanoTime();
-            JniUtils.backward((PtNDArray) scaled, (PtNDArray) scope.ones(scaled.getShape()), false, false);
-            o.loss().getFloat();
-            o.metrics().forEach((key, v) -> v.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).getFloat());
-            JniUtils.setGradMode(prev);
-            long t2 = System.nanoTime();
-            out[0] = (t1 - t0) / 1e9;
-            out[1] = (t2 - t1) / 1e9;
-        }
+        long[] marks = new long[3];
+        marks[0] = System.nanoTime();
+        TrainingLoop.microStep(root, obj, batch, 1.0, new LinkedHashMap<>(),
+                phase -> marks[phase.equals("forward") ? 1 : 2] = System.nanoTime());
         long t2 = System.nanoTime();
         if (update) {
-            try (NDManager scope = root.newSubManager()) {
-                List<NDArray> grads = new ArrayList<>();
-                for (NDArray p : params.values()) {
-                    NDArray g = p.getGradient();
-                    g.attach(scope);
-                    grads.add(g);
-                }
-                GradClip.clipGradNorm(grads, MAX_GRAD_NORM);
-            }
+            TrainingLoop.clipGradients(root, params, MAX_GRAD_NORM);
         }
         long t3 = System.nanoTime();
         if (update) {
             opt.step(params, LR);
         }
         long t4 = System.nanoTime();
-        for (NDArray p : params.values()) {
-            JniUtils.zeroGrad((PtNDArray) p);
-        }
+        TrainingLoop.zeroGradients(params);
         long t5 = System.nanoTime();
+        out[0] = (marks[1] - marks[0]) / 1e9;
+        out[1] = (marks[2] - marks[1]) / 1e9;
         out[2] = (t3 - t2) / 1e9;
         out[3] = (t4 - t3) / 1e9;
         out[4] = (t5 - t4) / 1e9;
