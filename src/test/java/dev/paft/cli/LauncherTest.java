@@ -29,7 +29,10 @@ class LauncherTest {
     void launcherBuildsTheJarWhenMissingAndRunsOffline() throws IOException {
         Path launcher = ROOT.resolve("scripts/paft");
         assertTrue(Files.isExecutable(launcher));
-        String text = Files.readString(launcher);
+        String own = Files.readString(launcher);
+        assertTrue(own.contains("source \"$(dirname \"${BASH_SOURCE[0]}\")/lib/env.sh\""), own);
+        assertTrue(own.indexOf("paft_env") >= 0 && own.indexOf("paft_env") < own.indexOf("exec java"), "the environment is set before java starts");
+        String text = own + Files.readString(ROOT.resolve("scripts/lib/env.sh"));    // the shared library
         assertTrue(text.contains("target/paft.jar"), text);
         assertTrue(text.contains("if [ ! -f \"$jar\" ]"), "builds when the jar is missing");
         assertTrue(text.contains("mvn -B -q -DskipTests package"), text);
@@ -38,14 +41,10 @@ class LauncherTest {
         assertTrue(text.contains("exec java"), text);
     }
 
-    /** The launcher's TF32 switch (the lines between its "tf32" markers, run by bash): on unless PAFT_TF32=0. */
+    /** The launcher's TF32 switch (scripts/lib/env.sh's paft_env, run by bash): on unless PAFT_TF32=0. */
     @Test
     void launcherTurnsTf32OnUnlessTheUserOptsOut() throws Exception {
-        String text = Files.readString(ROOT.resolve("scripts/paft"));
-        int from = text.indexOf("# tf32 begin");
-        int to = text.indexOf("# tf32 end");
-        assertTrue(from >= 0 && to > from && to < text.indexOf("exec java"), "the switch is set before java starts");
-        String block = text.substring(from, to);
+        String block = "source '" + ROOT.resolve("scripts/lib/env.sh") + "'\npaft_env";
         assertEquals("1", tf32(block, null, null));
         assertEquals("1", tf32(block, "1", null));
         assertEquals("unset", tf32(block, "0", null));
