@@ -314,7 +314,7 @@ public final class PaftRun {
         try {
             Files.deleteIfExists(p);
         } catch (IOException e) {
-            throw new PaftException(PaftException.INTERNAL, "cannot delete " + p + ": " + e.getMessage(), e);
+            throw PaftException.io("delete", p, e);
         }
     }
 
@@ -422,7 +422,7 @@ public final class PaftRun {
         try {
             Files.createDirectories(p);
         } catch (IOException e) {
-            throw PaftException.badInput("cannot create " + p + ": " + e.getMessage(), e);
+            throw PaftException.io("create", p, e);
         }
     }
 
@@ -430,7 +430,7 @@ public final class PaftRun {
         try {
             AtomicFiles.writeString(file, text);
         } catch (IOException e) {
-            throw new PaftException(PaftException.INTERNAL, "cannot write " + file + ": " + e.getMessage(), e);
+            throw PaftException.io("write", file, e);
         }
     }
 }

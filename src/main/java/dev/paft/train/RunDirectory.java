@@ -120,8 +120,8 @@ public final class RunDirectory implements AutoCloseable {
             commit();
             return s;
         } catch (PaftException e) {
-            if (isStaging() && e.exitCode() == 130) {
-                throw new PaftException(130, "interrupted: the new run was discarded; the previous run in " + out + " is unchanged", e);
+            if (isStaging() && e.exitCode() == PaftException.INTERRUPTED) {
+                throw new PaftException(PaftException.INTERRUPTED, "interrupted: the new run was discarded; the previous run in " + out + " is unchanged", e);
             }
             if (isStaging()) {
                 throw new PaftException(e.exitCode(), e.getMessage() + " The new run was discarded (its checkpoints with it); the previous run in "

@@ -220,7 +220,7 @@ public final class TrainingLoop<E> {
                                 dir -> files.writeRunFiles(dir, at, epochAt));
                     }
                     if (stop && !last) {
-                        throw new PaftException(130, "interrupted: checkpoint saved at " + lastCheckpoint
+                        throw new PaftException(PaftException.INTERRUPTED, "interrupted: checkpoint saved at " + lastCheckpoint
                                 + "; continue with --resume");
                     }
                 }
@@ -426,7 +426,7 @@ public final class TrainingLoop<E> {
             }
             AtomicFiles.writeString(file, settings.resolvedConfigYaml());
         } catch (IOException e) {
-            throw new PaftException(PaftException.INTERNAL, "cannot write the resolved config: " + e.getMessage(), e);
+            throw PaftException.io("write the resolved config", file, e);
         }
     }
 }
