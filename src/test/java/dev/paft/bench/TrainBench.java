@@ -460,7 +460,7 @@ public final class TrainBench {
                 NDArray ids = scope.create(b.flatInputIds(), shape);
                 NDArray mask = scope.create(b.flatAttentionMask(), shape);
                 JniUtils.setGradMode(adapter != null);   // with an adapter: forward + backward of the SFT CE
-                dev.paft.model.Fixtures.ce(model, scope, ids, mask, b.flatLabels(), adapter, adapter != null, true,
+                dev.paft.testutil.Fixtures.ce(model, scope, ids, mask, b.flatLabels(), adapter, adapter != null, true,
                         dev.paft.model.LabelScorer.DEFAULT_CHUNK, 0);
                 JniUtils.setGradMode(false);
                 if (adapter != null) {

@@ -73,7 +73,7 @@ public final class ModelBench {
         try (NDManager scope = parent.newSubManager()) {
             boolean was = Autograd.setGradMode(true);
             NDArray ids = ids(scope, r, b, t);
-            double loss = dev.paft.model.Fixtures.ce(model, scope, ids, null, ids.toLongArray(), adapter, true, true,
+            double loss = dev.paft.testutil.Fixtures.ce(model, scope, ids, null, ids.toLongArray(), adapter, true, true,
                     dev.paft.model.LabelScorer.DEFAULT_CHUNK, 0).loss();
             Autograd.setGradMode(false);
             for (NDArray p : adapter.parameters()) {
