@@ -5,6 +5,8 @@
  * generation with a KV cache (greedy or seeded temperature / top-p sampling).
  *
  * <p>Every evaluator is a small class with a static entry point returning a record; nothing here
- * records gradients, and every forward runs in its own NDManager scope. Imports model, data, io.
+ * records gradients, and every forward runs in its own NDManager scope. {@link dev.paft.eval.EvalSuite} is the one
+ * suite both {@code paft eval} and {@code paft run} run, its settings read from the config once.
+ * Imports model, lora, data, io, config and errors.
  */
 package dev.paft.eval;
