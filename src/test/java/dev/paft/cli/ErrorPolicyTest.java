@@ -10,6 +10,7 @@ import dev.paft.errors.Futures;
 import dev.paft.errors.PaftException;
 import dev.paft.io.AtomicFiles;
 import dev.paft.io.Json;
+import dev.paft.testutil.Cli;
 import dev.paft.train.MetricsLog;
 import dev.paft.train.TensorBoardLog;
 import java.io.IOException;
@@ -63,14 +64,14 @@ class ErrorPolicyTest {
     /** An I/O exception that reaches the CLI unconverted (a library's UncheckedIOException) is still exit 3, one line. */
     @Test
     void anUnconvertedIoFailureReachingTheCliIsExit3() {
-        PaftCliTest.Run r = PaftCliTest.run(withFailure(new UncheckedIOException("cannot write /out/.model.safetensors.tmp",
+        Cli.Run r = PaftCliTest.run(withFailure(new UncheckedIOException("cannot write /out/.model.safetensors.tmp",
                 new FileSystemException("/out/.model.safetensors.tmp", null, "Read-only file system"))), "failing");
         assertEquals(3, r.code(), r.err());
         assertEquals("paft failing: error: /out/.model.safetensors.tmp: read-only file system", r.err().strip());
-        PaftCliTest.Run plain = PaftCliTest.run(withFailure(new UncheckedIOException(new IOException("Input/output error"))), "failing");
+        Cli.Run plain = PaftCliTest.run(withFailure(new UncheckedIOException(new IOException("Input/output error"))), "failing");
         assertEquals(3, plain.code(), plain.err());
         assertEquals(1, plain.err().strip().lines().count(), plain.err());
-        PaftCliTest.Run bug = PaftCliTest.run(withFailure(new IllegalStateException("a bug")), "failing");
+        Cli.Run bug = PaftCliTest.run(withFailure(new IllegalStateException("a bug")), "failing");
         assertEquals(1, bug.code(), "anything else stays an internal error with its trace");
         assertTrue(bug.err().contains("at dev.paft.cli.ErrorPolicyTest"), bug.err());
     }
@@ -120,7 +121,7 @@ class ErrorPolicyTest {
     /** 130 is documented wherever the exit codes are listed. */
     @Test
     void exit130IsDocumentedWithTheOthers() throws IOException {
-        PaftCliTest.Run help = PaftCliTest.run("--help");
+        Cli.Run help = PaftCliTest.run("--help");
         assertTrue(help.out().contains("130 interrupted (Ctrl-C)"), help.out());
         for (String doc : List.of("docs/USER-GUIDE.md", "docs/GUARANTEES.md", "docs/ARCHITECTURE.md", "README.md")) {
             String text = Files.readString(Path.of(doc));
