@@ -63,7 +63,7 @@ public final class TrainingLoop<E> {
 
     /**
      * The step seam: {@link #microStep} marks the end of its "forward" and "backward" phases here, so a
-     * benchmark times the loop's own step phase by phase ({@code dev.paft.bench.TrainBench phases}).
+     * benchmark times the loop's own step phase by phase (the training benchmark, {@code TrainBench phases}).
      */
     public interface StepClock {
         StepClock NONE = phase -> {};
@@ -264,7 +264,7 @@ public final class TrainingLoop<E> {
      * chunked LM head and the decoder layers). Gradients accumulate into the adapter's factors.
      */
     public static void backward(NDManager scope, Objective.Output o, double scale) {
-        NDArray scaled = o.loss().mul(scope.create((float) scale)); // constant as a tensor (DJL trap 1)
+        NDArray scaled = o.loss().mul(scope.create((float) scale)); // constant as a tensor (docs/ENGINE-NOTES.md, trap 1)
         JniUtils.backward((PtNDArray) scaled, (PtNDArray) scope.ones(scaled.getShape()), false, false);
         if (o.backward() != null) {
             o.backward().run();

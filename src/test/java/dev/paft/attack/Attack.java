@@ -11,7 +11,6 @@ final class Attack {
 
     private Attack() {}
 
-
     static Cli.Run cli(String... args) {
         return Cli.paft(args);
     }
