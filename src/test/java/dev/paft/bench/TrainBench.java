@@ -24,6 +24,7 @@ import dev.paft.io.SafetensorsWriter;
 import dev.paft.lora.LoraAdapter;
 import dev.paft.model.HfNames;
 import dev.paft.model.LlamaModel;
+import dev.paft.testutil.TinyModels;
 import dev.paft.train.LoraPolicy;
 import dev.paft.train.Objective;
 import dev.paft.train.PreferenceObjective;
@@ -33,7 +34,6 @@ import dev.paft.train.TrainingLoop;
 import dev.paft.train.loss.DpoLoss;
 import dev.paft.train.loss.L1Penalty;
 import dev.paft.train.optim.AdamW;
-import dev.paft.train.optim.GradClip;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -83,16 +83,7 @@ public final class TrainBench {
         }
 
         ObjectNode json() {
-            ObjectNode c = Json.MAPPER.createObjectNode();
-            c.putArray("architectures").add("LlamaForCausalLM");
-            c.put("model_type", "llama");
-            c.put("vocab_size", vocab);
-            c.put("hidden_size", hidden);
-            c.put("intermediate_size", mlp);
-            c.put("num_hidden_layers", layers);
-            c.put("num_attention_heads", heads);
-            c.put("num_key_value_heads", kvHeads);
-            c.put("rms_norm_eps", 1e-5);
+            ObjectNode c = TinyModels.llamaConfig(vocab, hidden, mlp, layers, heads, kvHeads);
             c.put("rope_theta", 10000.0);
             c.put("max_position_embeddings", 4096);
             c.put("tie_word_embeddings", false);
@@ -598,15 +589,7 @@ public final class TrainBench {
             }
             System.out.println("RESULT impl=paft kind=micro op=adamw_bit_identical_to_prefix value=" + same);
             timeOp("clip_32_tensors", reps, () -> {
-                try (NDManager sc = m.newSubManager()) {
-                    List<NDArray> gs = new ArrayList<>();
-                    for (NDArray pa : ps.values()) {
-                        NDArray gg = pa.getGradient();
-                        gg.attach(sc);
-                        gs.add(gg);
-                    }
-                    GradClip.clipGradNorm(gs, 1.0);
-                }
+                TrainingLoop.clipGradients(m, ps, 1.0);
                 return m.zeros(new Shape(1));
             });
             timeOp("tiny_add_x100", reps, () -> {

@@ -1,5 +1,6 @@
 package dev.paft.testutil;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.paft.io.DType;
 import dev.paft.io.FloatTensor;
 import dev.paft.io.Json;
@@ -111,6 +112,24 @@ public final class TinyModels {
         java.util.Arrays.fill(v, 1f);
         return FloatTensor.of(v, n);
     }
+    /**
+     * A Llama {@code config.json} of this shape (rms_norm_eps 1e-5); callers add the other keys they need
+     * (rope_theta, max_position_embeddings, torch_dtype, ...).
+     */
+    public static ObjectNode llamaConfig(int vocab, int hidden, int mlp, int layers, int heads, int kvHeads) {
+        ObjectNode c = Json.MAPPER.createObjectNode();
+        c.putArray("architectures").add("LlamaForCausalLM");
+        c.put("model_type", "llama");
+        c.put("vocab_size", vocab);
+        c.put("hidden_size", hidden);
+        c.put("intermediate_size", mlp);
+        c.put("num_hidden_layers", layers);
+        c.put("num_attention_heads", heads);
+        c.put("num_key_value_heads", kvHeads);
+        c.put("rms_norm_eps", 1e-5);
+        return c;
+    }
+
     // ---------------------------------------------------------------- merge fixtures
 
     /** Layers of {@link #randomWeights}. */
@@ -153,15 +172,7 @@ public final class TinyModels {
     public static Path writeModel(Path dir, Map<String, FloatTensor> weights, DType dtype) throws Exception {
         Files.createDirectories(dir);
         SafetensorsWriter.writeAll(dir.resolve("model.safetensors"), weights, dtype, Map.of("format", "pt"));
-        var cfg = Json.MAPPER.createObjectNode();
-        cfg.putArray("architectures").add("LlamaForCausalLM");
-        cfg.put("model_type", "llama");
-        cfg.put("hidden_size", 4);
-        cfg.put("intermediate_size", 6);
-        cfg.put("num_attention_heads", 2);
-        cfg.put("num_key_value_heads", 2);
-        cfg.put("num_hidden_layers", LAYERS);
-        cfg.put("vocab_size", 8);
+        ObjectNode cfg = llamaConfig(8, 4, 6, LAYERS, 2, 2);
         cfg.put("torch_dtype", dtype.torchName());
         Json.write(dir.resolve("config.json"), cfg);
         Files.writeString(dir.resolve("tokenizer_config.json"), "{\"chat_template\": \"tiny\"}\n");
