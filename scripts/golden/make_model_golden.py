@@ -19,7 +19,7 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "src
 PROJ = {"q_proj": "self_attn", "k_proj": "self_attn", "v_proj": "self_attn", "o_proj": "self_attn",
         "gate_proj": "mlp", "up_proj": "mlp", "down_proj": "mlp"}
 
-# ---------------------------------------------------------------- safetensors by hand
+# ---------------------------------------------------------------- safetensors (scripts/lib/safetensors_io.py)
 def write_safetensors(path, tensors, dtypes=None, default="F32"):
     st.write(path, tensors, dtypes=dtypes, default=default, metadata={"format": "pt"}, metadata_first=False)
 

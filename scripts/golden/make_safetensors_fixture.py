@@ -2,10 +2,10 @@
 """Golden fixtures for paft's io tests, written by an implementation independent of paft.
 
 Run with Debian's PyTorch (``/usr/bin/python3``, python3-torch 1.13 + numpy); there is no
-``safetensors`` package here, so the file format is written by hand as the spec says:
-u64 little-endian header length, JSON header (padded with spaces to 8 bytes), raw
-little-endian data. Tensors are laid out like the reference writer: sorted by dtype alignment
-(largest first), then by name.
+``safetensors`` package here, so the file format is written as the spec says by the scripts' own
+writer (scripts/lib/safetensors_io.py, which shares no code with paft): u64 little-endian header
+length, JSON header (padded with spaces to 8 bytes), raw little-endian data. Tensors are laid out
+like the reference writer: sorted by dtype alignment (largest first), then by name.
 
 Outputs (under src/test/resources/io/):
   python_fixture.safetensors     every dtype, a scalar, an empty tensor, __metadata__
