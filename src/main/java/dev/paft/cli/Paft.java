@@ -17,9 +17,9 @@ import picocli.CommandLine.Command;
         description = {"Parallel fine-tuning of LLMs: sparse LoRA SFT and preference alignment from one base, merged.", ""},
         commandListHeading = "%nCommands:%n",
         footerHeading = "%nExit codes:%n",
-        footer = {"  0 ok, 1 internal error, 2 usage/config error, 3 bad input file or data",
-                "  (or an output that cannot be written once the work started), 4 NaN/Inf or",
-                "  divergence, 130 interrupted (Ctrl-C).",
+        footer = {"  0 ok, 1 internal error, 2 usage/config error, 3 bad input file or data, or a",
+                "  file that cannot be read or written (disk full, permission denied), 4 NaN/Inf",
+                "  or divergence, 130 interrupted (Ctrl-C).",
                 "", "Run 'paft COMMAND --help' for a command's options. Options also take their",
                 "TRL/transformers spellings: --learning_rate, --num_train_epochs, ..."},
         subcommands = {

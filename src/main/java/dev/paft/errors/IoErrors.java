@@ -8,8 +8,8 @@ import java.nio.file.ReadOnlyFileSystemException;
 /**
  * I/O failures in one line: the short reason a user acts on ("no space left on device", "permission
  * denied", ...) and the file the error was about. The error policy (docs/ARCHITECTURE.md, "Errors and
- * exit codes"): a file operation that fails once the work started is exit 3 ({@link PaftException#io}),
- * never an internal error; an output refused before the work is exit 2.
+ * exit codes"): a file operation that fails is exit 3 ({@link PaftException#io}), never an internal error;
+ * an output refused by a check before the work is exit 2.
  */
 public final class IoErrors {
     private IoErrors() {}

@@ -3,8 +3,9 @@ package dev.paft.errors;
 /**
  * An error a user can act on, carrying the process exit code it maps to.
  *
- * <p>Exit codes: 0 ok, 1 internal error, 2 usage or configuration, 3 bad input files or data (and a file
- * operation that fails once the work started), 4 numeric failure (NaN/Inf, divergence), 130 interrupted.
+ * <p>Exit codes: 0 ok, 1 internal error, 2 usage or configuration (and an output refused by a check before
+ * the work), 3 bad input files or data (and any file operation that fails), 4 numeric failure (NaN/Inf,
+ * divergence), 130 interrupted.
  * The message names the file, line, key or tensor at fault. Which failure gets which code:
  * docs/ARCHITECTURE.md, "Errors and exit codes".
  */
@@ -53,9 +54,10 @@ public class PaftException extends RuntimeException {
     }
 
     /**
-     * A file operation that failed once the work started (exit 3): "cannot ACTION PATH: REASON", e.g.
-     * {@code io("write", file, e)}. The reason is the short one of {@link IoErrors#reason}; -v prints the cause.
-     * Not for a check before the work (an output the user named that cannot be written is exit 2, {@link #usage}).
+     * A file operation that failed (exit 3): "cannot ACTION PATH: REASON", e.g. {@code io("write", file, e)}.
+     * The reason is the short one of {@link IoErrors#reason}; -v prints the cause. Not for a check paft makes
+     * before the work (an output it refuses, or an output file option its probe finds unwritable: exit 2,
+     * {@link #usage}).
      */
     public static PaftException io(String action, Object path, Throwable cause) {
         return new PaftException(BAD_INPUT, "cannot " + action + " " + path + ": " + IoErrors.reason(cause), cause);

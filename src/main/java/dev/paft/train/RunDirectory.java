@@ -76,7 +76,7 @@ public final class RunDirectory implements AutoCloseable {
             return new RunDirectory(out, work, lock);
         } catch (IOException e) {
             lock.close();
-            throw PaftException.badInput("cannot prepare output directory " + out + ": " + e.getMessage(), e);
+            throw PaftException.io("prepare output directory", out, e);
         } catch (RuntimeException e) {
             lock.close();
             throw e;

@@ -382,7 +382,7 @@ public final class TrainingLoop<E> {
         try {
             Files.createDirectories(out);
         } catch (IOException e) {
-            throw PaftException.badInput("cannot prepare output directory " + out + ": " + e.getMessage(), e);
+            throw PaftException.io("prepare output directory", out, e);
         }
     }
 

@@ -31,9 +31,9 @@ import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 /**
- * The error policy of docs/ARCHITECTURE.md ("Errors and exit codes"): a file operation that fails once the
- * work started is exit 3 with one line "cannot ACTION PATH: REASON", never an internal error (1); work on
- * other threads fails as it would on this one; 130 is Ctrl-C and documented with the others.
+ * The error policy of docs/ARCHITECTURE.md ("Errors and exit codes"): a file operation that fails is exit 3
+ * with one line "cannot ACTION PATH: REASON", never an internal error (1); work on other threads fails as it
+ * would on this one; 130 is Ctrl-C and documented with the others.
  */
 class ErrorPolicyTest {
     @TempDir
