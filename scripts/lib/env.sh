@@ -4,7 +4,8 @@
 #   paft_jar               prints target/paft.jar, built first when missing or older than src/main or pom.xml
 #   paft_test_classpath    prints target/classes:target/test-classes:<dependencies>, test-compiled first when
 #                          older than src/ or pom.xml (benchmarks live in src/test/java, not in the jar)
-#   paft_openblas_check    0 when Debian's libblas.so.3 (what python3-torch loads) resolves to OpenBLAS
+#   paft_openblas_check    0 when Debian's libblas.so.3 (what python3-torch loads) resolves to OpenBLAS (the
+#                          alternative libopenblas0-pthread installs); ldconfig's cache shows neither
 PAFT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 
 paft_env() {
@@ -56,9 +57,12 @@ paft_test_classpath() {
   echo "$PAFT_ROOT/target/classes:$PAFT_ROOT/target/test-classes:$(cat "$deps")"
 }
 
-paft_openblas_check() {
-  local f
-  for f in /usr/lib/*-linux-gnu/libblas.so.3 /lib/*-linux-gnu/libblas.so.3; do
+paft_openblas_check() {   # [LIBDIR ...] (default: Debian's multiarch library directories)
+  local f d
+  local dirs=("$@")
+  [ ${#dirs[@]} -gt 0 ] || dirs=(/usr/lib/*-linux-gnu /lib/*-linux-gnu)
+  for d in "${dirs[@]}"; do
+    f="$d/libblas.so.3"
     [ -e "$f" ] || continue
     case "$(readlink -f "$f")" in *openblas*) return 0 ;; esac
   done

@@ -51,6 +51,38 @@ class LauncherTest {
         assertEquals("unset", tf32(block, "0", "1"), "PAFT_TF32=0 wins over an inherited override");
     }
 
+    /**
+     * run-all.sh's setup check: OpenBLAS counts as installed when libblas.so.3 resolves into it (Debian's
+     * alternatives link, as libopenblas0-pthread installs it), and not when it resolves to the reference BLAS.
+     * The old check grepped ldconfig's cache, which names neither, and warned on a machine that had it.
+     */
+    @Test
+    void openBlasCheckFollowsTheLibblasAlternative(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
+        Path multiarch = Files.createDirectories(tmp.resolve("lib/x86_64-linux-gnu"));
+        Path openblas = Files.createDirectories(multiarch.resolve("openblas-pthread"));
+        Path reference = Files.createDirectories(multiarch.resolve("blas"));
+        Files.writeString(openblas.resolve("libblas.so.3"), "");
+        Files.writeString(reference.resolve("libblas.so.3"), "");
+        Path link = multiarch.resolve("libblas.so.3");
+        Files.createSymbolicLink(link, openblas.resolve("libblas.so.3"));
+        assertEquals("0", blasCheck(multiarch), "libblas.so.3 -> openblas-pthread: installed");
+        Files.delete(link);
+        Files.createSymbolicLink(link, reference.resolve("libblas.so.3"));
+        assertEquals("1", blasCheck(multiarch), "libblas.so.3 -> the reference BLAS: warn");
+        Files.delete(link);
+        assertEquals("1", blasCheck(multiarch), "no libblas.so.3: warn");
+        String runAll = Files.readString(ROOT.resolve("scripts/bench/run-all.sh"));
+        assertTrue(runAll.contains("elif ! paft_openblas_check; then"), "run-all.sh uses the check");
+    }
+
+    private static String blasCheck(Path dir) throws Exception {
+        Process p = new ProcessBuilder("bash", "-c", "source '" + ROOT.resolve("scripts/lib/env.sh") + "'; paft_openblas_check '"
+                + dir + "'; echo $?").redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes()).strip();
+        assertTrue(p.waitFor(10, TimeUnit.SECONDS));
+        return out;
+    }
+
     private static String tf32(String block, String paftTf32, String inherited) throws Exception {
         ProcessBuilder pb = new ProcessBuilder("bash", "-c", block + "\necho \"${TORCH_ALLOW_TF32_CUBLAS_OVERRIDE:-unset}\"");
         pb.environment().remove("PAFT_TF32");
