@@ -4,8 +4,10 @@
 # (held / FAILED, exit code, seconds) and exits 1 if any case failed.
 #   scripts/attack/run-slow-inputs.sh [WORKDIR]      (default: a fresh temporary directory)
 set -uo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/env.sh"
+root="$PAFT_ROOT"
 paft="$root/scripts/paft"
+paft_jar >/dev/null    # build before the first timed case (scripts/paft would, inside its time limit)
 work="${1:-$(mktemp -d)}"
 mkdir -p "$work"
 demo="$root/src/main/resources/dev/paft/demo"
@@ -50,7 +52,7 @@ for name, tmpl in {
     tc["chat_template"] = tmpl
     json.dump(tc, open(os.path.join(d, "tokenizer_config.json"), "w"))
 # a tiny random Llama with the Llama-2 tokenizer (BPE, vocab 32000): whole-string tokenization is slow on it
-import numpy as np, struct
+import numpy as np
 d = os.path.join(work, "tiny-llama2"); os.makedirs(d, exist_ok=True)
 h, L, heads, kv, mlp, vocab = 32, 2, 4, 2, 64, 32000
 rng = np.random.default_rng(0)
@@ -62,12 +64,8 @@ for i in range(L):
         t[p + n + ".weight"] = rng.uniform(-.2, .2, shape)
     t[p + "input_layernorm.weight"] = np.ones(h); t[p + "post_attention_layernorm.weight"] = np.ones(h)
 t["model.norm.weight"] = np.ones(h)
-hdr, off, blobs = {}, 0, []
-for k, v in t.items():
-    b = v.astype("<f4").tobytes(); hdr[k] = {"dtype": "F32", "shape": list(v.shape), "data_offsets": [off, off + len(b)]}; off += len(b); blobs.append(b)
-hb = json.dumps(hdr).encode(); hb += b" " * ((8 - len(hb) % 8) % 8)
-with open(os.path.join(d, "model.safetensors"), "wb") as f:
-    f.write(struct.pack("<Q", len(hb))); f.write(hb); [f.write(b) for b in blobs]
+sys.path.insert(0, os.path.join(root, "scripts/lib")); import safetensors_io as st
+st.write(os.path.join(d, "model.safetensors"), t, default="F32")
 json.dump({"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": vocab, "hidden_size": h, "intermediate_size": mlp,
            "num_hidden_layers": L, "num_attention_heads": heads, "num_key_value_heads": kv, "rms_norm_eps": 1e-5, "rope_theta": 10000.0,
            "tie_word_embeddings": True, "max_position_embeddings": 2048, "bos_token_id": 1, "eos_token_id": 2}, open(os.path.join(d, "config.json"), "w"))

@@ -8,8 +8,10 @@
 #   SKIP_DEMO=1 scripts/attack/run-slow.sh  # without the full demo run
 #   CASES="1 2 3" scripts/attack/run-slow.sh  # only these cases
 set -uo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/env.sh"
+root="$PAFT_ROOT"
 paft="$root/scripts/paft"
+paft_jar >/dev/null    # build before the first timed case (scripts/paft would, inside its time limit)
 work="$(mktemp -d /tmp/paft-attack.XXXXXX)"
 model="$root/src/main/resources/dev/paft/demo/model"
 data="$root/src/test/resources/train/data"

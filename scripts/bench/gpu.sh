@@ -19,7 +19,7 @@
 #   1. an NVIDIA GPU (nvidia-smi);
 #   2. Java 17+: target/gpu-bench-lib/jre (from the bundle), JAVA_HOME, or java on PATH;
 #   3. paft's classes and jars: PAFT_CLASSPATH, target/gpu-bench-lib (the bundle), or a built checkout
-#      (target/classes, target/test-classes and target/model-bench.classpath from `mvn test-compile`);
+#      (target/classes, target/test-classes and target/test.classpath from scripts/lib/env.sh's paft_test_classpath);
 #   4. a CUDA libtorch DJL 0.36 can load:
 #      a. PYTORCH_LIBRARY_PATH (+ PYTORCH_VERSION / PYTORCH_FLAVOR, default 2.7.1 / cu128), or
 #         ~/.djl.ai/pytorch/2.7.1-cu128-linux-x86_64, or python3's torch if it is 2.7.1+cu128: DJL's own JNI
@@ -28,7 +28,8 @@
 #         built against it (scripts/bench/gpu-jni.sh, about a minute on 16 cores, cached in target/gpu-bench).
 #   5. python3 with torch (the PyTorch side; optional: without it only paft's numbers are printed).
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/env.sh"
+cd "$PAFT_ROOT"
 ROOT=$(pwd)
 STEPS="${STEPS:-3}"
 CONFIG="${CONFIG:-gpu1b}"
@@ -42,13 +43,12 @@ say() { echo "gpu.sh: $*"; }
 
 if [ "${1:-}" = "bundle" ]; then
   out="${2:?usage: gpu.sh bundle FILE.tar.xz}"; case "$out" in /*) ;; *) out="$ROOT/$out";; esac
-  mvn -B -q -o test-compile || exit 1
-  [ -s target/model-bench.classpath ] || mvn -B -q -o dependency:build-classpath -Dmdep.outputFile=target/model-bench.classpath >/dev/null
+  paft_test_classpath >/dev/null || exit 1    # test-compiled when stale; dependencies in target/test.classpath
   rm -rf "$LIB"; mkdir -p "$LIB/jars"
   jdk="${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v javac)")")")}"   # for jlink, jni.h
   cp -r target/classes "$LIB/classes"; cp -r target/test-classes "$LIB/test-classes"
   # no CPU natives (111 MB), no test framework; the tokenizers jar keeps only its linux-x86_64 natives
-  tr ':' '\n' < target/model-bench.classpath | grep -v -e pytorch-native-cpu -e /junit -e opentest4j -e apiguardian \
+  tr ':' '\n' < target/test.classpath | grep -v -e pytorch-native-cpu -e /junit -e opentest4j -e apiguardian \
     | xargs -I{} cp {} "$LIB/jars/"
   tok=$(ls "$LIB"/jars/tokenizers-*.jar 2>/dev/null | head -1)
   if [ -n "$tok" ]; then
@@ -63,7 +63,7 @@ if [ "${1:-}" = "bundle" ]; then
     cp "$DJL_SRC"/engines/pytorch/pytorch-native/src/main/native/* "$n/native/" || exit 1
     cp "$DJL_SRC"/api/src/main/native/djl/utils.h "$n/api/djl/"
     cp "$jdk/include/jni.h" "$n/jni/"; cp "$jdk/include/linux/jni_md.h" "$n/jni/linux/"
-    api=$(tr ':' '\n' < target/model-bench.classpath | grep -e '/api-0.36.0.jar' -e slf4j-api -e gson | paste -sd:)
+    api=$(tr ':' '\n' < target/test.classpath | grep -e '/api-0.36.0.jar' -e slf4j-api -e gson | paste -sd:)
     javac -cp "$api" -sourcepath "$DJL_SRC/engines/pytorch/pytorch-engine/src/main/java" -h "$n/include" -d "$n/classes" \
       "$DJL_SRC/engines/pytorch/pytorch-engine/src/main/java/ai/djl/pytorch/jni/PyTorchLibrary.java" || exit 1
     rm -rf "$n/classes"
@@ -101,8 +101,8 @@ fi
 CP=""
 if [ -n "${PAFT_CLASSPATH:-}" ]; then CP="$PAFT_CLASSPATH"
 elif [ -d "$LIB/jars" ]; then CP="$LIB/classes:$LIB/test-classes:$LIB/jars/*"
-elif [ -d target/test-classes/dev/paft/bench ] && [ -s target/model-bench.classpath ]; then
-  CP="target/classes:target/test-classes:$(tr ':' '\n' < target/model-bench.classpath | grep -v pytorch-native-cpu | paste -sd:)"
+elif [ -d target/test-classes/dev/paft/bench ] && [ -s target/test.classpath ]; then
+  CP="target/classes:target/test-classes:$(tr ':' '\n' < target/test.classpath | grep -v pytorch-native-cpu | paste -sd:)"
 fi
 [ -n "$CP" ] || { say "missing: paft's classes and jars: PAFT_CLASSPATH, GPU_BUNDLE (gpu.sh bundle), or a built checkout"; fail=1; }
 

@@ -20,7 +20,10 @@ import json
 import os
 import random
 import shutil
-import struct
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import safetensors_io as st  # noqa: E402
 
 SHAPES = {
     "0.84b": dict(arch="LlamaForCausalLM", model_type="llama", hidden=2048, inter=5632, layers=16, heads=32, kv=4),
@@ -52,21 +55,7 @@ def tensors(s):
 
 def write_model(shape, out, dtype):
     s = SHAPES[shape]
-    header, off = {}, 0
-    for name, dims in tensors(s):
-        n = 1
-        for d in dims:
-            n *= d
-        header[name] = {"dtype": dtype, "shape": dims, "data_offsets": [off, off + n * SIZES[dtype]]}
-        off += n * SIZES[dtype]
-    header["__metadata__"] = {"format": "pt"}
-    raw = json.dumps(header, separators=(",", ":")).encode()
-    raw += b" " * (-len(raw) % 8)
-    path = os.path.join(out, "model.safetensors")
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(raw)))
-        f.write(raw)
-        f.truncate(8 + len(raw) + off)     # the data section is a hole: zeros, no disk blocks
+    off = st.write_zeros(os.path.join(out, "model.safetensors"), dict(tensors(s)), dtype, metadata={"format": "pt"})
     cfg = {
         "architectures": [s["arch"]], "model_type": s["model_type"], "hidden_size": s["hidden"],
         "intermediate_size": s["inter"], "num_hidden_layers": s["layers"], "num_attention_heads": s["heads"],

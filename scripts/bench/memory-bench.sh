@@ -18,7 +18,9 @@
 #   SEQ=512 BATCH=1 DTYPE=bf16 STEPS=1 scripts/bench/memory-bench.sh 7b sft
 #   SEQ=512 BATCH=1 DTYPE=bf16 STEPS=1 scripts/bench/memory-bench.sh 7b dpo
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/env.sh"
+cd "$PAFT_ROOT"
+paft_jar >/dev/null    # built before the timed run
 SHAPE="${1:?usage: memory-bench.sh 0.84b|7b|tiny sft|dpo [--set k=v ...]}"
 KIND="${2:?usage: memory-bench.sh 0.84b|7b|tiny sft|dpo [--set k=v ...]}"
 shift 2

@@ -11,10 +11,10 @@
 # os.posix_fadvise DONTNEED), warm (read once first) or asis (whatever the previous run left).
 # BENCH_JAVA_OPTS adds JVM options (e.g. -Dpaft.merge.profile=true for per-stage times).
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-jar="$root/target/paft.jar"
-if [ ! -f "$jar" ] || [ -n "$(find "$root/src/main" -newer "$jar" -print -quit)" ]; then
-  (cd "$root" && mvn -B -q -o -DskipTests package >&2)
-fi
+# The benchmark is dev.paft.bench.MergeBench in src/test/java (not in the jar); the class path and the
+# rebuild-when-stale rule: scripts/lib/env.sh.
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/env.sh"
+paft_env
+CP="$(paft_test_classpath)"
 # The heap bounds the merge's float buffers (the runner keeps <= ~768 MB of them in flight).
-exec java -Xmx1500m -XX:+UseG1GC ${BENCH_JAVA_OPTS:-} -cp "$jar" dev.paft.merge.MergeBench "$@"
+exec java -Xmx1500m -XX:+UseG1GC ${BENCH_JAVA_OPTS:-} -Dai.djl.offline=true -cp "$CP" dev.paft.bench.MergeBench "$@"

@@ -7,11 +7,10 @@
 # Threads: PAFT_THREADS (default 2). JVM options: BENCH_JAVA_OPTS (default -Xmx4g; for RSS use
 #   "-Xms128m -Xmx128m -XX:+AlwaysPreTouch" so Java heap growth does not show as native growth).
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-mvn -B -q -o test-compile
-CP_FILE=target/model-bench.classpath
-[ -s "$CP_FILE" ] || mvn -B -q -o dependency:build-classpath -Dmdep.outputFile="$CP_FILE" >/dev/null
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/env.sh"
+paft_env
+CP="$(paft_test_classpath)"
 T="${PAFT_THREADS:-2}"
 exec java ${BENCH_JAVA_OPTS:--Xmx4g} -Dai.djl.offline=true -Dai.djl.pytorch.num_threads="$T" -Dai.djl.pytorch.num_interop_threads=1 \
-  -Dbench.f16="${BENCH_F16:-false}" -cp "target/classes:target/test-classes:$(cat "$CP_FILE")" \
+  -Dbench.f16="${BENCH_F16:-false}" -cp "$CP" \
   dev.paft.model.bench.ModelBench "$@" 2> >(grep -v CudaUtils >&2)

@@ -20,7 +20,8 @@
 # model is 667 MB). Other engineers' builds share this machine: `uptime` is recorded before and after
 # each round; compare only ratios from the same run.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/env.sh"
+cd "$PAFT_ROOT"
 ROOT=$PWD
 CONFIGS="${CONFIGS:-small medium}"
 ROUNDS="${ROUNDS:-2}"
@@ -51,14 +52,16 @@ command -v java >/dev/null || { echo "missing: a Java 17 runtime (apt-get instal
 command -v mvn >/dev/null || { echo "missing: maven (apt-get install -y maven) and the project's dependencies in ~/.m2 (mvn -o needs them)"; missing=1; }
 if ! "$PY" -c 'import torch, numpy' 2>/dev/null; then
   echo "missing: PyTorch for $PY. Install: apt-get install -y python3-torch libopenblas0-pthread"; missing=1
-elif ! ldconfig -p 2>/dev/null | grep -q 'libopenblas.*pthread\|openblas-pthread'; then
-  echo "warning: libopenblas0-pthread not found: Debian's torch then runs on the reference BLAS (~3 GFLOP/s)."
-  echo "         Install: apt-get install -y libopenblas0-pthread"
+elif ! paft_openblas_check; then
+  # What Debian's torch loads is libblas.so.3, an alternative that libopenblas0-pthread points at OpenBLAS
+  # (ldconfig's cache names neither the package nor the pthread flavour, and ldconfig is not on a user's PATH).
+  echo "warning: libblas.so.3 is not OpenBLAS: Debian's torch then runs on the reference BLAS (~3 GFLOP/s)."
+  echo "         Install: apt-get install -y libopenblas0-pthread (or select it: update-alternatives --config libblas.so.3-x86_64-linux-gnu)"
 fi
 [ "$missing" = 0 ] || exit 2
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(date -u +%Y-%m-%dT%H:%MZ); threads $PAFT_THREADS"
 echo "results: $RES"
-mvn -B -q -o test-compile || exit 1
+paft_test_classpath >/dev/null || exit 1
 export SKIP_COMPILE=1
 J="scripts/bench/java-bench.sh"
 

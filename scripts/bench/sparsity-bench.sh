@@ -3,13 +3,14 @@
 # q/k/v/o/gate/up/down, 32 layers; F32 factors, 168 MB). Prints wall time and peak RSS, then deletes
 # the synthetic files.  Usage: scripts/bench/sparsity-bench.sh [THREADS (default 2)] [HEAP (default 256m)]
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/env.sh"
+root="$PAFT_ROOT"
 threads="${1:-2}"
 heap="${2:-256m}"
-jar="$root/target/paft.jar"
-cp="${PAFT_BENCH_CP:-$jar}"          # class path override, e.g. "target/benchlib/*"
+cp="${PAFT_BENCH_CP:-}"              # class path override, e.g. "target/benchlib/*"
 pin="${PAFT_BENCH_PIN:-}"            # e.g. "taskset -c 0,1" to hold the report to two cores
-[ -n "${PAFT_BENCH_CP:-}" ] || [ -f "$jar" ] || (cd "$root" && mvn -B -q -DskipTests package)
+[ -n "$cp" ] || cp="$(paft_jar)"
+paft_env
 work="$(mktemp -d "${TMPDIR:-/tmp}/paft-sparsity-bench.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 

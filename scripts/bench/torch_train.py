@@ -17,13 +17,14 @@ Threads: PAFT_THREADS (default 2). Device: PAFT_DEVICE (default cpu; "cuda" on a
 import json
 import math
 import os
-import struct
 import sys
 import time
 
-import numpy as np
 import torch
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import safetensors_io as st  # noqa: E402
 
 torch.set_num_threads(int(os.environ.get("PAFT_THREADS", "2")))
 try:
@@ -41,19 +42,8 @@ def sync():
 
 
 def read_safetensors(path):
-    """{name: float32 tensor}: u64 little-endian header length, JSON header, raw little-endian data."""
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        assert info["dtype"] == "F32", (name, info["dtype"])
-        a, b = info["data_offsets"]
-        out[name] = torch.from_numpy(np.frombuffer(data, dtype="<f4", count=(b - a) // 4, offset=a).copy()).reshape(info["shape"]).to(DEV)
-    return out
+    """{name: float32 tensor} on DEV (scripts/lib/safetensors_io.py)."""
+    return st.read(path, dtypes=("F32",), device=DEV)
 
 
 class Model:

@@ -20,7 +20,6 @@ import json
 import math
 import random
 import shutil
-import struct
 import sys
 import time
 
@@ -31,6 +30,8 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from demo_tok import BOS, EOS, Tokenizer, render_chat  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import safetensors_io as st  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
@@ -138,36 +139,11 @@ class Llama(nn.Module):
 
 # ----------------------------------------------------------------------------- files
 def write_safetensors(path, tensors, metadata=None):
-    header, blobs, off = {}, [], 0
-    for name in sorted(tensors):
-        arr = tensors[name].numpy().astype("<f4", copy=False)
-        data = arr.tobytes(order="C")
-        header[name] = {"dtype": "F32", "shape": list(arr.shape), "data_offsets": [off, off + len(data)]}
-        blobs.append(data)
-        off += len(data)
-    if metadata:
-        header["__metadata__"] = metadata
-    h = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
+    st.write(path, {k: tensors[k] for k in sorted(tensors)}, default="F32", metadata=metadata, metadata_first=False)
 
 
 def read_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for k, v in header.items():
-        if k == "__metadata__":
-            continue
-        a, b = v["data_offsets"]
-        out[k] = torch.from_numpy(np.frombuffer(data[a:b], dtype="<f4").reshape(v["shape"]).copy())
-    return out
+    return {k: v.float() for k, v in st.read(path, dtypes=("F32",)).items()}
 
 
 # ----------------------------------------------------------------------------- eval

@@ -35,11 +35,14 @@ import importlib.util
 import json
 import os
 import shutil
-import struct
+import sys
 
 import numpy as np
 import torch
 import yaml
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import safetensors_io as st  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "src", "test", "resources", "merge", "fidelity")
 H, I, V, L = 16, 24, 32, 3
@@ -49,19 +52,7 @@ MK_SPARSIFY = None
 
 
 def write_safetensors(path, tensors):
-    header, blobs, offset = {"__metadata__": {"format": "pt"}}, [], 0
-    for name, t in tensors.items():
-        b = t.contiguous().numpy().astype("<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(b)]}
-        blobs.append(b)
-        offset += len(b)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
+    st.write(path, tensors, default="F32", metadata={"format": "pt"})
 
 
 def write_model(d, tensors):

@@ -9,44 +9,19 @@ The reference Llama below is plain PyTorch written from Hugging Face's LlamaForC
 (rotate_half RoPE, Llama-3 rope_scaling, repeat_kv, float32 RMSNorm, SwiGLU, causal + padding mask
 with finfo.min) and PEFT's LoRA forward (y = W x + b + scaling * B(A(x))). It shares no code with paft.
 """
-import json, math, os, struct
-import numpy as np
+import json, math, os, sys
 import torch
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import safetensors_io as st  # noqa: E402
 
 torch.set_grad_enabled(True)
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "src", "test", "resources", "model")
 PROJ = {"q_proj": "self_attn", "k_proj": "self_attn", "v_proj": "self_attn", "o_proj": "self_attn",
         "gate_proj": "mlp", "up_proj": "mlp", "down_proj": "mlp"}
 
-# ---------------------------------------------------------------- safetensors by hand
-def st_bytes(t, dtype):
-    t = t.detach().contiguous()
-    if dtype == "F32":
-        return t.float().numpy().astype("<f4").tobytes()
-    if dtype == "F16":
-        return t.half().numpy().astype("<f2").tobytes()
-    if dtype == "BF16":
-        return t.bfloat16().view(torch.int16).numpy().astype("<i2").tobytes()
-    if dtype == "I64":
-        return t.long().numpy().astype("<i8").tobytes()
-    raise ValueError(dtype)
-
+# ---------------------------------------------------------------- safetensors (scripts/lib/safetensors_io.py)
 def write_safetensors(path, tensors, dtypes=None, default="F32"):
-    header, blobs, off = {}, [], 0
-    for name, t in tensors.items():
-        dt = (dtypes or {}).get(name, "I64" if t.dtype == torch.int64 else default)
-        b = st_bytes(t, dt)
-        header[name] = {"dtype": dt, "shape": list(t.shape), "data_offsets": [off, off + len(b)]}
-        blobs.append(b)
-        off += len(b)
-    header["__metadata__"] = {"format": "pt"}
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
+    st.write(path, tensors, dtypes=dtypes, default=default, metadata={"format": "pt"}, metadata_first=False)
 
 def rounded(t, dtype):
     """What a reader sees after the file round-trip (widened to float32)."""

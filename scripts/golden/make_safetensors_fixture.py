@@ -2,10 +2,10 @@
 """Golden fixtures for paft's io tests, written by an implementation independent of paft.
 
 Run with Debian's PyTorch (``/usr/bin/python3``, python3-torch 1.13 + numpy); there is no
-``safetensors`` package here, so the file format is written by hand as the spec says:
-u64 little-endian header length, JSON header (padded with spaces to 8 bytes), raw
-little-endian data. Tensors are laid out like the reference writer: sorted by dtype alignment
-(largest first), then by name.
+``safetensors`` package here, so the file format is written as the spec says by the scripts' own
+writer (scripts/lib/safetensors_io.py, which shares no code with paft): u64 little-endian header
+length, JSON header (padded with spaces to 8 bytes), raw little-endian data. Tensors are laid out
+like the reference writer: sorted by dtype alignment (largest first), then by name.
 
 Outputs (under src/test/resources/io/):
   python_fixture.safetensors     every dtype, a scalar, an empty tensor, __metadata__
@@ -23,10 +23,13 @@ Outputs (under src/test/resources/io/):
 """
 import json
 import os
-import struct
+import sys
 
 import numpy as np
 import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import safetensors_io as st  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "src", "test", "resources", "io")
 
@@ -37,35 +40,10 @@ DTYPE_NAME = {
 }
 
 
-def raw_bytes(t):
-    """Little-endian bytes of a tensor (x86 is little-endian; bf16 via its int16 view)."""
-    t = t.contiguous()
-    if t.dtype == torch.bfloat16:
-        return t.view(torch.int16).numpy().astype("<i2").tobytes()
-    if t.dtype == torch.bool:
-        return t.numpy().astype(np.uint8).tobytes()
-    return t.numpy().tobytes()
-
-
 def write_safetensors(path, tensors, metadata=None, pad=True):
-    order = sorted(tensors.items(), key=lambda kv: (-kv[1].element_size(), kv[0]))
-    header = {}
-    if metadata:
-        header["__metadata__"] = metadata
-    blobs, offset = [], 0
-    for name, t in order:
-        b = raw_bytes(t)
-        header[name] = {"dtype": DTYPE_NAME[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(b)]}
-        blobs.append(b)
-        offset += len(b)
-    h = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    if pad:
-        h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
+    """Widest dtype first, then by name (the order a file need not keep: the reader must not assume it)."""
+    order = dict(sorted(tensors.items(), key=lambda kv: (-kv[1].element_size(), kv[0])))
+    st.write(path, order, metadata=metadata, pad=pad)
 
 
 def f32_bits(t):

@@ -13,37 +13,19 @@ Writes src/test/resources/model/storage_golden.json:
 """
 import json
 import os
-import struct
+import sys
 import zlib
 
-import numpy as np
 import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import safetensors_io as st  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..", "src", "test", "resources", "model")
 
 
 def read_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, e in header.items():
-        if name == "__metadata__":
-            continue
-        b, end = e["data_offsets"]
-        raw = np.frombuffer(data[b:end], dtype=np.uint8).copy()
-        if e["dtype"] == "F32":
-            t = torch.from_numpy(raw.view(np.float32).copy())
-        elif e["dtype"] == "F16":
-            t = torch.from_numpy(raw.view(np.float16).copy())
-        elif e["dtype"] == "BF16":
-            t = torch.from_numpy(raw.view(np.int16).copy()).view(torch.bfloat16)
-        else:
-            continue
-        out[name] = t.reshape(e["shape"])
-    return out
-
+    return st.read(path, dtypes=("F32", "F16", "BF16"))
 
 def crc(t):
     return zlib.crc32(t.contiguous().numpy().tobytes())

@@ -2,17 +2,12 @@ package dev.paft.cli;
 
 import ai.djl.Device;
 import dev.paft.config.PaftConfig;
-import dev.paft.data.PreferenceOptions;
-import dev.paft.data.template.ChatTemplate;
 import dev.paft.engine.Engines;
 import dev.paft.errors.PaftException;
 import dev.paft.eval.EvalModel;
-import dev.paft.eval.EvalOptions;
 import dev.paft.eval.EvalReport;
+import dev.paft.eval.EvalSuite;
 import dev.paft.eval.LogLikelihood;
-import dev.paft.eval.MultipleChoice;
-import dev.paft.eval.Perplexity;
-import dev.paft.eval.PreferenceAccuracy;
 import dev.paft.io.AtomicFiles;
 import dev.paft.io.Json;
 import dev.paft.io.OutputLocks;
@@ -21,10 +16,8 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -130,50 +123,26 @@ public final class EvalCommand implements Callable<Integer> {
         }
         PaftConfig cfg = common.load(ConfigFlags.values(modelOptions, this));
         Path modelDir = ModelOptions.modelDir(cfg);
-        for (Path f : inputs()) {
+        EvalSuite suite = new EvalSuite(loglik, ppl, prefs, mc, mcDelimiter, EvalSuite.Settings.of(cfg, batchSize));
+        for (Path f : suite.inputs()) {
             if (!Files.isRegularFile(f)) {
                 throw PaftException.badInput(f + ": no such file");
             }
         }
-        EvalOptions opts = new EvalOptions(batchSize, cfg.data().maxLength());
         locks.file(outputJson, "--output-json");    // writable and ours before the (slow) evaluation
         locks.file(output, "--output");
 
-        // 2. load and evaluate
+        // 2. load and evaluate (the suite paft run's comparison uses too)
         Device device = Engines.start(common.device, common.threads);
         EvalReport report;
-        try (EvalModel m = EvalModels.open(modelOptions, cfg, device)) {
-            ChatTemplate template = m.chatTemplate(cfg.data().chatTemplate());
-            LogLikelihood.Result ll = null;
-            if (loglik != null) {
-                ll = LogLikelihood.evaluate(m, loglik, opts);
-                if (output != null) {
-                    LogLikelihood.writeJsonl(output, ll);
-                }
-            }
-            Perplexity.Result pp = ppl == null ? null
-                    : Perplexity.evaluate(m, ppl, template, cfg.data().skipBadRecords(), opts);
-            PreferenceAccuracy.Result pa = null;
-            if (prefs != null) {
-                PreferenceOptions po = new PreferenceOptions(cfg.data().maxLength(), cfg.data().maxPromptLength(),
-                        cfg.data().skipBadRecords());
-                try (EvalModel ref = refModel == null ? null
-                        : EvalModel.open(refModel, null, m.tokenizerDir(), device, cfg.model().dtype())) {
-                    pa = PreferenceAccuracy.evaluate(m, ref, prefs, template, po, cfg.preference().beta(), opts);
-                }
-            }
-            List<MultipleChoice.Result> mcs = new ArrayList<>();
-            Set<String> names = new HashSet<>();
-            for (Path f : mc) {
-                MultipleChoice.Result r = MultipleChoice.evaluate(m, f, mcDelimiter, opts);
-                String name = r.task();
-                for (int i = 2; !names.add(name); i++) {
-                    name = r.task() + "-" + i;
-                }
-                mcs.add(new MultipleChoice.Result(name, r.questions(), r.acc(), r.accStderr(), r.accNorm(),
-                        r.accNormStderr(), r.perQuestion()));
-            }
-            report = new EvalReport(modelDir.toString(), modelOptions.adapter == null ? null : modelOptions.adapter.toString(), ll, pp, pa, mcs);
+        try (EvalModel m = suite.open(modelDir, modelOptions.adapter, device);
+             EvalModel ref = refModel == null ? null
+                     : EvalModel.open(refModel, null, m.tokenizerDir(), device, suite.settings().storage())) {
+            report = suite.run(m, ref).withNames(modelDir.toString(),
+                    modelOptions.adapter == null ? null : modelOptions.adapter.toString());
+        }
+        if (output != null) {
+            LogLikelihood.writeJsonl(output, report.loglik());
         }
 
         // 3. print
@@ -185,16 +154,5 @@ public final class EvalCommand implements Callable<Integer> {
         out.print(format == OutputFormat.JSON ? json : report.table());
         out.flush();
         return 0;
-    }
-
-    private List<Path> inputs() {
-        List<Path> in = new ArrayList<>();
-        for (Path p : new Path[] {loglik, ppl, prefs}) {
-            if (p != null) {
-                in.add(p);
-            }
-        }
-        in.addAll(mc);
-        return in;
     }
 }

@@ -1,6 +1,7 @@
 package dev.paft.cli;
 
 import dev.paft.engine.DeviceMemory;
+import dev.paft.errors.IoErrors;
 import dev.paft.errors.PaftException;
 import java.io.PrintWriter;
 import picocli.CommandLine;
@@ -16,7 +17,9 @@ import picocli.CommandLine.Command;
         description = {"Parallel fine-tuning of LLMs: sparse LoRA SFT and preference alignment from one base, merged.", ""},
         commandListHeading = "%nCommands:%n",
         footerHeading = "%nExit codes:%n",
-        footer = {"  0 ok, 1 internal error, 2 usage/config error, 3 bad input file or data, 4 NaN/Inf.",
+        footer = {"  0 ok, 1 internal error, 2 usage/config error, 3 bad input file or data, or a",
+                "  file that cannot be read or written (disk full, permission denied), 4 NaN/Inf",
+                "  or divergence, 130 interrupted (Ctrl-C).",
                 "", "Run 'paft COMMAND --help' for a command's options. Options also take their",
                 "TRL/transformers spellings: --learning_rate, --num_train_epochs, ..."},
         subcommands = {
@@ -81,9 +84,20 @@ public final class Paft implements Runnable {
             err.flush();
             return oom.exitCode();
         }
-        if (dev.paft.io.OutputFiles.isDiskFull(e)) {    // a full disk is the machine's state, not a paft bug: one line
-            String file = dev.paft.io.OutputFiles.fileOf(e);
+        if (IoErrors.isDiskFull(e)) {    // a full disk is the machine's state, not a paft bug: one line
+            String file = IoErrors.fileOf(e);
             err.println("paft " + cl.getCommandName() + ": error: no space left on device" + (file == null ? "" : " (writing " + file + ")"));
+            err.flush();
+            return PaftException.BAD_INPUT;
+        }
+        Throwable io = IoErrors.ioCause(e);
+        if (io != null) {               // a file operation that failed: the error policy's exit 3, one line (-v: the trace)
+            String file = IoErrors.fileOf(io);
+            err.println("paft " + cl.getCommandName() + ": error: " + (file == null ? String.valueOf(io.getMessage()) : file)
+                    + ": " + IoErrors.reason(io));
+            if (verbose) {
+                e.printStackTrace(err);
+            }
             err.flush();
             return PaftException.BAD_INPUT;
         }

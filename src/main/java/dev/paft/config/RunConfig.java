@@ -37,8 +37,9 @@ public record RunConfig(String outputDir, Map<String, Object> sft, Map<String, M
      * @param preferences held-out preference JSONL: implicit-reward accuracy against the base
      * @param multipleChoice lm-eval style JSONL tasks ({@code context, choices, gold})
      * @param beta beta of the implicit reward {@code beta * log(pi / pi_ref)}
+     * @param batchSize sequences per forward pass ({@code paft eval --batch-size})
      */
-    public record RunEval(String perplexity, String preferences, List<String> multipleChoice, double beta) {}
+    public record RunEval(String perplexity, String preferences, List<String> multipleChoice, double beta, int batchSize) {}
 
     void validate(Validator v) {
         if (merges != null) {
@@ -48,5 +49,6 @@ public record RunConfig(String outputDir, Map<String, Object> sft, Map<String, M
             }
         }
         v.check("run.eval.beta", eval == null || eval.beta() > 0, "must be > 0", eval == null ? null : eval.beta());
+        v.check("run.eval.batch_size", eval == null || eval.batchSize() >= 1, "must be >= 1", eval == null ? null : eval.batchSize());
     }
 }

@@ -16,6 +16,11 @@ public record EvalReport(String model, String adapter, LogLikelihood.Result logl
         multipleChoice = multipleChoice == null ? List.of() : List.copyOf(multipleChoice);
     }
 
+    /** The same results under another model and adapter name. */
+    public EvalReport withNames(String model, String adapter) {
+        return new EvalReport(model, adapter, loglik, perplexity, preference, multipleChoice);
+    }
+
     /** One row per metric: task, metric, value. */
     public String table() {
         List<String[]> rows = new ArrayList<>();

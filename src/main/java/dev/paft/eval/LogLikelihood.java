@@ -151,7 +151,7 @@ public final class LogLikelihood {
         try {
             AtomicFiles.writeString(out, sb.toString());
         } catch (IOException e) {
-            throw PaftException.badInput(out + ": cannot write: " + e.getMessage(), e);
+            throw PaftException.io("write", out, e);
         }
     }
 }

@@ -5,8 +5,9 @@
  * generation with a KV cache (greedy or seeded temperature / top-p sampling).
  *
  * <p>Every evaluator is a small class with a static entry point returning a record; nothing here
- * records gradients, and every forward runs in its own NDManager scope.
+ * records gradients, and every forward runs in its own NDManager scope. {@link dev.paft.eval.EvalSuite} is the one
+ * suite both {@code paft eval} and {@code paft run} run, its settings read from the config once.
  *
- * <p>Import contract: floor 5; may import errors, io, data, data.template, lora, model.
+ * <p>Import contract: floor 5; may import errors, io, config, data, data.template, lora, model.
  */
 package dev.paft.eval;

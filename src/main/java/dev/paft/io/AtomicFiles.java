@@ -38,7 +38,7 @@ public final class AtomicFiles {
             deleteRecursively(tmp);
             Files.createDirectories(tmp);
         } catch (IOException e) {
-            throw PaftException.badInput("cannot create " + tmp + ": " + e.getMessage(), e);
+            throw PaftException.io("create", tmp, e);
         }
         return tmp;
     }
@@ -58,7 +58,7 @@ public final class AtomicFiles {
             }
             OutputDirs.swapIn(tmp, abs);    // the old output stays whole until the new one is in place
         } catch (IOException e) {
-            throw new PaftException(PaftException.INTERNAL, "cannot move " + tmp + " to " + abs + ": " + OutputFiles.reason(e), e);
+            throw PaftException.io("move " + tmp + " to", abs, e);
         }
     }
 

@@ -38,7 +38,7 @@ public final class Json {
         try {
             AtomicFiles.writeString(file, MAPPER.writeValueAsString(value) + "\n");
         } catch (IOException e) {
-            throw new PaftException(PaftException.INTERNAL, "cannot write " + file + ": " + e.getMessage(), e);
+            throw PaftException.io("write", file, e);
         }
     }
 
@@ -59,7 +59,7 @@ public final class Json {
         try {
             AtomicFiles.writeString(file, toPythonJson(value, sortKeys) + (newline ? "\n" : ""));
         } catch (IOException e) {
-            throw new PaftException(PaftException.INTERNAL, "cannot write " + file + ": " + e.getMessage(), e);
+            throw PaftException.io("write", file, e);
         }
     }
 

@@ -95,7 +95,7 @@ public final class OutputDirs {
                 }
             }
         } catch (IOException e) {
-            throw PaftException.badInput("cannot clean up temporary files of " + abs + ": " + OutputFiles.reason(e), e);
+            throw PaftException.io("clean up temporary files of", abs, e);
         }
         return removed;
     }
@@ -116,7 +116,7 @@ public final class OutputDirs {
                     .filter(n -> !owned.test(n) && !isTempOf(n, owned) && !n.equals(".paft-lock"))
                     .sorted().toList();
         } catch (IOException e) {
-            throw PaftException.badInput("cannot list " + dir + ": " + OutputFiles.reason(e), e);
+            throw PaftException.io("list", dir, e);
         }
     }
 

@@ -1,13 +1,10 @@
 package dev.paft.io;
 
+import dev.paft.errors.IoErrors;
 import dev.paft.errors.PaftException;
 import java.io.IOException;
-import java.nio.file.AccessDeniedException;
-import java.nio.file.FileSystemException;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.ReadOnlyFileSystemException;
 
 /**
  * Output files given on the command line ({@code sparsity-report -o}, {@code eval --output-json}):
@@ -50,50 +47,18 @@ public final class OutputFiles {
         }
     }
 
-    /**
-     * A short reason for an I/O error: "no space left on device", "read-only file system",
-     * "permission denied", "no such file or directory", else the exception's own message.
-     */
+    /** A short reason for an I/O error ({@link IoErrors#reason}). */
     public static String reason(Throwable e) {
-        for (Throwable t = e; t != null; t = t.getCause()) {
-            String m = String.valueOf(t.getMessage());
-            if (m.contains("No space left on device") || m.contains("Disk quota exceeded")) {
-                return "no space left on device";
-            }
-            if (m.contains("Read-only file system") || t instanceof ReadOnlyFileSystemException) {
-                return "read-only file system";
-            }
-            if (t instanceof AccessDeniedException || m.contains("Permission denied")) {
-                return "permission denied";
-            }
-            if (t instanceof NoSuchFileException) {
-                return "no such file or directory";
-            }
-            if (m.contains("Not a directory")) {
-                return "not a directory";
-            }
-        }
-        if (e instanceof FileSystemException fse && fse.getReason() != null) {
-            return fse.getReason();
-        }
-        return e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage());
+        return IoErrors.reason(e);
     }
 
-    /**
-     * The file or directory an I/O error was about, or null. Used by the CLI to print
-     * "no space left on device writing X" as one line.
-     */
+    /** The file or directory an I/O error was about, or null ({@link IoErrors#fileOf}). */
     public static String fileOf(Throwable e) {
-        for (Throwable t = e; t != null; t = t.getCause()) {
-            if (t instanceof FileSystemException fse && fse.getFile() != null) {
-                return fse.getFile();
-            }
-        }
-        return null;
+        return IoErrors.fileOf(e);
     }
 
     /** True when {@code e} (or a cause) is a full disk or quota. */
     public static boolean isDiskFull(Throwable e) {
-        return reason(e).equals("no space left on device");
+        return IoErrors.isDiskFull(e);
     }
 }

@@ -97,7 +97,7 @@ public final class OutputLock implements AutoCloseable {
                 return ol;
             } catch (IOException e) {
                 closeQuietly(ch);
-                throw PaftException.badInput("cannot lock output " + target + " (lock file " + file + "): " + OutputFiles.reason(e), e);
+                throw PaftException.io("lock output " + target + " (lock file", file + ")", e);
             }
         }
     }

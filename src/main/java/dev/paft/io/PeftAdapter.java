@@ -117,7 +117,7 @@ public record PeftAdapter(PeftAdapterConfig config, Map<String, LoraPair> module
         try {
             Files.createDirectories(dir);
         } catch (java.io.IOException e) {
-            throw PaftException.badInput("cannot create " + dir + ": " + e.getMessage(), e);
+            throw PaftException.io("create", dir, e);
         }
         Map<String, FloatTensor> tensors = new LinkedHashMap<>();
         modules.forEach((m, p) -> {

@@ -7,11 +7,13 @@ import ai.djl.ndarray.NDArray;
  * {@code y = x W^T + b + scaling * dropout(x) A^T B^T}.
  *
  * <p>Shapes: x [..., in], W [out, in], b [out] or null, A [r, in], B [out, r], y [..., out].
- * Frozen weights stored in F16 are widened per use by the caller; A and B are F32 and carry gradients.
+ * Frozen weights held in 2 bytes ({@code model.dtype} f16 or bf16) are widened to F32 per use by the caller
+ * (the model's {@code Pass.use}); A and B are F32 and carry gradients.
  *
- * <p>Dropout uses PyTorch's global generator: call {@code Engine.getInstance().setRandomSeed(seed)} once
- * before training for reproducible masks (same seed, same call sequence, same masks). As in PEFT each
- * adapted module draws its own mask.
+ * <p>Dropout draws from PyTorch's global generator. {@code LlamaModel} re-seeds it before every decoder layer
+ * from (dropout seed, layer index), and the training loop sets the dropout seed per micro-batch from (seed,
+ * step, micro-batch): a layer recomputed by activation checkpointing draws the same masks, and a resumed run
+ * the same masks as the uninterrupted one. As in PEFT each adapted module draws its own mask.
  */
 public final class LoraLinear {
     private LoraLinear() {}

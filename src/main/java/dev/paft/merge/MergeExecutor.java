@@ -1,12 +1,12 @@
 package dev.paft.merge;
 
+import dev.paft.errors.Futures;
 import dev.paft.errors.PaftException;
 import dev.paft.io.DType;
 import dev.paft.io.TensorStore;
 import dev.paft.merge.MergePlan.Job;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -264,21 +264,7 @@ final class MergeExecutor {
     }
 
     private static <T> T get(Future<T> f) {
-        try {
-            return f.get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new PaftException(PaftException.INTERNAL, "merge interrupted", e);
-        } catch (ExecutionException e) {
-            Throwable c = e.getCause();
-            if (c instanceof RuntimeException re) {
-                throw re;
-            }
-            if (c instanceof Error er) {
-                throw er;
-            }
-            throw new PaftException(PaftException.INTERNAL, String.valueOf(c), c);
-        }
+        return Futures.get(f);
     }
 
     private static void awaitQuietly(ExecutorService e) {

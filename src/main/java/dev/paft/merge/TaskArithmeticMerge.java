@@ -1,5 +1,6 @@
 package dev.paft.merge;
 
+import dev.paft.errors.Futures;
 import dev.paft.errors.PaftException;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -171,7 +172,7 @@ public final class TaskArithmeticMerge implements MergeMethod {
                 r.run();
             }
         }
-        pending.forEach(TaskArithmeticMerge::join);
+        pending.forEach(Futures::get);
         float[] w = new float[n];
         for (int i = 0; i < n; i++) {
             w[i] = (float) t.perInput().get(i).number("weight");
@@ -186,25 +187,11 @@ public final class TaskArithmeticMerge implements MergeMethod {
             var upper = java.util.concurrent.CompletableFuture.runAsync(
                     () -> mix(base, d, w, lambda, normalize, consensus, count, mid, base.length));
             mix(base, d, w, lambda, normalize, consensus, count, 0, mid);
-            join(upper);
+            Futures.get(upper);
         } else {
             mix(base, d, w, lambda, normalize, consensus, count);
         }
         return base;
-    }
-
-    private static void join(java.util.concurrent.CompletableFuture<Void> f) {
-        try {
-            f.join();
-        } catch (java.util.concurrent.CompletionException e) {
-            if (e.getCause() instanceof RuntimeException re) {
-                throw re;
-            }
-            if (e.getCause() instanceof Error er) {
-                throw er;
-            }
-            throw e;
-        }
     }
 
     /** Tensors of at least this many elements are split over two threads. */

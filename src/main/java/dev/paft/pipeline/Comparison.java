@@ -3,14 +3,14 @@ package dev.paft.pipeline;
 import ai.djl.Device;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.paft.config.PaftConfig;
 import dev.paft.config.RunConfig;
-import dev.paft.data.PreferenceOptions;
+import dev.paft.errors.PaftException;
 import dev.paft.eval.EvalModel;
-import dev.paft.eval.EvalOptions;
+import dev.paft.eval.EvalSuite;
 import dev.paft.eval.MultipleChoice;
-import dev.paft.eval.Perplexity;
-import dev.paft.eval.PreferenceAccuracy;
 import dev.paft.io.Json;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -18,6 +18,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * The measurements of every candidate, shaped like the paper's Table 1: one row per model, one
@@ -30,23 +31,37 @@ public final class Comparison {
 
     private Comparison() {}
 
-    /** Evaluates {@code candidates} (reusing cached results in {@code evalDir}) with the base as reward reference. */
-    public static List<Row> evaluate(List<Candidate> candidates, Path baseModel, RunConfig.RunEval spec, int maxLength,
-                                     int maxPromptLength, Device device, Path evalDir, java.util.function.Consumer<String> log) {
+    /**
+     * The suite measured on every candidate: the files of {@code run.eval}, its beta and batch size, and
+     * everything else from the run's config exactly as {@code paft eval} takes it ({@link EvalSuite.Settings#of}).
+     */
+    public static EvalSuite suite(RunConfig.RunEval spec, PaftConfig root) {
+        EvalSuite.Settings s = EvalSuite.Settings.of(root, spec.batchSize());
+        s = new EvalSuite.Settings(s.options(), s.preference(), spec.beta(), s.chatTemplate(), s.skipBadRecords(), s.storage(),
+                s.tokenizerDir());
+        List<Path> mc = spec.multipleChoice() == null ? List.of() : spec.multipleChoice().stream().map(Path::of).toList();
+        return new EvalSuite(null, spec.perplexity() == null ? null : Path.of(spec.perplexity()),
+                spec.preferences() == null ? null : Path.of(spec.preferences()), mc, MultipleChoice.DEFAULT_DELIMITER, s);
+    }
+
+    /** Evaluates {@code candidates} with {@code suite} (reusing cached results in {@code evalDir}), the base as reward reference. */
+    public static List<Row> evaluate(List<Candidate> candidates, Path baseModel, EvalSuite suite, Device device, Path evalDir,
+                                     Consumer<String> log) {
         List<Row> rows = new ArrayList<>();
-        EvalOptions opts = new EvalOptions(32, maxLength);
         try {
             Files.createDirectories(evalDir);
-        } catch (java.io.IOException e) {
-            throw new dev.paft.errors.PaftException(dev.paft.errors.PaftException.INTERNAL, "cannot create " + evalDir, e);
+        } catch (IOException e) {
+            throw PaftException.io("create", evalDir, e);
         }
-        try (EvalModel reference = spec.preferences() == null ? null : EvalModel.open(baseModel, null, null, device, false)) {
+        try (EvalModel reference = suite.preferences() == null ? null : suite.open(baseModel, null, device)) {
             for (Candidate c : candidates) {
                 Path cache = evalDir.resolve(c.fileName() + ".json");
                 Map<String, Double> m = readCache(cache);
                 if (m == null) {
                     long t0 = System.nanoTime();
-                    m = measure(c, reference, spec, opts, maxLength, maxPromptLength, device);
+                    try (EvalModel model = suite.open(c.model(), c.adapter(), device)) {
+                        m = EvalSuite.metrics(suite.run(model, reference));
+                    }
                     ObjectNode json = Json.MAPPER.createObjectNode();
                     json.put("name", c.name());
                     json.put("kind", c.kind());
@@ -67,38 +82,6 @@ public final class Comparison {
             }
         }
         return rows;
-    }
-
-    private static Map<String, Double> measure(Candidate c, EvalModel reference, RunConfig.RunEval spec, EvalOptions opts,
-                                               int maxLength, int maxPromptLength, Device device) {
-        Map<String, Double> m = new LinkedHashMap<>();
-        try (EvalModel model = EvalModel.open(c.model(), c.adapter(), null, device, false)) {
-            if (spec.multipleChoice() != null) {
-                for (String f : spec.multipleChoice()) {
-                    MultipleChoice.Result r = MultipleChoice.evaluate(model, Path.of(f), MultipleChoice.DEFAULT_DELIMITER, opts);
-                    String task = taskName(f);
-                    m.put(task + "/acc", r.acc());
-                    m.put(task + "/acc_norm", r.accNorm());
-                }
-            }
-            if (spec.preferences() != null) {
-                PreferenceAccuracy.Result r = PreferenceAccuracy.evaluate(model, reference, Path.of(spec.preferences()),
-                        model.chatTemplate(null), new PreferenceOptions(maxLength, maxPromptLength, false), spec.beta(), opts);
-                m.put("pref/reward_acc", r.accuracy());
-                m.put("pref/margin", r.meanMargin());
-                m.put("pref/logp_acc", r.refFreeAccuracy());
-            }
-            if (spec.perplexity() != null) {
-                Perplexity.Result r = Perplexity.evaluate(model, Path.of(spec.perplexity()), model.chatTemplate(null), false, opts);
-                m.put("sft/ppl", r.perplexity());
-            }
-        }
-        return m;
-    }
-
-    static String taskName(String file) {
-        String n = Path.of(file).getFileName().toString();
-        return n.endsWith(".jsonl") ? n.substring(0, n.length() - 6) : n;
     }
 
     private static Map<String, Double> readCache(Path cache) {

@@ -56,7 +56,7 @@ public final class Demo {
             AtomicFiles.writeString(cfg, yaml);
             return cfg;
         } catch (IOException e) {
-            throw new PaftException(PaftException.INTERNAL, "cannot extract the demo into " + out + ": " + e.getMessage(), e);
+            throw PaftException.io("extract the demo into", out, e);
         }
     }
 }

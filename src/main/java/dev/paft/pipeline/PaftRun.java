@@ -8,6 +8,7 @@ import dev.paft.errors.PaftException;
 import dev.paft.io.AtomicFiles;
 import dev.paft.io.ChartImages;
 import dev.paft.io.Json;
+import dev.paft.io.WeightStorage;
 import dev.paft.io.Mappers;
 import dev.paft.merge.MergeRunner;
 import dev.paft.merge.MergeSpec;
@@ -198,8 +199,7 @@ public final class PaftRun {
             st.begin("eval/" + c.fileName() + ".json", () -> deleteIfExists(out.resolve("eval").resolve(c.fileName() + ".json")));
         }
         List<Comparison.Row> rows = plan.eval() == null ? List.of()
-                : Comparison.evaluate(candidates, base, plan.eval(), plan.root().data().maxLength(),
-                        Math.min(plan.root().data().maxPromptLength(), plan.root().data().maxLength() - 1), device, out.resolve("eval"), log);
+                : Comparison.evaluate(candidates, base, Comparison.suite(plan.eval(), plan.root()), device, out.resolve("eval"), log);
         String table = Comparison.table(rows, extra);
         writeText(out.resolve("comparison.txt"), table);
         writeText(out.resolve("comparison.csv"), Comparison.csv(rows, extra));
@@ -215,9 +215,26 @@ public final class PaftRun {
         Map<String, String> in = new LinkedHashMap<>(model);
         if (plan.eval() != null) {
             in.putAll(StageStamps.flatten(SNAKE.valueToTree(plan.eval())));
+            in.remove("batch_size", "32");      // the batch the comparison always used: earlier results stay valid
         }
         in.put("max_length", Integer.toString(plan.root().data().maxLength()));
         in.put("max_prompt_length", Integer.toString(plan.root().data().maxPromptLength()));
+        // The rest of what the eval suite reads from the config (EvalSuite.Settings.of), each only when it differs
+        // from what evaluations before the shared suite used (f32, the tokenizer's template and directory, no
+        // skipping): those results stay valid, the others are made again.
+        PaftConfig root = plan.root();
+        if (root.model().dtype() != WeightStorage.F32) {
+            in.put("model.dtype", root.model().dtype().configName());
+        }
+        if (root.model().tokenizer() != null) {
+            in.put("model.tokenizer", root.model().tokenizer());
+        }
+        if (root.data().chatTemplate() != null) {
+            in.put("data.chat_template", root.data().chatTemplate());
+        }
+        if (root.data().skipBadRecords()) {
+            in.put("data.skip_bad_records", "true");
+        }
         return in;
     }
 
@@ -313,7 +330,7 @@ public final class PaftRun {
         try {
             Files.deleteIfExists(p);
         } catch (IOException e) {
-            throw new PaftException(PaftException.INTERNAL, "cannot delete " + p + ": " + e.getMessage(), e);
+            throw PaftException.io("delete", p, e);
         }
     }
 
@@ -420,7 +437,7 @@ public final class PaftRun {
         try {
             Files.createDirectories(p);
         } catch (IOException e) {
-            throw PaftException.badInput("cannot create " + p + ": " + e.getMessage(), e);
+            throw PaftException.io("create", p, e);
         }
     }
 
@@ -428,7 +445,7 @@ public final class PaftRun {
         try {
             AtomicFiles.writeString(file, text);
         } catch (IOException e) {
-            throw new PaftException(PaftException.INTERNAL, "cannot write " + file + ": " + e.getMessage(), e);
+            throw PaftException.io("write", file, e);
         }
     }
 }

@@ -134,7 +134,7 @@ final class StageStamps {
         try {
             Json.write(file, root);
         } catch (RuntimeException e) {
-            throw new PaftException(PaftException.INTERNAL, "cannot write " + file + ": " + e.getMessage(), e);
+            throw PaftException.io("write", file, e);
         }
     }
 }

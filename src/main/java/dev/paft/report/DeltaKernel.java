@@ -1,5 +1,6 @@
 package dev.paft.report;
 
+import dev.paft.errors.Futures;
 import dev.paft.errors.PaftException;
 import dev.paft.io.DType;
 import java.nio.ByteBuffer;
@@ -7,9 +8,9 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Callable;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
+import java.util.concurrent.FutureTask;
 
 /**
  * Statistics of one module's delta computed tile by tile, never holding the whole delta: for a LoRA
@@ -211,26 +212,18 @@ final class DeltaKernel {
     /** Runs the tasks (on the pool when given) and pools their results in task order. */
     private static Acc run(List<Callable<Acc>> tasks, float[] cutoffs, boolean histogram, ExecutorService pool) {
         Acc total = new Acc(cutoffs, histogram);
-        try {
-            if (pool == null) {
-                for (Callable<Acc> t : tasks) {
-                    total.plus(t.call());
-                }
+        List<Future<Acc>> futures = new ArrayList<>();
+        for (Callable<Acc> t : tasks) {
+            if (pool != null) {
+                futures.add(pool.submit(t));
             } else {
-                for (Future<Acc> f : pool.invokeAll(tasks)) {
-                    total.plus(f.get());
-                }
+                FutureTask<Acc> f = new FutureTask<>(t);
+                f.run();                                    // on this thread, in order
+                futures.add(f);
             }
-        } catch (ExecutionException e) {
-            throw e.getCause() instanceof RuntimeException re ? re
-                    : new PaftException(PaftException.INTERNAL, e.getCause().toString(), e.getCause());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new PaftException(PaftException.INTERNAL, "interrupted", e);
-        } catch (RuntimeException e) {
-            throw e;
-        } catch (Exception e) {
-            throw new PaftException(PaftException.INTERNAL, e.toString(), e);
+        }
+        for (Future<Acc> f : futures) {
+            total.plus(Futures.get(f));
         }
         return total;
     }

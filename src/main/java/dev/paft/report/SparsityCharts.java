@@ -162,7 +162,7 @@ public final class SparsityCharts {
             Files.write(tmp, bytes);
             Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException e) {
-            throw PaftException.badInput("cannot write " + file + ": " + e.getMessage(), e);
+            throw PaftException.io("write", file, e);
         }
     }
 }

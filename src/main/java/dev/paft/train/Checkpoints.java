@@ -52,7 +52,7 @@ public final class Checkpoints {
         try (DataOutputStream out = new DataOutputStream(new BufferedOutputStream(Files.newOutputStream(tmp.resolve(OPTIMIZER))))) {
             AdamW.write(optimizer.exportState(), out);
         } catch (IOException e) {
-            throw new PaftException(PaftException.INTERNAL, "cannot write " + tmp.resolve(OPTIMIZER) + ": " + e.getMessage(), e);
+            throw PaftException.io("write", tmp.resolve(OPTIMIZER), e);
         }
         Json.write(tmp.resolve(TrainState.FILE), state);
         AtomicFiles.commitDir(tmp, target, true);

@@ -106,7 +106,7 @@ final class HfTrainerState {
         try {
             AtomicFiles.writeString(dir.resolve(FILE), JSON.writer(PRETTY).writeValueAsString(m) + "\n");
         } catch (IOException e) {
-            throw new PaftException(PaftException.INTERNAL, "cannot write " + dir.resolve(FILE) + ": " + e.getMessage(), e);
+            throw PaftException.io("write", dir.resolve(FILE), e);
         }
     }
 

@@ -48,7 +48,7 @@ public final class MetricsLog implements AutoCloseable {
             Files.write(file, kept, StandardCharsets.UTF_8);
             return new MetricsLog(Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.APPEND));
         } catch (IOException e) {
-            throw new PaftException(PaftException.INTERNAL, "cannot write " + file + ": " + e.getMessage(), e);
+            throw PaftException.io("write", file, e);
         }
     }
 
@@ -58,7 +58,7 @@ public final class MetricsLog implements AutoCloseable {
             out.newLine();
             out.flush();
         } catch (IOException e) {
-            throw new PaftException(PaftException.INTERNAL, "cannot append to " + FILE + ": " + e.getMessage(), e);
+            throw PaftException.io("append to", FILE, e);
         }
     }
 

@@ -76,7 +76,7 @@ public final class RunDirectory implements AutoCloseable {
             return new RunDirectory(out, work, lock);
         } catch (IOException e) {
             lock.close();
-            throw PaftException.badInput("cannot prepare output directory " + out + ": " + e.getMessage(), e);
+            throw PaftException.io("prepare output directory", out, e);
         } catch (RuntimeException e) {
             lock.close();
             throw e;
@@ -120,8 +120,8 @@ public final class RunDirectory implements AutoCloseable {
             commit();
             return s;
         } catch (PaftException e) {
-            if (isStaging() && e.exitCode() == 130) {
-                throw new PaftException(130, "interrupted: the new run was discarded; the previous run in " + out + " is unchanged", e);
+            if (isStaging() && e.exitCode() == PaftException.INTERRUPTED) {
+                throw new PaftException(PaftException.INTERRUPTED, "interrupted: the new run was discarded; the previous run in " + out + " is unchanged", e);
             }
             if (isStaging()) {
                 throw new PaftException(e.exitCode(), e.getMessage() + " The new run was discarded (its checkpoints with it); the previous run in "

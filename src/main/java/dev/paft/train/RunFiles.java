@@ -50,7 +50,7 @@ final class RunFiles {
                 try {
                     Files.copy(src, dir.resolve(name), StandardCopyOption.REPLACE_EXISTING);
                 } catch (IOException e) {
-                    throw new PaftException(PaftException.INTERNAL, "cannot copy " + src + " to " + dir + ": " + e.getMessage(), e);
+                    throw PaftException.io("copy " + src + " to", dir, e);
                 }
             }
         }

@@ -1,5 +1,6 @@
 package dev.paft.train;
 
+import dev.paft.errors.PaftException;
 import sun.misc.Signal;
 import sun.misc.SignalHandler;
 
@@ -21,7 +22,7 @@ final class SignalGuard implements AutoCloseable {
             final boolean[] seen = {false};
             SignalHandler prev = Signal.handle(new Signal("INT"), sig -> {
                 if (seen[0]) {
-                    Runtime.getRuntime().halt(130);
+                    Runtime.getRuntime().halt(PaftException.INTERRUPTED);
                 }
                 seen[0] = true;
                 System.err.println("\npaft: interrupt received; saving a checkpoint after this step (Ctrl-C again to quit now)");

@@ -52,7 +52,7 @@ public final class TensorBoardLog implements AutoCloseable {
             log.writeEvent(event(System.currentTimeMillis() / 1000.0, 0, "brain.Event:2", null));
             return log;
         } catch (IOException e) {
-            throw new PaftException(PaftException.INTERNAL, "cannot write TensorBoard events " + file + ": " + e.getMessage(), e);
+            throw PaftException.io("write TensorBoard events", file, e);
         }
     }
 
@@ -74,7 +74,7 @@ public final class TensorBoardLog implements AutoCloseable {
             s.flush();
             writeEvent(event(System.currentTimeMillis() / 1000.0, step, null, summary.toByteArray()));
         } catch (IOException e) {
-            throw new PaftException(PaftException.INTERNAL, "cannot append to " + file + ": " + e.getMessage(), e);
+            throw PaftException.io("append to", file, e);
         }
     }
 

@@ -61,6 +61,16 @@ public final class TrainingLoop<E> {
         default void onEnd(TrainState state) {}
     }
 
+    /**
+     * The step seam: {@link #microStep} marks the end of its "forward" and "backward" phases here, so a
+     * benchmark times the loop's own step phase by phase (the training benchmark, {@code TrainBench phases}).
+     */
+    public interface StepClock {
+        StepClock NONE = phase -> {};
+
+        void mark(String phase);
+    }
+
     private final TrainingConfig cfg;
     private final Settings settings;
     private final Listener listener;
@@ -160,7 +170,7 @@ public final class TrainingLoop<E> {
                     long stepTokens = 0;
                     for (int k = 0; k < micro.size(); k++) {
                         model.seedDropout(mix(cfg.seed(), state.step(), k));
-                        stepTokens += microStep(root, objective, micro.get(k), scale[k], stepMetrics);
+                        stepTokens += microStep(root, objective, micro.get(k), scale[k], stepMetrics, StepClock.NONE);
                     }
 
                     // 2. Clip, check, update.
@@ -210,7 +220,7 @@ public final class TrainingLoop<E> {
                                 dir -> files.writeRunFiles(dir, at, epochAt));
                     }
                     if (stop && !last) {
-                        throw new PaftException(130, "interrupted: checkpoint saved at " + lastCheckpoint
+                        throw new PaftException(PaftException.INTERRUPTED, "interrupted: checkpoint saved at " + lastCheckpoint
                                 + "; continue with --resume");
                     }
                 }
@@ -254,23 +264,29 @@ public final class TrainingLoop<E> {
      * chunked LM head and the decoder layers). Gradients accumulate into the adapter's factors.
      */
     public static void backward(NDManager scope, Objective.Output o, double scale) {
-        NDArray scaled = o.loss().mul(scope.create((float) scale)); // constant as a tensor (DJL trap 1)
+        NDArray scaled = o.loss().mul(scope.create((float) scale)); // constant as a tensor (docs/ENGINE-NOTES.md, trap 1)
         JniUtils.backward((PtNDArray) scaled, (PtNDArray) scope.ones(scaled.getShape()), false, false);
         if (o.backward() != null) {
             o.backward().run();
         }
     }
 
-    /** Forward and backward of one micro-batch with its loss scaled by {@code scale}; metrics added, scaled. */
-    private long microStep(NDManager root, Objective<E> objective, List<E> batch, double scale, Map<String, Double> sums) {
+    /**
+     * Forward and backward of one micro-batch with its loss scaled by {@code scale}; metrics added, scaled;
+     * the micro-batch's tokens returned. {@code clock} marks the end of "forward" and of "backward".
+     */
+    public static <T> long microStep(NDManager root, Objective<T> objective, List<T> batch, double scale, Map<String, Double> sums,
+                                     StepClock clock) {
         try (NDManager scope = root.newSubManager()) {
             boolean prev = JniUtils.isGradMode();
             JniUtils.setGradMode(true);
             try {
                 Objective.Output o = objective.forward(scope, batch, true);
+                clock.mark("forward");
                 backward(scope, o, scale);
                 sums.merge("loss", scale * o.loss().getFloat(), Double::sum);
                 o.metrics().forEach((key, v) -> sums.merge(key, scale * v.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).getFloat(), Double::sum));
+                clock.mark("backward");
                 return o.tokens();
             } finally {
                 JniUtils.setGradMode(prev);
@@ -279,6 +295,21 @@ public final class TrainingLoop<E> {
     }
 
     private double clipAndCheck(NDManager root, Map<String, NDArray> params, Map<String, Double> m, TrainState state, Path lastCheckpoint) {
+        double norm = clipGradients(root, params, cfg.maxGradNorm());
+        double loss = m.getOrDefault("loss", 0.0);
+        if (!Double.isFinite(loss) || !Double.isFinite(norm)) {
+            Optional<Path> good = GoodCheckpoint.before(settings.outputDir(), lastCheckpoint, Integer.MAX_VALUE);
+            throw PaftException.numeric("non-finite " + (!Double.isFinite(loss) ? "loss (" + loss + ")" : "gradient norm (" + norm + ")")
+                    + " at step " + (state.step() + 1) + "; training stopped, "
+                    + GoodCheckpoint.describe(good, lastCheckpoint) + ". Lower the learning rate or check the data.");
+        }
+        divergence.observe(state.step() + 1, loss, norm, first -> GoodCheckpoint.describe(
+                GoodCheckpoint.before(settings.outputDir(), lastCheckpoint, first - 1), lastCheckpoint) + ".");
+        return norm;
+    }
+
+    /** Global-norm clipping of the parameters' gradients to {@code maxNorm} (none when <= 0); returns the norm before clipping. */
+    public static double clipGradients(NDManager root, Map<String, NDArray> params, double maxNorm) {
         try (NDManager scope = root.newSubManager()) {
             List<NDArray> grads = new ArrayList<>();
             for (NDArray p : params.values()) {
@@ -286,21 +317,12 @@ public final class TrainingLoop<E> {
                 g.attach(scope);
                 grads.add(g);
             }
-            double norm = cfg.maxGradNorm() > 0 ? GradClip.clipGradNorm(grads, cfg.maxGradNorm()) : GradClip.clipGradNorm(grads, Double.MAX_VALUE);
-            double loss = m.getOrDefault("loss", 0.0);
-            if (!Double.isFinite(loss) || !Double.isFinite(norm)) {
-                Optional<Path> good = GoodCheckpoint.before(settings.outputDir(), lastCheckpoint, Integer.MAX_VALUE);
-                throw PaftException.numeric("non-finite " + (!Double.isFinite(loss) ? "loss (" + loss + ")" : "gradient norm (" + norm + ")")
-                        + " at step " + (state.step() + 1) + "; training stopped, "
-                        + GoodCheckpoint.describe(good, lastCheckpoint) + ". Lower the learning rate or check the data.");
-            }
-            divergence.observe(state.step() + 1, loss, norm, first -> GoodCheckpoint.describe(
-                    GoodCheckpoint.before(settings.outputDir(), lastCheckpoint, first - 1), lastCheckpoint) + ".");
-            return norm;
+            return GradClip.clipGradNorm(grads, maxNorm > 0 ? maxNorm : Double.MAX_VALUE);
         }
     }
 
-    private static void zeroGradients(Map<String, NDArray> params) {
+    /** Sets every parameter's accumulated gradient to zero (after each optimizer step). */
+    public static void zeroGradients(Map<String, NDArray> params) {
         for (NDArray p : params.values()) {
             JniUtils.zeroGrad((PtNDArray) p);
         }
@@ -360,7 +382,7 @@ public final class TrainingLoop<E> {
         try {
             Files.createDirectories(out);
         } catch (IOException e) {
-            throw PaftException.badInput("cannot prepare output directory " + out + ": " + e.getMessage(), e);
+            throw PaftException.io("prepare output directory", out, e);
         }
     }
 
@@ -404,7 +426,7 @@ public final class TrainingLoop<E> {
             }
             AtomicFiles.writeString(file, settings.resolvedConfigYaml());
         } catch (IOException e) {
-            throw new PaftException(PaftException.INTERNAL, "cannot write the resolved config: " + e.getMessage(), e);
+            throw PaftException.io("write the resolved config", file, e);
         }
     }
 }

@@ -1,12 +1,9 @@
 package dev.paft.attack;
 
-import dev.paft.cli.Paft;
-import java.io.PrintWriter;
-import java.io.StringWriter;
+import dev.paft.testutil.Cli;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import picocli.CommandLine;
 
 /** Runs the real CLI in-process and keeps what it printed; the shared tiny-run arguments. */
 final class Attack {
@@ -14,21 +11,8 @@ final class Attack {
 
     private Attack() {}
 
-    record Run(int code, String out, String err) {
-        /** Stdout and stderr together, for messages. */
-        String all() {
-            return out + err;
-        }
-    }
-
-    static Run cli(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        CommandLine cl = Paft.commandLine();
-        cl.setOut(new PrintWriter(out, true));
-        cl.setErr(new PrintWriter(err, true));
-        int code = cl.execute(args);
-        return new Run(code, out.toString(), err.toString());
+    static Cli.Run cli(String... args) {
+        return Cli.paft(args);
     }
 
     /** A 4-step train-sft of the tiny demo model {@code model} into {@code out}, checkpoint every 2 steps. */

@@ -3,11 +3,9 @@ package dev.paft.attack;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.paft.cli.Paft;
+import dev.paft.testutil.Cli;
 import dev.paft.testutil.TinyModels;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -23,21 +21,8 @@ final class AttackInputs {
     private AttackInputs() {}
 
     /** Exit code, stdout and stderr of one in-process {@code paft} run. */
-    record Run(int code, String out, String err) {
-        /** The error output's lines, for "one line" checks. */
-        long errLines() {
-            return err.strip().lines().count();
-        }
-    }
-
-    static Run paft(String... args) {
-        picocli.CommandLine cl = Paft.commandLine();
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        cl.setOut(new PrintWriter(out, true));
-        cl.setErr(new PrintWriter(err, true));
-        int code = cl.execute(args);
-        return new Run(code, out.toString(), err.toString());
+    static Cli.Run paft(String... args) {
+        return Cli.paft(args);
     }
 
     /** A copy of the demo model (vocab 276, hidden 128, 4 layers) with {@code edit} applied to its config.json. */

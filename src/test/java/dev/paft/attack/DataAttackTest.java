@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.paft.attack.AttackInputs.Run;
+import dev.paft.testutil.Cli.Run;
 import dev.paft.data.ChatMessage;
 import dev.paft.data.PreferenceDataset;
 import dev.paft.data.PreferenceDatasetReader;

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.paft.errors.PaftException;
+import dev.paft.testutil.Cli;
 import dev.paft.testutil.TinyModels;
 import dev.paft.train.DivergenceGuard;
 import java.nio.file.Files;
@@ -76,7 +77,7 @@ class DivergenceAttackTest {
     void divergenceOfAHugeLearningRateExits4() throws Exception {
         Path model = TinyModels.demo(tmp.resolve("base"));
         Path out = tmp.resolve("lr1e6");
-        Attack.Run r = Attack.cli(Attack.sft(model, out, "--lr", "1e6", "--max-steps", "20"));
+        Cli.Run r = Attack.cli(Attack.sft(model, out, "--lr", "1e6", "--max-steps", "20"));
         assertEquals(4, r.code(), r.all());
         assertTrue(r.err().contains("training diverged"), r.err());
         assertTrue(r.err().contains("Lower the learning rate"), r.err());

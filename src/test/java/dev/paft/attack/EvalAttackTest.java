@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.paft.attack.AttackInputs.Run;
+import dev.paft.testutil.Cli.Run;
 import dev.paft.io.DType;
 import dev.paft.io.FloatTensor;
 import dev.paft.io.PeftAdapter;

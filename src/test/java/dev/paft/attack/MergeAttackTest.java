@@ -9,8 +9,7 @@ import dev.paft.io.DType;
 import dev.paft.io.FloatTensor;
 import dev.paft.io.SafetensorsWriter;
 import dev.paft.io.TensorStore;
-import java.io.PrintWriter;
-import java.io.StringWriter;
+import dev.paft.testutil.Cli;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -26,7 +25,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
-import picocli.CommandLine;
 
 /**
  * Merge cases of the attack suite (issue 19, items 4, 15 and 17): a NaN or Inf in any input of any
@@ -40,16 +38,6 @@ class MergeAttackTest {
     @TempDir
     Path tmp;
 
-    record Run(int code, String out, String err) {}
-
-    static Run cli(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        CommandLine cl = Paft.commandLine();
-        cl.setOut(new PrintWriter(out, true));
-        cl.setErr(new PrintWriter(err, true));
-        return new Run(cl.execute(args), out.toString(), err.toString());
-    }
 
     /** A copy of model {@code name} with {@code value} at element 5 of {@link #BAD}. */
     Path poisoned(String name, float value) throws Exception {
@@ -102,7 +90,7 @@ class MergeAttackTest {
             String p = method.equals("linear") || method.equals("task_arithmetic") ? ":weight=0.5" : ":weight=0.5,density=" + density;
             args.addAll(List.of("--model", bad + p, "--model", MODELS.resolve("m2") + p));
         }
-        Run r = cli(args.toArray(String[]::new));
+        Cli.Run r = Attack.cli(args.toArray(String[]::new));
         assertEquals(4, r.code(), method + " " + density + " " + value + ": " + r.err());
         assertTrue(r.err().contains("'" + BAD + "'"), r.err());
         assertEquals(1, r.err().strip().lines().count(), r.err());
@@ -115,7 +103,7 @@ class MergeAttackTest {
         Path badBase = poisoned("base", Float.NaN);
         Files.copy(MODELS.resolve("base").resolve("config.json"), badBase.resolve("config.json"),
                 java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-        Run r = cli("merge", "--method", "ties", "--base", badBase.toString(), "--model", MODELS.resolve("m1") + ":weight=1,density=0.5",
+        Cli.Run r = Attack.cli("merge", "--method", "ties", "--base", badBase.toString(), "--model", MODELS.resolve("m1") + ":weight=1,density=0.5",
                 "--model", MODELS.resolve("m2") + ":weight=1,density=0.5", "--out", tmp.resolve("o").toString());
         assertEquals(4, r.code(), r.err());
         assertTrue(r.err().contains("base model: tensor '" + BAD + "' has NaN at element 5"), r.err());
@@ -140,8 +128,8 @@ class MergeAttackTest {
         Path a = tmp.resolve("a");
         Path b = tmp.resolve("b");
         Path c = tmp.resolve("c");
-        assertEquals(0, cli("merge", cfg.toString(), a.toString()).code());
-        assertEquals(0, cli("merge", cfg.toString(), b.toString()).code());
+        assertEquals(0, Attack.cli("merge", cfg.toString(), a.toString()).code());
+        assertEquals(0, Attack.cli("merge", cfg.toString(), b.toString()).code());
         Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-cp", System.getProperty("java.class.path"), "dev.paft.cli.Paft", "merge", cfg.toString(), c.toString())
                 .redirectErrorStream(true).start();
@@ -177,7 +165,7 @@ class MergeAttackTest {
         try {
             // the tiny models hold 12 KB of float32 tensors: an 8x copy (96 KB) cannot fit, refused before the work
             Path wider = widen(tmp.resolve("wider"), 8);
-            Run early = cli("merge", "--method", "linear", "--model", wider + ":weight=1", "--out", mnt.resolve("o2").toString());
+            Cli.Run early = Attack.cli("merge", "--method", "linear", "--model", wider + ":weight=1", "--out", mnt.resolve("o2").toString());
             assertEquals(3, early.code(), early.err());
             assertTrue(early.err().contains("no space left on") && early.err().contains("needs"), early.err());
             assertEquals(1, early.err().strip().lines().count(), early.err());
@@ -185,7 +173,7 @@ class MergeAttackTest {
             // side files (config.json, merge_config.yaml: a 4 KiB page each) do not
             Path wide = widen(tmp.resolve("wide"), 4);
             Files.write(mnt.resolve("filler"), new byte[12 << 10]);
-            Run mid = cli("merge", "--method", "linear", "--model", wide + ":weight=1", "--out", mnt.resolve("o3").toString());
+            Cli.Run mid = Attack.cli("merge", "--method", "linear", "--model", wide + ":weight=1", "--out", mnt.resolve("o3").toString());
             assertEquals(3, mid.code(), mid.err());
             assertTrue(mid.err().contains("no space left on"), mid.err());
             assertFalse(mid.err().contains("Exception") || mid.err().contains("\tat "), mid.err());

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.paft.attack.AttackInputs.Run;
+import dev.paft.testutil.Cli.Run;
 import dev.paft.errors.PaftException;
 import dev.paft.model.LlamaModel;
 import java.nio.file.Path;

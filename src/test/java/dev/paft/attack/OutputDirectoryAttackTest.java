@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.paft.io.OutputDirs;
+import dev.paft.testutil.Cli;
 import dev.paft.testutil.TinyModels;
 import dev.paft.train.RunDirectory;
 import java.nio.file.Files;
@@ -60,13 +61,13 @@ class OutputDirectoryAttackTest {
         Path m = TinyModels.demo(tmp.resolve("victim"));
         Map<String, byte[]> before = snapshot(m);
         for (String[] extra : new String[][] {{}, {"--overwrite"}}) {
-            Attack.Run r = Attack.cli(Attack.sft(m, m, extra));
+            Cli.Run r = Attack.cli(Attack.sft(m, m, extra));
             assertEquals(2, r.code(), r.all());
             assertTrue(r.err().contains("is the base model (model.path)"), r.err());
             assertEquals(1, r.err().strip().lines().count(), "one line: " + r.err());
         }
         // train-dpo goes through the same policy
-        Attack.Run r = Attack.cli("train-dpo", "--model", m.toString(), "--train", Attack.DATA.resolve("pref_train.jsonl").toString(),
+        Cli.Run r = Attack.cli("train-dpo", "--model", m.toString(), "--train", Attack.DATA.resolve("pref_train.jsonl").toString(),
                 "-o", m.toString(), "--max-steps", "2", "--threads", "2");
         assertEquals(2, r.code(), r.all());
         assertTrue(r.err().contains("is the base model (model.path)"), r.err());
@@ -76,7 +77,7 @@ class OutputDirectoryAttackTest {
     @Test
     void outputThatIsARegularFileIsRefused() throws Exception {
         Path file = Files.writeString(tmp.resolve("a-file"), "mine");
-        Attack.Run r = Attack.cli(Attack.sft(model, file, "--overwrite"));
+        Cli.Run r = Attack.cli(Attack.sft(model, file, "--overwrite"));
         assertEquals(2, r.code(), r.all());
         assertTrue(r.err().contains("is a file, not a directory"), r.err());
         assertEquals("mine", Files.readString(file));
@@ -94,7 +95,7 @@ class OutputDirectoryAttackTest {
                 a[i + 1] = data.toString();
             }
         }
-        Attack.Run r = Attack.cli(a);
+        Cli.Run r = Attack.cli(a);
         assertEquals(2, r.code(), r.all());
         assertTrue(r.err().contains("contains the training data (data.train)"), r.err());
         // the model inside the output directory (-o its parent)
@@ -112,7 +113,7 @@ class OutputDirectoryAttackTest {
         assertEquals(0, Attack.cli(Attack.sft(model, out)).code());
         Map<String, byte[]> before = snapshot(out);
         // the new run diverges (exit 4): the finished run must be untouched
-        Attack.Run r = Attack.cli(Attack.sft(model, out, "--overwrite", "--lr", "1e6", "--max-steps", "12"));
+        Cli.Run r = Attack.cli(Attack.sft(model, out, "--overwrite", "--lr", "1e6", "--max-steps", "12"));
         assertEquals(4, r.code(), r.all());
         assertTrue(r.err().contains("previous run in " + out + " is unchanged"), r.err());
         assertSameTree(before, out);
@@ -124,7 +125,7 @@ class OutputDirectoryAttackTest {
         Path out = tmp.resolve("replace");
         assertEquals(0, Attack.cli(Attack.sft(model, out)).code());
         byte[] old = Files.readAllBytes(out.resolve("adapter_model.safetensors"));
-        Attack.Run r = Attack.cli(Attack.sft(model, out, "--overwrite", "--lr", "2e-2"));
+        Cli.Run r = Attack.cli(Attack.sft(model, out, "--overwrite", "--lr", "2e-2"));
         assertEquals(0, r.code(), r.all());
         assertFalse(java.util.Arrays.equals(old, Files.readAllBytes(out.resolve("adapter_model.safetensors"))));
         assertTrue(Files.readString(out.resolve("training_config.yaml")).contains("learning_rate: 0.02"));
@@ -138,7 +139,7 @@ class OutputDirectoryAttackTest {
         assertEquals(0, Attack.cli(Attack.sft(model, out)).code());
         Files.writeString(out.resolve("notes.txt"), "my notes");
         Map<String, byte[]> before = snapshot(out);
-        Attack.Run r = Attack.cli(Attack.sft(model, out, "--overwrite"));
+        Cli.Run r = Attack.cli(Attack.sft(model, out, "--overwrite"));
         assertEquals(2, r.code(), r.all());
         assertTrue(r.err().contains("holds files paft did not write (notes.txt)"), r.err());
         assertSameTree(before, out);
@@ -164,7 +165,7 @@ class OutputDirectoryAttackTest {
         Files.write(out.resolve(".checkpoint-2.tmp-999998").resolve("optimizer.bin"), new byte[4096]);
         Files.writeString(out.resolve(".training_config.yaml.tmp"), "torn");
         Files.writeString(out.resolve("metrics.jsonl"), "{\"step\": 1, \"loss\": 9}\n");
-        Attack.Run r = Attack.cli(Attack.sft(model, out));
+        Cli.Run r = Attack.cli(Attack.sft(model, out));
         assertEquals(0, r.code(), r.all());
         assertFalse(Files.exists(sibling));
         assertFalse(Files.exists(out.resolve(".checkpoint-2.tmp-999998")));
@@ -202,7 +203,7 @@ class OutputDirectoryAttackTest {
         assertEquals(0, Attack.cli(merge).code());
         Files.writeString(out.resolve("README.md"), "model card I wrote");
         String[] again = java.util.stream.Stream.concat(java.util.Arrays.stream(merge), Stream.of("--overwrite")).toArray(String[]::new);
-        Attack.Run r = Attack.cli(again);
+        Cli.Run r = Attack.cli(again);
         assertEquals(2, r.code(), r.all());
         assertTrue(r.err().contains("README.md"), r.err());
         assertTrue(Files.isRegularFile(out.resolve("README.md")));

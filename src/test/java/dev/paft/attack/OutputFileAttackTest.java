@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.paft.io.OutputFiles;
+import dev.paft.testutil.Cli;
 import dev.paft.testutil.TinyModels;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
@@ -23,7 +24,7 @@ class OutputFileAttackTest {
     void outputFileUnderARegularFileIsRefusedBeforeTheWork() throws Exception {
         Path model = TinyModels.demo(tmp.resolve("base"));
         Path blocker = Files.writeString(tmp.resolve("blocker"), "a file, not a directory");
-        Attack.Run r = Attack.cli("eval", "--model", model.toString(), "--ppl", Attack.DATA.resolve("sft_eval.jsonl").toString(),
+        Cli.Run r = Attack.cli("eval", "--model", model.toString(), "--ppl", Attack.DATA.resolve("sft_eval.jsonl").toString(),
                 "--output-json", blocker.resolve("results.json").toString());
         assertEquals(2, r.code(), r.all());
         assertTrue(r.err().contains("--output-json " + blocker.resolve("results.json")), r.err());
@@ -43,7 +44,7 @@ class OutputFileAttackTest {
         Files.setPosixFilePermissions(ro, PosixFilePermissions.fromString("r-xr-xr-x"));
         try {
             Assumptions.assumeFalse(Files.isWritable(ro), "running as root: permissions do not stop writes");
-            Attack.Run r = Attack.cli("sparsity-report", TinyModels.DEMO_MODEL.toString(), "--output", ro.resolve("t.txt").toString());
+            Cli.Run r = Attack.cli("sparsity-report", TinyModels.DEMO_MODEL.toString(), "--output", ro.resolve("t.txt").toString());
             assertEquals(2, r.code(), r.all());
             assertTrue(r.err().contains("permission denied"), r.err());
         } finally {

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.paft.io.OutputLock;
+import dev.paft.testutil.Cli;
 import dev.paft.testutil.TinyModels;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
@@ -36,7 +37,7 @@ class OutputLockAttackTest {
             String line = new BufferedReader(new InputStreamReader(holder.getInputStream())).readLine();
             assertTrue(line != null && line.startsWith("locked "), "holder: " + line);
             long pid = holder.pid();
-            Attack.Run r = Attack.cli(Attack.sft(model, out));
+            Cli.Run r = Attack.cli(Attack.sft(model, out));
             assertEquals(2, r.code(), r.all());
             assertTrue(r.err().contains("is being written by another paft process (PID " + pid + ")"), r.err());
             assertTrue(!Files.exists(out.resolve("metrics.jsonl")), "nothing written by the refused run");
@@ -55,7 +56,7 @@ class OutputLockAttackTest {
         long me = ProcessHandle.current().pid();
         Path out = tmp.resolve("busy");
         try (OutputLock held = OutputLock.acquire(out)) {
-            Attack.Run r = Attack.cli(Attack.sft(model, out));
+            Cli.Run r = Attack.cli(Attack.sft(model, out));
             assertEquals(2, r.code(), r.all());
             assertTrue(r.err().contains("(PID " + me + ")"), r.err());
             r = Attack.cli("merge", "--method", "linear", "--model", model + ":weight=1", "--out", out.toString());
@@ -70,7 +71,7 @@ class OutputLockAttackTest {
         }
         Path json = tmp.resolve("results.json");
         try (OutputLock held = OutputLock.acquire(json)) {
-            Attack.Run r = Attack.cli("eval", "--model", model.toString(), "--ppl", Attack.DATA.resolve("sft_eval.jsonl").toString(),
+            Cli.Run r = Attack.cli("eval", "--model", model.toString(), "--ppl", Attack.DATA.resolve("sft_eval.jsonl").toString(),
                     "--output-json", json.toString());
             assertEquals(2, r.code(), r.all());
             assertTrue(r.err().contains("is being written by another paft process"), r.err());
@@ -79,7 +80,7 @@ class OutputLockAttackTest {
         Path adapter = tmp.resolve("adapter");
         assertEquals(0, Attack.cli(Attack.sft(model, adapter)).code());
         try (OutputLock held = OutputLock.acquire(table)) {
-            Attack.Run r = Attack.cli("sparsity-report", adapter.toString(), "--output", table.toString());
+            Cli.Run r = Attack.cli("sparsity-report", adapter.toString(), "--output", table.toString());
             assertEquals(2, r.code(), r.all());
             assertTrue(r.err().contains("is being written by another paft process"), r.err());
         }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.paft.testutil.Cli;
 import dev.paft.testutil.TinyModels;
 import dev.paft.train.GoodCheckpoint;
 import dev.paft.train.ResumeCheck;
@@ -32,7 +33,7 @@ class ResumeAttackTest {
     /** A run of 4 steps with checkpoints 2 and 4, made unfinished (as if killed after checkpoint 4). */
     static Path unfinished(String name) throws Exception {
         Path out = tmp.resolve(name);
-        Attack.Run r = Attack.cli(Attack.sft(model, out));
+        Cli.Run r = Attack.cli(Attack.sft(model, out));
         assertEquals(0, r.code(), r.all());
         for (String f : List.of("paft_state.json", "trainer_state.json", "adapter_model.safetensors", "adapter_config.json", "loss.png")) {
             Files.deleteIfExists(out.resolve(f));
@@ -51,7 +52,7 @@ class ResumeAttackTest {
                 a[i + 1] = otherData.toString();
             }
         }
-        Attack.Run r = Attack.cli(a);
+        Cli.Run r = Attack.cli(a);
         assertEquals(2, r.code(), r.all());
         String err = r.err();
         assertTrue(err.contains("cannot resume"), err);
@@ -66,7 +67,7 @@ class ResumeAttackTest {
     @Test
     void resumeWithMoreStepsAndOtherCadenceIsAllowedAndSaysSo() throws Exception {
         Path out = unfinished("longer");
-        Attack.Run r = Attack.cli(Attack.sft(model, out, "--resume", "--max-steps", "6", "--set", "training.save_steps=3"));
+        Cli.Run r = Attack.cli(Attack.sft(model, out, "--resume", "--max-steps", "6", "--set", "training.save_steps=3"));
         assertEquals(0, r.code(), r.all());
         String yaml = Files.readString(out.resolve("training_config.yaml"));
         assertTrue(yaml.contains("max_steps: 6"), yaml);
@@ -101,7 +102,7 @@ class ResumeAttackTest {
         Path opt = out.resolve("checkpoint-4").resolve("optimizer.bin");
         byte[] all = Files.readAllBytes(opt);
         Files.write(opt, java.util.Arrays.copyOf(all, all.length / 2));
-        Attack.Run r = Attack.cli(Attack.sft(model, out, "--resume"));
+        Cli.Run r = Attack.cli(Attack.sft(model, out, "--resume"));
         assertEquals(3, r.code(), r.all());
         assertTrue(r.err().contains(opt + ": truncated (the file ends after " + all.length / 2 + " bytes"), r.err());
         assertFalse(r.err().contains("null"), r.err());

@@ -27,6 +27,7 @@ import dev.paft.io.SafetensorsWriter;
 import dev.paft.lora.LoraAdapter;
 import dev.paft.model.HfNames;
 import dev.paft.model.LlamaModel;
+import dev.paft.testutil.TinyModels;
 import dev.paft.train.LoraPolicy;
 import dev.paft.train.Objective;
 import dev.paft.train.PreferenceObjective;
@@ -36,7 +37,6 @@ import dev.paft.train.TrainingLoop;
 import dev.paft.train.loss.DpoLoss;
 import dev.paft.train.loss.L1Penalty;
 import dev.paft.train.optim.AdamW;
-import dev.paft.train.optim.GradClip;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -86,16 +86,7 @@ public final class TrainBench {
         }
 
         ObjectNode json() {
-            ObjectNode c = Json.MAPPER.createObjectNode();
-            c.putArray("architectures").add("LlamaForCausalLM");
-            c.put("model_type", "llama");
-            c.put("vocab_size", vocab);
-            c.put("hidden_size", hidden);
-            c.put("intermediate_size", mlp);
-            c.put("num_hidden_layers", layers);
-            c.put("num_attention_heads", heads);
-            c.put("num_key_value_heads", kvHeads);
-            c.put("rms_norm_eps", 1e-5);
+            ObjectNode c = TinyModels.llamaConfig(vocab, hidden, mlp, layers, heads, kvHeads);
             c.put("rope_theta", 10000.0);
             c.put("max_position_embeddings", 4096);
             c.put("tie_word_embeddings", false);
@@ -359,8 +350,8 @@ public final class TrainBench {
     // ---------------------------------------------------------------- phases
 
     /**
-     * The loop's step split into timed phases (same components and order as TrainingLoop.microStep +
-     * clipAndCheck + AdamW + zero), alternated with a forward+backward of the plain CE (no L1, no optimizer).
+     * The loop's step split into timed phases (the loop's own code through its step seam: TrainingLoop.microStep,
+     * clipGradients, AdamW, zeroGradients), alternated with a forward+backward of the plain CE (no L1, no optimizer).
      */
     static void phases(LlamaModel model, LoraAdapter adapter, BenchBatch batch, int steps) {
         LoraPolicy policy = new LoraPolicy(model, adapter);
@@ -404,46 +395,27 @@ public final class TrainBench {
         System.out.println(sb + "  (min/mean seconds)");
     }
 
-    /** forward (objective incl. loss), backward, clip, AdamW, zero: seconds per phase. */
+    /** forward (objective incl. loss), backward, clip, AdamW, zero: seconds per phase, through the loop's step seam. */
     static <E> double[] stepPhases(NDManager root, Objective<E> obj, List<E> batch, Map<String, NDArray> params,
                                    AdamW opt, boolean update) {
         double[] out = new double[5];
-        long t0 = System.nanoTime();
-        try (NDManager scope = root.newSubManager()) {
-            boolean prev = JniUtils.isGradMode();
-            JniUtils.setGradMode(true);
-            Objective.Output o = obj.forward(scope, batch, true);
-            NDArray scaled = o.loss().mul(scope.create(1f));
-            long t1 = System.nanoTime();
-            JniUtils.backward((PtNDArray) scaled, (PtNDArray) scope.ones(scaled.getShape()), false, false);
-            o.loss().getFloat();
-            o.metrics().forEach((key, v) -> v.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).getFloat());
-            JniUtils.setGradMode(prev);
-            long t2 = System.nanoTime();
-            out[0] = (t1 - t0) / 1e9;
-            out[1] = (t2 - t1) / 1e9;
-        }
+        long[] marks = new long[3];
+        marks[0] = System.nanoTime();
+        TrainingLoop.microStep(root, obj, batch, 1.0, new LinkedHashMap<>(),
+                phase -> marks[phase.equals("forward") ? 1 : 2] = System.nanoTime());
         long t2 = System.nanoTime();
         if (update) {
-            try (NDManager scope = root.newSubManager()) {
-                List<NDArray> grads = new ArrayList<>();
-                for (NDArray p : params.values()) {
-                    NDArray g = p.getGradient();
-                    g.attach(scope);
-                    grads.add(g);
-                }
-                GradClip.clipGradNorm(grads, MAX_GRAD_NORM);
-            }
+            TrainingLoop.clipGradients(root, params, MAX_GRAD_NORM);
         }
         long t3 = System.nanoTime();
         if (update) {
             opt.step(params, LR);
         }
         long t4 = System.nanoTime();
-        for (NDArray p : params.values()) {
-            JniUtils.zeroGrad((PtNDArray) p);
-        }
+        TrainingLoop.zeroGradients(params);
         long t5 = System.nanoTime();
+        out[0] = (marks[1] - marks[0]) / 1e9;
+        out[1] = (marks[2] - marks[1]) / 1e9;
         out[2] = (t3 - t2) / 1e9;
         out[3] = (t4 - t3) / 1e9;
         out[4] = (t5 - t4) / 1e9;
@@ -482,7 +454,7 @@ public final class TrainBench {
                 NDArray ids = scope.create(b.flatInputIds(), shape);
                 NDArray mask = scope.create(b.flatAttentionMask(), shape);
                 JniUtils.setGradMode(adapter != null);   // with an adapter: forward + backward of the SFT CE
-                dev.paft.model.Fixtures.ce(model, scope, ids, mask, b.flatLabels(), adapter, adapter != null, true,
+                dev.paft.testutil.Fixtures.ce(model, scope, ids, mask, b.flatLabels(), adapter, adapter != null, true,
                         dev.paft.model.LabelScorer.DEFAULT_CHUNK, 0);
                 JniUtils.setGradMode(false);
                 if (adapter != null) {
@@ -620,15 +592,7 @@ public final class TrainBench {
             }
             System.out.println("RESULT impl=paft kind=micro op=adamw_bit_identical_to_prefix value=" + same);
             timeOp("clip_32_tensors", reps, () -> {
-                try (NDManager sc = m.newSubManager()) {
-                    List<NDArray> gs = new ArrayList<>();
-                    for (NDArray pa : ps.values()) {
-                        NDArray gg = pa.getGradient();
-                        gg.attach(sc);
-                        gs.add(gg);
-                    }
-                    GradClip.clipGradNorm(gs, 1.0);
-                }
+                TrainingLoop.clipGradients(m, ps, 1.0);
                 return m.zeros(new Shape(1));
             });
             timeOp("tiny_add_x100", reps, () -> {

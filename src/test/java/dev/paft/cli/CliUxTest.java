@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.paft.config.ConfigLoader;
 import dev.paft.config.PaftConfig;
+import dev.paft.testutil.Cli;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -22,7 +23,7 @@ class CliUxTest {
     @TempDir
     Path tmp;
 
-    static PaftCliTest.Run run(String... args) {
+    static Cli.Run run(String... args) {
         return PaftCliTest.run(args);
     }
 
@@ -101,13 +102,13 @@ class CliUxTest {
 
     @Test
     void unknownFlagIsOneLineWithASuggestion() {
-        PaftCliTest.Run r = run("train-sft", "--learning-rat", "1e-4");
+        Cli.Run r = run("train-sft", "--learning-rat", "1e-4");
         assertEquals(2, r.code());
         List<String> err = r.err().lines().toList();
         assertEquals(2, err.size(), r.err());
         assertEquals("paft train-sft: error: Unknown options: '--learning-rat', '1e-4'; did you mean --learning-rate?", err.get(0));
         assertEquals("Run 'paft train-sft --help' for its options.", err.get(1));
-        PaftCliTest.Run c = run("trian-sft");
+        Cli.Run c = run("trian-sft");
         assertEquals(2, c.code());
         assertTrue(c.err().lines().findFirst().orElse("").contains("did you mean train-sft?"), c.err());
     }
@@ -116,7 +117,7 @@ class CliUxTest {
     void configTypoNamesFileLineAndTheKey() throws Exception {
         Path cfg = tmp.resolve("c.yaml");
         Files.writeString(cfg, "model:\n  path: m\nlora:\n  r: 8\n  lora_alpha: 32\ntraining:\n  learnig_rate: 1e-4\n");
-        PaftCliTest.Run r = run("train-sft", "--config", cfg.toString(), "--dry-run");
+        Cli.Run r = run("train-sft", "--config", cfg.toString(), "--dry-run");
         assertEquals(2, r.code(), r.err());
         assertTrue(r.err().startsWith("paft train-sft: error: " + cfg + ":5: unknown key 'lora.lora_alpha'; did you mean 'lora.alpha'?"), r.err());
         Files.writeString(cfg, "model:\n  path: m\ntraining:\n  learnig_rate: 1e-4\n");
@@ -175,7 +176,7 @@ class CliUxTest {
     @Test
     void assetsOnlyGivesTheTinyConfigsTheirFiles() throws Exception {
         Path demo = tmp.resolve("demo");
-        PaftCliTest.Run r = run("demo", "--assets-only", "-o", demo.toString());
+        Cli.Run r = run("demo", "--assets-only", "-o", demo.toString());
         assertEquals(0, r.code(), r.err());
         assertTrue(Files.isRegularFile(demo.resolve("assets/model/model.safetensors")));
         assertFalse(Files.exists(demo.resolve("SFT")), "nothing trained");
@@ -184,7 +185,7 @@ class CliUxTest {
             assertTrue(text.contains("paft demo --assets-only"), name + " says how to get its files");
             Path cfg = tmp.resolve(name);
             Files.writeString(cfg, text.replace("runs/demo/assets", demo.resolve("assets").toString()).replace("runs/tiny", tmp.resolve("tiny").toString()));
-            PaftCliTest.Run d = run(name.startsWith("sft") ? "train-sft" : "train-dpo", "--config", cfg.toString(), "--dry-run");
+            Cli.Run d = run(name.startsWith("sft") ? "train-sft" : "train-dpo", "--config", cfg.toString(), "--dry-run");
             assertEquals(0, d.code(), d.err());
         }
         for (String f : List.of("configs/merge/ties.yaml", "configs/merge/mergekit-dare-ties.yml")) {

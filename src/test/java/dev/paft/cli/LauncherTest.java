@@ -29,7 +29,10 @@ class LauncherTest {
     void launcherBuildsTheJarWhenMissingAndRunsOffline() throws IOException {
         Path launcher = ROOT.resolve("scripts/paft");
         assertTrue(Files.isExecutable(launcher));
-        String text = Files.readString(launcher);
+        String own = Files.readString(launcher);
+        assertTrue(own.contains("source \"$(dirname \"${BASH_SOURCE[0]}\")/lib/env.sh\""), own);
+        assertTrue(own.indexOf("paft_env") >= 0 && own.indexOf("paft_env") < own.indexOf("exec java"), "the environment is set before java starts");
+        String text = own + Files.readString(ROOT.resolve("scripts/lib/env.sh"));    // the shared library
         assertTrue(text.contains("target/paft.jar"), text);
         assertTrue(text.contains("if [ ! -f \"$jar\" ]"), "builds when the jar is missing");
         assertTrue(text.contains("mvn -B -q -DskipTests package"), text);
@@ -38,18 +41,46 @@ class LauncherTest {
         assertTrue(text.contains("exec java"), text);
     }
 
-    /** The launcher's TF32 switch (the lines between its "tf32" markers, run by bash): on unless PAFT_TF32=0. */
+    /** The launcher's TF32 switch (scripts/lib/env.sh's paft_env, run by bash): on unless PAFT_TF32=0. */
     @Test
     void launcherTurnsTf32OnUnlessTheUserOptsOut() throws Exception {
-        String text = Files.readString(ROOT.resolve("scripts/paft"));
-        int from = text.indexOf("# tf32 begin");
-        int to = text.indexOf("# tf32 end");
-        assertTrue(from >= 0 && to > from && to < text.indexOf("exec java"), "the switch is set before java starts");
-        String block = text.substring(from, to);
+        String block = "source '" + ROOT.resolve("scripts/lib/env.sh") + "'\npaft_env";
         assertEquals("1", tf32(block, null, null));
         assertEquals("1", tf32(block, "1", null));
         assertEquals("unset", tf32(block, "0", null));
         assertEquals("unset", tf32(block, "0", "1"), "PAFT_TF32=0 wins over an inherited override");
+    }
+
+    /**
+     * run-all.sh's setup check: OpenBLAS counts as installed when libblas.so.3 resolves into it (Debian's
+     * alternatives link, as libopenblas0-pthread installs it), and not when it resolves to the reference BLAS.
+     * The old check grepped ldconfig's cache, which names neither, and warned on a machine that had it.
+     */
+    @Test
+    void openBlasCheckFollowsTheLibblasAlternative(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
+        Path multiarch = Files.createDirectories(tmp.resolve("lib/x86_64-linux-gnu"));
+        Path openblas = Files.createDirectories(multiarch.resolve("openblas-pthread"));
+        Path reference = Files.createDirectories(multiarch.resolve("blas"));
+        Files.writeString(openblas.resolve("libblas.so.3"), "");
+        Files.writeString(reference.resolve("libblas.so.3"), "");
+        Path link = multiarch.resolve("libblas.so.3");
+        Files.createSymbolicLink(link, openblas.resolve("libblas.so.3"));
+        assertEquals("0", blasCheck(multiarch), "libblas.so.3 -> openblas-pthread: installed");
+        Files.delete(link);
+        Files.createSymbolicLink(link, reference.resolve("libblas.so.3"));
+        assertEquals("1", blasCheck(multiarch), "libblas.so.3 -> the reference BLAS: warn");
+        Files.delete(link);
+        assertEquals("1", blasCheck(multiarch), "no libblas.so.3: warn");
+        String runAll = Files.readString(ROOT.resolve("scripts/bench/run-all.sh"));
+        assertTrue(runAll.contains("elif ! paft_openblas_check; then"), "run-all.sh uses the check");
+    }
+
+    private static String blasCheck(Path dir) throws Exception {
+        Process p = new ProcessBuilder("bash", "-c", "source '" + ROOT.resolve("scripts/lib/env.sh") + "'; paft_openblas_check '"
+                + dir + "'; echo $?").redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes()).strip();
+        assertTrue(p.waitFor(10, TimeUnit.SECONDS));
+        return out;
     }
 
     private static String tf32(String block, String paftTf32, String inherited) throws Exception {

@@ -1,5 +1,7 @@
 package dev.paft.cli;
 
+import dev.paft.testutil.Cli.Run;
+import dev.paft.testutil.Cli;
 import java.io.OutputStream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -7,8 +9,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.paft.errors.PaftException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.util.concurrent.Callable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -18,20 +18,13 @@ import picocli.CommandLine;
 
 /** The {@code paft} command line: help, version, exit codes and the one exception mapper. */
 class PaftCliTest {
-    /** Exit code, stdout and stderr of one run. */
-    record Run(int code, String out, String err) {}
 
     static Run run(CommandLine cl, String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        cl.setOut(new PrintWriter(out, true));
-        cl.setErr(new PrintWriter(err, true));
-        int code = cl.execute(args);
-        return new Run(code, out.toString(), err.toString());
+        return Cli.run(cl, args);
     }
 
     static Run run(String... args) {
-        return run(Paft.commandLine(), args);
+        return Cli.paft(args);
     }
 
     @AfterEach

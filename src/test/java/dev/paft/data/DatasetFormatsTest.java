@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.paft.data.source.TestDatasets;
 import dev.paft.data.template.ChatTemplate;
 import dev.paft.errors.PaftException;
+import dev.paft.testutil.DataFixtures;
 import dev.paft.testutil.TestTokenizers;
 import java.nio.file.Path;
 import java.util.List;

@@ -1,6 +1,6 @@
 package dev.paft.data;
 
-import static dev.paft.data.DataFixtures.DATA;
+import static dev.paft.testutil.DataFixtures.DATA;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;

@@ -1,8 +1,8 @@
 package dev.paft.data;
 
-import static dev.paft.data.DataFixtures.DATA;
-import static dev.paft.data.DataFixtures.count;
-import static dev.paft.data.DataFixtures.labelledRuns;
+import static dev.paft.testutil.DataFixtures.DATA;
+import static dev.paft.testutil.DataFixtures.count;
+import static dev.paft.testutil.DataFixtures.labelledRuns;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

@@ -5,20 +5,18 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.paft.cli.Paft;
-import java.io.PrintWriter;
-import java.io.StringWriter;
+import dev.paft.testutil.Cli.Run;
+import dev.paft.testutil.Cli;
+import dev.paft.testutil.EvalFixtures;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /** {@code paft eval} and {@code paft generate} end to end on the tiny model: outputs and exit codes. */
 class EvalCliTest {
-    record Run(int code, String out, String err) {}
 
     @TempDir
     static Path tmp;
@@ -32,14 +30,9 @@ class EvalCliTest {
         adapter = EvalFixtures.adapter(tmp.resolve("adapter"), 4).toString();
     }
 
+
     static Run run(String... args) {
-        CommandLine cl = Paft.commandLine();
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        cl.setOut(new PrintWriter(out, true));
-        cl.setErr(new PrintWriter(err, true));
-        int code = cl.execute(args);
-        return new Run(code, out.toString(), err.toString());
+        return Cli.paft(args);
     }
 
     @Test

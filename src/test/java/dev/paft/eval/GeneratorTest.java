@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.paft.errors.PaftException;
+import dev.paft.testutil.EvalFixtures;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;

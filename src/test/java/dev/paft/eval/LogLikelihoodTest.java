@@ -12,6 +12,7 @@ import dev.paft.data.TextTokenizer;
 import dev.paft.errors.PaftException;
 import dev.paft.model.LabelScorer;
 import dev.paft.model.Scoring;
+import dev.paft.testutil.EvalFixtures;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;

@@ -9,6 +9,7 @@ import dev.paft.data.PreferenceOptions;
 import dev.paft.data.SftExample;
 import dev.paft.data.TextTokenizer;
 import dev.paft.errors.PaftException;
+import dev.paft.testutil.EvalFixtures;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.paft.errors.PaftException;
+import dev.paft.testutil.RawSafetensors;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -70,7 +71,7 @@ class MalformedSafetensorsTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("corpus")
     void failsCleanly(String name, String header, int dataBytes, String expect) throws IOException {
-        Path file = Raw.write(tmp.resolve(name + ".safetensors"), header, dataBytes);
+        Path file = RawSafetensors.write(tmp.resolve(name + ".safetensors"), header, dataBytes);
         PaftException e = expectBad(file);
         assertTrue(e.getMessage().contains(expect), name + ": " + e.getMessage());
         if (header.contains("\"w\"") && !name.equals("bad-json") && !name.startsWith("trailing") && !name.equals("duplicate-key")
@@ -93,7 +94,7 @@ class MalformedSafetensorsTest {
             Path f = Files.write(tmp.resolve("short" + n + ".safetensors"), new byte[n]);
             assertTrue(expectBad(f).getMessage().contains("shorter than the 8-byte header length"));
         }
-        Path noHeader = Raw.write(tmp.resolve("len0.safetensors"), 0, new byte[0], new byte[0]);
+        Path noHeader = RawSafetensors.write(tmp.resolve("len0.safetensors"), 0, new byte[0], new byte[0]);
         expectBad(noHeader);
     }
 
@@ -102,7 +103,7 @@ class MalformedSafetensorsTest {
         byte[] h = "{}".getBytes(StandardCharsets.UTF_8);
         long[] lens = {3, 1000, 1L << 62, -1L /* 2^64-1 unsigned */, Long.MIN_VALUE, SafetensorsFile.MAX_HEADER_BYTES + 1};
         for (long len : lens) {
-            Path f = Raw.write(tmp.resolve("len.safetensors"), len, h, new byte[0]);
+            Path f = RawSafetensors.write(tmp.resolve("len.safetensors"), len, h, new byte[0]);
             long before = usedHeap();
             PaftException e = expectBad(f);
             assertTrue(e.getMessage().contains("declared header length " + Long.toUnsignedString(len)), e.getMessage());
@@ -136,7 +137,7 @@ class MalformedSafetensorsTest {
         SafetensorsWriter.writeAll(good, Map.of("w", FloatTensor.of(new float[] {1, 2, 3, 4}, 2, 2),
                 "v", FloatTensor.of(new float[] {5}, 1)), DType.BF16, null);
         byte[] all = Files.readAllBytes(good);
-        long headerEnd = 8 + Raw.headerLen(all);
+        long headerEnd = 8 + RawSafetensors.headerLen(all);
         java.util.Random rnd = new java.util.Random(11);
         for (int i = 0; i < 120; i++) {
             byte[] b = all.clone();

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.paft.testutil.RawSafetensors;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -76,9 +77,9 @@ class SafetensorsRoundTripTest {
             }
             assertEquals(Map.of("format", "pt"), f.metadata());
         }
-        byte[] raw = Raw.bytes(file);
-        assertEquals(0, Raw.headerLen(raw) % 8, "header padded to 8 bytes");
-        String header = Raw.header(raw);
+        byte[] raw = RawSafetensors.bytes(file);
+        assertEquals(0, RawSafetensors.headerLen(raw) % 8, "header padded to 8 bytes");
+        String header = RawSafetensors.header(raw);
         assertTrue(header.startsWith("{\"__metadata__\":{\"format\":\"pt\"}"), header);
         assertTrue(header.endsWith("}") || header.endsWith(" "), header);
         assertEquals(header.stripTrailing(), header.strip());
@@ -118,7 +119,7 @@ class SafetensorsRoundTripTest {
                     }
                 }
                 assertTrue(f.metadata().isEmpty());
-                assertFalse(Raw.header(rawBytes(file)).contains("__metadata__"), "no empty __metadata__");
+                assertFalse(RawSafetensors.header(rawBytes(file)).contains("__metadata__"), "no empty __metadata__");
             }
         }
         // specific conversions the issue names

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import dev.paft.io.DType;
 import dev.paft.io.FloatTensor;
 import dev.paft.io.TensorStore;
+import dev.paft.testutil.TinyModels;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

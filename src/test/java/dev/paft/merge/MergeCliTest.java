@@ -11,6 +11,7 @@ import dev.paft.io.FloatTensor;
 import dev.paft.io.Json;
 import dev.paft.io.PeftAdapter;
 import dev.paft.io.TensorStore;
+import dev.paft.testutil.TinyModels;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;

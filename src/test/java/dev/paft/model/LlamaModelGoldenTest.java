@@ -10,6 +10,7 @@ import dev.paft.io.FloatTensor;
 import dev.paft.lora.LoraAdapter;
 import dev.paft.lora.LoraModule;
 import dev.paft.io.PeftAdapter;
+import dev.paft.testutil.Fixtures;
 import java.util.Map;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;

@@ -16,6 +16,7 @@ import dev.paft.io.FloatTensor;
 import dev.paft.io.SafetensorsWriter;
 import dev.paft.io.TensorStore;
 import dev.paft.lora.LoraAdapter;
+import dev.paft.testutil.Fixtures;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

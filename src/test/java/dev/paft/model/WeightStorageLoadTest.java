@@ -13,6 +13,7 @@ import dev.paft.io.HfModelConfig;
 import dev.paft.io.SafetensorsFile;
 import dev.paft.io.TensorInfo;
 import dev.paft.io.WeightStorage;
+import dev.paft.testutil.Fixtures;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;

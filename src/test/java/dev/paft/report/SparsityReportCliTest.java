@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.paft.cli.Paft;
 import dev.paft.io.Json;
+import dev.paft.testutil.TestAdapters;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;

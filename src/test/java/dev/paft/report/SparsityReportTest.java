@@ -9,6 +9,7 @@ import dev.paft.errors.PaftException;
 import dev.paft.io.DType;
 import dev.paft.io.FloatTensor;
 import dev.paft.io.PeftAdapter;
+import dev.paft.testutil.TestAdapters;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;

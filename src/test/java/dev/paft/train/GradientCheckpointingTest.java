@@ -17,11 +17,11 @@ import dev.paft.data.PreferenceExample;
 import dev.paft.data.SftExample;
 import dev.paft.engine.Engines;
 import dev.paft.io.HfModelConfig;
-import dev.paft.io.Json;
 import dev.paft.lora.LoraAdapter;
 import dev.paft.lora.LoraModule;
 import dev.paft.model.Autograd;
 import dev.paft.model.LlamaModel;
+import dev.paft.testutil.TinyModels;
 import dev.paft.train.loss.L1Penalty;
 import dev.paft.train.loss.PreferenceLoss;
 import java.util.ArrayList;
@@ -51,16 +51,7 @@ class GradientCheckpointingTest {
     @BeforeAll
     static void setUp() {
         cpu = Engines.start("cpu", 0);
-        ObjectNode c = Json.MAPPER.createObjectNode();
-        c.putArray("architectures").add("LlamaForCausalLM");
-        c.put("model_type", "llama");
-        c.put("vocab_size", 97);
-        c.put("hidden_size", 32);
-        c.put("intermediate_size", 48);
-        c.put("num_hidden_layers", 3);
-        c.put("num_attention_heads", 4);
-        c.put("num_key_value_heads", 2);
-        c.put("rms_norm_eps", 1e-5);
+        ObjectNode c = TinyModels.llamaConfig(97, 32, 48, 3, 4, 2);
         c.put("max_position_embeddings", 128);
         model = LlamaModel.random(HfModelConfig.parse(c, "ckpt-test"), 11, cpu, false);
         adapter = model.newAdapter(new LoraConfig(4, 8, 0.2, List.of("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",

@@ -8,7 +8,7 @@
  * there); ORPO follows TRL's ORPOTrainer, unchanged across versions.
  *
  * <p>A loss takes per-sequence tensors that the model produced and never calls the model.
- * Constants under autograd are cached 0-dim tensors ({@link dev.paft.train.loss.Scalars}),
+ * Constants under autograd are cached 0-dim tensors ({@link dev.paft.engine.Scalars}),
  * never Java numbers (docs/ENGINE-NOTES.md, trap 1). Results and intermediates attach to the manager of
  * the first operand, so callers pass per-step tensors (or a step manager where the first
  * operand is a long-lived parameter, as in {@link dev.paft.train.loss.L1Penalty}).

@@ -7,10 +7,10 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.paft.config.LoraConfig;
 import dev.paft.engine.Engines;
 import dev.paft.io.HfModelConfig;
-import dev.paft.io.Json;
 import dev.paft.lora.LoraAdapter;
 import dev.paft.model.Autograd;
 import dev.paft.model.LlamaModel;
+import dev.paft.testutil.TinyModels;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -46,16 +46,7 @@ public final class ModelBench {
     }
 
     static HfModelConfig config() {
-        ObjectNode c = Json.MAPPER.createObjectNode();
-        c.putArray("architectures").add("LlamaForCausalLM");
-        c.put("model_type", "llama");
-        c.put("vocab_size", 32000);
-        c.put("hidden_size", 256);
-        c.put("intermediate_size", 688);
-        c.put("num_hidden_layers", 4);
-        c.put("num_attention_heads", 8);
-        c.put("num_key_value_heads", 8);
-        c.put("rms_norm_eps", 1e-5);
+        ObjectNode c = TinyModels.llamaConfig(32000, 256, 688, 4, 8, 8);
         c.put("max_position_embeddings", 2048);
         return HfModelConfig.parse(c, "bench");
     }
@@ -73,7 +64,7 @@ public final class ModelBench {
         try (NDManager scope = parent.newSubManager()) {
             boolean was = Autograd.setGradMode(true);
             NDArray ids = ids(scope, r, b, t);
-            double loss = dev.paft.model.Fixtures.ce(model, scope, ids, null, ids.toLongArray(), adapter, true, true,
+            double loss = dev.paft.testutil.Fixtures.ce(model, scope, ids, null, ids.toLongArray(), adapter, true, true,
                     dev.paft.model.LabelScorer.DEFAULT_CHUNK, 0).loss();
             Autograd.setGradMode(false);
             for (NDArray p : adapter.parameters()) {

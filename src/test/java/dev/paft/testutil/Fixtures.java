@@ -1,4 +1,4 @@
-package dev.paft.model;
+package dev.paft.testutil;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
@@ -8,11 +8,14 @@ import dev.paft.engine.Engines;
 import dev.paft.io.FloatTensor;
 import dev.paft.io.TensorStore;
 import dev.paft.lora.LoraAdapter;
+import dev.paft.model.LabelScorer;
+import dev.paft.model.LlamaModel;
+import dev.paft.model.TrainingForward;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
-/** The tiny HF model dirs and golden tensors written by scripts/golden/make_model_golden.py. */
+/** The tiny HF model dirs and golden tensors written by scripts/golden/make_model_golden.py, and float comparisons. */
 public final class Fixtures {
     public static final Path ROOT = Path.of("src/test/resources/model");
 

@@ -1,4 +1,4 @@
-package dev.paft.report;
+package dev.paft.testutil;
 
 import dev.paft.io.DType;
 import dev.paft.io.FloatTensor;
@@ -12,20 +12,20 @@ import java.util.Map;
 import java.util.Random;
 
 /** Builds small PEFT adapters and model directories on disk for the report tests. */
-final class TestAdapters {
+public final class TestAdapters {
     private TestAdapters() {}
 
-    static PeftAdapterConfig config(int r, double alpha) {
+    public static PeftAdapterConfig config(int r, double alpha) {
         return new PeftAdapterConfig(r, alpha, 0, List.of("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
                 false, "test-base");
     }
 
-    static PeftAdapter.LoraPair pair(float[] a, int r, int in, float[] b, int out) {
+    public static PeftAdapter.LoraPair pair(float[] a, int r, int in, float[] b, int out) {
         return new PeftAdapter.LoraPair(FloatTensor.of(a, r, in), FloatTensor.of(b, out, r));
     }
 
     /** Random factors with magnitudes spread log-uniformly over [1e-4, 1e-1], about a fifth of B exactly zero. */
-    static PeftAdapter.LoraPair randomPair(Random rnd, int r, int in, int out) {
+    public static PeftAdapter.LoraPair randomPair(Random rnd, int r, int in, int out) {
         float[] a = new float[r * in];
         float[] b = new float[out * r];
         for (int i = 0; i < a.length; i++) {
@@ -38,7 +38,7 @@ final class TestAdapters {
     }
 
     /** A random adapter over {@code layers} layers with q, k, v, o, gate, up, down of small sizes. */
-    static PeftAdapter random(long seed, int layers, int r, double alpha) {
+    public static PeftAdapter random(long seed, int layers, int r, double alpha) {
         Random rnd = new Random(seed);
         int hidden = 40;
         int kv = 20;
@@ -57,13 +57,13 @@ final class TestAdapters {
         return new PeftAdapter(config(r, alpha), m);
     }
 
-    static Path write(PeftAdapter a, Path dir) {
+    public static Path write(PeftAdapter a, Path dir) {
         a.write(dir, DType.F32, null);
         return dir;
     }
 
     /** A model directory holding these tensors (config.json is not needed by the report). */
-    static Path writeModel(Path dir, Map<String, FloatTensor> tensors, DType dtype) throws java.io.IOException {
+    public static Path writeModel(Path dir, Map<String, FloatTensor> tensors, DType dtype) throws java.io.IOException {
         java.nio.file.Files.createDirectories(dir);
         SafetensorsWriter.writeAll(dir.resolve("model.safetensors"), tensors, dtype, Map.of("format", "pt"));
         return dir;

@@ -1,17 +1,19 @@
-package dev.paft.data;
+package dev.paft.testutil;
 
+import dev.paft.data.SftExample;
+import dev.paft.data.TextTokenizer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
 /** Shared test helpers: fixture paths and decoding of labelled token runs. */
-final class DataFixtures {
-    static final Path DATA = Path.of("src/test/resources/data");
+public final class DataFixtures {
+    public static final Path DATA = Path.of("src/test/resources/data");
 
     private DataFixtures() {}
 
     /** Each maximal run of labelled positions, decoded with special tokens written out. */
-    static List<String> labelledRuns(TextTokenizer tok, SftExample e) {
+    public static List<String> labelledRuns(TextTokenizer tok, SftExample e) {
         List<String> runs = new ArrayList<>();
         int i = 0;
         int[] labels = e.labels();
@@ -33,7 +35,7 @@ final class DataFixtures {
         return runs;
     }
 
-    static long count(int[] a, int v) {
+    public static long count(int[] a, int v) {
         return java.util.Arrays.stream(a).filter(x -> x == v).count();
     }
 }

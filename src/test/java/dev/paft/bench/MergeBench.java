@@ -1,10 +1,12 @@
-package dev.paft.merge;
+package dev.paft.bench;
 
 import dev.paft.io.AtomicFiles;
 import dev.paft.io.DType;
 import dev.paft.io.Json;
 import dev.paft.io.ShardedWriter;
 import dev.paft.io.TensorSpec;
+import dev.paft.merge.MergeRunner;
+import dev.paft.merge.MergeSpec;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
