@@ -284,7 +284,7 @@ public final class TrainBench {
 
     static TrainingConfig trainingConfig(int steps, int batchSize, Path out) {
         return new TrainingConfig(LR, "constant", 0, 0, 1.0, steps, batchSize, 1, MAX_GRAD_NORM, 0.0,
-                0.9, 0.999, 1e-8, 1, 0, 0, 1, 1, out.toString(), false, 1024);
+                0.9, 0.999, 1e-8, 1, 0, 0, 1, 1, out.toString(), false, 1024, "fp32");
     }
 
     interface AdapterSource {
