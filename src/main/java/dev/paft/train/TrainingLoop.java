@@ -1,9 +1,9 @@
 package dev.paft.train;
 
+import dev.paft.engine.GradMode;
+import dev.paft.engine.Torch;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.pytorch.engine.PtNDArray;
-import ai.djl.pytorch.jni.JniUtils;
 import dev.paft.config.TrainingConfig;
 import dev.paft.data.Batches;
 import dev.paft.data.Shuffle;
@@ -255,7 +255,7 @@ public final class TrainingLoop<E> {
      */
     public static void backward(NDManager scope, Objective.Output o, double scale) {
         NDArray scaled = o.loss().mul(scope.create((float) scale)); // constant as a tensor (DJL trap 1)
-        JniUtils.backward((PtNDArray) scaled, (PtNDArray) scope.ones(scaled.getShape()), false, false);
+        Torch.backward(scaled, scope.ones(scaled.getShape()));
         if (o.backward() != null) {
             o.backward().run();
         }
@@ -263,18 +263,12 @@ public final class TrainingLoop<E> {
 
     /** Forward and backward of one micro-batch with its loss scaled by {@code scale}; metrics added, scaled. */
     private long microStep(NDManager root, Objective<E> objective, List<E> batch, double scale, Map<String, Double> sums) {
-        try (NDManager scope = root.newSubManager()) {
-            boolean prev = JniUtils.isGradMode();
-            JniUtils.setGradMode(true);
-            try {
-                Objective.Output o = objective.forward(scope, batch, true);
-                backward(scope, o, scale);
-                sums.merge("loss", scale * o.loss().getFloat(), Double::sum);
-                o.metrics().forEach((key, v) -> sums.merge(key, scale * v.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).getFloat(), Double::sum));
-                return o.tokens();
-            } finally {
-                JniUtils.setGradMode(prev);
-            }
+        try (NDManager scope = root.newSubManager(); GradMode on = GradMode.on()) {
+            Objective.Output o = objective.forward(scope, batch, true);
+            backward(scope, o, scale);
+            sums.merge("loss", scale * o.loss().getFloat(), Double::sum);
+            o.metrics().forEach((key, v) -> sums.merge(key, scale * v.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).getFloat(), Double::sum));
+            return o.tokens();
         }
     }
 
@@ -302,7 +296,7 @@ public final class TrainingLoop<E> {
 
     private static void zeroGradients(Map<String, NDArray> params) {
         for (NDArray p : params.values()) {
-            JniUtils.zeroGrad((PtNDArray) p);
+            Torch.zeroGrad(p);
         }
     }
 
@@ -310,9 +304,7 @@ public final class TrainingLoop<E> {
     public Map<String, Double> evaluate(NDManager root, Objective<E> objective, List<E> eval) {
         Map<String, Double> sums = new LinkedHashMap<>();
         int batches = 0;
-        boolean prev = JniUtils.isGradMode();
-        JniUtils.setGradMode(false);
-        try {
+        try (GradMode off = GradMode.off()) {
             for (List<E> batch : Batches.chunks(eval, cfg.batchSize(), false)) {
                 try (NDManager scope = root.newSubManager()) {
                     Objective.Output o = objective.forward(scope, batch, false);
@@ -321,8 +313,6 @@ public final class TrainingLoop<E> {
                 }
                 batches++;
             }
-        } finally {
-            JniUtils.setGradMode(prev);
         }
         final int n = batches;
         sums.replaceAll((k, v) -> v / n);
