@@ -98,6 +98,9 @@ public final class TorchBootstrap {
                     + firstLine(e), e);
         }
         Path links = linkFolder(dir);
+        requireNoOverride("PYTORCH_LIBRARY_PATH", links.toString());
+        requireNoOverride("PYTORCH_VERSION", LIBTORCH_VERSION);
+        requireNoOverride("PYTORCH_FLAVOR", cuda ? "cu128" : "cpu");
         System.setProperty("PYTORCH_LIBRARY_PATH", links.toString());
         System.setProperty("PYTORCH_VERSION", LIBTORCH_VERSION);
         System.setProperty("PYTORCH_FLAVOR", cuda ? "cu128" : "cpu");
@@ -110,6 +113,18 @@ public final class TorchBootstrap {
         loadMillis = (System.nanoTime() - t0) / 1_000_000;
         LOG.debug("libtorch {} ({}) loaded from {} in {} ms; {} intra-op threads", LIBTORCH_VERSION,
                 cuda ? "CUDA" : "CPU", dir, loadMillis, intra);
+    }
+
+    /**
+     * DJL reads these from the environment before the system properties set here: a different value would make it
+     * load a second libtorch next to JavaCPP's (the process aborts), so it is a usage error (exit 2) naming the variable.
+     */
+    private static void requireNoOverride(String name, String ours) {
+        String env = System.getenv(name);
+        if (env != null && !env.equals(ours)) {
+            throw PaftException.usage("the environment sets " + name + "=" + env + ", but paft loads its own libtorch "
+                    + LIBTORCH_VERSION + " (" + ours + ") and DJL must use the same: unset " + name);
+        }
     }
 
     /** The cached folder holding libtorch.so, or null. */

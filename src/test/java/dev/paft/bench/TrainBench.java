@@ -24,6 +24,9 @@ import dev.paft.io.SafetensorsWriter;
 import dev.paft.lora.LoraAdapter;
 import dev.paft.model.HfNames;
 import dev.paft.model.LlamaModel;
+import dev.paft.model.LabelScorer;
+import dev.paft.model.Precision;
+import dev.paft.io.WeightStorage;
 import dev.paft.train.LoraPolicy;
 import dev.paft.train.Objective;
 import dev.paft.train.PreferenceObjective;
@@ -115,8 +118,13 @@ public final class TrainBench {
                 Device dev = Engines.start(devName, devName.equals("cpu") ? threads : 0);
                 System.out.println("device " + dev);
                 Path dir = Path.of(args[1]);
-                try (LlamaModel model = LlamaModel.load(dir, dev, false)) {
-                    runLoop(model, () -> model.loadAdapter(dir.resolve("adapter")), readBatch(dir), Integer.parseInt(args[2]), "paft");
+                // bench.precision: fp32 (default) or bf16 (training.precision); bench.dtype: the weights' storage (model.dtype)
+                Precision precision = Precision.resolve(System.getProperty("bench.precision", "fp32"), dev);
+                String storage = System.getProperty("bench.dtype", "f32");
+                try (LlamaModel model = LlamaModel.load(dir, dev, WeightStorage.of(storage))) {
+                    runLoop(model, () -> model.loadAdapter(dir.resolve("adapter")), readBatch(dir), Integer.parseInt(args[2]),
+                            precision == Precision.FP32 && storage.equals("f32") ? "paft"
+                                    : "paft-" + precision.configName() + "-" + storage, precision);
                 }
             }
             case "phases" -> {
@@ -293,11 +301,16 @@ public final class TrainBench {
 
     /** SFT then DPO through {@link TrainingLoop}, each from a fresh copy of the adapter. */
     static void runLoop(LlamaModel model, AdapterSource adapters, BenchBatch batch, int steps, String impl) throws Exception {
+        runLoop(model, adapters, batch, steps, impl, Precision.FP32);
+    }
+
+    static void runLoop(LlamaModel model, AdapterSource adapters, BenchBatch batch, int steps, String impl,
+                        Precision precision) throws Exception {
         long tokens = batch.sft().stream().mapToLong(SftExample::length).sum();
         for (String kind : List.of("sft", "dpo")) {
             resetPeakRss();
             try (LoraAdapter adapter = adapters.get()) {
-                LoraPolicy policy = new LoraPolicy(model, adapter);
+                LoraPolicy policy = new LoraPolicy(model, adapter, true, LabelScorer.DEFAULT_CHUNK, precision);
                 Path out = Files.createTempDirectory("paft-bench-" + kind);
                 List<Double> times = new ArrayList<>();
                 double[] first = new double[2];
