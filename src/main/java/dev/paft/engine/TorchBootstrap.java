@@ -27,7 +27,12 @@ import org.slf4j.LoggerFactory;
  *   <li>sets the intra-op and inter-op thread counts explicitly (with JavaCPP's libtorch DJL would otherwise
  *       run on 1 intra-op thread).</li>
  * </ol>
- * Nothing here runs until a command needs the engine: {@code --help}, {@code --dry-run} and the merge commands
+ * <p>External mode: when the environment sets {@code PYTORCH_LIBRARY_PATH} (a libtorch of the user's, e.g. a pip
+ * torch with DJL's JNI built against it), JavaCPP's libtorch is not loaded, DJL uses that one alone, and the
+ * bridge is unavailable: float32 with explicit attention; {@code training.precision: bf16} is then a usage error
+ * naming what to install ({@link #bridgeMissing}).
+ *
+ * <p>Nothing here runs until a command needs the engine: {@code --help}, {@code --dry-run} and the merge commands
  * load no native library. See docs/ENGINE-NOTES.md ("One libtorch").
  */
 public final class TorchBootstrap {
@@ -39,6 +44,7 @@ public final class TorchBootstrap {
 
     private static volatile boolean loaded;
     private static volatile boolean cuda;
+    private static volatile String external;
     private static volatile long loadMillis = -1;
 
     private TorchBootstrap() {}
@@ -51,6 +57,28 @@ public final class TorchBootstrap {
     /** True when the loaded libtorch is JavaCPP's CUDA build ({@code mvn -Pcuda package}). */
     public static boolean isCudaBuild() {
         return cuda;
+    }
+
+    /**
+     * True when JavaCPP's libtorch is loaded and the bridge ({@link Torch}: bf16, fused attention) can be used;
+     * false in external mode (the environment's {@code PYTORCH_LIBRARY_PATH}: DJL alone, float32 only).
+     */
+    public static boolean bridgeAvailable() {
+        return loaded && external == null;
+    }
+
+    /**
+     * Why the bridge is unavailable and what to install, one sentence for an error message; null when it is
+     * available (or nothing is loaded yet).
+     */
+    public static String bridgeMissing() {
+        if (!loaded || external == null) {
+            return null;
+        }
+        return "the environment sets PYTORCH_LIBRARY_PATH=" + external + ", so paft runs on that libtorch through DJL alone"
+                + " (float32, explicit attention); bf16 compute and fused attention need JavaCPP's libtorch " + LIBTORCH_VERSION
+                + " (org.bytedeco:pytorch, in paft's jar; for CUDA build it with mvn -Pcuda -DskipTests package):"
+                + " unset PYTORCH_LIBRARY_PATH to use it";
     }
 
     /** Milliseconds the native load took (JavaCPP and DJL's JNI), or -1 before {@link #load}. */
@@ -70,6 +98,20 @@ public final class TorchBootstrap {
         }
         long t0 = System.nanoTime();
         int intra = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
+        String env = System.getenv("PYTORCH_LIBRARY_PATH");
+        if (env != null && !env.isBlank()) {
+            // External mode: a libtorch the user chose (e.g. a pip torch with DJL's JNI built against it, the GPU route
+            // of scripts/bench/gpu.sh). JavaCPP's libtorch must then stay unloaded (two copies abort the process).
+            external = env;
+            System.setProperty("ai.djl.pytorch.num_threads", Integer.toString(intra));
+            System.setProperty("ai.djl.pytorch.num_interop_threads", "1");
+            System.setProperty("ai.djl.offline", "true");
+            System.setProperty("OPT_OUT_TRACKING", "true");
+            loaded = true;
+            loadMillis = 0;
+            LOG.info("using the libtorch in PYTORCH_LIBRARY_PATH={} through DJL alone: float32, explicit attention", env);
+            return;
+        }
         String platform = Loader.getPlatform();
         if (!platform.equals("linux-x86_64")) {
             throw new PaftException(PaftException.INTERNAL, "paft's libtorch is built for linux-x86_64; this machine is "
@@ -98,7 +140,6 @@ public final class TorchBootstrap {
                     + firstLine(e), e);
         }
         Path links = linkFolder(dir);
-        requireNoOverride("PYTORCH_LIBRARY_PATH", links.toString());
         requireNoOverride("PYTORCH_VERSION", LIBTORCH_VERSION);
         requireNoOverride("PYTORCH_FLAVOR", cuda ? "cu128" : "cpu");
         System.setProperty("PYTORCH_LIBRARY_PATH", links.toString());
@@ -108,6 +149,9 @@ public final class TorchBootstrap {
         System.setProperty("ai.djl.pytorch.num_interop_threads", "1");
         System.setProperty("ai.djl.offline", "true");
         System.setProperty("OPT_OUT_TRACKING", "true");
+        if (cuda) {
+            pointJnaAtCudart(platform);
+        }
         org.bytedeco.pytorch.global.torch.set_num_threads(intra);
         loaded = true;
         loadMillis = (System.nanoTime() - t0) / 1_000_000;
@@ -124,6 +168,26 @@ public final class TorchBootstrap {
         if (env != null && !env.equals(ours)) {
             throw PaftException.usage("the environment sets " + name + "=" + env + ", but paft loads its own libtorch "
                     + LIBTORCH_VERSION + " (" + ours + ") and DJL must use the same: unset " + name);
+        }
+    }
+
+    /**
+     * DJL counts GPUs through the CUDA runtime, loaded by name with JNA ({@code ai.djl.util.cuda.CudaUtils}); in a
+     * {@code -Pcuda} build that runtime is JavaCPP's ({@code org.bytedeco:cuda-redist}), cached next to libtorch, so
+     * its folder goes on {@code jna.library.path}. Unverified on a GPU so far (scripts/bench/gpu.sh).
+     */
+    private static void pointJnaAtCudart(String platform) {
+        try {
+            for (File dir : Loader.cacheResources("/org/bytedeco/cuda/" + platform + "/")) {
+                String[] names = dir == null ? null : dir.list((d, n) -> n.startsWith("libcudart.so"));
+                if (names != null && names.length > 0) {
+                    String old = System.getProperty("jna.library.path");
+                    System.setProperty("jna.library.path", old == null || old.isEmpty() ? dir.toString() : old + File.pathSeparator + dir);
+                    return;
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.debug("no CUDA runtime found in JavaCPP's cache: {}", e.toString());
         }
     }
 

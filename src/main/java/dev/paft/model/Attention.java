@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import dev.paft.engine.Torch;
+import dev.paft.engine.TorchBootstrap;
 
 /**
  * Causal self-attention with grouped-query heads and rotary positions (HF LlamaAttention):
@@ -36,7 +37,9 @@ public final class Attention {
             k = kvAll[0];
             v = kvAll[1];
         }
-        NDArray o = Torch.sdpa(q, k, v, p.mask(), false, 1.0 / Math.sqrt(d));          // [B, H, T, D]
+        NDArray o = TorchBootstrap.bridgeAvailable()                                      // [B, H, T, D]
+                ? Torch.sdpa(q, k, v, p.mask(), false, 1.0 / Math.sqrt(d))
+                : attend(q, k, v, p.mask(), p.scalar(1.0 / Math.sqrt(d)));   // external libtorch: DJL alone
         o = o.transpose(0, 2, 1, 3).reshape(b, t, (long) h * d);                        // [B, T, H*D]
         return p.project(w, Proj.O, o);                                                 // [B, T, hidden]
     }

@@ -25,6 +25,7 @@ import dev.paft.lora.LoraAdapter;
 import dev.paft.model.HfNames;
 import dev.paft.model.LlamaModel;
 import dev.paft.model.LabelScorer;
+import dev.paft.engine.Torch;
 import dev.paft.model.Precision;
 import dev.paft.io.WeightStorage;
 import dev.paft.train.LoraPolicy;
@@ -658,20 +659,26 @@ public final class TrainBench {
     /** Best time of an N x N float32 matmul; on a GPU each product is synchronized by reading one element. */
     static void matmul(int n, int reps, Device dev) {
         try (NDManager m = NDManager.newBaseManager(dev)) {
+            boolean bf16 = "bf16".equals(System.getProperty("bench.matmul.dtype"));   // the MFU denominator of bf16 runs
             NDArray a = m.randomNormal(new Shape(n, n));
             NDArray b = m.randomNormal(new Shape(n, n));
-            try (NDArray c = a.matMul(b)) {
-                c.get(0, 0).getFloat();
+            if (bf16) {
+                a = Torch.cast(a, Torch.Dtype.BF16);
+                b = Torch.cast(b, Torch.Dtype.BF16);
+            }
+            try (NDArray c = a.matMul(b); NDArray c0 = c.get(0, 0); NDArray f = Torch.cast(c0, Torch.Dtype.F32)) {
+                f.getFloat();
             }
             double best = Double.MAX_VALUE;
             for (int i = 0; i < reps; i++) {
                 long t0 = System.nanoTime();
-                try (NDArray c = a.matMul(b); NDArray e = c.get(0, 0)) {
-                    e.getFloat();
+                try (NDArray c = a.matMul(b); NDArray e = c.get(0, 0); NDArray f = Torch.cast(e, Torch.Dtype.F32)) {
+                    f.getFloat();
                 }
                 best = Math.min(best, (System.nanoTime() - t0) / 1e9);
             }
-            System.out.printf("RESULT impl=paft kind=matmul n=%d best_s=%.5f gflops=%.1f%n", n, best, 2.0 * n * n * n / best / 1e9);
+            System.out.printf("RESULT impl=paft kind=matmul n=%d dtype=%s best_s=%.5f gflops=%.1f%n", n, bf16 ? "bfloat16" : "float32", best,
+                    2.0 * n * n * n / best / 1e9);
         }
     }
 }
