@@ -6,8 +6,11 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import org.bytedeco.javacpp.Loader;
+import org.bytedeco.pytorch.global.torch;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -131,7 +134,7 @@ public final class TorchBootstrap {
                         + " must be on it (rebuild with mvn package)");
             }
             cuda = Files.exists(dir.resolve("libtorch_cuda.so"));
-            Loader.load(org.bytedeco.pytorch.global.torch.class);
+            Loader.load(torch.class);
         } catch (IOException | RuntimeException | LinkageError e) {
             if (e instanceof PaftException p) {
                 throw p;
@@ -152,7 +155,7 @@ public final class TorchBootstrap {
         if (cuda) {
             pointJnaAtCudart(platform);
         }
-        org.bytedeco.pytorch.global.torch.set_num_threads(intra);
+        torch.set_num_threads(intra);
         loaded = true;
         loadMillis = (System.nanoTime() - t0) / 1_000_000;
         LOG.debug("libtorch {} ({}) loaded from {} in {} ms; {} intra-op threads", LIBTORCH_VERSION,
@@ -210,7 +213,7 @@ public final class TorchBootstrap {
      */
     private static Path linkFolder(Path libDir) {
         Path target = libDir.getParent().resolve("paft-djl-" + libDir.getFileName() + "-" + Integer.toHexString(libDir.toString().hashCode()));
-        List<String> names = new java.util.ArrayList<>(CPU_LIBS);
+        List<String> names = new ArrayList<>(CPU_LIBS);
         if (cuda) {
             names.addAll(CUDA_LIBS);
         }
@@ -256,7 +259,7 @@ public final class TorchBootstrap {
 
     private static void deleteTree(Path p) {
         try (var s = Files.walk(p)) {
-            s.sorted(java.util.Comparator.reverseOrder()).forEach(x -> x.toFile().delete());
+            s.sorted(Comparator.reverseOrder()).forEach(x -> x.toFile().delete());
         } catch (IOException ignored) {
             // best effort: a stale temporary folder next to the cache is harmless
         }
