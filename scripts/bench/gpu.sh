@@ -3,30 +3,45 @@
 # plain PyTorch on the same weights and batch (loss and grad norm checked first), with a 1B-class config:
 # hidden 2048, 16 layers, 32 heads, 8 KV heads, MLP 5632, vocab 32000, seq 1024, batch 4, LoRA r 8 on q,k,v,o,
 # float32 (~845M parameters, 3.4 GB). Prints tokens/s and model-FLOPs utilization against the card's float32
-# matmul rate measured in the same run, then checks the real CLI on the GPU: `paft eval` of the bundled demo
+# matmul rate measured in the same run; then the same steps with training.precision bf16 (bf16 weights, fused
+# attention) against PyTorch in bf16 with F.scaled_dot_product_attention, MFU against the bf16 matmul rate; then the
+# Mistral-7B shape with zephyr settings (seq 2048, batch 4, checkpointing, bf16) through the real CLI, with the peak
+# GPU memory (nvidia-smi, polled) and tokens/s; then checks the real CLI on the GPU: `paft eval` of the bundled demo
 # model on cuda against the same command on cpu, and `paft demo --device cuda`.
+#
+# libtorch, two routes (docs/ENGINE-NOTES.md, "One libtorch"):
+#   javacpp:  paft's own libtorch 2.7.1 from JavaCPP's jars; on a GPU the `mvn -Pcuda` natives
+#             (org.bytedeco:pytorch:...:linux-x86_64-gpu, cuda, cuda-redist: ~1.5 GB of jars; `CUDA=1 gpu.sh bundle`).
+#             Everything runs, bf16 (b3) included. The GPU machine needs only the NVIDIA driver.
+#   external: no CUDA jars on the class path: a CUDA libtorch DJL can load (below, 4), through DJL alone (external
+#             mode: float32 with explicit attention); b3 is skipped, b4 runs with float32 compute.
 #
 #   scripts/bench/gpu.sh                       # on the GPU machine (STEPS=3 CONFIG=gpu1b DEMO=1 by default)
 #   scripts/bench/gpu.sh bundle FILE.tar.xz    # on a build machine: everything the GPU machine lacks, in one file
 #        JRE=1          also put a jlink'ed Java 17 runtime in it (~18 MB of the file)
+#        CUDA=1         put JavaCPP's CUDA libtorch in it (mvn -Pcuda; the javacpp route; ~1 GB, too large for a
+#                       64 MiB transfer); without it the bundle has no native libtorch (the external route, ~50 MB)
 #        DJL_SRC=DIR    also put DJL 0.36.0's JNI sources in it (DIR = a checkout of deepjavalibrary/djl at
-#                       v0.36.0), for a machine whose only libtorch is a pip torch other than 2.7.1
+#                       v0.36.0), for the external route on a machine whose only libtorch is a pip torch other than 2.7.1
 #   GPU_BUNDLE=FILE.tar.xz scripts/bench/gpu.sh   # unpacks the bundle into target/gpu-bench-lib first
 #   GPU_BENCH_DEVICE=cpu CONFIG=tiny DEMO=0 scripts/bench/gpu.sh   # rehearse the whole path on a CPU machine
 #   TF32=0 skips the TF32 check (b2: Tf32Check's float32 matmul with and without TORCH_ALLOW_TF32_CUBLAS_OVERRIDE=1)
+#   BF16=0 skips the bf16 steps (b3); ZEPHYR=0 skips the Mistral-7B-shape memory run (b4)
 #
 # What it needs, in the order it looks (whatever is missing is named, exit 2):
 #   1. an NVIDIA GPU (nvidia-smi);
 #   2. Java 17+: target/gpu-bench-lib/jre (from the bundle), JAVA_HOME, or java on PATH;
 #   3. paft's classes and jars: PAFT_CLASSPATH, target/gpu-bench-lib (the bundle), or a built checkout
-#      (target/classes, target/test-classes and target/test.classpath from scripts/lib/env.sh's paft_test_classpath);
-#   4. a CUDA libtorch DJL 0.36 can load:
+#      (target/classes, target/test-classes and target/model-bench-cuda.classpath from
+#      `mvn -Pcuda dependency:build-classpath -Dmdep.outputFile=target/model-bench-cuda.classpath`);
+#   4. javacpp route: JavaCPP's CUDA libtorch on that class path (pytorch-2.7.1-1.5.12-linux-x86_64-gpu.jar); else the
+#      external route: a CUDA libtorch DJL 0.36 can load:
 #      a. PYTORCH_LIBRARY_PATH (+ PYTORCH_VERSION / PYTORCH_FLAVOR, default 2.7.1 / cu128), or
 #         ~/.djl.ai/pytorch/2.7.1-cu128-linux-x86_64, or python3's torch if it is 2.7.1+cu128: DJL's own JNI
 #         for 2.7.1 (in the pytorch-jni jar) is used;
 #      b. else python3's torch of any other version, with the bundle's DJL JNI sources and g++: the JNI is
 #         built against it (scripts/bench/gpu-jni.sh, about a minute on 16 cores, cached in target/gpu-bench).
-#   5. python3 with torch (the PyTorch side; optional: without it only paft's numbers are printed).
+#   5. python3 with torch >= 2.5 (the PyTorch side; optional: without it only paft's numbers are printed).
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/env.sh"
 cd "$PAFT_ROOT"
@@ -43,12 +58,19 @@ say() { echo "gpu.sh: $*"; }
 
 if [ "${1:-}" = "bundle" ]; then
   out="${2:?usage: gpu.sh bundle FILE.tar.xz}"; case "$out" in /*) ;; *) out="$ROOT/$out";; esac
-  paft_test_classpath >/dev/null || exit 1    # test-compiled when stale; dependencies in target/test.classpath
+  mvn -B -q -o test-compile || exit 1
+  if [ "${CUDA:-0}" = 1 ]; then   # the CUDA natives (first time: a download from Maven Central, ~1.5 GB)
+    mvn -B -q -Pcuda dependency:build-classpath -Dmdep.outputFile=target/model-bench-cuda.classpath >/dev/null || exit 1
+    BCP=target/model-bench-cuda.classpath; DROP=/nothing-to-drop
+  else                             # external route: no native libtorch in the bundle (the class jars stay)
+    [ -s target/model-bench.classpath ] || mvn -B -q -o dependency:build-classpath -Dmdep.outputFile=target/model-bench.classpath >/dev/null
+    BCP=target/model-bench.classpath; DROP='-linux-x86_64.jar$'
+  fi
   rm -rf "$LIB"; mkdir -p "$LIB/jars"
   jdk="${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v javac)")")")}"   # for jlink, jni.h
   cp -r target/classes "$LIB/classes"; cp -r target/test-classes "$LIB/test-classes"
-  # no CPU natives (111 MB), no test framework; the tokenizers jar keeps only its linux-x86_64 natives
-  tr ':' '\n' < target/test.classpath | grep -v -e pytorch-native-cpu -e /junit -e opentest4j -e apiguardian \
+  # the CUDA libtorch instead of the CPU one, no test framework; the tokenizers jar keeps only its linux-x86_64 natives
+  tr ':' '\n' < "$BCP" | grep -v -e /junit -e opentest4j -e apiguardian -e "org/bytedeco/.*$DROP" \
     | xargs -I{} cp {} "$LIB/jars/"
   tok=$(ls "$LIB"/jars/tokenizers-*.jar 2>/dev/null | head -1)
   if [ -n "$tok" ]; then
@@ -101,14 +123,27 @@ fi
 CP=""
 if [ -n "${PAFT_CLASSPATH:-}" ]; then CP="$PAFT_CLASSPATH"
 elif [ -d "$LIB/jars" ]; then CP="$LIB/classes:$LIB/test-classes:$LIB/jars/*"
-elif [ -d target/test-classes/dev/paft/bench ] && [ -s target/test.classpath ]; then
-  CP="target/classes:target/test-classes:$(tr ':' '\n' < target/test.classpath | grep -v pytorch-native-cpu | paste -sd:)"
+elif [ -d target/test-classes/dev/paft/bench ] && [ -s target/model-bench-cuda.classpath ]; then
+  CP="target/classes:target/test-classes:$(cat target/model-bench-cuda.classpath)"
+elif [ -d target/test-classes/dev/paft/bench ] && [ -s target/model-bench.classpath ]; then
+  CP="target/classes:target/test-classes:$(cat target/model-bench.classpath)"
 fi
 [ -n "$CP" ] || { say "missing: paft's classes and jars: PAFT_CLASSPATH, GPU_BUNDLE (gpu.sh bundle), or a built checkout"; fail=1; }
 
-# 4. libtorch
-has_libtorch() { [ -f "$1/libtorch.so" ] && { [ "$DEV" = cpu ] || [ -f "$1/libtorch_cuda.so" ]; }; }
+# 4. libtorch: the javacpp route when JavaCPP's CUDA jar is on the class path (or on a CPU rehearsal without
+# PYTORCH_LIBRARY_PATH), else the external route (external mode: DJL alone, float32)
 PYT=$($PY -c 'import torch,os;print(os.path.join(os.path.dirname(torch.__file__),"lib"), torch.__version__, torch.version.cuda or "none")' 2>/dev/null || true)
+JCP=$(echo "$CP" | tr ':' '\n' | while read -r e; do case "$e" in *'*') ls ${e%/\*}/pytorch-*-linux-x86_64-gpu.jar 2>/dev/null;; *pytorch-*-linux-x86_64-gpu.jar) echo "$e";; esac; done | head -1)
+if [ -n "$JCP" ] || { [ "$DEV" = cpu ] && [ -z "${PYTORCH_LIBRARY_PATH:-}" ]; }; then
+  ROUTE=javacpp; LT="JavaCPP ${JCP:-CPU libtorch}"
+  for v in PYTORCH_LIBRARY_PATH PYTORCH_VERSION PYTORCH_FLAVOR; do
+    [ -z "${!v:-}" ] || { say "unsetting $v=${!v}: the javacpp route loads paft's own libtorch"; unset "$v"; }
+  done
+  [ "$fail" = 0 ] || exit 2
+  export DJL_OFFLINE=true OPT_OUT_TRACKING=true OMP_WAIT_POLICY=PASSIVE
+else
+ROUTE=external
+has_libtorch() { [ -f "$1/libtorch.so" ] && { [ "$DEV" = cpu ] || [ -f "$1/libtorch_cuda.so" ]; }; }
 LT=""
 if [ -n "${PYTORCH_LIBRARY_PATH:-}" ] && has_libtorch "$PYTORCH_LIBRARY_PATH"; then
   LT="$PYTORCH_LIBRARY_PATH"; export PYTORCH_VERSION="${PYTORCH_VERSION:-2.7.1}" PYTORCH_FLAVOR="${PYTORCH_FLAVOR:-cu128}"
@@ -138,10 +173,12 @@ if [ "$DEV" != cpu ]; then
     export LD_LIBRARY_PATH="$ROOT/target/gpu-bench/cudart:$(dirname "$crt")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"; fi
 fi
 
+fi
+
 OUT="${OUT_DIR:-target/gpu-bench}"; mkdir -p "$OUT"; RES="$OUT/results.txt"; : > "$RES"
 say "GPU: $GPU_NAME"
 say "java: $("$JAVA" -version 2>&1 | head -1)"
-say "libtorch: $LT (PYTORCH_VERSION=$PYTORCH_VERSION PYTORCH_FLAVOR=$PYTORCH_FLAVOR)"
+say "libtorch: $LT (route $ROUTE)"
 say "config $CONFIG, $STEPS timed steps, device $DEV; $(date -u +%Y-%m-%dT%H:%MZ)"
 jrun() { "$JAVA" ${BENCH_JAVA_OPTS:--Xmx16g} -Dai.djl.offline=true -cp "$CP" "$@" 2>&1; }
 paft() { jrun dev.paft.cli.Paft "$@"; }
@@ -188,6 +225,49 @@ active = e1 > 1e-4 > e0 * 10
 print(f"gpu.sh: TF32 override {'ACTIVE' if active else 'NOT active'}: max rel err {e0:.1e} -> {e1:.1e}, "
       f"matmul {t0:.2f} -> {t1:.2f} ms ({t0 / t1:.2f}x)")
 EOF2
+fi
+
+# b3. training.precision bf16 (issue 14): the same steps with bf16 weights and compute (fused attention), against
+# PyTorch in bf16 with F.scaled_dot_product_attention (torch_train.py, PAFT_PRECISION=bf16); MFU against the bf16
+# matmul rate of the same run. Results: $OUT/results-bf16.txt, table $OUT/table-bf16.txt.
+if [ "${BF16:-1}" = 1 ] && [ "$BENCH" = 1 ] && [ "$ROUTE" = external ]; then
+  say "b3 skipped: bf16 needs JavaCPP's CUDA libtorch on the class path (make the bundle with CUDA=1: mvn -Pcuda)"
+elif [ "${BF16:-1}" = 1 ] && [ "$BENCH" = 1 ]; then
+  R16="$OUT/results-bf16.txt"; : > "$R16"
+  jrun -Dbench.matmul.dtype=bf16 dev.paft.bench.TrainBench matmul $MM 10 "$DEV" | grep RESULT | tee -a "$R16"
+  [ "$HAVE_TORCH" = 1 ] && PAFT_DEVICE=$DEV PAFT_MATMUL_DTYPE=bf16 $PY scripts/bench/torch_train.py matmul $MM 10 2>&1 | grep RESULT | tee -a "$R16"
+  jrun -Dbench.device="$DEV" -Dbench.precision=bf16 -Dbench.dtype=bf16 dev.paft.bench.TrainBench run "$BDIR" "$STEPS" \
+    | tee "$OUT/train-paft-bf16.log" | grep RESULT | sed 's/impl=paft-bf16-bf16/impl=paft/' | tag | tee -a "$R16"
+  grep -q 'impl=paft kind=sft' "$R16" || { say "paft's bf16 training run failed; $OUT/train-paft-bf16.log:"; grep -v '^\s*at ' "$OUT/train-paft-bf16.log" | tail -30; }
+  if [ "$HAVE_TORCH" = 1 ]; then
+    PAFT_DEVICE=$DEV PAFT_PRECISION=bf16 PAFT_THREADS=$(nproc) $PY scripts/bench/torch_train.py run "$BDIR" "$STEPS" 2>&1 \
+      | tee "$OUT/train-torch-bf16.log" | grep RESULT | tag | tee -a "$R16"
+  fi
+  echo "RESULT kind=gpu name=\"$GPU_NAME\"" >> "$R16"
+  say "bf16 (MFU against the bf16 matmul rate):"
+  $PY scripts/bench/summarize.py "$R16" 2>/dev/null | tee "$OUT/table-bf16.txt" || cat "$R16"
+fi
+
+# b4. the Mistral-7B shape with zephyr settings through the real CLI (issue 14's memory goal: peak GPU memory <= 24 GiB):
+# zero weights in a sparse file (make_sparse_model.py), seq 2048, batch 4, checkpointing, model.dtype and
+# training.precision bf16, 2 optimizer steps; nvidia-smi polled every 0.2 s for the peak, tokens/s from metrics.jsonl.
+if [ "${ZEPHYR:-1}" = 1 ] && [ "$DEV" != cpu ]; then
+  M7="$OUT/model-7b"; PREC=bf16; [ "$ROUTE" = external ] && PREC=fp32
+  [ -f "$M7/model.safetensors" ] || $PY scripts/bench/make_sparse_model.py 7b "$M7" --dtype BF16 >/dev/null || say "cannot make the 7b model"
+  for kind in sft dpo; do
+    if [ "$kind" = sft ]; then cmd=train-sft; data="$M7/sft.jsonl"; else cmd=train-dpo; data="$M7/pref.jsonl"; fi
+    rm -rf "$OUT/z7-$kind"; peak="$OUT/z7-$kind.mem"; : > "$peak"
+    ( while :; do nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits | head -1 >> "$peak"; sleep 0.2; done ) & poll=$!
+    t0=$(date +%s)
+    paft "$cmd" --device "$DEV" --model "$M7" --train "$data" -o "$OUT/z7-$kind" --max-steps 2 --batch-size 4 --grad-accum 1 \
+      --max-length 2048 --set model.dtype=bf16 --set training.precision=$PREC --set training.gradient_checkpointing=true \
+      --set training.save_steps=0 --set training.log_steps=1 --set training.eval_steps=0 --set data.eval=null > "$OUT/z7-$kind.log"
+    rc=$?; kill $poll 2>/dev/null; wait $poll 2>/dev/null
+    base=$(head -1 "$peak"); max=$(sort -n "$peak" | tail -1)
+    tps=$(tail -1 "$OUT/z7-$kind/metrics.jsonl" 2>/dev/null | $PY -c 'import json,sys; print(json.loads(sys.stdin.read())["tokens_per_s"])' 2>/dev/null)
+    echo "RESULT kind=zephyr7b-$kind precision=$PREC route=$ROUTE exit=$rc peak_gpu_mib=$max before_mib=$base tokens_per_s=${tps:-?} wall_s=$(( $(date +%s) - t0 ))" | tee -a "$RES"
+    [ "$rc" = 0 ] || grep -v '^\s*at ' "$OUT/z7-$kind.log" | tail -20
+  done
 fi
 
 # c. the real CLI on the device: eval of the bundled demo model on $DEV against cpu, then the demo

@@ -13,6 +13,10 @@ safetensors reader (no safetensors package needed).
   torch_train.py matmul [N] [REPS]   N x N float32 matmul GFLOP/s
   torch_train.py profile DIR TRACE   profiler trace of one SFT forward + backward (profile_summary.py reads it)
 Threads: PAFT_THREADS (default 2). Device: PAFT_DEVICE (default cpu; "cuda" on a GPU machine, scripts/bench/gpu.sh).
+Precision: PAFT_PRECISION=fp32 (default: explicit attention, everything float32) or bf16 (training.precision: bf16 as
+transformers + PEFT with a bf16 base: frozen weights and activations bf16, F.scaled_dot_product_attention, RMSNorm,
+the LoRA branch, final norm, LM head and losses float32; LoRA factors and AdamW state float32). PAFT_MATMUL_DTYPE=bf16
+makes `matmul` measure the bf16 rate (the MFU denominator of a bf16 run).
 """
 import json
 import math
@@ -34,6 +38,8 @@ except RuntimeError:
 
 MASK_NEG = -1e9
 DEV = torch.device(os.environ.get("PAFT_DEVICE", "cpu"))
+BF16 = os.environ.get("PAFT_PRECISION", "fp32") == "bf16"
+CD = torch.bfloat16 if BF16 else torch.float32   # compute dtype of the decoder
 
 
 def sync():
@@ -65,6 +71,10 @@ class Model:
         self.eps = c["rms_norm_eps"]
         inv = 1.0 / (c.get("rope_theta", 10000.0) ** (torch.arange(0, self.hd, 2, dtype=torch.float32) / self.hd))
         self.inv_freq = inv.to(DEV)
+        if BF16:   # frozen projections and embeddings held in bf16 (model.dtype: bf16); norms stay float32
+            for k in list(self.w):
+                if not k.endswith("norm.weight") and k != "lm_head.weight":
+                    self.w[k] = self.w[k].to(torch.bfloat16)
 
     def params(self):
         return [p for m in self.lora.values() for p in (m["A"], m["B"])]
@@ -73,13 +83,14 @@ class Model:
         key = f"model.layers.{layer}.{block}.{name}"
         y = F.linear(x, self.w[key + ".weight"])
         m = self.lora.get(key) if self.enabled else None
-        if m is not None:
-            y = y + F.linear(F.linear(x, m["A"]), m["B"]) * self.scaling
+        if m is not None:   # PEFT: the branch in the factors' dtype (float32), added in the base's dtype
+            y = y + (F.linear(F.linear(x.to(m["A"].dtype), m["A"]), m["B"]) * self.scaling).to(y.dtype)
         return y
 
     @staticmethod
     def rms(x, w, eps):
-        return x / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w
+        xf = x.float()   # statistics in float32 (transformers' LlamaRMSNorm); the output back in x's dtype
+        return (xf / torch.sqrt(xf.pow(2).mean(-1, keepdim=True) + eps) * w).to(x.dtype)
 
     @staticmethod
     def rotate_half(x):
@@ -91,11 +102,12 @@ class Model:
         pos = torch.arange(t, dtype=torch.float32, device=DEV)
         freqs = torch.outer(pos, self.inv_freq)
         emb = torch.cat((freqs, freqs), dim=-1)
-        cos, sin = emb.cos(), emb.sin()                                          # [T, D]
+        cos, sin = emb.cos().to(CD), emb.sin().to(CD)                            # [T, D]
         ar = torch.arange(t, device=DEV)
         causal = (ar[None, :] > ar[:, None]).float() * MASK_NEG
         mask = (attn_mask.float() - 1).mul(-MASK_NEG).view(b, 1, 1, t) + causal  # [B, 1, T, T]
-        x = F.embedding(ids, self.w["model.embed_tokens.weight"])
+        mask = mask.to(CD)
+        x = F.embedding(ids, self.w["model.embed_tokens.weight"]).to(CD)
         scale = 1.0 / math.sqrt(self.hd)
         for i in range(self.cfg["num_hidden_layers"]):
             p = f"model.layers.{i}."
@@ -105,17 +117,21 @@ class Model:
             v = self.proj(hn, i, "v_proj", "self_attn").view(b, t, self.kv, self.hd).transpose(1, 2)
             q = q * cos + self.rotate_half(q) * sin
             k = k * cos + self.rotate_half(k) * sin
-            if self.kv != self.h:
-                k = k.repeat_interleave(self.h // self.kv, dim=1)
-                v = v.repeat_interleave(self.h // self.kv, dim=1)
-            s = (q * scale) @ k.transpose(-1, -2) + mask
-            o = (s.softmax(-1) @ v).transpose(1, 2).reshape(b, t, self.h * self.hd)
+            if BF16:   # fused attention (flash / memory-efficient on CUDA), as paft's bf16 path
+                o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scale, enable_gqa=self.kv != self.h)
+                o = o.transpose(1, 2).reshape(b, t, self.h * self.hd)
+            else:
+                if self.kv != self.h:
+                    k = k.repeat_interleave(self.h // self.kv, dim=1)
+                    v = v.repeat_interleave(self.h // self.kv, dim=1)
+                s = (q * scale) @ k.transpose(-1, -2) + mask
+                o = (s.softmax(-1) @ v).transpose(1, 2).reshape(b, t, self.h * self.hd)
             x = x + self.proj(o, i, "o_proj", "self_attn")
             hn = self.rms(x, self.w[p + "post_attention_layernorm.weight"], self.eps)
             g = F.linear(hn, self.w[p + "mlp.gate_proj.weight"])
             u = F.linear(hn, self.w[p + "mlp.up_proj.weight"])
             x = x + F.linear(F.silu(g) * u, self.w[p + "mlp.down_proj.weight"])
-        x = self.rms(x, self.w["model.norm.weight"], self.eps)
+        x = self.rms(x.float(), self.w["model.norm.weight"], self.eps)   # final norm and LM head in float32
         return F.linear(x, self.w["lm_head.weight"])
 
 
@@ -292,7 +308,8 @@ def micro(reps):
 
 
 def matmul(n, reps):
-    a, b = torch.randn(n, n, device=DEV), torch.randn(n, n, device=DEV)
+    dt = torch.bfloat16 if os.environ.get("PAFT_MATMUL_DTYPE") == "bf16" else torch.float32
+    a, b = torch.randn(n, n, device=DEV, dtype=dt), torch.randn(n, n, device=DEV, dtype=dt)
     a @ b
     sync()
     best = float("inf")
@@ -301,7 +318,7 @@ def matmul(n, reps):
         a @ b
         sync()
         best = min(best, time.perf_counter() - t0)
-    print(f"RESULT impl=torch kind=matmul n={n} best_s={best:.5f} gflops={2.0 * n ** 3 / best / 1e9:.1f}", flush=True)
+    print(f"RESULT impl=torch kind=matmul n={n} dtype={str(dt)[6:]} best_s={best:.5f} gflops={2.0 * n ** 3 / best / 1e9:.1f}", flush=True)
 
 
 if __name__ == "__main__":

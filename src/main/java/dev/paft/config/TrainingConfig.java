@@ -15,12 +15,14 @@ package dev.paft.config;
  *     every layer's activations, for about one extra forward pass of compute
  * @param lossChunkSize tokens per chunk of the LM head, log-softmax and label gather: the full
  *     [batch, seq, vocab] logits are never held at once
+ * @param precision compute dtype of the decoder: auto (bf16 on CUDA, fp32 on CPU), bf16 or fp32
+ *     ({@code model/Precision}); independent of {@code model.dtype}, the storage of the frozen weights
  */
 public record TrainingConfig(double learningRate, Scheduler scheduler, double warmupRatio, int warmupSteps, double epochs,
                              int maxSteps, int batchSize, int gradAccum, double maxGradNorm, double weightDecay,
                              double adamBeta1, double adamBeta2, double adamEpsilon, long seed,
                              int saveSteps, int evalSteps, int logSteps, int saveTotalLimit, String outputDir,
-                             boolean gradientCheckpointing, int lossChunkSize) {
+                             boolean gradientCheckpointing, int lossChunkSize, String precision) {
     void validate(Validator v) {
         v.check("training.learning_rate", learningRate > 0 && Double.isFinite(learningRate), "must be > 0", learningRate);
         v.required("training.scheduler", scheduler, Scheduler.class);
@@ -40,5 +42,6 @@ public record TrainingConfig(double learningRate, Scheduler scheduler, double wa
         v.check("training.log_steps", logSteps >= 1, "must be >= 1", logSteps);
         v.check("training.save_total_limit", saveTotalLimit >= 1, "must be >= 1", saveTotalLimit);
         v.check("training.loss_chunk_size", lossChunkSize >= 1, "must be >= 1", lossChunkSize);
+        v.oneOf("training.precision", precision, "auto", "bf16", "fp32");
     }
 }

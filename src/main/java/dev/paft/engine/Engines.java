@@ -5,8 +5,8 @@ import ai.djl.engine.Engine;
 import dev.paft.errors.PaftException;
 
 /**
- * The one place that starts DJL's PyTorch engine: offline, from the bundled CPU natives, with
- * thread counts set before the native library loads, on the device the user asked for.
+ * The one place that starts DJL's PyTorch engine: offline, over the libtorch {@link TorchBootstrap} loaded
+ * (with thread counts set before), on the device the user asked for.
  */
 public final class Engines {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Engines.class);
@@ -29,10 +29,7 @@ public final class Engines {
         System.setProperty("ai.djl.offline", "true");
         System.setProperty("OPT_OUT_TRACKING", "true");
         if (engine == null) {
-            if (threads > 0) {
-                System.setProperty("ai.djl.pytorch.num_threads", Integer.toString(threads));
-                System.setProperty("ai.djl.pytorch.num_interop_threads", "1");
-            }
+            TorchBootstrap.load(threads);   // JavaCPP's libtorch first, DJL pointed at the same files
             CudaProbe.quiet();
             try {
                 engine = Engine.getEngine("PyTorch");
@@ -102,7 +99,7 @@ public final class Engines {
             throw PaftException.usage("--device " + device + ": no CUDA GPU is usable: "
                     + (why != null ? "the CUDA probe says \"" + why + "\"; " : "")
                     + "this PyTorch engine is " + engine.getVersion() + " (" + (engine.hasCapability("CUDA") ? "CUDA build" : "CPU-only build")
-                    + "); use --device cpu, or set PYTORCH_FLAVOR=cu128 and PYTORCH_LIBRARY_PATH to a CUDA libtorch 2.7.1");
+                    + "); use --device cpu" + (TorchBootstrap.isCudaBuild() ? "" : ", or build the CUDA jar: mvn -Pcuda -DskipTests package"));
         }
         if (index >= count) {
             throw PaftException.usage("--device " + device + ": only " + count + " GPU(s) found");

@@ -1,10 +1,10 @@
 package dev.paft.eval;
 
+import dev.paft.engine.GradMode;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.pytorch.jni.JniUtils;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.paft.data.ChatMessage;
 import dev.paft.data.TextTokenizer;
@@ -92,12 +92,8 @@ public final class Generator {
      */
     public static Generation stream(EvalModel m, int[] prompt, Config cfg, java.util.function.IntConsumer onToken) {
         int[] stops = stopIds(m);
-        boolean grad = JniUtils.isGradMode();
-        JniUtils.setGradMode(false);
-        try {
+        try (GradMode off = GradMode.off()) {
             return batch(m, List.of(prompt), new SplittableRandom[] {new SplittableRandom(cfg.seed()).split()}, cfg, stops, onToken).get(0);
-        } finally {
-            JniUtils.setGradMode(grad);
         }
     }
 
@@ -113,15 +109,11 @@ public final class Generator {
         }
         int[] stops = stopIds(m);
         List<Generation> out = new ArrayList<>(prompts.size());
-        boolean grad = JniUtils.isGradMode();
-        JniUtils.setGradMode(false);
-        try {
+        try (GradMode off = GradMode.off()) {
             for (int from = 0; from < prompts.size(); from += batchSize) {
                 int to = Math.min(prompts.size(), from + batchSize);
                 out.addAll(batch(m, prompts.subList(from, to), Arrays.copyOfRange(rngs, from, to), cfg, stops, null));
             }
-        } finally {
-            JniUtils.setGradMode(grad);
         }
         return out;
     }

@@ -1,10 +1,10 @@
 package dev.paft.lora;
 
+import dev.paft.engine.GradMode;
+import dev.paft.engine.Torch;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.pytorch.engine.PtNDArray;
-import ai.djl.pytorch.jni.JniUtils;
 import dev.paft.config.LoraConfig;
 import dev.paft.errors.PaftException;
 import dev.paft.io.DType;
@@ -184,7 +184,7 @@ public final class LoraAdapter implements AutoCloseable {
     /** Zeroes accumulated gradients of every parameter. */
     public void zeroGradients() {
         for (NDArray p : parameters()) {
-            JniUtils.zeroGrad((PtNDArray) p);
+            Torch.zeroGrad(p);
         }
     }
 
@@ -194,14 +194,10 @@ public final class LoraAdapter implements AutoCloseable {
         if (mod == null) {
             throw new IllegalArgumentException("no LoRA module " + key);
         }
-        boolean grad = JniUtils.isGradMode();
-        JniUtils.setGradMode(false);
-        try {
+        try (GradMode off = GradMode.off()) {
             NDArray ba = mod.b().matMul(mod.a());                          // [out, in], on the adapter's manager
             ba.attach(scope);
             return ba.mul(scaling);                                        // PEFT's order: (B @ A) * scaling
-        } finally {
-            JniUtils.setGradMode(grad);
         }
     }
 

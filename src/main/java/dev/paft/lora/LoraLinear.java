@@ -34,10 +34,15 @@ public final class LoraLinear {
         if (lora == null) {
             return y;
         }
+        return y.add(branch(x, lora, scaling, dropout, training));        // + scaling * B A x
+    }
+
+    /** The LoRA branch alone: {@code scaling * B(A(dropout(x)))} [..., out], in x's dtype (float32 factors). */
+    public static NDArray branch(NDArray x, LoraModule lora, NDArray scaling, float dropout, boolean training) {
         NDArray xd = dropout > 0 && training
                 ? x.getNDArrayInternal().dropout(x, dropout, true).singletonOrThrow()
                 : x;
         NDArray ax = linear(xd, lora.a(), null);                           // [..., r]
-        return y.add(linear(ax, lora.b(), null).mul(scaling));            // + scaling * B A x
+        return linear(ax, lora.b(), null).mul(scaling);
     }
 }

@@ -3,12 +3,19 @@ package dev.paft.model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import dev.paft.engine.Torch;
+import dev.paft.engine.TorchBootstrap;
 
 /**
  * Causal self-attention with grouped-query heads and rotary positions (HF LlamaAttention):
  * {@code o = W_o softmax(q k^T / sqrt(d) + mask) v}, q = RoPE(W_q x), k = RoPE(W_k x), v = W_v x;
  * each of the {@code kvHeads} k/v heads serves {@code heads / kvHeads} consecutive query heads
  * (HF's repeat_kv, done here by grouping query heads instead of copying k and v).
+ *
+ * <p>The forward runs PyTorch's fused {@code scaled_dot_product_attention} ({@link Torch#sdpa}) with the additive
+ * causal + padding mask (training, scoring, evaluation); {@link #attend} is the explicit computation it replaces,
+ * kept as the reference the tests hold it to (equal within 1e-5 in float32, forward and gradients), and used for
+ * generation with a KV cache, where it keeps a batch's tokens identical to each prompt's alone.
  *
  * <p>Shapes: x [B, T, hidden], q [B, H, T, D], k/v [B, KV, S, D] (S = cached + T), out [B, T, hidden].
  */
@@ -31,13 +38,20 @@ public final class Attention {
             k = kvAll[0];
             v = kvAll[1];
         }
-        NDArray o = attend(q, k, v, p.mask(), p.scalar(1.0 / Math.sqrt(d)));     // [B, H, T, D]
+        // Fused unless generating with a KV cache (or on an external libtorch, DJL alone): the CPU's fused kernel
+        // sums in blocks that depend on the padded length, so a left-padded batch would sample other tokens than
+        // each prompt alone; the explicit kernel keeps generation batch-invariant (decode steps are 1 query each).
+        boolean fused = TorchBootstrap.bridgeAvailable() && p.cache() == null;
+        NDArray o = fused                                                                  // [B, H, T, D]
+                ? Torch.sdpa(q, k, v, p.mask(), false, 1.0 / Math.sqrt(d))
+                : attend(q, k, v, p.mask(), p.scalar(1.0 / Math.sqrt(d)));
         o = o.transpose(0, 2, 1, 3).reshape(b, t, (long) h * d);                        // [B, T, H*D]
         return p.project(w, Proj.O, o);                                                 // [B, T, hidden]
     }
 
     /**
-     * {@code softmax(q k^T * scale + mask) v} with grouped-query heads.
+     * {@code softmax(q k^T * scale + mask) v} with grouped-query heads, computed op by op (the reference for the
+     * fused kernel).
      *
      * @param q [B, H, T, D]
      * @param k [B, KV, S, D], H a multiple of KV; query head {@code g * H/KV + j} reads kv head g

@@ -11,8 +11,7 @@ public final class DecoderLayer {
     private DecoderLayer() {}
 
     static NDArray forward(Pass p, LayerWeights w, NDArray x) {
-        NDArray eps = p.scalar(p.config().rmsNormEps());
-        NDArray h = x.add(Attention.forward(p, w, RmsNorm.rmsNorm(x, w.inputNorm(), eps)));   // h = x + Attn(norm(x))
-        return h.add(Mlp.forward(p, w, RmsNorm.rmsNorm(h, w.postNorm(), eps)));               // out = h + MLP(norm(h))
+        NDArray h = x.add(Attention.forward(p, w, RmsNorm.apply(p, x, w.inputNorm())));   // h = x + Attn(norm(x))
+        return h.add(Mlp.forward(p, w, RmsNorm.apply(p, h, w.postNorm())));               // out = h + MLP(norm(h))
     }
 }

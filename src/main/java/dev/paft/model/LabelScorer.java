@@ -1,5 +1,6 @@
 package dev.paft.model;
 
+import dev.paft.engine.GradMode;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
@@ -75,7 +76,7 @@ public final class LabelScorer {
      * @return sums and counts per set and row, per-token log-probs, and the gradient for training
      */
     public Scored score(NDManager scope, NDArray hidden, long[]... aligned) {
-        return Autograd.noGrad(() -> new Scored(scope, hidden, aligned));
+        return GradMode.noGrad(() -> new Scored(scope, hidden, aligned));
     }
 
     /** One batch's scores; {@link #gradient} turns loss gradients per row into {@code dL/dh}. */
@@ -159,7 +160,7 @@ public final class LabelScorer {
          * A null entry of {@code rowWeights} is a set that does not enter the loss.
          */
         public NDArray gradient(float[][] rowWeights) {
-            return Autograd.noGrad(() -> {
+            return GradMode.noGrad(() -> {
                 NDArray grad = scope.zeros(flat.getShape(), DataType.FLOAT32, flat.getDevice());
                 for (int[] r : ranges) {
                     try (NDManager tmp = scope.newSubManager()) {

@@ -1,6 +1,8 @@
 package dev.paft.model;
 
+import dev.paft.engine.GradMode;
 import dev.paft.engine.Scalars;
+import dev.paft.engine.Torch;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
@@ -10,8 +12,6 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
-import ai.djl.pytorch.engine.PtNDArray;
-import ai.djl.pytorch.jni.JniUtils;
 import dev.paft.config.LoraConfig;
 import dev.paft.errors.PaftException;
 import dev.paft.io.DType;
@@ -396,13 +396,19 @@ public final class LlamaModel implements AutoCloseable {
 
     /** {@code h W_head^T}: logits [B, T, vocab] of final hidden states [B, T, hidden]. */
     public NDArray logits(NDManager scope, NDArray h) {
-        Pass p = pass(scope, null, null, null, null, false, null);
+        Pass p = pass(scope, null, null, null, null, false, null, Precision.FP32);
         return LoraLinear.linear(h, p.use(lmHead), null);                   // [B, T, vocab]
     }
 
     /** Final hidden states [B, T, hidden] (after the last RMSNorm), see {@link #forward}. */
     public NDArray hidden(NDManager scope, NDArray inputIds, NDArray attentionMask, NDArray positionIds,
                           LoraAdapter adapter, KvCache cache, boolean training) {
+        return hidden(scope, inputIds, attentionMask, positionIds, adapter, cache, training, Precision.FP32);
+    }
+
+    /** As above, computed in {@code precision}; the result is float32 either way. */
+    NDArray hidden(NDManager scope, NDArray inputIds, NDArray attentionMask, NDArray positionIds,
+                   LoraAdapter adapter, KvCache cache, boolean training, Precision precision) {
         long b = inputIds.getShape().get(0);
         int t = Math.toIntExact(inputIds.getShape().get(1));
         int offset = cache == null ? 0 : cache.length();
@@ -418,9 +424,10 @@ public final class LlamaModel implements AutoCloseable {
             int max = Math.toIntExact(maxPos.toLongArray()[0]);
             cs = rotary.tables(scope, positionIds, max);                                 // [B, 1, T, D]
         }
-        NDArray mask = attentionBias(scope, b, t, s, attentionMask);
-        Pass p = pass(scope, cs.get(0), cs.get(1), mask, adapter, training, cache);
-        NDArray x = embed(scope, inputIds);                                                 // [B, T, hidden]
+        cs = inCompute(scope, cs, precision);
+        NDArray mask = inCompute(scope, attentionBias(scope, b, t, s, attentionMask), precision);
+        Pass p = pass(scope, cs.get(0), cs.get(1), mask, adapter, training, cache, precision);
+        NDArray x = inCompute(scope, embed(scope, inputIds), precision);                     // [B, T, hidden]
         for (LayerWeights w : layers) {
             if (cache != null) {
                 x = DecoderLayer.forward(p, w, x);   // generation: k/v go into the cache on the step scope
@@ -433,7 +440,7 @@ public final class LlamaModel implements AutoCloseable {
             // graph keeps its own reference to every tensor it saved for backward (EagerCloseTest).
             try (NDManager layerScope = scope.newSubManager()) {
                 x.attach(layerScope);
-                NDArray y = DecoderLayer.forward(pass(layerScope, cs.get(0), cs.get(1), mask, adapter, training, null), w, x);
+                NDArray y = DecoderLayer.forward(pass(layerScope, cs.get(0), cs.get(1), mask, adapter, training, null, precision), w, x);
                 y.attach(scope);
                 x = y;
             }
@@ -441,7 +448,23 @@ public final class LlamaModel implements AutoCloseable {
         if (cache != null) {
             cache.commit();
         }
-        return RmsNorm.rmsNorm(x, finalNorm, scalar(config.rmsNormEps()));
+        return finalNorm(scope, x);
+    }
+
+    /** The last RMSNorm, in float32 whatever the compute precision (transformers upcasts there too). */
+    private NDArray finalNorm(NDManager scope, NDArray x) {
+        return RmsNorm.rmsNorm(Torch.cast(x, Torch.Dtype.F32, scope), finalNorm, scalar(config.rmsNormEps()));
+    }
+
+    /** Rotary tables in the compute dtype. */
+    private static NDList inCompute(NDManager scope, NDList cs, Precision precision) {
+        return precision == Precision.BF16
+                ? new NDList(inCompute(scope, cs.get(0), precision), inCompute(scope, cs.get(1), precision)) : cs;
+    }
+
+    /** x in the compute dtype (bf16 casts keep autograd). */
+    private static NDArray inCompute(NDManager scope, NDArray x, Precision precision) {
+        return precision == Precision.BF16 ? Torch.cast(x, Torch.Dtype.BF16, scope) : x;
     }
 
     /** Additive attention mask: causal [T, S] plus padding [B, 1, 1, S] when a mask is given. */
@@ -480,41 +503,50 @@ public final class LlamaModel implements AutoCloseable {
      */
     public TrainingForward trainingForward(NDManager scope, NDArray inputIds, NDArray attentionMask, LoraAdapter adapter,
                                            boolean training, long dropoutSeed, boolean checkpoint) {
-        if (!training || !JniUtils.isGradMode()) {
-            return new TrainingForward(hidden(scope, inputIds, attentionMask, null, adapter, null, training), null);
+        return trainingForward(scope, inputIds, attentionMask, adapter, training, dropoutSeed, checkpoint, Precision.FP32);
+    }
+
+    /**
+     * As above in {@code precision} ({@code training.precision}): in bf16 the decoder layers compute in bfloat16
+     * (and checkpointing keeps each layer's input in bf16, half the memory); the final hidden states, their
+     * gradient and the LoRA factors' gradients are float32.
+     */
+    public TrainingForward trainingForward(NDManager scope, NDArray inputIds, NDArray attentionMask, LoraAdapter adapter,
+                                           boolean training, long dropoutSeed, boolean checkpoint, Precision precision) {
+        if (!training || !GradMode.enabled()) {
+            return new TrainingForward(hidden(scope, inputIds, attentionMask, null, adapter, null, training, precision), null);
         }
         long b = inputIds.getShape().get(0);
         int t = Math.toIntExact(inputIds.getShape().get(1));
         checkWindow(t);
-        NDList cs = rotary.tables(scope, 0, t);
-        NDArray mask = attentionBias(scope, b, t, t, attentionMask);
+        NDList cs = inCompute(scope, rotary.tables(scope, 0, t), precision);
+        NDArray mask = inCompute(scope, attentionBias(scope, b, t, t, attentionMask), precision);
         boolean reseed = adapter != null && adapter.isEnabled() && adapter.dropout() > 0;
-        NDArray eps = scalar(config.rmsNormEps());
         if (!checkpoint) {
-            NDArray x = embed(scope, inputIds);
+            NDArray x = inCompute(scope, embed(scope, inputIds), precision);
             for (LayerWeights w : layers) {
-                x = layer(scope, w, x, cs, mask, adapter, reseed, dropoutSeed);
+                x = layer(scope, w, x, cs, mask, adapter, reseed, dropoutSeed, precision);
             }
-            NDArray out = RmsNorm.rmsNorm(x, finalNorm, eps);                               // with its graph
+            NDArray out = finalNorm(scope, x);                                              // with its graph
             return new TrainingForward(out.stopGradient(), g -> backward(out, g));
         }
         NDArray[] inputs = new NDArray[layers.length];
-        NDArray last = Autograd.noGrad(() -> {
-            NDArray x = embed(scope, inputIds);
+        NDArray last = GradMode.noGrad(() -> {
+            NDArray x = inCompute(scope, embed(scope, inputIds), precision);
             for (int i = 0; i < layers.length; i++) {
                 inputs[i] = x;
-                x = layer(scope, layers[i], x, cs, mask, adapter, reseed, dropoutSeed);
+                x = layer(scope, layers[i], x, cs, mask, adapter, reseed, dropoutSeed, precision);
             }
             return x;
         });
-        NDArray hidden = Autograd.noGrad(() -> RmsNorm.rmsNorm(last, finalNorm, eps));
+        NDArray hidden = GradMode.noGrad(() -> finalNorm(scope, last));
         return new TrainingForward(hidden, g -> {
-            NDArray grad = vjp(scope, last, x -> RmsNorm.rmsNorm(x, finalNorm, eps), g, true);
+            NDArray grad = vjp(scope, last, x -> finalNorm(scope, x), g, true);
             last.close();
             for (int i = layers.length - 1; i >= 0; i--) {
                 LayerWeights w = layers[i];
                 NDArray in = inputs[i];
-                NDArray next = vjp(scope, in, x -> layer(scope, w, x, cs, mask, adapter, reseed, dropoutSeed), grad, i > 0);
+                NDArray next = vjp(scope, in, x -> layer(scope, w, x, cs, mask, adapter, reseed, dropoutSeed, precision), grad, i > 0);
                 grad.close();
                 in.close();
                 grad = next;
@@ -534,7 +566,7 @@ public final class LlamaModel implements AutoCloseable {
             if (needInputGrad) {
                 leaf.setRequiresGradient(true);
             }
-            NDArray y = Autograd.withGrad(() -> f.apply(leaf));
+            NDArray y = GradMode.withGrad(() -> f.apply(leaf));
             y.attach(m);
             backward(y, gradOut);
             if (!needInputGrad) {
@@ -548,7 +580,7 @@ public final class LlamaModel implements AutoCloseable {
 
     /** One autograd backward of {@code y} with output gradient {@code grad}. */
     private static void backward(NDArray y, NDArray grad) {
-        JniUtils.backward((PtNDArray) y, (PtNDArray) grad, false, false);
+        Torch.backward(y, grad);
     }
 
     /**
@@ -556,9 +588,9 @@ public final class LlamaModel implements AutoCloseable {
      * output moves to {@code scope}), LoRA dropout re-seeded from (seed, layer) first when {@code reseed}.
      */
     private NDArray layer(NDManager scope, LayerWeights w, NDArray x, NDList cs, NDArray mask, LoraAdapter adapter,
-                          boolean reseed, long seed) {
+                          boolean reseed, long seed, Precision precision) {
         if (reseed) {
-            JniUtils.setSeed(layerSeed(seed, w.index()));
+            Torch.seed(layerSeed(seed, w.index()));
         }
         // An op's result lands on its first operand's manager: x moves to the layer's scope while the layer runs, so
         // every temporary of the layer is freed with that scope (not kept on x's manager until the step ends),
@@ -567,7 +599,7 @@ public final class LlamaModel implements AutoCloseable {
         try (NDManager layerScope = scope.newSubManager()) {
             x.attach(layerScope);
             try {
-                NDArray y = DecoderLayer.forward(pass(layerScope, cs.get(0), cs.get(1), mask, adapter, true, null), w, x);
+                NDArray y = DecoderLayer.forward(pass(layerScope, cs.get(0), cs.get(1), mask, adapter, true, null, precision), w, x);
                 y.attach(scope);
                 return y;
             } finally {
@@ -596,8 +628,9 @@ public final class LlamaModel implements AutoCloseable {
         return new LabelScorer(lmHead, chunk);
     }
 
-    private Pass pass(NDManager scope, NDArray cos, NDArray sin, NDArray mask, LoraAdapter adapter, boolean training, KvCache cache) {
-        return new Pass(scope, config, cos, sin, mask, adapter, training, cache);
+    private Pass pass(NDManager scope, NDArray cos, NDArray sin, NDArray mask, LoraAdapter adapter, boolean training, KvCache cache,
+                      Precision precision) {
+        return new Pass(scope, config, cos, sin, mask, adapter, training, cache, precision);
     }
 
     /** Token embeddings E[ids] [B, T, hidden] float32 on {@code scope}. */
@@ -619,9 +652,7 @@ public final class LlamaModel implements AutoCloseable {
     private synchronized NDArray causalMask(NDManager scope, int t, int s) {
         if (s > causalCap) {
             int cap = Math.max(128, Integer.highestOneBit(s - 1) << 1);
-            boolean grad = JniUtils.isGradMode();
-            JniUtils.setGradMode(false);
-            try (NDManager tmp = manager.newSubManager()) {
+            try (GradMode off = GradMode.off(); NDManager tmp = manager.newSubManager()) {
                 NDArray c = Attention.causal(tmp, cap, scalar(MASK_NEG));
                 c.attach(manager);
                 if (causal != null) {
@@ -629,8 +660,6 @@ public final class LlamaModel implements AutoCloseable {
                 }
                 causal = c;
                 causalCap = cap;
-            } finally {
-                JniUtils.setGradMode(grad);
             }
         }
         return causal.get(scope, new NDIndex("{}:{}, 0:{}", s - t, s, s));
@@ -661,9 +690,7 @@ public final class LlamaModel implements AutoCloseable {
      * math, rounded to float16 when storage is halved). Afterwards run with no adapter.
      */
     public void mergeAdapter(LoraAdapter adapter) {
-        boolean grad = JniUtils.isGradMode();
-        JniUtils.setGradMode(false);
-        try (NDManager scope = manager.newSubManager()) {
+        try (GradMode off = GradMode.off(); NDManager scope = manager.newSubManager()) {
             for (LayerWeights w : layers) {
                 for (Proj p : Proj.values()) {
                     if (adapter.modules().containsKey(w.keys()[p.ordinal()])) {
@@ -681,8 +708,6 @@ public final class LlamaModel implements AutoCloseable {
                     }
                 }
             }
-        } finally {
-            JniUtils.setGradMode(grad);
         }
     }
 

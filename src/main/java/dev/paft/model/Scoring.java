@@ -1,8 +1,8 @@
 package dev.paft.model;
 
+import dev.paft.engine.GradMode;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.pytorch.jni.JniUtils;
 import dev.paft.lora.LoraAdapter;
 
 /**
@@ -31,17 +31,13 @@ public final class Scoring {
      */
     public static Scores score(LlamaModel model, NDManager parent, NDArray inputIds, NDArray attentionMask,
                                NDArray labels, LoraAdapter adapter) {
-        boolean grad = JniUtils.isGradMode();
-        JniUtils.setGradMode(false);
-        try (NDManager scope = parent.newSubManager()) {
+        try (GradMode off = GradMode.off(); NDManager scope = parent.newSubManager()) {
             NDArray hidden = model.hidden(scope, inputIds, attentionMask, null, adapter, null, false);
             int rows = Math.toIntExact(labels.getShape().get(0));
             int cols = Math.toIntExact(labels.getShape().get(1));
             long[] aligned = LabelScorer.align(labels.toLongArray(), rows, cols);
             LabelScorer.Scored s = model.scorer(LabelScorer.DEFAULT_CHUNK).score(scope, hidden, aligned);
             return new Scores(s.sums(0).clone(), s.counts(0).clone());
-        } finally {
-            JniUtils.setGradMode(grad);
         }
     }
 }

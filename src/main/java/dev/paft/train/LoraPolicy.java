@@ -3,13 +3,14 @@ package dev.paft.train;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.pytorch.jni.JniUtils;
 import dev.paft.data.Batch;
+import dev.paft.engine.GradMode;
 import dev.paft.errors.PaftException;
 import dev.paft.lora.LoraAdapter;
 import dev.paft.lora.LoraModule;
 import dev.paft.model.LabelScorer;
 import dev.paft.model.LlamaModel;
+import dev.paft.model.Precision;
 import dev.paft.model.TrainingForward;
 import dev.paft.train.loss.L1Penalty;
 import java.nio.file.Path;
@@ -26,6 +27,7 @@ public final class LoraPolicy implements PolicyModel {
     private final LlamaModel model;
     private final LoraAdapter adapter;
     private final boolean checkpoint;
+    private final Precision precision;
     private final LabelScorer scorer;
     private long dropoutSeed;
     private final Map<String, NDArray> params = new LinkedHashMap<>();
@@ -41,7 +43,13 @@ public final class LoraPolicy implements PolicyModel {
      * @param lossChunk tokens per chunk of the LM head and log-softmax
      */
     public LoraPolicy(LlamaModel model, LoraAdapter adapter, boolean checkpoint, int lossChunk) {
+        this(model, adapter, checkpoint, lossChunk, Precision.FP32);
+    }
+
+    /** As above, the decoder computed in {@code precision} ({@code training.precision}). */
+    public LoraPolicy(LlamaModel model, LoraAdapter adapter, boolean checkpoint, int lossChunk, Precision precision) {
         this.model = model;
+        this.precision = precision;
         this.adapter = adapter;
         this.checkpoint = checkpoint;
         this.scorer = model.scorer(lossChunk);
@@ -65,7 +73,7 @@ public final class LoraPolicy implements PolicyModel {
         Shape shape = new Shape(batch.rows(), batch.cols());
         NDArray ids = scope.create(batch.flatInputIds(), shape);
         NDArray mask = scope.create(batch.flatAttentionMask(), shape);
-        return model.trainingForward(scope, ids, mask, adapter, training, dropoutSeed, checkpoint);
+        return model.trainingForward(scope, ids, mask, adapter, training, dropoutSeed, checkpoint, precision);
     }
 
     @Override
@@ -99,16 +107,12 @@ public final class LoraPolicy implements PolicyModel {
             if (!saved.modules().keySet().equals(adapter.modules().keySet())) {
                 throw PaftException.badInput(dir + ": checkpoint adapter modules differ from the configured adapter");
             }
-            boolean grad = JniUtils.isGradMode();
-            JniUtils.setGradMode(false);
-            try {
+            try (GradMode off = GradMode.off()) {
                 for (LoraModule m : adapter.modules().values()) {
                     LoraModule s = saved.module(m.key());
                     copyInto(m.a(), s.a(), dir);
                     copyInto(m.b(), s.b(), dir);
                 }
-            } finally {
-                JniUtils.setGradMode(grad);
             }
         }
     }

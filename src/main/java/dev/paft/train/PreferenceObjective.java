@@ -1,9 +1,9 @@
 package dev.paft.train;
 
+import dev.paft.engine.GradMode;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
-import ai.djl.pytorch.jni.JniUtils;
 import dev.paft.config.OrpoNll;
 import dev.paft.data.Batch;
 import dev.paft.data.Batches;
@@ -124,10 +124,8 @@ public final class PreferenceObjective implements Objective<PreferenceExample> {
 
     /** Per-row completion log-prob sums of the base model (adapter off), under no-grad. */
     private float[] referenceSums(NDManager scope, Batch batch, long[] labels) {
-        boolean prev = JniUtils.isGradMode();
-        JniUtils.setGradMode(false);
         model.setAdapterEnabled(false);
-        try (NDManager ref = scope.newSubManager()) {
+        try (GradMode off = GradMode.off(); NDManager ref = scope.newSubManager()) {
             TrainingForward fwd = model.forward(ref, batch, false);
             double[] sums = model.scorer().score(ref, fwd.hidden(), labels).sums(0);
             float[] out = new float[sums.length];
@@ -137,7 +135,6 @@ public final class PreferenceObjective implements Objective<PreferenceExample> {
             return out;
         } finally {
             model.setAdapterEnabled(true);
-            JniUtils.setGradMode(prev);
         }
     }
 

@@ -25,6 +25,7 @@ import dev.paft.lora.LoraAdapter;
 import dev.paft.lora.LoraRank;
 import dev.paft.model.HfNames;
 import dev.paft.model.LlamaModel;
+import dev.paft.model.Precision;
 import dev.paft.train.loss.L1Penalty;
 import dev.paft.train.loss.PreferenceLoss;
 import java.io.PrintStream;
@@ -134,7 +135,8 @@ public final class Recipes {
         LlamaModel model = shared != null ? shared : LlamaModel.load(modelDir, device, cfg.model().dtype());
         try (LoraAdapter adapter = model.newAdapter(cfg.lora(), cfg.training().seed(), modelDir.toString());
              NDManager root = model.manager().newSubManager()) {
-            LoraPolicy policy = new LoraPolicy(model, adapter, cfg.training().gradientCheckpointing(), cfg.training().lossChunkSize());
+            LoraPolicy policy = new LoraPolicy(model, adapter, cfg.training().gradientCheckpointing(), cfg.training().lossChunkSize(),
+                    Precision.resolve(cfg.training().precision(), device));
             TrainingLoop<SftExample> loop = new TrainingLoop<>(cfg.training(), settings(cfg, o, dir, curves, "train-sft", "sft"), listener);
             TrainState s = dir.train(() -> loop.run(root, policy, new SftObjective(policy, l1, pad), train, eval));
             return new Result(s, plan, out);
@@ -213,7 +215,8 @@ public final class Recipes {
                 listener.onMessage("preference.label_smoothing " + cfg.preference().labelSmoothing() + ": conservative DPO,"
                         + " as TRL <= 0.28's sigmoid loss (TRL >= 0.29 ignores label_smoothing for sigmoid)");
             }
-            LoraPolicy policy = new LoraPolicy(model, adapter, cfg.training().gradientCheckpointing(), cfg.training().lossChunkSize());
+            LoraPolicy policy = new LoraPolicy(model, adapter, cfg.training().gradientCheckpointing(), cfg.training().lossChunkSize(),
+                    Precision.resolve(cfg.training().precision(), device));
             PreferenceObjective objective = new PreferenceObjective(policy, loss, cfg.preference().orpoNll(), pad);
             if (cfg.preference().precomputeRef() && loss.needsReference()) {
                 objective.precomputeReference(root, train, cfg.training().batchSize());

@@ -1,9 +1,9 @@
 package dev.paft.train;
 
+import dev.paft.engine.GradMode;
+import dev.paft.engine.Torch;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.pytorch.engine.PtNDArray;
-import ai.djl.pytorch.jni.JniUtils;
 import dev.paft.config.TrainingConfig;
 import dev.paft.data.Batches;
 import dev.paft.data.Shuffle;
@@ -265,7 +265,7 @@ public final class TrainingLoop<E> {
      */
     public static void backward(NDManager scope, Objective.Output o, double scale) {
         NDArray scaled = o.loss().mul(scope.create((float) scale)); // constant as a tensor (docs/ENGINE-NOTES.md, trap 1)
-        JniUtils.backward((PtNDArray) scaled, (PtNDArray) scope.ones(scaled.getShape()), false, false);
+        Torch.backward(scaled, scope.ones(scaled.getShape()));
         if (o.backward() != null) {
             o.backward().run();
         }
@@ -277,20 +277,14 @@ public final class TrainingLoop<E> {
      */
     public static <T> long microStep(NDManager root, Objective<T> objective, List<T> batch, double scale, Map<String, Double> sums,
                                      StepClock clock) {
-        try (NDManager scope = root.newSubManager()) {
-            boolean prev = JniUtils.isGradMode();
-            JniUtils.setGradMode(true);
-            try {
-                Objective.Output o = objective.forward(scope, batch, true);
-                clock.mark("forward");
-                backward(scope, o, scale);
-                sums.merge("loss", scale * o.loss().getFloat(), Double::sum);
-                o.metrics().forEach((key, v) -> sums.merge(key, scale * v.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).getFloat(), Double::sum));
-                clock.mark("backward");
-                return o.tokens();
-            } finally {
-                JniUtils.setGradMode(prev);
-            }
+        try (NDManager scope = root.newSubManager(); GradMode on = GradMode.on()) {
+            Objective.Output o = objective.forward(scope, batch, true);
+            clock.mark("forward");
+            backward(scope, o, scale);
+            sums.merge("loss", scale * o.loss().getFloat(), Double::sum);
+            o.metrics().forEach((key, v) -> sums.merge(key, scale * v.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).getFloat(), Double::sum));
+            clock.mark("backward");
+            return o.tokens();
         }
     }
 
@@ -324,7 +318,7 @@ public final class TrainingLoop<E> {
     /** Sets every parameter's accumulated gradient to zero (after each optimizer step). */
     public static void zeroGradients(Map<String, NDArray> params) {
         for (NDArray p : params.values()) {
-            JniUtils.zeroGrad((PtNDArray) p);
+            Torch.zeroGrad(p);
         }
     }
 
@@ -332,9 +326,7 @@ public final class TrainingLoop<E> {
     public Map<String, Double> evaluate(NDManager root, Objective<E> objective, List<E> eval) {
         Map<String, Double> sums = new LinkedHashMap<>();
         int batches = 0;
-        boolean prev = JniUtils.isGradMode();
-        JniUtils.setGradMode(false);
-        try {
+        try (GradMode off = GradMode.off()) {
             for (List<E> batch : Batches.chunks(eval, cfg.batchSize(), false)) {
                 try (NDManager scope = root.newSubManager()) {
                     Objective.Output o = objective.forward(scope, batch, false);
@@ -343,8 +335,6 @@ public final class TrainingLoop<E> {
                 }
                 batches++;
             }
-        } finally {
-            JniUtils.setGradMode(prev);
         }
         final int n = batches;
         sums.replaceAll((k, v) -> v / n);

@@ -28,6 +28,10 @@ import dev.paft.lora.LoraAdapter;
 import dev.paft.model.HfNames;
 import dev.paft.model.LlamaModel;
 import dev.paft.testutil.TinyModels;
+import dev.paft.model.LabelScorer;
+import dev.paft.engine.Torch;
+import dev.paft.model.Precision;
+import dev.paft.io.WeightStorage;
 import dev.paft.train.LoraPolicy;
 import dev.paft.train.Objective;
 import dev.paft.train.PreferenceObjective;
@@ -109,8 +113,13 @@ public final class TrainBench {
                 Device dev = Engines.start(devName, devName.equals("cpu") ? threads : 0);
                 System.out.println("device " + dev);
                 Path dir = Path.of(args[1]);
-                try (LlamaModel model = LlamaModel.load(dir, dev, false)) {
-                    runLoop(model, () -> model.loadAdapter(dir.resolve("adapter")), readBatch(dir), Integer.parseInt(args[2]), "paft");
+                // bench.precision: fp32 (default) or bf16 (training.precision); bench.dtype: the weights' storage (model.dtype)
+                Precision precision = Precision.resolve(System.getProperty("bench.precision", "fp32"), dev);
+                String storage = System.getProperty("bench.dtype", "f32");
+                try (LlamaModel model = LlamaModel.load(dir, dev, WeightStorage.valueOf(storage.toUpperCase(java.util.Locale.ROOT)))) {
+                    runLoop(model, () -> model.loadAdapter(dir.resolve("adapter")), readBatch(dir), Integer.parseInt(args[2]),
+                            precision == Precision.FP32 && storage.equals("f32") ? "paft"
+                                    : "paft-" + precision.configName() + "-" + storage, precision);
                 }
             }
             case "phases" -> {
@@ -278,7 +287,7 @@ public final class TrainBench {
 
     static TrainingConfig trainingConfig(int steps, int batchSize, Path out) {
         return new TrainingConfig(LR, Scheduler.CONSTANT, 0, 0, 1.0, steps, batchSize, 1, MAX_GRAD_NORM, 0.0,
-                0.9, 0.999, 1e-8, 1, 0, 0, 1, 1, out.toString(), false, 1024);
+                0.9, 0.999, 1e-8, 1, 0, 0, 1, 1, out.toString(), false, 1024, "fp32");
     }
 
     interface AdapterSource {
@@ -287,11 +296,16 @@ public final class TrainBench {
 
     /** SFT then DPO through {@link TrainingLoop}, each from a fresh copy of the adapter. */
     static void runLoop(LlamaModel model, AdapterSource adapters, BenchBatch batch, int steps, String impl) throws Exception {
+        runLoop(model, adapters, batch, steps, impl, Precision.FP32);
+    }
+
+    static void runLoop(LlamaModel model, AdapterSource adapters, BenchBatch batch, int steps, String impl,
+                        Precision precision) throws Exception {
         long tokens = batch.sft().stream().mapToLong(SftExample::length).sum();
         for (String kind : List.of("sft", "dpo")) {
             resetPeakRss();
             try (LoraAdapter adapter = adapters.get()) {
-                LoraPolicy policy = new LoraPolicy(model, adapter);
+                LoraPolicy policy = new LoraPolicy(model, adapter, true, LabelScorer.DEFAULT_CHUNK, precision);
                 Path out = Files.createTempDirectory("paft-bench-" + kind);
                 List<Double> times = new ArrayList<>();
                 double[] first = new double[2];
@@ -612,20 +626,26 @@ public final class TrainBench {
     /** Best time of an N x N float32 matmul; on a GPU each product is synchronized by reading one element. */
     static void matmul(int n, int reps, Device dev) {
         try (NDManager m = NDManager.newBaseManager(dev)) {
+            boolean bf16 = "bf16".equals(System.getProperty("bench.matmul.dtype"));   // the MFU denominator of bf16 runs
             NDArray a = m.randomNormal(new Shape(n, n));
             NDArray b = m.randomNormal(new Shape(n, n));
-            try (NDArray c = a.matMul(b)) {
-                c.get(0, 0).getFloat();
+            if (bf16) {
+                a = Torch.cast(a, Torch.Dtype.BF16);
+                b = Torch.cast(b, Torch.Dtype.BF16);
+            }
+            try (NDArray c = a.matMul(b); NDArray c0 = c.get(0, 0); NDArray f = Torch.cast(c0, Torch.Dtype.F32)) {
+                f.getFloat();
             }
             double best = Double.MAX_VALUE;
             for (int i = 0; i < reps; i++) {
                 long t0 = System.nanoTime();
-                try (NDArray c = a.matMul(b); NDArray e = c.get(0, 0)) {
-                    e.getFloat();
+                try (NDArray c = a.matMul(b); NDArray e = c.get(0, 0); NDArray f = Torch.cast(e, Torch.Dtype.F32)) {
+                    f.getFloat();
                 }
                 best = Math.min(best, (System.nanoTime() - t0) / 1e9);
             }
-            System.out.printf("RESULT impl=paft kind=matmul n=%d best_s=%.5f gflops=%.1f%n", n, best, 2.0 * n * n * n / best / 1e9);
+            System.out.printf("RESULT impl=paft kind=matmul n=%d dtype=%s best_s=%.5f gflops=%.1f%n", n, bf16 ? "bfloat16" : "float32", best,
+                    2.0 * n * n * n / best / 1e9);
         }
     }
 }

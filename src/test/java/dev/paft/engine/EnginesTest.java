@@ -30,6 +30,24 @@ class EnginesTest {
         assertEquals(Device.cpu(), Engines.cpu());
     }
 
+    /** DJL and JavaCPP share one libtorch: DJL's library folder is the bootstrap's, one libtorch_cpu is mapped. */
+    @Test
+    void oneLibtorchForDjlAndJavacpp() throws Exception {
+        Engines.start("cpu", 2);
+        assertTrue(TorchBootstrap.isLoaded());
+        String djlDir = ai.djl.pytorch.jni.LibUtils.getLibtorchPath();
+        assertEquals(java.nio.file.Path.of(System.getProperty("PYTORCH_LIBRARY_PATH")).toAbsolutePath(), java.nio.file.Path.of(djlDir));
+        java.util.Set<String> mapped = new java.util.TreeSet<>();
+        for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/maps"))) {
+            if (line.endsWith("libtorch_cpu.so") || line.contains("libtorch_cpu.so ")) {
+                mapped.add(line.substring(line.indexOf('/')));
+            }
+        }
+        assertEquals(1, mapped.size(), "libtorch_cpu.so mapped from " + mapped);
+        assertTrue(mapped.iterator().next().contains(".javacpp"), mapped.toString());
+        assertEquals(2, org.bytedeco.pytorch.global.torch.get_num_threads(), "intra-op threads set explicitly");
+    }
+
     @Test
     void cudaOnACpuMachineIsAUsageError() {
         Engines.start("cpu", 2);
@@ -40,6 +58,7 @@ class EnginesTest {
             assertTrue(ex.getMessage().contains("--device " + dev), ex.getMessage());
             assertTrue(ex.getMessage().contains("no CUDA GPU"), ex.getMessage());
             assertTrue(ex.getMessage().contains("CPU-only build"), ex.getMessage());
+            assertTrue(ex.getMessage().contains("mvn -Pcuda"), ex.getMessage());
         }
     }
 

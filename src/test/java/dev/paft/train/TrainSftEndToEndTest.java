@@ -61,6 +61,30 @@ class TrainSftEndToEndTest {
         assertEquals(0, Paft.execute(args(out, "--overwrite")));
     }
 
+    /**
+     * training.precision: bf16 through the CLI (bf16 decoder, f32 LoRA factors, AdamW state and losses): the
+     * first step's loss within 1e-2 relative of fp32's, the run trains (loss falls), the adapter is float32, and a
+     * bad value is a config error (exit 2).
+     */
+    @Test
+    void bf16PrecisionTrainsLikeFp32() throws Exception {
+        Path f32 = tmp.resolve("sft-fp32");
+        Path bf16 = tmp.resolve("sft-bf16");
+        assertEquals(0, Paft.execute(args(f32, "--set", "training.precision=fp32")));
+        assertEquals(0, Paft.execute(args(bf16, "--set", "training.precision=bf16")));
+        List<JsonNode> a = MetricsLog.read(f32.resolve("metrics.jsonl"));
+        List<JsonNode> b = MetricsLog.read(bf16.resolve("metrics.jsonl"));
+        double l32 = a.get(0).get("loss").asDouble();
+        double l16 = b.get(0).get("loss").asDouble();
+        assertTrue(Math.abs(l16 - l32) / l32 < 1e-2, "first-step loss bf16 " + l16 + " vs fp32 " + l32);
+        assertTrue(l16 != l32, "bf16 ran in bf16");
+        double last = b.stream().filter(r -> r.has("loss")).reduce((x, y) -> y).orElseThrow().get("loss").asDouble();
+        assertTrue(last < l16, "bf16 training lowers the loss: " + l16 + " -> " + last);
+        assertTrue(Files.readString(bf16.resolve("training_config.yaml")).matches("(?s).*precision: \"?bf16.*"));
+        PeftAdapter.read(bf16);
+        assertEquals(2, Paft.execute(args(tmp.resolve("sft-bad"), "--set", "training.precision=fp16")));
+    }
+
     @Test
     void resumeAfterSigkillIsBitExact() throws Exception {
         Path full = tmp.resolve("full");

@@ -1,11 +1,11 @@
 package dev.paft.train.optim;
 
+import dev.paft.engine.GradMode;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.pytorch.jni.JniUtils;
 import dev.paft.errors.PaftException;
 
 import java.io.DataInputStream;
@@ -28,7 +28,7 @@ import java.util.Map;
  * {@link #importState} round-trip it exactly, so a resumed run continues bit for bit.
  *
  * <p>Updates are in place on the parameter arrays, inside a no-grad region
- * ({@code JniUtils.setGradMode(false)}, restored afterwards): PyTorch forbids in-place ops on
+ * ({@code GradMode.off()}, restored afterwards): PyTorch forbids in-place ops on
  * leaves that require grad otherwise, and the parameter keeps {@code requiresGrad} so later
  * forward passes still produce its gradient. Java number operands are safe here because no
  * autograd graph is recorded (docs/ENGINE-NOTES.md: trap 1 concerns graphs only); the learning rate changes
@@ -113,9 +113,7 @@ public final class AdamW implements AutoCloseable {
         Slot s = slot(name, param);
         double b1 = config.beta1();
         double b2 = config.beta2();
-        boolean gradMode = JniUtils.isGradMode();
-        JniUtils.setGradMode(false);
-        try (NDScope scope = new NDScope()) {
+        try (GradMode off = GradMode.off(); NDScope scope = new NDScope()) {
             scope.suppressNotUsedWarning();
             s.step++;
             // Scalars are float32 0-d tensors holding (float) v, exactly what a Java-number operand becomes
@@ -126,8 +124,6 @@ public final class AdamW implements AutoCloseable {
             s.expAvgSq.muli(scalar(b2)).addi(grad.mul(grad).muli(scalar(1 - b2))); // v = b2 v + (1-b2) g^2
             NDArray denom = s.expAvgSq.sqrt().divi(k[2]).addi(scalar(config.eps())); // sqrt(v_hat) + eps
             param.subi(s.expAvg.div(denom).muli(k[1]));                            // p -= step_size * m / denom
-        } finally {
-            JniUtils.setGradMode(gradMode);
         }
     }
 

@@ -1,10 +1,10 @@
 package dev.paft.train.optim;
 
+import dev.paft.engine.GradMode;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.DataType;
-import ai.djl.pytorch.jni.JniUtils;
 
 import java.util.List;
 
@@ -28,9 +28,7 @@ public final class GradClip {
         if (grads.isEmpty()) {
             return 0.0;
         }
-        boolean gradMode = JniUtils.isGradMode();
-        JniUtils.setGradMode(false);
-        try (NDList norms = new NDList()) {
+        try (GradMode off = GradMode.off(); NDList norms = new NDList()) {
             for (NDArray g : grads) {
                 norms.add(g.norm());                                             // ||g_i||_2, float32
             }
@@ -49,8 +47,6 @@ public final class GradClip {
                 }
             }
             return total;
-        } finally {
-            JniUtils.setGradMode(gradMode);
         }
     }
 }

@@ -1,0 +1,46 @@
+package dev.paft.model;
+
+import ai.djl.Device;
+import dev.paft.engine.TorchBootstrap;
+import dev.paft.errors.PaftException;
+
+/**
+ * The compute dtype of a training forward ({@code training.precision}), independent of how the frozen weights are
+ * stored ({@code model.dtype}).
+ *
+ * <ul>
+ *   <li>{@link #FP32}: everything in float32.</li>
+ *   <li>{@link #BF16}: frozen weights (cast per use from their storage) and activations in bfloat16: projections,
+ *       rotary, attention (fused SDPA), the MLP and the residual stream. In float32, where transformers computes
+ *       them: RMSNorm statistics (and the norm's output, cast back), the LoRA branch (master factors A and B, and
+ *       so their gradients and the optimizer state, stay float32), the final norm, the LM head, log-softmax,
+ *       log-probabilities and losses. Casts keep autograd ({@code engine/Torch.cast}).</li>
+ * </ul>
+ * {@code auto} (the default) is FP32 on the CPU and BF16 on CUDA (FP32 when the libtorch is an external one, where
+ * bf16 is unavailable; asking for bf16 there is a usage error naming what to install).
+ */
+public enum Precision {
+    FP32, BF16;
+
+    /** The config spelling. */
+    public String configName() {
+        return name().toLowerCase();
+    }
+
+    /** Parses {@code training.precision} (auto, bf16, fp32; null = auto) for {@code device} (null = CPU). */
+    public static Precision resolve(String setting, Device device) {
+        String s = setting == null ? "auto" : setting.trim().toLowerCase();
+        return switch (s) {
+            case "auto" -> device != null && device.isGpu() && TorchBootstrap.bridgeMissing() == null ? BF16 : FP32;
+            case "bf16", "bfloat16" -> {
+                String missing = TorchBootstrap.bridgeMissing();
+                if (missing != null) {
+                    throw PaftException.usage("training.precision: bf16 is unavailable: " + missing);
+                }
+                yield BF16;
+            }
+            case "fp32", "f32", "float32" -> FP32;
+            default -> throw PaftException.usage("training.precision: unknown value '" + setting + "' (use auto, bf16 or fp32)");
+        };
+    }
+}
