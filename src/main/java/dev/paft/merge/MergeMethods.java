@@ -18,7 +18,19 @@ public final class MergeMethods {
             new TaskArithmeticMerge("dare_ties", Sparsification.RANDOM, true, false, true),
             new TaskArithmeticMerge("dare_linear", Sparsification.RANDOM, false, false, true),
             new TaskArithmeticMerge("breadcrumbs", Sparsification.MAGNITUDE_OUTLIERS, false, false, false),
-            new TaskArithmeticMerge("breadcrumbs_ties", Sparsification.MAGNITUDE_OUTLIERS, true, false, false));
+            new TaskArithmeticMerge("breadcrumbs_ties", Sparsification.MAGNITUDE_OUTLIERS, true, false, false),
+            new TaskArithmeticMerge("della", Sparsification.DELLA, true, true, true),
+            new TaskArithmeticMerge("della_linear", Sparsification.DELLA, false, false, true),
+            new SceMerge(),
+            new ModelStockMerge(),
+            new NuSlerpMerge(),
+            new MultiSlerpMerge(),
+            new KarcherMerge(),
+            new NearSwapMerge(),
+            new ArceeFusionMerge(),
+            new RamMerge(false),
+            new RamMerge(true),
+            new PassthroughMerge());
 
     public static final Map<String, MergeMethod> REGISTRY = byName();
 

@@ -234,6 +234,60 @@ public final class Sparsify {
         rescale(d, density, rescale, l1Before, l1After);
     }
 
+    /**
+     * DELLA's magnitude-ranked drop (MAGPRUNE; mergekit/sparsify.py {@code della_magprune}): within
+     * each row, entries are ranked by |d| ascending ({@code r = 0 .. m-1}, equal magnitudes in index
+     * order) and kept with probability {@code p = density - epsilon + 2 epsilon r / (m - 1)}, from
+     * {@code density - epsilon} for the smallest to {@code density + epsilon} for the largest; then
+     * rescaled over the whole tensor: {@link Rescale#L1} (mergekit's {@code rescale: true}),
+     * {@link Rescale#DENSITY} (each kept entry times {@code 1/p}, the DELLA paper's rule) or none.
+     * Rows as mergekit's: a 0-d or 1-d tensor is one row; otherwise ranks run along dimension 1 of
+     * {@code shape} (the columns of a matrix). A row of one element is kept with probability
+     * {@code density} (mergekit's rank normalization divides 0 by 0 there). Deterministic for a seed:
+     * each row draws from its own generator, in rank order.
+     */
+    public static void della(float[] d, long[] shape, double density, double epsilon, Rescale rescale, long seed) {
+        if (density >= 1) {
+            return;
+        }
+        double l1Before = l1(d);
+        if (!Double.isFinite(l1Before)) {
+            throw NonFiniteInputException.first(d);
+        }
+        int n = d.length;
+        int len = shape.length < 2 ? n : (int) shape[1];
+        int inner = shape.length < 2 ? 1 : (int) (n / ((long) shape[0] * len));
+        int outer = shape.length < 2 ? 1 : (int) shape[0];
+        long[] keys = new long[len];
+        double l1After = 0;
+        for (int a = 0; a < outer; a++) {
+            for (int c = 0; c < inner; c++) {
+                int start = a * len * inner + c; // element b of this row: start + b * inner
+                for (int b = 0; b < len; b++) {
+                    int bits = Float.floatToRawIntBits(d[start + b * inner]) & 0x7fffffff;
+                    keys[b] = ((long) bits << 32) | b; // |d| ascending, then index
+                }
+                java.util.Arrays.sort(keys, 0, len);
+                SplittableRandom rng = new SplittableRandom(seed + 0x9E3779B97F4A7C15L * ((long) a * inner + c + 1));
+                for (int r = 0; r < len; r++) {
+                    int j = start + (int) keys[r] * inner;
+                    double p = len == 1 ? density : (density - epsilon) + ((double) r / (len - 1)) * 2 * epsilon;
+                    if (rng.nextDouble() < p) {
+                        if (rescale == Rescale.DENSITY) {
+                            d[j] = (float) (d[j] / p);
+                        }
+                        l1After += Math.abs(d[j]);
+                    } else {
+                        d[j] = 0f;
+                    }
+                }
+            }
+        }
+        if (rescale == Rescale.L1) {
+            rescale(d, density, rescale, l1Before, l1After);
+        }
+    }
+
     static void rescale(float[] d, double density, Rescale rescale, double l1Before, double l1After) {
         float s;
         switch (rescale) {
