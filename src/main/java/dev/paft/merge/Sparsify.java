@@ -268,7 +268,9 @@ public final class Sparsify {
                     keys[b] = ((long) bits << 32) | b; // |d| ascending, then index
                 }
                 java.util.Arrays.sort(keys, 0, len);
-                SplittableRandom rng = new SplittableRandom(seed + 0x9E3779B97F4A7C15L * ((long) a * inner + c + 1));
+                // one generator per row, its seed mixed (seeds one golden gamma apart would give the
+                // same stream shifted by one draw: rows correlated)
+                SplittableRandom rng = new SplittableRandom(seedFor(seed, "della-row", a * inner + c));
                 for (int r = 0; r < len; r++) {
                     int j = start + (int) keys[r] * inner;
                     double p = len == 1 ? density : (density - epsilon) + ((double) r / (len - 1)) * 2 * epsilon;
