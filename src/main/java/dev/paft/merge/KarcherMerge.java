@@ -66,7 +66,7 @@ public final class KarcherMerge implements MergeMethod {
 
     @Override
     public int scratchArrays() {
-        return 2;
+        return 1;
     }
 
     @Override
@@ -120,28 +120,33 @@ public final class KarcherMerge implements MergeMethod {
         } else {
             divide(u, nu);
         }
-        // 3. iterate: the mean of the log maps, then the exponential map
-        float[] tv = t.scratch().apply(len);
+        // 3. iterate: the mean of the log maps T, then the exponential map. T is not stored: its element
+        // j, sum_i c_i (u_i[j] - dot_i u[j]) in input order (mergekit's T += ...), is computed where used
+        int m = a.length;
+        float[][] us = new float[m][];
+        for (int k = 0; k < m; k++) {
+            us[k] = x[valid.get(k)];
+        }
+        float[] c = new float[m];
+        float[] fdot = new float[m];
         for (int it = 0; it < maxIter; it++) {
-            java.util.Arrays.fill(tv, 0f);
-            for (int k = 0; k < a.length; k++) {
-                float[] ui = x[valid.get(k)];
+            for (int k = 0; k < m; k++) {
                 double dot = 0;
                 for (int j = 0; j < len; j++) {
-                    dot += (double) u[j] * ui[j];
+                    dot += (double) u[j] * us[k][j];
                 }
                 dot = Math.max(-1, Math.min(1, dot));
                 double theta = Math.acos(dot);
-                if (theta < tol) {
-                    continue;
-                }
-                float c = (float) (a[k] * (theta / Math.sin(theta)));
-                float fdot = (float) dot;
-                for (int j = 0; j < len; j++) {
-                    tv[j] += c * (ui[j] - fdot * u[j]);
-                }
+                // theta < tol: left out (c = 0 adds +-0 to T, which changes no float sum but -0's sign)
+                c[k] = theta < tol ? 0f : (float) (a[k] * (theta / Math.sin(theta)));
+                fdot[k] = (float) dot;
             }
-            double nt = Math.sqrt(sumSquares(tv));
+            double nt = 0;
+            for (int j = 0; j < len; j++) {
+                float tj = logMap(us, c, fdot, u, j);
+                nt += (double) tj * tj;
+            }
+            nt = Math.sqrt(nt);
             if (nt < tol) {
                 break;
             }
@@ -149,7 +154,8 @@ public final class KarcherMerge implements MergeMethod {
             float sn = (float) Math.sin(nt);
             float fnt = (float) nt;
             for (int j = 0; j < len; j++) {
-                u[j] = cs * u[j] + sn * (tv[j] / fnt);
+                float tj = logMap(us, c, fdot, u, j);
+                u[j] = cs * u[j] + sn * (tj / fnt);
             }
             double nu2 = Math.sqrt(sumSquares(u));
             if (nu2 > tol) {
@@ -166,6 +172,17 @@ public final class KarcherMerge implements MergeMethod {
             u[j] = fs * u[j];
         }
         return u;
+    }
+
+    /** {@code T[j] = sum_k c_k (u_k[j] - dot_k u[j])}, summed from 0 in input order. */
+    private static float logMap(float[][] us, float[] c, float[] dot, float[] u, int j) {
+        float tj = 0f;
+        for (int k = 0; k < us.length; k++) {
+            if (c[k] != 0f) {
+                tj += c[k] * (us[k][j] - dot[k] * u[j]);
+            }
+        }
+        return tj;
     }
 
     private static double sumSquares(float[] v) {

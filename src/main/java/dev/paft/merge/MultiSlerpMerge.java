@@ -68,11 +68,6 @@ public final class MultiSlerpMerge implements MergeMethod {
     }
 
     @Override
-    public int scratchArrays() {
-        return 1;
-    }
-
-    @Override
     public float[] merge(MergeTensor t) {
         float[][] x = t.inputs();
         int n = x.length;
@@ -105,16 +100,11 @@ public final class MultiSlerpMerge implements MergeMethod {
             norms[i] = Math.sqrt(MethodMath.sumSquares(x[i], i));
             div[i] = (float) norms[i] + eps;
         }
-        // 2. the weighted mean of the unit vectors
-        float[] mean = t.scratch().apply(len);
+        // 2. the weighted mean of the unit vectors (not stored: recomputed where used, the same floats)
         double mn = 0;
         for (int j = 0; j < len; j++) {
-            float s = 0f;
-            for (int i = 0; i < n; i++) {
-                s += x[i][j] / div[i] * w[i];
-            }
-            mean[j] = s;
-            mn += (double) s * s;
+            float m = mean(x, div, w, j);
+            mn += (double) m * m;
         }
         mn = Math.sqrt(mn);
         if (mn < eps) {
@@ -130,25 +120,18 @@ public final class MultiSlerpMerge implements MergeMethod {
                     + "(antipodal inputs with balancing weights); use other weights");
         }
         float fmn = (float) mn;
-        for (int j = 0; j < len; j++) {
-            mean[j] /= fmn;
-        }
-        // 3. tangent vectors at the mean, their weighted sum g (written into x[0] once read)
+        // 3. tangent vectors at the normalized mean m/|m|, their weighted sum g and its norm
         float[] fd = new float[n];
         for (int i = 0; i < n; i++) {
             double s = 0;
             for (int j = 0; j < len; j++) {
-                s += (double) (x[i][j] / div[i]) * mean[j];
+                s += (double) (x[i][j] / div[i]) * (mean(x, div, w, j) / fmn);
             }
             fd[i] = (float) s;
         }
         double gn = 0;
         for (int j = 0; j < len; j++) {
-            float g = 0f;
-            for (int i = 0; i < n; i++) {
-                g += (x[i][j] / div[i] - fd[i] * mean[j]) * w[i];
-            }
-            x[0][j] = g;
+            float g = tangent(x, div, w, fd, mean(x, div, w, j) / fmn, j);
             gn += (double) g * g;
         }
         // 4. back to the sphere, scaled by the weighted mean norm
@@ -161,9 +144,29 @@ public final class MultiSlerpMerge implements MergeMethod {
         }
         float favg = (float) avg;
         for (int j = 0; j < len; j++) {
-            float r = (mean[j] * c + x[0][j] * sc) * favg;
-            x[0][j] = base != null ? r + base[j] : r;
+            float mh = mean(x, div, w, j) / fmn;
+            float g = tangent(x, div, w, fd, mh, j);
+            float r = (mh * c + g * sc) * favg;
+            x[0][j] = base != null ? r + base[j] : r; // x[0][j] is not read again
         }
         return x[0];
+    }
+
+    /** {@code sum_i w_i u_i[j]}, {@code u_i = x_i / div_i}. */
+    private static float mean(float[][] x, float[] div, float[] w, int j) {
+        float s = 0f;
+        for (int i = 0; i < x.length; i++) {
+            s += x[i][j] / div[i] * w[i];
+        }
+        return s;
+    }
+
+    /** {@code sum_i w_i (u_i[j] - <u_i, m> m[j])}. */
+    private static float tangent(float[][] x, float[] div, float[] w, float[] dots, float mh, int j) {
+        float g = 0f;
+        for (int i = 0; i < x.length; i++) {
+            g += (x[i][j] / div[i] - dots[i] * mh) * w[i];
+        }
+        return g;
     }
 }

@@ -258,21 +258,18 @@ public final class Sparsify {
         int len = shape.length < 2 ? n : (int) shape[1];
         int inner = shape.length < 2 ? 1 : (int) (n / ((long) shape[0] * len));
         int outer = shape.length < 2 ? 1 : (int) shape[0];
-        long[] keys = new long[len];
+        int[][] work = {new int[len], new int[len], new int[len], new int[len]};
+        int[] count = new int[RADIX + 1];
         double l1After = 0;
         for (int a = 0; a < outer; a++) {
             for (int c = 0; c < inner; c++) {
                 int start = a * len * inner + c; // element b of this row: start + b * inner
-                for (int b = 0; b < len; b++) {
-                    int bits = Float.floatToRawIntBits(d[start + b * inner]) & 0x7fffffff;
-                    keys[b] = ((long) bits << 32) | b; // |d| ascending, then index
-                }
-                java.util.Arrays.sort(keys, 0, len);
+                int[] order = orderByMagnitude(d, start, inner, len, work, count);
                 // one generator per row, its seed mixed (seeds one golden gamma apart would give the
                 // same stream shifted by one draw: rows correlated)
                 SplittableRandom rng = new SplittableRandom(seedFor(seed, "della-row", a * inner + c));
                 for (int r = 0; r < len; r++) {
-                    int j = start + (int) keys[r] * inner;
+                    int j = start + order[r] * inner;
                     double p = len == 1 ? density : (density - epsilon) + ((double) r / (len - 1)) * 2 * epsilon;
                     if (rng.nextDouble() < p) {
                         if (rescale == Rescale.DENSITY) {
@@ -288,6 +285,54 @@ public final class Sparsify {
         if (rescale == Rescale.L1) {
             rescale(d, density, rescale, l1Before, l1After);
         }
+    }
+
+    private static final int RADIX_BITS = 11;
+    private static final int RADIX = 1 << RADIX_BITS;
+
+    /**
+     * The positions {@code 0..len-1} of a row (element b at {@code start + b * stride}) ordered by |d|
+     * ascending, equal magnitudes in index order: a stable LSD radix sort of the 31 magnitude bits in
+     * three 11-bit digits (a digit all entries share is skipped). Returns one of the {@code work} arrays.
+     */
+    static int[] orderByMagnitude(float[] d, int start, int stride, int len, int[][] work, int[] count) {
+        int[] k = work[0];
+        int[] i = work[1];
+        int[] k2 = work[2];
+        int[] i2 = work[3];
+        for (int b = 0; b < len; b++) {
+            k[b] = Float.floatToRawIntBits(d[start + b * stride]) & 0x7fffffff;
+            i[b] = b;
+        }
+        for (int shift = 0; shift < 31; shift += RADIX_BITS) {
+            java.util.Arrays.fill(count, 0);
+            for (int r = 0; r < len; r++) {
+                count[((k[r] >>> shift) & (RADIX - 1)) + 1]++;
+            }
+            boolean one = false;
+            for (int x = 1; x <= RADIX; x++) {
+                if (count[x] == len) {
+                    one = true;
+                    break;
+                }
+                count[x] += count[x - 1];
+            }
+            if (one) {
+                continue; // every entry has this digit: the order stays
+            }
+            for (int r = 0; r < len; r++) {
+                int pos = count[(k[r] >>> shift) & (RADIX - 1)]++;
+                k2[pos] = k[r];
+                i2[pos] = i[r];
+            }
+            int[] t = k;
+            k = k2;
+            k2 = t;
+            t = i;
+            i = i2;
+            i2 = t;
+        }
+        return i;
     }
 
     static void rescale(float[] d, double density, Rescale rescale, double l1Before, double l1After) {
