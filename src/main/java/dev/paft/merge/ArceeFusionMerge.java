@@ -88,22 +88,27 @@ public final class ArceeFusionMerge implements MergeMethod {
 
     /** {@code sum p log(p / q)}, p and q the softmaxes of {@code m} and {@code b} over [start, end), each + 1e-8. */
     static double klOfSoftmaxes(float[] m, float[] b, int start, int end) {
+        int len = end - start;
         double mm = Double.NEGATIVE_INFINITY;
         double mb = Double.NEGATIVE_INFINITY;
         for (int j = start; j < end; j++) {
             mm = Math.max(mm, m[j]);
             mb = Math.max(mb, b[j]);
         }
+        double[] em = new double[len]; // each exp once (they dominate the cost)
+        double[] eb = new double[len];
         double zm = 0;
         double zb = 0;
-        for (int j = start; j < end; j++) {
-            zm += Math.exp(m[j] - mm);
-            zb += Math.exp(b[j] - mb);
+        for (int k = 0; k < len; k++) {
+            em[k] = Math.exp(m[start + k] - mm);
+            eb[k] = Math.exp(b[start + k] - mb);
+            zm += em[k];
+            zb += eb[k];
         }
         double kl = 0;
-        for (int j = start; j < end; j++) {
-            double p = Math.exp(m[j] - mm) / zm + 1e-8;
-            double q = Math.exp(b[j] - mb) / zb + 1e-8;
+        for (int k = 0; k < len; k++) {
+            double p = em[k] / zm + 1e-8;
+            double q = eb[k] / zb + 1e-8;
             kl += p * Math.log(p / q);
         }
         return kl;

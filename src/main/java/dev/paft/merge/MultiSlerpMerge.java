@@ -93,12 +93,17 @@ public final class MultiSlerpMerge implements MergeMethod {
             }
         }
         float eps = (float) t.global().number("eps");
-        // 1. norms; the unit vectors u_i = x_i / (n_i + eps) are computed where used (float32 quotients)
+        // 1. norms; the unit vectors u_i = x_i / (n_i + eps) in place (float32 quotients)
         double[] norms = new double[n];
         float[] div = new float[n];
         for (int i = 0; i < n; i++) {
             norms[i] = Math.sqrt(MethodMath.sumSquares(x[i], i));
             div[i] = (float) norms[i] + eps;
+            float[] xi = x[i];
+            float di = div[i];
+            for (int j = 0; j < len; j++) {
+                xi[j] /= di;
+            }
         }
         // 2. the weighted mean of the unit vectors (not stored: recomputed where used, the same floats)
         double mn = 0;
@@ -109,9 +114,10 @@ public final class MultiSlerpMerge implements MergeMethod {
         mn = Math.sqrt(mn);
         if (mn < eps) {
             if (n == 2) {
-                // mergekit's fallback: linear interpolation of the (task-vector) inputs
+                // mergekit's fallback: linear interpolation of the (task-vector) inputs, here u_i (n_i + eps)
+                // (x_i within an ulp)
                 for (int j = 0; j < len; j++) {
-                    float r = x[0][j] * w[0] + x[1][j] * w[1];
+                    float r = x[0][j] * div[0] * w[0] + x[1][j] * div[1] * w[1];
                     x[0][j] = base != null ? r + base[j] : r;
                 }
                 return x[0];
@@ -125,7 +131,7 @@ public final class MultiSlerpMerge implements MergeMethod {
         for (int i = 0; i < n; i++) {
             double s = 0;
             for (int j = 0; j < len; j++) {
-                s += (double) (x[i][j] / div[i]) * (mean(x, div, w, j) / fmn);
+                s += (double) x[i][j] * (mean(x, div, w, j) / fmn);
             }
             fd[i] = (float) s;
         }
@@ -152,11 +158,11 @@ public final class MultiSlerpMerge implements MergeMethod {
         return x[0];
     }
 
-    /** {@code sum_i w_i u_i[j]}, {@code u_i = x_i / div_i}. */
+    /** {@code sum_i w_i u_i[j]} ({@code x} holds the units). */
     private static float mean(float[][] x, float[] div, float[] w, int j) {
         float s = 0f;
         for (int i = 0; i < x.length; i++) {
-            s += x[i][j] / div[i] * w[i];
+            s += x[i][j] * w[i];
         }
         return s;
     }
@@ -165,7 +171,7 @@ public final class MultiSlerpMerge implements MergeMethod {
     private static float tangent(float[][] x, float[] div, float[] w, float[] dots, float mh, int j) {
         float g = 0f;
         for (int i = 0; i < x.length; i++) {
-            g += (x[i][j] / div[i] - dots[i] * mh) * w[i];
+            g += (x[i][j] - dots[i] * mh) * w[i];
         }
         return g;
     }
