@@ -108,7 +108,7 @@ public final class MultiSlerpMerge implements MergeMethod {
         // 2. the weighted mean of the unit vectors (not stored: recomputed where used, the same floats)
         double mn = 0;
         for (int j = 0; j < len; j++) {
-            float m = mean(x, div, w, j);
+            float m = mean(x, w, j);
             mn += (double) m * m;
         }
         mn = Math.sqrt(mn);
@@ -131,13 +131,13 @@ public final class MultiSlerpMerge implements MergeMethod {
         for (int i = 0; i < n; i++) {
             double s = 0;
             for (int j = 0; j < len; j++) {
-                s += (double) x[i][j] * (mean(x, div, w, j) / fmn);
+                s += (double) x[i][j] * (mean(x, w, j) / fmn);
             }
             fd[i] = (float) s;
         }
         double gn = 0;
         for (int j = 0; j < len; j++) {
-            float g = tangent(x, div, w, fd, mean(x, div, w, j) / fmn, j);
+            float g = tangent(x, w, fd, mean(x, w, j) / fmn, j);
             gn += (double) g * g;
         }
         // 4. back to the sphere, scaled by the weighted mean norm
@@ -150,8 +150,8 @@ public final class MultiSlerpMerge implements MergeMethod {
         }
         float favg = (float) avg;
         for (int j = 0; j < len; j++) {
-            float mh = mean(x, div, w, j) / fmn;
-            float g = tangent(x, div, w, fd, mh, j);
+            float mh = mean(x, w, j) / fmn;
+            float g = tangent(x, w, fd, mh, j);
             float r = (mh * c + g * sc) * favg;
             x[0][j] = base != null ? r + base[j] : r; // x[0][j] is not read again
         }
@@ -159,7 +159,7 @@ public final class MultiSlerpMerge implements MergeMethod {
     }
 
     /** {@code sum_i w_i u_i[j]} ({@code x} holds the units). */
-    private static float mean(float[][] x, float[] div, float[] w, int j) {
+    private static float mean(float[][] x, float[] w, int j) {
         float s = 0f;
         for (int i = 0; i < x.length; i++) {
             s += x[i][j] * w[i];
@@ -168,7 +168,7 @@ public final class MultiSlerpMerge implements MergeMethod {
     }
 
     /** {@code sum_i w_i (u_i[j] - <u_i, m> m[j])}. */
-    private static float tangent(float[][] x, float[] div, float[] w, float[] dots, float mh, int j) {
+    private static float tangent(float[][] x, float[] w, float[] dots, float mh, int j) {
         float g = 0f;
         for (int i = 0; i < x.length; i++) {
             g += (x[i][j] - dots[i] * mh) * w[i];
