@@ -93,25 +93,82 @@ public final class SceMerge implements MergeMethod {
         for (int i = 0; i < n; i++) {
             fw[i] = (float) (Math.abs(sum) < 1e-6 ? 1.0 / n : w[i] / sum);
         }
-        // erase (sum election) and the weighted mean of the agreeing entries
-        for (int j = 0; j < len; j++) {
-            float vote = 0f;
+        // erase (sum election) and the weighted mean of the agreeing entries, in blocks
+        eraseAndMix(base, d, fw, 0, len);
+        return base;
+    }
+
+    /**
+     * {@code base[j] += sum_i(d_ij w_i agree_ij) / max(sum_i(w_i agree_ij), 1e-6)} with the elected sign
+     * {@code sign(sum_i d_ij)} (0 as +), in blocks of {@link TaskArithmeticMerge#BLOCK} copied into
+     * scratch rows so that every loop indexes its arrays alike (C2 vectorizes them; see merging.md,
+     * Speed): the float operations of {@link #eraseAndMixReference}, in its order (test
+     * FastPathEquivalenceTest-style check in MoreMethodsTest).
+     */
+    static void eraseAndMix(float[] base, float[][] d, float[] w, int from, int to) {
+        int n = d.length;
+        int bs = TaskArithmeticMerge.BLOCK;
+        float[][] blk = new float[n][bs];
+        float[] vote = new float[bs];
+        float[] merged = new float[bs];
+        float[] divisor = new float[bs];
+        float[] out = new float[bs];
+        for (int lo = from; lo < to; lo += bs) {
+            int m = Math.min(bs, to - lo);
             for (int i = 0; i < n; i++) {
-                vote += d[i][j];
+                System.arraycopy(d[i], lo, blk[i], 0, m);
+            }
+            System.arraycopy(base, lo, out, 0, m);
+            java.util.Arrays.fill(vote, 0, m, 0f);
+            java.util.Arrays.fill(merged, 0, m, 0f);
+            java.util.Arrays.fill(divisor, 0, m, 0f);
+            for (int i = 0; i < n; i++) {
+                float[] b = blk[i];
+                for (int k = 0; k < m; k++) {
+                    vote[k] += b[k];
+                }
+            }
+            // elected = vote >= 0 ? 1 : -1, as arithmetic (exact for every non-NaN vote)
+            for (int k = 0; k < m; k++) {
+                vote[k] = 1f - 2f * Math.min(Math.max(-vote[k], 0f) * 0x1p126f * 0x1p126f, 1f);
+            }
+            for (int i = 0; i < n; i++) {
+                float[] b = blk[i];
+                float wi = w[i];
+                for (int k = 0; k < m; k++) {
+                    // f = |d| where sign(d) == elected (zeros never agree), else 0; f e == d exactly
+                    float e = vote[k];
+                    float f = Math.max(b[k] * e, 0f);
+                    merged[k] += (f * e) * wi;
+                    divisor[k] += Math.min(f * 0x1p126f * 0x1p126f, 1f) * wi;
+                }
+            }
+            for (int k = 0; k < m; k++) {
+                out[k] += merged[k] / Math.max(divisor[k], 1e-6f);
+            }
+            System.arraycopy(out, 0, base, lo, m);
+        }
+    }
+
+    /** {@link #eraseAndMix} element by element (the definition). */
+    static void eraseAndMixReference(float[] base, float[][] d, float[] w, int from, int to) {
+        for (int j = from; j < to; j++) {
+            float vote = 0f;
+            for (float[] x : d) {
+                vote += x[j];
             }
             float elected = vote >= 0f ? 1f : -1f;
             float merged = 0f;
             float divisor = 0f;
-            for (int i = 0; i < n; i++) {
+            for (int i = 0; i < d.length; i++) {
                 float x = d[i][j];
                 if (Math.signum(x) == elected) {
-                    merged += x * fw[i];
-                    divisor += fw[i];
+                    merged += x * w[i];
+                    divisor += w[i];
                 }
             }
             base[j] += merged / Math.max(divisor, 1e-6f);
         }
-        return base;
     }
 
     /** Keeps the positions of the k largest variances over the inputs in every task vector, zeroes the rest. */

@@ -260,6 +260,10 @@ public final class Sparsify {
         int outer = shape.length < 2 ? 1 : (int) shape[0];
         int[][] work = {new int[len], new int[len], new int[len], new int[len]};
         int[] count = new int[RADIX + 1];
+        double[] prob = new double[len]; // keep probability by rank
+        for (int r = 0; r < len; r++) {
+            prob[r] = len == 1 ? density : (density - epsilon) + ((double) r / (len - 1)) * 2 * epsilon;
+        }
         double l1After = 0;
         for (int a = 0; a < outer; a++) {
             for (int c = 0; c < inner; c++) {
@@ -270,7 +274,7 @@ public final class Sparsify {
                 SplittableRandom rng = new SplittableRandom(seedFor(seed, "della-row", a * inner + c));
                 for (int r = 0; r < len; r++) {
                     int j = start + order[r] * inner;
-                    double p = len == 1 ? density : (density - epsilon) + ((double) r / (len - 1)) * 2 * epsilon;
+                    double p = prob[r];
                     if (rng.nextDouble() < p) {
                         if (rescale == Rescale.DENSITY) {
                             d[j] = (float) (d[j] / p);

@@ -106,6 +106,33 @@ class MoreMethodsTest {
     }
 
     @Test
+    void sceBlockedMixIsTheDefinitionBitForBit() {
+        // zeros, +-0, equal values of opposite signs (votes of exactly 0), tiny and large values, three
+        // inputs over more than one block with a ragged end
+        java.util.Random r = new java.util.Random(9);
+        int n = 5000;
+        float[][] d = new float[3][n];
+        float[] pick = {0f, -0f, 1f, -1f, 1e-30f, -1e-30f, 3.5f, -3.5f, 1e20f};
+        for (float[] x : d) {
+            for (int j = 0; j < n; j++) {
+                x[j] = r.nextInt(3) == 0 ? pick[r.nextInt(pick.length)] : (float) r.nextGaussian();
+            }
+        }
+        float[] w = {0.2f, 0.7f, 1e-7f};
+        float[] base = new float[n];
+        for (int j = 0; j < n; j++) {
+            base[j] = (float) r.nextGaussian();
+        }
+        float[] fast = base.clone();
+        float[] ref = base.clone();
+        SceMerge.eraseAndMix(fast, d, w, 0, n);
+        SceMerge.eraseAndMixReference(ref, d, w, 0, n);
+        for (int j = 0; j < n; j++) {
+            assertEquals(Float.floatToRawIntBits(ref[j]), Float.floatToRawIntBits(fast[j]), "element " + j);
+        }
+    }
+
+    @Test
     void modelStock() {
         // base 1; offsets [1, 1] and [1, 0]: cos = 1/sqrt(2); N = 2: t = 2c / (1 + c) = 2 (sqrt(2) - 1);
         // out = t * mean(w_i) + (1 - t) base = base + t * [1, 0.5]
