@@ -26,7 +26,7 @@ import picocli.CommandLine.Parameters;
  * flags for the simple case. Flags win over the file.
  */
 @Command(name = "merge", mixinStandardHelpOptions = true,
-        description = {"Merge adapters or models into a base (linear, slerp, task_arithmetic, ties, dare_ties, dare_linear, breadcrumbs, breadcrumbs_ties).",
+        description = {"Merge adapters or models into a base with mergekit's methods (linear, slerp, nuslerp, multislerp, karcher, task_arithmetic, ties, dare_ties, dare_linear, breadcrumbs, breadcrumbs_ties, della, della_linear, sce, model_stock, nearswap, arcee_fusion, ram, ramplus_tl, passthrough).",
             "",
             "  paft merge --config configs/merge/ties.yaml --out runs/merged",
             "  paft merge mergekit.yml runs/merged                      # mergekit YAML, as mergekit-yaml",

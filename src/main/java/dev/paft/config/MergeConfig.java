@@ -7,7 +7,7 @@ import java.util.Map;
  * A merge, in mergekit's vocabulary: task vectors {@code model_i - base} (or an adapter's
  * {@code scaling * B @ A}) combined by {@code method} and added to the base.
  *
- * @param method linear, slerp, task_arithmetic, ties, dare_ties, dare_linear, breadcrumbs, breadcrumbs_ties
+ * @param method a mergekit method name (dev.paft.merge.MergeMethods: linear, slerp, ties, della, ...)
  * @param base base model directory
  * @param models inputs: model directories or PEFT adapter directories, each with its parameters
  *     (weight, density, ...); a value is a scalar, a layer gradient (list) or name filters

@@ -160,9 +160,17 @@ final class MergeExecutor {
                     long s = job.global().values().containsKey("seed") ? (long) job.global().number("seed") : seed;
                     long m0 = System.nanoTime();
                     float[] v;
+                    List<float[]> scratch = new ArrayList<>();
                     try {
-                        v = method.merge(new MergeMethod.MergeTensor(job.spec().name(), l.base(), l.inputs(),
-                                job.global(), job.perInput(), s));
+                        v = method.merge(new MergeMethod.MergeTensor(job.spec().name(), job.spec().shape(), l.base(), l.inputs(),
+                                job.global(), job.perInput(), s, n -> {
+                                    if (scratch.size() >= method.scratchArrays()) {
+                                        throw new IllegalStateException(method.name() + " asked for more scratch arrays than it declares");
+                                    }
+                                    float[] a = pool.get(n);
+                                    scratch.add(a);
+                                    return a;
+                                }));
                     } catch (NonFiniteInputException e) {
                         throw nonFiniteInput(e, job.spec().name(), l.base(), plan.inputs());
                     }
@@ -172,10 +180,13 @@ final class MergeExecutor {
                     }
                     busy.addAndGet(1, m1 - m0);
                     busy.addAndGet(2, System.nanoTime() - m1);
-                    float[][] arrays = new float[l.inputs().length + 2][];
+                    float[][] arrays = new float[l.inputs().length + 2 + scratch.size()][];
                     arrays[0] = v;
                     arrays[1] = l.base();
                     System.arraycopy(l.inputs(), 0, arrays, 2, l.inputs().length);
+                    for (int k = 0; k < scratch.size(); k++) {
+                        arrays[2 + l.inputs().length + k] = scratch.get(k);
+                    }
                     merged = new Merged(job, v, arrays, l.permits());
                 }
                 writes.add(writerPool.submit(() -> {

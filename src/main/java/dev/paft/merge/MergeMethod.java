@@ -60,6 +60,45 @@ public interface MergeMethod {
      */
     float[] merge(MergeTensor t);
 
-    /** One tensor's data and resolved parameters. */
-    record MergeTensor(String name, float[] base, float[][] inputs, Params global, List<Params> perInput, long seed) {}
+    /**
+     * Working arrays of the tensor's length a method needs beyond the base and the inputs (karcher's
+     * mean and tangent): taken from the executor's pool through {@link MergeTensor#scratch} and
+     * counted in the memory budget. Default none.
+     */
+    default int scratchArrays() {
+        return 0;
+    }
+
+    /**
+     * For methods with a {@code rescale} parameter and random masks: true when {@code rescale: true}
+     * means {@code 1/density} (paft's DARE rule) rather than mergekit's L1-norm preservation; the
+     * written merge_config.yaml then records the rule under paft_parameters.
+     */
+    default boolean rescaleTrueIsDensity() {
+        return false;
+    }
+
+    /**
+     * One tensor's data and resolved parameters. {@code shape}: the tensor's shape (row-wise methods:
+     * della's ranks, nuslerp without flattening, arcee_fusion's softmax, model_stock filter-wise);
+     * {@code scratch}: arrays of that length from the executor's pool, at most
+     * {@link #scratchArrays()} of them (contents undefined; given back after the write).
+     */
+    record MergeTensor(String name, long[] shape, float[] base, float[][] inputs, Params global, List<Params> perInput,
+                       long seed, java.util.function.IntFunction<float[]> scratch) {
+        /** A flat tensor (one row) with freshly allocated scratch arrays. */
+        public MergeTensor(String name, float[] base, float[][] inputs, Params global, List<Params> perInput, long seed) {
+            this(name, new long[] {inputs.length > 0 ? inputs[0].length : base.length}, base, inputs, global, perInput, seed,
+                    float[]::new);
+        }
+
+        /** Elements per row: the last dimension (the whole tensor when 0-d or 1-d). */
+        public int rowLength() {
+            return shape.length == 0 ? numel() : (int) shape[shape.length - 1];
+        }
+
+        public int numel() {
+            return inputs.length > 0 ? inputs[0].length : base.length;
+        }
+    }
 }

@@ -18,7 +18,19 @@ public final class MergeMethods {
             new TaskArithmeticMerge("dare_ties", Sparsification.RANDOM).withConsensus().withRescaleByDefault(),
             new TaskArithmeticMerge("dare_linear", Sparsification.RANDOM).withRescaleByDefault(),
             new TaskArithmeticMerge("breadcrumbs", Sparsification.MAGNITUDE_OUTLIERS),
-            new TaskArithmeticMerge("breadcrumbs_ties", Sparsification.MAGNITUDE_OUTLIERS).withConsensus());
+            new TaskArithmeticMerge("breadcrumbs_ties", Sparsification.MAGNITUDE_OUTLIERS).withConsensus(),
+            new TaskArithmeticMerge("della", Sparsification.DELLA).withConsensus().withNormalizeByDefault().withRescaleByDefault(),
+            new TaskArithmeticMerge("della_linear", Sparsification.DELLA).withRescaleByDefault(),
+            new SceMerge(),
+            new ModelStockMerge(),
+            new NuSlerpMerge(),
+            new MultiSlerpMerge(),
+            new KarcherMerge(),
+            new NearSwapMerge(),
+            new ArceeFusionMerge(),
+            new RamMerge(false),
+            new RamMerge(true),
+            new PassthroughMerge());
 
     public static final Map<String, MergeMethod> REGISTRY = byName();
 

@@ -135,7 +135,8 @@ final class MergeOutput {
             Long seed = !random ? null : seedOverride != null ? seedOverride
                     : given == null ? Long.valueOf(42) : given instanceof Number n ? Long.valueOf(n.longValue()) : null;
             Files.writeString(tmp.resolve("merge_config.yaml"), spec.toMergekitYaml(models,
-                    baseRef == null ? null : baseRef.display(), random, seed));
+                    baseRef == null ? null : baseRef.display(), random,
+                    random && method.rescaleTrueIsDensity(), seed));
         } catch (IOException e) {
             throw failure(out, e, plan.outputBytes());
         } catch (PaftException e) {

@@ -276,7 +276,8 @@ record MergePlan(MergeMethod method, MergeSpec spec, Long seed, MergeSource.Ref 
             if (n > Integer.MAX_VALUE - 8) {
                 throw PaftException.badInput(ref.dir() + ": tensor '" + name + "' has " + n + " elements, too many to merge in one array");
             }
-            long floatBytes = 4L * n * (inputs.size() + 1); // base + inputs; the result reuses an input array
+            // base + inputs (+ the method's scratch arrays); the result reuses an input array
+            long floatBytes = 4L * n * (inputs.size() + 1 + method.scratchArrays());
             jobs.add(new Job(new TensorSpec(name, dt, info.shape()), false, gp, ps, floatBytes));
         }
         return jobs;

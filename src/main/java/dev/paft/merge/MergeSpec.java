@@ -259,6 +259,16 @@ public record MergeSpec(String method, String base, List<Input> models, Map<Stri
      * @param seed the seed used when {@code random} (the --seed flag, the config's, or the default)
      */
     public String toMergekitYaml(List<String> resolvedModels, String resolvedBase, boolean random, Long seed) {
+        return toMergekitYaml(resolvedModels, resolvedBase, random, random, seed);
+    }
+
+    /**
+     * As {@link #toMergekitYaml(List, String, boolean, Long)}; {@code densityRescale}: the method's
+     * {@code rescale: true} is 1/density (DARE), recorded under paft_parameters (della's is
+     * mergekit's L1, written as it is).
+     */
+    public String toMergekitYaml(List<String> resolvedModels, String resolvedBase, boolean random, boolean densityRescale,
+                                 Long seed) {
         Map<String, Object> root = new LinkedHashMap<>();
         List<Object> ms = new ArrayList<>();
         for (int i = 0; i < models.size(); i++) {
@@ -287,7 +297,7 @@ public record MergeSpec(String method, String base, List<Input> models, Map<Stri
             Object v = e.getValue();
             if (PAFT_ONLY.contains(k)) {
                 po.put(k, v);
-            } else if (k.equals("rescale") && (v instanceof String || (random && Boolean.TRUE.equals(v)))) {
+            } else if (k.equals("rescale") && (v instanceof String || (densityRescale && Boolean.TRUE.equals(v)))) {
                 mk.put(k, !"false".equals(String.valueOf(v)));
                 po.put(k, Boolean.TRUE.equals(v) ? "density" : v);
             } else if (containsString(v)) {
@@ -297,7 +307,7 @@ public record MergeSpec(String method, String base, List<Input> models, Map<Stri
             }
         }
         if (random) {
-            if (!parameters.containsKey("rescale")) {
+            if (densityRescale && !parameters.containsKey("rescale")) {
                 po.put("rescale", "density"); // paft's default; mergekit's default rescale is L1
             }
             po.put("seed", seed);

@@ -234,6 +234,111 @@ public final class Sparsify {
         rescale(d, density, rescale, l1Before, l1After);
     }
 
+    /**
+     * DELLA's magnitude-ranked drop (MAGPRUNE; mergekit/sparsify.py {@code della_magprune}): within
+     * each row, entries are ranked by |d| ascending ({@code r = 0 .. m-1}, equal magnitudes in index
+     * order) and kept with probability {@code p = density - epsilon + 2 epsilon r / (m - 1)}, from
+     * {@code density - epsilon} for the smallest to {@code density + epsilon} for the largest; then
+     * rescaled over the whole tensor: {@link Rescale#L1} (mergekit's {@code rescale: true}),
+     * {@link Rescale#DENSITY} (each kept entry times {@code 1/p}, the DELLA paper's rule) or none.
+     * Rows as mergekit's: a 0-d or 1-d tensor is one row; otherwise ranks run along dimension 1 of
+     * {@code shape} (the columns of a matrix). A row of one element is kept with probability
+     * {@code density} (mergekit's rank normalization divides 0 by 0 there). Deterministic for a seed:
+     * each row draws from its own generator, in rank order.
+     */
+    public static void della(float[] d, long[] shape, double density, double epsilon, Rescale rescale, long seed) {
+        if (density >= 1) {
+            return;
+        }
+        double l1Before = l1(d);
+        if (!Double.isFinite(l1Before)) {
+            throw NonFiniteInputException.first(d);
+        }
+        int n = d.length;
+        int len = shape.length < 2 ? n : (int) shape[1];
+        int inner = shape.length < 2 ? 1 : (int) (n / ((long) shape[0] * len));
+        int outer = shape.length < 2 ? 1 : (int) shape[0];
+        int[][] work = {new int[len], new int[len], new int[len], new int[len]};
+        int[] count = new int[RADIX + 1];
+        double[] prob = new double[len]; // keep probability by rank
+        for (int r = 0; r < len; r++) {
+            prob[r] = len == 1 ? density : (density - epsilon) + ((double) r / (len - 1)) * 2 * epsilon;
+        }
+        double l1After = 0;
+        for (int a = 0; a < outer; a++) {
+            for (int c = 0; c < inner; c++) {
+                int start = a * len * inner + c; // element b of this row: start + b * inner
+                int[] order = orderByMagnitude(d, start, inner, len, work, count);
+                // one generator per row, its seed mixed (seeds one golden gamma apart would give the
+                // same stream shifted by one draw: rows correlated)
+                SplittableRandom rng = new SplittableRandom(seedFor(seed, "della-row", a * inner + c));
+                for (int r = 0; r < len; r++) {
+                    int j = start + order[r] * inner;
+                    double p = prob[r];
+                    if (rng.nextDouble() < p) {
+                        if (rescale == Rescale.DENSITY) {
+                            d[j] = (float) (d[j] / p);
+                        }
+                        l1After += Math.abs(d[j]);
+                    } else {
+                        d[j] = 0f;
+                    }
+                }
+            }
+        }
+        if (rescale == Rescale.L1) {
+            rescale(d, density, rescale, l1Before, l1After);
+        }
+    }
+
+    private static final int RADIX_BITS = 11;
+    private static final int RADIX = 1 << RADIX_BITS;
+
+    /**
+     * The positions {@code 0..len-1} of a row (element b at {@code start + b * stride}) ordered by |d|
+     * ascending, equal magnitudes in index order: a stable LSD radix sort of the 31 magnitude bits in
+     * three 11-bit digits (a digit all entries share is skipped). Returns one of the {@code work} arrays.
+     */
+    static int[] orderByMagnitude(float[] d, int start, int stride, int len, int[][] work, int[] count) {
+        int[] k = work[0];
+        int[] i = work[1];
+        int[] k2 = work[2];
+        int[] i2 = work[3];
+        for (int b = 0; b < len; b++) {
+            k[b] = Float.floatToRawIntBits(d[start + b * stride]) & 0x7fffffff;
+            i[b] = b;
+        }
+        for (int shift = 0; shift < 31; shift += RADIX_BITS) {
+            java.util.Arrays.fill(count, 0);
+            for (int r = 0; r < len; r++) {
+                count[((k[r] >>> shift) & (RADIX - 1)) + 1]++;
+            }
+            boolean one = false;
+            for (int x = 1; x <= RADIX; x++) {
+                if (count[x] == len) {
+                    one = true;
+                    break;
+                }
+                count[x] += count[x - 1];
+            }
+            if (one) {
+                continue; // every entry has this digit: the order stays
+            }
+            for (int r = 0; r < len; r++) {
+                int pos = count[(k[r] >>> shift) & (RADIX - 1)]++;
+                k2[pos] = k[r];
+                i2[pos] = i[r];
+            }
+            int[] t = k;
+            k = k2;
+            k2 = t;
+            t = i;
+            i = i2;
+            i2 = t;
+        }
+        return i;
+    }
+
     static void rescale(float[] d, double density, Rescale rescale, double l1Before, double l1After) {
         float s;
         switch (rescale) {

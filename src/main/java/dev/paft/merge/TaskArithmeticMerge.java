@@ -7,8 +7,10 @@ import java.util.Map;
 
 /**
  * Generalized task arithmetic: {@code base + lambda * mix(sparsify(w_i * d_i))}, one class
- * registered as task_arithmetic, ties, dare_ties, dare_linear, breadcrumbs and breadcrumbs_ties
- * with different sparsification and consensus (mergekit's GeneralizedTaskArithmeticMerge).
+ * registered as task_arithmetic, ties, dare_ties, dare_linear, breadcrumbs, breadcrumbs_ties, della
+ * and della_linear with different sparsification and consensus (mergekit's
+ * GeneralizedTaskArithmeticMerge, mergekit/merge_methods/generalized_task_arithmetic.py; della's
+ * magnitude-ranked drop: mergekit/sparsify.py {@code della_magprune}, see {@link Sparsify#della}).
  *
  * <p>With {@code W_i = w_i * sparsify(d_i)} per element: with consensus, the elected sign is
  * {@code sign(sum_i W_i)} ("sum") or {@code sign(sum_i sign(W_i))} ("count"), 0 counting as +;
@@ -18,7 +20,7 @@ import java.util.Map;
  */
 public final class TaskArithmeticMerge implements MergeMethod {
     /** How task vectors are sparsified before mixing. */
-    public enum Sparsification { NONE, MAGNITUDE, RANDOM, MAGNITUDE_OUTLIERS }
+    public enum Sparsification { NONE, MAGNITUDE, RANDOM, MAGNITUDE_OUTLIERS, DELLA }
 
     private final String name;
     private final Sparsification sparsification;
@@ -81,7 +83,7 @@ public final class TaskArithmeticMerge implements MergeMethod {
         if (sparsification != Sparsification.NONE) {
             p.put("rescale", defaultRescale);
         }
-        if (sparsification == Sparsification.RANDOM) {
+        if (sparsification == Sparsification.RANDOM || sparsification == Sparsification.DELLA) {
             p.put("seed", 42.0);
         }
         if (consensus) {
@@ -100,6 +102,9 @@ public final class TaskArithmeticMerge implements MergeMethod {
         if (sparsification == Sparsification.MAGNITUDE_OUTLIERS) {
             p.put("gamma", 0.01);
         }
+        if (sparsification == Sparsification.DELLA) {
+            p.put("epsilon", 0.15); // mergekit's default
+        }
         return p;
     }
 
@@ -116,7 +121,7 @@ public final class TaskArithmeticMerge implements MergeMethod {
         if (sparsification != Sparsification.NONE) {
             checkRescale(global);
         }
-        if (sparsification == Sparsification.RANDOM) {
+        if (sparsification == Sparsification.RANDOM || sparsification == Sparsification.DELLA) {
             ParamChecks.seed(global);
         }
         if (consensus) {
@@ -130,7 +135,22 @@ public final class TaskArithmeticMerge implements MergeMethod {
             if (sparsification == Sparsification.MAGNITUDE_OUTLIERS) {
                 ParamChecks.gamma(p);
             }
+            if (sparsification == Sparsification.DELLA) {
+                // mergekit/sparsify.py della_magprune raises unless density +- epsilon is in (0, 1)
+                // (only when it prunes: density < 1)
+                double dens = p.number("density");
+                double eps = ParamChecks.finite(p, "epsilon");
+                if (dens < 1 && !(dens - eps > 0 && dens + eps < 1)) {
+                    throw PaftException.usage(p.where() + ": epsilon " + eps + " with density " + dens
+                            + ": density - epsilon and density + epsilon must lie in (0, 1) (keep probabilities)");
+                }
+            }
         }
+    }
+
+    @Override
+    public boolean rescaleTrueIsDensity() {
+        return sparsification == Sparsification.RANDOM;
     }
 
     @Override
@@ -206,6 +226,8 @@ public final class TaskArithmeticMerge implements MergeMethod {
                     Sparsify.seedFor(t.seed(), t.name(), i));
             case MAGNITUDE_OUTLIERS -> Sparsify.magnitudeOutliers(d, p.number("density"), p.number("gamma"),
                     rescaleOf(t.global()));
+            case DELLA -> Sparsify.della(d, t.shape(), p.number("density"), p.number("epsilon"), rescaleOf(t.global()),
+                    Sparsify.seedFor(t.seed(), t.name(), i));
             case NONE -> { }
         }
     }
@@ -215,7 +237,9 @@ public final class TaskArithmeticMerge implements MergeMethod {
      * ({@code ||d||_1 / ||d * mask||_1}, mergekit/sparsify.py {@code rescaled_masked_tensor}) for
      * ties and breadcrumbs; for dare_ties and dare_linear paft keeps the DARE paper's
      * {@code 1/density} (a documented difference; {@code rescale: l1} gives mergekit's).
-     * {@code "l1"} and {@code "density"} name a rule explicitly; {@code false}: none.
+     * {@code "l1"} and {@code "density"} name a rule explicitly ({@code density} on della: each kept
+     * entry times {@code 1/p} of its own keep probability, the DELLA paper's rule); {@code false}: none.
+     * della and della_linear follow mergekit: {@code true} is L1.
      */
     Sparsify.Rescale rescaleOf(Params global) {
         Object r = global.get("rescale");

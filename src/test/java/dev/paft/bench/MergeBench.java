@@ -74,15 +74,17 @@ public final class MergeBench {
             List<Double> rawCpus = new ArrayList<>();
             for (int r = 0; r < rounds; r++) {
                 for (String m : methods) {
-                    prepareCache(cache, List.of(base, m1, m2));
+                    List<Path> read = ONE_MODEL.contains(m) ? (m.equals("passthrough") ? List.of(m1) : List.of(base, m1))
+                            : List.of(base, m1, m2);
+                    prepareCache(cache, read);
                     double c0 = cpu();
-                    double raw = rawIo(List.of(base, m1, m2), dir.resolve("raw.bin"), bytes);
+                    double raw = rawIo(read, dir.resolve("raw.bin"), bytes);
                     rawCpus.add(cpu() - c0);
-                    System.out.printf("raw I/O: read %.2f GB + write %.2f GB: %.1f s, cpu %.1f s (load %s)%n", 3 * bytes / 1e9,
+                    System.out.printf("raw I/O: read %.2f GB + write %.2f GB: %.1f s, cpu %.1f s (load %s)%n", read.size() * bytes / 1e9,
                             bytes / 1e9, raw, rawCpus.get(rawCpus.size() - 1), load());
                     Map<String, Object> p = m.equals("task_arithmetic") ? Map.of("weight", 0.5)
                             : Map.of("weight", 0.5, "density", 0.5);
-                    prepareCache(cache, List.of(base, m1, m2));
+                    prepareCache(cache, read);
                     double[] sc = timedMerge(m, base, m1, m2, dir.resolve("out-" + m), p);
                     double s = sc[0];
                     cpus.computeIfAbsent(m, k -> new ArrayList<>()).add(sc[1]);
@@ -262,6 +264,9 @@ public final class MergeBench {
         return (System.nanoTime() - t) / 1e9;
     }
 
+    /** Methods that merge one model (into the base): the bench gives them m1 only, and reads only those for raw I/O. */
+    static final List<String> ONE_MODEL = List.of("nearswap", "arcee_fusion", "passthrough");
+
     /** Runs one merge; returns {wall seconds, process CPU seconds}. */
     static double[] timedMerge(String method, Path base, Path m1, Path m2, Path out, Map<String, Object> p) throws Exception {
         System.gc();
@@ -282,8 +287,14 @@ public final class MergeBench {
         });
         sampler.setDaemon(true);
         sampler.start();
-        MergeSpec spec = MergeSpec.builder(method, base.toString()).input(m1.toString(), p).input(m2.toString(), p)
-                .shardSize("5GB").build();
+        // methods of one model besides the base (passthrough: one model, no base) merge m1 alone
+        boolean one = ONE_MODEL.contains(method);
+        MergeSpec.Builder b = MergeSpec.builder(method, method.equals("passthrough") ? null : base.toString())
+                .input(m1.toString(), p);
+        if (!one) {
+            b.input(m2.toString(), p);
+        }
+        MergeSpec spec = b.parameters(method.equals("nearswap") ? Map.of("t", 0.01) : Map.of()).shardSize("5GB").build();
         double c0 = cpu();
         long t = System.nanoTime();
         MergeRunner.Result r = MergeRunner.run(spec, new MergeRunner.Options(out, true));

@@ -124,8 +124,12 @@ class MethodsTest {
 
     @Test
     void registryHasMergekitNames() {
-        assertEquals(List.of("linear", "slerp", "task_arithmetic", "ties", "dare_ties", "dare_linear", "breadcrumbs",
-                "breadcrumbs_ties"), List.copyOf(MergeMethods.REGISTRY.keySet()));
+        // every method mergekit registers (mergekit/merge_methods/registry.py and the @merge_method ones)
+        assertEquals(java.util.Set.of("linear", "slerp", "nuslerp", "passthrough", "model_stock", "arcee_fusion", "karcher",
+                "task_arithmetic", "ties", "dare_ties", "dare_linear", "breadcrumbs", "breadcrumbs_ties", "della", "della_linear",
+                "sce", "multislerp", "nearswap", "ram", "ramplus_tl"), MergeMethods.REGISTRY.keySet());
+        assertEquals(true, MergeMethods.get("della").parameters().get("normalize"));
+        assertEquals(0.15, MergeMethods.get("della_linear").tensorParameters().get("epsilon"));
         assertEquals(true, MergeMethods.get("ties").parameters().get("normalize"));
         assertEquals(false, MergeMethods.get("dare_ties").parameters().get("normalize"));
         assertEquals(true, MergeMethods.get("dare_linear").parameters().get("rescale"));
