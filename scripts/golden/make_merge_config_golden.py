@@ -5,7 +5,7 @@ dev.paft.merge.MergeConfigFormsTest (issue 16, item 3).
 Run with Debian's PyTorch (torch + numpy + yaml):  /usr/bin/python3 scripts/golden/make_merge_config_golden.py
 
 Writes under src/test/resources/merge/config/:
-  models/{base,a,b,d,e}/   tiny Llama-shaped float32 models, 3 layers (c: 2 layers), hidden 4, each with a
+  models/{base,a,b,d,e,f}/ tiny Llama-shaped float32 models, 3 layers (c: 2 layers), hidden 4, each with a
                            WordLevel tokenizer.json (base, a, b, c share one vocabulary; d and e differ)
   configs/<case>.yml       mergekit YAMLs (paths relative to the config file)
   expected/<case>/model.safetensors + expected.json (num_hidden_layers, vocab_size, the output vocabulary)
@@ -182,6 +182,7 @@ def main():
         M[name] = write_model(name, layers, TOK_A, [], gen)
     M["d"] = write_model("d", 3, TOK_D, [("<|im_end|>", 7)], gen)
     M["e"] = write_model("e", 3, TOK_E, [], gen)
+    M["f"] = write_model("f", 3, TOK_A, [], gen)  # a third fine-tune for MergekitExamplesTest (drawn last: the others unchanged)
     V = {n: vocab_of(TOK_A, []) for n in ["base", "a", "b", "c"]}
     V["d"] = vocab_of(TOK_D, [("<|im_end|>", 7)])
     V["e"] = vocab_of(TOK_E, [])
