@@ -631,6 +631,17 @@ final class TokenizerMerge {
                     Files.copy(b.sourceDir().resolve(f), dir.resolve(f), StandardCopyOption.REPLACE_EXISTING);
                 }
             }
+            if (!Files.isRegularFile(dir.resolve("special_tokens_map.json"))) {
+                // as transformers' save_pretrained writes it: the special tokens of tokenizer_config.json
+                ObjectNode map = Json.MAPPER.createObjectNode();
+                for (String k : List.of("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token",
+                        "additional_special_tokens")) {
+                    if (cfg.hasNonNull(k)) {
+                        map.set(k, cfg.get(k));
+                    }
+                }
+                Json.write(dir.resolve("special_tokens_map.json"), map);
+            }
             if (template != null) {
                 Files.writeString(dir.resolve(TokenizerConfig.JINJA_FILE_NAME), template);
             }

@@ -140,10 +140,17 @@ class MergeConfigFormsTest {
             assertEquals(d.get(emb)[6 * h + j], g[7 * h + j], 1e-6);
             assertEquals(d.get(emb)[7 * h + j], g[8 * h + j], 1e-6);
         }
+        assertEquals("</s>", Json.readObject(out.resolve("special_tokens_map.json")).get("eos_token").asText());
         String template = Files.readString(out.resolve("chat_template.jinja"));
         assertTrue(template.contains("<|im_start|>"), template);
         assertFalse(Json.readObject(out.resolve("tokenizer_config.json")).has("chat_template"));
-        assertEquals(8, Json.readObject(out.resolve("tokenizer_config.json")).get("added_tokens_decoder").get("8") == null ? 0 : 8);
+        // the added tokens: d's <|im_end|> keeps its settings (special), the plain tokens of d are added as normal tokens
+        JsonNode dec = Json.readObject(out.resolve("tokenizer_config.json")).get("added_tokens_decoder");
+        assertEquals("<|im_end|>", dec.get("8").get("content").asText());
+        assertTrue(dec.get("8").get("special").asBoolean());
+        assertEquals("w", dec.get("6").get("content").asText());
+        assertFalse(dec.get("6").get("special").asBoolean());
+        assertTrue(dec.get("6").get("normalized").asBoolean());
         assertTrue(log.stream().noneMatch(l -> l.contains("warning")), String.join("\n", log));
     }
 
