@@ -254,6 +254,19 @@ def main():
         "models": [{"model": "../models/base"}, {"model": "../models/d"}],
         "merge_method": "linear", "parameters": {"weight": 0.5}, "tokenizer_source": "../models/d", "dtype": "float32"}
 
+    # 8. tokenizer_source: base: the base's vocabulary; a token an input lacks (z) takes the base's row
+    cases["tokenizer_base"] = {
+        "models": [{"model": "../models/d", "parameters": {"weight": 0.5}},
+                   {"model": "../models/e", "parameters": {"weight": 1.0}}],
+        "merge_method": "task_arithmetic", "base_model": "../models/base", "tokenizer_source": "base", "dtype": "float32"}
+
+    # 9. slices with a union tokenizer: the embeddings from the first slice's sources (d), lm_head from the last's (e);
+    #    a token none of a tensor's models has gets a zero row
+    cases["slices_tokenizer"] = {
+        "slices": [{"sources": [{"model": "../models/d", "layer_range": [0, 2]}]},
+                   {"sources": [{"model": "../models/e", "layer_range": [1, 3]}]}],
+        "merge_method": "linear", "parameters": {"weight": 1.0}, "tokenizer_source": "union", "dtype": "float32"}
+
     for name, cfg in cases.items():
         with open(os.path.join(ROOT, "configs", name + ".yml"), "w") as f:
             yaml.safe_dump(cfg, f, sort_keys=False)
@@ -391,6 +404,21 @@ def main():
     vocab7 = dict(V["d"])
     out = full_merge(["base", "d"], lambda t: linear([t["base"], t["d"]], [0.5, 0.5]), vocab7, len(vocab7), None, {})
     expected["tokenizer_model_source"] = (out, {"num_hidden_layers": 3, "vocab_size": len(vocab7), "vocab": vocab7})
+
+    vocab8 = dict(V["base"])
+    out = full_merge(["d", "e"], lambda t: t["base"] + (0.5 * (t["d"] - t["base"]) + 1.0 * (t["e"] - t["base"])),
+                     vocab8, len(vocab8), "base", {})
+    expected["tokenizer_base"] = (out, {"num_hidden_layers": 3, "vocab_size": len(vocab8), "vocab": vocab8})
+
+    vocab9 = union(["d", "e"])
+    def slice_tok_fn(out_name, srcs, sl, t, module_params):
+        ms = [model_of(m) for m, _, _ in srcs]
+        if out_name in ("model.embed_tokens.weight", "lm_head.weight"):
+            p = permuted(vocab9, len(vocab9), ms, None, out_name, {})
+            return linear([p[m] for m in ms], [1.0] * len(ms))
+        return linear([M[model_of(m)][n] for m, n, _ in srcs], [1.0] * len(srcs))
+    out, k = plan_slices(cases["slices_tokenizer"], M, slice_tok_fn)
+    expected["slices_tokenizer"] = (out, {"num_hidden_layers": k, "vocab_size": len(vocab9), "vocab": vocab9})
 
     for name, (tensors, meta) in expected.items():
         d = os.path.join(ROOT, "expected", name)

@@ -274,10 +274,11 @@ final class SlicePlan {
                 tok = TokenizerMerge.build(spec.tokenizer(), donor.display(), dirs, p -> spec.resolveRef(p, "tokenizer").display(), log);
                 if (spec.tokenizer().buildsVocab()) {
                     Set<String> embeds = new LinkedHashSet<>();
-                    int v = TokenizerMerge.configVocabSize(refs.get(first).model());
+                    // an embedding: outside the layers, with as many rows as its (first) model's vocab_size
                     for (Job j : jobs) {
-                        if (!j.passthrough() && !MergePlan.LAYER.matcher(j.spec().name()).find() && j.spec().shape().length == 2
-                                && j.spec().shape()[0] == v) {
+                        int src = j.sourceIdx().length > 0 ? j.source(0) : j.baseSource();
+                        if (!j.passthrough() && src >= 0 && !MergePlan.LAYER.matcher(j.spec().name()).find() && j.spec().shape().length == 2
+                                && j.spec().shape()[0] == TokenizerMerge.configVocabSize(refs.get(src).model())) {
                             embeds.add(j.spec().name());
                         }
                     }

@@ -42,7 +42,7 @@ class MergeConfigFormsTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"frankenmerge", "slice_linear_gradient", "slice_task_arithmetic", "modules_models",
-        "tokenizer_union", "tokenizer_tokens", "tokenizer_model_source"})
+        "tokenizer_union", "tokenizer_tokens", "tokenizer_model_source", "tokenizer_base", "slices_tokenizer"})
     void givesTheIndependentlyComputedModel(String name) throws Exception {
         Path out = tmp.resolve(name);
         merge(name, out);
@@ -155,6 +155,25 @@ class MergeConfigFormsTest {
     }
 
     @Test
+    void chatTemplatesByNameAutoAndText() throws Exception {
+        String m = ROOT.resolve("models").toAbsolutePath().toString();
+        String[][] cases = {{"auto", "{{ messages }}"}, {"llama3", new String(getClass().getResourceAsStream("chat_templates/llama3.jinja")
+                .readAllBytes(), java.nio.charset.StandardCharsets.UTF_8)}, {"'{% for x in messages %}{{ x.content }}{% endfor %}'",
+                "{% for x in messages %}{{ x.content }}{% endfor %}"}};
+        int i = 0;
+        for (String[] c : cases) {
+            Path cfg = tmp.resolve("ct" + i + ".yml");
+            Files.writeString(cfg, "models:\n  - model: " + m + "/a\n    parameters: {weight: 1}\nmerge_method: linear\nchat_template: " + c[0] + "\n");
+            Path out = tmp.resolve("cto" + i++);
+            MergeRunner.run(MergeSpec.fromMergekit(cfg), new MergeRunner.Options(out, false));
+            assertEquals(c[1], Files.readString(out.resolve("chat_template.jinja")), c[0]);
+            assertFalse(Json.readObject(out.resolve("tokenizer_config.json")).has("chat_template"), c[0]);
+            // paft's own reader (transformers' precedence: the .jinja file) sees the new template
+            assertEquals(c[1], dev.paft.data.TokenizerConfig.read(out).chatTemplate(), c[0]);
+        }
+    }
+
+    @Test
     void mergeConfigYamlRunsAgain() throws Exception {
         for (String name : List.of("slice_task_arithmetic", "tokenizer_tokens", "modules_models")) {
             Path out = tmp.resolve(name + "1");
@@ -182,6 +201,9 @@ class MergeConfigFormsTest {
             {"modules:\n  text_decoder:\n    models:\n      - model: " + m + "/a\nmerge_method: linear\n", "unknown module"},
             {"models:\n  - model: " + m + "/a\n    parameters: {weight: 1}\nmerge_method: linear\nchat_template: nope\n", "chat_template 'nope'"},
             {"models:\n  - model: " + m + "/a\n    parameters: {weight: 1}\nmerge_method: linear\ntokenizer_source: union\ntokenizer: {source: base}\n", "not both"},
+            {"models:\n  - model: " + m + "/a\n    parameters: {weight: 1}\nmerge_method: linear\ntokenizer:\n  tokens:\n    x: {source: " + m + "/d}\n",
+                "is not part of the merge"},
+            {"models:\n  - model: " + m + "/a\n    parameters: {weight: 1}\nmerge_method: linear\ntokenizer:\n  pad_to_multiple_of: 0\n", "pad_to_multiple_of"},
         };
         int i = 0;
         for (String[] c : cases) {
