@@ -407,6 +407,15 @@ final class TokenizerMerge {
             if (ts.model() != null && !models.containsKey(resolve.apply(ts.model()))) {
                 throw PaftException.usage("tokenizer.tokens['" + e.getKey() + "'].source: model " + ts.model() + " is not part of the merge");
             }
+            // checked before anything is written (mergekit asserts these while merging)
+            Vocab v = ts.model() == null ? null : vocabs.getOrDefault(resolve.apply(ts.model()), base);
+            if (ts.kind() == Kind.MODEL && v.row(e.getKey()) < 0) {
+                throw PaftException.usage("tokenizer.tokens['" + e.getKey() + "'].source: model " + ts.model() + " has no token '"
+                        + e.getKey() + "' (use {kind: model_token, model, token} to take another token's row)");
+            }
+            if (ts.kind() == Kind.MODEL_TOKEN && ts.token() != null && v.row(ts.token()) < 0) {
+                throw PaftException.usage("tokenizer.tokens['" + e.getKey() + "'].source: token '" + ts.token() + "' is not in model " + ts.model());
+            }
         }
         return new Built(spec, sourceDir, outJson, outCfg, vocab, rows, perms, vocabs, baseKey, chat);
     }

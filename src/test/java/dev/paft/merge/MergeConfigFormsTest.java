@@ -204,6 +204,11 @@ class MergeConfigFormsTest {
             {"models:\n  - model: " + m + "/a\n    parameters: {weight: 1}\nmerge_method: linear\ntokenizer:\n  tokens:\n    x: {source: " + m + "/d}\n",
                 "is not part of the merge"},
             {"models:\n  - model: " + m + "/a\n    parameters: {weight: 1}\nmerge_method: linear\ntokenizer:\n  pad_to_multiple_of: 0\n", "pad_to_multiple_of"},
+            {"models:\n  - model: " + m + "/a\n    parameters: {weight: 1}\n  - model: " + m + "/d\n    parameters: {weight: 1}\n"
+                + "merge_method: linear\ntokenizer:\n  tokens:\n    z: {source: " + m + "/d}\n", "has no token 'z'"},
+            {"models:\n  - model: " + m + "/a\n    parameters: {weight: 1}\n  - model: " + m + "/d\n    parameters: {weight: 1}\n"
+                + "merge_method: linear\ntokenizer:\n  tokens:\n    n: {source: {kind: model_token, model: " + m + "/a, token: nope}}\n",
+                "token 'nope' is not in model"},
         };
         int i = 0;
         for (String[] c : cases) {
