@@ -294,8 +294,14 @@ final class MergeExecutor {
                 s -> plan.spec().resolveRef(s, "tokenizer").display(), job.spec().name());
         float[][] out = new float[n + 1][];
         out[0] = baseAt < 0 ? null : p[baseAt];
+        boolean[] taken = new boolean[p.length];
+        if (baseAt >= 0) {
+            taken[baseAt] = true;
+        }
         for (int i = 0; i < n; i++) {
-            float[] x = p[at[i]].clone();
+            // each input its own array (the method may write into it): a copy only when shared
+            float[] x = taken[at[i]] ? p[at[i]].clone() : p[at[i]];
+            taken[at[i]] = true;
             if (plan.method().usesDeltas() && out[0] != null) {
                 for (int j = 0; j < x.length; j++) {
                     x[j] -= out[0][j];

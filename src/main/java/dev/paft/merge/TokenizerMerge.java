@@ -240,8 +240,8 @@ final class TokenizerMerge {
 
     /**
      * mergekit's {@code get_stripped_tokenizer}: drops the tokens whose id is at or past the
-     * model's vocab_size (and, for BPE, the merges that use them); other model types with such
-     * tokens are refused, as mergekit refuses them.
+     * model's vocab_size (and, for BPE, the merges that use or make them); other model types with
+     * such tokens are refused, as mergekit refuses them.
      */
     private static void strip(Path f, ObjectNode json, ObjectNode model, int limit) {
         if (json.path("added_tokens") instanceof ArrayNode a) {
@@ -274,7 +274,9 @@ final class TokenizerMerge {
                 } else {
                     m.forEach(x -> parts.add(x.asText()));
                 }
-                if (parts.stream().anyMatch(unused::contains)) {
+                // mergekit's _keep_merge checks the parts; the merged token must stay too, or the
+                // tokenizers library refuses the file (a merge whose result is not in the vocab)
+                if (parts.stream().anyMatch(unused::contains) || unused.contains(String.join("", parts))) {
                     merges.remove(i);
                 }
             }

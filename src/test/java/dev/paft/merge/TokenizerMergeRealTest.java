@@ -106,4 +106,24 @@ class TokenizerMergeRealTest {
         assertFalse(Json.readObject(out.resolve("tokenizer_config.json")).has("chat_template"));
         assertTrue(Json.readObject(out.resolve("tokenizer_config.json")).get("added_tokens_decoder").has("32000"));
     }
+
+    @Test
+    void strippingDropsTheMergesThatUseOrMakeAStrippedToken() throws Exception {
+        // BPE vocab a b c ab abc; vocab_size 3 keeps a b c; "a b" makes ab and "ab c" uses it: both go
+        Path d = Files.createDirectories(tmp.resolve("bpe"));
+        Files.writeString(d.resolve("tokenizer.json"), "{\"version\": \"1.0\", \"added_tokens\": [], \"normalizer\": null, "
+                + "\"pre_tokenizer\": {\"type\": \"WhitespaceSplit\"}, \"post_processor\": null, \"decoder\": null, \"truncation\": null, "
+                + "\"padding\": null, \"model\": {\"type\": \"BPE\", \"dropout\": null, \"unk_token\": null, \"continuing_subword_prefix\": null, "
+                + "\"end_of_word_suffix\": null, \"fuse_unk\": false, \"byte_fallback\": false, "
+                + "\"vocab\": {\"a\": 0, \"b\": 1, \"c\": 2, \"ab\": 3, \"abc\": 4}, \"merges\": [\"a b\", \"ab c\"]}}");
+        Json.write(d.resolve("config.json"), Json.MAPPER.createObjectNode().put("vocab_size", 3));
+        TokenizerMerge.Vocab v = TokenizerMerge.readVocab(d, true);
+        assertEquals(Map.of("a", 0, "b", 1, "c", 2), v.ids());
+        assertEquals(0, v.json().get("model").get("merges").size());
+        Path out = Files.createDirectories(tmp.resolve("bpe-out"));
+        Json.write(out.resolve("tokenizer.json"), v.json());
+        try (TextTokenizer t = TextTokenizer.open(out)) {
+            assertEquals("[0, 1, 2]", java.util.Arrays.toString(t.encode("abc")));
+        }
+    }
 }
