@@ -30,7 +30,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * (della, sce, model_stock, nuslerp, multislerp, karcher, nearswap, arcee_fusion, ram, passthrough)
  * start running here, and must pass, as soon as they are registered.
  */
-class MergekitExamplesTest {
+class MergekitConfigExamplesTest {
     static final Path DIR = Path.of("src/test/resources/merge/mergekit-examples");
     private static final Pattern EXPECT = Pattern.compile("# paft-test: layers=(\\d+)(?: vocab=(\\d+))?");
     private static final Pattern METHOD = Pattern.compile("(?m)^merge_method: *(\\S+)");
