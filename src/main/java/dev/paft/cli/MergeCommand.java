@@ -106,7 +106,7 @@ public final class MergeCommand implements Callable<Integer> {
                     s -> System.err.println("paft merge: " + s)));
         }
         System.out.printf("paft merge: %s of %d input(s) -> %s (%d tensors, %d shard(s), %.1f MB, %.1f s)%n",
-                spec.method(), spec.models().size(), r.out(), r.tensors(), r.shards(), r.bytesWritten() / 1e6, r.seconds());
+                spec.method(), spec.modelPaths().size(), r.out(), r.tensors(), r.shards(), r.bytesWritten() / 1e6, r.seconds());
         return 0;
     }
 
@@ -120,8 +120,8 @@ public final class MergeCommand implements Callable<Integer> {
         if (spec.base() != null) {
             inputs.put("base model", spec.resolve(spec.base(), "base_model"));
         }
-        for (MergeSpec.Input in : spec.models()) {
-            inputs.put("input " + in.model(), spec.resolve(in.model(), "models"));
+        for (String in : spec.modelPaths()) {
+            inputs.put("input " + in, spec.resolve(in, "models"));
         }
         OutputDirs.refuseInputs(target, inputs);
         OutputLock lock = OutputLock.acquire(target);
@@ -158,9 +158,9 @@ public final class MergeCommand implements Callable<Integer> {
             throw PaftException.usage("no merge method: pass --method (one of " + String.join(", ", MergeMethods.REGISTRY.keySet())
                     + ") or a config with merge.method / merge_method");
         }
-        return s.toBuilder().method(m).base(base != null ? base : s.base()).inputs(inputs).parameters(gp)
-                .dtype(dtype != null ? dtype : s.dtype()).outDtype(outDtype != null ? outDtype : s.outDtype())
-                .shardSize(shardSize != null ? shardSize : s.shardSize()).build();
+        return s.withFlags(m, base != null ? base : s.base(), inputs, gp,
+                dtype != null ? dtype : s.dtype(), outDtype != null ? outDtype : s.outDtype(),
+                shardSize != null ? shardSize : s.shardSize());
     }
 
     /** {@code DIR} or {@code DIR:weight=0.5,density=0.5}. */

@@ -99,19 +99,16 @@ final class MergeExecutor {
                     if (job.passthrough()) {
                         return new Loaded(job, null, null, permits);
                     }
-                    String name = job.spec().name();
-                    float[] b = null;
-                    if (hasBase) {
-                        b = pool.get((int) ref.info(name).numel());
-                        ref.readFloats(name, b, null);
-                        if (plan.baseLora() != null) {
-                            plan.baseLora().addDeltaTo(name, b); // base_model: BASE+LORA
-                        }
+                    if (job.embed() != null) { // rows permuted into the merged vocabulary (TokenizerMerge)
+                        float[][] all = loadEmbedding(plan, job);
+                        return new Loaded(job, all[0], java.util.Arrays.copyOfRange(all, 1, all.length), permits);
                     }
-                    float[][] in = new float[sources.size()][];
+                    float[] b = readBase(plan, job, pool);
+                    float[][] in = new float[job.inputCount(sources.size())][];
                     final float[] fb = b;
                     java.util.function.IntFunction<float[]> read = i -> method.usesDeltas()
-                            ? sources.get(i).delta(name, fb, pool) : sources.get(i).model(name, fb, pool);
+                            ? sources.get(job.source(i)).delta(job.inputName(i), fb, pool)
+                            : sources.get(job.source(i)).model(job.inputName(i), fb, pool);
                     if (in.length > 1 && job.floatBytes() >= 4L * (in.length + 1) * TaskArithmeticMerge.PARALLEL_MIN) {
                         // the inputs of a large tensor are read two at a time (odd ones on the helper):
                         // the same arrays, so no more memory in flight, and reads overlap conversions
@@ -172,7 +169,9 @@ final class MergeExecutor {
                                     return a;
                                 }));
                     } catch (NonFiniteInputException e) {
-                        throw nonFiniteInput(e, job.spec().name(), l.base(), plan.inputs());
+                        NonFiniteInputException m = e.input() < 0 || e.input() >= job.inputCount(sources.size()) ? e
+                                : new NonFiniteInputException(job.source(e.input()), e.element(), e.value());
+                        throw nonFiniteInput(m, job.spec().name(), l.base(), plan.inputs());
                     }
                     long m1 = System.nanoTime();
                     if (job.spec().dtype() != DType.BF16) {
@@ -194,7 +193,9 @@ final class MergeExecutor {
                     long xc = profile ? threads.getCurrentThreadCpuTime() : 0;
                     try {
                         if (merged.values() == null) {
-                            output.write(merged.job().spec().name(), ref.bytes(merged.job().spec().name()));
+                            Job pj = merged.job();
+                            output.write(pj.spec().name(), pj.sourceIdx() == null ? ref.bytes(pj.spec().name())
+                                    : SlicePlan.store(sources.get(pj.source(0))).bytes(pj.inputName(0)));
                         } else {
                             if (!output.writeFloats(merged.job().spec().name(), merged.values())) {
                                 // non-finite values: exit 4 naming the first (the output is removed)
@@ -244,6 +245,82 @@ final class MergeExecutor {
                 awaitQuietly(writerPool);
             }
         }
+    }
+
+    /**
+     * The base tensor of a job, or null: the reference store's ({@code base_model: BASE+LORA} with
+     * its adapter applied), or for a slice's job the slice's base among its sources.
+     */
+    private static float[] readBase(MergePlan plan, Job job, FloatPool pool) {
+        if (job.baseSource() >= 0) {
+            return plan.sources().get(job.baseSource()).model(job.baseTensor(), null, pool);
+        }
+        if (!plan.hasBase() || job.sourceIdx() != null) {
+            return null;
+        }
+        String name = job.baseTensor();
+        float[] b = pool.get((int) plan.ref().info(name).numel());
+        plan.ref().readFloats(name, b, null);
+        if (plan.baseLora() != null) {
+            plan.baseLora().addDeltaTo(name, b); // base_model: BASE+LORA
+        }
+        return b;
+    }
+
+    /**
+     * An embedding job of a tokenizer merge: every model's rows (the base's included) read whole,
+     * permuted into the merged vocabulary ({@link TokenizerMerge#permute}), then the task vectors
+     * taken when the method uses them. Returns {base (or null), inputs...}.
+     */
+    private static float[][] loadEmbedding(MergePlan plan, Job job) {
+        float[] base = readBase(plan, job, new FloatPool(0, () -> 0L));
+        int n = job.inputCount(plan.sources().size());
+        List<String> keys = new ArrayList<>();
+        List<float[]> raw = new ArrayList<>();
+        int[] at = new int[n];
+        for (int i = 0; i < n; i++) {
+            MergeSource.Ref r = plan.inputRefs().get(job.source(i));
+            String key = r.display();
+            int k = keys.indexOf(key);
+            if (k < 0) {
+                k = keys.size();
+                keys.add(key);
+                raw.add(plan.sources().get(job.source(i)).model(job.inputName(i), base));
+            }
+            at[i] = k;
+        }
+        String baseKey = null;
+        int baseAt = -1;
+        if (base != null) {
+            baseKey = job.baseSource() >= 0 ? plan.inputRefs().get(job.baseSource()).display() : plan.baseRef().display();
+            baseAt = keys.indexOf(baseKey);
+            if (baseAt < 0) {
+                baseAt = keys.size();
+                keys.add(baseKey);
+                raw.add(base);
+            }
+        }
+        int hidden = (int) (job.spec().numel() / job.spec().shape()[0]);
+        float[][] p = TokenizerMerge.permute(job.embed(), keys, raw, hidden, baseKey,
+                s -> plan.spec().resolveRef(s, "tokenizer").display(), job.spec().name());
+        float[][] out = new float[n + 1][];
+        out[0] = baseAt < 0 ? null : p[baseAt];
+        boolean[] taken = new boolean[p.length];
+        if (baseAt >= 0) {
+            taken[baseAt] = true;
+        }
+        for (int i = 0; i < n; i++) {
+            // each input its own array (the method may write into it): a copy only when shared
+            float[] x = taken[at[i]] ? p[at[i]].clone() : p[at[i]];
+            taken[at[i]] = true;
+            if (plan.method().usesDeltas() && out[0] != null) {
+                for (int j = 0; j < x.length; j++) {
+                    x[j] -= out[0][j];
+                }
+            }
+            out[i + 1] = x;
+        }
+        return out;
     }
 
     /**

@@ -68,6 +68,9 @@ final class MergeOutput {
                 per.add(entry);
             }
             meta.put("merge_models", Json.MAPPER.valueToTree(per).toString());
+            if (plan.spec().slices() != null) {
+                meta.put("merge_slices", Json.MAPPER.valueToTree(plan.spec().slices().toYaml(x -> x)).toString());
+            }
             return new MergeOutput(out, tmp, new ShardedWriter(tmp, "model", plan.jobs().stream().map(Job::spec).toList(),
                     shardBytes, meta));
         } catch (RuntimeException e) {
@@ -118,6 +121,12 @@ final class MergeOutput {
                 if (dt != null && jobs.stream().filter(j -> !j.passthrough()).allMatch(j -> j.spec().dtype() == dt)) {
                     o.put("torch_dtype", dt.torchName());
                 }
+                if (plan.layers() >= 0) {
+                    o.put("num_hidden_layers", plan.layers()); // slices change the layer count (mergekit's _model_out_config)
+                }
+                if (plan.tokenizer() != null && plan.tokenizer().spec().buildsVocab()) {
+                    o.put("vocab_size", plan.tokenizer().rows()); // mergekit's _update_config_vocab, padded
+                }
             }
             Json.write(tmp.resolve("config.json"), cfg);
             for (String f : COPIED) {
@@ -125,6 +134,9 @@ final class MergeOutput {
                 if (Files.isRegularFile(src)) {
                     Files.copy(src, tmp.resolve(f), StandardCopyOption.REPLACE_EXISTING);
                 }
+            }
+            if (plan.tokenizer() != null) {
+                TokenizerMerge.write(plan.tokenizer(), tmp);
             }
             List<String> models = new ArrayList<>();
             for (MergeSpec.Input in : spec.models()) {

@@ -34,11 +34,59 @@ import java.util.regex.Pattern;
  */
 record MergePlan(MergeMethod method, MergeSpec spec, Long seed, MergeSource.Ref baseRef, TensorStore ref, boolean hasBase,
                  MergeSource.Adapter baseLora, List<MergeSource> sources, List<MergeSpec.Input> inputs,
-                 List<MergeSource.Ref> inputRefs, List<Job> jobs) implements AutoCloseable {
-    private static final Pattern LAYER = Pattern.compile("(?:^|\\.)layers\\.(\\d+)\\.");
+                 List<MergeSource.Ref> inputRefs, List<Job> jobs, int layers, TokenizerMerge.Built tokenizer) implements AutoCloseable {
+    static final Pattern LAYER = Pattern.compile("(?:^|\\.)layers\\.(\\d+)\\.");
 
-    /** One output tensor: its spec and resolved parameters ({@code passthrough}: copied as the reference's bytes). */
-    record Job(TensorSpec spec, boolean passthrough, Params global, List<Params> perInput, long floatBytes) {}
+    /** A plan of whole models with the base's tokenizer and layer count. */
+    MergePlan(MergeMethod method, MergeSpec spec, Long seed, MergeSource.Ref baseRef, TensorStore ref, boolean hasBase,
+              MergeSource.Adapter baseLora, List<MergeSource> sources, List<MergeSpec.Input> inputs,
+              List<MergeSource.Ref> inputRefs, List<Job> jobs) {
+        this(method, spec, seed, baseRef, ref, hasBase, baseLora, sources, inputs, inputRefs, jobs, -1, null);
+    }
+
+    /**
+     * One output tensor: its spec and resolved parameters ({@code passthrough}: copied as the
+     * reference's bytes). Where the inputs come from: by default every source of the plan in order,
+     * each read under the output's name, and the base from the reference store; a slice's job
+     * ({@link SlicePlan}) names its sources ({@code sourceIdx}, indices into the plan's sources), their
+     * tensors ({@code inputNames}) and the base's ({@code baseSource}, {@code baseName}; -1: none).
+     * {@code embed}: the rows are permuted into the merged vocabulary first ({@link TokenizerMerge}).
+     */
+    record Job(TensorSpec spec, boolean passthrough, Params global, List<Params> perInput, long floatBytes,
+               int[] sourceIdx, String[] inputNames, int baseSource, String baseName, TokenizerMerge.Built embed) {
+        Job(TensorSpec spec, boolean passthrough, Params global, List<Params> perInput, long floatBytes) {
+            this(spec, passthrough, global, perInput, floatBytes, null, null, -1, null, null);
+        }
+
+        /** The plan source of input {@code i}. */
+        int source(int i) {
+            return sourceIdx == null ? i : sourceIdx[i];
+        }
+
+        /** The tensor read from input {@code i}. */
+        String inputName(int i) {
+            return inputNames == null ? spec.name() : inputNames[i];
+        }
+
+        /** The base's tensor. */
+        String baseTensor() {
+            return baseName == null ? spec.name() : baseName;
+        }
+
+        /** The number of inputs, given the plan's source count. */
+        int inputCount(int planSources) {
+            return sourceIdx == null ? planSources : sourceIdx.length;
+        }
+
+        Job withEmbed(TokenizerMerge.Built b, long rows) {
+            long[] shape = spec.shape().clone();
+            long perRow = spec.numel() / shape[0];
+            shape[0] = rows;
+            long inputs = perInput.size() + 1;
+            return new Job(new TensorSpec(spec.name(), spec.dtype(), shape), passthrough, global, perInput,
+                    4L * rows * perRow * (inputs + 1) + floatBytes, sourceIdx, inputNames, baseSource, baseName, b);
+        }
+    }
 
     /**
      * Plans a merge into {@code out}: resolves and opens the inputs, checks them, resolves every
@@ -117,23 +165,68 @@ record MergePlan(MergeMethod method, MergeSpec spec, Long seed, MergeSource.Ref 
                 }
             }
             TensorStore ref = base != null ? base : referenceStore(sources);
+            boolean vocabMerge = spec.tokenizer() != null && spec.tokenizer().buildsVocab();
+            java.util.Set<String> embeds = vocabMerge ? embeddingNames(ref) : java.util.Set.of();
             for (MergeSource s : sources) {
-                s.validateAgainst(ref);
+                s.validateAgainst(ref, embeds);
             }
             // 4. resolve every tensor's parameters (exit 2 on a bad value before anything is written)
             List<Job> jobs = resolve(method, spec, inputs, ref, outDtype, seed, noEffect, addedBase);
+            TokenizerMerge.Built tok = null;
+            if (spec.tokenizer() != null) {
+                Map<String, Path> dirs = new LinkedHashMap<>();
+                String baseKey = baseRef != null ? baseRef.display() : refs.get(0).display();
+                dirs.put(baseKey, baseRef != null ? baseRef.model() : refs.get(0).model());
+                for (MergeSource.Ref r : refs) {
+                    dirs.putIfAbsent(r.display(), r.model());
+                }
+                tok = TokenizerMerge.build(spec.tokenizer(), baseKey, dirs, p -> spec.resolveRef(p, "tokenizer").display(), log);
+                if (vocabMerge) {
+                    jobs = embedJobs(jobs, embeds, tok, log);
+                }
+            }
             if (!noEffect.isEmpty()) {
                 log.accept("warning: " + (noEffect.size() == 1 ? "this parameter has" : "these parameters have")
                         + " no effect on " + method.name() + " and " + (noEffect.size() == 1 ? "is" : "are")
                         + " ignored, as mergekit ignores them: " + String.join(", ", noEffect));
             }
             ok = true;
-            return new MergePlan(method, spec, seed, baseRef, ref, base != null, baseLora, sources, inputs, refs, jobs);
+            return new MergePlan(method, spec, seed, baseRef, ref, base != null, baseLora, sources, inputs, refs, jobs, -1, tok);
         } finally {
             if (!ok) {
                 closeAll(sources, baseLora, base);
             }
         }
+    }
+
+    /**
+     * The embedding tensors mergekit permutes into a merged vocabulary ({@code is_embed} in its
+     * architecture files: {@code embed_tokens}, {@code lm_head}): here every tensor outside the layers
+     * whose first dimension is the model's {@code vocab_size} (config.json), whatever the architecture.
+     */
+    static java.util.Set<String> embeddingNames(TensorStore ref) {
+        int v = TokenizerMerge.configVocabSize(ref.dir());
+        java.util.Set<String> out = new java.util.LinkedHashSet<>();
+        for (String n : ref.names()) {
+            TensorInfo i = ref.info(n);
+            if (!LAYER.matcher(n).find() && i.shape().length == 2 && i.dtype().isFloat() && i.shape()[0] == v) {
+                out.add(n);
+            }
+        }
+        return out;
+    }
+
+    /** The jobs with the embedding tensors' rows permuted into the merged vocabulary (their shapes changed). */
+    static List<Job> embedJobs(List<Job> jobs, java.util.Set<String> embeds, TokenizerMerge.Built tok, Consumer<String> log) {
+        if (embeds.isEmpty()) {
+            log.accept("warning: no embedding tensor found (a 2-D tensor outside the layers with vocab_size rows); "
+                    + "the merged tokenizer is written but no rows are permuted");
+        }
+        List<Job> out = new ArrayList<>();
+        for (Job j : jobs) {
+            out.add(!j.passthrough() && embeds.contains(j.spec().name()) ? j.withEmbed(tok, tok.rows()) : j);
+        }
+        return out;
     }
 
     /** Closes every input, the base's adapter and the base. */

@@ -40,11 +40,13 @@ public final class MergeRunner {
         }
         long shardBytes = parseSize(spec.shardSize() == null ? "5GB" : spec.shardSize());
         MergeSource.Ref baseRef = spec.base() == null ? null : spec.resolveRef(spec.base(), "base_model");
-        if (method.needsBase() && baseRef == null) {
+        if (method.needsBase() && baseRef == null
+                && (spec.slices() == null || spec.slices().slices().stream().anyMatch(x -> x.base() == null))) {
             throw PaftException.usage(method.name() + " needs a base model (base / base_model / --base)");
         }
         // 2. plan: inputs opened and checked, every tensor's parameters resolved
-        try (MergePlan plan = MergePlan.open(spec, method, baseRef, out, outDtype, opt.seed(), opt.log())) {
+        try (MergePlan plan = spec.slices() != null ? SlicePlan.open(spec, method, baseRef, out, outDtype, opt.seed(), opt.log())
+                : MergePlan.open(spec, method, baseRef, out, outDtype, opt.seed(), opt.log())) {
             long bytes = plan.outputBytes();
             MergeOutput.checkSpace(out, bytes);
             // 3. stream into the output, then its side files and the rename into place

@@ -24,6 +24,14 @@ public sealed interface MergeSource extends AutoCloseable {
     /** Checks names and shapes against the reference store (the base); exit 3 on a mismatch. */
     void validateAgainst(TensorStore ref);
 
+    /**
+     * As {@link #validateAgainst(TensorStore)}, where the tensors in {@code rowsMayDiffer} (the
+     * embeddings of a tokenizer merge) may have another number of rows.
+     */
+    default void validateAgainst(TensorStore ref, Set<String> rowsMayDiffer) {
+        validateAgainst(ref);
+    }
+
     /** The task vector of one tensor; {@code base} is not modified. */
     float[] delta(String name, float[] base);
 
@@ -78,6 +86,11 @@ public sealed interface MergeSource extends AutoCloseable {
     record FullModel(Path dir, TensorStore store) implements MergeSource {
         @Override
         public void validateAgainst(TensorStore ref) {
+            validateAgainst(ref, Set.of());
+        }
+
+        @Override
+        public void validateAgainst(TensorStore ref, Set<String> rowsMayDiffer) {
             Set<String> mine = new LinkedHashSet<>(store.names());
             for (String n : ref.names()) {
                 if (!mine.contains(n)) {
@@ -85,7 +98,9 @@ public sealed interface MergeSource extends AutoCloseable {
                 }
                 TensorInfo a = ref.info(n);
                 TensorInfo b = store.info(n);
-                if (!Arrays.equals(a.shape(), b.shape())) {
+                boolean rowsOnly = rowsMayDiffer.contains(n) && a.shape().length == 2 && b.shape().length == 2
+                        && a.shape()[1] == b.shape()[1];
+                if (!rowsOnly && !Arrays.equals(a.shape(), b.shape())) {
                     throw PaftException.badInput(dir + ": tensor '" + n + "' has shape " + b.shapeString() + " but "
                             + ref.dir() + " has " + a.shapeString());
                 }
@@ -262,6 +277,11 @@ public sealed interface MergeSource extends AutoCloseable {
         @Override
         public void validateAgainst(TensorStore ref) {
             model.validateAgainst(ref);
+        }
+
+        @Override
+        public void validateAgainst(TensorStore ref, Set<String> rowsMayDiffer) {
+            model.validateAgainst(ref, rowsMayDiffer);
         }
 
         @Override

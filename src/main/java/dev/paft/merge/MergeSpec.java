@@ -19,7 +19,34 @@ import java.util.Set;
  * Relative paths resolve against the working directory, then against {@code relativeTo}.
  */
 public record MergeSpec(String method, String base, List<Input> models, Map<String, Object> parameters,
-                        String dtype, String outDtype, String shardSize, Path relativeTo) {
+                        String dtype, String outDtype, String shardSize, Path relativeTo, MergeSlices slices,
+                        TokenizerMerge.Spec tokenizer) {
+
+    /** A merge of whole models ({@code models:}), the base's tokenizer copied. */
+    public MergeSpec(String method, String base, List<Input> models, Map<String, Object> parameters,
+                     String dtype, String outDtype, String shardSize, Path relativeTo) {
+        this(method, base, models, parameters, dtype, outDtype, shardSize, relativeTo, null, null);
+    }
+
+    /** This spec with the command line's overrides; the layout ({@code slices}, {@code modules}) and tokenizer kept. */
+    public MergeSpec withFlags(String method, String base, List<Input> models, Map<String, Object> parameters,
+                               String dtype, String outDtype, String shardSize) {
+        if (slices != null && !models.isEmpty() && models != this.models) {
+            throw PaftException.usage("--model replaces a config's 'models', but this config has "
+                    + (slices.module() == null ? "'slices'" : "'modules'") + "; edit the config instead");
+        }
+        return toBuilder().method(method).base(base).inputs(models).parameters(parameters).dtype(dtype).outDtype(outDtype)
+                .shardSize(shardSize).build();
+    }
+
+    /** Every model the merge names (models, slice sources), not the base; for output checks and counts. */
+    public List<String> modelPaths() {
+        if (slices == null) {
+            return models.stream().map(Input::model).toList();
+        }
+        List<String> out = new ArrayList<>(slices.models());
+        return out;
+    }
 
     /** One input: a model or PEFT adapter directory and its raw per-input parameters. */
     public record Input(String model, Map<String, Object> parameters) {}
@@ -36,7 +63,7 @@ public record MergeSpec(String method, String base, List<Input> models, Map<Stri
     /** A builder holding this spec's values, to change some of them. */
     public Builder toBuilder() {
         return new Builder().method(method).base(base).inputs(models).parameters(parameters).dtype(dtype).outDtype(outDtype)
-                .shardSize(shardSize).relativeTo(relativeTo);
+                .shardSize(shardSize).relativeTo(relativeTo).slices(slices).tokenizer(tokenizer);
     }
 
     /** Named construction of a {@link MergeSpec}; see {@link #builder}. */
@@ -49,6 +76,8 @@ public record MergeSpec(String method, String base, List<Input> models, Map<Stri
         private String outDtype;
         private String shardSize;
         private Path relativeTo;
+        private MergeSlices slices;
+        private TokenizerMerge.Spec tokenizer;
 
         private Builder() {}
 
@@ -107,15 +136,28 @@ public record MergeSpec(String method, String base, List<Input> models, Map<Stri
             return this;
         }
 
+        /** A {@code slices:} / {@code modules:} layout (null: a merge of whole models). */
+        public Builder slices(MergeSlices v) {
+            slices = v;
+            return this;
+        }
+
+        /** The {@code tokenizer_source} / {@code tokenizer:} / {@code chat_template} settings (null: the base's copied). */
+        public Builder tokenizer(TokenizerMerge.Spec v) {
+            tokenizer = v;
+            return this;
+        }
+
         public MergeSpec build() {
-            return new MergeSpec(method, base, List.copyOf(models), parameters, dtype, outDtype, shardSize, relativeTo);
+            return new MergeSpec(method, base, List.copyOf(models), parameters, dtype, outDtype, shardSize, relativeTo,
+                    slices, tokenizer);
         }
     }
 
     static final ObjectMapper YAML = Mappers.yamlWriter();
 
     private static final Set<String> MERGEKIT_KEYS = Set.of("merge_method", "base_model", "models", "parameters",
-            "dtype", "out_dtype", "tokenizer_source", "slices", "tokenizer", "chat_template", "name", "paft_parameters");
+            "dtype", "out_dtype", "tokenizer_source", "slices", "modules", "tokenizer", "chat_template", "name", "paft_parameters");
 
     /**
      * The key, at the top level and in a {@code models} entry, holding paft-only parameter values
@@ -171,23 +213,22 @@ public record MergeSpec(String method, String base, List<Input> models, Map<Stri
         Map<String, Object> m = readMap(file);
         for (String k : m.keySet()) {
             if (!MERGEKIT_KEYS.contains(k)) {
-                throw PaftException.usage(file + ": unknown mergekit key '" + k + "' (known: merge_method, base_model, models, parameters, dtype, out_dtype, tokenizer_source)");
+                throw PaftException.usage(file + ": unknown mergekit key '" + k + "' (known: merge_method, base_model, models, slices, modules, "
+                        + "parameters, dtype, out_dtype, tokenizer_source, tokenizer, chat_template)");
             }
         }
+        int forms = (m.get("models") != null ? 1 : 0) + (m.get("slices") != null ? 1 : 0) + (m.get("modules") != null ? 1 : 0);
+        if (forms > 1) {
+            throw PaftException.usage(file + ": give exactly one of 'models', 'slices' or 'modules' (as mergekit requires)");
+        }
+        MergeSlices layout = null;
         if (m.get("slices") != null) {
-            throw PaftException.usage(file + ": 'slices' (layer-range merges, frankenmerges) is not supported by paft merge; list whole 'models' instead");
+            layout = new MergeSlices(MergeSlices.parseSlices(m.get("slices"), file.toString()), Map.of(), null, false);
+        } else if (m.get("modules") != null) {
+            layout = MergeSlices.parseModules(m.get("modules"), file.toString());
         }
-        Object ts = m.get("tokenizer_source");
-        if (ts != null && !"base".equals(ts)) {
-            throw PaftException.usage(file + ": tokenizer_source: " + ts + " is not supported (only 'base': the tokenizer is copied from the base model)");
-        }
-        if (m.get("tokenizer") != null) {
-            throw PaftException.usage(file + ": 'tokenizer' (vocabulary merging) is not supported; the base model's tokenizer is copied");
-        }
-        if (m.get("chat_template") != null) {
-            throw PaftException.usage(file + ": 'chat_template' is not supported; the base model's tokenizer_config.json is copied");
-        }
-        Builder b = builder(str(m.get("merge_method")), str(m.get("base_model")));
+        TokenizerMerge.Spec tok = TokenizerMerge.parse(m, file.toString());
+        Builder b = builder(str(m.get("merge_method")), str(m.get("base_model"))).slices(layout).tokenizer(tok);
         Object models = m.get("models");
         if (models != null && !(models instanceof List)) {
             throw PaftException.usage(file + ": 'models' must be a list of {model, parameters}");
@@ -285,7 +326,11 @@ public record MergeSpec(String method, String base, List<Input> models, Map<Stri
             }
             ms.add(e);
         }
-        root.put("models", ms);
+        if (slices == null) {
+            root.put("models", ms);
+        } else {
+            root.putAll(slices.toYaml(p -> resolveRef(p, "slices").display()));
+        }
         root.put("merge_method", method);
         if (resolvedBase != null) {
             root.put("base_model", resolvedBase);
@@ -321,6 +366,9 @@ public record MergeSpec(String method, String base, List<Input> models, Map<Stri
         if (outDtype != null) {
             root.put("out_dtype", dev.paft.io.DType.parseUser(outDtype, "out_dtype").torchName());
         }
+        if (tokenizer != null) {
+            root.putAll(tokenizerYaml());
+        }
         if (!po.isEmpty()) {
             root.put(PAFT_PARAMETERS, po);
         }
@@ -330,6 +378,51 @@ public record MergeSpec(String method, String base, List<Input> models, Map<Stri
         } catch (IOException e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    /** {@code tokenizer} (its source, tokens and padding, model paths made absolute) and {@code chat_template}. */
+    private Map<String, Object> tokenizerYaml() {
+        Map<String, Object> out = new LinkedHashMap<>();
+        java.util.function.UnaryOperator<String> abs = p -> p.equals("base") || p.equals("union") ? p : resolveRef(p, "tokenizer").display();
+        if (tokenizer.source() != null) {
+            Map<String, Object> t = new LinkedHashMap<>();
+            t.put("source", abs.apply(tokenizer.source()));
+            if (!tokenizer.tokens().isEmpty()) {
+                Map<String, Object> toks = new LinkedHashMap<>();
+                tokenizer.tokens().forEach((k, v) -> {
+                    Map<String, Object> e = new LinkedHashMap<>();
+                    switch (v.kind()) {
+                        case MODEL -> e.put("source", abs.apply(v.model()));
+                        case ZERO -> e.put("source", Map.of("kind", "zero"));
+                        case MODEL_TOKEN -> {
+                            Map<String, Object> s = new LinkedHashMap<>();
+                            s.put("kind", "model_token");
+                            s.put("model", abs.apply(v.model()));
+                            if (v.tokenId() != null) {
+                                s.put("token_id", v.tokenId());
+                            } else {
+                                s.put("token", v.token());
+                            }
+                            e.put("source", s);
+                        }
+                        default -> { }
+                    }
+                    if (v.force()) {
+                        e.put("force", true);
+                    }
+                    toks.put(k, e);
+                });
+                t.put("tokens", toks);
+            }
+            if (tokenizer.padToMultipleOf() != null) {
+                t.put("pad_to_multiple_of", tokenizer.padToMultipleOf());
+            }
+            out.put("tokenizer", t);
+        }
+        if (tokenizer.chatTemplate() != null) {
+            out.put("chat_template", tokenizer.chatTemplate());
+        }
+        return out;
     }
 
     /** True when a parameter setting holds a string value (filters' names aside), which mergekit rejects. */

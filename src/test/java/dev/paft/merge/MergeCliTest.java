@@ -252,10 +252,10 @@ class MergeCliTest {
         assertEquals(2, Paft.execute("merge", "--method", "slerp", "--base", b, "--model", m1.toString(), "--model", m2.toString(),
                 "--param", "t=0.5", "--out", out));
         assertEquals(2, Paft.execute("merge", "--method", "linear", "--model", m1 + ":weight=1", "--out", out, "--device", "cuda"));
-        Files.writeString(tmp.resolve("slices.yml"), "slices:\n  - sources:\n      - model: x\n        layer_range: [0, 2]\nmerge_method: passthrough\n");
-        assertEquals(2, Paft.execute("merge", tmp.resolve("slices.yml").toString(), out));
+        Files.writeString(tmp.resolve("slices.yml"), "slices:\n  - sources:\n      - model: " + m1 + "\n        layer_range: [2, 1]\nmerge_method: linear\n");
+        assertEquals(2, Paft.execute("merge", tmp.resolve("slices.yml").toString(), out)); // an empty layer range
         Files.writeString(tmp.resolve("union.yml"), "models:\n  - model: " + m1 + "\n    parameters: {weight: 1}\nmerge_method: linear\ntokenizer_source: union\n");
-        assertEquals(2, Paft.execute("merge", tmp.resolve("union.yml").toString(), out));
+        assertEquals(3, Paft.execute("merge", tmp.resolve("union.yml").toString(), out)); // the tiny models have no tokenizer.json
         Files.writeString(tmp.resolve("grad.yml"), "models:\n  - model: " + m1 + "\n    parameters: {weight: []}\nmerge_method: linear\n");
         assertEquals(2, Paft.execute("merge", tmp.resolve("grad.yml").toString(), out));
         // bad input (3): missing input, shape mismatch, adapter on a module the base lacks
