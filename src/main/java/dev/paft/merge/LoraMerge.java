@@ -666,10 +666,14 @@ public final class LoraMerge {
         Map<Integer, Integer> byRank = new TreeMap<>();
         r.tensors().forEach(t -> byRank.merge(t.rank(), 1, Integer::sum));
         String ranks = byRank.size() == 1 ? "rank " + byRank.keySet().iterator().next()
-                : "ranks " + byRank.entrySet().stream().map(e -> e.getKey() + " x" + e.getValue()).toList();
+                : byRank.size() <= 4 ? "ranks " + String.join(", ", byRank.entrySet().stream().map(e -> e.getKey() + " x" + e.getValue()).toList())
+                : "ranks " + ((TreeMap<Integer, Integer>) byRank).firstKey() + "-" + ((TreeMap<Integer, Integer>) byRank).lastKey()
+                        + " (r = " + r.globalRank() + ", others in rank_pattern)";
+        String err = r.maxError() == 0 ? "0 (exact: every singular value kept)"
+                : String.format("overall %.3g, max %.3g (%s)", r.overallError(), r.maxError(), r.worstTensor());
         return String.format("paft merge: %s of %d input(s) -> %s (PEFT adapter, %d matrices, %s, %.1f MB, %.1f s)%n"
-                + "paft merge: truncation error (relative Frobenius): overall %.3g, max %.3g (%s); per tensor in %s",
+                + "paft merge: truncation error (relative Frobenius): %s; per tensor in %s",
                 spec.method(), spec.models().size(), r.out(), r.tensors().size(), ranks, r.bytes() / 1e6, r.seconds(),
-                r.overallError(), r.maxError(), r.worstTensor(), r.out().resolve(REPORT_FILE));
+                err, r.out().resolve(REPORT_FILE));
     }
 }

@@ -361,7 +361,7 @@ public final class TruncatedSvd {
     }
 
     /** Row-major [m, k] times [k, n]. */
-    static double[] matmul(double[] a, double[] b, int m, int k, int n) {
+    public static double[] matmul(double[] a, double[] b, int m, int k, int n) {
         double[] c = new double[m * n];
         for (int i = 0; i < m; i++) {
             for (int l = 0; l < k; l++) {

@@ -403,7 +403,7 @@ class LoraMergeTest {
             System.setOut(old);
         }
         String s = buf.toString();
-        assertTrue(s.contains("PEFT adapter, 7 matrices") && s.contains("truncation error (relative Frobenius): overall")
+        assertTrue(s.contains("PEFT adapter, 7 matrices") && s.contains("truncation error (relative Frobenius): overall") && s.contains("ranks 2 x1, 3 x3, 5 x3")
                 && s.contains(LoraMerge.REPORT_FILE), s);
     }
 
