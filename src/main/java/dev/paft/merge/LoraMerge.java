@@ -287,9 +287,22 @@ public final class LoraMerge {
             }
             float[] fa = a.store().readFloats(PeftAdapter.key(module, "A"));
             float[] fb = a.store().readFloats(PeftAdapter.key(module, "B"));
+            requireFinite(a.dir(), PeftAdapter.key(module, "A"), fa);
+            requireFinite(a.dir(), PeftAdapter.key(module, "B"), fb);
             fs.add(new Factors(i, fa, fb, a.config().rank(module), a.config().scaling(module)));
         }
         return fs;
+    }
+
+    private static void requireFinite(Path dir, String key, float[] x) {
+        if (!Floats.allFinite(x, 0, x.length)) {
+            for (int j = 0; j < x.length; j++) {
+                if (!Float.isFinite(x[j])) {
+                    throw PaftException.numeric("input " + dir + ": tensor '" + key + "' has " + x[j] + " at element " + j
+                            + "; nothing was written");
+                }
+            }
+        }
     }
 
     // ---- probes: the method on small vectors -------------------------------------------------
@@ -441,12 +454,31 @@ public final class LoraMerge {
     private static Piece dense(MergePlan plan, MergeMethod method, Job job, List<Factors> fs, int rows, int cols, Options opt, long seed) {
         String name = job.spec().name();
         TensorStore ref = plan.ref();
-        float[] base = ref.readFloats(name);
         float[][] in = new float[plan.sources().size()][];
-        for (int i = 0; i < in.length; i++) {
-            in[i] = method.usesDeltas() ? plan.sources().get(i).delta(name, base) : plan.sources().get(i).model(name, base);
+        float[] base;
+        if (method.usesDeltas()) {
+            // the merged delta does not depend on the base (the probes checked it): merge over a zero
+            // base, so the base's weights are never read, and each task vector is the adapter's own
+            // scaling * B @ A (for BASE+LORA the model merge's (W + scaling * B @ A) - W, up to rounding)
+            base = new float[(int) ref.info(name).numel()];
+            for (int i = 0; i < in.length; i++) {
+                MergeSource s = plan.sources().get(i);
+                in[i] = s instanceof MergeSource.LoraApplied la ? la.lora().delta(name, base)
+                        : s instanceof MergeSource.FullModel ? new float[base.length] : s.delta(name, base);
+            }
+        } else {
+            base = ref.readFloats(name);
+            for (int i = 0; i < in.length; i++) {
+                in[i] = plan.sources().get(i).model(name, base);
+            }
         }
-        float[] merged = method.merge(new MergeMethod.MergeTensor(name, base.clone(), in, job.global(), job.perInput(), seed));
+        float[] merged;
+        try {
+            merged = method.merge(new MergeMethod.MergeTensor(name, base.clone(), in, job.global(), job.perInput(), seed));
+        } catch (NonFiniteInputException e) {
+            throw PaftException.numeric("input " + plan.inputRefs().get(Math.max(0, e.input())).display() + ": tensor '" + name
+                    + "' has a NaN or Inf in its task vector; nothing was written");
+        }
         float[] delta = new float[base.length];
         double norm2 = 0;
         for (int j = 0; j < base.length; j++) {

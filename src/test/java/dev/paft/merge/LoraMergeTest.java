@@ -391,6 +391,29 @@ class LoraMergeTest {
     }
 
     @Test
+    void nanInAnAdapterIsExit4AndNothingIsWritten() {
+        Map<String, long[]> q = Map.of("model.layers.0.self_attn.q_proj", new long[] {16, 12});
+        Path nan = tmp.resolve("nan");
+        adapter(nan, 4, 2, 2, false, "tiny-base", q);
+        PeftAdapter a = PeftAdapter.read(nan);
+        a.modules().get("model.layers.0.self_attn.q_proj").b().data()[7] = Float.NaN;
+        a.write(nan, DType.F32, null);
+        for (String method : List.of("task_arithmetic", "ties")) {
+            Path out = tmp.resolve("out-" + method);
+            PrintStream old = System.err;
+            ByteArrayOutputStream buf = new ByteArrayOutputStream();
+            System.setErr(new PrintStream(buf, true));
+            try {
+                assertEquals(4, merge(method, out, "--model", sft + ":weight=1", "--model", nan + ":weight=1", "--lora-out", out.toString()));
+            } finally {
+                System.setErr(old);
+            }
+            assertTrue(buf.toString().contains(nan.toString()) && buf.toString().contains("NaN"), buf.toString());
+            assertFalse(Files.exists(out));
+        }
+    }
+
+    @Test
     void summaryLinesOnTheTerminal() {
         Path out = tmp.resolve("out");
         PrintStream old = System.out;
