@@ -320,41 +320,64 @@ public final class TruncatedSvd {
         return new Svd(m, n, u, s.s(), transpose(s.u(), n, l));
     }
 
-    /** M [m, n] (float) times X [n, l]: [m, l]. */
+    /**
+     * Row blocks of the dense products: a fixed count, so the sums (and the output bytes) do not
+     * depend on the number of cores; the blocks run on the common fork-join pool.
+     */
+    static final int BLOCKS = 8;
+
+    /** M [m, n] (float) times X [n, l]: [m, l]; rows in parallel blocks. */
     static double[] times(float[] mat, int m, int n, double[] x, int l) {
         double[] y = new double[m * l];
-        for (int i = 0; i < m; i++) {
-            int row = i * n;
-            int yo = i * l;
-            for (int k = 0; k < n; k++) {
-                double d = mat[row + k];
-                if (d == 0) {
-                    continue;
-                }
-                int xo = k * l;
-                for (int j = 0; j < l; j++) {
-                    y[yo + j] += d * x[xo + j];
+        java.util.stream.IntStream.range(0, BLOCKS).parallel().forEach(blk -> {
+            int lo = (int) ((long) m * blk / BLOCKS);
+            int hi = (int) ((long) m * (blk + 1) / BLOCKS);
+            for (int i = lo; i < hi; i++) {
+                int row = i * n;
+                int yo = i * l;
+                for (int k = 0; k < n; k++) {
+                    double d = mat[row + k];
+                    if (d == 0) {
+                        continue;
+                    }
+                    int xo = k * l;
+                    for (int j = 0; j < l; j++) {
+                        y[yo + j] += d * x[xo + j];
+                    }
                 }
             }
-        }
+        });
         return y;
     }
 
-    /** M^T X for M [m, n] (float), X [m, l]: [n, l]. */
+    /** M^T X for M [m, n] (float), X [m, l]: [n, l]; each row block sums into its own array, added in block order. */
     static double[] transposeTimes(float[] mat, int m, int n, double[] x, int l) {
-        double[] z = new double[n * l];
-        for (int i = 0; i < m; i++) {
-            int row = i * n;
-            int xo = i * l;
-            for (int k = 0; k < n; k++) {
-                double d = mat[row + k];
-                if (d == 0) {
-                    continue;
+        double[][] parts = new double[BLOCKS][];
+        java.util.stream.IntStream.range(0, BLOCKS).parallel().forEach(blk -> {
+            int lo = (int) ((long) m * blk / BLOCKS);
+            int hi = (int) ((long) m * (blk + 1) / BLOCKS);
+            double[] z = new double[n * l];
+            for (int i = lo; i < hi; i++) {
+                int row = i * n;
+                int xo = i * l;
+                for (int k = 0; k < n; k++) {
+                    double d = mat[row + k];
+                    if (d == 0) {
+                        continue;
+                    }
+                    int zo = k * l;
+                    for (int j = 0; j < l; j++) {
+                        z[zo + j] += d * x[xo + j];
+                    }
                 }
-                int zo = k * l;
-                for (int j = 0; j < l; j++) {
-                    z[zo + j] += d * x[xo + j];
-                }
+            }
+            parts[blk] = z;
+        });
+        double[] z = parts[0];
+        for (int b = 1; b < BLOCKS; b++) {
+            double[] p = parts[b];
+            for (int i = 0; i < z.length; i++) {
+                z[i] += p[i];
             }
         }
         return z;

@@ -6,7 +6,7 @@ import java.util.Random;
 /**
  * Speed of the --lora-out SVDs on one 4096 x 4096 matrix at rank 32 (docs/merging.md, "LoRA output"):
  * the factored path (two rank-16 adapters, QR of the stacked factors) and the dense path (randomized
- * SVD of a formed 4096 x 4096 delta, sketch 42, 3 power iterations). Single thread, best of 3.
+ * SVD of a formed 4096 x 4096 delta, sketch 42, 3 power iterations). The dense products run in 8 row blocks on the common fork-join pool; best of 3.
  *
  * <pre>java -cp target/classes:target/test-classes dev.paft.bench.LoraSvdBench</pre>
  */
