@@ -2,6 +2,7 @@ package dev.paft.cli;
 
 import dev.paft.config.PaftConfig;
 import dev.paft.errors.PaftException;
+import dev.paft.merge.LoraMerge;
 import dev.paft.merge.MergeMethods;
 import dev.paft.merge.MergeRunner;
 import dev.paft.merge.MergeSpec;
@@ -31,7 +32,8 @@ import picocli.CommandLine.Parameters;
             "  paft merge --config configs/merge/ties.yaml --out runs/merged",
             "  paft merge mergekit.yml runs/merged                      # mergekit YAML, as mergekit-yaml",
             "  paft merge --base BASE --method ties --model runs/sft:weight=0.5,density=0.5 \\",
-            "             --model runs/dpo:weight=0.5,density=0.5 --out runs/merged", ""})
+            "             --model runs/dpo:weight=0.5,density=0.5 --out runs/merged",
+            "  paft merge --base BASE --method task_arithmetic --model runs/sft --model runs/dpo --lora-out runs/merged-lora", ""})
 public final class MergeCommand implements Callable<Integer> {
     @Mixin
     CommonOptions common;
@@ -68,6 +70,18 @@ public final class MergeCommand implements Callable<Integer> {
     @Option(names = "--shard-size", paramLabel = "SIZE", description = "Output shard size (default 5GB).")
     String shardSize;
 
+    @Option(names = "--lora-out", paramLabel = "DIR",
+            description = "Write the merged delta as one PEFT LoRA adapter (every input a LoRA adapter on the base) instead of a model.")
+    Path loraOut;
+
+    @Option(names = "--lora-rank", paramLabel = "N",
+            description = "With --lora-out: rank per matrix (default: the sum of the input ranks, exact for linear/task_arithmetic); a cap with --lora-error.")
+    Integer loraRank;
+
+    @Option(names = "--lora-error", paramLabel = "E",
+            description = "With --lora-out: the smallest rank per matrix whose relative Frobenius truncation error is <= E (energy kept >= 1 - E^2).")
+    Double loraError;
+
     @Option(names = "--overwrite", description = "Replace an existing merge output, once the new one is complete (files paft did not write are never deleted).")
     boolean overwrite;
 
@@ -85,6 +99,15 @@ public final class MergeCommand implements Callable<Integer> {
             throw PaftException.usage("give the output either positionally or with --out, not both");
         }
         Path target = positionalOut != null ? positionalOut : out;
+        if (loraOut == null && (loraRank != null || loraError != null)) {
+            throw PaftException.usage("--lora-rank and --lora-error apply to --lora-out DIR (the merged adapter)");
+        }
+        if (loraOut != null && target != null) {
+            throw PaftException.usage("--lora-out writes an adapter instead of a model: give --lora-out DIR or an output model directory, not both");
+        }
+        if (loraOut != null) {
+            target = loraOut;
+        }
         if (target == null) {
             throw PaftException.usage("no output directory: pass --out DIR (or paft merge CONFIG OUT)");
         }
@@ -100,8 +123,17 @@ public final class MergeCommand implements Callable<Integer> {
             spec = MergeSpec.fromPaft(cfg.merge(), config);
         }
         spec = applyFlags(spec);
+        if (loraOut != null) {
+            LoraMerge.Result lr;
+            try (OutputLock lock = lockOutput(spec, target, overwrite, LoraMerge.FILES)) {
+                lr = LoraMerge.run(spec, new LoraMerge.Options(target, overwrite, common.seed, loraRank, loraError,
+                        s -> System.err.println("paft merge: " + s)));
+            }
+            System.out.println(LoraMerge.summary(spec, lr));
+            return 0;
+        }
         MergeRunner.Result r;
-        try (OutputLock lock = lockOutput(spec, target, overwrite)) {
+        try (OutputLock lock = lockOutput(spec, target, overwrite, OutputDirs.MERGE_FILES)) {
             r = MergeRunner.run(spec, new MergeRunner.Options(target, overwrite, common.seed, 0,
                     s -> System.err.println("paft merge: " + s)));
         }
@@ -115,7 +147,7 @@ public final class MergeCommand implements Callable<Integer> {
      * at a time, temporaries of a killed merge removed, and --overwrite never deletes files paft
      * did not write (the old output itself is swapped out only once the new one is complete).
      */
-    static OutputLock lockOutput(MergeSpec spec, Path target, boolean overwrite) {
+    static OutputLock lockOutput(MergeSpec spec, Path target, boolean overwrite, java.util.function.Predicate<String> owned) {
         Map<String, Path> inputs = new LinkedHashMap<>();
         if (spec.base() != null) {
             inputs.put("base model", spec.resolve(spec.base(), "base_model"));
@@ -126,9 +158,9 @@ public final class MergeCommand implements Callable<Integer> {
         OutputDirs.refuseInputs(target, inputs);
         OutputLock lock = OutputLock.acquire(target);
         try {
-            OutputDirs.cleanStale(target, OutputDirs.MERGE_FILES);
+            OutputDirs.cleanStale(target, owned);
             if (overwrite && Files.isDirectory(target)) {
-                OutputDirs.requireOnlyOwned(target, OutputDirs.MERGE_FILES, "merge --overwrite");
+                OutputDirs.requireOnlyOwned(target, owned, "merge --overwrite");
             }
             return lock;
         } catch (RuntimeException e) {

@@ -80,7 +80,7 @@ public record PeftAdapter(PeftAdapterConfig config, Map<String, LoraPair> module
                 }
                 FloatTensor a = store.read(ka);
                 FloatTensor b = store.read(kb);
-                checkPair(dir, module, a, b, cfg.r());
+                checkPair(dir, module, a, b, cfg.rank(module));
                 modules.put(module, new LoraPair(a, b));
             }
             for (String key : store.names()) {

@@ -104,12 +104,20 @@ public final class LoraAdapter implements AutoCloseable {
             long[] sb = e.getValue().b().shape();
             if (sa[1] != base[1]) {
                 throw PaftException.badInput(dir + ": adapter tensor '" + ka + "' has shape " + Arrays.toString(sa)
-                        + " but the base module takes " + base[1] + " inputs (expected [" + cfg.r() + ", " + base[1] + "])");
+                        + " but the base module takes " + base[1] + " inputs (expected [" + cfg.rank(key) + ", " + base[1] + "])");
             }
             if (sb[0] != base[0]) {
                 throw PaftException.badInput(dir + ": adapter tensor '" + PeftAdapter.key(key, "B") + "' has shape "
                         + Arrays.toString(sb) + " but the base module has " + base[0] + " outputs (expected ["
-                        + base[0] + ", " + cfg.r() + "])");
+                        + base[0] + ", " + cfg.rank(key) + "])");
+            }
+            if (cfg.scaling(key) != cfg.scaling()) {
+                // one scaling per adapter (a scalar tensor in the forward pass); rank_pattern /
+                // alpha_pattern with alpha / r the same for every module (as paft merge --lora-out
+                // writes) load, others do not
+                throw PaftException.badInput(dir + ": module '" + key + "' has scaling " + cfg.scaling(key) + " (rank "
+                        + cfg.rank(key) + ", alpha " + cfg.alpha(key) + ") but the adapter's is " + cfg.scaling()
+                        + "; paft applies one scaling to all modules (rank_pattern / alpha_pattern must keep alpha / r the same)");
             }
         }
         NDManager m = parent.newSubManager();

@@ -184,8 +184,8 @@ public sealed interface MergeSource extends AutoCloseable {
 
         @Override
         public void validateAgainst(TensorStore ref) {
-            int r = config.r();
             for (String m : modules) {
+                int r = config.rank(m);
                 String target = m + ".weight";
                 if (!ref.contains(target)) {
                     throw PaftException.badInput(dir + ": adapter module '" + m + "' targets '" + target
@@ -209,7 +209,7 @@ public sealed interface MergeSource extends AutoCloseable {
             }
             FloatTensor a = store.read(PeftAdapter.key(module, "A"));
             FloatTensor b = store.read(PeftAdapter.key(module, "B"));
-            return PeftAdapter.delta(new PeftAdapter.LoraPair(a, b), config.scaling());
+            return PeftAdapter.delta(new PeftAdapter.LoraPair(a, b), config.scaling(module));
         }
 
         @Override
@@ -228,7 +228,7 @@ public sealed interface MergeSource extends AutoCloseable {
                 return false;
             }
             float[] d = PeftAdapter.delta(new PeftAdapter.LoraPair(store.read(PeftAdapter.key(module, "A")),
-                    store.read(PeftAdapter.key(module, "B"))), config.scaling());
+                    store.read(PeftAdapter.key(module, "B"))), config.scaling(module));
             for (int j = 0; j < d.length; j++) {
                 target[j] += d[j];
             }

@@ -79,9 +79,14 @@ abstract class DeltaSource implements AutoCloseable {
                 for (String module : PeftAdapter.moduleNames(store)) {
                     TensorInfo a = store.info(PeftAdapter.key(module, "A"));
                     TensorInfo b = store.info(PeftAdapter.key(module, "B"));
-                    if (a.shape().length != 2 || b.shape().length != 2 || a.shape()[0] != config.r() || b.shape()[1] != config.r()) {
+                    int r = config.rank(module);
+                    if (a.shape().length != 2 || b.shape().length != 2 || a.shape()[0] != r || b.shape()[1] != r) {
                         throw PaftException.badInput(dir + ": module '" + module + "': lora_A " + Arrays.toString(a.shape())
-                                + " and lora_B " + Arrays.toString(b.shape()) + " do not fit r = " + config.r());
+                                + " and lora_B " + Arrays.toString(b.shape()) + " do not fit r = " + r);
+                    }
+                    if (config.scaling(module) != config.scaling()) {
+                        throw PaftException.badInput(dir + ": module '" + module + "' has its own scaling (rank_pattern / alpha_pattern "
+                                + "with a different alpha / r), which the sparsity report does not support");
                     }
                     modules.add(new Module(module, (int) b.shape()[0], (int) a.shape()[1]));
                 }
@@ -123,7 +128,7 @@ abstract class DeltaSource implements AutoCloseable {
         DeltaKernel.Acc stats(Module m, float[] cutoffs, boolean histogram, ExecutorService pool) {
             float[] a = store.readFloats(PeftAdapter.key(m.name(), "A")); // [r, in]
             float[] b = store.readFloats(PeftAdapter.key(m.name(), "B")); // [out, r]
-            return DeltaKernel.lora(a, b, m.rows(), config.r(), m.cols(), cutoffs, histogram, pool);
+            return DeltaKernel.lora(a, b, m.rows(), config.rank(m.name()), m.cols(), cutoffs, histogram, pool);
         }
 
         @Override

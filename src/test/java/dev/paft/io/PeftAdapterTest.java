@@ -180,6 +180,40 @@ class PeftAdapterTest {
         bad(dir2, "do not fit r = 8");
     }
 
+    /** rank_pattern / alpha_pattern: PEFT's get_pattern_key, the first key matching (.*\.)?(key)$ as a whole. */
+    @Test
+    void rankAndAlphaPatternsResolvePerModule() throws IOException {
+        Path dir = tmp.resolve("patterns");
+        Map<String, FloatTensor> t = new LinkedHashMap<>();
+        t.put("base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight", FloatTensor.of(new float[8 * 6], 8, 6));
+        t.put("base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight", FloatTensor.of(new float[5 * 8], 5, 8));
+        t.put("base_model.model.model.layers.1.self_attn.q_proj.lora_A.weight", FloatTensor.of(new float[2 * 6], 2, 6));
+        t.put("base_model.model.model.layers.1.self_attn.q_proj.lora_B.weight", FloatTensor.of(new float[5 * 2], 5, 2));
+        t.put("base_model.model.model.layers.11.self_attn.q_proj.lora_A.weight", FloatTensor.of(new float[8 * 6], 8, 6));
+        t.put("base_model.model.model.layers.11.self_attn.q_proj.lora_B.weight", FloatTensor.of(new float[5 * 8], 5, 8));
+        Files.createDirectories(dir);
+        tensors(dir, t);
+        ObjectNode c = new PeftAdapterConfig(8, 16, 0, List.of("q_proj"), false, "x").toJson();
+        c.putObject("rank_pattern").put("layers.1.self_attn.q_proj", 2);
+        c.putObject("alpha_pattern").put("layers.1.self_attn.q_proj", 2);
+        Files.writeString(dir.resolve("adapter_config.json"), c.toString());
+        PeftAdapter a = PeftAdapter.read(dir);
+        PeftAdapterConfig cfg = a.config();
+        assertEquals(2, cfg.rank("model.layers.1.self_attn.q_proj"));
+        assertEquals(8, cfg.rank("model.layers.11.self_attn.q_proj"), "layers.1 does not match layers.11");
+        assertEquals(8, cfg.rank("model.layers.0.self_attn.q_proj"));
+        assertEquals(1.0, cfg.scaling("model.layers.1.self_attn.q_proj"));
+        assertEquals(2.0, cfg.scaling("model.layers.0.self_attn.q_proj"));
+        assertEquals(Map.of("layers.1.self_attn.q_proj", 2), cfg.rankPattern());
+        // written back as PEFT writes it (integral alphas as integers)
+        JsonNode back = cfg.toJson();
+        assertEquals(2, back.get("alpha_pattern").get("layers.1.self_attn.q_proj").asInt());
+        assertTrue(back.get("alpha_pattern").get("layers.1.self_attn.q_proj").isIntegralNumber());
+        // a full module name as key matches under the newer rule too
+        assertEquals("model.layers.0.self_attn.q_proj",
+                PeftAdapterConfig.patternKey(List.of("model.layers.0.self_attn.q_proj"), "model.layers.0.self_attn.q_proj"));
+    }
+
     @Test
     void nonLoraTypeAndUnsupportedOptions() throws IOException {
         Path dir = written("ia3");
@@ -201,8 +235,14 @@ class PeftAdapterTest {
         editConfig(mts, "modules_to_save", List.of("lm_head"));
         bad(mts, "modules_to_save");
         Path rp = written("rp");
-        editConfig(rp, "rank_pattern", Map.of("q_proj", 4));
-        bad(rp, "rank_pattern");
+        editConfig(rp, "rank_pattern", Map.of("q_proj", 4)); // the pattern names q_proj's rank: 4, not the file's 8
+        bad(rp, "model.layers.0.self_attn.q_proj", "do not fit r = 4");
+        Path rpv = written("rpv");
+        editConfig(rpv, "rank_pattern", Map.of("q_proj", "4"));
+        bad(rpv, "rank_pattern['q_proj'] must be a positive integer");
+        Path apv = written("apv");
+        editConfig(apv, "alpha_pattern", Map.of("q_proj", "big"));
+        bad(apv, "alpha_pattern['q_proj'] must be a number");
         Path r0 = written("r0");
         editConfig(r0, "r", 0);
         bad(r0, "'r'");
