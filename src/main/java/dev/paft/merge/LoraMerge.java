@@ -100,6 +100,14 @@ public final class LoraMerge {
         if (opt.maxError() != null && !(opt.maxError() >= 0 && opt.maxError() < 1)) {
             throw PaftException.usage("--lora-error must be in [0, 1) (a relative Frobenius error), got " + opt.maxError());
         }
+        if (spec.slices() != null) {
+            throw PaftException.usage("--lora-out: 'slices' / 'modules' change the model's layers, which an adapter on the base"
+                    + " cannot express; write a model with --out");
+        }
+        if (spec.tokenizer() != null) {
+            throw PaftException.usage("--lora-out: a tokenizer merge (tokenizer_source / tokenizer / chat_template) changes the"
+                    + " vocabulary or template, which an adapter on the base cannot carry; write a model with --out");
+        }
         DType dtype = spec.outDtype() != null ? DType.parseUser(spec.outDtype(), "out_dtype")
                 : spec.dtype() != null ? DType.parseUser(spec.dtype(), "dtype") : DType.F32;
         if (spec.base() == null) {

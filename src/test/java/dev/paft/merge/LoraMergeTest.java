@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.paft.testutil.TinyModels;
 import dev.paft.cli.Paft;
 import dev.paft.io.DType;
 import dev.paft.io.FloatTensor;
@@ -380,6 +381,15 @@ class LoraMergeTest {
         assertTrue(err.contains("apply to --lora-out"), err);
         err = stderrOf(() -> merge("task_arithmetic", out, "--model", sft + ":weight=1", "--lora-out", out.toString(), "--out", tmp.resolve("o2").toString()));
         assertTrue(err.contains("not both"), err);
+        // layer layouts and tokenizer merges cannot be an adapter on the base
+        Path sliced = Files.writeString(tmp.resolve("sliced.yml"), "merge_method: passthrough\nslices:\n"
+                + "  - sources:\n      - model: " + base + "\n        layer_range: [0, 1]\n");
+        err = stderrOf(() -> Paft.execute("merge", sliced.toString(), "--lora-out", out.toString()));
+        assertTrue(err.contains("--lora-out: 'slices'"), err);
+        Path union = Files.writeString(tmp.resolve("union.yml"), "merge_method: task_arithmetic\nbase_model: " + base
+                + "\ntokenizer_source: union\nmodels:\n  - model: " + sft + "\n    parameters: {weight: 1.0}\n");
+        err = stderrOf(() -> Paft.execute("merge", union.toString(), "--lora-out", out.toString()));
+        assertTrue(err.contains("--lora-out: a tokenizer merge"), err);
         assertFalse(Files.exists(out));
         // an existing output is kept without --overwrite; replaced with it
         assertEquals(0, merge("task_arithmetic", out, "--model", sft + ":weight=1", "--lora-out", out.toString()));
