@@ -237,8 +237,7 @@ public final class TorchBootstrap {
             }
             return target;
         } catch (IOException e) {
-            throw new PaftException(PaftException.INTERNAL, "cannot create " + target + " (links to libtorch for DJL): "
-                    + firstLine(e), e);
+            throw PaftException.io("create", target + " (links to libtorch for DJL)", e);
         }
     }
 

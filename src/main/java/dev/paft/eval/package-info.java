@@ -8,6 +8,6 @@
  * records gradients, and every forward runs in its own NDManager scope. {@link dev.paft.eval.EvalSuite} is the one
  * suite both {@code paft eval} and {@code paft run} run, its settings read from the config once.
  *
- * <p>Import contract: floor 5; may import errors, io, config, data, data.template, lora, model.
+ * <p>Import contract: floor 5; may import errors, io, config, engine, data, data.template, lora, model.
  */
 package dev.paft.eval;

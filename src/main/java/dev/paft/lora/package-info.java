@@ -4,6 +4,6 @@
  * trainable factors; PEFT adapter directories in and out. Name-agnostic: the model supplies the module
  * keys and base shapes it can adapt.
  *
- * <p>Import contract: floor 3; may import errors, io, config.
+ * <p>Import contract: floor 3; may import errors, io, config, engine.
  */
 package dev.paft.lora;

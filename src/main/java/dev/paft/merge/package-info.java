@@ -3,6 +3,6 @@
  * names and semantics), sparsifiers, per-tensor parameter resolution (scalars, layer gradients,
  * name filters), the mergekit YAML reader and the streaming runner that writes a HF model dir.
  *
- * <p>Import contract: floor 3; may import errors, io, config.
+ * <p>Import contract: floor 4; may import errors, io, config, data.
  */
 package dev.paft.merge;

@@ -4,6 +4,6 @@
  * (Hugging Face warm-up + decay schedules) and {@link dev.paft.train.optim.GradClip}
  * (global-norm clipping, {@code torch.nn.utils.clip_grad_norm_}).
  *
- * <p>Import contract: floor 3; may import errors, config.
+ * <p>Import contract: floor 3; may import errors, config, engine.
  */
 package dev.paft.train.optim;
