@@ -4,6 +4,7 @@ import dev.paft.config.ConfigLoader;
 import dev.paft.config.PaftConfig;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import picocli.CommandLine.Option;
@@ -16,27 +17,40 @@ public final class CommonOptions {
     @Option(names = "--config", paramLabel = "FILE", description = "YAML or JSON config file.")
     public Path config;
 
-    @Option(names = "--set", paramLabel = "KEY=VALUE", description = "Override a config key, e.g. --set training.learning_rate=1e-4 (repeatable).")
+    @Option(
+            names = "--set",
+            paramLabel = "KEY=VALUE",
+            description = "Override a config key, e.g. --set training.learning_rate=1e-4 (repeatable).")
     public List<String> sets = new ArrayList<>();
 
-    @Option(names = "--device", paramLabel = "DEV", defaultValue = "cpu", description = "cpu, cuda or cuda:N (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--device",
+            paramLabel = "DEV",
+            defaultValue = "cpu",
+            description = "cpu, cuda or cuda:N (default: ${DEFAULT-VALUE}).")
     public String device;
 
-    @Option(names = "--threads", paramLabel = "N", defaultValue = "0", description = "CPU threads for tensor math; 0 = all cores.")
+    @Option(
+            names = "--threads",
+            paramLabel = "N",
+            defaultValue = "0",
+            description = "CPU threads for tensor math; 0 = all cores.")
     public int threads;
 
     @Option(names = "--seed", paramLabel = "N", description = "Random seed.")
     @ConfigKey("training.seed")
     public Long seed;
 
-    @Option(names = {"-v", "--verbose"}, description = "More log output (-vv for debug).")
+    @Option(
+            names = {"-v", "--verbose"},
+            description = "More log output (-vv for debug).")
     public void verbose(boolean[] v) {
         Logging.setVerbosity(v.length);
     }
 
     /** Loads the config with these options' file and overrides plus the command's flags. */
     public PaftConfig load(Map<String, Object> flags) {
-        Map<String, Object> all = new java.util.LinkedHashMap<>(flags);
+        Map<String, Object> all = new LinkedHashMap<>(flags);
         all.putAll(ConfigFlags.values(this));
         return ConfigLoader.load(config, sets, all);
     }

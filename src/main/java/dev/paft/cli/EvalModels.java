@@ -10,7 +10,13 @@ final class EvalModels {
     private EvalModels() {}
 
     static EvalModel open(ModelOptions o, PaftConfig cfg, Device device) {
-        Path tokDir = cfg.model().tokenizer() == null ? null : Path.of(cfg.model().tokenizer());
-        return EvalModel.open(ModelOptions.modelDir(cfg), o.adapter, tokDir, device, cfg.model().dtype());
+        Path tokDir =
+                cfg.model().tokenizer() == null ? null : Path.of(cfg.model().tokenizer());
+        return EvalModel.open(
+                ModelOptions.modelDir(cfg),
+                o.adapter,
+                tokDir,
+                device,
+                cfg.model().dtype());
     }
 }

@@ -24,11 +24,17 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /** {@code paft generate}: text from a model (plus an optional unmerged adapter), KV cache, greedy or sampled. */
-@Command(name = "generate", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Generate text from a model (KV cache; greedy or sampling).", "",
+@Command(
+        name = "generate",
+        mixinStandardHelpOptions = true,
+        sortOptions = false,
+        description = {
+            "Generate text from a model (KV cache; greedy or sampling).",
+            "",
             "Examples:",
             "  paft generate --model runs/merged --chat --prompt \"What is PAFT?\"",
-            "  paft generate --model base --adapter runs/sft --prompts prompts.jsonl --temperature 0.7 --top-p 0.9 --seed 1"})
+            "  paft generate --model base --adapter runs/sft --prompts prompts.jsonl --temperature 0.7 --top-p 0.9 --seed 1"
+        })
 public final class GenerateCommand implements Callable<Integer> {
     private static final ObjectMapper JSON = Mappers.json();
 
@@ -44,29 +50,58 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--prompt", paramLabel = "TEXT", description = "A prompt (repeatable).")
     List<String> prompts = new ArrayList<>();
 
-    @Option(names = "--prompts", paramLabel = "FILE", description = "JSONL of {\"prompt\": text} or {\"messages\": [...]} (conversations always use the chat template).")
+    @Option(
+            names = "--prompts",
+            paramLabel = "FILE",
+            description =
+                    "JSONL of {\"prompt\": text} or {\"messages\": [...]} (conversations always use the chat template).")
     Path promptFile;
 
-    @Option(names = "--chat", description = "Wrap each text prompt as a user turn in the chat template, with the generation prompt.")
+    @Option(
+            names = "--chat",
+            description = "Wrap each text prompt as a user turn in the chat template, with the generation prompt.")
     boolean chat;
 
-    @Option(names = "--chat-template", paramLabel = "T", description = "Chat template file or Jinja text; default: the tokenizer's.")
+    @Option(
+            names = "--chat-template",
+            paramLabel = "T",
+            description = "Chat template file or Jinja text; default: the tokenizer's.")
     @ConfigKey("data.chat_template")
     String chatTemplate;
 
-    @Option(names = "--max-new-tokens", paramLabel = "N", defaultValue = "64", description = "Most tokens generated per prompt (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--max-new-tokens",
+            paramLabel = "N",
+            defaultValue = "64",
+            description = "Most tokens generated per prompt (default: ${DEFAULT-VALUE}).")
     int maxNewTokens;
 
-    @Option(names = "--temperature", paramLabel = "T", defaultValue = "0", description = "0 = greedy; else softmax temperature (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--temperature",
+            paramLabel = "T",
+            defaultValue = "0",
+            description = "0 = greedy; else softmax temperature (default: ${DEFAULT-VALUE}).")
     double temperature;
 
-    @Option(names = "--top-p", paramLabel = "P", defaultValue = "1.0", description = "Nucleus sampling mass in (0, 1] (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--top-p",
+            paramLabel = "P",
+            defaultValue = "1.0",
+            description = "Nucleus sampling mass in (0, 1] (default: ${DEFAULT-VALUE}).")
     double topP;
 
-    @Option(names = "--batch-size", paramLabel = "N", defaultValue = "8", description = "Prompts generated together (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--batch-size",
+            paramLabel = "N",
+            defaultValue = "8",
+            description = "Prompts generated together (default: ${DEFAULT-VALUE}).")
     int batchSize;
 
-    @Option(names = "--format", paramLabel = "FMT", defaultValue = "table", description = "table (readable) or json (one JSON line per prompt) (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--format",
+            paramLabel = "FMT",
+            defaultValue = "table",
+            description = "table (readable) or json (one JSON line per prompt) (default: ${DEFAULT-VALUE}).")
     OutputFormat format;
 
     @Override
@@ -82,7 +117,11 @@ public final class GenerateCommand implements Callable<Integer> {
         Map<String, Object> flags = ConfigFlags.values(modelOptions, this);
         PaftConfig cfg = common.load(flags);
         ModelOptions.modelDir(cfg);
-        gen = new Generator.Config(gen.maxNewTokens(), gen.temperature(), gen.topP(), cfg.training().seed());
+        gen = new Generator.Config(
+                gen.maxNewTokens(),
+                gen.temperature(),
+                gen.topP(),
+                cfg.training().seed());
         List<PromptFile.Prompt> all = new ArrayList<>();
         for (String p : prompts) {
             all.add(new PromptFile.Prompt(p, null));
@@ -98,13 +137,16 @@ public final class GenerateCommand implements Callable<Integer> {
             boolean needTemplate = chat || all.stream().anyMatch(p -> p.messages() != null);
             ChatTemplate template = needTemplate ? m.chatTemplate(cfg.data().chatTemplate()) : null;
             if (needTemplate && template == null) {
-                throw PaftException.badInput(m.tokenizerDir() + ": no chat_template for --chat or conversational prompts "
-                        + "(give one with --chat-template)");
+                throw PaftException.badInput(
+                        m.tokenizerDir() + ": no chat_template for --chat or conversational prompts "
+                                + "(give one with --chat-template)");
             }
             List<int[]> ids = new ArrayList<>();
             for (PromptFile.Prompt p : all) {
-                ids.add(p.messages() != null ? Generator.promptIds(m.tokenizer(), p.messages(), template)
-                        : Generator.promptIds(m.tokenizer(), p.text(), chat ? template : null));
+                ids.add(
+                        p.messages() != null
+                                ? Generator.promptIds(m.tokenizer(), p.messages(), template)
+                                : Generator.promptIds(m.tokenizer(), p.text(), chat ? template : null));
             }
             out = Generator.generate(m, ids, gen, batchSize);
         }
@@ -114,7 +156,9 @@ public final class GenerateCommand implements Callable<Integer> {
         for (int i = 0; i < out.size(); i++) {
             Generator.Generation g = out.get(i);
             PromptFile.Prompt p = all.get(i);
-            String shown = p.text() != null ? p.text() : p.messages().get(p.messages().size() - 1).content();
+            String shown = p.text() != null
+                    ? p.text()
+                    : p.messages().get(p.messages().size() - 1).content();
             String finish = g.finish().name().toLowerCase(Locale.ROOT);
             if (format == OutputFormat.JSON) {
                 ObjectNode o = JSON.createObjectNode();
@@ -124,8 +168,14 @@ public final class GenerateCommand implements Callable<Integer> {
                 o.put("finish_reason", finish);
                 w.println(o);
             } else {
-                w.printf(Locale.ROOT, "=== prompt %d%n%s%n--- completion (%d tokens, %s)%n%s%n", i + 1, shown,
-                        g.tokens().length, finish, g.text());
+                w.printf(
+                        Locale.ROOT,
+                        "=== prompt %d%n%s%n--- completion (%d tokens, %s)%n%s%n",
+                        i + 1,
+                        shown,
+                        g.tokens().length,
+                        finish,
+                        g.text());
             }
         }
         w.flush();

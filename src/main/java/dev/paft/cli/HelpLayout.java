@@ -7,7 +7,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import picocli.CommandLine;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;
 
 /**
@@ -85,11 +84,14 @@ final class HelpLayout {
                 continue;
             }
             String names = names(o);
-            String text = String.join(" ", o.description()).replace("${DEFAULT-VALUE}", String.valueOf(o.defaultValue()));
+            String text =
+                    String.join(" ", o.description()).replace("${DEFAULT-VALUE}", String.valueOf(o.defaultValue()));
             String key = ConfigFlags.keyOf(o);
             String shown = null;
             if (!text.contains("default:")) {
-                if (o.defaultValue() != null && !o.defaultValue().isEmpty() && o.arity().max() > 0) {
+                if (o.defaultValue() != null
+                        && !o.defaultValue().isEmpty()
+                        && o.arity().max() > 0) {
                     shown = o.defaultValue();
                 } else if (key != null) {
                     if (defaults == null) {
@@ -97,25 +99,35 @@ final class HelpLayout {
                     }
                     String[] k = key.split("\\.");
                     JsonNode v = defaults.path(k[0]).path(k[1]);
-                    if (!v.isMissingNode() && !v.isNull() && !(v.isTextual() && v.asText().isEmpty())) {
+                    if (!v.isMissingNode()
+                            && !v.isNull()
+                            && !(v.isTextual() && v.asText().isEmpty())) {
                         if (v.isArray()) {
                             List<String> items = new ArrayList<>();
                             v.forEach(x -> items.add(x.asText()));
                             shown = "[" + String.join(", ", items) + "]";
                         } else {
-                            shown = v.isObject() ? v.toString() : v.isNumber() ? v.asText().replace("E", "e") : v.asText();
+                            shown = v.isObject()
+                                    ? v.toString()
+                                    : v.isNumber() ? v.asText().replace("E", "e") : v.asText();
                         }
                     }
                 }
             }
             // the key the flag sets (declared once, by @ConfigKey) and the default, after the description
-            String note = key != null ? key + (shown != null ? ", default: " + shown : "") : shown != null ? "default: " + shown : null;
+            String note = key != null
+                    ? key + (shown != null ? ", default: " + shown : "")
+                    : shown != null ? "default: " + shown : null;
             if (note != null) {
-                text = text.endsWith(".") ? text.substring(0, text.length() - 1) + " (" + note + ")." : text + " (" + note + ")";
+                text = text.endsWith(".")
+                        ? text.substring(0, text.length() - 1) + " (" + note + ")."
+                        : text + " (" + note + ")";
             }
             String head = "  " + names;
             if (head.length() + 1 < NAMES) {
-                sb.append(head).append(" ".repeat(NAMES - head.length())).append(wrap(text, width, NAMES, NAMES + 2).substring(NAMES));
+                sb.append(head)
+                        .append(" ".repeat(NAMES - head.length()))
+                        .append(wrap(text, width, NAMES, NAMES + 2).substring(NAMES));
             } else {
                 sb.append(head).append('\n').append(wrap(text, width, NAMES, NAMES + 2));
             }

@@ -17,7 +17,10 @@ public final class ModelOptions {
     @Option(names = "--adapter", paramLabel = "DIR", description = "PEFT adapter directory, applied unmerged.")
     Path adapter;
 
-    @Option(names = "--tokenizer", paramLabel = "DIR", description = "Tokenizer directory; default: the model's, else the adapter's.")
+    @Option(
+            names = "--tokenizer",
+            paramLabel = "DIR",
+            description = "Tokenizer directory; default: the model's, else the adapter's.")
     @ConfigKey("model.tokenizer")
     Path tokenizer;
 

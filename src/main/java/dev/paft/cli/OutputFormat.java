@@ -1,4 +1,8 @@
 package dev.paft.cli;
 
 /** How results are printed: a readable table, JSON or CSV. */
-public enum OutputFormat { TABLE, JSON, CSV }
+public enum OutputFormat {
+    TABLE,
+    JSON,
+    CSV
+}

@@ -11,17 +11,24 @@ import picocli.CommandLine.Command;
  * The {@code paft} command: parallel fine-tuning (PAFT) of LLMs. SFT with an L1-sparse LoRA and
  * preference alignment (DPO / ORPO) train from the same base; their deltas merge into one model.
  */
-@Command(name = "paft",
+@Command(
+        name = "paft",
         mixinStandardHelpOptions = true,
         versionProvider = Paft.Version.class,
-        description = {"Parallel fine-tuning of LLMs: sparse LoRA SFT and preference alignment from one base, merged.", ""},
+        description = {
+            "Parallel fine-tuning of LLMs: sparse LoRA SFT and preference alignment from one base, merged.",
+            ""
+        },
         commandListHeading = "%nCommands:%n",
         footerHeading = "%nExit codes:%n",
-        footer = {"  0 ok, 1 internal error, 2 usage/config error, 3 bad input file or data, or a",
-                "  file that cannot be read or written (disk full, permission denied), 4 NaN/Inf",
-                "  or divergence, 130 interrupted (Ctrl-C).",
-                "", "Run 'paft COMMAND --help' for a command's options. Options also take their",
-                "TRL/transformers spellings: --learning_rate, --num_train_epochs, ..."},
+        footer = {
+            "  0 ok, 1 internal error, 2 usage/config error, 3 bad input file or data, or a",
+            "  file that cannot be read or written (disk full, permission denied), 4 NaN/Inf",
+            "  or divergence, 130 interrupted (Ctrl-C).",
+            "",
+            "Run 'paft COMMAND --help' for a command's options. Options also take their",
+            "TRL/transformers spellings: --learning_rate, --num_train_epochs, ..."
+        },
         subcommands = {
             DemoCommand.class,
             RunCommand.class,
@@ -75,7 +82,7 @@ public final class Paft implements Runnable {
             err.flush();
             return pe.exitCode();
         }
-        if (DeviceMemory.isOutOfMemory(e)) {     // libtorch's CPU/CUDA allocation failures: one line, no stack trace
+        if (DeviceMemory.isOutOfMemory(e)) { // libtorch's CPU/CUDA allocation failures: one line, no stack trace
             PaftException oom = DeviceMemory.outOfMemory(e);
             err.println("paft " + cl.getCommandName() + ": error: " + oom.getMessage());
             if (verbose) {
@@ -84,17 +91,18 @@ public final class Paft implements Runnable {
             err.flush();
             return oom.exitCode();
         }
-        if (IoErrors.isDiskFull(e)) {    // a full disk is the machine's state, not a paft bug: one line
+        if (IoErrors.isDiskFull(e)) { // a full disk is the machine's state, not a paft bug: one line
             String file = IoErrors.fileOf(e);
-            err.println("paft " + cl.getCommandName() + ": error: no space left on device" + (file == null ? "" : " (writing " + file + ")"));
+            err.println("paft " + cl.getCommandName() + ": error: no space left on device"
+                    + (file == null ? "" : " (writing " + file + ")"));
             err.flush();
             return PaftException.BAD_INPUT;
         }
         Throwable io = IoErrors.ioCause(e);
-        if (io != null) {               // a file operation that failed: the error policy's exit 3, one line (-v: the trace)
+        if (io != null) { // a file operation that failed: the error policy's exit 3, one line (-v: the trace)
             String file = IoErrors.fileOf(io);
-            err.println("paft " + cl.getCommandName() + ": error: " + (file == null ? String.valueOf(io.getMessage()) : file)
-                    + ": " + IoErrors.reason(io));
+            err.println("paft " + cl.getCommandName() + ": error: "
+                    + (file == null ? String.valueOf(io.getMessage()) : file) + ": " + IoErrors.reason(io));
             if (verbose) {
                 e.printStackTrace(err);
             }
@@ -115,8 +123,10 @@ public final class Paft implements Runnable {
         CommandLine cl = e.getCommandLine();
         PrintWriter err = cl.getErr();
         String cmd = cl.getCommandSpec().qualifiedName();
-        StringBuilder sb = new StringBuilder(cmd + ": error: " + e.getMessage().replace(System.lineSeparator(), " ").strip());
-        if (e instanceof CommandLine.UnmatchedArgumentException u && !u.getSuggestions().isEmpty()) {
+        StringBuilder sb = new StringBuilder(cmd + ": error: "
+                + e.getMessage().replace(System.lineSeparator(), " ").strip());
+        if (e instanceof CommandLine.UnmatchedArgumentException u
+                && !u.getSuggestions().isEmpty()) {
             sb.append("; did you mean ").append(u.getSuggestions().get(0)).append('?');
         }
         err.println(sb);
@@ -130,8 +140,11 @@ public final class Paft implements Runnable {
         @Override
         public String[] getVersion() {
             String v = Paft.class.getPackage().getImplementationVersion();
-            return new String[] {"paft " + (v == null ? "dev" : v),
-                "DJL 0.36.0, PyTorch 2.7.1 (CPU natives bundled)", "Java " + System.getProperty("java.version")};
+            return new String[] {
+                "paft " + (v == null ? "dev" : v),
+                "DJL 0.36.0, PyTorch 2.7.1 (CPU natives bundled)",
+                "Java " + System.getProperty("java.version")
+            };
         }
     }
 }

@@ -1,8 +1,8 @@
 package dev.paft.cli;
 
 import java.io.ByteArrayOutputStream;
-import java.io.FileOutputStream;
 import java.io.FileDescriptor;
+import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
@@ -165,7 +165,9 @@ public final class Terminal {
                 return Integer.parseInt(env);
             }
             if (!System.getProperty("os.name", "").toLowerCase().startsWith("windows")) {
-                Process p = new ProcessBuilder("sh", "-c", "stty size < /dev/tty").redirectErrorStream(true).start();
+                Process p = new ProcessBuilder("sh", "-c", "stty size < /dev/tty")
+                        .redirectErrorStream(true)
+                        .start();
                 String s = new String(p.getInputStream().readAllBytes(), StandardCharsets.US_ASCII).trim();
                 if (p.waitFor(2, TimeUnit.SECONDS) && s.matches("\\d+ \\d+")) {
                     int c = Integer.parseInt(s.split(" ")[1]);

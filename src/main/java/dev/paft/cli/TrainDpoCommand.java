@@ -11,9 +11,15 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code paft train-dpo}: LoRA preference training, DPO family or ORPO. */
-@Command(name = "train-dpo", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"LoRA preference training from the base model: DPO (sigmoid, with optional label smoothing),",
-            "IPO, hinge, or ORPO. DPO's reference is the base (the adapter disabled), not a second copy.", ""},
+@Command(
+        name = "train-dpo",
+        mixinStandardHelpOptions = true,
+        sortOptions = false,
+        description = {
+            "LoRA preference training from the base model: DPO (sigmoid, with optional label smoothing),",
+            "IPO, hinge, or ORPO. DPO's reference is the base (the adapter disabled), not a second copy.",
+            ""
+        },
         footer = {"", "Example:", "  paft train-dpo --config configs/tiny/dpo.yaml --loss orpo"})
 public final class TrainDpoCommand implements Callable<Integer> {
     @Mixin
@@ -30,7 +36,10 @@ public final class TrainDpoCommand implements Callable<Integer> {
     @ConfigKey("preference.beta")
     Double beta;
 
-    @Option(names = "--label-smoothing", paramLabel = "E", description = "Conservative DPO epsilon, sigmoid loss only; TRL <= 0.28 behaviour, current TRL ignores it.")
+    @Option(
+            names = "--label-smoothing",
+            paramLabel = "E",
+            description = "Conservative DPO epsilon, sigmoid loss only; TRL <= 0.28 behaviour, current TRL ignores it.")
     @ConfigKey("preference.label_smoothing")
     Double labelSmoothing;
 
@@ -46,7 +55,10 @@ public final class TrainDpoCommand implements Callable<Integer> {
     @ConfigKey("preference.precompute_ref")
     Boolean precomputeRef;
 
-    @Option(names = "--disable-dropout", negatable = true, paramLabel = "",
+    @Option(
+            names = "--disable-dropout",
+            negatable = true,
+            paramLabel = "",
             description = "LoRA dropout off while training, as TRL's DPO/ORPO default.")
     @ConfigKey("preference.disable_dropout")
     Boolean disableDropout;
@@ -55,7 +67,9 @@ public final class TrainDpoCommand implements Callable<Integer> {
     public Integer call() {
         Map<String, Object> flags = ConfigFlags.values(train, this);
         PaftConfig cfg = common.load(flags);
-        Device device = train.dryRun ? Engines.check(common.device, common.threads) : Engines.start(common.device, common.threads);
+        Device device = train.dryRun
+                ? Engines.check(common.device, common.threads)
+                : Engines.start(common.device, common.threads);
         try (TrainProgress progress = new TrainProgress("train-dpo", System.out)) {
             Recipes.preference(cfg, device, train.recipeOptions(), progress);
         }

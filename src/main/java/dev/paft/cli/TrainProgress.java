@@ -48,7 +48,12 @@ final class TrainProgress implements TrainingLoop.Listener, AutoCloseable {
         total = s.totalSteps();
         startStep = s.step();
         step = s.step();
-        out.printf(Locale.ROOT, "%s: %d steps%s%n", task, s.totalSteps(), s.step() > 0 ? " (from step " + s.step() + ")" : "");
+        out.printf(
+                Locale.ROOT,
+                "%s: %d steps%s%n",
+                task,
+                s.totalSteps(),
+                s.step() > 0 ? " (from step " + s.step() + ")" : "");
         if (terminal != null) {
             draw();
             ticker = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -64,7 +69,12 @@ final class TrainProgress implements TrainingLoop.Listener, AutoCloseable {
     public void onStep(TrainState s, Map<String, Object> m) {
         step = s.step();
         if (terminal != null) {
-            metrics = String.format(Locale.ROOT, "loss %.4f lr %.2e %.0f tok/s", num(m, "loss"), num(m, "learning_rate"), num(m, "tokens_per_s"));
+            metrics = String.format(
+                    Locale.ROOT,
+                    "loss %.4f lr %.2e %.0f tok/s",
+                    num(m, "loss"),
+                    num(m, "learning_rate"),
+                    num(m, "tokens_per_s"));
             draw();
         }
         if (stepLines) {
@@ -144,7 +154,8 @@ final class TrainProgress implements TrainingLoop.Listener, AutoCloseable {
 
     static String clock(double secs) {
         long s = Math.round(secs);
-        return s >= 3600 ? String.format(Locale.ROOT, "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60)
+        return s >= 3600
+                ? String.format(Locale.ROOT, "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60)
                 : String.format(Locale.ROOT, "%02d:%02d", s / 60, s % 60);
     }
 

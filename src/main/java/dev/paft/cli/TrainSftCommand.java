@@ -11,9 +11,15 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code paft train-sft}: LoRA supervised fine-tuning with the L1 sparsity penalty (PAFT eq. 1). */
-@Command(name = "train-sft", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"LoRA supervised fine-tuning with the L1 sparsity penalty (PAFT eq. 1):",
-            "loss = CE + l1_lambda * L1, L1 = sum |A| + |B| (factors) or sum ||scaling B A||_1 (delta).", ""},
+@Command(
+        name = "train-sft",
+        mixinStandardHelpOptions = true,
+        sortOptions = false,
+        description = {
+            "LoRA supervised fine-tuning with the L1 sparsity penalty (PAFT eq. 1):",
+            "loss = CE + l1_lambda * L1, L1 = sum |A| + |B| (factors) or sum ||scaling B A||_1 (delta).",
+            ""
+        },
         footer = {"", "Example:", "  paft train-sft --config configs/tiny/sft-sparse.yaml --set sft.l1_lambda=1e-3"})
 public final class TrainSftCommand implements Callable<Integer> {
     @Mixin
@@ -42,7 +48,9 @@ public final class TrainSftCommand implements Callable<Integer> {
     public Integer call() {
         Map<String, Object> flags = ConfigFlags.values(train, this);
         PaftConfig cfg = common.load(flags);
-        Device device = train.dryRun ? Engines.check(common.device, common.threads) : Engines.start(common.device, common.threads);
+        Device device = train.dryRun
+                ? Engines.check(common.device, common.threads)
+                : Engines.start(common.device, common.threads);
         try (TrainProgress progress = new TrainProgress("train-sft", System.out)) {
             Recipes.sft(cfg, device, train.recipeOptions(), progress);
         }

@@ -30,26 +30,54 @@ final class ConfigHints {
 
     static {
         String[][] m = {
-            {"model_name_or_path", "model.path"}, {"base_model", "model.path"}, {"tokenizer_name", "model.tokenizer"},
+            {"model_name_or_path", "model.path"},
+            {"base_model", "model.path"},
+            {"tokenizer_name", "model.tokenizer"},
             {"tokenizer_config", "model.tokenizer"},
-            {"output_dir", "training.output_dir"}, {"learning_rate", "training.learning_rate"},
-            {"num_train_epochs", "training.epochs"}, {"num_epochs", "training.epochs"}, {"max_steps", "training.max_steps"},
-            {"per_device_train_batch_size", "training.batch_size"}, {"micro_batch_size", "training.batch_size"},
-            {"gradient_accumulation_steps", "training.grad_accum"}, {"lr_scheduler_type", "training.scheduler"},
-            {"lr_scheduler", "training.scheduler"}, {"warmup_ratio", "training.warmup_ratio"}, {"warmup_steps", "training.warmup_steps"},
-            {"weight_decay", "training.weight_decay"}, {"max_grad_norm", "training.max_grad_norm"}, {"adam_beta1", "training.adam_beta1"},
-            {"adam_beta2", "training.adam_beta2"}, {"adam_epsilon", "training.adam_epsilon"}, {"seed", "training.seed"},
-            {"logging_steps", "training.log_steps"}, {"save_steps", "training.save_steps"}, {"eval_steps", "training.eval_steps"},
-            {"save_total_limit", "training.save_total_limit"}, {"gradient_checkpointing", "training.gradient_checkpointing"},
-            {"max_length", "data.max_length"}, {"max_seq_length", "data.max_length"}, {"sequence_len", "data.max_length"},
-            {"max_prompt_length", "data.max_prompt_length"}, {"packing", "data.packing"}, {"sample_packing", "data.packing"},
-            {"chat_template", "data.chat_template"}, {"train_file", "data.train"}, {"validation_file", "data.eval"},
-            {"completion_only_loss", "data.train_on_prompt!"}, {"assistant_only_loss", "data.train_on_prompt!"},
+            {"output_dir", "training.output_dir"},
+            {"learning_rate", "training.learning_rate"},
+            {"num_train_epochs", "training.epochs"},
+            {"num_epochs", "training.epochs"},
+            {"max_steps", "training.max_steps"},
+            {"per_device_train_batch_size", "training.batch_size"},
+            {"micro_batch_size", "training.batch_size"},
+            {"gradient_accumulation_steps", "training.grad_accum"},
+            {"lr_scheduler_type", "training.scheduler"},
+            {"lr_scheduler", "training.scheduler"},
+            {"warmup_ratio", "training.warmup_ratio"},
+            {"warmup_steps", "training.warmup_steps"},
+            {"weight_decay", "training.weight_decay"},
+            {"max_grad_norm", "training.max_grad_norm"},
+            {"adam_beta1", "training.adam_beta1"},
+            {"adam_beta2", "training.adam_beta2"},
+            {"adam_epsilon", "training.adam_epsilon"},
+            {"seed", "training.seed"},
+            {"logging_steps", "training.log_steps"},
+            {"save_steps", "training.save_steps"},
+            {"eval_steps", "training.eval_steps"},
+            {"save_total_limit", "training.save_total_limit"},
+            {"gradient_checkpointing", "training.gradient_checkpointing"},
+            {"max_length", "data.max_length"},
+            {"max_seq_length", "data.max_length"},
+            {"sequence_len", "data.max_length"},
+            {"max_prompt_length", "data.max_prompt_length"},
+            {"packing", "data.packing"},
+            {"sample_packing", "data.packing"},
+            {"chat_template", "data.chat_template"},
+            {"train_file", "data.train"},
+            {"validation_file", "data.eval"},
+            {"completion_only_loss", "data.train_on_prompt!"},
+            {"assistant_only_loss", "data.train_on_prompt!"},
             {"train_on_inputs", "data.train_on_prompt"},
-            {"beta", "preference.beta"}, {"loss_type", "preference.loss"}, {"label_smoothing", "preference.label_smoothing"},
+            {"beta", "preference.beta"},
+            {"loss_type", "preference.loss"},
+            {"label_smoothing", "preference.label_smoothing"},
             {"precompute_ref_log_probs", "preference.precompute_ref"},
-            {"lora_r", "lora.r"}, {"lora_alpha", "lora.alpha"}, {"lora_dropout", "lora.dropout"},
-            {"lora_target_modules", "lora.target_modules"}, {"use_rslora", "lora.use_rslora"},
+            {"lora_r", "lora.r"},
+            {"lora_alpha", "lora.alpha"},
+            {"lora_dropout", "lora.dropout"},
+            {"lora_target_modules", "lora.target_modules"},
+            {"use_rslora", "lora.use_rslora"},
         };
         for (String[] p : m) {
             FLAT.put(p[0], p[1]);
@@ -75,7 +103,10 @@ final class ConfigHints {
         for (String k : names) {
             JsonNode v = user.get(k);
             String target = FLAT.get(k);
-            if (k.equals("datasets") && v.isArray() && v.size() == 1 && v.get(0).path("path").isTextual()) {
+            if (k.equals("datasets")
+                    && v.isArray()
+                    && v.size() == 1
+                    && v.get(0).path("path").isTextual()) {
                 target = "data.train"; // axolotl: datasets: [{path: ..., type: ...}]
                 v = v.get(0).get("path");
             }
@@ -91,11 +122,20 @@ final class ConfigHints {
             (out.has(p[0]) ? (ObjectNode) out.get(p[0]) : out.putObject(p[0])).set(p[1], v);
             mapped.add(k + " -> " + target);
         }
-        String kind = names.contains("base_model") || names.contains("micro_batch_size") || names.contains("datasets") ? "an axolotl" : "a TRL/transformers";
-        LoggerFactory.getLogger(ConfigLoader.class).warn("{} is {} flat config; read {} of its keys as paft keys ({}){}", source, kind,
-                mapped.size(), String.join(", ", mapped),
-                ignored.isEmpty() ? "" : "; ignored (no paft equivalent): " + String.join(", ", ignored)
-                        + ". See docs/USER-GUIDE.md, \"Coming from TRL or axolotl\"");
+        String kind = names.contains("base_model") || names.contains("micro_batch_size") || names.contains("datasets")
+                ? "an axolotl"
+                : "a TRL/transformers";
+        LoggerFactory.getLogger(ConfigLoader.class)
+                .warn(
+                        "{} is {} flat config; read {} of its keys as paft keys ({}){}",
+                        source,
+                        kind,
+                        mapped.size(),
+                        String.join(", ", mapped),
+                        ignored.isEmpty()
+                                ? ""
+                                : "; ignored (no paft equivalent): " + String.join(", ", ignored)
+                                        + ". See docs/USER-GUIDE.md, \"Coming from TRL or axolotl\"");
         return out;
     }
 
@@ -123,7 +163,9 @@ final class ConfigHints {
                 best = k;
             }
         }
-        return best != null && bestD <= Math.max(2, key.length() / 3) ? "; did you mean '" + (section.isEmpty() ? "" : section + ".") + best + "'?" : "";
+        return best != null && bestD <= Math.max(2, key.length() / 3)
+                ? "; did you mean '" + (section.isEmpty() ? "" : section + ".") + best + "'?"
+                : "";
     }
 
     private static int distance(String a, String b) {
@@ -135,7 +177,8 @@ final class ConfigHints {
         for (int i = 1; i <= a.length(); i++) {
             cur[0] = i;
             for (int j = 1; j <= b.length(); j++) {
-                cur[j] = Math.min(Math.min(cur[j - 1], prev[j]) + 1, prev[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1));
+                cur[j] = Math.min(
+                        Math.min(cur[j - 1], prev[j]) + 1, prev[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1));
             }
             int[] t = prev;
             prev = cur;

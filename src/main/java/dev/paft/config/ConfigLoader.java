@@ -1,20 +1,26 @@
 package dev.paft.config;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.JsonMappingException.Reference;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.exc.InvalidFormatException;
 import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.fasterxml.jackson.databind.JsonMappingException;
-import com.fasterxml.jackson.databind.JsonMappingException.Reference;
 import dev.paft.errors.PaftException;
 import dev.paft.io.Mappers;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.HashMap;
 import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
@@ -56,10 +62,13 @@ public final class ConfigLoader {
                 throw PaftException.usage(file + ": the config must be a mapping of sections");
             }
             return (ObjectNode) n;
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+        } catch (JsonProcessingException e) {
             var loc = e.getLocation();
             String at = loc == null || loc.getLineNr() < 1 ? "" : ":" + loc.getLineNr() + ":" + loc.getColumnNr();
-            String why = e.getOriginalMessage().lines().map(String::strip).filter(l -> !l.isEmpty())
+            String why = e.getOriginalMessage()
+                    .lines()
+                    .map(String::strip)
+                    .filter(l -> !l.isEmpty())
                     .filter(l -> !l.startsWith("in 'reader'") && !l.startsWith("^"))
                     .collect(Collectors.joining(" "));
             throw PaftException.usage(file + at + ": cannot parse " + (json ? "JSON" : "YAML") + ": " + why);
@@ -77,7 +86,7 @@ public final class ConfigLoader {
         ObjectNode tree = defaults();
         String source = file == null ? "defaults" : file.toString();
         // Where each dotted key's value came from, so an error names the file, --set or flag at fault.
-        Map<String, String> origins = new java.util.HashMap<>();
+        Map<String, String> origins = new HashMap<>();
         if (file != null) {
             ObjectNode user = readFile(file);
             ObjectNode flat = ConfigHints.translateFlat(user, tree, source);
@@ -91,7 +100,8 @@ public final class ConfigLoader {
         for (String s : sets) {
             int eq = s.indexOf('=');
             if (eq <= 0) {
-                throw PaftException.usage("--set " + s + ": expected key=value, e.g. --set training.learning_rate=1e-4");
+                throw PaftException.usage(
+                        "--set " + s + ": expected key=value, e.g. --set training.learning_rate=1e-4");
             }
             String key = s.substring(0, eq).trim();
             setPath(tree, key, parseScalar(s.substring(eq + 1)), "--set " + s);
@@ -165,19 +175,25 @@ public final class ConfigLoader {
         try {
             throw err;
         } catch (UnrecognizedPropertyException e) {
-            String known = e.getKnownPropertyIds() == null ? "" : " (known: " + e.getKnownPropertyIds().stream()
-                    .map(Object::toString).sorted().collect(Collectors.joining(", ")) + ")";
+            String known = e.getKnownPropertyIds() == null
+                    ? ""
+                    : " (known: "
+                            + e.getKnownPropertyIds().stream()
+                                    .map(Object::toString)
+                                    .sorted()
+                                    .collect(Collectors.joining(", "))
+                            + ")";
             throw PaftException.usage(unknownKey(source, path(e), e.getKnownPropertyIds()) + known);
         } catch (InvalidFormatException e) {
-            if (e.getTargetType() != null && e.getTargetType().isEnum()) {   // as Validator words a range error
-                throw PaftException.usage(source + ": " + path(e) + " must be one of " + Mappers.spellings(e.getTargetType())
-                        + " (got " + e.getValue() + ")");
+            if (e.getTargetType() != null && e.getTargetType().isEnum()) { // as Validator words a range error
+                throw PaftException.usage(source + ": " + path(e) + " must be one of "
+                        + Mappers.spellings(e.getTargetType()) + " (got " + e.getValue() + ")");
             }
             throw PaftException.usage(source + ": key '" + path(e) + "' has the wrong type: expected "
                     + simpleType(e.getTargetType()) + ", got '" + e.getValue() + "'");
         } catch (MismatchedInputException e) {
-            throw PaftException.usage(source + ": key '" + path(e) + "' has the wrong type: expected "
-                    + simpleType(e.getTargetType()));
+            throw PaftException.usage(
+                    source + ": key '" + path(e) + "' has the wrong type: expected " + simpleType(e.getTargetType()));
         } catch (JsonMappingException e) {
             throw PaftException.usage(source + ": key '" + path(e) + "': " + e.getOriginalMessage());
         }
@@ -187,7 +203,8 @@ public final class ConfigLoader {
      * A stage's config: {@code base} with {@code overlay} (a partial config: sections and keys)
      * merged on top and then the dotted {@code forced} keys set. Errors name {@code where}.
      */
-    public static PaftConfig overlay(PaftConfig base, Map<String, Object> overlay, Map<String, Object> forced, String where) {
+    public static PaftConfig overlay(
+            PaftConfig base, Map<String, Object> overlay, Map<String, Object> forced, String where) {
         ObjectNode tree = YAML.valueToTree(base);
         if (overlay != null && !overlay.isEmpty()) {
             ObjectNode o = YAML.valueToTree(overlay);
@@ -209,7 +226,7 @@ public final class ConfigLoader {
         over.forEach((k, v) -> {
             Object cur = base.get(k);
             if (cur instanceof Map && v instanceof Map) {
-                Map<String, Object> copy = new java.util.LinkedHashMap<>((Map<String, Object>) cur);
+                Map<String, Object> copy = new LinkedHashMap<>((Map<String, Object>) cur);
                 deepMergeMaps(copy, (Map<String, Object>) v);
                 base.put(k, copy);
             } else {
@@ -268,24 +285,28 @@ public final class ConfigLoader {
         for (Iterator<String> it = user.fieldNames(); it.hasNext(); ) {
             String k = it.next();
             if (!defaults.has(k)) {
-                throw PaftException.usage(unknownKey(source, k, iterable(defaults)).replace("unknown key", "unknown section") + " (known: "
-                        + String.join(", ", (Iterable<String>) defaults::fieldNames) + ")");
+                throw PaftException.usage(
+                        unknownKey(source, k, iterable(defaults)).replace("unknown key", "unknown section")
+                                + " (known: " + String.join(", ", (Iterable<String>) defaults::fieldNames) + ")");
             }
         }
     }
 
-    private static java.util.List<Object> iterable(ObjectNode n) {
-        java.util.List<Object> l = new java.util.ArrayList<>();
+    private static List<Object> iterable(ObjectNode n) {
+        List<Object> l = new ArrayList<>();
         n.fieldNames().forEachRemaining(l::add);
         return l;
     }
 
     /** "FILE:LINE: unknown key 'lora.lora_alpha'; did you mean 'lora.alpha'?" (the line when the source is a file). */
-    private static String unknownKey(String source, String dotted, java.util.Collection<Object> known) {
+    private static String unknownKey(String source, String dotted, Collection<Object> known) {
         int dot = dotted.lastIndexOf('.');
         int line = ConfigHints.line(source, dotted);
-        return source + (line > 0 ? ":" + line : "") + ": unknown key '" + dotted + "'" + ConfigHints.didYouMean(
-                dot < 0 ? "" : dotted.substring(0, dot), dotted.substring(dot + 1), known.stream().map(Object::toString).toList());
+        return source + (line > 0 ? ":" + line : "") + ": unknown key '" + dotted + "'"
+                + ConfigHints.didYouMean(
+                        dot < 0 ? "" : dotted.substring(0, dot),
+                        dotted.substring(dot + 1),
+                        known.stream().map(Object::toString).toList());
     }
 
     /** Overlays {@code over} onto {@code base}: mappings merge key by key, anything else replaces. */
@@ -315,7 +336,8 @@ public final class ConfigLoader {
                 next = node.putObject(parts[i]);
             }
             if (!next.isObject()) {
-                throw PaftException.usage(where + ": '" + String.join(".", java.util.Arrays.copyOf(parts, i + 1)) + "' is not a section");
+                throw PaftException.usage(
+                        where + ": '" + String.join(".", Arrays.copyOf(parts, i + 1)) + "' is not a section");
             }
             node = (ObjectNode) next;
         }

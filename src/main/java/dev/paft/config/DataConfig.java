@@ -14,9 +14,19 @@ import java.util.Map;
  * @param chatTemplate Jinja template string or file overriding the tokenizer's ({@code chat_template.jinja}, else {@code tokenizer_config.json}'s)
  * @param fields column mapping for datasets of other schemas
  */
-public record DataConfig(String train, String eval, String split, String evalSplit, DataFormat format, int maxLength,
-                         int maxPromptLength, String chatTemplate, boolean trainOnPrompt, boolean packing,
-                         boolean skipBadRecords, Fields fields) {
+public record DataConfig(
+        String train,
+        String eval,
+        String split,
+        String evalSplit,
+        DataFormat format,
+        int maxLength,
+        int maxPromptLength,
+        String chatTemplate,
+        boolean trainOnPrompt,
+        boolean packing,
+        boolean skipBadRecords,
+        Fields fields) {
     void validate(Validator v) {
         v.required("data.format", format, DataFormat.class);
         v.check("data.max_length", maxLength >= 2, "must be >= 2", maxLength);
@@ -27,14 +37,39 @@ public record DataConfig(String train, String eval, String split, String evalSpl
      * {@code data.fields}: which column of the dataset holds each of paft's fields (null: the
      * field's own name). {@code role}/{@code content} name the keys inside message lists.
      */
-    public record Fields(String messages, String prompt, String completion, String text, String chosen, String rejected,
-                         String system, String instruction, String input, String output, String role, String content) {
+    public record Fields(
+            String messages,
+            String prompt,
+            String completion,
+            String text,
+            String chosen,
+            String rejected,
+            String system,
+            String instruction,
+            String input,
+            String output,
+            String role,
+            String content) {
         /** The set mappings, paft's name to the column. */
         public Map<String, String> asMap() {
             Map<String, String> m = new LinkedHashMap<>();
-            String[] names = {"messages", "prompt", "completion", "text", "chosen", "rejected", "system", "instruction",
-                "input", "output", "role", "content"};
-            String[] values = {messages, prompt, completion, text, chosen, rejected, system, instruction, input, output, role, content};
+            String[] names = {
+                "messages",
+                "prompt",
+                "completion",
+                "text",
+                "chosen",
+                "rejected",
+                "system",
+                "instruction",
+                "input",
+                "output",
+                "role",
+                "content"
+            };
+            String[] values = {
+                messages, prompt, completion, text, chosen, rejected, system, instruction, input, output, role, content
+            };
             for (int i = 0; i < names.length; i++) {
                 if (values[i] != null) {
                     m.put(names[i], values[i]);

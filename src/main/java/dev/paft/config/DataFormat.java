@@ -5,7 +5,11 @@ package dev.paft.config;
  * SFT reads messages, prompt_completion and text; preference training reads preference.
  */
 public enum DataFormat {
-    AUTO, MESSAGES, PROMPT_COMPLETION, TEXT, PREFERENCE;
+    AUTO,
+    MESSAGES,
+    PROMPT_COMPLETION,
+    TEXT,
+    PREFERENCE;
 
     /** True for the formats SFT reads (auto included). */
     public boolean sft() {

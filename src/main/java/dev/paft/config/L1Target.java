@@ -5,5 +5,6 @@ package dev.paft.config;
  * tensors (the paper's delta_sft as adapter parameters); {@link #DELTA}: {@code sum_m ||scaling * B_m @ A_m||_1}.
  */
 public enum L1Target {
-    FACTORS, DELTA
+    FACTORS,
+    DELTA
 }

@@ -1,6 +1,7 @@
 package dev.paft.config;
 
 import com.fasterxml.jackson.annotation.JsonAlias;
+import java.util.Locale;
 
 /**
  * {@code preference.loss}. {@link #DPO} is the DPO sigmoid loss, TRL's {@code loss_type: sigmoid} (that spelling is
@@ -8,10 +9,14 @@ import com.fasterxml.jackson.annotation.JsonAlias;
  * {@code preference.beta}.
  */
 public enum LossType {
-    @JsonAlias("sigmoid") DPO, IPO, HINGE, ORPO;
+    @JsonAlias("sigmoid")
+    DPO,
+    IPO,
+    HINGE,
+    ORPO;
 
     /** TRL's {@code loss_type} name (DPOTrainer's; ORPO has its own trainer): sigmoid, ipo, hinge, orpo. */
     public String trlName() {
-        return this == DPO ? "sigmoid" : name().toLowerCase(java.util.Locale.ROOT);
+        return this == DPO ? "sigmoid" : name().toLowerCase(Locale.ROOT);
     }
 }

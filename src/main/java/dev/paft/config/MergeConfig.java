@@ -16,8 +16,14 @@ import java.util.Map;
  * @param outDtype output dtype (bf16, f16, f32); null = the base's
  * @param shardSize output shard size, e.g. "5GB", "500MB"
  */
-public record MergeConfig(String method, String base, List<MergeInput> models, Map<String, Object> parameters,
-                          String dtype, String outDtype, String shardSize) {
+public record MergeConfig(
+        String method,
+        String base,
+        List<MergeInput> models,
+        Map<String, Object> parameters,
+        String dtype,
+        String outDtype,
+        String shardSize) {
 
     /** One merge input and its per-input parameters. */
     public record MergeInput(String model, Map<String, Object> parameters) {}

@@ -5,5 +5,6 @@ package dev.paft.config;
  * chosen {@link #SEQUENCE}, prompt included (TRL's ORPOTrainer).
  */
 public enum OrpoNll {
-    COMPLETION, SEQUENCE
+    COMPLETION,
+    SEQUENCE
 }

@@ -7,8 +7,15 @@ import dev.paft.io.Mappers;
  * Every setting of paft, one section per concern. One file may hold the sections of several
  * commands; each command reads the ones it needs. Loaded by {@link ConfigLoader}.
  */
-public record PaftConfig(ModelConfig model, LoraConfig lora, DataConfig data, TrainingConfig training,
-                         SftConfig sft, PreferenceConfig preference, MergeConfig merge, RunConfig run) {
+public record PaftConfig(
+        ModelConfig model,
+        LoraConfig lora,
+        DataConfig data,
+        TrainingConfig training,
+        SftConfig sft,
+        PreferenceConfig preference,
+        MergeConfig merge,
+        RunConfig run) {
 
     void validate(Validator v) {
         model.validate(v);
@@ -41,11 +48,12 @@ public record PaftConfig(ModelConfig model, LoraConfig lora, DataConfig data, Tr
     public void requirePreference() {
         requireTraining();
         if (!data.format().preference()) {
-            throw PaftException.usage("data.format '" + Mappers.spelling(data.format()) + "' is not a preference format (auto, preference)");
+            throw PaftException.usage("data.format '" + Mappers.spelling(data.format())
+                    + "' is not a preference format (auto, preference)");
         }
         if (data.maxPromptLength() >= data.maxLength()) {
-            throw PaftException.usage("data.max_prompt_length (" + data.maxPromptLength() + ") must be below data.max_length ("
-                    + data.maxLength() + ") for preference training");
+            throw PaftException.usage("data.max_prompt_length (" + data.maxPromptLength()
+                    + ") must be below data.max_length (" + data.maxLength() + ") for preference training");
         }
     }
 

@@ -18,8 +18,14 @@ import java.util.Map;
  * @param merges parallel merges of the SFT and preference deltas
  * @param eval what to measure on every resulting model
  */
-public record RunConfig(String outputDir, Map<String, Object> sft, Map<String, Map<String, Object>> sftVariants,
-                        Map<String, Object> preference, boolean sequential, List<RunMerge> merges, RunEval eval) {
+public record RunConfig(
+        String outputDir,
+        Map<String, Object> sft,
+        Map<String, Map<String, Object>> sftVariants,
+        Map<String, Object> preference,
+        boolean sequential,
+        List<RunMerge> merges,
+        RunEval eval) {
 
     /**
      * One parallel merge: base + SFT delta + preference delta.
@@ -27,8 +33,12 @@ public record RunConfig(String outputDir, Map<String, Object> sft, Map<String, M
      * @param sft per-input parameters of the SFT delta (weight, density, ...)
      * @param parameters global parameters (lambda, normalize, t for slerp, ...)
      */
-    public record RunMerge(String name, String method, Map<String, Object> sft, Map<String, Object> preference,
-                           Map<String, Object> parameters) {}
+    public record RunMerge(
+            String name,
+            String method,
+            Map<String, Object> sft,
+            Map<String, Object> preference,
+            Map<String, Object> parameters) {}
 
     /**
      * Measurements on each model.
@@ -39,16 +49,24 @@ public record RunConfig(String outputDir, Map<String, Object> sft, Map<String, M
      * @param beta beta of the implicit reward {@code beta * log(pi / pi_ref)}
      * @param batchSize sequences per forward pass ({@code paft eval --batch-size})
      */
-    public record RunEval(String perplexity, String preferences, List<String> multipleChoice, double beta, int batchSize) {}
+    public record RunEval(
+            String perplexity, String preferences, List<String> multipleChoice, double beta, int batchSize) {}
 
     void validate(Validator v) {
         if (merges != null) {
             for (RunMerge m : merges) {
-                v.check("run.merges", m.method() != null && m.name() != null && m.name().matches("[A-Za-z0-9_.+-]+"),
-                        "entries need a method and a name of letters, digits, _ . + -", m);
+                v.check(
+                        "run.merges",
+                        m.method() != null && m.name() != null && m.name().matches("[A-Za-z0-9_.+-]+"),
+                        "entries need a method and a name of letters, digits, _ . + -",
+                        m);
             }
         }
         v.check("run.eval.beta", eval == null || eval.beta() > 0, "must be > 0", eval == null ? null : eval.beta());
-        v.check("run.eval.batch_size", eval == null || eval.batchSize() >= 1, "must be >= 1", eval == null ? null : eval.batchSize());
+        v.check(
+                "run.eval.batch_size",
+                eval == null || eval.batchSize() >= 1,
+                "must be >= 1",
+                eval == null ? null : eval.batchSize());
     }
 }

@@ -18,13 +18,35 @@ package dev.paft.config;
  * @param precision compute dtype of the decoder: auto (bf16 on CUDA, fp32 on CPU), bf16 or fp32
  *     ({@code model/Precision}); independent of {@code model.dtype}, the storage of the frozen weights
  */
-public record TrainingConfig(double learningRate, Scheduler scheduler, double warmupRatio, int warmupSteps, double epochs,
-                             int maxSteps, int batchSize, int gradAccum, double maxGradNorm, double weightDecay,
-                             double adamBeta1, double adamBeta2, double adamEpsilon, long seed,
-                             int saveSteps, int evalSteps, int logSteps, int saveTotalLimit, String outputDir,
-                             boolean gradientCheckpointing, int lossChunkSize, String precision) {
+public record TrainingConfig(
+        double learningRate,
+        Scheduler scheduler,
+        double warmupRatio,
+        int warmupSteps,
+        double epochs,
+        int maxSteps,
+        int batchSize,
+        int gradAccum,
+        double maxGradNorm,
+        double weightDecay,
+        double adamBeta1,
+        double adamBeta2,
+        double adamEpsilon,
+        long seed,
+        int saveSteps,
+        int evalSteps,
+        int logSteps,
+        int saveTotalLimit,
+        String outputDir,
+        boolean gradientCheckpointing,
+        int lossChunkSize,
+        String precision) {
     void validate(Validator v) {
-        v.check("training.learning_rate", learningRate > 0 && Double.isFinite(learningRate), "must be > 0", learningRate);
+        v.check(
+                "training.learning_rate",
+                learningRate > 0 && Double.isFinite(learningRate),
+                "must be > 0",
+                learningRate);
         v.required("training.scheduler", scheduler, Scheduler.class);
         v.check("training.warmup_ratio", warmupRatio >= 0 && warmupRatio <= 1, "must be in [0, 1]", warmupRatio);
         v.check("training.warmup_steps", warmupSteps >= 0, "must be >= 0", warmupSteps);
@@ -32,7 +54,11 @@ public record TrainingConfig(double learningRate, Scheduler scheduler, double wa
         v.check("training.max_steps", maxSteps == -1 || maxSteps >= 1, "must be -1 (use epochs) or >= 1", maxSteps);
         v.check("training.batch_size", batchSize >= 1, "must be >= 1", batchSize);
         v.check("training.grad_accum", gradAccum >= 1, "must be >= 1", gradAccum);
-        v.check("training.max_grad_norm", maxGradNorm >= 0 && Double.isFinite(maxGradNorm), "must be >= 0", maxGradNorm);
+        v.check(
+                "training.max_grad_norm",
+                maxGradNorm >= 0 && Double.isFinite(maxGradNorm),
+                "must be >= 0",
+                maxGradNorm);
         v.check("training.weight_decay", weightDecay >= 0 && Double.isFinite(weightDecay), "must be >= 0", weightDecay);
         v.check("training.adam_beta1", adamBeta1 >= 0 && adamBeta1 < 1, "must be in [0, 1)", adamBeta1);
         v.check("training.adam_beta2", adamBeta2 >= 0 && adamBeta2 < 1, "must be in [0, 1)", adamBeta2);

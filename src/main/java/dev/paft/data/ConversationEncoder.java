@@ -72,8 +72,8 @@ final class ConversationEncoder {
      * Character span {@code [start, end)} of assistant message {@code i} in
      * {@code full = template.render(messages, false)}, as described in the class comment.
      */
-    static int[] assistantSpan(ChatTemplate template, List<String> turnEnds, List<ChatMessage> messages, int i,
-                               String full) {
+    static int[] assistantSpan(
+            ChatTemplate template, List<String> turnEnds, List<ChatMessage> messages, int i, String full) {
         String before = template.render(messages.subList(0, i), true);
         String upTo = template.render(messages.subList(0, i + 1), false);
         int start = Conversations.commonPrefix(before, full);

@@ -17,8 +17,12 @@ import java.nio.file.Path;
 final class DatasetInput {
     private DatasetInput() {}
 
-    static void forEach(Path path, RecordSchema schema, boolean skipBad, DatasetStats.Counter counter,
-                        JsonlReader.RecordHandler handler) {
+    static void forEach(
+            Path path,
+            RecordSchema schema,
+            boolean skipBad,
+            DatasetStats.Counter counter,
+            JsonlReader.RecordHandler handler) {
         try (RecordSource rows = DatasetFiles.openAll(path)) {
             RecordSource.Row row;
             while ((row = rows.next()) != null) {

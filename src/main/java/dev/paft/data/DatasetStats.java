@@ -9,8 +9,8 @@ package dev.paft.data;
 public record DatasetStats(String file, int read, int skippedBad, int truncated, int dropped, int examples) {
     @Override
     public String toString() {
-        return file + ": read " + read + ", skipped bad " + skippedBad + ", truncated " + truncated
-                + ", dropped " + dropped + ", examples " + examples;
+        return file + ": read " + read + ", skipped bad " + skippedBad + ", truncated " + truncated + ", dropped "
+                + dropped + ", examples " + examples;
     }
 
     /** Mutable counts while reading. */

@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Reader of preference datasets in TRL's JSONL formats, producing prompt / chosen / rejected
@@ -49,7 +50,7 @@ public final class PreferenceDatasetReader {
     }
 
     /** Column mapping for datasets of other schemas ({@code data.fields}: paft's name to the dataset's column). */
-    public PreferenceDatasetReader fields(java.util.Map<String, String> fields) {
+    public PreferenceDatasetReader fields(Map<String, String> fields) {
         this.schema = new RecordSchema(RecordSchema.Task.PREFERENCE, fields);
         return this;
     }
@@ -60,7 +61,7 @@ public final class PreferenceDatasetReader {
         List<PreferenceExample> out = new ArrayList<>();
         DatasetInput.forEach(file, schema, options.skipBadRecords(), counter, record -> {
             if (overBudget(record)) {
-                counter.dropped++;   // a conversation far beyond max_length: not rendered or tokenized
+                counter.dropped++; // a conversation far beyond max_length: not rendered or tokenized
                 return;
             }
             PreferenceExample pair = truncate(encode(record), counter);
@@ -91,8 +92,10 @@ public final class PreferenceDatasetReader {
             if (prompt == null) {
                 throw new BadRecordException("missing field 'prompt' (string chosen/rejected need an explicit prompt)");
             }
-            return encodeStrings(JsonlReader.string(record, "prompt"),
-                    JsonlReader.string(record, "chosen"), JsonlReader.string(record, "rejected"));
+            return encodeStrings(
+                    JsonlReader.string(record, "prompt"),
+                    JsonlReader.string(record, "chosen"),
+                    JsonlReader.string(record, "rejected"));
         }
         List<ChatMessage> c = Conversations.messages(record, "chosen");
         List<ChatMessage> r = Conversations.messages(record, "rejected");
@@ -117,8 +120,10 @@ public final class PreferenceDatasetReader {
      */
     public PreferenceExample encodeStrings(String prompt, String chosen, String rejected) {
         int max = options.maxLength();
-        return new PreferenceExample(RecordBudget.tail(tokenizer, prompt, max, true),
-                withEos(RecordBudget.head(tokenizer, chosen, max, false)), withEos(RecordBudget.head(tokenizer, rejected, max, false)));
+        return new PreferenceExample(
+                RecordBudget.tail(tokenizer, prompt, max, true),
+                withEos(RecordBudget.head(tokenizer, chosen, max, false)),
+                withEos(RecordBudget.head(tokenizer, rejected, max, false)));
     }
 
     /** A conversational record with more characters than {@link RecordBudget#ceiling}. */
@@ -131,15 +136,17 @@ public final class PreferenceDatasetReader {
     }
 
     /** Message lists: prompt rendered with the generation prompt, completions the text after it. */
-    public PreferenceExample encodeConversations(List<ChatMessage> prompt, List<ChatMessage> chosen,
-                                                 List<ChatMessage> rejected) {
+    public PreferenceExample encodeConversations(
+            List<ChatMessage> prompt, List<ChatMessage> chosen, List<ChatMessage> rejected) {
         if (conversations == null) {
-            throw PaftException.usage("conversational data needs a chat template, and "
-                    + tokenizer.source() + " has none: give one with a template override");
+            throw PaftException.usage("conversational data needs a chat template, and " + tokenizer.source()
+                    + " has none: give one with a template override");
         }
         String promptText = conversations.template().render(prompt, true);
-        return new PreferenceExample(tokenizer.encodeStart(promptText),
-                completion(prompt, chosen, promptText), completion(prompt, rejected, promptText));
+        return new PreferenceExample(
+                tokenizer.encodeStart(promptText),
+                completion(prompt, chosen, promptText),
+                completion(prompt, rejected, promptText));
     }
 
     private int[] completion(List<ChatMessage> prompt, List<ChatMessage> completion, String promptText) {

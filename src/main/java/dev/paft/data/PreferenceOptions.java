@@ -16,8 +16,8 @@ public record PreferenceOptions(int maxLength, int maxPromptLength, boolean skip
             throw PaftException.usage("max_length must be at least 2, got " + maxLength);
         }
         if (maxPromptLength < 1 || maxPromptLength > maxLength) {
-            throw PaftException.usage("max_prompt_length must be in [1, max_length=" + maxLength + "], got "
-                    + maxPromptLength);
+            throw PaftException.usage(
+                    "max_prompt_length must be in [1, max_length=" + maxLength + "], got " + maxPromptLength);
         }
     }
 

@@ -35,7 +35,7 @@ final class RecordBudget {
         while (window < text.length()) {
             int end = (int) window;
             if (Character.isHighSurrogate(text.charAt(end - 1))) {
-                end--;   // keep a surrogate pair whole
+                end--; // keep a surrogate pair whole
             }
             String cut = text.substring(0, end);
             int[] ids = start ? tok.encodeStart(cut) : tok.encode(cut);

@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Reader of SFT datasets in TRL's JSONL formats, producing token ids with label masks.
@@ -43,7 +44,7 @@ public final class SftDatasetReader {
     }
 
     /** Column mapping for datasets of other schemas ({@code data.fields}: paft's name to the dataset's column). */
-    public SftDatasetReader fields(java.util.Map<String, String> fields) {
+    public SftDatasetReader fields(Map<String, String> fields) {
         this.schema = new RecordSchema(RecordSchema.Task.SFT, fields);
         return this;
     }
@@ -54,7 +55,7 @@ public final class SftDatasetReader {
         List<SftExample> raw = new ArrayList<>();
         DatasetInput.forEach(file, schema, options.skipBadRecords(), counter, record -> {
             if (overBudget(record)) {
-                counter.dropped++;   // a conversation far beyond max_length: not rendered or tokenized
+                counter.dropped++; // a conversation far beyond max_length: not rendered or tokenized
             } else {
                 raw.add(encode(record));
             }
@@ -66,8 +67,11 @@ public final class SftDatasetReader {
             out = new ArrayList<>(raw.size());
             for (SftExample e : raw) {
                 boolean cut = e.length() > options.maxLength();
-                SftExample t = !cut ? e : new SftExample(Arrays.copyOf(e.inputIds(), options.maxLength()),
-                        Arrays.copyOf(e.labels(), options.maxLength())); // keep the start
+                SftExample t = !cut
+                        ? e
+                        : new SftExample(
+                                Arrays.copyOf(e.inputIds(), options.maxLength()),
+                                Arrays.copyOf(e.labels(), options.maxLength())); // keep the start
                 if (t.trainedTokens() == 0) {
                     counter.dropped++; // nothing left to learn from
                 } else {
@@ -101,10 +105,20 @@ public final class SftDatasetReader {
     /** One record to an (untruncated) example; throws {@link BadRecordException} for bad records. */
     SftExample encode(JsonNode record) {
         switch (format) {
-            case MESSAGES -> { if (!record.has("messages")) throw new BadRecordException("data.format is messages but the record has no 'messages'"); }
-            case PROMPT_COMPLETION -> { if (!record.has("prompt") || !record.has("completion")) throw new BadRecordException("data.format is prompt_completion but the record lacks 'prompt' or 'completion'"); }
-            case TEXT -> { if (!record.has("text")) throw new BadRecordException("data.format is text but the record has no 'text'"); }
-            default -> { }
+            case MESSAGES -> {
+                if (!record.has("messages"))
+                    throw new BadRecordException("data.format is messages but the record has no 'messages'");
+            }
+            case PROMPT_COMPLETION -> {
+                if (!record.has("prompt") || !record.has("completion"))
+                    throw new BadRecordException(
+                            "data.format is prompt_completion but the record lacks 'prompt' or 'completion'");
+            }
+            case TEXT -> {
+                if (!record.has("text"))
+                    throw new BadRecordException("data.format is text but the record has no 'text'");
+            }
+            default -> {}
         }
         if (record.has("messages")) {
             return encodeMessages(Conversations.messages(record, "messages"), 0);
@@ -121,7 +135,8 @@ public final class SftDatasetReader {
             if (Conversations.isConversation(p) != Conversations.isConversation(c)) {
                 throw new BadRecordException("'prompt' and 'completion' must both be strings or both message lists");
             }
-            return encodePromptCompletion(JsonlReader.string(record, "prompt"), JsonlReader.string(record, "completion"));
+            return encodePromptCompletion(
+                    JsonlReader.string(record, "prompt"), JsonlReader.string(record, "completion"));
         }
         if (record.has("text")) {
             return encodeText(JsonlReader.string(record, "text"));
@@ -132,8 +147,8 @@ public final class SftDatasetReader {
     /** A conversation; loss on assistant turns at index {@code firstTrainable} or later. */
     public SftExample encodeMessages(List<ChatMessage> messages, int firstTrainable) {
         if (conversations == null) {
-            throw PaftException.usage("conversational data needs a chat template, and "
-                    + tokenizer.source() + " has none: give one with a template override");
+            throw PaftException.usage("conversational data needs a chat template, and " + tokenizer.source()
+                    + " has none: give one with a template override");
         }
         ConversationEncoder.Encoded enc = conversations.encode(messages);
         int[] ids = enc.ids();
@@ -171,7 +186,9 @@ public final class SftDatasetReader {
 
     /** Token ids of a string (BOS first as the tokenizer adds it): exact in the first max_length unless packing. */
     private int[] head(String text) {
-        return options.packing() ? tokenizer.encodeStart(text) : RecordBudget.head(tokenizer, text, options.maxLength(), true);
+        return options.packing()
+                ? tokenizer.encodeStart(text)
+                : RecordBudget.head(tokenizer, text, options.maxLength(), true);
     }
 
     /** Plain strings: prompt + completion + EOS, loss on the completion and EOS. */

@@ -11,8 +11,8 @@ public record SftExample(int[] inputIds, int[] labels) {
 
     public SftExample {
         if (inputIds.length != labels.length) {
-            throw new IllegalArgumentException("inputIds and labels differ in length: "
-                    + inputIds.length + " vs " + labels.length);
+            throw new IllegalArgumentException(
+                    "inputIds and labels differ in length: " + inputIds.length + " vs " + labels.length);
         }
     }
 

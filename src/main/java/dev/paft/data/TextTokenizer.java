@@ -62,8 +62,8 @@ public final class TextTokenizer implements AutoCloseable {
         TokenizerConfig config = TokenizerConfig.read(dir);
         HuggingFaceTokenizer tok;
         try {
-            tok = HuggingFaceTokenizer.newInstance(file, Map.of(
-                    "addSpecialTokens", "false", "truncation", "false", "padding", "false"));
+            tok = HuggingFaceTokenizer.newInstance(
+                    file, Map.of("addSpecialTokens", "false", "truncation", "false", "padding", "false"));
         } catch (IOException | RuntimeException e) {
             throw PaftException.badInput(file + ": cannot load tokenizer: " + e.getMessage(), e);
         }
@@ -85,7 +85,8 @@ public final class TextTokenizer implements AutoCloseable {
     public TextTokenizer limitIds(int vocabSize) {
         int max = Math.max(padId, Math.max(bosId, eosId));
         if (max >= vocabSize) {
-            throw PaftException.badInput(source + ": tokenizer special token id " + max + " is outside the model's vocab_size " + vocabSize);
+            throw PaftException.badInput(
+                    source + ": tokenizer special token id " + max + " is outside the model's vocab_size " + vocabSize);
         }
         this.vocabLimit = vocabSize;
         return this;

@@ -4,6 +4,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.paft.errors.PaftException;
 import dev.paft.io.Mappers;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Collections;
@@ -80,7 +83,8 @@ public record TokenizerConfig(
      * replaces whatever {@code chat_template} the config holds.
      */
     public static Path jinjaTemplate(Path dirOrFile) {
-        Path dir = Files.isDirectory(dirOrFile) ? dirOrFile
+        Path dir = Files.isDirectory(dirOrFile)
+                ? dirOrFile
                 : Files.isRegularFile(dirOrFile) ? dirOrFile.toAbsolutePath().getParent() : null;
         Path f = dir == null ? null : dir.resolve(JINJA_FILE_NAME);
         return f != null && Files.isRegularFile(f) ? f : null;
@@ -88,9 +92,11 @@ public record TokenizerConfig(
 
     private static String readTemplate(Path jinja) {
         try {
-            return java.nio.charset.StandardCharsets.UTF_8.newDecoder()
-                    .decode(java.nio.ByteBuffer.wrap(Files.readAllBytes(jinja))).toString();
-        } catch (java.nio.charset.CharacterCodingException e) {
+            return StandardCharsets.UTF_8
+                    .newDecoder()
+                    .decode(ByteBuffer.wrap(Files.readAllBytes(jinja)))
+                    .toString();
+        } catch (CharacterCodingException e) {
             throw PaftException.badInput(jinja + ": not valid UTF-8", e);
         } catch (IOException e) {
             throw PaftException.badInput(jinja + ": cannot read: " + e.getMessage(), e);
@@ -98,8 +104,8 @@ public record TokenizerConfig(
     }
 
     private TokenizerConfig withChatTemplate(String template) {
-        return new TokenizerConfig(bosToken, eosToken, padToken, unkToken, addBosToken, addEosToken, template,
-                specialTokens, addedTokens);
+        return new TokenizerConfig(
+                bosToken, eosToken, padToken, unkToken, addBosToken, addEosToken, template, specialTokens, addedTokens);
     }
 
     static TokenizerConfig parse(JsonNode root, String source) {
@@ -124,8 +130,8 @@ public record TokenizerConfig(
                         added.put(content, Integer.parseInt(e.getKey()));
                     }
                 } catch (NumberFormatException ex) {
-                    throw PaftException.badInput(source + ": added_tokens_decoder key '" + e.getKey()
-                            + "' is not a token id");
+                    throw PaftException.badInput(
+                            source + ": added_tokens_decoder key '" + e.getKey() + "' is not a token id");
                 }
             }
         }
@@ -136,7 +142,8 @@ public record TokenizerConfig(
         } else if (tmpl != null && tmpl.isArray()) {
             // Newer configs may hold a list of {"name", "template"}; take "default".
             for (JsonNode t : tmpl) {
-                if ("default".equals(t.path("name").asText()) && t.path("template").isTextual()) {
+                if ("default".equals(t.path("name").asText())
+                        && t.path("template").isTextual()) {
                     template = t.get("template").asText();
                 }
             }

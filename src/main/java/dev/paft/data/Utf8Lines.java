@@ -24,8 +24,10 @@ final class Utf8Lines implements Closeable {
     record Line(int number, String text, String error) {}
 
     private final InputStream in;
-    private final CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()
-            .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT);
+    private final CharsetDecoder decoder = StandardCharsets.UTF_8
+            .newDecoder()
+            .onMalformedInput(CodingErrorAction.REPORT)
+            .onUnmappableCharacter(CodingErrorAction.REPORT);
     private byte[] buf = new byte[8192];
     private int number;
     private boolean eof;
@@ -54,10 +56,13 @@ final class Utf8Lines implements Closeable {
             }
         }
         number++;
-        int from = number == 1 && n >= 3 && (buf[0] & 0xff) == 0xEF && (buf[1] & 0xff) == 0xBB && (buf[2] & 0xff) == 0xBF ? 3 : 0;
+        int from =
+                number == 1 && n >= 3 && (buf[0] & 0xff) == 0xEF && (buf[1] & 0xff) == 0xBB && (buf[2] & 0xff) == 0xBF
+                        ? 3
+                        : 0;
         int len = n > from && buf[n - 1] == '\r' ? n - 1 - from : n - from;
         ByteBuffer bytes = ByteBuffer.wrap(buf, from, len);
-        CharBuffer out = CharBuffer.allocate(len);   // UTF-8 never decodes to more chars than bytes
+        CharBuffer out = CharBuffer.allocate(len); // UTF-8 never decodes to more chars than bytes
         decoder.reset();
         CoderResult r = decoder.decode(bytes, out, true);
         if (!r.isError()) {

@@ -97,12 +97,18 @@ public final class DeviceMemory {
     public static void requireFits(Device device, long bytes, String what, String hint) {
         long total = totalBytes(device);
         if (total > 0 && bytes > total) {
-            throw new PaftException(PaftException.INTERNAL, what + " need " + gib(bytes) + " but " + name(device)
-                    + " has " + gib(total) + " in all: " + hint);
+            throw new PaftException(
+                    PaftException.INTERNAL,
+                    what + " need " + gib(bytes) + " but " + name(device) + " has " + gib(total) + " in all: " + hint);
         }
         long avail = availableBytes(device);
         if (avail > 0 && bytes > avail) {
-            LOG.warn("{} need {} but only {} of {} is available now; loading may fail or swap", what, gib(bytes), gib(avail), name(device));
+            LOG.warn(
+                    "{} need {} but only {} of {} is available now; loading may fail or swap",
+                    what,
+                    gib(bytes),
+                    gib(avail),
+                    name(device));
         }
     }
 
@@ -113,9 +119,13 @@ public final class DeviceMemory {
                 return true;
             }
             String m = c.getMessage();
-            if (m != null && (m.contains("CUDA out of memory") || m.contains("DefaultCPUAllocator")
-                    || m.contains("not enough memory") || m.contains("can't allocate memory")
-                    || m.contains("Cannot allocate memory") || m.contains("out of memory"))) {
+            if (m != null
+                    && (m.contains("CUDA out of memory")
+                            || m.contains("DefaultCPUAllocator")
+                            || m.contains("not enough memory")
+                            || m.contains("can't allocate memory")
+                            || m.contains("Cannot allocate memory")
+                            || m.contains("out of memory"))) {
                 return true;
             }
         }
@@ -141,17 +151,25 @@ public final class DeviceMemory {
      */
     public static PaftException outOfMemory(Throwable t) {
         String line = engineLine(t);
-        return new PaftException(PaftException.INTERNAL, "out of " + (line.contains("CUDA") ? "GPU memory" : "memory")
-                + " (" + line + "). Lower training.batch_size (raise training.grad_accum to keep the effective batch),"
-                + " data.max_length or training.loss_chunk_size, keep training.gradient_checkpointing on, or set model.dtype: bf16;"
-                + " --dry-run prints the estimated peak. Checkpoints already saved are intact: continue with --resume.", t);
+        return new PaftException(
+                PaftException.INTERNAL,
+                "out of " + (line.contains("CUDA") ? "GPU memory" : "memory")
+                        + " (" + line
+                        + "). Lower training.batch_size (raise training.grad_accum to keep the effective batch),"
+                        + " data.max_length or training.loss_chunk_size, keep training.gradient_checkpointing on, or set model.dtype: bf16;"
+                        + " --dry-run prints the estimated peak. Checkpoints already saved are intact: continue with --resume.",
+                t);
     }
 
     /** Loading the weights failed for lack of memory (exit 1). */
     public static PaftException loadFailed(Device device, Path dir, long bytes, WeightStorage storage, Throwable t) {
-        return new PaftException(PaftException.INTERNAL, dir + ": out of memory while loading the model's weights ("
-                + gib(bytes) + " as " + storage.configName() + " on " + name(device) + "; " + engineLine(t) + "): "
-                + (storage == WeightStorage.F32 ? "set model.dtype: bf16 (2 bytes per weight), or " : "")
-                + "free memory on " + name(device), t);
+        return new PaftException(
+                PaftException.INTERNAL,
+                dir + ": out of memory while loading the model's weights ("
+                        + gib(bytes) + " as " + storage.configName() + " on " + name(device) + "; " + engineLine(t)
+                        + "): "
+                        + (storage == WeightStorage.F32 ? "set model.dtype: bf16 (2 bytes per weight), or " : "")
+                        + "free memory on " + name(device),
+                t);
     }
 }

@@ -3,13 +3,15 @@ package dev.paft.engine;
 import ai.djl.Device;
 import ai.djl.engine.Engine;
 import dev.paft.errors.PaftException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The one place that starts DJL's PyTorch engine: offline, over the libtorch {@link TorchBootstrap} loaded
  * (with thread counts set before), on the device the user asked for.
  */
 public final class Engines {
-    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Engines.class);
+    private static final Logger LOG = LoggerFactory.getLogger(Engines.class);
     private static volatile Engine engine;
 
     private Engines() {}
@@ -29,18 +31,21 @@ public final class Engines {
         System.setProperty("ai.djl.offline", "true");
         System.setProperty("OPT_OUT_TRACKING", "true");
         if (engine == null) {
-            TorchBootstrap.load(threads);   // JavaCPP's libtorch first, DJL pointed at the same files
+            TorchBootstrap.load(threads); // JavaCPP's libtorch first, DJL pointed at the same files
             CudaProbe.quiet();
             try {
                 engine = Engine.getEngine("PyTorch");
             } catch (RuntimeException | UnsatisfiedLinkError e) {
-                throw new PaftException(PaftException.INTERNAL, "cannot start the PyTorch engine: " + e.getMessage(), e);
+                throw new PaftException(
+                        PaftException.INTERNAL, "cannot start the PyTorch engine: " + e.getMessage(), e);
             }
         }
         Device d = resolve(dev, gpu);
         if (d.isGpu() && System.getenv("TORCH_ALLOW_TF32_CUBLAS_OVERRIDE") == null) {
-            LOG.info("float32 matmuls on {} run without TF32: launch through scripts/paft (or export "
-                    + "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE=1 before java starts) for tensor cores", dev);
+            LOG.info(
+                    "float32 matmuls on {} run without TF32: launch through scripts/paft (or export "
+                            + "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE=1 before java starts) for tensor cores",
+                    dev);
         }
         return d;
     }
@@ -83,7 +88,10 @@ public final class Engines {
         if (d.equals("cuda") || d.equals("gpu")) {
             return 0;
         }
-        if (d.startsWith("cuda:") && d.length() > 5 && d.length() < 9 && d.substring(5).chars().allMatch(Character::isDigit)) {
+        if (d.startsWith("cuda:")
+                && d.length() > 5
+                && d.length() < 9
+                && d.substring(5).chars().allMatch(Character::isDigit)) {
             return Integer.parseInt(d.substring(5));
         }
         throw PaftException.usage("--device " + device + ": expected cpu, cuda or cuda:N");
@@ -98,8 +106,10 @@ public final class Engines {
             String why = CudaProbe.reason();
             throw PaftException.usage("--device " + device + ": no CUDA GPU is usable: "
                     + (why != null ? "the CUDA probe says \"" + why + "\"; " : "")
-                    + "this PyTorch engine is " + engine.getVersion() + " (" + (engine.hasCapability("CUDA") ? "CUDA build" : "CPU-only build")
-                    + "); use --device cpu" + (TorchBootstrap.isCudaBuild() ? "" : ", or build the CUDA jar: mvn -Pcuda -DskipTests package"));
+                    + "this PyTorch engine is " + engine.getVersion() + " ("
+                    + (engine.hasCapability("CUDA") ? "CUDA build" : "CPU-only build")
+                    + "); use --device cpu"
+                    + (TorchBootstrap.isCudaBuild() ? "" : ", or build the CUDA jar: mvn -Pcuda -DskipTests package"));
         }
         if (index >= count) {
             throw PaftException.usage("--device " + device + ": only " + count + " GPU(s) found");

@@ -34,7 +34,9 @@ public final class Torch {
 
     /** The compute dtypes paft uses. */
     public enum Dtype {
-        F32(ScalarType.Float), BF16(ScalarType.BFloat16), F16(ScalarType.Half);
+        F32(ScalarType.Float),
+        BF16(ScalarType.BFloat16),
+        F16(ScalarType.Half);
 
         final ScalarType type;
 
@@ -67,7 +69,7 @@ public final class Torch {
     /** The dtype of {@code a} (reads bf16, which DJL reports as UNKNOWN), or null for any other dtype. */
     public static Dtype dtype(NDArray a) {
         try (Tensor v = view(a)) {
-            ScalarType s = v.scalar_type().intern();   // JavaCPP returns a fresh enum object; intern() is the constant
+            ScalarType s = v.scalar_type().intern(); // JavaCPP returns a fresh enum object; intern() is the constant
             for (Dtype d : Dtype.values()) {
                 if (d.type == s) {
                     return d;
@@ -113,10 +115,12 @@ public final class Torch {
      */
     public static NDArray sdpa(NDArray q, NDArray k, NDArray v, NDArray mask, boolean causal, double scale) {
         boolean gqa = q.getShape().get(1) != k.getShape().get(1);
-        try (Tensor tq = view(q); Tensor tk = view(k); Tensor tv = view(v);
-             Tensor tm = mask == null ? null : view(mask);
-             TensorOptional m = tm == null ? new TensorOptional() : new TensorOptional(tm);
-             DoubleOptional s = new DoubleOptional(scale)) {
+        try (Tensor tq = view(q);
+                Tensor tk = view(k);
+                Tensor tv = view(v);
+                Tensor tm = mask == null ? null : view(mask);
+                TensorOptional m = tm == null ? new TensorOptional() : new TensorOptional(tm);
+                DoubleOptional s = new DoubleOptional(scale)) {
             Tensor o = torch.scaled_dot_product_attention(tq, tk, tv, m, 0.0, causal, s, gqa);
             return adopt(o, q.getManager());
         }

@@ -42,6 +42,7 @@ public final class TorchBootstrap {
     private static final Logger LOG = LoggerFactory.getLogger(TorchBootstrap.class);
     /** libtorch version of both bindings; DJL's JNI checks it. */
     public static final String LIBTORCH_VERSION = "2.7.1";
+
     private static final List<String> CPU_LIBS = List.of("libc10.so", "libgomp.so.1", "libtorch_cpu.so", "libtorch.so");
     private static final List<String> CUDA_LIBS = List.of("libc10_cuda.so", "libtorch_cuda.so");
 
@@ -78,8 +79,10 @@ public final class TorchBootstrap {
         if (!loaded || external == null) {
             return null;
         }
-        return "the environment sets PYTORCH_LIBRARY_PATH=" + external + ", so paft runs on that libtorch through DJL alone"
-                + " (float32, explicit attention); bf16 compute and fused attention need JavaCPP's libtorch " + LIBTORCH_VERSION
+        return "the environment sets PYTORCH_LIBRARY_PATH=" + external
+                + ", so paft runs on that libtorch through DJL alone"
+                + " (float32, explicit attention); bf16 compute and fused attention need JavaCPP's libtorch "
+                + LIBTORCH_VERSION
                 + " (org.bytedeco:pytorch, in paft's jar; for CUDA build it with mvn -Pcuda -DskipTests package):"
                 + " unset PYTORCH_LIBRARY_PATH to use it";
     }
@@ -112,26 +115,34 @@ public final class TorchBootstrap {
             System.setProperty("OPT_OUT_TRACKING", "true");
             loaded = true;
             loadMillis = 0;
-            LOG.info("using the libtorch in PYTORCH_LIBRARY_PATH={} through DJL alone: float32, explicit attention", env);
+            LOG.info(
+                    "using the libtorch in PYTORCH_LIBRARY_PATH={} through DJL alone: float32, explicit attention",
+                    env);
             return;
         }
         String platform = Loader.getPlatform();
         if (!platform.equals("linux-x86_64")) {
-            throw new PaftException(PaftException.INTERNAL, "paft's libtorch is built for linux-x86_64; this machine is "
-                    + platform + " (build on linux-x86_64)");
+            throw new PaftException(
+                    PaftException.INTERNAL,
+                    "paft's libtorch is built for linux-x86_64; this machine is " + platform
+                            + " (build on linux-x86_64)");
         }
         Path dir;
         try {
             dir = null;
-            for (String ext : new String[] {"-gpu", ""}) {   // the CUDA build (-Pcuda) first, then the CPU one
-                if (dir == null && TorchBootstrap.class.getResource("/org/bytedeco/pytorch/" + platform + ext + "/libtorch.so") != null) {
+            for (String ext : new String[] {"-gpu", ""}) { // the CUDA build (-Pcuda) first, then the CPU one
+                if (dir == null
+                        && TorchBootstrap.class.getResource("/org/bytedeco/pytorch/" + platform + ext + "/libtorch.so")
+                                != null) {
                     dir = libtorchDir(Loader.cacheResources("/org/bytedeco/pytorch/" + platform + ext + "/"));
                 }
             }
             if (dir == null) {
-                throw new PaftException(PaftException.INTERNAL, "libtorch is missing from the classpath: "
-                        + "org.bytedeco:pytorch:" + LIBTORCH_VERSION + "-1.5.12:" + platform
-                        + " must be on it (rebuild with mvn package)");
+                throw new PaftException(
+                        PaftException.INTERNAL,
+                        "libtorch is missing from the classpath: "
+                                + "org.bytedeco:pytorch:" + LIBTORCH_VERSION + "-1.5.12:" + platform
+                                + " must be on it (rebuild with mvn package)");
             }
             cuda = Files.exists(dir.resolve("libtorch_cuda.so"));
             Loader.load(torch.class);
@@ -139,8 +150,8 @@ public final class TorchBootstrap {
             if (e instanceof PaftException p) {
                 throw p;
             }
-            throw new PaftException(PaftException.INTERNAL, "cannot load libtorch (JavaCPP " + platform + "): "
-                    + firstLine(e), e);
+            throw new PaftException(
+                    PaftException.INTERNAL, "cannot load libtorch (JavaCPP " + platform + "): " + firstLine(e), e);
         }
         Path links = linkFolder(dir);
         requireNoOverride("PYTORCH_VERSION", LIBTORCH_VERSION);
@@ -158,8 +169,13 @@ public final class TorchBootstrap {
         torch.set_num_threads(intra);
         loaded = true;
         loadMillis = (System.nanoTime() - t0) / 1_000_000;
-        LOG.debug("libtorch {} ({}) loaded from {} in {} ms; {} intra-op threads", LIBTORCH_VERSION,
-                cuda ? "CUDA" : "CPU", dir, loadMillis, intra);
+        LOG.debug(
+                "libtorch {} ({}) loaded from {} in {} ms; {} intra-op threads",
+                LIBTORCH_VERSION,
+                cuda ? "CUDA" : "CPU",
+                dir,
+                loadMillis,
+                intra);
     }
 
     /**
@@ -185,7 +201,9 @@ public final class TorchBootstrap {
                 String[] names = dir == null ? null : dir.list((d, n) -> n.startsWith("libcudart.so"));
                 if (names != null && names.length > 0) {
                     String old = System.getProperty("jna.library.path");
-                    System.setProperty("jna.library.path", old == null || old.isEmpty() ? dir.toString() : old + File.pathSeparator + dir);
+                    System.setProperty(
+                            "jna.library.path",
+                            old == null || old.isEmpty() ? dir.toString() : old + File.pathSeparator + dir);
                     return;
                 }
             }
@@ -212,7 +230,9 @@ public final class TorchBootstrap {
      * every file in the folder), next to JavaCPP's cache. Written to a temporary sibling and renamed.
      */
     private static Path linkFolder(Path libDir) {
-        Path target = libDir.getParent().resolve("paft-djl-" + libDir.getFileName() + "-" + Integer.toHexString(libDir.toString().hashCode()));
+        Path target = libDir.getParent()
+                .resolve("paft-djl-" + libDir.getFileName() + "-"
+                        + Integer.toHexString(libDir.toString().hashCode()));
         List<String> names = new ArrayList<>(CPU_LIBS);
         if (cuda) {
             names.addAll(CUDA_LIBS);
@@ -230,7 +250,7 @@ public final class TorchBootstrap {
             try {
                 Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
             } catch (IOException raced) {
-                if (!complete(target, libDir, names)) {   // another process may have made it meanwhile
+                if (!complete(target, libDir, names)) { // another process may have made it meanwhile
                     throw raced;
                 }
                 deleteTree(tmp);
@@ -245,8 +265,9 @@ public final class TorchBootstrap {
         for (String n : names) {
             Path link = folder.resolve(n);
             try {
-                if (Files.exists(libDir.resolve(n)) && !(Files.isSymbolicLink(link)
-                        && Files.readSymbolicLink(link).equals(libDir.resolve(n)))) {
+                if (Files.exists(libDir.resolve(n))
+                        && !(Files.isSymbolicLink(link)
+                                && Files.readSymbolicLink(link).equals(libDir.resolve(n)))) {
                     return false;
                 }
             } catch (IOException e) {

@@ -1,5 +1,7 @@
 package dev.paft.errors;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileSystemException;
 import java.nio.file.NoSuchFileException;
@@ -61,7 +63,7 @@ public final class IoErrors {
     /** The first {@link java.io.IOException} or {@link java.io.UncheckedIOException} in {@code e}'s cause chain, or null. */
     public static Throwable ioCause(Throwable e) {
         for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
-            if (t instanceof java.io.IOException || t instanceof java.io.UncheckedIOException) {
+            if (t instanceof IOException || t instanceof UncheckedIOException) {
                 return t;
             }
         }

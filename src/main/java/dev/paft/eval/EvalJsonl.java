@@ -1,13 +1,13 @@
 package dev.paft.eval;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.paft.data.BadRecordException;
+import dev.paft.data.JsonlReader;
 import dev.paft.errors.PaftException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import dev.paft.data.BadRecordException;
-import dev.paft.data.JsonlReader;
 
 /**
  * JSON Lines input of the evaluators: one JSON object a line, blank lines skipped. A malformed
@@ -59,7 +59,8 @@ final class EvalJsonl {
         for (int i = 0; i < out.length; i++) {
             JsonNode x = v.get(i);
             if (!x.canConvertToInt() || !x.isIntegralNumber() || x.asInt() < 0 || x.asInt() >= vocab) {
-                throw new BadRecord("field '" + field + "'[" + i + "] = " + x + " is not a token id in [0, " + vocab + ")");
+                throw new BadRecord(
+                        "field '" + field + "'[" + i + "] = " + x + " is not a token id in [0, " + vocab + ")");
             }
             out[i] = x.asInt();
         }

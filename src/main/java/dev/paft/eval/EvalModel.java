@@ -4,8 +4,8 @@ import ai.djl.Device;
 import dev.paft.data.TextTokenizer;
 import dev.paft.data.template.ChatTemplate;
 import dev.paft.errors.PaftException;
-import dev.paft.lora.LoraAdapter;
 import dev.paft.io.WeightStorage;
+import dev.paft.lora.LoraAdapter;
 import dev.paft.model.LlamaModel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -49,14 +49,19 @@ public final class EvalModel implements AutoCloseable {
     }
 
     /** As above, with the frozen weights held as {@code storage} ({@code model.dtype}). */
-    public static EvalModel open(Path modelDir, Path adapterDir, Path tokenizerDir, Device device, WeightStorage storage) {
+    public static EvalModel open(
+            Path modelDir, Path adapterDir, Path tokenizerDir, Device device, WeightStorage storage) {
         requireDir(modelDir, "model");
         if (adapterDir != null) {
             requireDir(adapterDir, "adapter");
         }
-        Path tokDir = tokenizerDir != null ? tokenizerDir
-                : Files.isRegularFile(modelDir.resolve("tokenizer.json")) || adapterDir == null
-                        || !Files.isRegularFile(adapterDir.resolve("tokenizer.json")) ? modelDir : adapterDir;
+        Path tokDir = tokenizerDir != null
+                ? tokenizerDir
+                : Files.isRegularFile(modelDir.resolve("tokenizer.json"))
+                                || adapterDir == null
+                                || !Files.isRegularFile(adapterDir.resolve("tokenizer.json"))
+                        ? modelDir
+                        : adapterDir;
         TextTokenizer tok = TextTokenizer.open(tokDir);
         LlamaModel m = null;
         try {

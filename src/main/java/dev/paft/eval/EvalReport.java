@@ -10,8 +10,13 @@ import java.util.Locale;
  * The results of one {@code paft eval} run, any of them null when not asked for, as a table or JSON
  * (NaN becomes JSON null).
  */
-public record EvalReport(String model, String adapter, LogLikelihood.Result loglik, Perplexity.Result perplexity,
-                         PreferenceAccuracy.Result preference, List<MultipleChoice.Result> multipleChoice) {
+public record EvalReport(
+        String model,
+        String adapter,
+        LogLikelihood.Result loglik,
+        Perplexity.Result perplexity,
+        PreferenceAccuracy.Result preference,
+        List<MultipleChoice.Result> multipleChoice) {
     public EvalReport {
         multipleChoice = multipleChoice == null ? List.of() : List.copyOf(multipleChoice);
     }
@@ -39,7 +44,9 @@ public record EvalReport(String model, String adapter, LogLikelihood.Result logl
         if (preference != null) {
             PreferenceAccuracy.Result p = preference;
             rows.add(row("preference", "pairs", p.pairs()));
-            rows.add(new String[] {"preference", "reference", p.reference().name().toLowerCase(Locale.ROOT)});
+            rows.add(new String[] {
+                "preference", "reference", p.reference().name().toLowerCase(Locale.ROOT)
+            });
             rows.add(row("preference", "beta", p.beta()));
             rows.add(row("preference", "reward_accuracy", p.accuracy()));
             rows.add(row("preference", "reward_margin", p.meanMargin()));
@@ -137,6 +144,7 @@ public record EvalReport(String model, String adapter, LogLikelihood.Result logl
             return "n/a";
         }
         return Math.abs(v) >= 1e5 || v != 0 && Math.abs(v) < 1e-3
-                ? String.format(Locale.ROOT, "%.4e", v) : String.format(Locale.ROOT, "%.4f", v);
+                ? String.format(Locale.ROOT, "%.4e", v)
+                : String.format(Locale.ROOT, "%.4f", v);
     }
 }

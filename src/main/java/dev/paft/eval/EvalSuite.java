@@ -25,8 +25,13 @@ import java.util.Set;
  * @param multipleChoice lm-eval style task files (none: empty)
  * @param mcDelimiter between a multiple-choice context and each choice ({@link MultipleChoice#DEFAULT_DELIMITER})
  */
-public record EvalSuite(Path loglik, Path perplexity, Path preferences, List<Path> multipleChoice, String mcDelimiter,
-                        Settings settings) {
+public record EvalSuite(
+        Path loglik,
+        Path perplexity,
+        Path preferences,
+        List<Path> multipleChoice,
+        String mcDelimiter,
+        Settings settings) {
     public EvalSuite {
         multipleChoice = multipleChoice == null ? List.of() : List.copyOf(multipleChoice);
         mcDelimiter = mcDelimiter == null ? MultipleChoice.DEFAULT_DELIMITER : mcDelimiter;
@@ -44,15 +49,24 @@ public record EvalSuite(Path loglik, Path perplexity, Path preferences, List<Pat
      * @param storage {@code model.dtype}: how the frozen weights are held
      * @param tokenizerDir {@code model.tokenizer} (null: the model's, else the adapter's)
      */
-    public record Settings(EvalOptions options, PreferenceOptions preference, double beta, String chatTemplate,
-                           boolean skipBadRecords, WeightStorage storage, Path tokenizerDir) {
+    public record Settings(
+            EvalOptions options,
+            PreferenceOptions preference,
+            double beta,
+            String chatTemplate,
+            boolean skipBadRecords,
+            WeightStorage storage,
+            Path tokenizerDir) {
         /** The settings of {@code cfg} with {@code batchSize} sequences per forward pass. */
         public static Settings of(PaftConfig cfg, int batchSize) {
             int maxLength = cfg.data().maxLength();
             int maxPrompt = Math.max(1, Math.min(cfg.data().maxPromptLength(), maxLength - 1));
-            return new Settings(new EvalOptions(batchSize, maxLength),
+            return new Settings(
+                    new EvalOptions(batchSize, maxLength),
                     new PreferenceOptions(maxLength, maxPrompt, cfg.data().skipBadRecords()),
-                    cfg.preference().beta(), cfg.data().chatTemplate(), cfg.data().skipBadRecords(),
+                    cfg.preference().beta(),
+                    cfg.data().chatTemplate(),
+                    cfg.data().skipBadRecords(),
                     cfg.model().dtype(),
                     cfg.model().tokenizer() == null ? null : Path.of(cfg.model().tokenizer()));
         }
@@ -83,10 +97,13 @@ public record EvalSuite(Path loglik, Path perplexity, Path preferences, List<Pat
         ChatTemplate template = m.chatTemplate(settings.chatTemplate());
         EvalOptions opts = settings.options();
         LogLikelihood.Result ll = loglik == null ? null : LogLikelihood.evaluate(m, loglik, opts);
-        Perplexity.Result pp = perplexity == null ? null
+        Perplexity.Result pp = perplexity == null
+                ? null
                 : Perplexity.evaluate(m, perplexity, template, settings.skipBadRecords(), opts);
-        PreferenceAccuracy.Result pa = preferences == null ? null
-                : PreferenceAccuracy.evaluate(m, reference, preferences, template, settings.preference(), settings.beta(), opts);
+        PreferenceAccuracy.Result pa = preferences == null
+                ? null
+                : PreferenceAccuracy.evaluate(
+                        m, reference, preferences, template, settings.preference(), settings.beta(), opts);
         List<MultipleChoice.Result> mcs = new ArrayList<>();
         Set<String> names = new HashSet<>();
         for (Path f : multipleChoice) {
@@ -95,8 +112,8 @@ public record EvalSuite(Path loglik, Path perplexity, Path preferences, List<Pat
             for (int i = 2; !names.add(name); i++) {
                 name = r.task() + "-" + i;
             }
-            mcs.add(new MultipleChoice.Result(name, r.questions(), r.acc(), r.accStderr(), r.accNorm(),
-                    r.accNormStderr(), r.perQuestion()));
+            mcs.add(new MultipleChoice.Result(
+                    name, r.questions(), r.acc(), r.accStderr(), r.accNorm(), r.accNormStderr(), r.perQuestion()));
         }
         return new EvalReport(null, null, ll, pp, pa, mcs);
     }

@@ -1,6 +1,5 @@
 package dev.paft.eval;
 
-import dev.paft.engine.GradMode;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
@@ -9,6 +8,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.paft.data.ChatMessage;
 import dev.paft.data.TextTokenizer;
 import dev.paft.data.template.ChatTemplate;
+import dev.paft.engine.GradMode;
 import dev.paft.errors.PaftException;
 import dev.paft.io.Json;
 import dev.paft.model.KvCache;
@@ -21,6 +21,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.SplittableRandom;
+import java.util.function.IntConsumer;
 
 /**
  * Autoregressive generation with a KV cache: the prompt is run once, then one token a step,
@@ -62,7 +63,10 @@ public final class Generator {
     }
 
     /** Why a row stopped. */
-    public enum Finish { EOS, LENGTH }
+    public enum Finish {
+        EOS,
+        LENGTH
+    }
 
     /**
      * One prompt's result.
@@ -90,10 +94,17 @@ public final class Generator {
      * Generates for one prompt, calling {@code onToken} with each new token as it is picked (not
      * the end token); the same tokens as {@link #generate} for that prompt alone.
      */
-    public static Generation stream(EvalModel m, int[] prompt, Config cfg, java.util.function.IntConsumer onToken) {
+    public static Generation stream(EvalModel m, int[] prompt, Config cfg, IntConsumer onToken) {
         int[] stops = stopIds(m);
         try (GradMode off = GradMode.off()) {
-            return batch(m, List.of(prompt), new SplittableRandom[] {new SplittableRandom(cfg.seed()).split()}, cfg, stops, onToken).get(0);
+            return batch(
+                            m,
+                            List.of(prompt),
+                            new SplittableRandom[] {new SplittableRandom(cfg.seed()).split()},
+                            cfg,
+                            stops,
+                            onToken)
+                    .get(0);
         }
     }
 
@@ -118,15 +129,17 @@ public final class Generator {
         return out;
     }
 
-    private static List<Generation> batch(EvalModel m, List<int[]> prompts, SplittableRandom[] rngs, Config cfg, int[] stops,
-                                          java.util.function.IntConsumer onToken) {
+    private static List<Generation> batch(
+            EvalModel m, List<int[]> prompts, SplittableRandom[] rngs, Config cfg, int[] stops, IntConsumer onToken) {
         LlamaModel model = m.model();
         TextTokenizer tok = m.tokenizer();
         int b = prompts.size();
         int[][] p = new int[b][];
         int len = 0;
         for (int i = 0; i < b; i++) {
-            p[i] = prompts.get(i).length > 0 ? prompts.get(i) : new int[] {tok.bosId() >= 0 ? tok.bosId() : tok.requireEos()};
+            p[i] = prompts.get(i).length > 0
+                    ? prompts.get(i)
+                    : new int[] {tok.bosId() >= 0 ? tok.bosId() : tok.requireEos()};
             len = Math.max(len, p[i].length);
         }
         // 1. left-padded prompt [B, P], mask, positions = cumsum(mask) - 1 (pads: 0)
@@ -221,9 +234,9 @@ public final class Generator {
             NDArray idArr = scope.create(ids, new Shape(b, t));
             NDArray maskArr = scope.create(mask, new Shape(b, s));
             NDArray posArr = scope.create(pos, new Shape(b, t));
-            NDArray h = model.hidden(scope, idArr, maskArr, posArr, m.adapter(), cache, false);   // [B, T, H]
-            NDArray last = h.get(new NDIndex(":, {}:, :", t - 1));                              // [B, 1, H]
-            float[] flat = model.logits(scope, last).toFloatArray();                             // [B, 1, V]
+            NDArray h = model.hidden(scope, idArr, maskArr, posArr, m.adapter(), cache, false); // [B, T, H]
+            NDArray last = h.get(new NDIndex(":, {}:, :", t - 1)); // [B, 1, H]
+            float[] flat = model.logits(scope, last).toFloatArray(); // [B, 1, V]
             int v = flat.length / b;
             float[][] rows = new float[b][];
             for (int i = 0; i < b; i++) {

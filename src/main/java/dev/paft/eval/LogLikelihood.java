@@ -67,7 +67,7 @@ public final class LogLikelihood {
         }
         int[] whole = tok.encodeStart(ctx + cont);
         int[] ctxIds = tok.encodeStart(ctx);
-        int split = 0;   // = ctxIds.length unless a token merges across the boundary
+        int split = 0; // = ctxIds.length unless a token merges across the boundary
         while (split < Math.min(ctxIds.length, whole.length) && ctxIds[split] == whole[split]) {
             split++;
         }
@@ -124,7 +124,8 @@ public final class LogLikelihood {
         for (Request q : requests) {
             rows.add(row(q, m.tokenizer(), opts.maxLength()));
         }
-        return TokenScorer.score(m.model(), m.adapter(), rows, opts.batchSize(), m.tokenizer().padId());
+        return TokenScorer.score(
+                m.model(), m.adapter(), rows, opts.batchSize(), m.tokenizer().padId());
     }
 
     /** Scores and aggregates requests. */

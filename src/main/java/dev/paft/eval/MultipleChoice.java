@@ -41,8 +41,14 @@ public final class MultipleChoice {
     public record QuestionScore(double[] logLikelihoods, int gold, int pred, int predNorm) {}
 
     /** Accuracies over a task, with standard errors. */
-    public record Result(String task, int questions, double acc, double accStderr, double accNorm,
-                         double accNormStderr, List<QuestionScore> perQuestion) {}
+    public record Result(
+            String task,
+            int questions,
+            double acc,
+            double accStderr,
+            double accNorm,
+            double accNormStderr,
+            List<QuestionScore> perQuestion) {}
 
     /** Reads a JSONL task; a bad record is bad input naming {@code file:line}. */
     public static List<Question> read(Path file) {
@@ -58,7 +64,8 @@ public final class MultipleChoice {
         List<String> choices = new ArrayList<>();
         for (int i = 0; i < cs.size(); i++) {
             if (!cs.get(i).isTextual()) {
-                throw new EvalJsonl.BadRecord("'choices'[" + i + "] must be a string, found " + cs.get(i).getNodeType());
+                throw new EvalJsonl.BadRecord("'choices'[" + i + "] must be a string, found "
+                        + cs.get(i).getNodeType());
             }
             choices.add(cs.get(i).asText());
         }
@@ -70,17 +77,21 @@ public final class MultipleChoice {
         } else if (g != null && g.isTextual() && g.asText().strip().matches("\\d{1,9}")) {
             gold = Integer.parseInt(g.asText().strip());
         } else {
-            throw new EvalJsonl.BadRecord(g == null ? "missing field 'gold' (or 'label')"
-                    : "'" + field + "' must be the index of the right choice, found " + g);
+            throw new EvalJsonl.BadRecord(
+                    g == null
+                            ? "missing field 'gold' (or 'label')"
+                            : "'" + field + "' must be the index of the right choice, found " + g);
         }
         if (gold >= choices.size()) {
-            throw new EvalJsonl.BadRecord("'" + field + "' = " + gold + " but there are only " + choices.size() + " choices");
+            throw new EvalJsonl.BadRecord(
+                    "'" + field + "' = " + gold + " but there are only " + choices.size() + " choices");
         }
         return new Question(context, choices, gold);
     }
 
     /** Scores every choice of every question and computes {@code acc} and {@code acc_norm}. */
-    public static Result evaluate(EvalModel m, String task, List<Question> questions, String delimiter, EvalOptions opts) {
+    public static Result evaluate(
+            EvalModel m, String task, List<Question> questions, String delimiter, EvalOptions opts) {
         // 1. one loglikelihood request per (question, choice)
         List<LogLikelihood.Request> requests = new ArrayList<>();
         for (Question q : questions) {
@@ -108,7 +119,13 @@ public final class MultipleChoice {
             acc[i] = pred == q.gold() ? 1 : 0;
             accNorm[i] = predNorm == q.gold() ? 1 : 0;
         }
-        return new Result(task, questions.size(), mean(acc), meanStderr(acc), mean(accNorm), meanStderr(accNorm),
+        return new Result(
+                task,
+                questions.size(),
+                mean(acc),
+                meanStderr(acc),
+                mean(accNorm),
+                meanStderr(accNorm),
                 List.copyOf(per));
     }
 
@@ -121,7 +138,8 @@ public final class MultipleChoice {
 
     /** The continuation text: {@code delimiter + choice}, unless whitespace already separates them. */
     static String join(String context, String choice, String delimiter) {
-        boolean spaced = context.isEmpty() || Character.isWhitespace(context.charAt(context.length() - 1))
+        boolean spaced = context.isEmpty()
+                || Character.isWhitespace(context.charAt(context.length() - 1))
                 || !choice.isEmpty() && Character.isWhitespace(choice.charAt(0));
         return spaced ? choice : delimiter + choice;
     }

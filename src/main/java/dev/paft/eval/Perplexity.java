@@ -34,8 +34,8 @@ public final class Perplexity {
         for (SftExample e : examples) {
             rows.add(new TokenScorer.Row(e.inputIds(), e.labels()));
         }
-        LogLikelihood.Result r = LogLikelihood.Result.of(
-                TokenScorer.score(m.model(), m.adapter(), rows, opts.batchSize(), m.tokenizer().padId()));
+        LogLikelihood.Result r = LogLikelihood.Result.of(TokenScorer.score(
+                m.model(), m.adapter(), rows, opts.batchSize(), m.tokenizer().padId()));
         return new Result(examples.size(), r.tokens(), r.meanNll(), r.perplexity(), null);
     }
 
@@ -44,7 +44,8 @@ public final class Perplexity {
      *
      * @param template chat template for conversational records, or null
      */
-    public static Result evaluate(EvalModel m, Path file, ChatTemplate template, boolean skipBadRecords, EvalOptions opts) {
+    public static Result evaluate(
+            EvalModel m, Path file, ChatTemplate template, boolean skipBadRecords, EvalOptions opts) {
         EvalJsonl.requireFile(file);
         SftOptions so = SftOptions.defaults(opts.maxLength()).withSkipBadRecords(skipBadRecords);
         SftDataset data = new SftDatasetReader(m.tokenizer(), template, so).read(file);

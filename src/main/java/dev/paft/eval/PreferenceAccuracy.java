@@ -54,12 +54,22 @@ public final class PreferenceAccuracy {
      * @param refFreeAccuracy share of pairs with {@code log pi(y_c|x) > log pi(y_r|x)}
      * @param meanLogpMargin mean {@code log pi(y_c|x) - log pi(y_r|x)}
      */
-    public record Result(int pairs, double beta, Reference reference, double accuracy, double meanMargin,
-                         double meanChosenReward, double meanRejectedReward, double refFreeAccuracy,
-                         double meanLogpMargin, List<PairScore> perPair, DatasetStats stats) {}
+    public record Result(
+            int pairs,
+            double beta,
+            Reference reference,
+            double accuracy,
+            double meanMargin,
+            double meanChosenReward,
+            double meanRejectedReward,
+            double refFreeAccuracy,
+            double meanLogpMargin,
+            List<PairScore> perPair,
+            DatasetStats stats) {}
 
     /** Reads TRL preference JSONL (explicit or implicit prompt, strings or conversations). */
-    public static PreferenceDataset read(EvalModel policy, Path file, ChatTemplate template, PreferenceOptions options) {
+    public static PreferenceDataset read(
+            EvalModel policy, Path file, ChatTemplate template, PreferenceOptions options) {
         EvalJsonl.requireFile(file);
         return new PreferenceDatasetReader(policy.tokenizer(), template, options).read(file);
     }
@@ -70,14 +80,17 @@ public final class PreferenceAccuracy {
      * @param reference a separate reference model (its adapter, if any, is used), or null for the policy's
      *     base (adapter disabled) when the policy has an adapter, else no reference
      */
-    public static Result evaluate(EvalModel policy, EvalModel reference, List<PreferenceExample> pairs, double beta,
-                                  EvalOptions opts) {
+    public static Result evaluate(
+            EvalModel policy, EvalModel reference, List<PreferenceExample> pairs, double beta, EvalOptions opts) {
         if (!(beta > 0) || Double.isInfinite(beta)) {
             throw PaftException.usage("beta must be positive, got " + beta);
         }
-        if (reference != null && reference.model().config().vocabSize() != policy.model().config().vocabSize()) {
-            throw PaftException.usage("reference model vocabulary (" + reference.model().config().vocabSize()
-                    + ") differs from the policy's (" + policy.model().config().vocabSize() + ")");
+        if (reference != null
+                && reference.model().config().vocabSize()
+                        != policy.model().config().vocabSize()) {
+            throw PaftException.usage("reference model vocabulary ("
+                    + reference.model().config().vocabSize() + ") differs from the policy's ("
+                    + policy.model().config().vocabSize() + ")");
         }
         // 1. rows: chosen pairs 0..k-1, rejected k..2k-1; labels on the completion only
         int k = pairs.size();
@@ -114,8 +127,11 @@ public final class PreferenceAccuracy {
         List<PairScore> per = new ArrayList<>(k);
         double acc = 0, margin = 0, rc = 0, rr = 0, freeAcc = 0, lpMargin = 0;
         for (int i = 0; i < k; i++) {
-            PairScore s = new PairScore(pi.get(i).sum(), pi.get(k + i).sum(),
-                    ref == null ? Double.NaN : ref.get(i).sum(), ref == null ? Double.NaN : ref.get(k + i).sum());
+            PairScore s = new PairScore(
+                    pi.get(i).sum(),
+                    pi.get(k + i).sum(),
+                    ref == null ? Double.NaN : ref.get(i).sum(),
+                    ref == null ? Double.NaN : ref.get(k + i).sum());
             per.add(s);
             double c = s.chosenReward(beta);
             double r = s.rejectedReward(beta);
@@ -126,17 +142,43 @@ public final class PreferenceAccuracy {
             freeAcc += s.policyChosen() > s.policyRejected() ? 1 : 0;
             lpMargin += s.policyChosen() - s.policyRejected();
         }
-        return new Result(k, beta, kind, ref == null ? Double.NaN : acc / k, margin / k, rc / k, rr / k, freeAcc / k, lpMargin / k,
-                List.copyOf(per), null);
+        return new Result(
+                k,
+                beta,
+                kind,
+                ref == null ? Double.NaN : acc / k,
+                margin / k,
+                rc / k,
+                rr / k,
+                freeAcc / k,
+                lpMargin / k,
+                List.copyOf(per),
+                null);
     }
 
     /** Reads a file and evaluates it, see {@link #evaluate(EvalModel, EvalModel, List, double, EvalOptions)}. */
-    public static Result evaluate(EvalModel policy, EvalModel reference, Path file, ChatTemplate template,
-                                  PreferenceOptions options, double beta, EvalOptions opts) {
+    public static Result evaluate(
+            EvalModel policy,
+            EvalModel reference,
+            Path file,
+            ChatTemplate template,
+            PreferenceOptions options,
+            double beta,
+            EvalOptions opts) {
         PreferenceDataset data = read(policy, file, template, options);
         Result r = TokenScorer.naming(file, () -> evaluate(policy, reference, data.examples(), beta, opts));
-        return new Result(r.pairs(), r.beta(), r.reference(), r.accuracy(), r.meanMargin(), r.meanChosenReward(),
-                r.meanRejectedReward(), r.refFreeAccuracy(), r.meanLogpMargin(), r.perPair(), data.stats());
+        return new Result(
+                r.pairs(),
+                r.beta(),
+                r.reference(),
+                r.accuracy(),
+                r.meanMargin(),
+                r.meanChosenReward(),
+                r.meanRejectedReward(),
+                r.refFreeAccuracy(),
+                r.meanLogpMargin(),
+                r.perPair(),
+                data.stats());
     }
 
     private static TokenScorer.Row row(int[] prompt, int[] completion) {

@@ -9,10 +9,12 @@ import dev.paft.errors.PaftException;
 import dev.paft.lora.LoraAdapter;
 import dev.paft.model.LlamaModel;
 import dev.paft.model.Scoring;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
+import java.util.function.Supplier;
 
 /**
  * Batched, no-grad scoring of labelled token sequences: per row the sum of
@@ -35,7 +37,8 @@ public final class TokenScorer {
     public record Row(int[] ids, int[] labels) {
         public Row {
             if (ids.length != labels.length) {
-                throw new IllegalArgumentException("ids and labels differ in length: " + ids.length + " vs " + labels.length);
+                throw new IllegalArgumentException(
+                        "ids and labels differ in length: " + ids.length + " vs " + labels.length);
             }
         }
     }
@@ -61,7 +64,9 @@ public final class TokenScorer {
         for (int i = 0; i < order.length; i++) {
             order[i] = i;
         }
-        Arrays.sort(order, Comparator.comparingInt((Integer i) -> rows.get(i).ids().length).reversed());
+        Arrays.sort(
+                order,
+                Comparator.comparingInt((Integer i) -> rows.get(i).ids().length).reversed());
         Score[] out = new Score[rows.size()];
         long vocab = model.config().vocabSize();
         for (int from = 0, to; from < order.length; from = to) {
@@ -98,7 +103,7 @@ public final class TokenScorer {
     }
 
     /** {@code score.get()}, with {@code file} named in a numeric failure's message. */
-    static <T> T naming(java.nio.file.Path file, java.util.function.Supplier<T> score) {
+    static <T> T naming(Path file, Supplier<T> score) {
         try {
             return score.get();
         } catch (PaftException e) {

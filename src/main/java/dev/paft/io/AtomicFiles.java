@@ -33,7 +33,8 @@ public final class AtomicFiles {
     /** Creates a fresh temporary sibling directory for {@code target}. */
     public static Path tempDirFor(Path target) {
         Path abs = target.toAbsolutePath().normalize();
-        Path tmp = abs.resolveSibling("." + abs.getFileName() + ".tmp-" + ProcessHandle.current().pid());
+        Path tmp = abs.resolveSibling(
+                "." + abs.getFileName() + ".tmp-" + ProcessHandle.current().pid());
         try {
             deleteRecursively(tmp);
             Files.createDirectories(tmp);
@@ -56,7 +57,7 @@ public final class AtomicFiles {
                     throw PaftException.usage(abs + " already exists; pass --overwrite to replace it");
                 }
             }
-            OutputDirs.swapIn(tmp, abs);    // the old output stays whole until the new one is in place
+            OutputDirs.swapIn(tmp, abs); // the old output stays whole until the new one is in place
         } catch (IOException e) {
             throw PaftException.io("move " + tmp + " to", abs, e);
         }

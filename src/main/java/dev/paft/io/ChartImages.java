@@ -1,8 +1,16 @@
 package dev.paft.io;
 
 import dev.paft.errors.PaftException;
+import java.awt.AWTError;
+import java.awt.Color;
+import java.awt.Graphics2D;
+import java.awt.HeadlessException;
+import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import javax.imageio.ImageIO;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.VectorGraphicsEncoder;
 import org.knowm.xchart.internal.chartpart.Chart;
@@ -20,8 +28,11 @@ public final class ChartImages {
     /** Rendering is impossible on this machine (missing native font support); exit code 1. */
     public static final class ChartUnavailable extends PaftException {
         ChartUnavailable(Throwable cause) {
-            super(INTERNAL, "cannot draw charts on this machine: Java2D failed (" + cause
-                    + "); install the system's font packages (fontconfig, libharfbuzz0b, a TrueType font)", cause);
+            super(
+                    INTERNAL,
+                    "cannot draw charts on this machine: Java2D failed (" + cause
+                            + "); install the system's font packages (fontconfig, libharfbuzz0b, a TrueType font)",
+                    cause);
         }
     }
 
@@ -34,34 +45,34 @@ public final class ChartImages {
     }
 
     /** Several charts stacked top to bottom in one PNG (all as wide as the widest). */
-    public static byte[] pngStack(java.util.List<? extends Chart<?, ?>> charts) {
+    public static byte[] pngStack(List<? extends Chart<?, ?>> charts) {
         if (charts.size() == 1) {
             return png(charts.get(0));
         }
         System.setProperty("java.awt.headless", "true");
         try {
-            java.util.List<java.awt.image.BufferedImage> images = new java.util.ArrayList<>();
+            List<BufferedImage> images = new ArrayList<>();
             for (Chart<?, ?> c : charts) {
                 images.add(BitmapEncoder.getBufferedImage(c));
             }
-            int w = images.stream().mapToInt(java.awt.image.BufferedImage::getWidth).max().orElse(1);
-            int h = images.stream().mapToInt(java.awt.image.BufferedImage::getHeight).sum();
-            java.awt.image.BufferedImage all = new java.awt.image.BufferedImage(w, h, java.awt.image.BufferedImage.TYPE_INT_RGB);
-            java.awt.Graphics2D g = all.createGraphics();
-            g.setColor(java.awt.Color.WHITE);
+            int w = images.stream().mapToInt(BufferedImage::getWidth).max().orElse(1);
+            int h = images.stream().mapToInt(BufferedImage::getHeight).sum();
+            BufferedImage all = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
+            Graphics2D g = all.createGraphics();
+            g.setColor(Color.WHITE);
             g.fillRect(0, 0, w, h);
             int y = 0;
-            for (java.awt.image.BufferedImage im : images) {
+            for (BufferedImage im : images) {
                 g.drawImage(im, 0, y, null);
                 y += im.getHeight();
             }
             g.dispose();
             ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-            javax.imageio.ImageIO.write(all, "png", bytes);
+            ImageIO.write(all, "png", bytes);
             return bytes.toByteArray();
         } catch (IOException e) {
             throw new PaftException(PaftException.INTERNAL, "cannot encode a chart: " + e.getMessage(), e);
-        } catch (LinkageError | java.awt.AWTError | java.awt.HeadlessException | InternalError e) {
+        } catch (LinkageError | AWTError | HeadlessException | InternalError e) {
             throw new ChartUnavailable(e);
         }
     }
@@ -77,7 +88,7 @@ public final class ChartImages {
             }
         } catch (IOException e) {
             throw new PaftException(PaftException.INTERNAL, "cannot encode a chart: " + e.getMessage(), e);
-        } catch (LinkageError | java.awt.AWTError | java.awt.HeadlessException | InternalError e) {
+        } catch (LinkageError | AWTError | HeadlessException | InternalError e) {
             throw new ChartUnavailable(e);
         }
         return bytes.toByteArray();

@@ -3,6 +3,8 @@ package dev.paft.io;
 import dev.paft.errors.PaftException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.LongBuffer;
+import java.nio.ShortBuffer;
 
 /**
  * A safetensors element type, with its byte size and conversions to and from float32.
@@ -11,7 +13,16 @@ import java.nio.ByteOrder;
  * {@code bits << 16}; narrowing rounds to nearest, ties to even; NaN stays NaN, Inf stays Inf.
  */
 public enum DType {
-    F64(8), F32(4), F16(2), BF16(2), I64(8), I32(4), I16(2), I8(1), U8(1), BOOL(1);
+    F64(8),
+    F32(4),
+    F16(2),
+    BF16(2),
+    I64(8),
+    I32(4),
+    I16(2),
+    I8(1),
+    U8(1),
+    BOOL(1);
 
     private final int size;
 
@@ -41,21 +52,37 @@ public enum DType {
     /** Parses a user-facing dtype name: bf16, bfloat16, f16, float16, fp16, f32, float32. */
     public static DType parseUser(String name, String where) {
         switch (name.toLowerCase()) {
-            case "bf16": case "bfloat16": return BF16;
-            case "f16": case "fp16": case "float16": case "half": return F16;
-            case "f32": case "fp32": case "float32": case "float": return F32;
-            default: throw PaftException.usage(where + ": unknown dtype '" + name + "' (use bf16, f16 or f32)");
+            case "bf16":
+            case "bfloat16":
+                return BF16;
+            case "f16":
+            case "fp16":
+            case "float16":
+            case "half":
+                return F16;
+            case "f32":
+            case "fp32":
+            case "float32":
+            case "float":
+                return F32;
+            default:
+                throw PaftException.usage(where + ": unknown dtype '" + name + "' (use bf16, f16 or f32)");
         }
     }
 
     /** The name transformers uses in config.json ({@code torch_dtype}). */
     public String torchName() {
         switch (this) {
-            case BF16: return "bfloat16";
-            case F16: return "float16";
-            case F32: return "float32";
-            case F64: return "float64";
-            default: return name().toLowerCase();
+            case BF16:
+                return "bfloat16";
+            case F16:
+                return "float16";
+            case F32:
+                return "float32";
+            case F64:
+                return "float64";
+            default:
+                return name().toLowerCase();
         }
     }
 
@@ -71,13 +98,15 @@ public enum DType {
     public void toFloats(ByteBuffer src, float[] dst, int off, int n, float[] minus) {
         ByteBuffer b = src.duplicate().order(ByteOrder.LITTLE_ENDIAN);
         switch (this) {
-            case F32: b.asFloatBuffer().get(dst, off, n); break;
+            case F32:
+                b.asFloatBuffer().get(dst, off, n);
+                break;
             case BF16: {
                 // 64-bit words of four BF16 values are spread into two words of two float32 bit
                 // patterns by integer loops C2 vectorizes, interleaved, and reinterpreted as floats
                 // by bulk copies through a direct buffer (Float.intBitsToFloat is not vectorized)
                 Scratch sc = SCRATCH.get();
-                java.nio.LongBuffer lb = b.asLongBuffer();
+                LongBuffer lb = b.asLongBuffer();
                 int done = 0;
                 for (int words = n / 4; done < 4 * words; ) {
                     int w = Math.min(Scratch.WORDS, words - done / 4);
@@ -100,7 +129,7 @@ public enum DType {
             }
             case F16: {
                 // bulk copy 16-bit words into a chunk, then widen (per-element getShort is ~10x slower)
-                java.nio.ShortBuffer sb = b.asShortBuffer();
+                ShortBuffer sb = b.asShortBuffer();
                 short[] chunk = CHUNK.get();
                 for (int done = 0; done < n; ) {
                     int m = Math.min(chunk.length, n - done);
@@ -114,14 +143,29 @@ public enum DType {
                 }
                 return;
             }
-            case F64: for (int i = 0; i < n; i++) dst[off + i] = (float) b.getDouble(); break;
-            case I64: for (int i = 0; i < n; i++) dst[off + i] = b.getLong(); break;
-            case I32: for (int i = 0; i < n; i++) dst[off + i] = b.getInt(); break;
-            case I16: for (int i = 0; i < n; i++) dst[off + i] = b.getShort(); break;
-            case I8: for (int i = 0; i < n; i++) dst[off + i] = b.get(); break;
-            case U8: for (int i = 0; i < n; i++) dst[off + i] = b.get() & 0xff; break;
-            case BOOL: for (int i = 0; i < n; i++) dst[off + i] = b.get() != 0 ? 1f : 0f; break;
-            default: throw new IllegalStateException(name());
+            case F64:
+                for (int i = 0; i < n; i++) dst[off + i] = (float) b.getDouble();
+                break;
+            case I64:
+                for (int i = 0; i < n; i++) dst[off + i] = b.getLong();
+                break;
+            case I32:
+                for (int i = 0; i < n; i++) dst[off + i] = b.getInt();
+                break;
+            case I16:
+                for (int i = 0; i < n; i++) dst[off + i] = b.getShort();
+                break;
+            case I8:
+                for (int i = 0; i < n; i++) dst[off + i] = b.get();
+                break;
+            case U8:
+                for (int i = 0; i < n; i++) dst[off + i] = b.get() & 0xff;
+                break;
+            case BOOL:
+                for (int i = 0; i < n; i++) dst[off + i] = b.get() != 0 ? 1f : 0f;
+                break;
+            default:
+                throw new IllegalStateException(name());
         }
         if (minus != null && this != F16 && this != BF16) {
             for (int i = 0; i < n; i++) dst[off + i] -= minus[off + i];
@@ -135,6 +179,7 @@ public enum DType {
     private static final class Scratch {
         /** 64-bit words of BF16 values per step (16 Ki values: the arrays stay in L2). */
         static final int WORDS = 1 << 12;
+
         final long[] in = new long[WORDS];
         final long[] lo = new long[WORDS];
         final long[] hi = new long[WORDS];
@@ -175,12 +220,17 @@ public enum DType {
     public void fromFloats(float[] src, int off, int n, ByteBuffer dst) {
         dst.order(ByteOrder.LITTLE_ENDIAN);
         switch (this) {
-            case F32: dst.asFloatBuffer().put(src, off, n); dst.position(dst.position() + 4 * n); return;
-            case BF16: narrowBf16(src, off, n, dst); return;
+            case F32:
+                dst.asFloatBuffer().put(src, off, n);
+                dst.position(dst.position() + 4 * n);
+                return;
+            case BF16:
+                narrowBf16(src, off, n, dst);
+                return;
             case F16: {
                 // narrow into a chunk, then bulk copy (per-element putShort is ~10x slower)
                 short[] chunk = CHUNK.get();
-                java.nio.ShortBuffer sb = dst.asShortBuffer();
+                ShortBuffer sb = dst.asShortBuffer();
                 for (int done = 0; done < n; ) {
                     int m = Math.min(chunk.length, n - done);
                     for (int i = 0; i < m; i++) chunk[i] = floatToHalf(src[off + done + i]);
@@ -190,8 +240,11 @@ public enum DType {
                 dst.position(dst.position() + 2 * n);
                 return;
             }
-            case F64: for (int i = 0; i < n; i++) dst.putDouble(src[off + i]); return;
-            default: throw new IllegalArgumentException("cannot write floats as " + name());
+            case F64:
+                for (int i = 0; i < n; i++) dst.putDouble(src[off + i]);
+                return;
+            default:
+                throw new IllegalArgumentException("cannot write floats as " + name());
         }
     }
 
@@ -203,7 +256,7 @@ public enum DType {
     public static boolean narrowBf16(float[] src, int off, int n, ByteBuffer dst) {
         dst.order(ByteOrder.LITTLE_ENDIAN);
         Scratch sc = SCRATCH.get();
-        java.nio.LongBuffer out = dst.asLongBuffer();
+        LongBuffer out = dst.asLongBuffer();
         boolean finite = true;
         int done = 0;
         for (int words = n / 4; done < 4 * words; ) {

@@ -21,7 +21,8 @@ public final class FiniteWeights {
         for (int i = 0; i < values.length; i++) {
             if (!Float.isFinite(values[i])) {
                 throw PaftException.numeric(dir + ": tensor '" + tensor + "' holds " + values[i] + " at element " + i
-                        + " (" + count(values) + " of " + values.length + " values are NaN or Inf): the " + owner + " weights are not finite");
+                        + " (" + count(values) + " of " + values.length + " values are NaN or Inf): the " + owner
+                        + " weights are not finite");
             }
         }
         return values;

@@ -45,8 +45,10 @@ import java.util.Locale;
 public final class Mappers {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final ObjectMapper JSON_PRETTY = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-    private static final ObjectMapper JSON_SORTED = new ObjectMapper().enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS);
-    private static final ObjectMapper SNAKE_CASE = new ObjectMapper().setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE);
+    private static final ObjectMapper JSON_SORTED =
+            new ObjectMapper().enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS);
+    private static final ObjectMapper SNAKE_CASE =
+            new ObjectMapper().setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE);
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
     private static final ObjectMapper YAML_WRITER = new ObjectMapper(new YAMLFactory()
             .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
@@ -90,8 +92,10 @@ public final class Mappers {
      */
     public static ObjectMapper header(long maxStringLength) {
         return new ObjectMapper(JsonFactory.builder()
-                .streamReadConstraints(StreamReadConstraints.builder().maxStringLength((int) maxStringLength).build())
-                .build())
+                        .streamReadConstraints(StreamReadConstraints.builder()
+                                .maxStringLength((int) maxStringLength)
+                                .build())
+                        .build())
                 .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
                 .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
     }
@@ -156,7 +160,8 @@ public final class Mappers {
             super.setupModule(context);
             context.addDeserializers(new Deserializers.Base() {
                 @Override
-                public JsonDeserializer<?> findEnumDeserializer(Class<?> type, DeserializationConfig config, BeanDescription desc) {
+                public JsonDeserializer<?> findEnumDeserializer(
+                        Class<?> type, DeserializationConfig config, BeanDescription desc) {
                     return new SpelledEnum(type);
                 }
             });
@@ -180,7 +185,8 @@ public final class Mappers {
         public E deserialize(JsonParser p, DeserializationContext ctxt) throws IOException {
             JsonToken t = p.currentToken();
             String text = t == JsonToken.START_ARRAY || t == JsonToken.START_OBJECT
-                    ? ctxt.readTree(p).toString() : p.getText();
+                    ? ctxt.readTree(p).toString()
+                    : p.getText();
             E e = t == JsonToken.VALUE_STRING ? bySpelling(type, text) : null;
             if (e == null) {
                 throw InvalidFormatException.from(p, "not one of " + spellings(type), text, type);

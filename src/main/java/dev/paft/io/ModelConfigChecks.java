@@ -25,8 +25,8 @@ final class ModelConfigChecks {
                     throw PaftException.badInput(where + ": '" + key + "' must be a string, got " + act);
                 }
                 if (!ACTIVATIONS.contains(act.asText())) {
-                    throw PaftException.badInput(where + ": " + key + " '" + act.asText()
-                            + "' is not supported (paft implements silu)");
+                    throw PaftException.badInput(
+                            where + ": " + key + " '" + act.asText() + "' is not supported (paft implements silu)");
                 }
             }
         }
@@ -46,7 +46,8 @@ final class ModelConfigChecks {
         }
         JsonNode prf = c.get("partial_rotary_factor");
         if (prf != null && !prf.isNull() && !(prf.isNumber() && prf.asDouble() == 1.0)) {
-            throw PaftException.badInput(where + ": partial_rotary_factor " + prf + " is not supported (paft rotates the whole head)");
+            throw PaftException.badInput(
+                    where + ": partial_rotary_factor " + prf + " is not supported (paft rotates the whole head)");
         }
         JsonNode mpe = c.get("max_position_embeddings");
         if (mpe != null && !mpe.isNull() && !(mpe.isIntegralNumber() && mpe.canConvertToInt() && mpe.asInt() > 0)) {
@@ -86,7 +87,8 @@ final class ModelConfigChecks {
         int original = 8192;
         if (orig != null && !orig.isNull()) {
             if (!orig.isIntegralNumber() || !orig.canConvertToInt() || orig.asInt() <= 0) {
-                throw PaftException.badInput(where + ": 'rope_scaling.original_max_position_embeddings' must be a positive integer, got " + orig);
+                throw PaftException.badInput(where
+                        + ": 'rope_scaling.original_max_position_embeddings' must be a positive integer, got " + orig);
             }
             original = orig.asInt();
         }

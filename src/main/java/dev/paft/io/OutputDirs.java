@@ -32,9 +32,15 @@ public final class OutputDirs {
 
     /** Files a merge writes into its output directory (weights, index, config, tokenizer and side files). */
     public static final Predicate<String> MERGE_FILES = name -> name.endsWith(".safetensors")
-            || name.endsWith(".safetensors.index.json") || name.equals("config.json") || name.equals("merge_config.yaml")
-            || name.startsWith("tokenizer") || name.equals("special_tokens_map.json") || name.equals("added_tokens.json")
-            || name.equals("vocab.json") || name.equals("merges.txt") || name.equals("generation_config.json")
+            || name.endsWith(".safetensors.index.json")
+            || name.equals("config.json")
+            || name.equals("merge_config.yaml")
+            || name.startsWith("tokenizer")
+            || name.equals("special_tokens_map.json")
+            || name.equals("added_tokens.json")
+            || name.equals("vocab.json")
+            || name.equals("merges.txt")
+            || name.equals("generation_config.json")
             || name.startsWith("chat_template.");
 
     /**
@@ -49,8 +55,8 @@ public final class OutputDirs {
             }
             Path p = OutputLock.canonical(in.getValue());
             if (p.startsWith(o)) {
-                throw PaftException.usage("the output directory " + out + (p.equals(o) ? " is " : " contains ")
-                        + "the " + in.getKey() + " (" + in.getValue() + "); choose another output directory");
+                throw PaftException.usage("the output directory " + out + (p.equals(o) ? " is " : " contains ") + "the "
+                        + in.getKey() + " (" + in.getValue() + "); choose another output directory");
             }
         }
     }
@@ -74,11 +80,15 @@ public final class OutputDirs {
         try {
             List<Path> siblings;
             try (Stream<Path> s = Files.list(parent)) {
-                siblings = s.filter(p -> sibling.matcher(p.getFileName().toString()).matches()).sorted().toList();
+                siblings = s.filter(
+                                p -> sibling.matcher(p.getFileName().toString()).matches())
+                        .sorted()
+                        .toList();
             }
             for (Path p : siblings) {
-                if (!Files.exists(abs) && old.matcher(p.getFileName().toString()).matches()) {
-                    Files.move(p, abs, StandardCopyOption.ATOMIC_MOVE);    // roll back an interrupted swap
+                if (!Files.exists(abs)
+                        && old.matcher(p.getFileName().toString()).matches()) {
+                    Files.move(p, abs, StandardCopyOption.ATOMIC_MOVE); // roll back an interrupted swap
                     continue;
                 }
                 AtomicFiles.deleteRecursively(p);
@@ -87,7 +97,9 @@ public final class OutputDirs {
             if (Files.isDirectory(abs)) {
                 List<Path> inner;
                 try (Stream<Path> s = Files.list(abs)) {
-                    inner = s.filter(p -> isTempOf(p.getFileName().toString(), owned)).sorted().toList();
+                    inner = s.filter(p -> isTempOf(p.getFileName().toString(), owned))
+                            .sorted()
+                            .toList();
                 }
                 for (Path p : inner) {
                     AtomicFiles.deleteRecursively(p);
@@ -114,7 +126,8 @@ public final class OutputDirs {
         try (Stream<Path> s = Files.list(dir)) {
             return s.map(p -> p.getFileName().toString())
                     .filter(n -> !owned.test(n) && !isTempOf(n, owned) && !n.equals(".paft-lock"))
-                    .sorted().toList();
+                    .sorted()
+                    .toList();
         } catch (IOException e) {
             throw PaftException.io("list", dir, e);
         }
@@ -126,7 +139,8 @@ public final class OutputDirs {
     public static void requireOnlyOwned(Path dir, Predicate<String> owned, String what) {
         List<String> foreign = foreignEntries(dir, owned);
         if (!foreign.isEmpty()) {
-            throw PaftException.usage(dir + " holds files paft did not write (" + String.join(", ", foreign.subList(0, Math.min(3, foreign.size())))
+            throw PaftException.usage(dir + " holds files paft did not write ("
+                    + String.join(", ", foreign.subList(0, Math.min(3, foreign.size())))
                     + (foreign.size() > 3 ? ", and " + (foreign.size() - 3) + " more" : "") + "); " + what
                     + " only replaces its own output: move them away or choose another output directory");
         }
@@ -144,13 +158,14 @@ public final class OutputDirs {
             Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE);
             return;
         }
-        Path old = abs.resolveSibling("." + abs.getFileName() + ".old-" + ProcessHandle.current().pid());
+        Path old = abs.resolveSibling(
+                "." + abs.getFileName() + ".old-" + ProcessHandle.current().pid());
         AtomicFiles.deleteRecursively(old);
         Files.move(abs, old, StandardCopyOption.ATOMIC_MOVE);
         try {
             Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException e) {
-            Files.move(old, abs, StandardCopyOption.ATOMIC_MOVE);   // put the old output back
+            Files.move(old, abs, StandardCopyOption.ATOMIC_MOVE); // put the old output back
             throw e;
         }
         AtomicFiles.deleteRecursively(old);

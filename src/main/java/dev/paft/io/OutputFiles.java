@@ -33,7 +33,8 @@ public final class OutputFiles {
         if (Files.exists(abs) && !Files.isWritable(abs)) {
             throw PaftException.usage(option + " " + file + ": the file is read-only");
         }
-        Path probe = dir.resolve("." + abs.getFileName() + ".paft-probe-" + ProcessHandle.current().pid());
+        Path probe = dir.resolve("." + abs.getFileName() + ".paft-probe-"
+                + ProcessHandle.current().pid());
         try {
             Files.write(probe, new byte[] {0});
         } catch (IOException e) {

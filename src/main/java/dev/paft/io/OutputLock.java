@@ -57,7 +57,7 @@ public final class OutputLock implements AutoCloseable {
      */
     public static OutputLock acquire(Path output) {
         Path target = canonical(output);
-        Path file = lockFileOf(target);    // reassigned by the fallback below
+        Path file = lockFileOf(target); // reassigned by the fallback below
         synchronized (HELD) {
             if (HELD.containsKey(target)) {
                 throw inUse(target, ProcessHandle.current().pid());
@@ -66,14 +66,16 @@ public final class OutputLock implements AutoCloseable {
             try {
                 Files.createDirectories(file.getParent());
                 try {
-                    ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+                    ch = FileChannel.open(
+                            file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
                 } catch (IOException e) {
                     if (!Files.isDirectory(target)) {
                         throw e;
                     }
                     // a directory whose parent paft may not write (a mount point): lock inside it instead
                     file = target.resolve(".paft-lock");
-                    ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+                    ch = FileChannel.open(
+                            file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
                 }
                 FileLock l;
                 try {
@@ -86,9 +88,11 @@ public final class OutputLock implements AutoCloseable {
                     ch.close();
                     throw inUse(target, pid);
                 }
-                try {      // the PID is for messages only: a full disk must not fail the lock
+                try { // the PID is for messages only: a full disk must not fail the lock
                     ch.truncate(0);
-                    ch.write(ByteBuffer.wrap((ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII)), 0);
+                    ch.write(
+                            ByteBuffer.wrap((ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII)),
+                            0);
                 } catch (IOException ignored) {
                     // the message then names no PID
                 }

@@ -1,5 +1,7 @@
 package dev.paft.io;
 
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -23,9 +25,9 @@ public final class OutputLocks implements AutoCloseable {
         OutputFiles.requireWritable(file, option);
         held.add(OutputLock.acquire(file));
         Path abs = file.toAbsolutePath().normalize();
-        try {     // the temporary a killed writer of this file left (AtomicFiles.writeString's)
-            java.nio.file.Files.deleteIfExists(abs.resolveSibling("." + abs.getFileName() + ".tmp"));
-        } catch (java.io.IOException ignored) {
+        try { // the temporary a killed writer of this file left (AtomicFiles.writeString's)
+            Files.deleteIfExists(abs.resolveSibling("." + abs.getFileName() + ".tmp"));
+        } catch (IOException ignored) {
             // best effort: the next write replaces it anyway
         }
     }

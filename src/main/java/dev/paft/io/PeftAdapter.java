@@ -1,9 +1,11 @@
 package dev.paft.io;
 
 import dev.paft.errors.PaftException;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -97,8 +99,8 @@ public record PeftAdapter(PeftAdapterConfig config, Map<String, LoraPair> module
 
     static void checkPair(Path dir, String module, FloatTensor a, FloatTensor b, int r) {
         if (a.shape().length != 2 || b.shape().length != 2 || a.dim(0) != r || b.dim(1) != r) {
-            throw PaftException.badInput(dir + ": module '" + module + "': lora_A " + java.util.Arrays.toString(a.shape())
-                    + " and lora_B " + java.util.Arrays.toString(b.shape()) + " do not fit r = " + r);
+            throw PaftException.badInput(dir + ": module '" + module + "': lora_A " + Arrays.toString(a.shape())
+                    + " and lora_B " + Arrays.toString(b.shape()) + " do not fit r = " + r);
         }
     }
 
@@ -116,7 +118,7 @@ public record PeftAdapter(PeftAdapterConfig config, Map<String, LoraPair> module
         }
         try {
             Files.createDirectories(dir);
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             throw PaftException.io("create", dir, e);
         }
         Map<String, FloatTensor> tensors = new LinkedHashMap<>();

@@ -5,11 +5,13 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.paft.errors.PaftException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
 
 /**
  * The fields of a PEFT {@code adapter_config.json} for a LoRA adapter that paft reads and writes.
@@ -24,9 +26,15 @@ import java.util.regex.Pattern;
  * the first key {@code k} for which the regular expression {@code (.*\.)?(k)$} matches its whole name,
  * PEFT's {@code get_pattern_key} (peft/utils/other.py), else {@code r} / {@code lora_alpha}.
  */
-public record PeftAdapterConfig(int r, double loraAlpha, double loraDropout, List<String> targetModules,
-                                boolean useRslora, String baseModelNameOrPath, Map<String, Integer> rankPattern,
-                                Map<String, Double> alphaPattern) {
+public record PeftAdapterConfig(
+        int r,
+        double loraAlpha,
+        double loraDropout,
+        List<String> targetModules,
+        boolean useRslora,
+        String baseModelNameOrPath,
+        Map<String, Integer> rankPattern,
+        Map<String, Double> alphaPattern) {
 
     public PeftAdapterConfig {
         rankPattern = rankPattern == null ? Map.of() : Collections.unmodifiableMap(new LinkedHashMap<>(rankPattern));
@@ -34,8 +42,13 @@ public record PeftAdapterConfig(int r, double loraAlpha, double loraDropout, Lis
     }
 
     /** One rank and alpha for every module (no patterns). */
-    public PeftAdapterConfig(int r, double loraAlpha, double loraDropout, List<String> targetModules,
-                             boolean useRslora, String baseModelNameOrPath) {
+    public PeftAdapterConfig(
+            int r,
+            double loraAlpha,
+            double loraDropout,
+            List<String> targetModules,
+            boolean useRslora,
+            String baseModelNameOrPath) {
         this(r, loraAlpha, loraDropout, targetModules, useRslora, baseModelNameOrPath, Map.of(), Map.of());
     }
 
@@ -66,7 +79,7 @@ public record PeftAdapterConfig(int r, double loraAlpha, double loraDropout, Lis
     }
 
     /** PEFT's {@code get_pattern_key}: the first key whose {@code (.*\.)?(key)$} matches the whole name, or null. */
-    static String patternKey(java.util.Collection<String> keys, String module) {
+    static String patternKey(Collection<String> keys, String module) {
         for (String k : keys) {
             if (Pattern.compile("(.*\\.)?(" + k + ")").matcher(module).matches()) {
                 return k;
@@ -82,7 +95,9 @@ public record PeftAdapterConfig(int r, double loraAlpha, double loraDropout, Lis
         if (!type.equals("LORA")) {
             throw PaftException.badInput(file + ": peft_type = '" + type + "', only LORA adapters are supported");
         }
-        if (!c.path("r").isIntegralNumber() || !c.path("r").canConvertToInt() || c.path("r").asInt() <= 0) {
+        if (!c.path("r").isIntegralNumber()
+                || !c.path("r").canConvertToInt()
+                || c.path("r").asInt() <= 0) {
             throw PaftException.badInput(file + ": 'r' must be a positive integer, got " + c.path("r"));
         }
         if (c.path("fan_in_fan_out").asBoolean(false)) {
@@ -92,7 +107,8 @@ public record PeftAdapterConfig(int r, double loraAlpha, double loraDropout, Lis
             throw PaftException.badInput(file + ": use_dora = true (DoRA) is not supported");
         }
         if (!c.path("bias").asText("none").equals("none")) {
-            throw PaftException.badInput(file + ": bias = '" + c.path("bias").asText() + "' is not supported (only \"none\")");
+            throw PaftException.badInput(
+                    file + ": bias = '" + c.path("bias").asText() + "' is not supported (only \"none\")");
         }
         Map<String, Integer> rankPattern = new LinkedHashMap<>();
         Map<String, Double> alphaPattern = new LinkedHashMap<>();
@@ -102,24 +118,28 @@ public record PeftAdapterConfig(int r, double loraAlpha, double loraDropout, Lis
                 continue;
             }
             if (!p.isObject()) {
-                throw PaftException.badInput(file + ": '" + key + "' must be a mapping from module name patterns to numbers");
+                throw PaftException.badInput(
+                        file + ": '" + key + "' must be a mapping from module name patterns to numbers");
             }
             for (var it = p.fields(); it.hasNext(); ) {
                 var e = it.next();
                 JsonNode v = e.getValue();
                 try {
                     Pattern.compile(e.getKey());
-                } catch (java.util.regex.PatternSyntaxException x) {
-                    throw PaftException.badInput(file + ": " + key + " key '" + e.getKey() + "' is not a regular expression");
+                } catch (PatternSyntaxException x) {
+                    throw PaftException.badInput(
+                            file + ": " + key + " key '" + e.getKey() + "' is not a regular expression");
                 }
                 if (key.equals("rank_pattern")) {
                     if (!v.isIntegralNumber() || !v.canConvertToInt() || v.asInt() <= 0) {
-                        throw PaftException.badInput(file + ": rank_pattern['" + e.getKey() + "'] must be a positive integer, got " + v);
+                        throw PaftException.badInput(
+                                file + ": rank_pattern['" + e.getKey() + "'] must be a positive integer, got " + v);
                     }
                     rankPattern.put(e.getKey(), v.asInt());
                 } else {
                     if (!v.isNumber() || !Double.isFinite(v.asDouble())) {
-                        throw PaftException.badInput(file + ": alpha_pattern['" + e.getKey() + "'] must be a number, got " + v);
+                        throw PaftException.badInput(
+                                file + ": alpha_pattern['" + e.getKey() + "'] must be a number, got " + v);
                     }
                     alphaPattern.put(e.getKey(), v.asDouble());
                 }
@@ -134,11 +154,18 @@ public record PeftAdapterConfig(int r, double loraAlpha, double loraDropout, Lis
         if (t != null && t.isArray()) {
             t.forEach(x -> targets.add(x.asText()));
         } else if (t != null && t.isTextual()) {
-            throw PaftException.badInput(file + ": target_modules as a regular expression is not supported; list the modules");
+            throw PaftException.badInput(
+                    file + ": target_modules as a regular expression is not supported; list the modules");
         }
-        return new PeftAdapterConfig(c.get("r").asInt(), c.path("lora_alpha").asDouble(8), c.path("lora_dropout").asDouble(0),
-                List.copyOf(targets), c.path("use_rslora").asBoolean(false), c.path("base_model_name_or_path").asText(null),
-                rankPattern, alphaPattern);
+        return new PeftAdapterConfig(
+                c.get("r").asInt(),
+                c.path("lora_alpha").asDouble(8),
+                c.path("lora_dropout").asDouble(0),
+                List.copyOf(targets),
+                c.path("use_rslora").asBoolean(false),
+                c.path("base_model_name_or_path").asText(null),
+                rankPattern,
+                alphaPattern);
     }
 
     /**

@@ -31,6 +31,8 @@ public final class PeftTargets {
 
     /** The entries of {@code targets} that name none of {@code keys}. */
     public static List<String> unmatched(Collection<String> targets, Collection<String> keys) {
-        return targets.stream().filter(t -> keys.stream().noneMatch(k -> matches(t, k))).toList();
+        return targets.stream()
+                .filter(t -> keys.stream().noneMatch(k -> matches(t, k)))
+                .toList();
     }
 }

@@ -45,8 +45,12 @@ public final class SafetensorsFile implements AutoCloseable {
     private final Map<String, TensorInfo> tensors;
     private final Map<String, String> metadata;
 
-    private SafetensorsFile(Path path, FileChannel channel, long dataStart,
-                            Map<String, TensorInfo> tensors, Map<String, String> metadata) {
+    private SafetensorsFile(
+            Path path,
+            FileChannel channel,
+            long dataStart,
+            Map<String, TensorInfo> tensors,
+            Map<String, String> metadata) {
         this.path = path;
         this.channel = channel;
         this.dataStart = dataStart;
@@ -71,8 +75,10 @@ public final class SafetensorsFile implements AutoCloseable {
             readFully(ch, lenBuf, 0);
             long headerLen = lenBuf.flip().getLong();
             if (headerLen < 2 || headerLen > MAX_HEADER_BYTES || headerLen > fileSize - 8) {
-                throw bad(path, "declared header length " + Long.toUnsignedString(headerLen)
-                        + " is outside the file (" + fileSize + " bytes) or above the " + MAX_HEADER_BYTES + "-byte bound");
+                throw bad(
+                        path,
+                        "declared header length " + Long.toUnsignedString(headerLen) + " is outside the file ("
+                                + fileSize + " bytes) or above the " + MAX_HEADER_BYTES + "-byte bound");
             }
             ByteBuffer header = ByteBuffer.allocate((int) headerLen);
             readFully(ch, header, 8);
@@ -128,16 +134,23 @@ public final class SafetensorsFile implements AutoCloseable {
         long expected = 0;
         for (TensorInfo t : sorted) {
             if (t.begin() < expected) {
-                throw bad(path, "tensor '" + t.name() + "' data_offsets [" + t.begin() + ", " + t.end()
-                        + "] overlap the previous tensor (which ends at " + expected + ")");
+                throw bad(
+                        path,
+                        "tensor '" + t.name() + "' data_offsets [" + t.begin() + ", " + t.end()
+                                + "] overlap the previous tensor (which ends at " + expected + ")");
             }
             if (t.begin() > expected) {
-                throw bad(path, "tensor '" + t.name() + "' starts at " + t.begin() + " leaving a gap after byte " + expected);
+                throw bad(
+                        path,
+                        "tensor '" + t.name() + "' starts at " + t.begin() + " leaving a gap after byte " + expected);
             }
             expected = t.end();
         }
         if (expected != dataLen) {
-            throw bad(path, "tensors cover " + expected + " bytes of a " + dataLen + "-byte data section (truncated or padded file)");
+            throw bad(
+                    path,
+                    "tensors cover " + expected + " bytes of a " + dataLen
+                            + "-byte data section (truncated or padded file)");
         }
         return new Parsed(Collections.unmodifiableMap(tensors), Collections.unmodifiableMap(metadata));
     }
@@ -149,7 +162,12 @@ public final class SafetensorsFile implements AutoCloseable {
         JsonNode dt = v.get("dtype");
         JsonNode shapeNode = v.get("shape");
         JsonNode offs = v.get("data_offsets");
-        if (dt == null || !dt.isTextual() || shapeNode == null || !shapeNode.isArray() || offs == null || !offs.isArray()) {
+        if (dt == null
+                || !dt.isTextual()
+                || shapeNode == null
+                || !shapeNode.isArray()
+                || offs == null
+                || !offs.isArray()) {
             throw bad(path, "tensor '" + name + "': needs string 'dtype', array 'shape' and array 'data_offsets'");
         }
         DType dtype = DType.parse(dt.asText());
@@ -160,19 +178,25 @@ public final class SafetensorsFile implements AutoCloseable {
         for (int i = 0; i < shape.length; i++) {
             JsonNode d = shapeNode.get(i);
             if (!d.canConvertToLong() || !d.isIntegralNumber() || d.asLong() < 0) {
-                throw bad(path, "tensor '" + name + "': shape " + shapeNode + " is not a list of non-negative integers");
+                throw bad(
+                        path, "tensor '" + name + "': shape " + shapeNode + " is not a list of non-negative integers");
             }
             shape[i] = d.asLong();
         }
-        if (offs.size() != 2 || !offs.get(0).isIntegralNumber() || !offs.get(1).isIntegralNumber()
-                || !offs.get(0).canConvertToLong() || !offs.get(1).canConvertToLong()) {
+        if (offs.size() != 2
+                || !offs.get(0).isIntegralNumber()
+                || !offs.get(1).isIntegralNumber()
+                || !offs.get(0).canConvertToLong()
+                || !offs.get(1).canConvertToLong()) {
             throw bad(path, "tensor '" + name + "': data_offsets " + offs + " must be two integers");
         }
         long begin = offs.get(0).asLong();
         long end = offs.get(1).asLong();
         if (begin < 0 || end < begin || end > dataLen) {
-            throw bad(path, "tensor '" + name + "': data_offsets [" + begin + ", " + end
-                    + "] out of range for a " + dataLen + "-byte data section");
+            throw bad(
+                    path,
+                    "tensor '" + name + "': data_offsets [" + begin + ", " + end + "] out of range for a " + dataLen
+                            + "-byte data section");
         }
         long bytes;
         try {
@@ -181,8 +205,10 @@ public final class SafetensorsFile implements AutoCloseable {
             throw bad(path, "tensor '" + name + "': shape " + shapeNode + " overflows");
         }
         if (bytes != end - begin) {
-            throw bad(path, "tensor '" + name + "': shape " + shapeNode + " x " + dtype + " needs " + bytes
-                    + " bytes but data_offsets span " + (end - begin));
+            throw bad(
+                    path,
+                    "tensor '" + name + "': shape " + shapeNode + " x " + dtype + " needs " + bytes
+                            + " bytes but data_offsets span " + (end - begin));
         }
         return new TensorInfo(name, dtype, shape, begin, end);
     }
@@ -235,7 +261,8 @@ public final class SafetensorsFile implements AutoCloseable {
         TensorInfo t = info(name);
         long n = t.numel();
         if (n > Integer.MAX_VALUE - 8) {
-            throw PaftException.badInput(path + ": tensor '" + name + "' has " + n + " elements, too many for one array");
+            throw PaftException.badInput(
+                    path + ": tensor '" + name + "' has " + n + " elements, too many for one array");
         }
         float[] out = new float[(int) n];
         readFloats(name, out, null);
@@ -243,8 +270,8 @@ public final class SafetensorsFile implements AutoCloseable {
     }
 
     /** Per-thread staging buffer of {@link #readFloats(String, float[], float[])}: positional reads, no mapping. */
-    private static final ThreadLocal<ByteBuffer> STAGING = ThreadLocal.withInitial(
-            () -> ByteBuffer.allocateDirect(4 << 20).order(ByteOrder.LITTLE_ENDIAN));
+    private static final ThreadLocal<ByteBuffer> STAGING =
+            ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(4 << 20).order(ByteOrder.LITTLE_ENDIAN));
 
     /**
      * One tensor converted to float32 into {@code dst[0..numel)} (a preallocated array, e.g. from a
@@ -286,8 +313,8 @@ public final class SafetensorsFile implements AutoCloseable {
     public long readInto(String name, long from, long count, WeightStorage storage, ByteBuffer dst) {
         TensorInfo t = info(name);
         if (from < 0 || count < 0 || from + count > t.numel()) {
-            throw new IllegalArgumentException("tensor '" + name + "': elements [" + from + ", " + (from + count)
-                    + ") outside its " + t.numel());
+            throw new IllegalArgumentException(
+                    "tensor '" + name + "': elements [" + from + ", " + (from + count) + ") outside its " + t.numel());
         }
         int size = t.dtype().size();
         ByteBuffer buf = STAGING.get();

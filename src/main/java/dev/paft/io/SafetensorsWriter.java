@@ -14,8 +14,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.concurrent.Executors;
 
 /**
  * Streams one safetensors file: the header is written from the specs up front, then each
@@ -44,7 +50,7 @@ public final class SafetensorsWriter implements AutoCloseable {
     /** Bytes written since the last background flush was started. */
     private long unflushed;
     /** The background flush in progress, if any. */
-    private java.util.concurrent.CompletableFuture<Void> flushing;
+    private CompletableFuture<Void> flushing;
 
     /** Starts a background {@code force(false)} after this many bytes, so the final fsync has little left. */
     static final long FLUSH_EVERY = 256L << 20;
@@ -53,7 +59,7 @@ public final class SafetensorsWriter implements AutoCloseable {
         this.target = target;
         this.tmp = target.resolveSibling(target.getFileName() + ".tmp");
         this.specs = List.copyOf(specs);
-        java.util.Set<String> seen = new java.util.HashSet<>();
+        Set<String> seen = new HashSet<>();
         for (TensorSpec s : this.specs) {
             if (s.name().equals("__metadata__") || !seen.add(s.name())) {
                 throw new IllegalArgumentException(target + ": tensor name '" + s.name() + "' is reserved or repeated");
@@ -61,8 +67,8 @@ public final class SafetensorsWriter implements AutoCloseable {
         }
         byte[] header = header(this.specs, metadata); // before opening: a bad spec leaves no file behind
         try {
-            this.out = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
-                    StandardOpenOption.WRITE);
+            this.out = FileChannel.open(
+                    tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE);
             ByteBuffer b = ByteBuffer.allocate(8 + header.length).order(ByteOrder.LITTLE_ENDIAN);
             b.putLong(header.length).put(header).flip();
             writeFully(b);
@@ -110,7 +116,7 @@ public final class SafetensorsWriter implements AutoCloseable {
         ByteBuffer d = data.duplicate();
         if (d.remaining() != s.byteSize()) {
             throw new IllegalArgumentException("tensor '" + name + "': " + d.remaining() + " bytes given, "
-                    + s.byteSize() + " expected for " + s.dtype() + " " + java.util.Arrays.toString(s.shape()));
+                    + s.byteSize() + " expected for " + s.dtype() + " " + Arrays.toString(s.shape()));
         }
         try {
             writeFully(d);
@@ -128,7 +134,8 @@ public final class SafetensorsWriter implements AutoCloseable {
     public boolean writeFloats(String name, float[] values) {
         TensorSpec s = expect(name);
         if (values.length != s.numel()) {
-            throw new IllegalArgumentException("tensor '" + name + "': " + values.length + " values, " + s.numel() + " expected");
+            throw new IllegalArgumentException(
+                    "tensor '" + name + "': " + values.length + " values, " + s.numel() + " expected");
         }
         // A reused direct buffer of at most 4 Mi elements, sized down for small tensors; a fresh
         // buffer per call made small writes slow (each allocation zeroes it).
@@ -180,17 +187,19 @@ public final class SafetensorsWriter implements AutoCloseable {
         if (FSYNC && unflushed >= FLUSH_EVERY && (flushing == null || flushing.isDone())) {
             // write back what is written so far while the caller goes on; close() still fsyncs
             unflushed = 0;
-            flushing = java.util.concurrent.CompletableFuture.runAsync(() -> {
-                try {
-                    out.force(false);
-                } catch (IOException ignored) {
-                    // close() forces again and reports a failure
-                }
-            }, FLUSHER);
+            flushing = CompletableFuture.runAsync(
+                    () -> {
+                        try {
+                            out.force(false);
+                        } catch (IOException ignored) {
+                            // close() forces again and reports a failure
+                        }
+                    },
+                    FLUSHER);
         }
     }
 
-    private static final java.util.concurrent.Executor FLUSHER = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+    private static final Executor FLUSHER = Executors.newSingleThreadExecutor(r -> {
         Thread t = new Thread(r, "paft-safetensors-flush");
         t.setDaemon(true);
         return t;
@@ -227,7 +236,8 @@ public final class SafetensorsWriter implements AutoCloseable {
         done = true;
         if (next != specs.size()) {
             abort();
-            throw new IllegalStateException(target + ": only " + next + " of " + specs.size() + " tensors were written");
+            throw new IllegalStateException(
+                    target + ": only " + next + " of " + specs.size() + " tensors were written");
         }
         awaitFlush();
         try {
@@ -242,9 +252,11 @@ public final class SafetensorsWriter implements AutoCloseable {
     }
 
     /** Writes a whole small file of float tensors at once (tests, adapters). */
-    public static void writeAll(Path target, Map<String, FloatTensor> tensors, DType dtype, Map<String, String> metadata) {
+    public static void writeAll(
+            Path target, Map<String, FloatTensor> tensors, DType dtype, Map<String, String> metadata) {
         List<TensorSpec> specs = tensors.entrySet().stream()
-                .map(e -> new TensorSpec(e.getKey(), dtype, e.getValue().shape())).toList();
+                .map(e -> new TensorSpec(e.getKey(), dtype, e.getValue().shape()))
+                .toList();
         try (SafetensorsWriter w = new SafetensorsWriter(target, specs, metadata)) {
             tensors.forEach((k, v) -> w.writeFloats(k, v.data()));
         } catch (RuntimeException e) {

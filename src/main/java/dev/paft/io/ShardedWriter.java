@@ -2,10 +2,7 @@ package dev.paft.io;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -32,7 +29,8 @@ public final class ShardedWriter implements AutoCloseable {
     private final Map<String, String> weightMap = new LinkedHashMap<>();
     private long totalSize;
 
-    public ShardedWriter(Path dir, String prefix, List<TensorSpec> specs, long maxShardBytes, Map<String, String> metadata) {
+    public ShardedWriter(
+            Path dir, String prefix, List<TensorSpec> specs, long maxShardBytes, Map<String, String> metadata) {
         if (maxShardBytes <= 0) {
             throw new IllegalArgumentException("maxShardBytes must be > 0, got " + maxShardBytes);
         }
@@ -72,7 +70,8 @@ public final class ShardedWriter implements AutoCloseable {
     }
 
     private String fileName(int i) {
-        return shards.size() == 1 ? prefix + ".safetensors"
+        return shards.size() == 1
+                ? prefix + ".safetensors"
                 : String.format("%s-%05d-of-%05d.safetensors", prefix, i + 1, shards.size());
     }
 

@@ -49,10 +49,13 @@ public final class TensorStore implements AutoCloseable {
                 List<Path> any;
                 try (Stream<Path> s = Files.list(dir)) {
                     any = s.filter(p -> p.getFileName().toString().startsWith(prefix)
-                            && p.getFileName().toString().endsWith(".safetensors")).sorted().toList();
+                                    && p.getFileName().toString().endsWith(".safetensors"))
+                            .sorted()
+                            .toList();
                 }
                 if (any.isEmpty()) {
-                    boolean bin = Files.exists(dir.resolve(prefix.equals("model") ? "pytorch_model.bin" : prefix + ".bin"));
+                    boolean bin =
+                            Files.exists(dir.resolve(prefix.equals("model") ? "pytorch_model.bin" : prefix + ".bin"));
                     throw PaftException.badInput(dir + ": no " + prefix + ".safetensors"
                             + (bin ? " (only a PyTorch .bin file; convert it to safetensors first)" : ""));
                 }
@@ -89,24 +92,32 @@ public final class TensorStore implements AutoCloseable {
         for (var it = wm.fields(); it.hasNext(); ) {
             var e = it.next();
             if (!e.getValue().isTextual()) {
-                throw PaftException.badInput(index + ": weight_map." + e.getKey() + " must be a file name, got " + e.getValue());
+                throw PaftException.badInput(
+                        index + ": weight_map." + e.getKey() + " must be a file name, got " + e.getValue());
             }
             String shard = e.getValue().asText();
-            if (shard.contains("/") || shard.contains("\\") || shard.equals("..") || shard.equals(".") || shard.isEmpty()) {
-                throw PaftException.badInput(index + ": weight_map." + e.getKey() + " names a path outside the directory: " + shard);
+            if (shard.contains("/")
+                    || shard.contains("\\")
+                    || shard.equals("..")
+                    || shard.equals(".")
+                    || shard.isEmpty()) {
+                throw PaftException.badInput(
+                        index + ": weight_map." + e.getKey() + " names a path outside the directory: " + shard);
             }
             SafetensorsFile f = opened.get(shard);
             if (f == null) {
                 Path p = dir.resolve(shard);
                 if (!Files.isRegularFile(p)) {
-                    throw PaftException.badInput(index + ": shard '" + shard + "' (for tensor '" + e.getKey() + "') does not exist");
+                    throw PaftException.badInput(
+                            index + ": shard '" + shard + "' (for tensor '" + e.getKey() + "') does not exist");
                 }
                 f = SafetensorsFile.open(p);
                 opened.put(shard, f);
                 files.add(f);
             }
             if (!f.contains(e.getKey())) {
-                throw PaftException.badInput(index + ": tensor '" + e.getKey() + "' is mapped to " + shard + " which does not hold it");
+                throw PaftException.badInput(
+                        index + ": tensor '" + e.getKey() + "' is mapped to " + shard + " which does not hold it");
             }
             byName.put(e.getKey(), f);
         }

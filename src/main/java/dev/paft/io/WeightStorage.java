@@ -2,6 +2,7 @@ package dev.paft.io;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import java.nio.ShortBuffer;
 
 /**
@@ -20,7 +21,9 @@ import java.nio.ShortBuffer;
  * it, and loading refuses the tensor (exit 3) suggesting f32. NaN and infinities pass through unchanged.
  */
 public enum WeightStorage {
-    F32(4), F16(2), BF16(2);
+    F32(4),
+    F16(2),
+    BF16(2);
 
     private final int bytes;
 
@@ -54,7 +57,7 @@ public enum WeightStorage {
         for (int i = 0; i < 1 << 16; i++) {
             BF16_TO_HALF[i] = DType.floatToHalf(DType.bf16ToFloat((short) i));
         }
-        for (int i = 0; i < 1 << 16; i++) {   // after the first table is complete
+        for (int i = 0; i < 1 << 16; i++) { // after the first table is complete
             short bf = DType.floatToBf16(DType.halfToFloat((short) i));
             HALF_TO_BF16_HALF[i] = BF16_TO_HALF[bf & 0xffff];
         }
@@ -87,7 +90,7 @@ public enum WeightStorage {
             throw new IllegalArgumentException("weights must be F32, F16 or BF16, got " + from);
         }
         if (this == F32 && from == DType.F32 || this == F16 && from == DType.F16) {
-            ByteBuffer part = src.duplicate();            // same format: a plain copy (nothing can overflow)
+            ByteBuffer part = src.duplicate(); // same format: a plain copy (nothing can overflow)
             part.limit(part.position() + n * from.size());
             dst.put(part);
             src.position(src.position() + n * from.size());
@@ -105,7 +108,7 @@ public enum WeightStorage {
         short[] h = scratchShorts(n);
         long firstBad = -1;
         if (from == DType.F32) {
-            java.nio.FloatBuffer in = src.asFloatBuffer();
+            FloatBuffer in = src.asFloatBuffer();
             float[] f = scratchFloats(n);
             in.get(f, 0, n);
             for (int i = 0; i < n; i++) {

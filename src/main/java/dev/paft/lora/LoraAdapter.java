@@ -1,15 +1,15 @@
 package dev.paft.lora;
 
-import dev.paft.engine.GradMode;
-import dev.paft.engine.Torch;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import dev.paft.config.LoraConfig;
+import dev.paft.engine.GradMode;
+import dev.paft.engine.Torch;
 import dev.paft.errors.PaftException;
 import dev.paft.io.DType;
-import dev.paft.io.FloatTensor;
 import dev.paft.io.FiniteWeights;
+import dev.paft.io.FloatTensor;
 import dev.paft.io.PeftAdapter;
 import dev.paft.io.PeftAdapterConfig;
 import dev.paft.io.PeftTargets;
@@ -54,10 +54,11 @@ public final class LoraAdapter implements AutoCloseable {
      *
      * @param baseShapes adaptable module key -> base weight shape [out, in] (already restricted to the targets)
      */
-    public static LoraAdapter create(Map<String, long[]> baseShapes, LoraConfig cfg, long seed, String baseModel,
-                                     NDManager parent) {
+    public static LoraAdapter create(
+            Map<String, long[]> baseShapes, LoraConfig cfg, long seed, String baseModel, NDManager parent) {
         if (baseShapes.isEmpty()) {
-            throw PaftException.usage("lora.target_modules " + cfg.targetModules() + " selects no module of the base model");
+            throw PaftException.usage(
+                    "lora.target_modules " + cfg.targetModules() + " selects no module of the base model");
         }
         NDManager m = parent.newSubManager();
         SplittableRandom rng = new SplittableRandom(seed);
@@ -71,10 +72,15 @@ public final class LoraAdapter implements AutoCloseable {
             for (int i = 0; i < a.length; i++) {
                 a[i] = (float) ((rng.nextDouble() * 2 - 1) * bound);
             }
-            mods.put(e.getKey(), new LoraModule(e.getKey(), param(m, a, new Shape(r, in)),
-                    param(m, new float[Math.toIntExact(out * r)], new Shape(out, r))));
+            mods.put(
+                    e.getKey(),
+                    new LoraModule(
+                            e.getKey(),
+                            param(m, a, new Shape(r, in)),
+                            param(m, new float[Math.toIntExact(out * r)], new Shape(out, r))));
         }
-        var pc = new PeftAdapterConfig(r, cfg.alpha(), cfg.dropout(), List.copyOf(cfg.targetModules()), cfg.useRslora(), baseModel);
+        var pc = new PeftAdapterConfig(
+                r, cfg.alpha(), cfg.dropout(), List.copyOf(cfg.targetModules()), cfg.useRslora(), baseModel);
         return new LoraAdapter(m, pc, mods);
     }
 
@@ -104,7 +110,8 @@ public final class LoraAdapter implements AutoCloseable {
             long[] sb = e.getValue().b().shape();
             if (sa[1] != base[1]) {
                 throw PaftException.badInput(dir + ": adapter tensor '" + ka + "' has shape " + Arrays.toString(sa)
-                        + " but the base module takes " + base[1] + " inputs (expected [" + cfg.rank(key) + ", " + base[1] + "])");
+                        + " but the base module takes " + base[1] + " inputs (expected [" + cfg.rank(key) + ", "
+                        + base[1] + "])");
             }
             if (sb[0] != base[0]) {
                 throw PaftException.badInput(dir + ": adapter tensor '" + PeftAdapter.key(key, "B") + "' has shape "
@@ -115,9 +122,11 @@ public final class LoraAdapter implements AutoCloseable {
                 // one scaling per adapter (a scalar tensor in the forward pass); rank_pattern /
                 // alpha_pattern with alpha / r the same for every module (as paft merge --lora-out
                 // writes) load, others do not
-                throw PaftException.badInput(dir + ": module '" + key + "' has scaling " + cfg.scaling(key) + " (rank "
-                        + cfg.rank(key) + ", alpha " + cfg.alpha(key) + ") but the adapter's is " + cfg.scaling()
-                        + "; paft applies one scaling to all modules (rank_pattern / alpha_pattern must keep alpha / r the same)");
+                throw PaftException.badInput(
+                        dir + ": module '" + key + "' has scaling " + cfg.scaling(key) + " (rank "
+                                + cfg.rank(key) + ", alpha " + cfg.alpha(key) + ") but the adapter's is "
+                                + cfg.scaling()
+                                + "; paft applies one scaling to all modules (rank_pattern / alpha_pattern must keep alpha / r the same)");
             }
         }
         NDManager m = parent.newSubManager();
@@ -128,8 +137,12 @@ public final class LoraAdapter implements AutoCloseable {
             if (p != null) {
                 FiniteWeights.require(p.a().data(), dir, PeftAdapter.key(key, "A"), "adapter");
                 FiniteWeights.require(p.b().data(), dir, PeftAdapter.key(key, "B"), "adapter");
-                mods.put(key, new LoraModule(key, param(m, p.a().data(), new Shape(p.a().shape())),
-                        param(m, p.b().data(), new Shape(p.b().shape()))));
+                mods.put(
+                        key,
+                        new LoraModule(
+                                key,
+                                param(m, p.a().data(), new Shape(p.a().shape())),
+                                param(m, p.b().data(), new Shape(p.b().shape()))));
             }
         }
         return new LoraAdapter(m, cfg, mods);
@@ -203,9 +216,9 @@ public final class LoraAdapter implements AutoCloseable {
             throw new IllegalArgumentException("no LoRA module " + key);
         }
         try (GradMode off = GradMode.off()) {
-            NDArray ba = mod.b().matMul(mod.a());                          // [out, in], on the adapter's manager
+            NDArray ba = mod.b().matMul(mod.a()); // [out, in], on the adapter's manager
             ba.attach(scope);
-            return ba.mul(scaling);                                        // PEFT's order: (B @ A) * scaling
+            return ba.mul(scaling); // PEFT's order: (B @ A) * scaling
         }
     }
 

@@ -28,13 +28,13 @@ public final class LoraLinear {
      *
      * @param scaling a float32 scalar tensor (never a Java number: autograd trap)
      */
-    public static NDArray forward(NDArray x, NDArray w, NDArray b, LoraModule lora, NDArray scaling,
-                                  float dropout, boolean training) {
-        NDArray y = linear(x, w, b);                                       // [..., out]
+    public static NDArray forward(
+            NDArray x, NDArray w, NDArray b, LoraModule lora, NDArray scaling, float dropout, boolean training) {
+        NDArray y = linear(x, w, b); // [..., out]
         if (lora == null) {
             return y;
         }
-        return y.add(branch(x, lora, scaling, dropout, training));        // + scaling * B A x
+        return y.add(branch(x, lora, scaling, dropout, training)); // + scaling * B A x
     }
 
     /** The LoRA branch alone: {@code scaling * B(A(dropout(x)))} [..., out], in x's dtype (float32 factors). */
@@ -42,7 +42,7 @@ public final class LoraLinear {
         NDArray xd = dropout > 0 && training
                 ? x.getNDArrayInternal().dropout(x, dropout, true).singletonOrThrow()
                 : x;
-        NDArray ax = linear(xd, lora.a(), null);                           // [..., r]
+        NDArray ax = linear(xd, lora.a(), null); // [..., r]
         return linear(ax, lora.b(), null).mul(scaling);
     }
 }

@@ -38,7 +38,8 @@ public final class ArceeFusionMerge implements MergeMethod {
     @Override
     public void validateInputs(int inputs) {
         if (inputs != 1) {
-            throw PaftException.usage("arcee_fusion needs exactly two models: the base and one other (got the base and " + inputs + ")");
+            throw PaftException.usage(
+                    "arcee_fusion needs exactly two models: the base and one other (got the base and " + inputs + ")");
         }
     }
 

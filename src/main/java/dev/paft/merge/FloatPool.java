@@ -4,6 +4,7 @@ import java.util.ArrayDeque;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.Map;
+import java.util.function.LongSupplier;
 
 /**
  * Reusable float arrays keyed by exact length, so that a streaming merge allocates (and zeroes)
@@ -13,7 +14,7 @@ import java.util.Map;
  */
 final class FloatPool {
     private final long capBytes;
-    private final java.util.function.LongSupplier inFlightBytes;
+    private final LongSupplier inFlightBytes;
     private final Map<Integer, ArrayDeque<float[]>> free = new HashMap<>();
     private final ArrayDeque<Integer> order = new ArrayDeque<>(); // lengths, least recently released first
     private long freeBytes;
@@ -22,7 +23,7 @@ final class FloatPool {
      * {@code capBytes}: the bound on free plus in-flight bytes; {@code inFlightBytes}: the bytes the
      * caller holds now (so free arrays are dropped before a fresh allocation would pass the cap).
      */
-    FloatPool(long capBytes, java.util.function.LongSupplier inFlightBytes) {
+    FloatPool(long capBytes, LongSupplier inFlightBytes) {
         this.capBytes = capBytes;
         this.inFlightBytes = inFlightBytes;
     }

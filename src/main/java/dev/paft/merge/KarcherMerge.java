@@ -1,6 +1,8 @@
 package dev.paft.merge;
 
 import dev.paft.errors.PaftException;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -91,7 +93,7 @@ public final class KarcherMerge implements MergeMethod {
             }
         }
         double alpha = 1.0 / n;
-        List<Integer> valid = new java.util.ArrayList<>();
+        List<Integer> valid = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             if (norms[i] > tol) {
                 valid.add(i);
@@ -99,7 +101,7 @@ public final class KarcherMerge implements MergeMethod {
         }
         float[] u = t.scratch().apply(len);
         if (valid.isEmpty()) {
-            java.util.Arrays.fill(u, 0f);
+            Arrays.fill(u, 0f);
             return u;
         }
         float[] a = new float[valid.size()];
@@ -107,7 +109,7 @@ public final class KarcherMerge implements MergeMethod {
             a[k] = (float) (alpha / (alpha * valid.size()));
         }
         // 2. start: the normalized weighted mean of the units
-        java.util.Arrays.fill(u, 0f);
+        Arrays.fill(u, 0f);
         for (int k = 0; k < a.length; k++) {
             float[] ui = x[valid.get(k)];
             for (int j = 0; j < len; j++) {

@@ -2,6 +2,7 @@ package dev.paft.merge;
 
 import dev.paft.errors.PaftException;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -32,7 +33,7 @@ public final class LinearMerge implements MergeMethod {
     }
 
     @Override
-    public void validate(Params global, java.util.List<Params> perInput) {
+    public void validate(Params global, List<Params> perInput) {
         boolean normalize = global.bool("normalize");
         double sum = 0;
         for (Params p : perInput) {

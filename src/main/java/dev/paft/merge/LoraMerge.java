@@ -16,7 +16,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
+import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -55,14 +55,15 @@ public final class LoraMerge {
     public static final String REPORT_FILE = "lora_merge_report.json";
 
     /** Files {@code --lora-out} writes (an existing output holding others is not overwritten). */
-    public static final Predicate<String> FILES = n -> n.equals(PeftAdapter.WEIGHTS_FILE) || n.equals(PeftAdapter.CONFIG_FILE)
-            || n.equals(REPORT_FILE);
+    public static final Predicate<String> FILES =
+            n -> n.equals(PeftAdapter.WEIGHTS_FILE) || n.equals(PeftAdapter.CONFIG_FILE) || n.equals(REPORT_FILE);
 
     /** Methods linear in the task vectors: merged in the factored space. */
     static final Set<String> LINEAR = Set.of("linear", "task_arithmetic");
 
     /** Oversampling and power iterations of the randomized SVD (dense path). */
     static final int OVERSAMPLE = 10;
+
     static final int POWER_ITERS = 3;
 
     /** The dense path's search for an error target stops at this rank unless --lora-rank gives another cap. */
@@ -73,15 +74,33 @@ public final class LoraMerge {
      * adapt it); {@code maxError}: the smallest rank whose relative Frobenius error is at most this
      * (capped by {@code rank} when both are given); {@code dtype}: of the factors (null: float32).
      */
-    public record Options(Path out, boolean overwrite, Long seed, Integer rank, Double maxError, Consumer<String> log) {}
+    public record Options(
+            Path out, boolean overwrite, Long seed, Integer rank, Double maxError, Consumer<String> log) {}
 
     /** One adapted matrix in the output. */
-    public record TensorReport(String tensor, int rows, int cols, int rank, int inputRank, boolean factored,
-                               double norm, double relativeError, double sigmaMax, double sigmaLastKept, double sigmaFirstDropped) {}
+    public record TensorReport(
+            String tensor,
+            int rows,
+            int cols,
+            int rank,
+            int inputRank,
+            boolean factored,
+            double norm,
+            double relativeError,
+            double sigmaMax,
+            double sigmaLastKept,
+            double sigmaFirstDropped) {}
 
     /** What a finished --lora-out merge did. */
-    public record Result(Path out, List<TensorReport> tensors, int globalRank, double overallError, double maxError,
-                         String worstTensor, long bytes, double seconds) {}
+    public record Result(
+            Path out,
+            List<TensorReport> tensors,
+            int globalRank,
+            double overallError,
+            double maxError,
+            String worstTensor,
+            long bytes,
+            double seconds) {}
 
     private LoraMerge() {}
 
@@ -98,25 +117,32 @@ public final class LoraMerge {
             throw PaftException.usage("--lora-rank must be a positive integer, got " + opt.rank());
         }
         if (opt.maxError() != null && !(opt.maxError() >= 0 && opt.maxError() < 1)) {
-            throw PaftException.usage("--lora-error must be in [0, 1) (a relative Frobenius error), got " + opt.maxError());
+            throw PaftException.usage(
+                    "--lora-error must be in [0, 1) (a relative Frobenius error), got " + opt.maxError());
         }
         if (spec.slices() != null) {
-            throw PaftException.usage("--lora-out: 'slices' / 'modules' change the model's layers, which an adapter on the base"
-                    + " cannot express; write a model with --out");
+            throw PaftException.usage(
+                    "--lora-out: 'slices' / 'modules' change the model's layers, which an adapter on the base"
+                            + " cannot express; write a model with --out");
         }
         if (spec.tokenizer() != null) {
-            throw PaftException.usage("--lora-out: a tokenizer merge (tokenizer_source / tokenizer / chat_template) changes the"
-                    + " vocabulary or template, which an adapter on the base cannot carry; write a model with --out");
+            throw PaftException.usage(
+                    "--lora-out: a tokenizer merge (tokenizer_source / tokenizer / chat_template) changes the"
+                            + " vocabulary or template, which an adapter on the base cannot carry; write a model with --out");
         }
-        DType dtype = spec.outDtype() != null ? DType.parseUser(spec.outDtype(), "out_dtype")
+        DType dtype = spec.outDtype() != null
+                ? DType.parseUser(spec.outDtype(), "out_dtype")
                 : spec.dtype() != null ? DType.parseUser(spec.dtype(), "dtype") : DType.F32;
         if (spec.base() == null) {
-            throw PaftException.usage("--lora-out needs the adapters' base model (--base / base_model): the adapter is written against it");
+            throw PaftException.usage(
+                    "--lora-out needs the adapters' base model (--base / base_model): the adapter is written against it");
         }
         MergeSource.Ref baseRef = spec.resolveRef(spec.base(), "base_model");
         if (baseRef.lora() != null) {
-            throw PaftException.usage("--lora-out: base_model " + spec.base() + " has an adapter applied (BASE+LORA); the output adapter "
-                    + "must apply to a plain base model: give the base alone and list " + baseRef.lora() + " as an input");
+            throw PaftException.usage(
+                    "--lora-out: base_model " + spec.base() + " has an adapter applied (BASE+LORA); the output adapter "
+                            + "must apply to a plain base model: give the base alone and list " + baseRef.lora()
+                            + " as an input");
         }
         try (MergePlan plan = MergePlan.open(spec, method, baseRef, out, null, opt.seed(), opt.log())) {
             List<MergeSource.Adapter> adapters = checkInputs(plan, baseRef);
@@ -131,7 +157,9 @@ public final class LoraMerge {
                 long seed = seedOf(job, seed0);
                 probeBaseIndependent(method, job, plan.inputs().size(), seed);
                 if (LINEAR.contains(method.name())) {
-                    coefficients.put(job.spec().name(), linearCoefficients(method, job, plan.inputs().size(), seed));
+                    coefficients.put(
+                            job.spec().name(),
+                            linearCoefficients(method, job, plan.inputs().size(), seed));
                 }
             }
             List<TensorReport> reports = new ArrayList<>();
@@ -158,15 +186,28 @@ public final class LoraMerge {
                         ? factored(fs, coefficients.get(name), rows, cols, opt)
                         : dense(plan, method, job, fs, rows, cols, opt, seedOf(job, seed0));
                 if (p == null) {
-                    opt.log().accept("tensor '" + name + "': the merged delta is 0 (all its coefficients are 0); not in the adapter");
+                    opt.log()
+                            .accept("tensor '" + name
+                                    + "': the merged delta is 0 (all its coefficients are 0); not in the adapter");
                     continue;
                 }
-                modules.put(module, new PeftAdapter.LoraPair(FloatTensor.of(p.a, p.rank, cols), FloatTensor.of(p.b, rows, p.rank)));
+                modules.put(
+                        module,
+                        new PeftAdapter.LoraPair(FloatTensor.of(p.a, p.rank, cols), FloatTensor.of(p.b, rows, p.rank)));
                 ranks.put(module, p.rank);
                 int inputRank = fs.stream().mapToInt(Factors::r).sum();
-                reports.add(new TensorReport(name, rows, cols, p.rank, inputRank, p.factored, Math.sqrt(p.norm2),
-                        p.norm2 > 0 ? Math.sqrt(p.tail2 / p.norm2) : 0, p.s.length > 0 ? p.s[0] : 0,
-                        p.rank <= p.s.length ? p.s[p.rank - 1] : 0, p.rank < p.s.length ? p.s[p.rank] : 0));
+                reports.add(new TensorReport(
+                        name,
+                        rows,
+                        cols,
+                        p.rank,
+                        inputRank,
+                        p.factored,
+                        Math.sqrt(p.norm2),
+                        p.norm2 > 0 ? Math.sqrt(p.tail2 / p.norm2) : 0,
+                        p.s.length > 0 ? p.s[0] : 0,
+                        p.rank <= p.s.length ? p.s[p.rank - 1] : 0,
+                        p.rank < p.s.length ? p.s[p.rank] : 0));
                 tail += p.tail2;
                 total += p.norm2;
                 done++;
@@ -176,23 +217,38 @@ public final class LoraMerge {
                 }
             }
             if (modules.isEmpty()) {
-                throw PaftException.usage("--lora-out: the merged delta is 0 on every adapted matrix; there is no adapter to write");
+                throw PaftException.usage(
+                        "--lora-out: the merged delta is 0 on every adapted matrix; there is no adapter to write");
             }
             int globalRank = modeOf(ranks.values());
-            PeftAdapterConfig cfg = outputConfig(plan.ref(), ranks, globalRank, baseName != null ? baseName : baseRef.display(),
+            PeftAdapterConfig cfg = outputConfig(
+                    plan.ref(),
+                    ranks,
+                    globalRank,
+                    baseName != null ? baseName : baseRef.display(),
                     commonDropout(adapters));
             double overall = total > 0 ? Math.sqrt(tail / total) : 0;
-            TensorReport worst = reports.stream().max((x, y) -> Double.compare(x.relativeError(), y.relativeError())).orElseThrow();
+            TensorReport worst = reports.stream()
+                    .max((x, y) -> Double.compare(x.relativeError(), y.relativeError()))
+                    .orElseThrow();
             Path tmp = AtomicFiles.tempDirFor(out);
             boolean ok = false;
             try {
                 Map<String, String> meta = new LinkedHashMap<>();
                 meta.put("merge_method", method.name());
                 meta.put("merge_base", baseRef.display());
-                meta.put("merge_inputs", Json.MAPPER.valueToTree(plan.inputRefs().stream().map(MergeSource.Ref::display).toList()).toString());
+                meta.put(
+                        "merge_inputs",
+                        Json.MAPPER
+                                .valueToTree(plan.inputRefs().stream()
+                                        .map(MergeSource.Ref::display)
+                                        .toList())
+                                .toString());
                 meta.put("lora_rank_rule", rankRule(opt, method));
                 new PeftAdapter(cfg, modules).write(tmp, dtype, meta);
-                Json.write(tmp.resolve(REPORT_FILE), report(method, opt, plan, reports, globalRank, overall, worst, dtype));
+                Json.write(
+                        tmp.resolve(REPORT_FILE),
+                        report(method, opt, plan, reports, globalRank, overall, worst, dtype));
                 AtomicFiles.commitDir(tmp, out, opt.overwrite());
                 ok = true;
             } finally {
@@ -206,7 +262,14 @@ public final class LoraMerge {
             } catch (IOException e) {
                 bytes = 0;
             }
-            return new Result(out, reports, globalRank, overall, worst.relativeError(), worst.tensor(), bytes,
+            return new Result(
+                    out,
+                    reports,
+                    globalRank,
+                    overall,
+                    worst.relativeError(),
+                    worst.tensor(),
+                    bytes,
                     (System.nanoTime() - t0) / 1e9);
         }
     }
@@ -229,14 +292,17 @@ public final class LoraMerge {
                 out.add(a);
             } else if (s instanceof MergeSource.LoraApplied la) {
                 if (!MergePlan.samePath(la.model().dir(), baseRef.model())) {
-                    throw PaftException.usage("--lora-out needs every input to be a LoRA adapter on the same base: input " + label
-                            + " applies its adapter to " + la.model().dir() + ", not to the base " + baseRef.model());
+                    throw PaftException.usage(
+                            "--lora-out needs every input to be a LoRA adapter on the same base: input " + label
+                                    + " applies its adapter to " + la.model().dir() + ", not to the base "
+                                    + baseRef.model());
                 }
                 out.add(la.lora());
             } else if (s instanceof MergeSource.FullModel fm) {
                 if (!MergePlan.samePath(fm.dir(), baseRef.model())) {
-                    throw PaftException.usage("--lora-out needs every input to be a LoRA adapter on the same base: input " + label
-                            + " is a full model (no adapter_config.json); merge it with --out");
+                    throw PaftException.usage(
+                            "--lora-out needs every input to be a LoRA adapter on the same base: input " + label
+                                    + " is a full model (no adapter_config.json); merge it with --out");
                 }
                 // the base itself: a zero task vector (linear merges an unlisted base as an input)
             }
@@ -289,7 +355,8 @@ public final class LoraMerge {
         List<Factors> fs = new ArrayList<>();
         for (int i = 0; i < plan.sources().size(); i++) {
             MergeSource s = plan.sources().get(i);
-            MergeSource.Adapter a = s instanceof MergeSource.Adapter x ? x : s instanceof MergeSource.LoraApplied la ? la.lora() : null;
+            MergeSource.Adapter a =
+                    s instanceof MergeSource.Adapter x ? x : s instanceof MergeSource.LoraApplied la ? la.lora() : null;
             if (a == null || !a.modules().contains(module)) {
                 continue;
             }
@@ -306,8 +373,8 @@ public final class LoraMerge {
         if (!Floats.allFinite(x, 0, x.length)) {
             for (int j = 0; j < x.length; j++) {
                 if (!Float.isFinite(x[j])) {
-                    throw PaftException.numeric("input " + dir + ": tensor '" + key + "' has " + x[j] + " at element " + j
-                            + "; nothing was written");
+                    throw PaftException.numeric("input " + dir + ": tensor '" + key + "' has " + x[j] + " at element "
+                            + j + "; nothing was written");
                 }
             }
         }
@@ -348,18 +415,24 @@ public final class LoraMerge {
         for (int j = 0; j < PROBE; j++) {
             double diff = Math.abs(r1[j] - r2[j]);
             if (!(diff <= 1e-4 * (1 + scale)) || !(Math.abs(r0[j]) <= 1e-5)) {
-                throw PaftException.usage("--lora-out: " + method.name() + " at tensor '" + name + "' does not give the base plus a "
-                        + "function of the adapters' deltas alone (" + (Math.abs(r0[j]) > 1e-5 ? "zero deltas give a nonzero change"
-                        : "its result moves with the base weights") + hint(method, job)
-                        + "), so the merge cannot be written as an adapter on the base; write the model with --out");
+                throw PaftException.usage(
+                        "--lora-out: " + method.name() + " at tensor '" + name + "' does not give the base plus a "
+                                + "function of the adapters' deltas alone ("
+                                + (Math.abs(r0[j]) > 1e-5
+                                        ? "zero deltas give a nonzero change"
+                                        : "its result moves with the base weights")
+                                + hint(method, job)
+                                + "), so the merge cannot be written as an adapter on the base; write the model with --out");
             }
         }
     }
 
     private static String hint(MergeMethod method, Job job) {
         if (method.name().equals("linear")) {
-            double sum = job.perInput().stream().mapToDouble(p -> p.number("weight")).sum();
-            return ": linear with normalize: false keeps (sum of weights) x base = " + sum + " x base; set normalize: true or weights summing to 1";
+            double sum =
+                    job.perInput().stream().mapToDouble(p -> p.number("weight")).sum();
+            return ": linear with normalize: false keeps (sum of weights) x base = " + sum
+                    + " x base; set normalize: true or weights summing to 1";
         }
         if (method.name().contains("slerp")) {
             return ": spherical interpolation scales the whole weights, base included";
@@ -378,7 +451,8 @@ public final class LoraMerge {
                 }
             }
         }
-        float[] merged = method.merge(new MergeMethod.MergeTensor(job.spec().name(), base.clone(), in, job.global(), job.perInput(), seed));
+        float[] merged = method.merge(
+                new MergeMethod.MergeTensor(job.spec().name(), base.clone(), in, job.global(), job.perInput(), seed));
         float[] out = new float[base.length];
         for (int j = 0; j < base.length; j++) {
             out[j] = merged[j] - base[j];
@@ -459,7 +533,8 @@ public final class LoraMerge {
      * {@code Delta = merged - base} formed densely, then a randomized truncated SVD; the sketch grows
      * until an error target is met.
      */
-    private static Piece dense(MergePlan plan, MergeMethod method, Job job, List<Factors> fs, int rows, int cols, Options opt, long seed) {
+    private static Piece dense(
+            MergePlan plan, MergeMethod method, Job job, List<Factors> fs, int rows, int cols, Options opt, long seed) {
         String name = job.spec().name();
         TensorStore ref = plan.ref();
         float[][] in = new float[plan.sources().size()][];
@@ -471,7 +546,8 @@ public final class LoraMerge {
             base = new float[(int) ref.info(name).numel()];
             for (int i = 0; i < in.length; i++) {
                 MergeSource s = plan.sources().get(i);
-                in[i] = s instanceof MergeSource.LoraApplied la ? la.lora().delta(name, base)
+                in[i] = s instanceof MergeSource.LoraApplied la
+                        ? la.lora().delta(name, base)
                         : s instanceof MergeSource.FullModel ? new float[base.length] : s.delta(name, base);
             }
         } else {
@@ -482,17 +558,20 @@ public final class LoraMerge {
         }
         float[] merged;
         try {
-            merged = method.merge(new MergeMethod.MergeTensor(name, base.clone(), in, job.global(), job.perInput(), seed));
+            merged = method.merge(
+                    new MergeMethod.MergeTensor(name, base.clone(), in, job.global(), job.perInput(), seed));
         } catch (NonFiniteInputException e) {
-            throw PaftException.numeric("input " + plan.inputRefs().get(Math.max(0, e.input())).display() + ": tensor '" + name
-                    + "' has a NaN or Inf in its task vector; nothing was written");
+            throw PaftException.numeric(
+                    "input " + plan.inputRefs().get(Math.max(0, e.input())).display() + ": tensor '" + name
+                            + "' has a NaN or Inf in its task vector; nothing was written");
         }
         float[] delta = new float[base.length];
         double norm2 = 0;
         for (int j = 0; j < base.length; j++) {
             float d = merged[j] - base[j];
             if (!Float.isFinite(d)) {
-                throw PaftException.numeric("merged tensor '" + name + "' has " + merged[j] + " at element " + j + "; nothing was written");
+                throw PaftException.numeric(
+                        "merged tensor '" + name + "' has " + merged[j] + " at element " + j + "; nothing was written");
             }
             delta[j] = d;
             norm2 += (double) d * d;
@@ -520,10 +599,15 @@ public final class LoraMerge {
                     continue;
                 }
                 if (!met) {
-                    opt.log().accept(String.format("warning: tensor '%s': relative error %.3g at rank %d, above --lora-error %s "
-                            + "(the rank search stops at %d; raise --lora-rank to search further)", name,
-                            Math.sqrt(Math.max(0, tailOf(svd.s(), norm2, rank)) / norm2), rank, opt.maxError(),
-                            opt.rank() != null ? opt.rank() : MAX_SEARCH_RANK));
+                    opt.log()
+                            .accept(String.format(
+                                    "warning: tensor '%s': relative error %.3g at rank %d, above --lora-error %s "
+                                            + "(the rank search stops at %d; raise --lora-rank to search further)",
+                                    name,
+                                    Math.sqrt(Math.max(0, tailOf(svd.s(), norm2, rank)) / norm2),
+                                    rank,
+                                    opt.maxError(),
+                                    opt.rank() != null ? opt.rank() : MAX_SEARCH_RANK));
                 }
             } else {
                 rank = Math.min(want, svd.k());
@@ -603,7 +687,7 @@ public final class LoraMerge {
 
     // ---- output ------------------------------------------------------------------------------
 
-    private static int modeOf(java.util.Collection<Integer> ranks) {
+    private static int modeOf(Collection<Integer> ranks) {
         Map<Integer, Integer> count = new TreeMap<>();
         ranks.forEach(r -> count.merge(r, 1, Integer::sum));
         int best = -1;
@@ -625,7 +709,8 @@ public final class LoraMerge {
      * {@code target_modules}: the modules' last names when the adapter covers every base module of
      * those names, else the full module names (PEFT's suffix rule matches them exactly).
      */
-    static PeftAdapterConfig outputConfig(TensorStore base, Map<String, Integer> ranks, int r, String baseName, double dropout) {
+    static PeftAdapterConfig outputConfig(
+            TensorStore base, Map<String, Integer> ranks, int r, String baseName, double dropout) {
         Map<String, Integer> rp = new LinkedHashMap<>();
         Map<String, Double> ap = new LinkedHashMap<>();
         ranks.forEach((m, k) -> {
@@ -653,7 +738,8 @@ public final class LoraMerge {
         PeftAdapterConfig cfg = new PeftAdapterConfig(r, r, dropout, targets, false, baseName, rp, ap);
         for (String m : ranks.keySet()) { // the written patterns give every module its rank (checked, not assumed)
             if (cfg.rank(m) != ranks.get(m) || cfg.scaling(m) != 1.0) {
-                throw new IllegalStateException("rank_pattern does not resolve module " + m + " to rank " + ranks.get(m));
+                throw new IllegalStateException(
+                        "rank_pattern does not resolve module " + m + " to rank " + ranks.get(m));
             }
         }
         return cfg;
@@ -667,12 +753,23 @@ public final class LoraMerge {
         return cap + (LINEAR.contains(method.name()) && opt.rank() == null ? " (exact)" : "");
     }
 
-    private static ObjectNode report(MergeMethod method, Options opt, MergePlan plan, List<TensorReport> reports, int globalRank,
-                                     double overall, TensorReport worst, DType dtype) {
+    private static ObjectNode report(
+            MergeMethod method,
+            Options opt,
+            MergePlan plan,
+            List<TensorReport> reports,
+            int globalRank,
+            double overall,
+            TensorReport worst,
+            DType dtype) {
         ObjectNode o = Json.MAPPER.createObjectNode();
         o.put("merge_method", method.name());
-        o.put("path", LINEAR.contains(method.name()) ? "factored (QR of the stacked LoRA factors, SVD of the core)"
-                : "dense (the method's merged delta, randomized SVD with " + POWER_ITERS + " power iterations, oversampling " + OVERSAMPLE + ")");
+        o.put(
+                "path",
+                LINEAR.contains(method.name())
+                        ? "factored (QR of the stacked LoRA factors, SVD of the core)"
+                        : "dense (the method's merged delta, randomized SVD with " + POWER_ITERS
+                                + " power iterations, oversampling " + OVERSAMPLE + ")");
         o.put("rank_rule", rankRule(opt, method));
         o.put("r", globalRank);
         o.put("lora_alpha", globalRank);
@@ -680,8 +777,10 @@ public final class LoraMerge {
         o.put("overall_relative_error", overall);
         o.put("max_relative_error", worst.relativeError());
         o.put("max_error_tensor", worst.tensor());
-        o.put("error_definition", "||Delta - B A||_F / ||Delta||_F per tensor, Delta = merged - base; overall: "
-                + "sqrt(sum of squared errors / sum of squared norms); before rounding the factors to factor_dtype");
+        o.put(
+                "error_definition",
+                "||Delta - B A||_F / ||Delta||_F per tensor, Delta = merged - base; overall: "
+                        + "sqrt(sum of squared errors / sum of squared norms); before rounding the factors to factor_dtype");
         ArrayNode in = o.putArray("inputs");
         plan.inputRefs().forEach(r -> in.add(r.display()));
         ArrayNode ts = o.putArray("tensors");
@@ -705,15 +804,32 @@ public final class LoraMerge {
     public static String summary(MergeSpec spec, Result r) {
         Map<Integer, Integer> byRank = new TreeMap<>();
         r.tensors().forEach(t -> byRank.merge(t.rank(), 1, Integer::sum));
-        String ranks = byRank.size() == 1 ? "rank " + byRank.keySet().iterator().next()
-                : byRank.size() <= 4 ? "ranks " + String.join(", ", byRank.entrySet().stream().map(e -> e.getKey() + " x" + e.getValue()).toList())
-                : "ranks " + ((TreeMap<Integer, Integer>) byRank).firstKey() + "-" + ((TreeMap<Integer, Integer>) byRank).lastKey()
-                        + " (r = " + r.globalRank() + ", others in rank_pattern)";
-        String err = r.maxError() == 0 ? "0 (exact: every singular value kept)"
+        String ranks = byRank.size() == 1
+                ? "rank " + byRank.keySet().iterator().next()
+                : byRank.size() <= 4
+                        ? "ranks "
+                                + String.join(
+                                        ", ",
+                                        byRank.entrySet().stream()
+                                                .map(e -> e.getKey() + " x" + e.getValue())
+                                                .toList())
+                        : "ranks " + ((TreeMap<Integer, Integer>) byRank).firstKey() + "-"
+                                + ((TreeMap<Integer, Integer>) byRank).lastKey() + " (r = " + r.globalRank()
+                                + ", others in rank_pattern)";
+        String err = r.maxError() == 0
+                ? "0 (exact: every singular value kept)"
                 : String.format("overall %.3g, max %.3g (%s)", r.overallError(), r.maxError(), r.worstTensor());
-        return String.format("paft merge: %s of %d input(s) -> %s (PEFT adapter, %d matrices, %s, %.1f MB, %.1f s)%n"
-                + "paft merge: truncation error (relative Frobenius): %s; per tensor in %s",
-                spec.method(), spec.models().size(), r.out(), r.tensors().size(), ranks, r.bytes() / 1e6, r.seconds(),
-                err, r.out().resolve(REPORT_FILE));
+        return String.format(
+                "paft merge: %s of %d input(s) -> %s (PEFT adapter, %d matrices, %s, %.1f MB, %.1f s)%n"
+                        + "paft merge: truncation error (relative Frobenius): %s; per tensor in %s",
+                spec.method(),
+                spec.models().size(),
+                r.out(),
+                r.tensors().size(),
+                ranks,
+                r.bytes() / 1e6,
+                r.seconds(),
+                err,
+                r.out().resolve(REPORT_FILE));
     }
 }

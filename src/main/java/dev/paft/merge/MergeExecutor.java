@@ -5,13 +5,20 @@ import dev.paft.errors.PaftException;
 import dev.paft.io.DType;
 import dev.paft.io.TensorStore;
 import dev.paft.merge.MergePlan.Job;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.function.Consumer;
+import java.util.function.IntFunction;
 
 /**
  * The middle stage of a merge: the plan's tensors streamed through three overlapping stages on their
@@ -61,12 +68,12 @@ final class MergeExecutor {
             Semaphore memory = new Semaphore(totalPermits);
             // -Dpaft.merge.profile=true: busy time per stage on stderr (load / merge / check / write)
             boolean profile = Boolean.getBoolean("paft.merge.profile");
-            java.util.concurrent.atomic.AtomicLongArray busy = new java.util.concurrent.atomic.AtomicLongArray(8);
-            java.lang.management.ThreadMXBean threads = java.lang.management.ManagementFactory.getThreadMXBean();
+            AtomicLongArray busy = new AtomicLongArray(8);
+            ThreadMXBean threads = ManagementFactory.getThreadMXBean();
             // float arrays are reused across tensors of the same shape (no per-tensor garbage); the
             // pool keeps free arrays only while free + in-flight stays within the budget
-            FloatPool pool = new FloatPool((long) totalPermits << 20,
-                    () -> (long) (totalPermits - memory.availablePermits()) << 20);
+            FloatPool pool = new FloatPool(
+                    (long) totalPermits << 20, () -> (long) (totalPermits - memory.availablePermits()) << 20);
             long seed = 42;
 
             // stage 1 (loader thread): read, widen, task vectors - bounded by the memory semaphore
@@ -101,12 +108,12 @@ final class MergeExecutor {
                     }
                     if (job.embed() != null) { // rows permuted into the merged vocabulary (TokenizerMerge)
                         float[][] all = loadEmbedding(plan, job);
-                        return new Loaded(job, all[0], java.util.Arrays.copyOfRange(all, 1, all.length), permits);
+                        return new Loaded(job, all[0], Arrays.copyOfRange(all, 1, all.length), permits);
                     }
                     float[] b = readBase(plan, job, pool);
                     float[][] in = new float[job.inputCount(sources.size())][];
                     final float[] fb = b;
-                    java.util.function.IntFunction<float[]> read = i -> method.usesDeltas()
+                    IntFunction<float[]> read = i -> method.usesDeltas()
                             ? sources.get(job.source(i)).delta(job.inputName(i), fb, pool)
                             : sources.get(job.source(i)).model(job.inputName(i), fb, pool);
                     if (in.length > 1 && job.floatBytes() >= 4L * (in.length + 1) * TaskArithmeticMerge.PARALLEL_MIN) {
@@ -154,22 +161,33 @@ final class MergeExecutor {
                 if (job.passthrough()) {
                     merged = new Merged(job, null, null, l.permits());
                 } else {
-                    long s = job.global().values().containsKey("seed") ? (long) job.global().number("seed") : seed;
+                    long s = job.global().values().containsKey("seed")
+                            ? (long) job.global().number("seed")
+                            : seed;
                     long m0 = System.nanoTime();
                     float[] v;
                     List<float[]> scratch = new ArrayList<>();
                     try {
-                        v = method.merge(new MergeMethod.MergeTensor(job.spec().name(), job.spec().shape(), l.base(), l.inputs(),
-                                job.global(), job.perInput(), s, n -> {
+                        v = method.merge(new MergeMethod.MergeTensor(
+                                job.spec().name(),
+                                job.spec().shape(),
+                                l.base(),
+                                l.inputs(),
+                                job.global(),
+                                job.perInput(),
+                                s,
+                                n -> {
                                     if (scratch.size() >= method.scratchArrays()) {
-                                        throw new IllegalStateException(method.name() + " asked for more scratch arrays than it declares");
+                                        throw new IllegalStateException(
+                                                method.name() + " asked for more scratch arrays than it declares");
                                     }
                                     float[] a = pool.get(n);
                                     scratch.add(a);
                                     return a;
                                 }));
                     } catch (NonFiniteInputException e) {
-                        NonFiniteInputException m = e.input() < 0 || e.input() >= job.inputCount(sources.size()) ? e
+                        NonFiniteInputException m = e.input() < 0 || e.input() >= job.inputCount(sources.size())
+                                ? e
                                 : new NonFiniteInputException(job.source(e.input()), e.element(), e.value());
                         throw nonFiniteInput(m, job.spec().name(), l.base(), plan.inputs());
                     }
@@ -194,8 +212,12 @@ final class MergeExecutor {
                     try {
                         if (merged.values() == null) {
                             Job pj = merged.job();
-                            output.write(pj.spec().name(), pj.sourceIdx() == null ? ref.bytes(pj.spec().name())
-                                    : SlicePlan.store(sources.get(pj.source(0))).bytes(pj.inputName(0)));
+                            output.write(
+                                    pj.spec().name(),
+                                    pj.sourceIdx() == null
+                                            ? ref.bytes(pj.spec().name())
+                                            : SlicePlan.store(sources.get(pj.source(0)))
+                                                    .bytes(pj.inputName(0)));
                         } else {
                             if (!output.writeFloats(merged.job().spec().name(), merged.values())) {
                                 // non-finite values: exit 4 naming the first (the output is removed)
@@ -214,7 +236,8 @@ final class MergeExecutor {
                     return null;
                 }));
                 // surface a writer failure (a non-finite tensor included) early: every finished write, in order
-                while (checkedWrites < writes.size() && writes.get(checkedWrites).isDone()) {
+                while (checkedWrites < writes.size()
+                        && writes.get(checkedWrites).isDone()) {
                     get(writes.get(checkedWrites++));
                 }
                 done++;
@@ -229,9 +252,19 @@ final class MergeExecutor {
             long c0 = System.nanoTime();
             int shards = output.closeShards();
             if (profile) {
-                System.err.printf("merge profile (s busy): load %.1f (cpu %.1f + helper %.1f; waiting for memory %.1f) | merge %.1f | check %.1f | "
-                        + "write %.1f (cpu %.1f) | final fsync %.1f | wall %.1f%n", busy.get(0) / 1e9, busy.get(5) / 1e9,
-                        busy.get(7) / 1e9, busy.get(4) / 1e9, busy.get(1) / 1e9, busy.get(2) / 1e9, busy.get(3) / 1e9, busy.get(6) / 1e9, (System.nanoTime() - c0) / 1e9, (System.nanoTime() - t0) / 1e9);
+                System.err.printf(
+                        "merge profile (s busy): load %.1f (cpu %.1f + helper %.1f; waiting for memory %.1f) | merge %.1f | check %.1f | "
+                                + "write %.1f (cpu %.1f) | final fsync %.1f | wall %.1f%n",
+                        busy.get(0) / 1e9,
+                        busy.get(5) / 1e9,
+                        busy.get(7) / 1e9,
+                        busy.get(4) / 1e9,
+                        busy.get(1) / 1e9,
+                        busy.get(2) / 1e9,
+                        busy.get(3) / 1e9,
+                        busy.get(6) / 1e9,
+                        (System.nanoTime() - c0) / 1e9,
+                        (System.nanoTime() - t0) / 1e9);
             }
             ok = true;
             return shards;
@@ -292,7 +325,9 @@ final class MergeExecutor {
         String baseKey = null;
         int baseAt = -1;
         if (base != null) {
-            baseKey = job.baseSource() >= 0 ? plan.inputRefs().get(job.baseSource()).display() : plan.baseRef().display();
+            baseKey = job.baseSource() >= 0
+                    ? plan.inputRefs().get(job.baseSource()).display()
+                    : plan.baseRef().display();
             baseAt = keys.indexOf(baseKey);
             if (baseAt < 0) {
                 baseAt = keys.size();
@@ -301,8 +336,14 @@ final class MergeExecutor {
             }
         }
         int hidden = (int) (job.spec().numel() / job.spec().shape()[0]);
-        float[][] p = TokenizerMerge.permute(job.embed(), keys, raw, hidden, baseKey,
-                s -> plan.spec().resolveRef(s, "tokenizer").display(), job.spec().name());
+        float[][] p = TokenizerMerge.permute(
+                job.embed(),
+                keys,
+                raw,
+                hidden,
+                baseKey,
+                s -> plan.spec().resolveRef(s, "tokenizer").display(),
+                job.spec().name());
         float[][] out = new float[n + 1][];
         out[0] = baseAt < 0 ? null : p[baseAt];
         boolean[] taken = new boolean[p.length];
@@ -327,15 +368,19 @@ final class MergeExecutor {
      * Exit 4 for a NaN or Inf in an input of a method that would otherwise drop it silently (ties,
      * dare_ties, breadcrumbs...): names the input, or the base when its own value is the cause.
      */
-    private static PaftException nonFiniteInput(NonFiniteInputException e, String tensor, float[] base, List<MergeSpec.Input> inputs) {
+    private static PaftException nonFiniteInput(
+            NonFiniteInputException e, String tensor, float[] base, List<MergeSpec.Input> inputs) {
         long j = e.element();
         String at = j < 0 ? " holds NaN or Inf" : " has " + e.value() + " at element " + j;
         if (j >= 0 && base != null && j < base.length && !Float.isFinite(base[(int) j])) {
             return PaftException.numeric("base model: tensor '" + tensor + "' has " + base[(int) j] + " at element " + j
                     + "; nothing was written");
         }
-        String who = e.input() >= 0 && e.input() < inputs.size() ? "input " + inputs.get(e.input()).model() : "an input";
-        return PaftException.numeric(who + ": tensor '" + tensor + "'" + at + " (in its task vector, model - base); nothing was written");
+        String who = e.input() >= 0 && e.input() < inputs.size()
+                ? "input " + inputs.get(e.input()).model()
+                : "an input";
+        return PaftException.numeric(
+                who + ": tensor '" + tensor + "'" + at + " (in its task vector, model - base); nothing was written");
     }
 
     /** Exit 4 naming the tensor and the first bad element when a merged tensor holds NaN or Inf. */
@@ -357,18 +402,17 @@ final class MergeExecutor {
 
     private static void awaitQuietly(ExecutorService e) {
         try {
-            e.awaitTermination(30, java.util.concurrent.TimeUnit.SECONDS);
+            e.awaitTermination(30, TimeUnit.SECONDS);
         } catch (InterruptedException ie) {
             Thread.currentThread().interrupt();
         }
     }
 
-    private static java.util.concurrent.ThreadFactory daemon(String name) {
+    private static ThreadFactory daemon(String name) {
         return r -> {
             Thread t = new Thread(r, name);
             t.setDaemon(true);
             return t;
         };
     }
-
 }

@@ -2,6 +2,8 @@ package dev.paft.merge;
 
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.function.IntFunction;
 
 /**
  * One merge method under its mergekit name. As mergekit's {@code parameters()} and
@@ -24,8 +26,8 @@ public interface MergeMethod {
      * {@code density} and {@code rescale} on task_arithmetic, which sparsifies nothing). They are
      * accepted and named in the "no effect" warning, like parameters the method does not know.
      */
-    default java.util.Set<String> inertParameters() {
-        return java.util.Set.of();
+    default Set<String> inertParameters() {
+        return Set.of();
     }
 
     /**
@@ -49,7 +51,7 @@ public interface MergeMethod {
      * (values filled in from the config or the defaults). Throws a usage error (exit 2) naming the
      * tensor, the input and the value.
      */
-    void validate(Params global, java.util.List<Params> perInput);
+    void validate(Params global, List<Params> perInput);
 
     /** Checks the number of inputs (base excluded for delta methods); throws a usage error. */
     void validateInputs(int inputs);
@@ -84,11 +86,26 @@ public interface MergeMethod {
      * {@code scratch}: arrays of that length from the executor's pool, at most
      * {@link #scratchArrays()} of them (contents undefined; given back after the write).
      */
-    record MergeTensor(String name, long[] shape, float[] base, float[][] inputs, Params global, List<Params> perInput,
-                       long seed, java.util.function.IntFunction<float[]> scratch) {
+    record MergeTensor(
+            String name,
+            long[] shape,
+            float[] base,
+            float[][] inputs,
+            Params global,
+            List<Params> perInput,
+            long seed,
+            IntFunction<float[]> scratch) {
         /** A flat tensor (one row) with freshly allocated scratch arrays. */
-        public MergeTensor(String name, float[] base, float[][] inputs, Params global, List<Params> perInput, long seed) {
-            this(name, new long[] {inputs.length > 0 ? inputs[0].length : base.length}, base, inputs, global, perInput, seed,
+        public MergeTensor(
+                String name, float[] base, float[][] inputs, Params global, List<Params> perInput, long seed) {
+            this(
+                    name,
+                    new long[] {inputs.length > 0 ? inputs[0].length : base.length},
+                    base,
+                    inputs,
+                    global,
+                    perInput,
+                    seed,
                     float[]::new);
         }
 

@@ -2,6 +2,7 @@ package dev.paft.merge;
 
 import dev.paft.errors.PaftException;
 import dev.paft.merge.TaskArithmeticMerge.Sparsification;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -14,12 +15,19 @@ public final class MergeMethods {
             new LinearMerge(),
             new SlerpMerge(),
             new TaskArithmeticMerge("task_arithmetic", Sparsification.NONE),
-            new TaskArithmeticMerge("ties", Sparsification.MAGNITUDE).withConsensus().withNormalizeByDefault(),
-            new TaskArithmeticMerge("dare_ties", Sparsification.RANDOM).withConsensus().withRescaleByDefault(),
+            new TaskArithmeticMerge("ties", Sparsification.MAGNITUDE)
+                    .withConsensus()
+                    .withNormalizeByDefault(),
+            new TaskArithmeticMerge("dare_ties", Sparsification.RANDOM)
+                    .withConsensus()
+                    .withRescaleByDefault(),
             new TaskArithmeticMerge("dare_linear", Sparsification.RANDOM).withRescaleByDefault(),
             new TaskArithmeticMerge("breadcrumbs", Sparsification.MAGNITUDE_OUTLIERS),
             new TaskArithmeticMerge("breadcrumbs_ties", Sparsification.MAGNITUDE_OUTLIERS).withConsensus(),
-            new TaskArithmeticMerge("della", Sparsification.DELLA).withConsensus().withNormalizeByDefault().withRescaleByDefault(),
+            new TaskArithmeticMerge("della", Sparsification.DELLA)
+                    .withConsensus()
+                    .withNormalizeByDefault()
+                    .withRescaleByDefault(),
             new TaskArithmeticMerge("della_linear", Sparsification.DELLA).withRescaleByDefault(),
             new SceMerge(),
             new ModelStockMerge(),
@@ -39,7 +47,7 @@ public final class MergeMethods {
         for (MergeMethod x : STATIC) {
             m.put(x.name(), x);
         }
-        return java.util.Collections.unmodifiableMap(m);
+        return Collections.unmodifiableMap(m);
     }
 
     /** The method of that name; exit 2 listing the known ones otherwise. */

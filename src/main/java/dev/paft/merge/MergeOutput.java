@@ -28,9 +28,17 @@ import java.util.Map;
  */
 final class MergeOutput {
     /** Files copied from the base (tokenizer, generation settings); config.json is rewritten. */
-    static final List<String> COPIED = List.of("tokenizer.json", "tokenizer_config.json", "tokenizer.model",
-            "special_tokens_map.json", "added_tokens.json", "vocab.json", "merges.txt", "generation_config.json",
-            "chat_template.jinja", "chat_template.json");
+    static final List<String> COPIED = List.of(
+            "tokenizer.json",
+            "tokenizer_config.json",
+            "tokenizer.model",
+            "special_tokens_map.json",
+            "added_tokens.json",
+            "vocab.json",
+            "merges.txt",
+            "generation_config.json",
+            "chat_template.jinja",
+            "chat_template.json");
 
     private final Path out;
     private final Path tmp;
@@ -53,7 +61,13 @@ final class MergeOutput {
             if (plan.baseRef() != null) {
                 meta.put("merge_base", plan.baseRef().display());
             }
-            meta.put("merge_inputs", Json.MAPPER.valueToTree(plan.inputRefs().stream().map(MergeSource.Ref::display).toList()).toString());
+            meta.put(
+                    "merge_inputs",
+                    Json.MAPPER
+                            .valueToTree(plan.inputRefs().stream()
+                                    .map(MergeSource.Ref::display)
+                                    .toList())
+                            .toString());
             Map<String, Object> params = new LinkedHashMap<>(plan.spec().parameters());
             if (plan.seed() != null && plan.method().parameters().containsKey("seed")) {
                 params.put("seed", plan.seed());
@@ -69,10 +83,17 @@ final class MergeOutput {
             }
             meta.put("merge_models", Json.MAPPER.valueToTree(per).toString());
             if (plan.spec().slices() != null) {
-                meta.put("merge_slices", Json.MAPPER.valueToTree(plan.spec().slices().toYaml(x -> x)).toString());
+                meta.put(
+                        "merge_slices",
+                        Json.MAPPER
+                                .valueToTree(plan.spec().slices().toYaml(x -> x))
+                                .toString());
             }
-            return new MergeOutput(out, tmp, new ShardedWriter(tmp, "model", plan.jobs().stream().map(Job::spec).toList(),
-                    shardBytes, meta));
+            return new MergeOutput(
+                    out,
+                    tmp,
+                    new ShardedWriter(
+                            tmp, "model", plan.jobs().stream().map(Job::spec).toList(), shardBytes, meta));
         } catch (RuntimeException e) {
             AtomicFiles.deleteQuietly(tmp);
             throw e;
@@ -117,12 +138,21 @@ final class MergeOutput {
         try {
             JsonNode cfg = Json.readObject(from.resolve("config.json"));
             if (cfg instanceof ObjectNode o) {
-                DType dt = jobs.stream().filter(j -> !j.passthrough()).map(j -> j.spec().dtype()).findFirst().orElse(null);
-                if (dt != null && jobs.stream().filter(j -> !j.passthrough()).allMatch(j -> j.spec().dtype() == dt)) {
+                DType dt = jobs.stream()
+                        .filter(j -> !j.passthrough())
+                        .map(j -> j.spec().dtype())
+                        .findFirst()
+                        .orElse(null);
+                if (dt != null
+                        && jobs.stream()
+                                .filter(j -> !j.passthrough())
+                                .allMatch(j -> j.spec().dtype() == dt)) {
                     o.put("torch_dtype", dt.torchName());
                 }
                 if (plan.layers() >= 0) {
-                    o.put("num_hidden_layers", plan.layers()); // slices change the layer count (mergekit's _model_out_config)
+                    o.put(
+                            "num_hidden_layers",
+                            plan.layers()); // slices change the layer count (mergekit's _model_out_config)
                 }
                 if (plan.tokenizer() != null && plan.tokenizer().spec().buildsVocab()) {
                     o.put("vocab_size", plan.tokenizer().rows()); // mergekit's _update_config_vocab, padded
@@ -144,11 +174,21 @@ final class MergeOutput {
             }
             boolean random = method.parameters().containsKey("seed");
             Object given = spec.parameters().get("seed");
-            Long seed = !random ? null : seedOverride != null ? seedOverride
-                    : given == null ? Long.valueOf(42) : given instanceof Number n ? Long.valueOf(n.longValue()) : null;
-            Files.writeString(tmp.resolve("merge_config.yaml"), spec.toMergekitYaml(models,
-                    baseRef == null ? null : baseRef.display(), random,
-                    random && method.rescaleTrueIsDensity(), seed));
+            Long seed = !random
+                    ? null
+                    : seedOverride != null
+                            ? seedOverride
+                            : given == null
+                                    ? Long.valueOf(42)
+                                    : given instanceof Number n ? Long.valueOf(n.longValue()) : null;
+            Files.writeString(
+                    tmp.resolve("merge_config.yaml"),
+                    spec.toMergekitYaml(
+                            models,
+                            baseRef == null ? null : baseRef.display(),
+                            random,
+                            random && method.rescaleTrueIsDensity(),
+                            seed));
         } catch (IOException e) {
             throw failure(out, e, plan.outputBytes());
         } catch (PaftException e) {
@@ -171,12 +211,15 @@ final class MergeOutput {
         for (Throwable c = e; c != null; c = c.getCause()) {
             String m = String.valueOf(c.getMessage());
             if (m.contains("No space left on device") || m.contains("Disk quota exceeded")) {
-                return PaftException.badInput("no space left on " + fileSystemOf(out) + " while writing " + out
-                        + " (the merged model needs " + human(bytes) + "); free space or choose another --out; nothing was written", e);
+                return PaftException.badInput(
+                        "no space left on " + fileSystemOf(out) + " while writing " + out + " (the merged model needs "
+                                + human(bytes) + "); free space or choose another --out; nothing was written",
+                        e);
             }
             msg = m;
         }
-        return PaftException.badInput("cannot write the merged model to " + out + ": " + msg + "; nothing was written", e);
+        return PaftException.badInput(
+                "cannot write the merged model to " + out + ": " + msg + "; nothing was written", e);
     }
 
     /** Fails early (exit 3) when the output's file system has less usable space than the merged tensors need. */
@@ -191,8 +234,9 @@ final class MergeOutput {
         try {
             long free = Files.getFileStore(p).getUsableSpace();
             if (free < need) {
-                throw PaftException.badInput("no space left on " + fileSystemOf(out) + " for " + out + ": the merged model needs "
-                        + human(need) + ", " + human(free) + " free; free space or choose another --out; nothing was written");
+                throw PaftException.badInput("no space left on " + fileSystemOf(out) + " for " + out
+                        + ": the merged model needs " + human(need) + ", " + human(free)
+                        + " free; free space or choose another --out; nothing was written");
             }
         } catch (IOException ignored) {
             // no usable-space figure: the writes report a full disk
@@ -212,9 +256,8 @@ final class MergeOutput {
     }
 
     private static String human(long bytes) {
-        return bytes >= 1_000_000_000L ? String.format("%.1f GB", bytes / 1e9)
-                : bytes >= 1_000_000L ? String.format("%.1f MB", bytes / 1e6)
-                : String.format("%.1f KB", bytes / 1e3);
+        return bytes >= 1_000_000_000L
+                ? String.format("%.1f GB", bytes / 1e9)
+                : bytes >= 1_000_000L ? String.format("%.1f MB", bytes / 1e6) : String.format("%.1f KB", bytes / 1e3);
     }
-
 }

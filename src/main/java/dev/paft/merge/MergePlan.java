@@ -2,6 +2,7 @@ package dev.paft.merge;
 
 import dev.paft.errors.PaftException;
 import dev.paft.io.DType;
+import dev.paft.io.PeftAdapter;
 import dev.paft.io.TensorInfo;
 import dev.paft.io.TensorSpec;
 import dev.paft.io.TensorStore;
@@ -10,8 +11,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Consumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -32,15 +35,36 @@ import java.util.regex.Pattern;
  *     base), with {@code sources} and {@code inputRefs} in the same order
  * @param jobs one per output tensor, in the reference store's order
  */
-record MergePlan(MergeMethod method, MergeSpec spec, Long seed, MergeSource.Ref baseRef, TensorStore ref, boolean hasBase,
-                 MergeSource.Adapter baseLora, List<MergeSource> sources, List<MergeSpec.Input> inputs,
-                 List<MergeSource.Ref> inputRefs, List<Job> jobs, int layers, TokenizerMerge.Built tokenizer) implements AutoCloseable {
+record MergePlan(
+        MergeMethod method,
+        MergeSpec spec,
+        Long seed,
+        MergeSource.Ref baseRef,
+        TensorStore ref,
+        boolean hasBase,
+        MergeSource.Adapter baseLora,
+        List<MergeSource> sources,
+        List<MergeSpec.Input> inputs,
+        List<MergeSource.Ref> inputRefs,
+        List<Job> jobs,
+        int layers,
+        TokenizerMerge.Built tokenizer)
+        implements AutoCloseable {
     static final Pattern LAYER = Pattern.compile("(?:^|\\.)layers\\.(\\d+)\\.");
 
     /** A plan of whole models with the base's tokenizer and layer count. */
-    MergePlan(MergeMethod method, MergeSpec spec, Long seed, MergeSource.Ref baseRef, TensorStore ref, boolean hasBase,
-              MergeSource.Adapter baseLora, List<MergeSource> sources, List<MergeSpec.Input> inputs,
-              List<MergeSource.Ref> inputRefs, List<Job> jobs) {
+    MergePlan(
+            MergeMethod method,
+            MergeSpec spec,
+            Long seed,
+            MergeSource.Ref baseRef,
+            TensorStore ref,
+            boolean hasBase,
+            MergeSource.Adapter baseLora,
+            List<MergeSource> sources,
+            List<MergeSpec.Input> inputs,
+            List<MergeSource.Ref> inputRefs,
+            List<Job> jobs) {
         this(method, spec, seed, baseRef, ref, hasBase, baseLora, sources, inputs, inputRefs, jobs, -1, null);
     }
 
@@ -52,8 +76,17 @@ record MergePlan(MergeMethod method, MergeSpec spec, Long seed, MergeSource.Ref 
      * tensors ({@code inputNames}) and the base's ({@code baseSource}, {@code baseName}; -1: none).
      * {@code embed}: the rows are permuted into the merged vocabulary first ({@link TokenizerMerge}).
      */
-    record Job(TensorSpec spec, boolean passthrough, Params global, List<Params> perInput, long floatBytes,
-               int[] sourceIdx, String[] inputNames, int baseSource, String baseName, TokenizerMerge.Built embed) {
+    record Job(
+            TensorSpec spec,
+            boolean passthrough,
+            Params global,
+            List<Params> perInput,
+            long floatBytes,
+            int[] sourceIdx,
+            String[] inputNames,
+            int baseSource,
+            String baseName,
+            TokenizerMerge.Built embed) {
         Job(TensorSpec spec, boolean passthrough, Params global, List<Params> perInput, long floatBytes) {
             this(spec, passthrough, global, perInput, floatBytes, null, null, -1, null, null);
         }
@@ -83,8 +116,17 @@ record MergePlan(MergeMethod method, MergeSpec spec, Long seed, MergeSource.Ref 
             long perRow = spec.numel() / shape[0];
             shape[0] = rows;
             long inputs = perInput.size() + 1;
-            return new Job(new TensorSpec(spec.name(), spec.dtype(), shape), passthrough, global, perInput,
-                    4L * rows * perRow * (inputs + 1) + floatBytes, sourceIdx, inputNames, baseSource, baseName, b);
+            return new Job(
+                    new TensorSpec(spec.name(), spec.dtype(), shape),
+                    passthrough,
+                    global,
+                    perInput,
+                    4L * rows * perRow * (inputs + 1) + floatBytes,
+                    sourceIdx,
+                    inputNames,
+                    baseSource,
+                    baseName,
+                    b);
         }
     }
 
@@ -92,8 +134,14 @@ record MergePlan(MergeMethod method, MergeSpec spec, Long seed, MergeSource.Ref 
      * Plans a merge into {@code out}: resolves and opens the inputs, checks them, resolves every
      * tensor's parameters; logs the unlisted base and the parameters without effect.
      */
-    static MergePlan open(MergeSpec spec, MergeMethod method, MergeSource.Ref baseRef, Path out, DType outDtype,
-                          Long seed, Consumer<String> log) {
+    static MergePlan open(
+            MergeSpec spec,
+            MergeMethod method,
+            MergeSource.Ref baseRef,
+            Path out,
+            DType outDtype,
+            Long seed,
+            Consumer<String> log) {
         // inputs: for delta methods and slerp the base itself is not an input (its parameters have
         // no effect); linear merges a base not listed under models as one more input, as mergekit does
         List<String> noEffect = new ArrayList<>();
@@ -115,7 +163,7 @@ record MergePlan(MergeMethod method, MergeSpec spec, Long seed, MergeSource.Ref 
         int addedBase = -1;
         // a plain adapter directory as input is paft's own form (mergekit has no such input): there
         // the base is the adapters' base, not one more input
-        boolean adapterInputs = refs.stream().anyMatch(r -> r.lora() == null && dev.paft.io.PeftAdapter.isAdapterDir(r.model()));
+        boolean adapterInputs = refs.stream().anyMatch(r -> r.lora() == null && PeftAdapter.isAdapterDir(r.model()));
         if (method.baseIsAnInput() && baseRef != null && !baseListed && !adapterInputs) {
             addedBase = inputs.size();
             inputs.add(new MergeSpec.Input(spec.base(), Map.of()));
@@ -129,7 +177,8 @@ record MergePlan(MergeMethod method, MergeSpec spec, Long seed, MergeSource.Ref 
                 throw PaftException.usage("the output " + out + " is also an input");
             }
         }
-        if (baseRef != null && (samePath(baseRef.model(), out) || (baseRef.lora() != null && samePath(baseRef.lora(), out)))) {
+        if (baseRef != null
+                && (samePath(baseRef.model(), out) || (baseRef.lora() != null && samePath(baseRef.lora(), out)))) {
             throw PaftException.usage("the output " + out + " is the base model");
         }
         List<MergeSource> sources = new ArrayList<>();
@@ -141,15 +190,17 @@ record MergePlan(MergeMethod method, MergeSpec spec, Long seed, MergeSource.Ref 
             if (baseRef != null) {
                 Path baseDir = baseRef.model();
                 if (!Files.isDirectory(baseDir)) {
-                    throw PaftException.badInput(baseDir + ": base model not found (paft merge reads local directories)");
+                    throw PaftException.badInput(
+                            baseDir + ": base model not found (paft merge reads local directories)");
                 }
                 if (!Files.isRegularFile(baseDir.resolve("config.json"))) {
                     throw PaftException.badInput(baseDir + ": base model has no config.json");
                 }
                 base = TensorStore.openModel(baseDir);
                 if (baseRef.lora() != null) {
-                    if (!Files.isDirectory(baseRef.lora()) || !dev.paft.io.PeftAdapter.isAdapterDir(baseRef.lora())) {
-                        throw PaftException.badInput(baseRef.lora() + ": not a PEFT adapter directory (no adapter_config.json); in base_model "
+                    if (!Files.isDirectory(baseRef.lora()) || !PeftAdapter.isAdapterDir(baseRef.lora())) {
+                        throw PaftException.badInput(baseRef.lora()
+                                + ": not a PEFT adapter directory (no adapter_config.json); in base_model "
                                 + spec.base() + " the part after '+' must be one");
                     }
                     baseLora = MergeSource.Adapter.open(baseRef.lora());
@@ -166,7 +217,7 @@ record MergePlan(MergeMethod method, MergeSpec spec, Long seed, MergeSource.Ref 
             }
             TensorStore ref = base != null ? base : referenceStore(sources);
             boolean vocabMerge = spec.tokenizer() != null && spec.tokenizer().buildsVocab();
-            java.util.Set<String> embeds = vocabMerge ? embeddingNames(ref) : java.util.Set.of();
+            Set<String> embeds = vocabMerge ? embeddingNames(ref) : Set.of();
             for (MergeSource s : sources) {
                 s.validateAgainst(ref, embeds);
             }
@@ -175,12 +226,19 @@ record MergePlan(MergeMethod method, MergeSpec spec, Long seed, MergeSource.Ref 
             TokenizerMerge.Built tok = null;
             if (spec.tokenizer() != null) {
                 Map<String, Path> dirs = new LinkedHashMap<>();
-                String baseKey = baseRef != null ? baseRef.display() : refs.get(0).display();
-                dirs.put(baseKey, baseRef != null ? baseRef.model() : refs.get(0).model());
+                String baseKey =
+                        baseRef != null ? baseRef.display() : refs.get(0).display();
+                dirs.put(
+                        baseKey, baseRef != null ? baseRef.model() : refs.get(0).model());
                 for (MergeSource.Ref r : refs) {
                     dirs.putIfAbsent(r.display(), r.model());
                 }
-                tok = TokenizerMerge.build(spec.tokenizer(), baseKey, dirs, p -> spec.resolveRef(p, "tokenizer").display(), log);
+                tok = TokenizerMerge.build(
+                        spec.tokenizer(),
+                        baseKey,
+                        dirs,
+                        p -> spec.resolveRef(p, "tokenizer").display(),
+                        log);
                 if (vocabMerge) {
                     jobs = embedJobs(jobs, embeds, tok, log);
                 }
@@ -191,7 +249,8 @@ record MergePlan(MergeMethod method, MergeSpec spec, Long seed, MergeSource.Ref 
                         + " ignored, as mergekit ignores them: " + String.join(", ", noEffect));
             }
             ok = true;
-            return new MergePlan(method, spec, seed, baseRef, ref, base != null, baseLora, sources, inputs, refs, jobs, -1, tok);
+            return new MergePlan(
+                    method, spec, seed, baseRef, ref, base != null, baseLora, sources, inputs, refs, jobs, -1, tok);
         } finally {
             if (!ok) {
                 closeAll(sources, baseLora, base);
@@ -204,9 +263,9 @@ record MergePlan(MergeMethod method, MergeSpec spec, Long seed, MergeSource.Ref 
      * architecture files: {@code embed_tokens}, {@code lm_head}): here every tensor outside the layers
      * whose first dimension is the model's {@code vocab_size} (config.json), whatever the architecture.
      */
-    static java.util.Set<String> embeddingNames(TensorStore ref) {
+    static Set<String> embeddingNames(TensorStore ref) {
         int v = TokenizerMerge.configVocabSize(ref.dir());
-        java.util.Set<String> out = new java.util.LinkedHashSet<>();
+        Set<String> out = new LinkedHashSet<>();
         for (String n : ref.names()) {
             TensorInfo i = ref.info(n);
             if (!LAYER.matcher(n).find() && i.shape().length == 2 && i.dtype().isFloat() && i.shape()[0] == v) {
@@ -217,7 +276,7 @@ record MergePlan(MergeMethod method, MergeSpec spec, Long seed, MergeSource.Ref 
     }
 
     /** The jobs with the embedding tensors' rows permuted into the merged vocabulary (their shapes changed). */
-    static List<Job> embedJobs(List<Job> jobs, java.util.Set<String> embeds, TokenizerMerge.Built tok, Consumer<String> log) {
+    static List<Job> embedJobs(List<Job> jobs, Set<String> embeds, TokenizerMerge.Built tok, Consumer<String> log) {
         if (embeds.isEmpty()) {
             log.accept("warning: no embedding tensor found (a 2-D tensor outside the layers with vocab_size rows); "
                     + "the merged tokenizer is written but no rows are permuted");
@@ -249,7 +308,8 @@ record MergePlan(MergeMethod method, MergeSpec spec, Long seed, MergeSource.Ref 
 
     private static TensorStore referenceStore(List<MergeSource> sources) {
         MergeSource first = sources.get(0);
-        TensorStore store = first instanceof MergeSource.FullModel fm ? fm.store()
+        TensorStore store = first instanceof MergeSource.FullModel fm
+                ? fm.store()
                 : first instanceof MergeSource.LoraApplied la ? la.model().store() : null;
         if (store == null) {
             throw PaftException.usage(first.dir() + ": a LoRA adapter input needs a base model");
@@ -298,8 +358,15 @@ record MergePlan(MergeMethod method, MergeSpec spec, Long seed, MergeSource.Ref 
      *
      * @param addedBase index of the base appended as an input (linear), or -1
      */
-    static List<Job> resolve(MergeMethod method, MergeSpec spec, List<MergeSpec.Input> inputs, TensorStore ref,
-                          DType outDtype, Long seedOverride, List<String> noEffect, int addedBase) {
+    static List<Job> resolve(
+            MergeMethod method,
+            MergeSpec spec,
+            List<MergeSpec.Input> inputs,
+            TensorStore ref,
+            DType outDtype,
+            Long seedOverride,
+            List<String> noEffect,
+            int addedBase) {
         Map<String, Object> gdefs = method.parameters();
         Map<String, Object> tdefs = method.tensorParameters();
         // mergekit allows per-input parameters at the top level as their fallback
@@ -357,9 +424,14 @@ record MergePlan(MergeMethod method, MergeSpec spec, Long seed, MergeSource.Ref 
                     if (x == null) {
                         x = resolve(global.get(k), name, t);
                     }
-                    String hint = i != addedBase ? "" : " (the base model is not listed under models, so it is merged as an input, "
-                            + "as mergekit does: list it under models with a " + k + ", or set parameters." + k + ")";
-                    v.put(k, required(x != null ? x : e.getValue(), inputs.get(i).model() + ": " + k, name, hint));
+                    String hint = i != addedBase
+                            ? ""
+                            : " (the base model is not listed under models, so it is merged as an input, "
+                                    + "as mergekit does: list it under models with a " + k + ", or set parameters." + k
+                                    + ")";
+                    v.put(
+                            k,
+                            required(x != null ? x : e.getValue(), inputs.get(i).model() + ": " + k, name, hint));
                 }
                 ps.add(new Params(inputs.get(i).model() + " (tensor '" + name + "')", v));
             }
@@ -367,7 +439,8 @@ record MergePlan(MergeMethod method, MergeSpec spec, Long seed, MergeSource.Ref 
             DType dt = outDtype != null ? outDtype : info.dtype();
             long n = info.numel();
             if (n > Integer.MAX_VALUE - 8) {
-                throw PaftException.badInput(ref.dir() + ": tensor '" + name + "' has " + n + " elements, too many to merge in one array");
+                throw PaftException.badInput(
+                        ref.dir() + ": tensor '" + name + "' has " + n + " elements, too many to merge in one array");
             }
             // base + inputs (+ the method's scratch arrays); the result reuses an input array
             long floatBytes = 4L * n * (inputs.size() + 1 + method.scratchArrays());
@@ -382,8 +455,8 @@ record MergePlan(MergeMethod method, MergeSpec spec, Long seed, MergeSource.Ref 
 
     private static Object required(Object v, String where, String tensor, String hint) {
         if (v == null) {
-            throw PaftException.usage(where + " is required (no value for tensor '" + tensor + "': none given, or none of its "
-                    + "filters match, and no global parameters value)" + hint);
+            throw PaftException.usage(where + " is required (no value for tensor '" + tensor
+                    + "': none given, or none of its " + "filters match, and no global parameters value)" + hint);
         }
         return v;
     }

@@ -3,6 +3,7 @@ package dev.paft.merge;
 import dev.paft.errors.PaftException;
 import dev.paft.io.AtomicFiles;
 import dev.paft.io.DType;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.function.Consumer;
 
@@ -17,7 +18,7 @@ public final class MergeRunner {
     /** Run options. {@code memoryBudget}: bytes of float buffers in flight (0 = automatic). */
     public record Options(Path out, boolean overwrite, Long seed, long memoryBudget, Consumer<String> log) {
         public Options(Path out, boolean overwrite) {
-            this(out, overwrite, null, 0, s -> { });
+            this(out, overwrite, null, 0, s -> {});
         }
     }
 
@@ -33,19 +34,22 @@ public final class MergeRunner {
         MergeMethod method = MergeMethods.get(spec.method());
         Path out = opt.out().toAbsolutePath().normalize();
         AtomicFiles.checkWritable(out, opt.overwrite());
-        DType outDtype = spec.outDtype() != null ? DType.parseUser(spec.outDtype(), "out_dtype")
+        DType outDtype = spec.outDtype() != null
+                ? DType.parseUser(spec.outDtype(), "out_dtype")
                 : spec.dtype() != null ? DType.parseUser(spec.dtype(), "dtype") : null;
         if (spec.outDtype() != null && spec.dtype() != null) {
             DType.parseUser(spec.dtype(), "dtype");
         }
         long shardBytes = parseSize(spec.shardSize() == null ? "5GB" : spec.shardSize());
         MergeSource.Ref baseRef = spec.base() == null ? null : spec.resolveRef(spec.base(), "base_model");
-        if (method.needsBase() && baseRef == null
+        if (method.needsBase()
+                && baseRef == null
                 && (spec.slices() == null || spec.slices().slices().stream().anyMatch(x -> x.base() == null))) {
             throw PaftException.usage(method.name() + " needs a base model (base / base_model / --base)");
         }
         // 2. plan: inputs opened and checked, every tensor's parameters resolved
-        try (MergePlan plan = spec.slices() != null ? SlicePlan.open(spec, method, baseRef, out, outDtype, opt.seed(), opt.log())
+        try (MergePlan plan = spec.slices() != null
+                ? SlicePlan.open(spec, method, baseRef, out, outDtype, opt.seed(), opt.log())
                 : MergePlan.open(spec, method, baseRef, out, outDtype, opt.seed(), opt.log())) {
             long bytes = plan.outputBytes();
             MergeOutput.checkSpace(out, bytes);
@@ -58,7 +62,7 @@ public final class MergeRunner {
                 output.commit(plan, opt.overwrite());
                 ok = true;
                 return new Result(out, plan.jobs().size(), shards, bytes, (System.nanoTime() - t0) / 1e9);
-            } catch (java.io.UncheckedIOException e) {
+            } catch (UncheckedIOException e) {
                 throw MergeOutput.failure(out, e.getCause(), bytes);
             } finally {
                 if (!ok && output != null) {
@@ -72,8 +76,18 @@ public final class MergeRunner {
     public static long parseSize(String s) {
         String t = s.trim().toUpperCase().replace(" ", "");
         long mult = 1;
-        String[][] units = {{"KIB", "1024"}, {"MIB", "1048576"}, {"GIB", "1073741824"}, {"KB", "1000"},
-            {"MB", "1000000"}, {"GB", "1000000000"}, {"K", "1000"}, {"M", "1000000"}, {"G", "1000000000"}, {"B", "1"}};
+        String[][] units = {
+            {"KIB", "1024"},
+            {"MIB", "1048576"},
+            {"GIB", "1073741824"},
+            {"KB", "1000"},
+            {"MB", "1000000"},
+            {"GB", "1000000000"},
+            {"K", "1000"},
+            {"M", "1000000"},
+            {"G", "1000000000"},
+            {"B", "1"}
+        };
         for (String[] u : units) {
             if (t.endsWith(u[0])) {
                 mult = Long.parseLong(u[1]);

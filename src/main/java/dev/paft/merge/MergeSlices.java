@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 
 /**
  * mergekit's layer-range forms, as read from a mergekit YAML: {@code slices:} (each output slice
@@ -65,8 +66,10 @@ public record MergeSlices(List<Slice> slices, Map<String, Object> moduleParamete
                 throw PaftException.usage(w + " must be a mapping with 'sources'");
             }
             for (Object k : m.keySet()) {
-                if (!List.of("sources", "base_model", "parameters", "residual_weight").contains(String.valueOf(k))) {
-                    throw PaftException.usage(w + ": unknown key '" + k + "' (known: sources, base_model, parameters, residual_weight)");
+                if (!List.of("sources", "base_model", "parameters", "residual_weight")
+                        .contains(String.valueOf(k))) {
+                    throw PaftException.usage(
+                            w + ": unknown key '" + k + "' (known: sources, base_model, parameters, residual_weight)");
                 }
             }
             if (!(m.get("sources") instanceof List<?> srcs) || srcs.isEmpty()) {
@@ -80,7 +83,8 @@ public record MergeSlices(List<Slice> slices, Map<String, Object> moduleParamete
                 }
                 for (Object k : sm.keySet()) {
                     if (!List.of("model", "layer_range", "parameters").contains(String.valueOf(k))) {
-                        throw PaftException.usage(ws + ": unknown key '" + k + "' (known: model, layer_range, parameters)");
+                        throw PaftException.usage(
+                                ws + ": unknown key '" + k + "' (known: model, layer_range, parameters)");
                     }
                 }
                 if (!(sm.get("model") instanceof String model) || model.isBlank()) {
@@ -92,9 +96,11 @@ public record MergeSlices(List<Slice> slices, Map<String, Object> moduleParamete
             int len = sources.get(0).end() - sources.get(0).start();
             for (Source s : sources) {
                 if (s.end() - s.start() != len) {
-                    throw PaftException.usage(w + ": all sources of a slice must have the same number of layers (layer_range "
-                            + "[" + sources.get(0).start() + ", " + sources.get(0).end() + "] has " + len + ", " + s.model() + "'s ["
-                            + s.start() + ", " + s.end() + "] has " + (s.end() - s.start()) + ")");
+                    throw PaftException.usage(
+                            w + ": all sources of a slice must have the same number of layers (layer_range "
+                                    + "[" + sources.get(0).start() + ", "
+                                    + sources.get(0).end() + "] has " + len + ", " + s.model() + "'s ["
+                                    + s.start() + ", " + s.end() + "] has " + (s.end() - s.start()) + ")");
                 }
             }
             Object b = m.get("base_model");
@@ -110,19 +116,22 @@ public record MergeSlices(List<Slice> slices, Map<String, Object> moduleParamete
     @SuppressWarnings("unchecked")
     static MergeSlices parseModules(Object raw, String where) {
         if (!(raw instanceof Map<?, ?> mods) || mods.isEmpty()) {
-            throw PaftException.usage(where + ": 'modules' must be a mapping of module name to {slices or models, parameters}");
+            throw PaftException.usage(
+                    where + ": 'modules' must be a mapping of module name to {slices or models, parameters}");
         }
         if (mods.size() != 1) {
             throw PaftException.usage(where + ": 'modules' names " + mods.size() + " modules " + mods.keySet()
-                    + "; paft merges single-module models (text decoders), whose one module mergekit calls '" + DEFAULT_MODULE
+                    + "; paft merges single-module models (text decoders), whose one module mergekit calls '"
+                    + DEFAULT_MODULE
                     + "' (multi-module vision-language architectures are not supported)");
         }
         var e = mods.entrySet().iterator().next();
         String name = String.valueOf(e.getKey());
         String w = where + ": modules." + name;
         if (!DEFAULT_MODULE.equals(name)) {
-            throw PaftException.usage(w + ": unknown module '" + name + "'; a single-module model (every text decoder) has the one module '"
-                    + DEFAULT_MODULE + "' (multi-module vision-language architectures are not supported)");
+            throw PaftException.usage(w + ": unknown module '" + name
+                    + "'; a single-module model (every text decoder) has the one module '" + DEFAULT_MODULE
+                    + "' (multi-module vision-language architectures are not supported)");
         }
         if (!(e.getValue() instanceof Map<?, ?> m)) {
             throw PaftException.usage(w + " must be a mapping with 'slices' or 'models'");
@@ -161,11 +170,16 @@ public record MergeSlices(List<Slice> slices, Map<String, Object> moduleParamete
     }
 
     private static int[] layerRange(Object raw, String where) {
-        if (!(raw instanceof List<?> l) || l.size() != 2 || !(l.get(0) instanceof Integer a) || !(l.get(1) instanceof Integer b)) {
-            throw PaftException.usage(where + ".layer_range must be [start, end] (two integers, end exclusive), got " + raw);
+        if (!(raw instanceof List<?> l)
+                || l.size() != 2
+                || !(l.get(0) instanceof Integer a)
+                || !(l.get(1) instanceof Integer b)) {
+            throw PaftException.usage(
+                    where + ".layer_range must be [start, end] (two integers, end exclusive), got " + raw);
         }
         if (a < 0 || b <= a) {
-            throw PaftException.usage(where + ".layer_range [" + a + ", " + b + "] is empty or negative (end is exclusive: [0, 2] is layers 0 and 1)");
+            throw PaftException.usage(where + ".layer_range [" + a + ", " + b
+                    + "] is empty or negative (end is exclusive: [0, 2] is layers 0 and 1)");
         }
         return new int[] {a, b};
     }
@@ -182,7 +196,7 @@ public record MergeSlices(List<Slice> slices, Map<String, Object> moduleParamete
     }
 
     /** As mergekit YAML ({@code slices:} or {@code modules:}), with model paths as {@code paths} maps them. */
-    Map<String, Object> toYaml(java.util.function.Function<String, String> paths) {
+    Map<String, Object> toYaml(Function<String, String> paths) {
         List<Object> sl = new ArrayList<>();
         for (Slice s : slices) {
             Map<String, Object> so = new LinkedHashMap<>();

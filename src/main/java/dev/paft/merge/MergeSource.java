@@ -61,7 +61,8 @@ public sealed interface MergeSource extends AutoCloseable {
 
         /** The same model (and the same adapter, or none on both). */
         boolean sameAs(Ref o) {
-            return o != null && MergePlan.samePath(model, o.model)
+            return o != null
+                    && MergePlan.samePath(model, o.model)
                     && (lora == null ? o.lora == null : o.lora != null && MergePlan.samePath(lora, o.lora));
         }
     }
@@ -77,7 +78,8 @@ public sealed interface MergeSource extends AutoCloseable {
     /** Opens a directory as an adapter (has adapter_config.json) or a model. */
     static MergeSource open(Path dir) {
         if (!Files.isDirectory(dir)) {
-            throw PaftException.badInput(dir + ": input not found (paft merge reads local directories; download models first)");
+            throw PaftException.badInput(
+                    dir + ": input not found (paft merge reads local directories; download models first)");
         }
         return PeftAdapter.isAdapterDir(dir) ? Adapter.open(dir) : new FullModel(dir, TensorStore.openModel(dir));
     }
@@ -98,7 +100,9 @@ public sealed interface MergeSource extends AutoCloseable {
                 }
                 TensorInfo a = ref.info(n);
                 TensorInfo b = store.info(n);
-                boolean rowsOnly = rowsMayDiffer.contains(n) && a.shape().length == 2 && b.shape().length == 2
+                boolean rowsOnly = rowsMayDiffer.contains(n)
+                        && a.shape().length == 2
+                        && b.shape().length == 2
                         && a.shape()[1] == b.shape()[1];
                 if (!rowsOnly && !Arrays.equals(a.shape(), b.shape())) {
                     throw PaftException.badInput(dir + ": tensor '" + n + "' has shape " + b.shapeString() + " but "
@@ -107,8 +111,9 @@ public sealed interface MergeSource extends AutoCloseable {
             }
             mine.removeAll(ref.names());
             if (!mine.isEmpty()) {
-                throw PaftException.badInput(dir + ": tensor '" + mine.iterator().next() + "' is not in " + ref.dir()
-                        + " (" + mine.size() + " extra tensors; models must have the same architecture)");
+                throw PaftException.badInput(
+                        dir + ": tensor '" + mine.iterator().next() + "' is not in " + ref.dir() + " (" + mine.size()
+                                + " extra tensors; models must have the same architecture)");
             }
         }
 
@@ -169,7 +174,8 @@ public sealed interface MergeSource extends AutoCloseable {
                 }
                 for (String m : modules) {
                     if (!store.contains(PeftAdapter.key(m, "B"))) {
-                        throw PaftException.badInput(dir + ": '" + PeftAdapter.key(m, "A") + "' has no matching lora_B");
+                        throw PaftException.badInput(
+                                dir + ": '" + PeftAdapter.key(m, "A") + "' has no matching lora_B");
                     }
                 }
                 if (modules.isEmpty()) {
@@ -194,9 +200,16 @@ public sealed interface MergeSource extends AutoCloseable {
                 long[] w = ref.info(target).shape();
                 long[] a = store.info(PeftAdapter.key(m, "A")).shape();
                 long[] b = store.info(PeftAdapter.key(m, "B")).shape();
-                if (w.length != 2 || a.length != 2 || b.length != 2 || a[0] != r || b[1] != r || b[0] != w[0] || a[1] != w[1]) {
-                    throw PaftException.badInput(dir + ": module '" + m + "': lora_A " + Arrays.toString(a) + " and lora_B "
-                            + Arrays.toString(b) + " do not fit r = " + r + " and the base weight " + Arrays.toString(w));
+                if (w.length != 2
+                        || a.length != 2
+                        || b.length != 2
+                        || a[0] != r
+                        || b[1] != r
+                        || b[0] != w[0]
+                        || a[1] != w[1]) {
+                    throw PaftException.badInput(dir + ": module '" + m + "': lora_A " + Arrays.toString(a)
+                            + " and lora_B " + Arrays.toString(b) + " do not fit r = " + r + " and the base weight "
+                            + Arrays.toString(w));
                 }
             }
         }
@@ -227,8 +240,10 @@ public sealed interface MergeSource extends AutoCloseable {
             if (module == null || !modules.contains(module)) {
                 return false;
             }
-            float[] d = PeftAdapter.delta(new PeftAdapter.LoraPair(store.read(PeftAdapter.key(module, "A")),
-                    store.read(PeftAdapter.key(module, "B"))), config.scaling(module));
+            float[] d = PeftAdapter.delta(
+                    new PeftAdapter.LoraPair(
+                            store.read(PeftAdapter.key(module, "A")), store.read(PeftAdapter.key(module, "B"))),
+                    config.scaling(module));
             for (int j = 0; j < d.length; j++) {
                 target[j] += d[j];
             }
@@ -250,13 +265,17 @@ public sealed interface MergeSource extends AutoCloseable {
     record LoraApplied(Path dir, FullModel model, Adapter lora, String label) implements MergeSource {
         static LoraApplied open(Ref ref) {
             if (!Files.isDirectory(ref.model())) {
-                throw PaftException.badInput(ref.model() + ": model of '" + ref.display() + "' not found (MODEL+LORA: a model directory, '+', a PEFT adapter directory)");
+                throw PaftException.badInput(ref.model() + ": model of '" + ref.display()
+                        + "' not found (MODEL+LORA: a model directory, '+', a PEFT adapter directory)");
             }
             if (PeftAdapter.isAdapterDir(ref.model())) {
-                throw PaftException.badInput(ref.model() + ": is a PEFT adapter, but in MODEL+LORA the part before '+' must be a model directory");
+                throw PaftException.badInput(ref.model()
+                        + ": is a PEFT adapter, but in MODEL+LORA the part before '+' must be a model directory");
             }
             if (!Files.isDirectory(ref.lora()) || !PeftAdapter.isAdapterDir(ref.lora())) {
-                throw PaftException.badInput(ref.lora() + ": not a PEFT adapter directory (no adapter_config.json); in MODEL+LORA the part after '+' must be one");
+                throw PaftException.badInput(
+                        ref.lora()
+                                + ": not a PEFT adapter directory (no adapter_config.json); in MODEL+LORA the part after '+' must be one");
             }
             FullModel m = new FullModel(ref.model(), TensorStore.openModel(ref.model()));
             try {

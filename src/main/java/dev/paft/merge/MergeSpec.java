@@ -3,6 +3,7 @@ package dev.paft.merge;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.paft.config.MergeConfig;
 import dev.paft.errors.PaftException;
+import dev.paft.io.DType;
 import dev.paft.io.Mappers;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -12,31 +13,60 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.UnaryOperator;
 
 /**
  * One merge, whatever way it came in (paft YAML {@code merge:} section, mergekit YAML, flags):
  * method, base, inputs with their raw parameter settings, global parameters, dtypes, shard size.
  * Relative paths resolve against the working directory, then against {@code relativeTo}.
  */
-public record MergeSpec(String method, String base, List<Input> models, Map<String, Object> parameters,
-                        String dtype, String outDtype, String shardSize, Path relativeTo, MergeSlices slices,
-                        TokenizerMerge.Spec tokenizer) {
+public record MergeSpec(
+        String method,
+        String base,
+        List<Input> models,
+        Map<String, Object> parameters,
+        String dtype,
+        String outDtype,
+        String shardSize,
+        Path relativeTo,
+        MergeSlices slices,
+        TokenizerMerge.Spec tokenizer) {
 
     /** A merge of whole models ({@code models:}), the base's tokenizer copied. */
-    public MergeSpec(String method, String base, List<Input> models, Map<String, Object> parameters,
-                     String dtype, String outDtype, String shardSize, Path relativeTo) {
+    public MergeSpec(
+            String method,
+            String base,
+            List<Input> models,
+            Map<String, Object> parameters,
+            String dtype,
+            String outDtype,
+            String shardSize,
+            Path relativeTo) {
         this(method, base, models, parameters, dtype, outDtype, shardSize, relativeTo, null, null);
     }
 
     /** This spec with the command line's overrides; the layout ({@code slices}, {@code modules}) and tokenizer kept. */
-    public MergeSpec withFlags(String method, String base, List<Input> models, Map<String, Object> parameters,
-                               String dtype, String outDtype, String shardSize) {
+    public MergeSpec withFlags(
+            String method,
+            String base,
+            List<Input> models,
+            Map<String, Object> parameters,
+            String dtype,
+            String outDtype,
+            String shardSize) {
         if (slices != null && !models.isEmpty() && models != this.models) {
             throw PaftException.usage("--model replaces a config's 'models', but this config has "
                     + (slices.module() == null ? "'slices'" : "'modules'") + "; edit the config instead");
         }
-        return toBuilder().method(method).base(base).inputs(models).parameters(parameters).dtype(dtype).outDtype(outDtype)
-                .shardSize(shardSize).build();
+        return toBuilder()
+                .method(method)
+                .base(base)
+                .inputs(models)
+                .parameters(parameters)
+                .dtype(dtype)
+                .outDtype(outDtype)
+                .shardSize(shardSize)
+                .build();
     }
 
     /** Every model the merge names (models, slice sources), not the base; for output checks and counts. */
@@ -62,8 +92,17 @@ public record MergeSpec(String method, String base, List<Input> models, Map<Stri
 
     /** A builder holding this spec's values, to change some of them. */
     public Builder toBuilder() {
-        return new Builder().method(method).base(base).inputs(models).parameters(parameters).dtype(dtype).outDtype(outDtype)
-                .shardSize(shardSize).relativeTo(relativeTo).slices(slices).tokenizer(tokenizer);
+        return new Builder()
+                .method(method)
+                .base(base)
+                .inputs(models)
+                .parameters(parameters)
+                .dtype(dtype)
+                .outDtype(outDtype)
+                .shardSize(shardSize)
+                .relativeTo(relativeTo)
+                .slices(slices)
+                .tokenizer(tokenizer);
     }
 
     /** Named construction of a {@link MergeSpec}; see {@link #builder}. */
@@ -149,15 +188,36 @@ public record MergeSpec(String method, String base, List<Input> models, Map<Stri
         }
 
         public MergeSpec build() {
-            return new MergeSpec(method, base, List.copyOf(models), parameters, dtype, outDtype, shardSize, relativeTo,
-                    slices, tokenizer);
+            return new MergeSpec(
+                    method,
+                    base,
+                    List.copyOf(models),
+                    parameters,
+                    dtype,
+                    outDtype,
+                    shardSize,
+                    relativeTo,
+                    slices,
+                    tokenizer);
         }
     }
 
     static final ObjectMapper YAML = Mappers.yamlWriter();
 
-    private static final Set<String> MERGEKIT_KEYS = Set.of("merge_method", "base_model", "models", "parameters",
-            "dtype", "out_dtype", "tokenizer_source", "slices", "modules", "tokenizer", "chat_template", "name", "paft_parameters");
+    private static final Set<String> MERGEKIT_KEYS = Set.of(
+            "merge_method",
+            "base_model",
+            "models",
+            "parameters",
+            "dtype",
+            "out_dtype",
+            "tokenizer_source",
+            "slices",
+            "modules",
+            "tokenizer",
+            "chat_template",
+            "name",
+            "paft_parameters");
 
     /**
      * The key, at the top level and in a {@code models} entry, holding paft-only parameter values
@@ -172,8 +232,13 @@ public record MergeSpec(String method, String base, List<Input> models, Map<Stri
 
     /** From the paft config's {@code merge:} section. */
     public static MergeSpec fromPaft(MergeConfig c, Path configFile) {
-        Builder b = builder(c.method(), c.base()).parameters(c.parameters()).dtype(c.dtype()).outDtype(c.outDtype())
-                .shardSize(c.shardSize()).relativeTo(configFile == null ? null : configFile.toAbsolutePath().getParent());
+        Builder b = builder(c.method(), c.base())
+                .parameters(c.parameters())
+                .dtype(c.dtype())
+                .outDtype(c.outDtype())
+                .shardSize(c.shardSize())
+                .relativeTo(
+                        configFile == null ? null : configFile.toAbsolutePath().getParent());
         if (c.models() != null) {
             for (MergeConfig.MergeInput m : c.models()) {
                 b.input(m.model(), m.parameters() == null ? Map.of() : m.parameters());
@@ -203,7 +268,8 @@ public record MergeSpec(String method, String base, List<Input> models, Map<Stri
             }
             return (Map<String, Object>) o;
         } catch (IOException e) {
-            throw PaftException.usage(file + ": cannot parse: " + e.getMessage().lines().findFirst().orElse(""));
+            throw PaftException.usage(file + ": cannot parse: "
+                    + e.getMessage().lines().findFirst().orElse(""));
         }
     }
 
@@ -213,13 +279,17 @@ public record MergeSpec(String method, String base, List<Input> models, Map<Stri
         Map<String, Object> m = readMap(file);
         for (String k : m.keySet()) {
             if (!MERGEKIT_KEYS.contains(k)) {
-                throw PaftException.usage(file + ": unknown mergekit key '" + k + "' (known: merge_method, base_model, models, slices, modules, "
+                throw PaftException.usage(file + ": unknown mergekit key '" + k
+                        + "' (known: merge_method, base_model, models, slices, modules, "
                         + "parameters, dtype, out_dtype, tokenizer_source, tokenizer, chat_template)");
             }
         }
-        int forms = (m.get("models") != null ? 1 : 0) + (m.get("slices") != null ? 1 : 0) + (m.get("modules") != null ? 1 : 0);
+        int forms = (m.get("models") != null ? 1 : 0)
+                + (m.get("slices") != null ? 1 : 0)
+                + (m.get("modules") != null ? 1 : 0);
         if (forms > 1) {
-            throw PaftException.usage(file + ": give exactly one of 'models', 'slices' or 'modules' (as mergekit requires)");
+            throw PaftException.usage(
+                    file + ": give exactly one of 'models', 'slices' or 'modules' (as mergekit requires)");
         }
         MergeSlices layout = null;
         if (m.get("slices") != null) {
@@ -228,7 +298,9 @@ public record MergeSpec(String method, String base, List<Input> models, Map<Stri
             layout = MergeSlices.parseModules(m.get("modules"), file.toString());
         }
         TokenizerMerge.Spec tok = TokenizerMerge.parse(m, file.toString());
-        Builder b = builder(str(m.get("merge_method")), str(m.get("base_model"))).slices(layout).tokenizer(tok);
+        Builder b = builder(str(m.get("merge_method")), str(m.get("base_model")))
+                .slices(layout)
+                .tokenizer(tok);
         Object models = m.get("models");
         if (models != null && !(models instanceof List)) {
             throw PaftException.usage(file + ": 'models' must be a list of {model, parameters}");
@@ -242,8 +314,8 @@ public record MergeSpec(String method, String base, List<Input> models, Map<Stri
                 Map<String, Object> em = (Map<String, Object>) e;
                 for (String k : em.keySet()) {
                     if (!k.equals("model") && !k.equals("parameters") && !k.equals(PAFT_PARAMETERS)) {
-                        throw PaftException.usage(file + ": models[" + i + "]: unknown key '" + k + "' (known: model, parameters, "
-                                + PAFT_PARAMETERS + ")");
+                        throw PaftException.usage(file + ": models[" + i + "]: unknown key '" + k
+                                + "' (known: model, parameters, " + PAFT_PARAMETERS + ")");
                     }
                 }
                 if (!(em.get("model") instanceof String s)) {
@@ -253,8 +325,11 @@ public record MergeSpec(String method, String base, List<Input> models, Map<Stri
                 i++;
             }
         }
-        return b.parameters(overlay(m.get("parameters"), m.get(PAFT_PARAMETERS), file.toString())).dtype(dtypeName(m.get("dtype")))
-                .outDtype(dtypeName(m.get("out_dtype"))).relativeTo(file.toAbsolutePath().getParent()).build();
+        return b.parameters(overlay(m.get("parameters"), m.get(PAFT_PARAMETERS), file.toString()))
+                .dtype(dtypeName(m.get("dtype")))
+                .outDtype(dtypeName(m.get("out_dtype")))
+                .relativeTo(file.toAbsolutePath().getParent())
+                .build();
     }
 
     /** {@code parameters} with {@code paft_parameters} laid over it (each a mapping or absent). */
@@ -308,8 +383,8 @@ public record MergeSpec(String method, String base, List<Input> models, Map<Stri
      * {@code rescale: true} is 1/density (DARE), recorded under paft_parameters (della's is
      * mergekit's L1, written as it is).
      */
-    public String toMergekitYaml(List<String> resolvedModels, String resolvedBase, boolean random, boolean densityRescale,
-                                 Long seed) {
+    public String toMergekitYaml(
+            List<String> resolvedModels, String resolvedBase, boolean random, boolean densityRescale, Long seed) {
         Map<String, Object> root = new LinkedHashMap<>();
         List<Object> ms = new ArrayList<>();
         for (int i = 0; i < models.size(); i++) {
@@ -361,10 +436,10 @@ public record MergeSpec(String method, String base, List<Input> models, Map<Stri
             root.put("parameters", mk);
         }
         if (dtype != null) {
-            root.put("dtype", dev.paft.io.DType.parseUser(dtype, "dtype").torchName());
+            root.put("dtype", DType.parseUser(dtype, "dtype").torchName());
         }
         if (outDtype != null) {
-            root.put("out_dtype", dev.paft.io.DType.parseUser(outDtype, "out_dtype").torchName());
+            root.put("out_dtype", DType.parseUser(outDtype, "out_dtype").torchName());
         }
         if (tokenizer != null) {
             root.putAll(tokenizerYaml());
@@ -374,7 +449,8 @@ public record MergeSpec(String method, String base, List<Input> models, Map<Stri
         }
         try {
             return "# Written by paft merge; run again with: paft merge merge_config.yaml OUT_DIR (or mergekit-yaml;\n"
-                    + "# mergekit ignores " + PAFT_PARAMETERS + ", the values it has no spelling for)\n" + YAML.writeValueAsString(root);
+                    + "# mergekit ignores " + PAFT_PARAMETERS + ", the values it has no spelling for)\n"
+                    + YAML.writeValueAsString(root);
         } catch (IOException e) {
             throw new IllegalStateException(e);
         }
@@ -383,7 +459,9 @@ public record MergeSpec(String method, String base, List<Input> models, Map<Stri
     /** {@code tokenizer} (its source, tokens and padding, model paths made absolute) and {@code chat_template}. */
     private Map<String, Object> tokenizerYaml() {
         Map<String, Object> out = new LinkedHashMap<>();
-        java.util.function.UnaryOperator<String> abs = p -> p.equals("base") || p.equals("union") ? p : resolveRef(p, "tokenizer").display();
+        UnaryOperator<String> abs = p -> p.equals("base") || p.equals("union")
+                ? p
+                : resolveRef(p, "tokenizer").display();
         if (tokenizer.source() != null) {
             Map<String, Object> t = new LinkedHashMap<>();
             t.put("source", abs.apply(tokenizer.source()));
@@ -405,7 +483,7 @@ public record MergeSpec(String method, String base, List<Input> models, Map<Stri
                             }
                             e.put("source", s);
                         }
-                        default -> { }
+                        default -> {}
                     }
                     if (v.force()) {
                         e.put("force", true);
@@ -451,7 +529,8 @@ public record MergeSpec(String method, String base, List<Input> models, Map<Stri
         }
         String[] parts = p.split("\\+", -1);
         if (parts.length != 2 || parts[0].isBlank() || parts[1].isBlank()) {
-            throw PaftException.usage(what + ": '" + p + "' is not a directory, nor MODEL+LORA (one '+' between a model and a PEFT adapter directory)");
+            throw PaftException.usage(what + ": '" + p
+                    + "' is not a directory, nor MODEL+LORA (one '+' between a model and a PEFT adapter directory)");
         }
         return new MergeSource.Ref(resolve(parts[0].trim(), what), resolve(parts[1].trim(), what));
     }

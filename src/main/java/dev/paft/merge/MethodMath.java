@@ -40,7 +40,8 @@ final class MethodMath {
     static int integer(Params p, String k, int min, int max) {
         double v = p.number(k);
         if (v != Math.rint(v) || v < min || v > max) {
-            throw PaftException.usage(p.where() + ": " + k + " must be an integer in [" + min + ", " + max + "] (got " + v + ")");
+            throw PaftException.usage(
+                    p.where() + ": " + k + " must be an integer in [" + min + ", " + max + "] (got " + v + ")");
         }
         return (int) v;
     }

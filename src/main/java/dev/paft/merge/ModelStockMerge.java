@@ -1,6 +1,7 @@
 package dev.paft.merge;
 
 import dev.paft.errors.PaftException;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -38,7 +39,8 @@ public final class ModelStockMerge implements MergeMethod {
     @Override
     public void validateInputs(int inputs) {
         if (inputs < 2) {
-            throw PaftException.usage("model_stock needs at least two models besides the base model (got " + inputs + ")");
+            throw PaftException.usage(
+                    "model_stock needs at least two models besides the base model (got " + inputs + ")");
         }
     }
 
@@ -57,7 +59,8 @@ public final class ModelStockMerge implements MergeMethod {
         float[] w0 = t.base();
         float[][] ws = t.inputs();
         int n = ws.length;
-        MethodMath.Lines lines = t.global().bool("filter_wise") ? MethodMath.Lines.lastDim(t.shape(), w0.length)
+        MethodMath.Lines lines = t.global().bool("filter_wise")
+                ? MethodMath.Lines.lastDim(t.shape(), w0.length)
                 : MethodMath.Lines.flat(w0.length);
         double[][] gram = new double[n][n];
         float[] o = new float[n];
@@ -65,7 +68,7 @@ public final class ModelStockMerge implements MergeMethod {
             int start = lines.start(v);
             int end = start + lines.length();
             for (double[] g : gram) {
-                java.util.Arrays.fill(g, 0);
+                Arrays.fill(g, 0);
             }
             // 1. the Gram matrix of the offsets o_i = w_i - w0 (float32 differences, double sums)
             for (int j = start; j < end; j++) {

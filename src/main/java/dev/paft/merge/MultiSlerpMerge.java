@@ -46,7 +46,8 @@ public final class MultiSlerpMerge implements MergeMethod {
             sum += ParamChecks.finite(p, "weight");
         }
         if (global.bool("normalize_weights") && perInput.size() > 1 && sum == 0) {
-            throw PaftException.usage("multislerp with normalize_weights: the weights of " + global.where() + " sum to 0");
+            throw PaftException.usage(
+                    "multislerp with normalize_weights: the weights of " + global.where() + " sum to 0");
         }
     }
 
@@ -122,8 +123,9 @@ public final class MultiSlerpMerge implements MergeMethod {
                 }
                 return x[0];
             }
-            throw PaftException.usage("multislerp: tensor '" + t.name() + "': the weighted sum of the inputs' directions is zero "
-                    + "(antipodal inputs with balancing weights); use other weights");
+            throw PaftException.usage(
+                    "multislerp: tensor '" + t.name() + "': the weighted sum of the inputs' directions is zero "
+                            + "(antipodal inputs with balancing weights); use other weights");
         }
         float fmn = (float) mn;
         // 3. tangent vectors at the normalized mean m/|m|, their weighted sum g and its norm

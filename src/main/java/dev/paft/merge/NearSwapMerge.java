@@ -37,7 +37,8 @@ public final class NearSwapMerge implements MergeMethod {
     @Override
     public void validateInputs(int inputs) {
         if (inputs != 1) {
-            throw PaftException.usage("nearswap needs exactly two models: the base and one other (got the base and " + inputs + ")");
+            throw PaftException.usage(
+                    "nearswap needs exactly two models: the base and one other (got the base and " + inputs + ")");
         }
     }
 

@@ -49,8 +49,9 @@ public final class NuSlerpMerge implements MergeMethod {
     @Override
     public void validateInputs(int inputs) {
         if (inputs != 2) {
-            throw PaftException.usage("nuslerp needs exactly two models besides an optional base_model, which must not be one of them (got "
-                    + inputs + ")");
+            throw PaftException.usage(
+                    "nuslerp needs exactly two models besides an optional base_model, which must not be one of them (got "
+                            + inputs + ")");
         }
     }
 
@@ -77,9 +78,11 @@ public final class NuSlerpMerge implements MergeMethod {
             MethodMath.subtract(v1, base);
         }
         int n = v0.length;
-        MethodMath.Lines lines = t.global().bool("nuslerp_flatten") ? MethodMath.Lines.flat(n)
-                : t.global().bool("nuslerp_row_wise") ? MethodMath.Lines.firstDim(t.shape(), n)
-                : MethodMath.Lines.lastDim(t.shape(), n);
+        MethodMath.Lines lines = t.global().bool("nuslerp_flatten")
+                ? MethodMath.Lines.flat(n)
+                : t.global().bool("nuslerp_row_wise")
+                        ? MethodMath.Lines.firstDim(t.shape(), n)
+                        : MethodMath.Lines.lastDim(t.shape(), n);
         for (int v = 0; v < lines.count(); v++) {
             slerpLine(tt, v0, v1, lines.start(v), lines.length(), lines.stride());
         }

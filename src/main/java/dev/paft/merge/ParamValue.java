@@ -77,10 +77,14 @@ public sealed interface ParamValue {
         }
         if (raw instanceof List<?> list) {
             if (list.isEmpty()) {
-                throw PaftException.usage(where + ": an empty list is not a valid value (use a number, a gradient list of numbers, or a list of {filter, value})");
+                throw PaftException.usage(
+                        where
+                                + ": an empty list is not a valid value (use a number, a gradient list of numbers, or a list of {filter, value})");
             }
             if (list.stream().allMatch(x -> x instanceof Number)) {
-                return new Gradient(list.stream().mapToDouble(x -> ((Number) x).doubleValue()).toArray());
+                return new Gradient(list.stream()
+                        .mapToDouble(x -> ((Number) x).doubleValue())
+                        .toArray());
             }
             if (list.stream().allMatch(x -> x instanceof Boolean || x instanceof String)) {
                 return new Steps(List.copyOf(new ArrayList<Object>(list)));
@@ -91,18 +95,22 @@ public sealed interface ParamValue {
                     Map<?, ?> m = (Map<?, ?>) list.get(i);
                     for (Object k : m.keySet()) {
                         if (!"filter".equals(k) && !"value".equals(k)) {
-                            throw PaftException.usage(where + "[" + i + "]: unknown key '" + k + "' (expected filter, value)");
+                            throw PaftException.usage(
+                                    where + "[" + i + "]: unknown key '" + k + "' (expected filter, value)");
                         }
                     }
                     if (!m.containsKey("value")) {
                         throw PaftException.usage(where + "[" + i + "]: missing 'value'");
                     }
                     Object f = m.get("filter");
-                    cs.add(new Condition(f == null ? null : f.toString(), parse(m.get("value"), where + "[" + i + "].value")));
+                    cs.add(new Condition(
+                            f == null ? null : f.toString(), parse(m.get("value"), where + "[" + i + "].value")));
                 }
                 return new Filtered(List.copyOf(cs));
             }
-            throw PaftException.usage(where + ": a list must be all numbers (a layer gradient), all true/false or strings, or all {filter, value} entries, got " + raw);
+            throw PaftException.usage(where
+                    + ": a list must be all numbers (a layer gradient), all true/false or strings, or all {filter, value} entries, got "
+                    + raw);
         }
         throw PaftException.usage(where + ": unsupported value " + raw);
     }

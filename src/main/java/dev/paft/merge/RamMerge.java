@@ -1,6 +1,7 @@
 package dev.paft.merge;
 
 import dev.paft.errors.PaftException;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -79,7 +80,7 @@ public final class RamMerge implements MergeMethod {
             MethodMath.requireFinite(d[i], i); // |NaN| > epsilon is false: it would be dropped silently
         }
         float[] lambda = new float[n];
-        java.util.Arrays.fill(lambda, 1f);
+        Arrays.fill(lambda, 1f);
         if (plus) {
             // per input: how many of its active elements are shared, how many unique
             long[] shared = new long[n];

@@ -1,6 +1,7 @@
 package dev.paft.merge;
 
 import dev.paft.errors.PaftException;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -119,9 +120,9 @@ public final class SceMerge implements MergeMethod {
                 System.arraycopy(d[i], lo, blk[i], 0, m);
             }
             System.arraycopy(base, lo, out, 0, m);
-            java.util.Arrays.fill(vote, 0, m, 0f);
-            java.util.Arrays.fill(merged, 0, m, 0f);
-            java.util.Arrays.fill(divisor, 0, m, 0f);
+            Arrays.fill(vote, 0, m, 0f);
+            Arrays.fill(merged, 0, m, 0f);
+            Arrays.fill(divisor, 0, m, 0f);
             for (int i = 0; i < n; i++) {
                 float[] b = blk[i];
                 for (int k = 0; k < m; k++) {
@@ -201,7 +202,7 @@ public final class SceMerge implements MergeMethod {
         int k = (int) ((float) nonzero * (float) topk);
         if (k <= 0) {
             for (float[] x : d) {
-                java.util.Arrays.fill(x, 0f);
+                Arrays.fill(x, 0f);
             }
             return;
         }

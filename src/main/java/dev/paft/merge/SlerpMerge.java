@@ -2,6 +2,7 @@ package dev.paft.merge;
 
 import dev.paft.errors.PaftException;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -34,7 +35,7 @@ public final class SlerpMerge implements MergeMethod {
     }
 
     @Override
-    public void validate(Params global, java.util.List<Params> perInput) {
+    public void validate(Params global, List<Params> perInput) {
         ParamChecks.unit(global, "t");
     }
 
@@ -51,7 +52,8 @@ public final class SlerpMerge implements MergeMethod {
     @Override
     public void validateInputs(int inputs) {
         if (inputs != 1) {
-            throw PaftException.usage("slerp needs exactly two models: the base and one other (got the base and " + inputs + ")");
+            throw PaftException.usage(
+                    "slerp needs exactly two models: the base and one other (got the base and " + inputs + ")");
         }
     }
 

@@ -11,12 +11,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.function.BiFunction;
 import java.util.function.Consumer;
 import java.util.regex.Matcher;
 
@@ -77,7 +79,8 @@ final class SlicePlan {
         for (String n : st.names()) {
             Matcher m = MergePlan.LAYER.matcher(n);
             if (m.find()) {
-                by.computeIfAbsent(Integer.parseInt(m.group(1)), k -> new ArrayList<>()).add(n);
+                by.computeIfAbsent(Integer.parseInt(m.group(1)), k -> new ArrayList<>())
+                        .add(n);
             } else {
                 other.add(n);
             }
@@ -95,19 +98,28 @@ final class SlicePlan {
     }
 
     static boolean beforeLayers(String name) {
-        return (name.contains("embed") && !name.contains("embed_out")) || name.contains(".wte.") || name.contains(".wpe.")
-                || name.startsWith("wte.") || name.startsWith("wpe.");
+        return (name.contains("embed") && !name.contains("embed_out"))
+                || name.contains(".wte.")
+                || name.contains(".wpe.")
+                || name.startsWith("wte.")
+                || name.startsWith("wpe.");
     }
 
     /** Plans a slices / modules merge into {@code out}. */
-    static MergePlan open(MergeSpec spec, MergeMethod method, MergeSource.Ref baseRef, Path out, DType outDtype,
-                          Long seed, Consumer<String> log) {
+    static MergePlan open(
+            MergeSpec spec,
+            MergeMethod method,
+            MergeSource.Ref baseRef,
+            Path out,
+            DType outDtype,
+            Long seed,
+            Consumer<String> log) {
         MergeSlices layout = spec.slices();
         List<MergeSlices.Slice> slices = new ArrayList<>(layout.slices());
         // 1. every referenced model, once
         List<MergeSource.Ref> refs = new ArrayList<>();
         List<String> labels = new ArrayList<>();
-        java.util.function.BiFunction<String, String, Integer> index = (p, what) -> {
+        BiFunction<String, String, Integer> index = (p, what) -> {
             MergeSource.Ref r = spec.resolveRef(p, what);
             for (int i = 0; i < refs.size(); i++) {
                 if (refs.get(i).sameAs(r)) {
@@ -121,12 +133,15 @@ final class SlicePlan {
         if (layout.fromModels() && baseRef != null) {
             // mergekit's normalize_config: an unlisted base becomes one more source of the module's slice
             MergeSlices.Slice s0 = slices.get(0);
-            boolean listed = s0.sources().stream().anyMatch(x -> spec.resolveRef(x.model(), "modules").sameAs(baseRef));
+            boolean listed = s0.sources().stream()
+                    .anyMatch(x -> spec.resolveRef(x.model(), "modules").sameAs(baseRef));
             if (!listed) {
                 List<MergeSlices.Source> srcs = new ArrayList<>(s0.sources());
                 srcs.add(new MergeSlices.Source(spec.base(), 0, -1, Map.of()));
                 slices.set(0, new MergeSlices.Slice(List.copyOf(srcs), s0.base(), s0.parameters()));
-                log.accept("the base model " + spec.base() + " is not listed under the module's models: it is added as one more source (as mergekit does)");
+                log.accept(
+                        "the base model " + spec.base()
+                                + " is not listed under the module's models: it is added as one more source (as mergekit does)");
             }
         }
         int[][] srcIdx = new int[slices.size()][];
@@ -138,8 +153,10 @@ final class SlicePlan {
                 srcIdx[s][j] = index.apply(sl.sources().get(j).model(), "slices[" + s + "].sources[" + j + "].model");
                 for (int k = 0; k < j; k++) {
                     if (srcIdx[s][k] == srcIdx[s][j]) {
-                        throw PaftException.usage("slices[" + s + "]: model " + sl.sources().get(j).model() + " is listed twice among the sources; "
-                                + "a slice takes each model once (mergekit keys a slice's tensors by model and would drop one)");
+                        throw PaftException.usage(
+                                "slices[" + s + "]: model "
+                                        + sl.sources().get(j).model() + " is listed twice among the sources; "
+                                        + "a slice takes each model once (mergekit keys a slice's tensors by model and would drop one)");
                     }
                 }
             }
@@ -153,12 +170,14 @@ final class SlicePlan {
                     }
                 }
                 if (baseIdx[s] < 0 && (method.needsBase() || method.usesDeltas())) {
-                    throw PaftException.usage("slices[" + s + "]: the base model " + b + " is not among the slice's sources; " + method.name()
+                    throw PaftException.usage("slices[" + s + "]: the base model " + b
+                            + " is not among the slice's sources; " + method.name()
                             + " reads the base from each slice's sources (list it with the layer_range to use)");
                 }
             }
             if (baseIdx[s] < 0 && method.needsBase()) {
-                throw PaftException.usage("slices[" + s + "]: " + method.name() + " needs a base model (base_model, or the slice's base_model)");
+                throw PaftException.usage("slices[" + s + "]: " + method.name()
+                        + " needs a base model (base_model, or the slice's base_model)");
             }
         }
         for (MergeSource.Ref r : refs) {
@@ -172,8 +191,9 @@ final class SlicePlan {
             // 2. open the models (headers only) and find their layers
             for (MergeSource.Ref r : refs) {
                 if (r.lora() == null && Files.isDirectory(r.model()) && PeftAdapter.isAdapterDir(r.model())) {
-                    throw PaftException.usage(r.model() + ": a PEFT adapter directory cannot be a slice source; write MODEL+LORA "
-                            + "(the adapter applied to its model)");
+                    throw PaftException.usage(
+                            r.model() + ": a PEFT adapter directory cannot be a slice source; write MODEL+LORA "
+                                    + "(the adapter applied to its model)");
                 }
                 sources.add(MergeSource.open(r));
                 if (!Files.isRegularFile(r.model().resolve("config.json"))) {
@@ -195,16 +215,18 @@ final class SlicePlan {
                         src = new MergeSlices.Source(src.model(), 0, n, src.parameters());
                     }
                     if (src.end() > n) {
-                        throw PaftException.usage("slices[" + s + "].sources[" + j + "]: layer_range [" + src.start() + ", " + src.end()
-                                + "] is past the " + n + " layers of " + src.model() + " (end is exclusive)");
+                        throw PaftException.usage(
+                                "slices[" + s + "].sources[" + j + "]: layer_range [" + src.start() + ", " + src.end()
+                                        + "] is past the " + n + " layers of " + src.model() + " (end is exclusive)");
                     }
                     fixed.add(src);
                 }
                 int len = fixed.get(0).end() - fixed.get(0).start();
                 for (MergeSlices.Source f : fixed) {
                     if (f.end() - f.start() != len) {
-                        throw PaftException.usage("slices[" + s + "]: all sources must have the same number of layers (" + fixed.get(0).model()
-                                + ": " + len + ", " + f.model() + ": " + (f.end() - f.start()) + ")");
+                        throw PaftException.usage("slices[" + s + "]: all sources must have the same number of layers ("
+                                + fixed.get(0).model() + ": " + len + ", " + f.model() + ": " + (f.end() - f.start())
+                                + ")");
                     }
                 }
                 slices.set(s, new MergeSlices.Slice(List.copyOf(fixed), sl.base(), sl.parameters()));
@@ -214,7 +236,9 @@ final class SlicePlan {
             List<Job> jobs = new ArrayList<>();
             int first = srcIdx[0][0];
             TensorStore firstStore = store(sources.get(first));
-            List<String> before = lay.get(first).other().stream().filter(SlicePlan::beforeLayers).toList();
+            List<String> before = lay.get(first).other().stream()
+                    .filter(SlicePlan::beforeLayers)
+                    .toList();
             int last = slices.size() - 1;
             List<String> after = new ArrayList<>();
             for (String n : lay.get(srcIdx[last][0]).other()) {
@@ -223,8 +247,17 @@ final class SlicePlan {
                 }
             }
             for (String n : before) {
-                jobs.add(res.job(n, names(n, slices.get(0).sources().size()), slices.get(0), 0, srcIdx[0], baseIdx[0], 0.0,
-                        sources, outDtype, "slices[0]"));
+                jobs.add(res.job(
+                        n,
+                        names(n, slices.get(0).sources().size()),
+                        slices.get(0),
+                        0,
+                        srcIdx[0],
+                        baseIdx[0],
+                        0.0,
+                        sources,
+                        outDtype,
+                        "slices[0]"));
             }
             int k = 0;
             for (int s = 0; s < slices.size(); s++) {
@@ -239,18 +272,32 @@ final class SlicePlan {
                         for (int j = 0; j < in.length; j++) {
                             in[j] = renumber(n0, sl.sources().get(j).start() + i);
                         }
-                        jobs.add(res.job(renumber(n0, k), in, sl, s, srcIdx[s], baseIdx[s], t, sources, outDtype,
+                        jobs.add(res.job(
+                                renumber(n0, k),
+                                in,
+                                sl,
+                                s,
+                                srcIdx[s],
+                                baseIdx[s],
+                                t,
+                                sources,
+                                outDtype,
                                 "slices[" + s + "] layer " + (s0.start() + i)));
                     }
                     for (int j = 1; j < sl.sources().size(); j++) {
                         int lj = sl.sources().get(j).start() + i;
                         Set<String> want = new LinkedHashSet<>();
                         template.forEach(n0 -> want.add(renumber(n0, lj)));
-                        Set<String> have = new LinkedHashSet<>(lay.get(srcIdx[s][j]).byLayer().getOrDefault(lj, List.of()));
+                        Set<String> have = new LinkedHashSet<>(
+                                lay.get(srcIdx[s][j]).byLayer().getOrDefault(lj, List.of()));
                         if (!want.equals(have)) {
                             have.removeAll(want);
-                            throw PaftException.badInput(sl.sources().get(j).model() + ": layer " + lj + " has other tensors than "
-                                    + s0.model() + "'s layer " + (s0.start() + i) + (have.isEmpty() ? "" : " (e.g. '" + have.iterator().next() + "')")
+                            throw PaftException.badInput(sl.sources().get(j).model() + ": layer " + lj
+                                    + " has other tensors than "
+                                    + s0.model() + "'s layer " + (s0.start() + i)
+                                    + (have.isEmpty()
+                                            ? ""
+                                            : " (e.g. '" + have.iterator().next() + "')")
                                     + "; slices[" + s + "] merges them (the models must share an architecture)");
                         }
                     }
@@ -258,8 +305,17 @@ final class SlicePlan {
                 }
             }
             for (String n : after) {
-                jobs.add(res.job(n, names(n, slices.get(last).sources().size()), slices.get(last), last, srcIdx[last], baseIdx[last], 0.0,
-                        sources, outDtype, "slices[" + last + "]"));
+                jobs.add(res.job(
+                        n,
+                        names(n, slices.get(last).sources().size()),
+                        slices.get(last),
+                        last,
+                        srcIdx[last],
+                        baseIdx[last],
+                        0.0,
+                        sources,
+                        outDtype,
+                        "slices[" + last + "]"));
             }
             res.warn(log);
             // 4. the tokenizer (its embedding rows), from the config's base or the first model
@@ -271,14 +327,24 @@ final class SlicePlan {
                 for (MergeSource.Ref r : refs) {
                     dirs.putIfAbsent(r.display(), r.model());
                 }
-                tok = TokenizerMerge.build(spec.tokenizer(), donor.display(), dirs, p -> spec.resolveRef(p, "tokenizer").display(), log);
+                tok = TokenizerMerge.build(
+                        spec.tokenizer(),
+                        donor.display(),
+                        dirs,
+                        p -> spec.resolveRef(p, "tokenizer").display(),
+                        log);
                 if (spec.tokenizer().buildsVocab()) {
                     Set<String> embeds = new LinkedHashSet<>();
                     // an embedding: outside the layers, with as many rows as its (first) model's vocab_size
                     for (Job j : jobs) {
                         int src = j.sourceIdx().length > 0 ? j.source(0) : j.baseSource();
-                        if (!j.passthrough() && src >= 0 && !MergePlan.LAYER.matcher(j.spec().name()).find() && j.spec().shape().length == 2
-                                && j.spec().shape()[0] == TokenizerMerge.configVocabSize(refs.get(src).model())) {
+                        if (!j.passthrough()
+                                && src >= 0
+                                && !MergePlan.LAYER.matcher(j.spec().name()).find()
+                                && j.spec().shape().length == 2
+                                && j.spec().shape()[0]
+                                        == TokenizerMerge.configVocabSize(
+                                                refs.get(src).model())) {
                             embeds.add(j.spec().name());
                         }
                     }
@@ -319,7 +385,7 @@ final class SlicePlan {
         final Map<String, Object> module;
         final Long seed;
         final Set<String> noEffect = new LinkedHashSet<>();
-        final Map<Object, ParamValue> parsed = new java.util.IdentityHashMap<>();
+        final Map<Object, ParamValue> parsed = new IdentityHashMap<>();
 
         Resolver(MergeMethod method, MergeSpec spec, Map<String, Object> module, Long seed) {
             this.method = method;
@@ -347,7 +413,8 @@ final class SlicePlan {
 
         private void check(Map<String, Object> ps, String where, Map<String, Object> g, Map<String, Object> tp) {
             for (String k : ps.keySet()) {
-                if ((!g.containsKey(k) && !tp.containsKey(k)) || method.inertParameters().contains(k)) {
+                if ((!g.containsKey(k) && !tp.containsKey(k))
+                        || method.inertParameters().contains(k)) {
                     noEffect.add(where + "." + k);
                 }
             }
@@ -355,8 +422,10 @@ final class SlicePlan {
 
         void warn(Consumer<String> log) {
             if (!noEffect.isEmpty()) {
-                log.accept("warning: " + (noEffect.size() == 1 ? "this parameter has" : "these parameters have") + " no effect on "
-                        + method.name() + " and " + (noEffect.size() == 1 ? "is" : "are") + " ignored, as mergekit ignores them: "
+                log.accept("warning: " + (noEffect.size() == 1 ? "this parameter has" : "these parameters have")
+                        + " no effect on "
+                        + method.name() + " and " + (noEffect.size() == 1 ? "is" : "are")
+                        + " ignored, as mergekit ignores them: "
                         + String.join(", ", noEffect));
             }
         }
@@ -382,25 +451,41 @@ final class SlicePlan {
             return v;
         }
 
-        Job job(String outName, String[] inNames, MergeSlices.Slice sl, int s, int[] srcIdx, int baseSource, double t,
-                List<MergeSource> sources, DType outDtype, String where) {
+        Job job(
+                String outName,
+                String[] inNames,
+                MergeSlices.Slice sl,
+                int s,
+                int[] srcIdx,
+                int baseSource,
+                double t,
+                List<MergeSource> sources,
+                DType outDtype,
+                String where) {
             TensorStore st0 = store(sources.get(srcIdx[0]));
             if (!st0.contains(inNames[0])) {
-                throw PaftException.badInput(sources.get(srcIdx[0]).dir() + ": no tensor '" + inNames[0] + "' (" + where + ")");
+                throw PaftException.badInput(
+                        sources.get(srcIdx[0]).dir() + ": no tensor '" + inNames[0] + "' (" + where + ")");
             }
             TensorInfo info = st0.info(inNames[0]);
             for (int j = 0; j < srcIdx.length; j++) {
                 TensorStore st = store(sources.get(srcIdx[j]));
                 if (!st.contains(inNames[j])) {
-                    throw PaftException.badInput(sources.get(srcIdx[j]).dir() + ": no tensor '" + inNames[j] + "' that " + where + " merges");
+                    throw PaftException.badInput(sources.get(srcIdx[j]).dir() + ": no tensor '" + inNames[j] + "' that "
+                            + where + " merges");
                 }
-                boolean embedRows = spec.tokenizer() != null && spec.tokenizer().buildsVocab() && info.shape().length == 2
-                        && st.info(inNames[j]).shape().length == 2 && info.shape()[1] == st.info(inNames[j]).shape()[1]
+                boolean embedRows = spec.tokenizer() != null
+                        && spec.tokenizer().buildsVocab()
+                        && info.shape().length == 2
+                        && st.info(inNames[j]).shape().length == 2
+                        && info.shape()[1] == st.info(inNames[j]).shape()[1]
                         && !MergePlan.LAYER.matcher(outName).find();
                 if (!embedRows && !Arrays.equals(st.info(inNames[j]).shape(), info.shape())) {
-                    throw PaftException.badInput(sources.get(srcIdx[j]).dir() + ": tensor '" + inNames[j] + "' has shape "
-                            + st.info(inNames[j]).shapeString() + " but " + sources.get(srcIdx[0]).dir() + "'s '" + inNames[0] + "' has "
-                            + info.shapeString() + " (" + where + ")");
+                    throw PaftException.badInput(
+                            sources.get(srcIdx[j]).dir() + ": tensor '" + inNames[j] + "' has shape "
+                                    + st.info(inNames[j]).shapeString() + " but "
+                                    + sources.get(srcIdx[0]).dir() + "'s '" + inNames[0] + "' has "
+                                    + info.shapeString() + " (" + where + ")");
                 }
             }
             // the inputs: the slice's sources, the base left out when the method takes it as the base
@@ -422,9 +507,17 @@ final class SlicePlan {
             method.validateInputs(inIdx.size());
             int[] idx = inIdx.stream().mapToInt(Integer::intValue).toArray();
             if (!info.dtype().isFloat()) {
-                return new Job(new TensorSpec(outName, info.dtype(), info.shape()), true, null, List.of(), 0, idx.length == 0
-                        ? new int[] {srcIdx[0]} : idx, idx.length == 0 ? new String[] {inNames[0]} : inN.toArray(String[]::new),
-                        baseSource, baseName, null);
+                return new Job(
+                        new TensorSpec(outName, info.dtype(), info.shape()),
+                        true,
+                        null,
+                        List.of(),
+                        0,
+                        idx.length == 0 ? new int[] {srcIdx[0]} : idx,
+                        idx.length == 0 ? new String[] {inNames[0]} : inN.toArray(String[]::new),
+                        baseSource,
+                        baseName,
+                        null);
             }
             Map<String, Object> g = new LinkedHashMap<>();
             for (var e : method.parameters().entrySet()) {
@@ -443,9 +536,11 @@ final class SlicePlan {
                 for (var e : method.tensorParameters().entrySet()) {
                     String key = e.getKey();
                     Object x = null;
-                    // the first source of the slice with this model that sets the parameter (mergekit's ConfigReader.parameter)
+                    // the first source of the slice with this model that sets the parameter (mergekit's
+                    // ConfigReader.parameter)
                     for (MergeSlices.Source other : sl.sources()) {
-                        if (other.parameters().containsKey(key) && spec.resolveRef(other.model(), "slices").sameAs(me)) {
+                        if (other.parameters().containsKey(key)
+                                && spec.resolveRef(other.model(), "slices").sameAs(me)) {
                             x = eval(other.parameters(), key, other.model() + ": parameters", inN.get(j), t);
                             if (x != null) {
                                 break;
@@ -462,17 +557,28 @@ final class SlicePlan {
             method.validate(gp, ps);
             long n = info.numel();
             if (n > Integer.MAX_VALUE - 8) {
-                throw PaftException.badInput(st0.dir() + ": tensor '" + inNames[0] + "' has " + n + " elements, too many to merge in one array");
+                throw PaftException.badInput(st0.dir() + ": tensor '" + inNames[0] + "' has " + n
+                        + " elements, too many to merge in one array");
             }
             DType dt = outDtype != null ? outDtype : info.dtype();
-            return new Job(new TensorSpec(outName, dt, info.shape()), false, gp, ps, 4L * n * (idx.length + 1), idx,
-                    inN.toArray(String[]::new), baseSource, baseName, null);
+            return new Job(
+                    new TensorSpec(outName, dt, info.shape()),
+                    false,
+                    gp,
+                    ps,
+                    4L * n * (idx.length + 1),
+                    idx,
+                    inN.toArray(String[]::new),
+                    baseSource,
+                    baseName,
+                    null);
         }
 
         private static Object required(Object v, String where, String tensor) {
             if (v == null) {
-                throw PaftException.usage(where + " is required (no value for tensor '" + tensor + "': none given at the source, slice, "
-                        + "module or global level, or none of its filters match)");
+                throw PaftException.usage(
+                        where + " is required (no value for tensor '" + tensor + "': none given at the source, slice, "
+                                + "module or global level, or none of its filters match)");
             }
             return v;
         }

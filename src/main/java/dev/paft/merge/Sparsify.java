@@ -1,5 +1,6 @@
 package dev.paft.merge;
 
+import java.util.Arrays;
 import java.util.SplittableRandom;
 
 /**
@@ -80,7 +81,7 @@ public final class Sparsify {
             if (!Floats.allFinite(d, 0, n)) {
                 throw NonFiniteInputException.first(d); // zeroing would hide it
             }
-            java.util.Arrays.fill(d, 0f);
+            Arrays.fill(d, 0f);
             return;
         }
         // 1. histogram of the high 16 magnitude bits; walk from the top to the bin holding the k-th
@@ -309,7 +310,7 @@ public final class Sparsify {
             i[b] = b;
         }
         for (int shift = 0; shift < 31; shift += RADIX_BITS) {
-            java.util.Arrays.fill(count, 0);
+            Arrays.fill(count, 0);
             for (int r = 0; r < len; r++) {
                 count[((k[r] >>> shift) & (RADIX - 1)) + 1]++;
             }
@@ -342,8 +343,11 @@ public final class Sparsify {
     static void rescale(float[] d, double density, Rescale rescale, double l1Before, double l1After) {
         float s;
         switch (rescale) {
-            case NONE: return;
-            case DENSITY: s = (float) (1.0 / density); break;
+            case NONE:
+                return;
+            case DENSITY:
+                s = (float) (1.0 / density);
+                break;
             case L1:
                 // mergekit's rescaled_masked_tensor: no rescale when either norm is below eps = 1e-7
                 if (l1Before < 1e-7 || l1After < 1e-7) {
@@ -351,7 +355,8 @@ public final class Sparsify {
                 }
                 s = (float) (l1Before / l1After);
                 break;
-            default: throw new IllegalStateException();
+            default:
+                throw new IllegalStateException();
         }
         for (int i = 0; i < d.length; i++) {
             d[i] *= s;

@@ -2,8 +2,13 @@ package dev.paft.merge;
 
 import dev.paft.errors.Futures;
 import dev.paft.errors.PaftException;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * Generalized task arithmetic: {@code base + lambda * mix(sparsify(w_i * d_i))}, one class
@@ -20,7 +25,13 @@ import java.util.Map;
  */
 public final class TaskArithmeticMerge implements MergeMethod {
     /** How task vectors are sparsified before mixing. */
-    public enum Sparsification { NONE, MAGNITUDE, RANDOM, MAGNITUDE_OUTLIERS, DELLA }
+    public enum Sparsification {
+        NONE,
+        MAGNITUDE,
+        RANDOM,
+        MAGNITUDE_OUTLIERS,
+        DELLA
+    }
 
     private final String name;
     private final Sparsification sparsification;
@@ -37,8 +48,12 @@ public final class TaskArithmeticMerge implements MergeMethod {
         this(name, sparsification, false, false, false);
     }
 
-    private TaskArithmeticMerge(String name, Sparsification sparsification, boolean consensus,
-                                boolean defaultNormalize, boolean defaultRescale) {
+    private TaskArithmeticMerge(
+            String name,
+            Sparsification sparsification,
+            boolean consensus,
+            boolean defaultNormalize,
+            boolean defaultRescale) {
         this.name = name;
         this.sparsification = sparsification;
         this.consensus = consensus;
@@ -109,12 +124,12 @@ public final class TaskArithmeticMerge implements MergeMethod {
     }
 
     @Override
-    public java.util.Set<String> inertParameters() {
-        return sparsification == Sparsification.NONE ? java.util.Set.of("density", "rescale") : java.util.Set.of();
+    public Set<String> inertParameters() {
+        return sparsification == Sparsification.NONE ? Set.of("density", "rescale") : Set.of();
     }
 
     @Override
-    public void validate(Params global, java.util.List<Params> perInput) {
+    public void validate(Params global, List<Params> perInput) {
         ParamChecks.finite(global, "lambda");
         global.bool("normalize");
         global.bool("int8_mask");
@@ -176,7 +191,7 @@ public final class TaskArithmeticMerge implements MergeMethod {
         int n = d.length;
         // 1. sparsify each task vector (trim / drop-and-rescale / breadcrumbs); inputs are
         // independent, so large tensors use a second core (the results do not depend on it)
-        java.util.List<java.util.concurrent.CompletableFuture<Void>> pending = new java.util.ArrayList<>();
+        List<CompletableFuture<Void>> pending = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             final int ii = i;
             Runnable r = () -> {
@@ -187,7 +202,7 @@ public final class TaskArithmeticMerge implements MergeMethod {
                 }
             };
             if (sparsification != Sparsification.NONE && i < n - 1 && d[i].length >= PARALLEL_MIN) {
-                pending.add(java.util.concurrent.CompletableFuture.runAsync(r));
+                pending.add(CompletableFuture.runAsync(r));
             } else {
                 r.run();
             }
@@ -204,7 +219,7 @@ public final class TaskArithmeticMerge implements MergeMethod {
         float[] base = t.base();
         if (base.length >= PARALLEL_MIN) {
             int mid = base.length / 2 / BLOCK * BLOCK;
-            var upper = java.util.concurrent.CompletableFuture.runAsync(
+            var upper = CompletableFuture.runAsync(
                     () -> mix(base, d, w, lambda, normalize, consensus, count, mid, base.length));
             mix(base, d, w, lambda, normalize, consensus, count, 0, mid);
             Futures.get(upper);
@@ -222,13 +237,20 @@ public final class TaskArithmeticMerge implements MergeMethod {
         Params p = t.perInput().get(i);
         switch (sparsification) {
             case MAGNITUDE -> Sparsify.magnitude(d, p.number("density"), rescaleOf(t.global()));
-            case RANDOM -> Sparsify.bernoulli(d, p.number("density"), rescaleOf(t.global()),
-                    Sparsify.seedFor(t.seed(), t.name(), i));
-            case MAGNITUDE_OUTLIERS -> Sparsify.magnitudeOutliers(d, p.number("density"), p.number("gamma"),
-                    rescaleOf(t.global()));
-            case DELLA -> Sparsify.della(d, t.shape(), p.number("density"), p.number("epsilon"), rescaleOf(t.global()),
-                    Sparsify.seedFor(t.seed(), t.name(), i));
-            case NONE -> { }
+            case RANDOM ->
+                Sparsify.bernoulli(
+                        d, p.number("density"), rescaleOf(t.global()), Sparsify.seedFor(t.seed(), t.name(), i));
+            case MAGNITUDE_OUTLIERS ->
+                Sparsify.magnitudeOutliers(d, p.number("density"), p.number("gamma"), rescaleOf(t.global()));
+            case DELLA ->
+                Sparsify.della(
+                        d,
+                        t.shape(),
+                        p.number("density"),
+                        p.number("epsilon"),
+                        rescaleOf(t.global()),
+                        Sparsify.seedFor(t.seed(), t.name(), i));
+            case NONE -> {}
         }
     }
 
@@ -244,7 +266,8 @@ public final class TaskArithmeticMerge implements MergeMethod {
     Sparsify.Rescale rescaleOf(Params global) {
         Object r = global.get("rescale");
         if (r instanceof Boolean b) {
-            return !b ? Sparsify.Rescale.NONE
+            return !b
+                    ? Sparsify.Rescale.NONE
                     : sparsification == Sparsification.RANDOM ? Sparsify.Rescale.DENSITY : Sparsify.Rescale.L1;
         }
         return checkRescale(global);
@@ -262,7 +285,9 @@ public final class TaskArithmeticMerge implements MergeMethod {
         if ("density".equals(r)) {
             return Sparsify.Rescale.DENSITY;
         }
-        throw PaftException.usage(global.where() + ": rescale must be true, false, 'l1' (mergekit's L1-norm preservation) or 'density' (1/density) (got " + r + ")");
+        throw PaftException.usage(global.where()
+                + ": rescale must be true, false, 'l1' (mergekit's L1-norm preservation) or 'density' (1/density) (got "
+                + r + ")");
     }
 
     /** Elements per block of the blocked mixing loops (the scratch rows stay in L1/L2). */
@@ -277,8 +302,14 @@ public final class TaskArithmeticMerge implements MergeMethod {
      * Count consensus, and any block whose fast result is not finite (a NaN or infinite input, which
      * the reference treats specially), go through the reference loop.
      */
-    public static void mix(float[] base, float[][] d, float[] w, float lambda, boolean normalize,
-                           boolean consensus, boolean countConsensus) {
+    public static void mix(
+            float[] base,
+            float[][] d,
+            float[] w,
+            float lambda,
+            boolean normalize,
+            boolean consensus,
+            boolean countConsensus) {
         mix(base, d, w, lambda, normalize, consensus, countConsensus, 0, base.length);
     }
 
@@ -289,8 +320,16 @@ public final class TaskArithmeticMerge implements MergeMethod {
      * offsets ({@code acc[k] += w * d[lo + k]}), as the arrays might be one array; with the copies
      * the mix runs about 20x faster (the copies are intrinsic memcpy).
      */
-    static void mix(float[] base, float[][] d, float[] w, float lambda, boolean normalize,
-                    boolean consensus, boolean countConsensus, int from, int to) {
+    static void mix(
+            float[] base,
+            float[][] d,
+            float[] w,
+            float lambda,
+            boolean normalize,
+            boolean consensus,
+            boolean countConsensus,
+            int from,
+            int to) {
         if (consensus && countConsensus) {
             for (int i = 0; i < d.length; i++) {
                 requireFinite(d, i, from, to); // the reference drops a NaN entry (it never agrees)
@@ -310,11 +349,11 @@ public final class TaskArithmeticMerge implements MergeMethod {
                 System.arraycopy(d[i], lo, blk[i], 0, m);
             }
             System.arraycopy(base, lo, out, 0, m);
-            java.util.Arrays.fill(mixed, 0, m, 0f);
+            Arrays.fill(mixed, 0, m, 0f);
             if (consensus) {
                 // elect: sign of the summed weighted deltas; 0 counts as +
-                java.util.Arrays.fill(vote, 0, m, 0f);
-                java.util.Arrays.fill(divisor, 0, m, 0f);
+                Arrays.fill(vote, 0, m, 0f);
+                Arrays.fill(divisor, 0, m, 0f);
                 for (int i = 0; i < d.length; i++) {
                     addScaled(vote, blk[i], m, w[i]);
                 }
@@ -416,8 +455,16 @@ public final class TaskArithmeticMerge implements MergeMethod {
     }
 
     /** The mixing step element by element (the definition; {@link #mix} must match it bit for bit). */
-    static void mixReference(float[] base, float[][] d, float[] w, float lambda, boolean normalize,
-                             boolean consensus, boolean countConsensus, int from, int to) {
+    static void mixReference(
+            float[] base,
+            float[][] d,
+            float[] w,
+            float lambda,
+            boolean normalize,
+            boolean consensus,
+            boolean countConsensus,
+            int from,
+            int to) {
         int n = d.length;
         float plainDivisor = plainDivisor(w);
         for (int j = from; j < to; j++) {
@@ -458,5 +505,4 @@ public final class TaskArithmeticMerge implements MergeMethod {
             base[j] += mixed;
         }
     }
-
 }

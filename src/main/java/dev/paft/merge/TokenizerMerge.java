@@ -13,13 +13,17 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.Consumer;
+import java.util.function.Function;
 
 /**
  * The output tokenizer of a merge and the embedding rows that go with it, as mergekit builds them
@@ -64,7 +68,12 @@ final class TokenizerMerge {
     /** One {@code tokens:} entry: where a token's default row comes from, and {@code force}. */
     record TokenSource(Kind kind, String model, Integer tokenId, String token, boolean force) {}
 
-    enum Kind { AUTO, MODEL, MODEL_TOKEN, ZERO }
+    enum Kind {
+        AUTO,
+        MODEL,
+        MODEL_TOKEN,
+        ZERO
+    }
 
     /** Reads {@code tokenizer_source}, {@code tokenizer} and {@code chat_template} of a mergekit YAML; null when none is set. */
     static Spec parse(Map<String, Object> root, String where) {
@@ -72,10 +81,12 @@ final class TokenizerMerge {
         Object tk = root.get("tokenizer");
         Object ct = root.get("chat_template");
         if (ts != null && tk != null) {
-            throw PaftException.usage(where + ": give either tokenizer_source or tokenizer, not both (as mergekit requires)");
+            throw PaftException.usage(
+                    where + ": give either tokenizer_source or tokenizer, not both (as mergekit requires)");
         }
         if (ct != null && !(ct instanceof String)) {
-            throw PaftException.usage(where + ": chat_template must be a string (a template name, 'auto', or Jinja text)");
+            throw PaftException.usage(
+                    where + ": chat_template must be a string (a template name, 'auto', or Jinja text)");
         }
         String chat = (String) ct;
         if (ts == null && tk == null) {
@@ -92,7 +103,8 @@ final class TokenizerMerge {
         }
         for (Object k : m.keySet()) {
             if (!List.of("source", "tokens", "pad_to_multiple_of").contains(String.valueOf(k))) {
-                throw PaftException.usage(where + ": tokenizer: unknown key '" + k + "' (known: source, tokens, pad_to_multiple_of)");
+                throw PaftException.usage(
+                        where + ": tokenizer: unknown key '" + k + "' (known: source, tokens, pad_to_multiple_of)");
             }
         }
         Object src = m.get("source");
@@ -102,7 +114,8 @@ final class TokenizerMerge {
         Integer pad = null;
         if (m.get("pad_to_multiple_of") != null) {
             if (!(m.get("pad_to_multiple_of") instanceof Integer p) || p < 1) {
-                throw PaftException.usage(where + ": tokenizer.pad_to_multiple_of must be a positive integer, got " + m.get("pad_to_multiple_of"));
+                throw PaftException.usage(where + ": tokenizer.pad_to_multiple_of must be a positive integer, got "
+                        + m.get("pad_to_multiple_of"));
             }
             pad = p;
         }
@@ -112,7 +125,9 @@ final class TokenizerMerge {
                 throw PaftException.usage(where + ": tokenizer.tokens must be a mapping of token to {source, force}");
             }
             for (var e : tm.entrySet()) {
-                tokens.put(String.valueOf(e.getKey()), tokenSource(e.getValue(), where + ": tokenizer.tokens['" + e.getKey() + "']"));
+                tokens.put(
+                        String.valueOf(e.getKey()),
+                        tokenSource(e.getValue(), where + ": tokenizer.tokens['" + e.getKey() + "']"));
             }
         }
         return new Spec(src == null ? "union" : (String) src, tokens, pad, chat);
@@ -143,7 +158,8 @@ final class TokenizerMerge {
             return new TokenSource(Kind.MODEL, model, null, null, force);
         }
         if (!(s instanceof Map<?, ?> sm) || !(sm.get("kind") instanceof String kind)) {
-            throw PaftException.usage(where + ".source must be a model path, {kind: zero} or {kind: model_token, model, token | token_id}");
+            throw PaftException.usage(where
+                    + ".source must be a model path, {kind: zero} or {kind: model_token, model, token | token_id}");
         }
         if (kind.equals("zero")) {
             if (sm.size() != 1) {
@@ -156,7 +172,8 @@ final class TokenizerMerge {
         }
         for (Object k : sm.keySet()) {
             if (!List.of("kind", "model", "token", "token_id").contains(String.valueOf(k))) {
-                throw PaftException.usage(where + ".source: unknown key '" + k + "' (known: kind, model, token, token_id)");
+                throw PaftException.usage(
+                        where + ".source: unknown key '" + k + "' (known: kind, model, token, token_id)");
             }
         }
         if (!(sm.get("model") instanceof String model)) {
@@ -215,12 +232,21 @@ final class TokenizerMerge {
         Map<String, Integer> ids = modelVocab(f, model);
         Map<String, ObjectNode> added = new LinkedHashMap<>();
         for (JsonNode a : json.path("added_tokens")) {
-            if (a instanceof ObjectNode o && o.path("content").isTextual() && o.path("id").canConvertToInt()) {
+            if (a instanceof ObjectNode o
+                    && o.path("content").isTextual()
+                    && o.path("id").canConvertToInt()) {
                 ids.put(o.get("content").asText(), o.get("id").asInt());
                 added.put(o.get("content").asText(), o);
             }
         }
-        return new Vocab(dir, json, ids, added, limit > 0 ? limit : ids.values().stream().mapToInt(i -> i + 1).max().orElse(0));
+        return new Vocab(
+                dir,
+                json,
+                ids,
+                added,
+                limit > 0
+                        ? limit
+                        : ids.values().stream().mapToInt(i -> i + 1).max().orElse(0));
     }
 
     private static Map<String, Integer> modelVocab(Path f, ObjectNode model) {
@@ -233,7 +259,8 @@ final class TokenizerMerge {
                 ids.put(v.get(i).get(0).asText(), i);
             }
         } else {
-            throw PaftException.badInput(f + ": model." + "vocab is missing (tokenizer model type " + model.path("type").asText() + ")");
+            throw PaftException.badInput(f + ": model." + "vocab is missing (tokenizer model type "
+                    + model.path("type").asText() + ")");
         }
         return ids;
     }
@@ -261,8 +288,10 @@ final class TokenizerMerge {
             return;
         }
         if (!"BPE".equals(model.path("type").asText()) || !(model.get("vocab") instanceof ObjectNode vocab)) {
-            throw PaftException.badInput(f + ": " + unused.size() + " tokens have ids at or past the model's vocab_size " + limit
-                    + " and the tokenizer is " + model.path("type").asText() + "; only BPE tokenizers can be stripped for a tokenizer merge (as in mergekit)");
+            throw PaftException.badInput(
+                    f + ": " + unused.size() + " tokens have ids at or past the model's vocab_size " + limit
+                            + " and the tokenizer is " + model.path("type").asText()
+                            + "; only BPE tokenizers can be stripped for a tokenizer merge (as in mergekit)");
         }
         unused.forEach(vocab::remove);
         if (model.get("merges") instanceof ArrayNode merges) {
@@ -289,8 +318,17 @@ final class TokenizerMerge {
      * The output tokenizer: its files' JSON, its vocabulary (token -> id), the row count of the
      * merged embeddings, and for every model (by reference) the output row -> model row map.
      */
-    record Built(Spec spec, Path sourceDir, ObjectNode tokenizerJson, ObjectNode tokenizerConfig, Map<String, Integer> vocab,
-                 int rows, Map<String, int[]> permutations, Map<String, Vocab> vocabs, String baseKey, String chatTemplate) {
+    record Built(
+            Spec spec,
+            Path sourceDir,
+            ObjectNode tokenizerJson,
+            ObjectNode tokenizerConfig,
+            Map<String, Integer> vocab,
+            int rows,
+            Map<String, int[]> permutations,
+            Map<String, Vocab> vocabs,
+            String baseKey,
+            String chatTemplate) {
 
         /** The permutation of a model (by {@link MergeSource.Ref#display()}), the base's when it has no tokenizer. */
         int[] permutation(String key) {
@@ -306,8 +344,12 @@ final class TokenizerMerge {
      * @param models every referenced model, in the config's order ({@code display()} string to model directory)
      * @param resolve resolves a model path named in the tokenizer config to its reference key
      */
-    static Built build(Spec spec, String baseKey, Map<String, Path> models, java.util.function.Function<String, String> resolve,
-                       Consumer<String> log) {
+    static Built build(
+            Spec spec,
+            String baseKey,
+            Map<String, Path> models,
+            Function<String, String> resolve,
+            Consumer<String> log) {
         Path baseDir = models.get(baseKey);
         String chat = spec.chatTemplate() == null ? null : chatTemplate(spec.chatTemplate(), models.values(), log);
         if (!spec.buildsVocab()) {
@@ -315,8 +357,9 @@ final class TokenizerMerge {
         }
         Vocab base = readVocab(baseDir, true);
         if (base == null) {
-            throw PaftException.badInput(baseDir + ": no tokenizer.json; a tokenizer merge (tokenizer_source / tokenizer) reads the base "
-                    + "model's tokenizer.json (only fast tokenizers are supported, as in mergekit)");
+            throw PaftException.badInput(
+                    baseDir + ": no tokenizer.json; a tokenizer merge (tokenizer_source / tokenizer) reads the base "
+                            + "model's tokenizer.json (only fast tokenizers are supported, as in mergekit)");
         }
         Map<String, Vocab> vocabs = new LinkedHashMap<>();
         vocabs.put(baseKey, base);
@@ -324,7 +367,9 @@ final class TokenizerMerge {
             if (!e.getKey().equals(baseKey)) {
                 Vocab v = readVocab(e.getValue(), false);
                 if (v == null) {
-                    log.accept("warning: " + e.getValue() + " has no tokenizer.json; its vocabulary is assumed to be the base's (as mergekit assumes)");
+                    log.accept(
+                            "warning: " + e.getValue()
+                                    + " has no tokenizer.json; its vocabulary is assumed to be the base's (as mergekit assumes)");
                 } else {
                     vocabs.put(e.getKey(), v);
                 }
@@ -351,13 +396,15 @@ final class TokenizerMerge {
             sourceDir = dir;
         }
         Path cfgFile = sourceDir.resolve(TokenizerConfig.FILE_NAME);
-        outCfg = Files.isRegularFile(cfgFile) && Json.readObject(cfgFile) instanceof ObjectNode o ? o.deepCopy() : Json.MAPPER.createObjectNode();
+        outCfg = Files.isRegularFile(cfgFile) && Json.readObject(cfgFile) instanceof ObjectNode o
+                ? o.deepCopy()
+                : Json.MAPPER.createObjectNode();
         Adder adder = new Adder(outJson, outCfg);
         if (src.equals("union")) {
             // mergekit's build_union_tokenizer: first every model's plain tokens, then the added ones
             Set<String> plain = new LinkedHashSet<>();
             Map<String, ObjectNode> added = new LinkedHashMap<>();
-            Set<String> warned = new java.util.HashSet<>();
+            Set<String> warned = new HashSet<>();
             for (var e : vocabs.entrySet()) {
                 Vocab v = e.getValue();
                 v.ids().entrySet().stream().sorted(Map.Entry.comparingByValue()).forEach(t -> {
@@ -373,7 +420,8 @@ final class TokenizerMerge {
                     if (prev == null) {
                         added.put(a.getKey(), a.getValue());
                     } else if (!settings(prev).equals(settings(a.getValue())) && warned.add(a.getKey())) {
-                        log.accept("warning: token '" + a.getKey() + "' is added with different settings by different models; the first is used");
+                        log.accept("warning: token '" + a.getKey()
+                                + "' is added with different settings by different models; the first is used");
                     }
                 }
             }
@@ -398,7 +446,7 @@ final class TokenizerMerge {
         Map<String, int[]> perms = new LinkedHashMap<>();
         for (var e : vocabs.entrySet()) {
             int[] p = new int[n];
-            java.util.Arrays.fill(p, -1);
+            Arrays.fill(p, -1);
             for (var t : vocab.entrySet()) {
                 p[t.getValue()] = e.getValue().row(t.getKey());
             }
@@ -407,16 +455,19 @@ final class TokenizerMerge {
         for (var e : spec.tokens().entrySet()) {
             TokenSource ts = e.getValue();
             if (ts.model() != null && !models.containsKey(resolve.apply(ts.model()))) {
-                throw PaftException.usage("tokenizer.tokens['" + e.getKey() + "'].source: model " + ts.model() + " is not part of the merge");
+                throw PaftException.usage("tokenizer.tokens['" + e.getKey() + "'].source: model " + ts.model()
+                        + " is not part of the merge");
             }
             // checked before anything is written (mergekit asserts these while merging)
             Vocab v = ts.model() == null ? null : vocabs.getOrDefault(resolve.apply(ts.model()), base);
             if (ts.kind() == Kind.MODEL && v.row(e.getKey()) < 0) {
-                throw PaftException.usage("tokenizer.tokens['" + e.getKey() + "'].source: model " + ts.model() + " has no token '"
-                        + e.getKey() + "' (use {kind: model_token, model, token} to take another token's row)");
+                throw PaftException.usage(
+                        "tokenizer.tokens['" + e.getKey() + "'].source: model " + ts.model() + " has no token '"
+                                + e.getKey() + "' (use {kind: model_token, model, token} to take another token's row)");
             }
             if (ts.kind() == Kind.MODEL_TOKEN && ts.token() != null && v.row(ts.token()) < 0) {
-                throw PaftException.usage("tokenizer.tokens['" + e.getKey() + "'].source: token '" + ts.token() + "' is not in model " + ts.model());
+                throw PaftException.usage("tokenizer.tokens['" + e.getKey() + "'].source: token '" + ts.token()
+                        + "' is not in model " + ts.model());
             }
         }
         return new Built(spec, sourceDir, outJson, outCfg, vocab, rows, perms, vocabs, baseKey, chat);
@@ -456,7 +507,9 @@ final class TokenizerMerge {
             ObjectNode a = Json.MAPPER.createObjectNode();
             a.put("id", id);
             a.put("content", content);
-            a.put("single_word", settings != null && settings.path("single_word").asBoolean(false));
+            a.put(
+                    "single_word",
+                    settings != null && settings.path("single_word").asBoolean(false));
             a.put("lstrip", settings != null && settings.path("lstrip").asBoolean(false));
             a.put("rstrip", settings != null && settings.path("rstrip").asBoolean(false));
             boolean special = settings != null && settings.path("special").asBoolean(false);
@@ -466,7 +519,8 @@ final class TokenizerMerge {
                 json.putArray("added_tokens");
             }
             ((ArrayNode) json.get("added_tokens")).add(a);
-            ObjectNode dec = cfg.get("added_tokens_decoder") instanceof ObjectNode d ? d : cfg.putObject("added_tokens_decoder");
+            ObjectNode dec =
+                    cfg.get("added_tokens_decoder") instanceof ObjectNode d ? d : cfg.putObject("added_tokens_decoder");
             ObjectNode entry = a.deepCopy();
             entry.remove("id");
             dec.set(Integer.toString(id), entry);
@@ -489,8 +543,14 @@ final class TokenizerMerge {
      * @param baseKey the base model's key, or null
      * @return each model's permuted rows ({@code built.rows() * hidden})
      */
-    static float[][] permute(Built built, List<String> keys, List<float[]> tensors, int hidden, String baseKey,
-                             java.util.function.Function<String, String> resolve, String tensor) {
+    static float[][] permute(
+            Built built,
+            List<String> keys,
+            List<float[]> tensors,
+            int hidden,
+            String baseKey,
+            Function<String, String> resolve,
+            String tensor) {
         Map<String, Integer> vocab = built.vocab();
         int n = vocab.values().stream().mapToInt(i -> i + 1).max().orElse(0);
         int m = keys.size();
@@ -526,7 +586,8 @@ final class TokenizerMerge {
                     if (ts.kind() == Kind.MODEL) {
                         row = p[mi][id];
                         if (row < 0) {
-                            throw PaftException.usage("tokenizer.tokens['" + tok + "'].source: model " + ts.model() + " has no token '" + tok + "'");
+                            throw PaftException.usage("tokenizer.tokens['" + tok + "'].source: model " + ts.model()
+                                    + " has no token '" + tok + "'");
                         }
                     } else if (ts.tokenId() != null) {
                         row = ts.tokenId();
@@ -537,14 +598,16 @@ final class TokenizerMerge {
                         }
                         Integer r = v.ids().get(ts.token());
                         if (r == null) {
-                            throw PaftException.usage("tokenizer.tokens['" + tok + "'].source: token '" + ts.token() + "' is not in model " + ts.model());
+                            throw PaftException.usage("tokenizer.tokens['" + tok + "'].source: token '" + ts.token()
+                                    + "' is not in model " + ts.model());
                         }
                         row = r;
                     }
                     int rowsM = tensors.get(mi).length / hidden;
                     if (row < 0 || row >= rowsM) {
-                        throw PaftException.usage("tokenizer.tokens['" + tok + "'].source: token id " + row + " is out of range for model "
-                                + ts.model() + " (" + rowsM + " rows in '" + tensor + "')");
+                        throw PaftException.usage("tokenizer.tokens['" + tok + "'].source: token id " + row
+                                + " is out of range for model " + ts.model() + " (" + rowsM + " rows in '" + tensor
+                                + "')");
                     }
                     System.arraycopy(tensors.get(mi), row * hidden, d, 0, hidden);
                 }
@@ -623,8 +686,16 @@ final class TokenizerMerge {
     // ------------------------------------------------------------------ output files
 
     /** Tokenizer files replaced in the output when the vocabulary is built. */
-    static final List<String> TOKENIZER_FILES = List.of("tokenizer.json", "tokenizer_config.json", "tokenizer.model",
-            "special_tokens_map.json", "added_tokens.json", "vocab.json", "merges.txt", "chat_template.jinja", "chat_template.json");
+    static final List<String> TOKENIZER_FILES = List.of(
+            "tokenizer.json",
+            "tokenizer_config.json",
+            "tokenizer.model",
+            "special_tokens_map.json",
+            "added_tokens.json",
+            "vocab.json",
+            "merges.txt",
+            "chat_template.jinja",
+            "chat_template.json");
 
     /** Writes the tokenizer files into the (temporary) output directory, over what was copied from the base. */
     static void write(Built b, Path dir) throws IOException {
@@ -634,7 +705,9 @@ final class TokenizerMerge {
             }
             Json.write(dir.resolve("tokenizer.json"), b.tokenizerJson());
             ObjectNode cfg = b.tokenizerConfig().deepCopy();
-            String template = b.chatTemplate() != null ? b.chatTemplate() : TokenizerConfig.read(b.sourceDir()).chatTemplate();
+            String template = b.chatTemplate() != null
+                    ? b.chatTemplate()
+                    : TokenizerConfig.read(b.sourceDir()).chatTemplate();
             cfg.remove("chat_template");
             Json.write(dir.resolve("tokenizer_config.json"), cfg);
             for (String f : List.of("special_tokens_map.json", "tokenizer.model")) {
@@ -645,7 +718,14 @@ final class TokenizerMerge {
             if (!Files.isRegularFile(dir.resolve("special_tokens_map.json"))) {
                 // as transformers' save_pretrained writes it: the special tokens of tokenizer_config.json
                 ObjectNode map = Json.MAPPER.createObjectNode();
-                for (String k : List.of("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token",
+                for (String k : List.of(
+                        "bos_token",
+                        "eos_token",
+                        "unk_token",
+                        "sep_token",
+                        "pad_token",
+                        "cls_token",
+                        "mask_token",
                         "additional_special_tokens")) {
                     if (cfg.hasNonNull(k)) {
                         map.set(k, cfg.get(k));
@@ -660,7 +740,9 @@ final class TokenizerMerge {
             // only a chat template: the base's tokenizer files (copied) with the template replaced
             Files.deleteIfExists(dir.resolve("chat_template.json"));
             Path cfgFile = dir.resolve(TokenizerConfig.FILE_NAME);
-            if (Files.isRegularFile(cfgFile) && Json.readObject(cfgFile) instanceof ObjectNode o && o.has("chat_template")) {
+            if (Files.isRegularFile(cfgFile)
+                    && Json.readObject(cfgFile) instanceof ObjectNode o
+                    && o.has("chat_template")) {
                 o.remove("chat_template");
                 Json.write(cfgFile, o);
             }
@@ -676,7 +758,7 @@ final class TokenizerMerge {
      * input models share (none: no template is set), a known name its template, anything else must
      * look like Jinja (at least 20 characters and a '{').
      */
-    static String chatTemplate(String value, java.util.Collection<Path> models, Consumer<String> log) {
+    static String chatTemplate(String value, Collection<Path> models, Consumer<String> log) {
         if (value.equals("auto")) {
             Map<String, Integer> counts = new LinkedHashMap<>();
             for (Path p : models) {
@@ -704,8 +786,8 @@ final class TokenizerMerge {
             }
         }
         if (value.length() < 20 || !value.contains("{")) {
-            throw PaftException.usage("chat_template '" + value + "' is neither a known name (auto, " + String.join(", ", NAMED_TEMPLATES)
-                    + ") nor a Jinja template");
+            throw PaftException.usage("chat_template '" + value + "' is neither a known name (auto, "
+                    + String.join(", ", NAMED_TEMPLATES) + ") nor a Jinja template");
         }
         return value;
     }

@@ -2,6 +2,7 @@ package dev.paft.merge;
 
 import java.util.Arrays;
 import java.util.SplittableRandom;
+import java.util.stream.IntStream;
 
 /**
  * Singular value decompositions for {@code paft merge --lora-out}, in double precision, in plain Java
@@ -312,10 +313,10 @@ public final class TruncatedSvd {
         double[] q = qr(times(mat, m, n, omega, l), m, l).q();
         for (int it = 0; it < powerIters; it++) {
             double[] z = qr(transposeTimes(mat, m, n, q, l), n, l).q(); // M^T Q
-            q = qr(times(mat, m, n, z, l), m, l).q();                   // M Z
+            q = qr(times(mat, m, n, z, l), m, l).q(); // M Z
         }
         double[] bt = transposeTimes(mat, m, n, q, l); // (Q^T M)^T, [n, l]
-        Svd s = jacobi(bt, n, l);                     // B^T = Ub S Vb^T  =>  B = Vb S Ub^T
+        Svd s = jacobi(bt, n, l); // B^T = Ub S Vb^T  =>  B = Vb S Ub^T
         double[] u = matmul(q, transpose(s.vt(), l, l), m, l, l);
         return new Svd(m, n, u, s.s(), transpose(s.u(), n, l));
     }
@@ -329,7 +330,7 @@ public final class TruncatedSvd {
     /** M [m, n] (float) times X [n, l]: [m, l]; rows in parallel blocks. */
     static double[] times(float[] mat, int m, int n, double[] x, int l) {
         double[] y = new double[m * l];
-        java.util.stream.IntStream.range(0, BLOCKS).parallel().forEach(blk -> {
+        IntStream.range(0, BLOCKS).parallel().forEach(blk -> {
             int lo = (int) ((long) m * blk / BLOCKS);
             int hi = (int) ((long) m * (blk + 1) / BLOCKS);
             for (int i = lo; i < hi; i++) {
@@ -353,7 +354,7 @@ public final class TruncatedSvd {
     /** M^T X for M [m, n] (float), X [m, l]: [n, l]; each row block sums into its own array, added in block order. */
     static double[] transposeTimes(float[] mat, int m, int n, double[] x, int l) {
         double[][] parts = new double[BLOCKS][];
-        java.util.stream.IntStream.range(0, BLOCKS).parallel().forEach(blk -> {
+        IntStream.range(0, BLOCKS).parallel().forEach(blk -> {
             int lo = (int) ((long) m * blk / BLOCKS);
             int hi = (int) ((long) m * (blk + 1) / BLOCKS);
             double[] z = new double[n * l];

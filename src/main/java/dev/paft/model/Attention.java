@@ -2,6 +2,7 @@ package dev.paft.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.paft.engine.Torch;
 import dev.paft.engine.TorchBootstrap;
@@ -28,13 +29,13 @@ public final class Attention {
         int h = p.config().numHeads();
         int kv = p.config().numKvHeads();
         int d = p.config().headDim();
-        NDArray q = p.project(w, Proj.Q, x).reshape(b, t, h, d).transpose(0, 2, 1, 3);   // [B, H, T, D]
-        NDArray k = p.project(w, Proj.K, x).reshape(b, t, kv, d).transpose(0, 2, 1, 3);  // [B, KV, T, D]
-        NDArray v = p.project(w, Proj.V, x).reshape(b, t, kv, d).transpose(0, 2, 1, 3);  // [B, KV, T, D]
+        NDArray q = p.project(w, Proj.Q, x).reshape(b, t, h, d).transpose(0, 2, 1, 3); // [B, H, T, D]
+        NDArray k = p.project(w, Proj.K, x).reshape(b, t, kv, d).transpose(0, 2, 1, 3); // [B, KV, T, D]
+        NDArray v = p.project(w, Proj.V, x).reshape(b, t, kv, d).transpose(0, 2, 1, 3); // [B, KV, T, D]
         q = Rotary.apply(q, p.cos(), p.sin());
         k = Rotary.apply(k, p.cos(), p.sin());
         if (p.cache() != null) {
-            NDArray[] kvAll = p.cache().append(p.scope(), w.index(), k, v);              // [B, KV, S, D]
+            NDArray[] kvAll = p.cache().append(p.scope(), w.index(), k, v); // [B, KV, S, D]
             k = kvAll[0];
             v = kvAll[1];
         }
@@ -42,11 +43,11 @@ public final class Attention {
         // sums in blocks that depend on the padded length, so a left-padded batch would sample other tokens than
         // each prompt alone; the explicit kernel keeps generation batch-invariant (decode steps are 1 query each).
         boolean fused = TorchBootstrap.bridgeAvailable() && p.cache() == null;
-        NDArray o = fused                                                                  // [B, H, T, D]
+        NDArray o = fused // [B, H, T, D]
                 ? Torch.sdpa(q, k, v, p.mask(), false, 1.0 / Math.sqrt(d))
                 : attend(q, k, v, p.mask(), p.scalar(1.0 / Math.sqrt(d)));
-        o = o.transpose(0, 2, 1, 3).reshape(b, t, (long) h * d);                        // [B, T, H*D]
-        return p.project(w, Proj.O, o);                                                 // [B, T, hidden]
+        o = o.transpose(0, 2, 1, 3).reshape(b, t, (long) h * d); // [B, T, H*D]
+        return p.project(w, Proj.O, o); // [B, T, hidden]
     }
 
     /**
@@ -72,10 +73,10 @@ public final class Attention {
         // drops only that reference, so whatever autograd saved for backward stays alive, and the rest
         // (e.g. the un-masked scores, [B, H, T, S]) is freed now instead of piling up across layers.
         NDArray scaled = q.mul(scale);
-        NDArray qg = scaled.reshape(b, kv, (h / kv) * t, d);                             // [B, KV, n*T, D]
+        NDArray qg = scaled.reshape(b, kv, (h / kv) * t, d); // [B, KV, n*T, D]
         NDArray kt = k.transpose(0, 1, 3, 2);
         NDArray raw = qg.matMul(kt);
-        NDArray scores = raw.reshape(b, h, t, s);                                    // [B, H, T, S]
+        NDArray scores = raw.reshape(b, h, t, s); // [B, H, T, S]
         close(scaled, qg, kt, raw);
         if (mask != null) {
             NDArray masked = scores.add(mask);
@@ -83,9 +84,9 @@ public final class Attention {
             scores = masked;
         }
         NDArray sm = scores.softmax(-1);
-        NDArray probs = sm.reshape(b, kv, (h / kv) * t, s);                          // [B, KV, n*T, S]
+        NDArray probs = sm.reshape(b, kv, (h / kv) * t, s); // [B, KV, n*T, S]
         NDArray o = probs.matMul(v);
-        NDArray out = o.reshape(b, h, t, d);                                         // [B, H, T, D]
+        NDArray out = o.reshape(b, h, t, d); // [B, H, T, D]
         close(scores, sm, probs, o);
         return out;
     }
@@ -100,6 +101,6 @@ public final class Attention {
     static NDArray causal(NDManager m, int cap, NDArray neg) {
         NDArray rows = m.arange(cap).reshape(cap, 1);
         NDArray cols = m.arange(cap).reshape(1, cap);
-        return cols.gt(rows).toType(ai.djl.ndarray.types.DataType.FLOAT32, false).mul(neg);   // [cap, cap]
+        return cols.gt(rows).toType(DataType.FLOAT32, false).mul(neg); // [cap, cap]
     }
 }

@@ -11,7 +11,7 @@ public final class DecoderLayer {
     private DecoderLayer() {}
 
     static NDArray forward(Pass p, LayerWeights w, NDArray x) {
-        NDArray h = x.add(Attention.forward(p, w, RmsNorm.apply(p, x, w.inputNorm())));   // h = x + Attn(norm(x))
-        return h.add(Mlp.forward(p, w, RmsNorm.apply(p, h, w.postNorm())));               // out = h + MLP(norm(h))
+        NDArray h = x.add(Attention.forward(p, w, RmsNorm.apply(p, x, w.inputNorm()))); // h = x + Attn(norm(x))
+        return h.add(Mlp.forward(p, w, RmsNorm.apply(p, h, w.postNorm()))); // out = h + MLP(norm(h))
     }
 }

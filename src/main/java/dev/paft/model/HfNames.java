@@ -92,7 +92,8 @@ public final class HfNames {
      * {@code model.layers.99.mlp.down_proj} on a 32-layer model). Usage error (exit 2) naming the entries.
      */
     public static Map<String, long[]> loraTargets(HfModelConfig c, List<String> targets) {
-        List<String> unmatched = PeftTargets.unmatched(targets, loraModules(c, Proj.names()).keySet());
+        List<String> unmatched =
+                PeftTargets.unmatched(targets, loraModules(c, Proj.names()).keySet());
         if (!unmatched.isEmpty()) {
             throw PaftException.usage("lora.target_modules " + unmatched + " match no module of the base model ("
                     + c.numLayers() + " layers; module names look like " + module(0, Proj.Q) + ")");

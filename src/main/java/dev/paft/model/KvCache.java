@@ -50,7 +50,7 @@ public final class KvCache implements AutoCloseable {
     }
 
     private static NDArray view(NDManager scope, NDArray x) {
-        NDArray y = x.reshape(x.getShape());   // an alias, so ops on it land on the step scope
+        NDArray y = x.reshape(x.getShape()); // an alias, so ops on it land on the step scope
         y.attach(scope);
         return y;
     }

@@ -1,12 +1,12 @@
 package dev.paft.model;
 
-import dev.paft.engine.GradMode;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
+import dev.paft.engine.GradMode;
 import dev.paft.lora.LoraLinear;
 import java.util.ArrayList;
 import java.util.List;
@@ -82,12 +82,12 @@ public final class LabelScorer {
     /** One batch's scores; {@link #gradient} turns loss gradients per row into {@code dL/dh}. */
     public final class Scored {
         private final NDManager scope;
-        private final NDArray flat;       // [rows * T, H]
-        private final NDArray weight;     // [V, H] float32
+        private final NDArray flat; // [rows * T, H]
+        private final NDArray weight; // [V, H] float32
         private final long[][] labels;
         private final int rows;
         private final int cols;
-        private final List<int[]> ranges = new ArrayList<>();   // [start, end) of flat positions
+        private final List<int[]> ranges = new ArrayList<>(); // [start, end) of flat positions
         private final double[][] sums;
         private final int[][] counts;
         private final float[][] tokens;
@@ -104,7 +104,8 @@ public final class LabelScorer {
             this.labels = aligned;
             for (long[] set : aligned) {
                 if (set.length != (long) rows * cols) {
-                    throw new IllegalArgumentException("label set has " + set.length + " positions, hidden has " + rows + "x" + cols);
+                    throw new IllegalArgumentException(
+                            "label set has " + set.length + " positions, hidden has " + rows + "x" + cols);
                 }
             }
             this.flat = hidden.reshape(rows * (long) cols, h);
@@ -207,11 +208,11 @@ public final class LabelScorer {
         private void scoreRange(int start, int end) {
             int n = end - start;
             try (NDManager tmp = scope.newSubManager()) {
-                NDArray h = flat.get(tmp, new NDIndex("{}:{}", start, end));                 // [n, H] view
-                NDArray z = LoraLinear.linear(h, weight, null);                              // [n, V]
+                NDArray h = flat.get(tmp, new NDIndex("{}:{}", start, end)); // [n, H] view
+                NDArray z = LoraLinear.linear(h, weight, null); // [n, V]
                 z.attach(tmp);
-                float[] zsum = z.sum(new int[] {1}).toFloatArray();                          // [n]
-                long[] argmax = z.argMax(1).toLongArray();                                   // [n]
+                float[] zsum = z.sum(new int[] {1}).toFloatArray(); // [n]
+                long[] argmax = z.argMax(1).toLongArray(); // [n]
                 NDArray lsm = z.logSoftmax(-1);
                 lsm.attach(tmp);
                 z.close();
@@ -222,7 +223,7 @@ public final class LabelScorer {
                     }
                 }
                 NDArray index = tmp.create(idx, new Shape(n, labels.length));
-                float[] lp = lsm.gather(index, 1).toFloatArray();                       // [n, sets]
+                float[] lp = lsm.gather(index, 1).toFloatArray(); // [n, sets]
                 for (int i = 0; i < n; i++) {
                     int row = (start + i) / cols;
                     for (int s = 0; s < labels.length; s++) {
@@ -248,8 +249,8 @@ public final class LabelScorer {
 
         /** {@code log_softmax(h W^T)} [n, V] of flat positions [start, end) on {@code m}. */
         private NDArray logSoftmax(NDManager m, int start, int end) {
-            NDArray h = flat.get(m, new NDIndex("{}:{}", start, end));                   // [n, H] view
-            NDArray z = LoraLinear.linear(h, weight, null);                              // [n, V]
+            NDArray h = flat.get(m, new NDIndex("{}:{}", start, end)); // [n, H] view
+            NDArray z = LoraLinear.linear(h, weight, null); // [n, V]
             z.attach(m);
             NDArray lsm = z.logSoftmax(-1);
             lsm.attach(m);
@@ -277,14 +278,18 @@ public final class LabelScorer {
                     }
                 }
                 NDArray ys = m.create(y);
-                NDArray rowsOfW = ys.getNDArrayInternal().embedding(ys, weight, SparseFormat.DENSE).singletonOrThrow();   // W[y] [n, H]
+                NDArray rowsOfW = ys.getNDArrayInternal()
+                        .embedding(ys, weight, SparseFormat.DENSE)
+                        .singletonOrThrow(); // W[y] [n, H]
                 rowsOfW.attach(m);
                 NDArray term = rowsOfW.mul(column(m, w));
                 out = out == null ? term : out.add(term);
             }
-            NDArray p = cachedLogSoftmax != null ? cachedLogSoftmax.exp() : logSoftmax(m, start, end).exp();   // [n, V]
+            NDArray p = cachedLogSoftmax != null
+                    ? cachedLogSoftmax.exp()
+                    : logSoftmax(m, start, end).exp(); // [n, V]
             p.attach(m);
-            NDArray expected = p.mul(column(m, total)).matMul(weight);                   // (sum_s w_s) p W, [n, H]
+            NDArray expected = p.mul(column(m, total)).matMul(weight); // (sum_s w_s) p W, [n, H]
             return out == null ? expected.neg() : out.sub(expected);
         }
 

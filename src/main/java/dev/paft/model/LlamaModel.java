@@ -1,9 +1,5 @@
 package dev.paft.model;
 
-import dev.paft.engine.GradMode;
-import dev.paft.engine.Scalars;
-import dev.paft.engine.Torch;
-
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
@@ -13,14 +9,16 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
 import dev.paft.config.LoraConfig;
+import dev.paft.engine.DeviceMemory;
+import dev.paft.engine.GradMode;
+import dev.paft.engine.Scalars;
+import dev.paft.engine.Torch;
 import dev.paft.errors.PaftException;
 import dev.paft.io.DType;
-import dev.paft.io.FiniteWeights;
 import dev.paft.io.HfModelConfig;
 import dev.paft.io.TensorInfo;
 import dev.paft.io.TensorStore;
 import dev.paft.io.WeightStorage;
-import dev.paft.engine.DeviceMemory;
 import dev.paft.lora.LoraAdapter;
 import dev.paft.lora.LoraLinear;
 import java.nio.ByteBuffer;
@@ -31,6 +29,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.function.Function;
+import org.slf4j.LoggerFactory;
 
 /**
  * A Llama-family causal LM (Llama, Mistral, Qwen2):
@@ -96,8 +95,13 @@ public final class LlamaModel implements AutoCloseable {
                         bias[p.ordinal()] = frozen(source, origin, HfNames.bias(i, p), WeightStorage.F32);
                     }
                 }
-                layers[i] = new LayerWeights(i, frozen(source, origin, HfNames.inputNorm(i), WeightStorage.F32),
-                        frozen(source, origin, HfNames.postAttentionNorm(i), WeightStorage.F32), proj, bias, keys);
+                layers[i] = new LayerWeights(
+                        i,
+                        frozen(source, origin, HfNames.inputNorm(i), WeightStorage.F32),
+                        frozen(source, origin, HfNames.postAttentionNorm(i), WeightStorage.F32),
+                        proj,
+                        bias,
+                        keys);
             }
         } catch (RuntimeException e) {
             manager.close();
@@ -129,13 +133,14 @@ public final class LlamaModel implements AutoCloseable {
                 try {
                     ByteBuffer view = piece.toByteBuffer(true).order(ByteOrder.LITTLE_ENDIAN);
                     if (view.capacity() != n * perRow * as.bytes()) {
-                        throw new IllegalStateException("tensor '" + name + "': view of " + view.capacity() + " bytes for "
-                                + n * perRow + " elements");
+                        throw new IllegalStateException("tensor '" + name + "': view of " + view.capacity()
+                                + " bytes for " + n * perRow + " elements");
                     }
                     long bad = source.read(name, r * perRow, n * perRow, as, view);
                     if (bad >= 0) {
-                        throw PaftException.badInput(origin + ": tensor '" + name + "' holds a value beyond the range of "
-                                + "2-byte weights (|w| > 65504, element " + bad + "): set model.dtype: f32");
+                        throw PaftException.badInput(
+                                origin + ": tensor '" + name + "' holds a value beyond the range of "
+                                        + "2-byte weights (|w| > 65504, element " + bad + "): set model.dtype: f32");
                     }
                 } finally {
                     if (!whole) {
@@ -185,8 +190,9 @@ public final class LlamaModel implements AutoCloseable {
             long first = firstArr.getLong();
             NDArray v = flat.get(first).toType(DataType.FLOAT32, false);
             v.attach(m);
-            throw PaftException.numeric(origin + ": tensor '" + name + "' holds " + v.getFloat() + " at element " + first
-                    + " (" + n + " of " + flat.size() + " values are NaN or Inf): the base model weights are not finite");
+            throw PaftException.numeric(
+                    origin + ": tensor '" + name + "' holds " + v.getFloat() + " at element " + first + " (" + n
+                            + " of " + flat.size() + " values are NaN or Inf): the base model weights are not finite");
         }
     }
 
@@ -214,13 +220,28 @@ public final class LlamaModel implements AutoCloseable {
         try (TensorStore store = TensorStore.openModel(dir)) {
             validate(cfg, store);
             long bytes = weightBytes(cfg, storage);
-            DeviceMemory.requireFits(device, bytes, dir + ": the model's weights (" + storage.configName() + ")",
-                    storage == WeightStorage.F32 ? "set model.dtype: bf16 (2 bytes per weight)" : "use a machine with more memory");
+            DeviceMemory.requireFits(
+                    device,
+                    bytes,
+                    dir + ": the model's weights (" + storage.configName() + ")",
+                    storage == WeightStorage.F32
+                            ? "set model.dtype: bf16 (2 bytes per weight)"
+                            : "use a machine with more memory");
             try {
                 LlamaModel m = new LlamaModel(cfg, device, storage, store::readInto, dir.toString());
-                org.slf4j.LoggerFactory.getLogger(LlamaModel.class).debug("loaded {} ({}, {} layers, hidden {}, {}) on {} in {} ms; JVM heap used {} MiB",
-                        dir, cfg.architecture(), cfg.numLayers(), cfg.hiddenSize(), storage.configName(),
-                        device, (System.nanoTime() - t0) / 1_000_000, (Runtime.getRuntime().totalMemory() - Runtime.getRuntime().freeMemory()) >> 20);
+                LoggerFactory.getLogger(LlamaModel.class)
+                        .debug(
+                                "loaded {} ({}, {} layers, hidden {}, {}) on {} in {} ms; JVM heap used {} MiB",
+                                dir,
+                                cfg.architecture(),
+                                cfg.numLayers(),
+                                cfg.hiddenSize(),
+                                storage.configName(),
+                                device,
+                                (System.nanoTime() - t0) / 1_000_000,
+                                (Runtime.getRuntime().totalMemory()
+                                                - Runtime.getRuntime().freeMemory())
+                                        >> 20);
                 return m;
             } catch (RuntimeException e) {
                 if (DeviceMemory.isOutOfMemory(e)) {
@@ -250,24 +271,29 @@ public final class LlamaModel implements AutoCloseable {
     public static LlamaModel random(HfModelConfig cfg, long seed, Device device, WeightStorage storage) {
         SplittableRandom rng = new SplittableRandom(seed);
         ByteBuffer chunk = ByteBuffer.allocate(4 << 16).order(ByteOrder.LITTLE_ENDIAN);
-        return new LlamaModel(cfg, device, storage, (name, from, count, as, dst) -> {
-            boolean norm = name.endsWith("norm.weight");
-            long bad = -1;
-            for (long done = 0; done < count; ) {
-                int m = (int) Math.min(chunk.capacity() / 4, count - done);
-                chunk.clear();
-                for (int i = 0; i < m; i++) {
-                    chunk.putFloat(norm ? 1f : (float) (gaussian(rng) * 0.02));
-                }
-                chunk.flip();
-                long b = as.convert(chunk, DType.F32, m, dst);
-                if (b >= 0 && bad < 0) {
-                    bad = from + done + b;
-                }
-                done += m;
-            }
-            return bad;
-        }, "random model");
+        return new LlamaModel(
+                cfg,
+                device,
+                storage,
+                (name, from, count, as, dst) -> {
+                    boolean norm = name.endsWith("norm.weight");
+                    long bad = -1;
+                    for (long done = 0; done < count; ) {
+                        int m = (int) Math.min(chunk.capacity() / 4, count - done);
+                        chunk.clear();
+                        for (int i = 0; i < m; i++) {
+                            chunk.putFloat(norm ? 1f : (float) (gaussian(rng) * 0.02));
+                        }
+                        chunk.flip();
+                        long b = as.convert(chunk, DType.F32, m, dst);
+                        if (b >= 0 && bad < 0) {
+                            bad = from + done + b;
+                        }
+                        done += m;
+                    }
+                    return bad;
+                },
+                "random model");
     }
 
     private static double gaussian(SplittableRandom r) {
@@ -285,7 +311,8 @@ public final class LlamaModel implements AutoCloseable {
             return 0;
         }
         boolean on = c.architecture().equals("MistralForCausalLM")
-                || c.architecture().equals("Qwen2ForCausalLM") && raw.path("use_sliding_window").asBoolean(false);
+                || c.architecture().equals("Qwen2ForCausalLM")
+                        && raw.path("use_sliding_window").asBoolean(false);
         return on ? raw.path("sliding_window").asInt() : 0;
     }
 
@@ -306,11 +333,13 @@ public final class LlamaModel implements AutoCloseable {
         checkCounts(cfg, store);
         Map<String, long[]> expected = HfNames.expectedTensors(cfg);
         for (String name : store.names()) {
-            if (name.endsWith(HfNames.ROTARY_BUFFER_SUFFIX) || cfg.tieWordEmbeddings() && name.equals(HfNames.LM_HEAD)) {
-                continue;   // recomputed buffer; tied checkpoints may repeat the embedding as lm_head
+            if (name.endsWith(HfNames.ROTARY_BUFFER_SUFFIX)
+                    || cfg.tieWordEmbeddings() && name.equals(HfNames.LM_HEAD)) {
+                continue; // recomputed buffer; tied checkpoints may repeat the embedding as lm_head
             }
             if (!expected.containsKey(name)) {
-                throw PaftException.badInput(store.dir() + ": unexpected tensor '" + name + "' for " + cfg.architecture()
+                throw PaftException.badInput(store.dir() + ": unexpected tensor '" + name + "' for "
+                        + cfg.architecture()
                         + " with " + cfg.numLayers() + " layers" + (cfg.attentionBias() ? "" : " and no attention bias")
                         + (cfg.tieWordEmbeddings() ? " and tied embeddings" : ""));
             }
@@ -321,8 +350,8 @@ public final class LlamaModel implements AutoCloseable {
             }
             TensorInfo info = store.info(e.getKey());
             if (!Arrays.equals(info.shape(), e.getValue())) {
-                throw PaftException.badInput(store.dir() + ": tensor '" + e.getKey() + "' has shape " + info.shapeString()
-                        + " but config.json implies " + Arrays.toString(e.getValue()));
+                throw PaftException.badInput(store.dir() + ": tensor '" + e.getKey() + "' has shape "
+                        + info.shapeString() + " but config.json implies " + Arrays.toString(e.getValue()));
             }
             if (info.dtype() != DType.F32 && info.dtype() != DType.F16 && info.dtype() != DType.BF16) {
                 throw PaftException.badInput(store.dir() + ": tensor '" + e.getKey() + "' has dtype " + info.dtype()
@@ -338,7 +367,7 @@ public final class LlamaModel implements AutoCloseable {
      */
     static void checkCounts(HfModelConfig cfg, TensorStore store) {
         String prefix = "model.layers.";
-        int layers = 0;   // 1 + the highest layer index present
+        int layers = 0; // 1 + the highest layer index present
         String highest = null;
         for (String name : store.names()) {
             int dot = name.indexOf('.', prefix.length());
@@ -347,7 +376,8 @@ public final class LlamaModel implements AutoCloseable {
                 try {
                     index = Integer.parseInt(name.substring(prefix.length(), dot));
                 } catch (NumberFormatException e) {
-                    throw PaftException.badInput(store.dir() + ": unexpected tensor '" + name + "' (layer index is not a number)");
+                    throw PaftException.badInput(
+                            store.dir() + ": unexpected tensor '" + name + "' (layer index is not a number)");
                 }
                 if (index >= layers) {
                     layers = index == Integer.MAX_VALUE ? index : index + 1;
@@ -357,8 +387,9 @@ public final class LlamaModel implements AutoCloseable {
         }
         Path config = store.dir().resolve("config.json");
         if (layers != cfg.numLayers()) {
-            throw PaftException.badInput(config + ": num_hidden_layers = " + cfg.numLayers() + " but the safetensors hold "
-                    + layers + " layers" + (highest == null ? "" : " (the last: tensor '" + highest + "')"));
+            throw PaftException.badInput(
+                    config + ": num_hidden_layers = " + cfg.numLayers() + " but the safetensors hold " + layers
+                            + " layers" + (highest == null ? "" : " (the last: tensor '" + highest + "')"));
         }
         if (store.contains(HfNames.EMBED)) {
             long[] shape = store.info(HfNames.EMBED).shape();
@@ -374,7 +405,8 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /** Logits [B, T, vocab] float32 of a batch (right padding; mask may be null = all real). */
-    public NDArray forward(NDManager scope, NDArray inputIds, NDArray attentionMask, LoraAdapter adapter, boolean training) {
+    public NDArray forward(
+            NDManager scope, NDArray inputIds, NDArray attentionMask, LoraAdapter adapter, boolean training) {
         return forward(scope, inputIds, attentionMask, null, adapter, null, training);
     }
 
@@ -388,8 +420,14 @@ public final class LlamaModel implements AutoCloseable {
      * @param cache KV cache to read and extend (generation, under no-grad), or null
      * @param training enables LoRA dropout
      */
-    public NDArray forward(NDManager scope, NDArray inputIds, NDArray attentionMask, NDArray positionIds,
-                           LoraAdapter adapter, KvCache cache, boolean training) {
+    public NDArray forward(
+            NDManager scope,
+            NDArray inputIds,
+            NDArray attentionMask,
+            NDArray positionIds,
+            LoraAdapter adapter,
+            KvCache cache,
+            boolean training) {
         NDArray h = hidden(scope, inputIds, attentionMask, positionIds, adapter, cache, training);
         return logits(scope, h);
     }
@@ -397,18 +435,31 @@ public final class LlamaModel implements AutoCloseable {
     /** {@code h W_head^T}: logits [B, T, vocab] of final hidden states [B, T, hidden]. */
     public NDArray logits(NDManager scope, NDArray h) {
         Pass p = pass(scope, null, null, null, null, false, null, Precision.FP32);
-        return LoraLinear.linear(h, p.use(lmHead), null);                   // [B, T, vocab]
+        return LoraLinear.linear(h, p.use(lmHead), null); // [B, T, vocab]
     }
 
     /** Final hidden states [B, T, hidden] (after the last RMSNorm), see {@link #forward}. */
-    public NDArray hidden(NDManager scope, NDArray inputIds, NDArray attentionMask, NDArray positionIds,
-                          LoraAdapter adapter, KvCache cache, boolean training) {
+    public NDArray hidden(
+            NDManager scope,
+            NDArray inputIds,
+            NDArray attentionMask,
+            NDArray positionIds,
+            LoraAdapter adapter,
+            KvCache cache,
+            boolean training) {
         return hidden(scope, inputIds, attentionMask, positionIds, adapter, cache, training, Precision.FP32);
     }
 
     /** As above, computed in {@code precision}; the result is float32 either way. */
-    NDArray hidden(NDManager scope, NDArray inputIds, NDArray attentionMask, NDArray positionIds,
-                   LoraAdapter adapter, KvCache cache, boolean training, Precision precision) {
+    NDArray hidden(
+            NDManager scope,
+            NDArray inputIds,
+            NDArray attentionMask,
+            NDArray positionIds,
+            LoraAdapter adapter,
+            KvCache cache,
+            boolean training,
+            Precision precision) {
         long b = inputIds.getShape().get(0);
         int t = Math.toIntExact(inputIds.getShape().get(1));
         int offset = cache == null ? 0 : cache.length();
@@ -417,20 +468,20 @@ public final class LlamaModel implements AutoCloseable {
         // rotary tables for the positions of this step
         NDList cs;
         if (positionIds == null) {
-            cs = rotary.tables(scope, offset, t);                                        // [T, D]
+            cs = rotary.tables(scope, offset, t); // [T, D]
         } else {
             NDArray maxPos = positionIds.max();
             maxPos.attach(scope);
             int max = Math.toIntExact(maxPos.toLongArray()[0]);
-            cs = rotary.tables(scope, positionIds, max);                                 // [B, 1, T, D]
+            cs = rotary.tables(scope, positionIds, max); // [B, 1, T, D]
         }
         cs = inCompute(scope, cs, precision);
         NDArray mask = inCompute(scope, attentionBias(scope, b, t, s, attentionMask), precision);
         Pass p = pass(scope, cs.get(0), cs.get(1), mask, adapter, training, cache, precision);
-        NDArray x = inCompute(scope, embed(scope, inputIds), precision);                     // [B, T, hidden]
+        NDArray x = inCompute(scope, embed(scope, inputIds), precision); // [B, T, hidden]
         for (LayerWeights w : layers) {
             if (cache != null) {
-                x = DecoderLayer.forward(p, w, x);   // generation: k/v go into the cache on the step scope
+                x = DecoderLayer.forward(p, w, x); // generation: k/v go into the cache on the step scope
                 continue;
             }
             // Each layer runs in its own sub-manager; only its output moves to the step scope. Its temporaries
@@ -440,7 +491,8 @@ public final class LlamaModel implements AutoCloseable {
             // graph keeps its own reference to every tensor it saved for backward (EagerCloseTest).
             try (NDManager layerScope = scope.newSubManager()) {
                 x.attach(layerScope);
-                NDArray y = DecoderLayer.forward(pass(layerScope, cs.get(0), cs.get(1), mask, adapter, training, null, precision), w, x);
+                NDArray y = DecoderLayer.forward(
+                        pass(layerScope, cs.get(0), cs.get(1), mask, adapter, training, null, precision), w, x);
                 y.attach(scope);
                 x = y;
             }
@@ -459,7 +511,8 @@ public final class LlamaModel implements AutoCloseable {
     /** Rotary tables in the compute dtype. */
     private static NDList inCompute(NDManager scope, NDList cs, Precision precision) {
         return precision == Precision.BF16
-                ? new NDList(inCompute(scope, cs.get(0), precision), inCompute(scope, cs.get(1), precision)) : cs;
+                ? new NDList(inCompute(scope, cs.get(0), precision), inCompute(scope, cs.get(1), precision))
+                : cs;
     }
 
     /** x in the compute dtype (bf16 casts keep autograd). */
@@ -474,12 +527,13 @@ public final class LlamaModel implements AutoCloseable {
             return mask;
         }
         if (attentionMask.getShape().get(0) != b || attentionMask.getShape().get(1) != s) {
-            throw new IllegalArgumentException("attention mask " + attentionMask.getShape() + " must be [" + b + ", " + s + "]");
+            throw new IllegalArgumentException(
+                    "attention mask " + attentionMask.getShape() + " must be [" + b + ", " + s + "]");
         }
         NDArray pad = attentionMask.toType(DataType.FLOAT32, false);
         pad.attach(scope);
-        pad = pad.sub(scalar(1)).mul(scalar(-MASK_NEG)).reshape(b, 1, 1, s);    // 0 real, NEG pad
-        return pad.add(mask);                                                           // [B, 1, T, S]
+        pad = pad.sub(scalar(1)).mul(scalar(-MASK_NEG)).reshape(b, 1, 1, s); // 0 real, NEG pad
+        return pad.add(mask); // [B, 1, T, S]
     }
 
     /**
@@ -501,9 +555,16 @@ public final class LlamaModel implements AutoCloseable {
      * </ul>
      * Both give the same gradients (the recompute repeats the forward's operations and dropout masks).
      */
-    public TrainingForward trainingForward(NDManager scope, NDArray inputIds, NDArray attentionMask, LoraAdapter adapter,
-                                           boolean training, long dropoutSeed, boolean checkpoint) {
-        return trainingForward(scope, inputIds, attentionMask, adapter, training, dropoutSeed, checkpoint, Precision.FP32);
+    public TrainingForward trainingForward(
+            NDManager scope,
+            NDArray inputIds,
+            NDArray attentionMask,
+            LoraAdapter adapter,
+            boolean training,
+            long dropoutSeed,
+            boolean checkpoint) {
+        return trainingForward(
+                scope, inputIds, attentionMask, adapter, training, dropoutSeed, checkpoint, Precision.FP32);
     }
 
     /**
@@ -511,10 +572,18 @@ public final class LlamaModel implements AutoCloseable {
      * (and checkpointing keeps each layer's input in bf16, half the memory); the final hidden states, their
      * gradient and the LoRA factors' gradients are float32.
      */
-    public TrainingForward trainingForward(NDManager scope, NDArray inputIds, NDArray attentionMask, LoraAdapter adapter,
-                                           boolean training, long dropoutSeed, boolean checkpoint, Precision precision) {
+    public TrainingForward trainingForward(
+            NDManager scope,
+            NDArray inputIds,
+            NDArray attentionMask,
+            LoraAdapter adapter,
+            boolean training,
+            long dropoutSeed,
+            boolean checkpoint,
+            Precision precision) {
         if (!training || !GradMode.enabled()) {
-            return new TrainingForward(hidden(scope, inputIds, attentionMask, null, adapter, null, training, precision), null);
+            return new TrainingForward(
+                    hidden(scope, inputIds, attentionMask, null, adapter, null, training, precision), null);
         }
         long b = inputIds.getShape().get(0);
         int t = Math.toIntExact(inputIds.getShape().get(1));
@@ -527,7 +596,7 @@ public final class LlamaModel implements AutoCloseable {
             for (LayerWeights w : layers) {
                 x = layer(scope, w, x, cs, mask, adapter, reseed, dropoutSeed, precision);
             }
-            NDArray out = finalNorm(scope, x);                                              // with its graph
+            NDArray out = finalNorm(scope, x); // with its graph
             return new TrainingForward(out.stopGradient(), g -> backward(out, g));
         }
         NDArray[] inputs = new NDArray[layers.length];
@@ -546,7 +615,12 @@ public final class LlamaModel implements AutoCloseable {
             for (int i = layers.length - 1; i >= 0; i--) {
                 LayerWeights w = layers[i];
                 NDArray in = inputs[i];
-                NDArray next = vjp(scope, in, x -> layer(scope, w, x, cs, mask, adapter, reseed, dropoutSeed, precision), grad, i > 0);
+                NDArray next = vjp(
+                        scope,
+                        in,
+                        x -> layer(scope, w, x, cs, mask, adapter, reseed, dropoutSeed, precision),
+                        grad,
+                        i > 0);
                 grad.close();
                 in.close();
                 grad = next;
@@ -558,8 +632,8 @@ public final class LlamaModel implements AutoCloseable {
      * Backward of {@code f} at {@code x} with output gradient {@code gradOut}, recomputing f under autograd in
      * its own scope; returns {@code dL/dx} on {@code scope} when {@code needInputGrad} (else null).
      */
-    private static NDArray vjp(NDManager scope, NDArray x, Function<NDArray, NDArray> f, NDArray gradOut,
-                               boolean needInputGrad) {
+    private static NDArray vjp(
+            NDManager scope, NDArray x, Function<NDArray, NDArray> f, NDArray gradOut, boolean needInputGrad) {
         try (NDManager m = scope.newSubManager()) {
             NDArray leaf = x.stopGradient();
             leaf.attach(m);
@@ -587,8 +661,16 @@ public final class LlamaModel implements AutoCloseable {
      * Decoder layer {@code w} on x in its own sub-manager (its temporaries are freed when it returns; only the
      * output moves to {@code scope}), LoRA dropout re-seeded from (seed, layer) first when {@code reseed}.
      */
-    private NDArray layer(NDManager scope, LayerWeights w, NDArray x, NDList cs, NDArray mask, LoraAdapter adapter,
-                          boolean reseed, long seed, Precision precision) {
+    private NDArray layer(
+            NDManager scope,
+            LayerWeights w,
+            NDArray x,
+            NDList cs,
+            NDArray mask,
+            LoraAdapter adapter,
+            boolean reseed,
+            long seed,
+            Precision precision) {
         if (reseed) {
             Torch.seed(layerSeed(seed, w.index()));
         }
@@ -599,7 +681,8 @@ public final class LlamaModel implements AutoCloseable {
         try (NDManager layerScope = scope.newSubManager()) {
             x.attach(layerScope);
             try {
-                NDArray y = DecoderLayer.forward(pass(layerScope, cs.get(0), cs.get(1), mask, adapter, true, null, precision), w, x);
+                NDArray y = DecoderLayer.forward(
+                        pass(layerScope, cs.get(0), cs.get(1), mask, adapter, true, null, precision), w, x);
                 y.attach(scope);
                 return y;
             } finally {
@@ -619,7 +702,8 @@ public final class LlamaModel implements AutoCloseable {
     private void checkWindow(int s) {
         if (slidingWindow > 0 && s > slidingWindow) {
             throw PaftException.usage(config.architecture() + " uses sliding-window attention (window " + slidingWindow
-                    + "), which paft does not implement: sequences must be at most " + slidingWindow + " tokens, got " + s);
+                    + "), which paft does not implement: sequences must be at most " + slidingWindow + " tokens, got "
+                    + s);
         }
     }
 
@@ -628,15 +712,24 @@ public final class LlamaModel implements AutoCloseable {
         return new LabelScorer(lmHead, chunk);
     }
 
-    private Pass pass(NDManager scope, NDArray cos, NDArray sin, NDArray mask, LoraAdapter adapter, boolean training, KvCache cache,
-                      Precision precision) {
+    private Pass pass(
+            NDManager scope,
+            NDArray cos,
+            NDArray sin,
+            NDArray mask,
+            LoraAdapter adapter,
+            boolean training,
+            KvCache cache,
+            Precision precision) {
         return new Pass(scope, config, cos, sin, mask, adapter, training, cache, precision);
     }
 
     /** Token embeddings E[ids] [B, T, hidden] float32 on {@code scope}. */
     NDArray embed(NDManager scope, NDArray ids) {
         NDArray idx = ids.getDataType() == DataType.INT64 ? ids : ids.toType(DataType.INT64, false);
-        NDArray x = idx.getNDArrayInternal().embedding(idx, embed, SparseFormat.DENSE).singletonOrThrow();
+        NDArray x = idx.getNDArrayInternal()
+                .embedding(idx, embed, SparseFormat.DENSE)
+                .singletonOrThrow();
         x.attach(scope);
         if (idx != ids) {
             idx.attach(scope);
@@ -652,11 +745,12 @@ public final class LlamaModel implements AutoCloseable {
     private synchronized NDArray causalMask(NDManager scope, int t, int s) {
         if (s > causalCap) {
             int cap = Math.max(128, Integer.highestOneBit(s - 1) << 1);
-            try (GradMode off = GradMode.off(); NDManager tmp = manager.newSubManager()) {
+            try (GradMode off = GradMode.off();
+                    NDManager tmp = manager.newSubManager()) {
                 NDArray c = Attention.causal(tmp, cap, scalar(MASK_NEG));
                 c.attach(manager);
                 if (causal != null) {
-                    causal.close();   // views already handed out keep their storage alive
+                    causal.close(); // views already handed out keep their storage alive
                 }
                 causal = c;
                 causalCap = cap;
@@ -677,7 +771,8 @@ public final class LlamaModel implements AutoCloseable {
 
     /** A fresh adapter (B = 0, seeded A) over this model. */
     public LoraAdapter newAdapter(LoraConfig lora, long seed, String baseModelNameOrPath) {
-        return LoraAdapter.create(HfNames.loraTargets(config, lora.targetModules()), lora, seed, baseModelNameOrPath, manager);
+        return LoraAdapter.create(
+                HfNames.loraTargets(config, lora.targetModules()), lora, seed, baseModelNameOrPath, manager);
     }
 
     /** Loads a PEFT adapter directory, validated against this model. */
@@ -690,11 +785,12 @@ public final class LlamaModel implements AutoCloseable {
      * math, rounded to float16 when storage is halved). Afterwards run with no adapter.
      */
     public void mergeAdapter(LoraAdapter adapter) {
-        try (GradMode off = GradMode.off(); NDManager scope = manager.newSubManager()) {
+        try (GradMode off = GradMode.off();
+                NDManager scope = manager.newSubManager()) {
             for (LayerWeights w : layers) {
                 for (Proj p : Proj.values()) {
                     if (adapter.modules().containsKey(w.keys()[p.ordinal()])) {
-                        NDArray delta = adapter.delta(scope, w.keys()[p.ordinal()]);   // [out, in]
+                        NDArray delta = adapter.delta(scope, w.keys()[p.ordinal()]); // [out, in]
                         NDArray weight = w.proj()[p.ordinal()];
                         if (weight.getDataType() == DataType.FLOAT32) {
                             weight.addi(delta);
@@ -703,7 +799,7 @@ public final class LlamaModel implements AutoCloseable {
                             sum.attach(scope);
                             NDArray back = sum.add(delta).toType(weight.getDataType(), false);
                             back.attach(scope);
-                            weight.set(new NDIndex(":"), back);   // copy into the stored tensor
+                            weight.set(new NDIndex(":"), back); // copy into the stored tensor
                         }
                     }
                 }

@@ -11,9 +11,9 @@ public final class Mlp {
     private Mlp() {}
 
     static NDArray forward(Pass p, LayerWeights w, NDArray x) {
-        NDArray gate = p.project(w, Proj.GATE, x);                 // [B, T, I]
-        NDArray up = p.project(w, Proj.UP, x);                     // [B, T, I]
-        return p.project(w, Proj.DOWN, silu(gate).mul(up));        // [B, T, hidden]
+        NDArray gate = p.project(w, Proj.GATE, x); // [B, T, I]
+        NDArray up = p.project(w, Proj.UP, x); // [B, T, I]
+        return p.project(w, Proj.DOWN, silu(gate).mul(up)); // [B, T, hidden]
     }
 
     /** {@code z * sigmoid(z)} (DJL's swish takes a Java number: unsafe under autograd). */

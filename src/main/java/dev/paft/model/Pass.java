@@ -1,10 +1,9 @@
 package dev.paft.model;
 
-import dev.paft.engine.Scalars;
-
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import dev.paft.engine.Scalars;
 import dev.paft.engine.Torch;
 import dev.paft.io.HfModelConfig;
 import dev.paft.lora.LoraAdapter;
@@ -15,13 +14,20 @@ import dev.paft.lora.LoraLinear;
  * the additive attention mask (rotary tables and mask in the compute dtype), the adapter (or null), the
  * training flag, the KV cache (or null), the compute precision and cached scalar constants.
  */
-record Pass(NDManager scope, HfModelConfig config, NDArray cos, NDArray sin, NDArray mask,
-            LoraAdapter adapter, boolean training, KvCache cache, Precision precision) {
+record Pass(
+        NDManager scope,
+        HfModelConfig config,
+        NDArray cos,
+        NDArray sin,
+        NDArray mask,
+        LoraAdapter adapter,
+        boolean training,
+        KvCache cache,
+        Precision precision) {
     /** A float32 scalar constant on this pass's device (cached; see {@link Scalars}). */
     NDArray scalar(double v) {
         return Scalars.of(v, scope.getDevice());
     }
-
 
     /** Projection {@code p} of layer {@code w} applied to x, with its LoRA branch when adapted: [..., out]. */
     NDArray project(LayerWeights w, Proj p, NDArray x) {
@@ -42,8 +48,14 @@ record Pass(NDManager scope, HfModelConfig config, NDArray cos, NDArray sin, NDA
             NDArray branch = LoraLinear.branch(xf, module, adapter.scalingTensor(), adapter.dropout(), training);
             return y.add(Torch.cast(branch, Torch.Dtype.BF16, scope));
         }
-        return LoraLinear.forward(x, weight, bias, adapter.module(w.keys()[p.ordinal()]), adapter.scalingTensor(),
-                adapter.dropout(), training);
+        return LoraLinear.forward(
+                x,
+                weight,
+                bias,
+                adapter.module(w.keys()[p.ordinal()]),
+                adapter.scalingTensor(),
+                adapter.dropout(),
+                training);
     }
 
     /**

@@ -20,7 +20,8 @@ import dev.paft.errors.PaftException;
  * bf16 is unavailable; asking for bf16 there is a usage error naming what to install).
  */
 public enum Precision {
-    FP32, BF16;
+    FP32,
+    BF16;
 
     /** The config spelling. */
     public String configName() {
@@ -40,7 +41,9 @@ public enum Precision {
                 yield BF16;
             }
             case "fp32", "f32", "float32" -> FP32;
-            default -> throw PaftException.usage("training.precision: unknown value '" + setting + "' (use auto, bf16 or fp32)");
+            default ->
+                throw PaftException.usage(
+                        "training.precision: unknown value '" + setting + "' (use auto, bf16 or fp32)");
         };
     }
 }

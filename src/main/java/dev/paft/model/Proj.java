@@ -1,9 +1,18 @@
 package dev.paft.model;
 
+import dev.paft.io.HfModelConfig;
+import java.util.Arrays;
+import java.util.List;
+
 /** The seven linear projections of a decoder layer, with their Hugging Face / PEFT module names. */
 public enum Proj {
-    Q("self_attn", "q_proj"), K("self_attn", "k_proj"), V("self_attn", "v_proj"), O("self_attn", "o_proj"),
-    GATE("mlp", "gate_proj"), UP("mlp", "up_proj"), DOWN("mlp", "down_proj");
+    Q("self_attn", "q_proj"),
+    K("self_attn", "k_proj"),
+    V("self_attn", "v_proj"),
+    O("self_attn", "o_proj"),
+    GATE("mlp", "gate_proj"),
+    UP("mlp", "up_proj"),
+    DOWN("mlp", "down_proj");
 
     /** Parent block in the HF module tree ("self_attn" or "mlp"). */
     public final String block;
@@ -26,12 +35,12 @@ public enum Proj {
     }
 
     /** All HF names, in layer order. */
-    public static java.util.List<String> names() {
-        return java.util.Arrays.stream(values()).map(p -> p.hfName).toList();
+    public static List<String> names() {
+        return Arrays.stream(values()).map(p -> p.hfName).toList();
     }
 
     /** Projection weight shape [out, in] for a config. */
-    public long[] shape(dev.paft.io.HfModelConfig c) {
+    public long[] shape(HfModelConfig c) {
         long q = (long) c.numHeads() * c.headDim();
         long kv = (long) c.numKvHeads() * c.headDim();
         return switch (this) {

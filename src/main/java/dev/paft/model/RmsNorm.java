@@ -29,13 +29,13 @@ public final class RmsNorm {
     public static NDArray rmsNorm(NDArray x, NDArray weight, NDArray eps) {
         int last = x.getShape().dimension() - 1;
         NDArray sq = x.square();
-        NDArray meanSquare = sq.mean(new int[] {last}, true);           // [..., 1]
-        sq.close();   // consumed; closing a handle never frees what autograd saved (see Attention.attend)
+        NDArray meanSquare = sq.mean(new int[] {last}, true); // [..., 1]
+        sq.close(); // consumed; closing a handle never frees what autograd saved (see Attention.attend)
         NDArray msEps = meanSquare.add(eps);
         meanSquare.close();
         NDArray normed = x.div(msEps.sqrt());
         msEps.close();
-        NDArray y = normed.mul(weight);                                  // x * rsqrt(ms + eps) * w
+        NDArray y = normed.mul(weight); // x * rsqrt(ms + eps) * w
         normed.close();
         return y;
     }

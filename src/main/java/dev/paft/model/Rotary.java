@@ -47,11 +47,11 @@ public final class Rotary {
             for (int i = 0; i < inv.length; i++) {
                 double wavelen = 2 * Math.PI / inv[i];
                 if (wavelen > lowWavelen) {
-                    inv[i] = (float) (inv[i] / rs.factor());                  // low frequency: slow down
-                } else if (wavelen >= highWavelen) {                          // medium: smooth ramp
+                    inv[i] = (float) (inv[i] / rs.factor()); // low frequency: slow down
+                } else if (wavelen >= highWavelen) { // medium: smooth ramp
                     double smooth = (old / wavelen - rs.lowFreqFactor()) / (rs.highFreqFactor() - rs.lowFreqFactor());
                     inv[i] = (float) ((1 - smooth) * inv[i] / rs.factor() + smooth * inv[i]);
-                }                                                             // high frequency: unchanged
+                } // high frequency: unchanged
             }
         }
         return inv;
@@ -67,7 +67,7 @@ public final class Rotary {
         int half = headDim / 2;
         for (int p = 0; p < cap; p++) {
             for (int i = 0; i < half; i++) {
-                float angle = (float) p * invFreq[i];                          // float32 as HF
+                float angle = (float) p * invFreq[i]; // float32 as HF
                 float cv = (float) Math.cos(angle);
                 float sv = (float) Math.sin(angle);
                 c[p * headDim + i] = cv;
@@ -77,7 +77,7 @@ public final class Rotary {
             }
         }
         if (cos != null) {
-            cos.close();   // views already handed out keep their storage alive
+            cos.close(); // views already handed out keep their storage alive
             sin.close();
         }
         cos = manager.create(c, new Shape(cap, headDim));
@@ -95,8 +95,14 @@ public final class Rotary {
     /** cos and sin gathered at explicit positions [B, T]: two [B, 1, T, headDim] arrays on {@code scope}. */
     public synchronized NDList tables(NDManager scope, NDArray positionIds, int maxPosition) {
         ensure(maxPosition + 1);
-        NDArray c = positionIds.getNDArrayInternal().embedding(positionIds, cos, SparseFormat.DENSE).singletonOrThrow();
-        NDArray s = positionIds.getNDArrayInternal().embedding(positionIds, sin, SparseFormat.DENSE).singletonOrThrow();
+        NDArray c = positionIds
+                .getNDArrayInternal()
+                .embedding(positionIds, cos, SparseFormat.DENSE)
+                .singletonOrThrow();
+        NDArray s = positionIds
+                .getNDArrayInternal()
+                .embedding(positionIds, sin, SparseFormat.DENSE)
+                .singletonOrThrow();
         c.attach(scope);
         s.attach(scope);
         return new NDList(c.expandDims(1), s.expandDims(1));

@@ -1,8 +1,8 @@
 package dev.paft.model;
 
-import dev.paft.engine.GradMode;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import dev.paft.engine.GradMode;
 import dev.paft.lora.LoraAdapter;
 
 /**
@@ -29,9 +29,15 @@ public final class Scoring {
      * Forward + label log-probs under no-grad (evaluation): nothing is recorded for autograd and every array is
      * freed before returning.
      */
-    public static Scores score(LlamaModel model, NDManager parent, NDArray inputIds, NDArray attentionMask,
-                               NDArray labels, LoraAdapter adapter) {
-        try (GradMode off = GradMode.off(); NDManager scope = parent.newSubManager()) {
+    public static Scores score(
+            LlamaModel model,
+            NDManager parent,
+            NDArray inputIds,
+            NDArray attentionMask,
+            NDArray labels,
+            LoraAdapter adapter) {
+        try (GradMode off = GradMode.off();
+                NDManager scope = parent.newSubManager()) {
             NDArray hidden = model.hidden(scope, inputIds, attentionMask, null, adapter, null, false);
             int rows = Math.toIntExact(labels.getShape().get(0));
             int cols = Math.toIntExact(labels.getShape().get(1));

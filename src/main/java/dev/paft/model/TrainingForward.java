@@ -41,7 +41,8 @@ public final class TrainingForward {
      */
     public void backward(NDArray gradHidden) {
         if (backward == null) {
-            throw new IllegalStateException("this forward was not recorded for backward (no grad mode or not training)");
+            throw new IllegalStateException(
+                    "this forward was not recorded for backward (no grad mode or not training)");
         }
         backward.run(gradHidden);
     }

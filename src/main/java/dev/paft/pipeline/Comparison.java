@@ -19,6 +19,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.function.Consumer;
+import java.util.stream.Collectors;
 
 /**
  * The measurements of every candidate, shaped like the paper's Table 1: one row per model, one
@@ -37,16 +38,34 @@ public final class Comparison {
      */
     public static EvalSuite suite(RunConfig.RunEval spec, PaftConfig root) {
         EvalSuite.Settings s = EvalSuite.Settings.of(root, spec.batchSize());
-        s = new EvalSuite.Settings(s.options(), s.preference(), spec.beta(), s.chatTemplate(), s.skipBadRecords(), s.storage(),
+        s = new EvalSuite.Settings(
+                s.options(),
+                s.preference(),
+                spec.beta(),
+                s.chatTemplate(),
+                s.skipBadRecords(),
+                s.storage(),
                 s.tokenizerDir());
-        List<Path> mc = spec.multipleChoice() == null ? List.of() : spec.multipleChoice().stream().map(Path::of).toList();
-        return new EvalSuite(null, spec.perplexity() == null ? null : Path.of(spec.perplexity()),
-                spec.preferences() == null ? null : Path.of(spec.preferences()), mc, MultipleChoice.DEFAULT_DELIMITER, s);
+        List<Path> mc = spec.multipleChoice() == null
+                ? List.of()
+                : spec.multipleChoice().stream().map(Path::of).toList();
+        return new EvalSuite(
+                null,
+                spec.perplexity() == null ? null : Path.of(spec.perplexity()),
+                spec.preferences() == null ? null : Path.of(spec.preferences()),
+                mc,
+                MultipleChoice.DEFAULT_DELIMITER,
+                s);
     }
 
     /** Evaluates {@code candidates} with {@code suite} (reusing cached results in {@code evalDir}), the base as reward reference. */
-    public static List<Row> evaluate(List<Candidate> candidates, Path baseModel, EvalSuite suite, Device device, Path evalDir,
-                                     Consumer<String> log) {
+    public static List<Row> evaluate(
+            List<Candidate> candidates,
+            Path baseModel,
+            EvalSuite suite,
+            Device device,
+            Path evalDir,
+            Consumer<String> log) {
         List<Row> rows = new ArrayList<>();
         try {
             Files.createDirectories(evalDir);
@@ -76,7 +95,8 @@ public final class Comparison {
                         }
                     });
                     Json.write(cache, json);
-                    log.accept(String.format(Locale.ROOT, "eval %-28s %.1fs", c.name(), (System.nanoTime() - t0) / 1e9));
+                    log.accept(
+                            String.format(Locale.ROOT, "eval %-28s %.1fs", c.name(), (System.nanoTime() - t0) / 1e9));
                 }
                 rows.add(new Row(c, m));
             }
@@ -89,8 +109,11 @@ public final class Comparison {
             return null;
         }
         Map<String, Double> m = new LinkedHashMap<>();
-        Json.readObject(cache).path("metrics").fields()
-                .forEachRemaining(e -> m.put(e.getKey(), e.getValue().isNumber() ? e.getValue().asDouble() : Double.NaN));
+        Json.readObject(cache)
+                .path("metrics")
+                .fields()
+                .forEachRemaining(e ->
+                        m.put(e.getKey(), e.getValue().isNumber() ? e.getValue().asDouble() : Double.NaN));
         return m;
     }
 
@@ -109,14 +132,19 @@ public final class Comparison {
         for (String c : all) {
             heads.add(shortName(c));
         }
-        List<String> names = rows.stream().map(r -> r.candidate().name().replace("preference", "pref")).toList();
+        List<String> names = rows.stream()
+                .map(r -> r.candidate().name().replace("preference", "pref"))
+                .toList();
         int nameW = Math.max(5, names.stream().mapToInt(String::length).max().orElse(5));
         List<List<String>> cells = new ArrayList<>();
         for (Row r : rows) {
             List<String> line = new ArrayList<>();
             for (String c : cols) {
                 Double v = r.metrics().get(c);
-                line.add(v == null || v.isNaN() ? "-" : String.format(Locale.ROOT, c.endsWith("ppl") ? "%.1f" : "%.3f", v));
+                line.add(
+                        v == null || v.isNaN()
+                                ? "-"
+                                : String.format(Locale.ROOT, c.endsWith("ppl") ? "%.1f" : "%.3f", v));
             }
             Map<String, String> e = extra.getOrDefault(r.candidate().name(), Map.of());
             for (String c : extraCols) {
@@ -145,7 +173,8 @@ public final class Comparison {
             kind = k;
             sb.append(String.format(Locale.ROOT, "%-" + nameW + "s", names.get(i)));
             for (int j = 0; j < w.length; j++) {
-                sb.append(String.format(Locale.ROOT, "  %" + w[j] + "s", cells.get(i).get(j)));
+                sb.append(String.format(
+                        Locale.ROOT, "  %" + w[j] + "s", cells.get(i).get(j)));
             }
             sb.append('\n');
         }
@@ -170,7 +199,7 @@ public final class Comparison {
         if (legend.length() > 0) {
             sb.append('\n').append(legend).append(" (full keys and precision: comparison.csv)\n");
         }
-        return sb.toString().lines().map(String::stripTrailing).collect(java.util.stream.Collectors.joining("\n", "", "\n"));
+        return sb.toString().lines().map(String::stripTrailing).collect(Collectors.joining("\n", "", "\n"));
     }
 
     /** The comparison as CSV: every metric under its full key, full precision, one row per model. */
@@ -182,7 +211,9 @@ public final class Comparison {
         extraCols.forEach(c -> sb.append(',').append(csvCell(c)));
         sb.append('\n');
         for (Row r : rows) {
-            sb.append(csvCell(r.candidate().name())).append(',').append(r.candidate().kind());
+            sb.append(csvCell(r.candidate().name()))
+                    .append(',')
+                    .append(r.candidate().kind());
             for (String c : cols) {
                 Double v = r.metrics().get(c);
                 sb.append(',').append(v == null || v.isNaN() ? "" : Double.toString(v));
@@ -212,11 +243,12 @@ public final class Comparison {
 
     private static List<String> extraColumns(Map<String, Map<String, String>> extra) {
         List<String> extraCols = new ArrayList<>();
-        extra.values().forEach(e -> e.keySet().forEach(k -> {
-            if (!extraCols.contains(k)) {
-                extraCols.add(k);
-            }
-        }));
+        extra.values()
+                .forEach(e -> e.keySet().forEach(k -> {
+                    if (!extraCols.contains(k)) {
+                        extraCols.add(k);
+                    }
+                }));
         return extraCols;
     }
 
@@ -227,8 +259,12 @@ public final class Comparison {
             case "pref/margin" -> "margin";
             case "pref/logp_acc" -> "logp_acc";
             case "sft/ppl" -> "ppl";
-            default -> key.startsWith("sparsity<") ? "sparse" : key.endsWith("/acc_norm") ? key.substring(0, key.length() - 9) + "_n"
-                    : key.endsWith("/acc") ? key.substring(0, key.length() - 4) : key;
+            default ->
+                key.startsWith("sparsity<")
+                        ? "sparse"
+                        : key.endsWith("/acc_norm")
+                                ? key.substring(0, key.length() - 9) + "_n"
+                                : key.endsWith("/acc") ? key.substring(0, key.length() - 4) : key;
         };
     }
 
@@ -240,7 +276,11 @@ public final class Comparison {
             o.put("name", r.candidate().name());
             o.put("kind", r.candidate().kind());
             o.put("model", r.candidate().model().toString());
-            o.put("adapter", r.candidate().adapter() == null ? null : r.candidate().adapter().toString());
+            o.put(
+                    "adapter",
+                    r.candidate().adapter() == null
+                            ? null
+                            : r.candidate().adapter().toString());
             ObjectNode m = o.putObject("metrics");
             r.metrics().forEach((k, v) -> {
                 if (Double.isFinite(v)) {

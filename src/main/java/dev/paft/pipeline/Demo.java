@@ -18,10 +18,17 @@ import java.util.List;
 public final class Demo {
     static final String ROOT = "/dev/paft/demo/";
     static final List<String> ASSETS = List.of(
-            "model/config.json", "model/generation_config.json", "model/model.safetensors",
-            "model/tokenizer.json", "model/tokenizer_config.json",
-            "data/sft_train.jsonl", "data/sft_test.jsonl", "data/pref_train.jsonl", "data/pref_test.jsonl",
-            "data/task_mc.jsonl", "data/pref_mc.jsonl");
+            "model/config.json",
+            "model/generation_config.json",
+            "model/model.safetensors",
+            "model/tokenizer.json",
+            "model/tokenizer_config.json",
+            "data/sft_train.jsonl",
+            "data/sft_test.jsonl",
+            "data/pref_train.jsonl",
+            "data/pref_test.jsonl",
+            "data/task_mc.jsonl",
+            "data/pref_mc.jsonl");
 
     private Demo() {}
 

@@ -1,6 +1,7 @@
 package dev.paft.pipeline;
 
 import ai.djl.Device;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.paft.config.ConfigLoader;
 import dev.paft.config.PaftConfig;
 import dev.paft.config.RunConfig;
@@ -8,8 +9,9 @@ import dev.paft.errors.PaftException;
 import dev.paft.io.AtomicFiles;
 import dev.paft.io.ChartImages;
 import dev.paft.io.Json;
-import dev.paft.io.WeightStorage;
 import dev.paft.io.Mappers;
+import dev.paft.io.OutputDirs;
+import dev.paft.io.WeightStorage;
 import dev.paft.merge.MergeRunner;
 import dev.paft.merge.MergeSpec;
 import dev.paft.model.LlamaModel;
@@ -20,15 +22,18 @@ import dev.paft.report.SparsityCharts;
 import dev.paft.report.SparsityReport;
 import dev.paft.report.View;
 import dev.paft.train.Recipes;
+import dev.paft.train.TrainState;
 import dev.paft.train.TrainingLoop;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Consumer;
 import java.util.function.Function;
 
@@ -52,8 +57,15 @@ public final class PaftRun {
     public record Variant(String name, Map<String, Object> overlay) {}
 
     /** What to run. */
-    public record Plan(PaftConfig root, Path out, List<Variant> sft, Map<String, Object> preference, boolean sequential,
-                       List<RunConfig.RunMerge> merges, RunConfig.RunEval eval, boolean overwrite) {
+    public record Plan(
+            PaftConfig root,
+            Path out,
+            List<Variant> sft,
+            Map<String, Object> preference,
+            boolean sequential,
+            List<RunConfig.RunMerge> merges,
+            RunConfig.RunEval eval,
+            boolean overwrite) {
 
         /** The same plan, redoing stages whose inputs changed instead of refusing them. */
         public Plan withOverwrite(boolean o) {
@@ -75,7 +87,8 @@ public final class PaftRun {
             } else {
                 r.sftVariants().forEach((name, o) -> {
                     if (!name.matches("[A-Za-z0-9_.-]+") || name.equals("preference")) {
-                        throw PaftException.usage("run.sft_variants: '" + name + "' is not a valid stage name (letters, digits, _ . -)");
+                        throw PaftException.usage(
+                                "run.sft_variants: '" + name + "' is not a valid stage name (letters, digits, _ . -)");
                     }
                     Map<String, Object> merged = new LinkedHashMap<>();
                     ConfigLoader.deepMergeMaps(merged, r.sft());
@@ -83,8 +96,15 @@ public final class PaftRun {
                     variants.add(new Variant(name, merged));
                 });
             }
-            return new Plan(cfg, Path.of(r.outputDir()), variants, r.preference(),
-                    sequentialFlag != null ? sequentialFlag : r.sequential(), r.merges() == null ? List.of() : r.merges(), r.eval(), false);
+            return new Plan(
+                    cfg,
+                    Path.of(r.outputDir()),
+                    variants,
+                    r.preference(),
+                    sequentialFlag != null ? sequentialFlag : r.sequential(),
+                    r.merges() == null ? List.of() : r.merges(),
+                    r.eval(),
+                    false);
         }
     }
 
@@ -120,7 +140,9 @@ public final class PaftRun {
         sftCfgs.forEach((name, c) -> st.training(name, c, null));
         st.training("preference", prefCfg, null);
         candidates.add(new Candidate("base", "base", base, null));
-        st.add("eval/" + Candidate.fileName("base") + ".json", evalInputs(Map.of("model", base.toAbsolutePath().toString())));
+        st.add(
+                "eval/" + Candidate.fileName("base") + ".json",
+                evalInputs(Map.of("model", base.toAbsolutePath().toString())));
         for (String name : sftCfgs.keySet()) {
             candidates.add(new Candidate(name, "sft", base, out.resolve(name)));
         }
@@ -128,13 +150,26 @@ public final class PaftRun {
         if (plan.sequential()) {
             for (String name : sftCfgs.keySet()) {
                 st.add("models/" + name, Map.of("base", base.toAbsolutePath().toString(), "adapter", st.hash(name)));
-                st.training("sequential/" + name + "-then-preference",
-                        stageConfig(plan.preference(), out.resolve("sequential").resolve(name + "-then-preference"), out.resolve("models").resolve(name),
-                                "run.preference (sequential after " + name + ")"), st.hash("models/" + name));
-                st.add("sequential/" + name + "+preference.model", Map.of("base", st.hash("models/" + name),
-                        "adapter", st.hash("sequential/" + name + "-then-preference")));
-                candidates.add(new Candidate("seq:" + name + "->preference", "sequential",
-                        out.resolve("sequential").resolve(name + "+preference.model"), null));
+                st.training(
+                        "sequential/" + name + "-then-preference",
+                        stageConfig(
+                                plan.preference(),
+                                out.resolve("sequential").resolve(name + "-then-preference"),
+                                out.resolve("models").resolve(name),
+                                "run.preference (sequential after " + name + ")"),
+                        st.hash("models/" + name));
+                st.add(
+                        "sequential/" + name + "+preference.model",
+                        Map.of(
+                                "base",
+                                st.hash("models/" + name),
+                                "adapter",
+                                st.hash("sequential/" + name + "-then-preference")));
+                candidates.add(new Candidate(
+                        "seq:" + name + "->preference",
+                        "sequential",
+                        out.resolve("sequential").resolve(name + "+preference.model"),
+                        null));
             }
         }
         for (String name : sftCfgs.keySet()) {
@@ -144,16 +179,26 @@ public final class PaftRun {
                 in.put("sft", st.hash(name));
                 in.put("preference", st.hash("preference"));
                 if (m.method().equals("slerp")) {
-                    st.add("models/" + name, Map.of("base", base.toAbsolutePath().toString(), "adapter", st.hash(name)));
-                    st.add("models/preference", Map.of("base", base.toAbsolutePath().toString(), "adapter", st.hash("preference")));
+                    st.add(
+                            "models/" + name,
+                            Map.of("base", base.toAbsolutePath().toString(), "adapter", st.hash(name)));
+                    st.add(
+                            "models/preference",
+                            Map.of("base", base.toAbsolutePath().toString(), "adapter", st.hash("preference")));
                 }
                 st.add("merged/" + name + "+preference." + m.name(), in);
-                candidates.add(new Candidate(name + "+preference/" + m.name(), "parallel", out.resolve("merged").resolve(name + "+preference." + m.name()), null));
+                candidates.add(new Candidate(
+                        name + "+preference/" + m.name(),
+                        "parallel",
+                        out.resolve("merged").resolve(name + "+preference." + m.name()),
+                        null));
             }
         }
         for (Candidate c : candidates) {
             if (!c.name().equals("base")) {
-                String made = out.relativize(c.adapter() != null ? c.adapter() : c.model()).toString().replace('\\', '/');
+                String made = out.relativize(c.adapter() != null ? c.adapter() : c.model())
+                        .toString()
+                        .replace('\\', '/');
                 st.add("eval/" + c.fileName() + ".json", evalInputs(Map.of("model", st.hash(made))));
             }
         }
@@ -163,7 +208,8 @@ public final class PaftRun {
         boolean anyTraining = sftCfgs.keySet().stream().anyMatch(n -> st.pending(n, finished(out.resolve(n))))
                 || st.pending("preference", finished(out.resolve("preference")));
         if (anyTraining) {
-            try (LlamaModel shared = LlamaModel.load(base, device, plan.root().model().dtype())) {
+            try (LlamaModel shared =
+                    LlamaModel.load(base, device, plan.root().model().dtype())) {
                 sftCfgs.forEach((name, c) -> train(name, name, c, true, shared, st));
                 train("preference", "preference", prefCfg, false, shared, st);
             }
@@ -174,10 +220,12 @@ public final class PaftRun {
         // 2. The sequential baseline: SFT merged into the base, preference training on it, merged.
         if (plan.sequential()) {
             for (String name : sftCfgs.keySet()) {
-                Path sftModel = materialize(base, out.resolve(name), out.resolve("models").resolve(name), st);
+                Path sftModel = materialize(
+                        base, out.resolve(name), out.resolve("models").resolve(name), st);
                 String key = "sequential/" + name + "-then-preference";
                 Path seqPref = out.resolve(key);
-                PaftConfig c = stageConfig(plan.preference(), seqPref, sftModel, "run.preference (sequential after " + name + ")");
+                PaftConfig c = stageConfig(
+                        plan.preference(), seqPref, sftModel, "run.preference (sequential after " + name + ")");
                 train("sequential " + name + " -> preference", key, c, false, null, st);
                 materialize(sftModel, seqPref, out.resolve("sequential").resolve(name + "+preference.model"), st);
             }
@@ -196,10 +244,14 @@ public final class PaftRun {
 
         // 5. Evaluate every model and compare.
         for (Candidate c : candidates) {
-            st.begin("eval/" + c.fileName() + ".json", () -> deleteIfExists(out.resolve("eval").resolve(c.fileName() + ".json")));
+            st.begin(
+                    "eval/" + c.fileName() + ".json",
+                    () -> deleteIfExists(out.resolve("eval").resolve(c.fileName() + ".json")));
         }
-        List<Comparison.Row> rows = plan.eval() == null ? List.of()
-                : Comparison.evaluate(candidates, base, Comparison.suite(plan.eval(), plan.root()), device, out.resolve("eval"), log);
+        List<Comparison.Row> rows = plan.eval() == null
+                ? List.of()
+                : Comparison.evaluate(
+                        candidates, base, Comparison.suite(plan.eval(), plan.root()), device, out.resolve("eval"), log);
         String table = Comparison.table(rows, extra);
         writeText(out.resolve("comparison.txt"), table);
         writeText(out.resolve("comparison.csv"), Comparison.csv(rows, extra));
@@ -207,15 +259,14 @@ public final class PaftRun {
         return new Outcome(rows, table, out);
     }
 
-    private static final com.fasterxml.jackson.databind.ObjectMapper SNAKE = Mappers.snakeCase();
-    private static final com.fasterxml.jackson.databind.ObjectMapper YAML_TREE =
-            Mappers.yaml();
+    private static final ObjectMapper SNAKE = Mappers.snakeCase();
+    private static final ObjectMapper YAML_TREE = Mappers.yaml();
 
     private Map<String, String> evalInputs(Map<String, String> model) {
         Map<String, String> in = new LinkedHashMap<>(model);
         if (plan.eval() != null) {
             in.putAll(StageStamps.flatten(SNAKE.valueToTree(plan.eval())));
-            in.remove("batch_size", "32");      // the batch the comparison always used: earlier results stay valid
+            in.remove("batch_size", "32"); // the batch the comparison always used: earlier results stay valid
         }
         in.put("max_length", Integer.toString(plan.root().data().maxLength()));
         in.put("max_prompt_length", Integer.toString(plan.root().data().maxPromptLength()));
@@ -243,7 +294,7 @@ public final class PaftRun {
         private final Path out;
         private final StageStamps stamps;
         private final Map<String, StageStamps.Stamp> planned = new LinkedHashMap<>();
-        private final java.util.Set<String> redo = new java.util.HashSet<>();
+        private final Set<String> redo = new HashSet<>();
 
         Stages(Path out) {
             this.out = out;
@@ -258,8 +309,10 @@ public final class PaftRun {
         void training(String stage, PaftConfig cfg, String startsFrom) {
             try {
                 Map<String, String> in = StageStamps.flatten(YAML_TREE.readTree(ConfigLoader.toYaml(cfg)));
-                in.keySet().removeIf(k -> k.startsWith("run.") || k.equals("training.output_dir")
-                        || startsFrom != null && (k.equals("model.path") || k.equals("model.tokenizer")));
+                in.keySet()
+                        .removeIf(k -> k.startsWith("run.")
+                                || k.equals("training.output_dir")
+                                || startsFrom != null && (k.equals("model.path") || k.equals("model.tokenizer")));
                 if (startsFrom != null) {
                     in.put("starts_from", startsFrom);
                 }
@@ -287,9 +340,12 @@ public final class PaftRun {
             }
             if (!plan.overwrite()) {
                 StageStamps.Change first = changes.get(0);
-                throw PaftException.usage("stage " + first.stage() + " in " + out + " was made from other inputs (" + first.what() + ")"
-                        + (changes.size() > 1 ? "; " + (changes.size() - 1) + " more stage(s) depend on it or changed too" : "")
-                        + ". Pass --overwrite to redo the changed stages (unchanged ones are kept), or choose another output directory");
+                throw PaftException.usage(
+                        "stage " + first.stage() + " in " + out + " was made from other inputs (" + first.what() + ")"
+                                + (changes.size() > 1
+                                        ? "; " + (changes.size() - 1) + " more stage(s) depend on it or changed too"
+                                        : "")
+                                + ". Pass --overwrite to redo the changed stages (unchanged ones are kept), or choose another output directory");
             }
             for (StageStamps.Change c : changes) {
                 log.accept(c.stage() + ": " + c.what() + ": redoing");
@@ -339,7 +395,11 @@ public final class PaftRun {
         forced.put("training.output_dir", outputDir.toString());
         if (modelOverride != null) {
             forced.put("model.path", modelOverride.toString());
-            forced.put("model.tokenizer", plan.root().model().tokenizer() != null ? plan.root().model().tokenizer() : plan.root().model().path());
+            forced.put(
+                    "model.tokenizer",
+                    plan.root().model().tokenizer() != null
+                            ? plan.root().model().tokenizer()
+                            : plan.root().model().path());
         }
         return ConfigLoader.overlay(plan.root(), overlay, forced, where);
     }
@@ -350,7 +410,7 @@ public final class PaftRun {
             log.accept(name + ": complete, skipped (" + dir + ")");
             return;
         }
-        st.begin(stage, () -> { });
+        st.begin(stage, () -> {});
         boolean redo = st.redo(stage);
         Recipes.Options o = Recipes.Options.defaults().withResume(!redo).withOverwrite(redo);
         TrainingLoop.Listener l = listeners.apply(name);
@@ -367,44 +427,60 @@ public final class PaftRun {
         if (!st.pending(stage, Files.isRegularFile(target.resolve("config.json")))) {
             return target;
         }
-        st.begin(stage, () -> { });
+        st.begin(stage, () -> {});
         mkdirs(target.getParent());
-        MergeSpec spec = MergeSpec.builder("linear", base.toString()).input(adapter.toString(), Map.of("weight", 1.0))
-                .parameters(Map.of("normalize", false)).build();
+        MergeSpec spec = MergeSpec.builder("linear", base.toString())
+                .input(adapter.toString(), Map.of("weight", 1.0))
+                .parameters(Map.of("normalize", false))
+                .build();
         if (!st.redo(stage)) {
-            dev.paft.io.OutputDirs.cleanStale(target, dev.paft.io.OutputDirs.MERGE_FILES);   // what a killed run left
+            OutputDirs.cleanStale(target, OutputDirs.MERGE_FILES); // what a killed run left
         }
         MergeRunner.run(spec, new MergeRunner.Options(target, st.redo(stage)));
         log.accept("merged " + adapter.getFileName() + " into " + base.getFileName() + " -> " + target);
         return target;
     }
 
-    private void merge(Path base, Path sftAdapter, Path prefAdapter, RunConfig.RunMerge m, Path target, String sftName, Stages st) {
+    private void merge(
+            Path base,
+            Path sftAdapter,
+            Path prefAdapter,
+            RunConfig.RunMerge m,
+            Path target,
+            String sftName,
+            Stages st) {
         String stage = plan.out().relativize(target).toString().replace('\\', '/');
         if (!st.pending(stage, Files.isRegularFile(target.resolve("config.json")))) {
             log.accept("merge " + target.getFileName() + ": complete, skipped");
             return;
         }
-        st.begin(stage, () -> { });
+        st.begin(stage, () -> {});
         mkdirs(target.getParent());
         MergeSpec spec;
         Map<String, Object> global = m.parameters() == null ? Map.of() : m.parameters();
         if (m.method().equals("slerp")) {
             // SLERP interpolates two models: the SFT model (t = 0) and the preference model (t = 1).
-            Path sftModel = materialize(base, sftAdapter, plan.out().resolve("models").resolve(sftName), st);
-            Path prefModel = materialize(base, prefAdapter, plan.out().resolve("models").resolve("preference"), st);
-            spec = MergeSpec.builder("slerp", sftModel.toString()).input(prefModel.toString(), Map.of()).parameters(global).build();
+            Path sftModel =
+                    materialize(base, sftAdapter, plan.out().resolve("models").resolve(sftName), st);
+            Path prefModel =
+                    materialize(base, prefAdapter, plan.out().resolve("models").resolve("preference"), st);
+            spec = MergeSpec.builder("slerp", sftModel.toString())
+                    .input(prefModel.toString(), Map.of())
+                    .parameters(global)
+                    .build();
         } else {
             spec = MergeSpec.builder(m.method(), base.toString())
                     .input(sftAdapter.toString(), m.sft() == null ? Map.of() : m.sft())
                     .input(prefAdapter.toString(), m.preference() == null ? Map.of() : m.preference())
-                    .parameters(global).build();
+                    .parameters(global)
+                    .build();
         }
         if (!st.redo(stage)) {
-            dev.paft.io.OutputDirs.cleanStale(target, dev.paft.io.OutputDirs.MERGE_FILES);   // what a killed run left
+            OutputDirs.cleanStale(target, OutputDirs.MERGE_FILES); // what a killed run left
         }
         MergeRunner.Result r = MergeRunner.run(spec, new MergeRunner.Options(target, st.redo(stage)));
-        log.accept(String.format(Locale.ROOT, "merge %-32s %s in %.1fs", target.getFileName(), m.method(), r.seconds()));
+        log.accept(
+                String.format(Locale.ROOT, "merge %-32s %s in %.1fs", target.getFileName(), m.method(), r.seconds()));
     }
 
     private Map<String, Map<String, String>> sparsity(Path out, List<String> sftNames) {
@@ -430,7 +506,7 @@ public final class PaftRun {
     }
 
     static boolean finished(Path trainDir) {
-        return dev.paft.train.TrainState.isFinished(trainDir);
+        return TrainState.isFinished(trainDir);
     }
 
     private static void mkdirs(Path p) {

@@ -36,7 +36,8 @@ final class StageStamps {
             StringBuilder sb = new StringBuilder();
             sorted.forEach((k, v) -> sb.append(k).append('\u0000').append(v).append('\n'));
             try {
-                byte[] d = MessageDigest.getInstance("SHA-256").digest(sb.toString().getBytes(StandardCharsets.UTF_8));
+                byte[] d = MessageDigest.getInstance("SHA-256")
+                        .digest(sb.toString().getBytes(StandardCharsets.UTF_8));
                 return new Stamp(sorted, HexFormat.of().formatHex(d));
             } catch (NoSuchAlgorithmException e) {
                 throw new IllegalStateException(e);
@@ -97,7 +98,9 @@ final class StageStamps {
             return null;
         }
         Map<String, String> before = new TreeMap<>();
-        old.path("inputs").fields().forEachRemaining(e -> before.put(e.getKey(), e.getValue().asText()));
+        old.path("inputs")
+                .fields()
+                .forEachRemaining(e -> before.put(e.getKey(), e.getValue().asText()));
         List<String> diffs = new ArrayList<>();
         for (String k : union(before, now.inputs())) {
             String a = before.get(k);
@@ -106,8 +109,10 @@ final class StageStamps {
                 diffs.add(k + " " + (a == null ? "(unset)" : a) + " -> " + (b == null ? "(unset)" : b));
             }
         }
-        String what = diffs.isEmpty() ? "inputs changed" : String.join(", ", diffs.subList(0, Math.min(3, diffs.size())))
-                + (diffs.size() > 3 ? " and " + (diffs.size() - 3) + " more" : "");
+        String what = diffs.isEmpty()
+                ? "inputs changed"
+                : String.join(", ", diffs.subList(0, Math.min(3, diffs.size())))
+                        + (diffs.size() > 3 ? " and " + (diffs.size() - 3) + " more" : "");
         return new Change(stage, what);
     }
 

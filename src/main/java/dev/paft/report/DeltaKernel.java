@@ -1,7 +1,6 @@
 package dev.paft.report;
 
 import dev.paft.errors.Futures;
-import dev.paft.errors.PaftException;
 import dev.paft.io.DType;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -31,6 +30,7 @@ final class DeltaKernel {
     static final int ELEMENT_BLOCK = 1 << 20;
     /** Histogram bins: the float bits of |delta| shifted right by 20 (8-bit exponent, 3 mantissa bits). */
     static final int HIST_BINS = 1 << 11;
+
     static final int HIST_SHIFT = 20;
 
     private DeltaKernel() {}
@@ -127,7 +127,8 @@ final class DeltaKernel {
     /**
      * Statistics of {@code delta = B @ A} with B [out, r] and A [r, in], both row-major float32.
      */
-    static Acc lora(float[] a, float[] b, int out, int r, int in, float[] cutoffs, boolean histogram, ExecutorService pool) {
+    static Acc lora(
+            float[] a, float[] b, int out, int r, int in, float[] cutoffs, boolean histogram, ExecutorService pool) {
         List<Callable<Acc>> tasks = new ArrayList<>();
         for (int r0 = 0; r0 < out; r0 += ROW_BLOCK) {
             int from = r0;
@@ -184,8 +185,15 @@ final class DeltaKernel {
      * Statistics of {@code delta = model - base} over n elements of two little-endian tensors
      * (any float dtype, widened to float32; the difference is taken in float32).
      */
-    static Acc diff(ByteBuffer model, DType modelType, ByteBuffer base, DType baseType, long n,
-                    float[] cutoffs, boolean histogram, ExecutorService pool) {
+    static Acc diff(
+            ByteBuffer model,
+            DType modelType,
+            ByteBuffer base,
+            DType baseType,
+            long n,
+            float[] cutoffs,
+            boolean histogram,
+            ExecutorService pool) {
         List<Callable<Acc>> tasks = new ArrayList<>();
         for (long e0 = 0; e0 < n; e0 += ELEMENT_BLOCK) {
             long from = e0;
@@ -218,7 +226,7 @@ final class DeltaKernel {
                 futures.add(pool.submit(t));
             } else {
                 FutureTask<Acc> f = new FutureTask<>(t);
-                f.run();                                    // on this thread, in order
+                f.run(); // on this thread, in order
                 futures.add(f);
             }
         }

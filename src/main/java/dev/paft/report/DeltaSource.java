@@ -70,7 +70,8 @@ abstract class DeltaSource implements AutoCloseable {
                     if (!key.endsWith(".lora_A.weight") && !key.endsWith(".lora_B.weight")) {
                         LOG.warn("{}: skipping non-LoRA tensor '{}'", dir, key);
                     } else if (key.endsWith(".lora_B.weight")) {
-                        String module = key.substring(PeftAdapter.KEY_PREFIX.length(), key.length() - ".lora_B.weight".length());
+                        String module = key.substring(
+                                PeftAdapter.KEY_PREFIX.length(), key.length() - ".lora_B.weight".length());
                         if (!store.contains(PeftAdapter.key(module, "A"))) {
                             throw PaftException.badInput(dir + ": '" + key + "' has no matching lora_A");
                         }
@@ -81,12 +82,14 @@ abstract class DeltaSource implements AutoCloseable {
                     TensorInfo b = store.info(PeftAdapter.key(module, "B"));
                     int r = config.rank(module);
                     if (a.shape().length != 2 || b.shape().length != 2 || a.shape()[0] != r || b.shape()[1] != r) {
-                        throw PaftException.badInput(dir + ": module '" + module + "': lora_A " + Arrays.toString(a.shape())
-                                + " and lora_B " + Arrays.toString(b.shape()) + " do not fit r = " + r);
+                        throw PaftException.badInput(
+                                dir + ": module '" + module + "': lora_A " + Arrays.toString(a.shape()) + " and lora_B "
+                                        + Arrays.toString(b.shape()) + " do not fit r = " + r);
                     }
                     if (config.scaling(module) != config.scaling()) {
-                        throw PaftException.badInput(dir + ": module '" + module + "' has its own scaling (rank_pattern / alpha_pattern "
-                                + "with a different alpha / r), which the sparsity report does not support");
+                        throw PaftException.badInput(
+                                dir + ": module '" + module + "' has its own scaling (rank_pattern / alpha_pattern "
+                                        + "with a different alpha / r), which the sparsity report does not support");
                     }
                     modules.add(new Module(module, (int) b.shape()[0], (int) a.shape()[1]));
                 }
@@ -151,25 +154,35 @@ abstract class DeltaSource implements AutoCloseable {
                 this.base = b;
                 for (String name : model.names()) {
                     TensorInfo t = model.info(name);
-                    if (!name.endsWith(".weight") || t.shape().length != 2 || ModuleNames.layer(name) < 0 || !t.dtype().isFloat()) {
+                    if (!name.endsWith(".weight")
+                            || t.shape().length != 2
+                            || ModuleNames.layer(name) < 0
+                            || !t.dtype().isFloat()) {
                         continue;
                     }
                     if (!base.contains(name)) {
-                        throw PaftException.badInput(baseDir + ": base has no tensor '" + name + "' (present in " + dir + ")");
+                        throw PaftException.badInput(
+                                baseDir + ": base has no tensor '" + name + "' (present in " + dir + ")");
                     }
                     TensorInfo bt = base.info(name);
                     if (!Arrays.equals(t.shape(), bt.shape()) || !bt.dtype().isFloat()) {
-                        throw PaftException.badInput(dir + ": tensor '" + name + "' is " + t.dtype() + " " + Arrays.toString(t.shape())
-                                + " but the base's is " + bt.dtype() + " " + Arrays.toString(bt.shape()));
+                        throw PaftException.badInput(
+                                dir + ": tensor '" + name + "' is " + t.dtype() + " " + Arrays.toString(t.shape())
+                                        + " but the base's is " + bt.dtype() + " " + Arrays.toString(bt.shape()));
                     }
-                    modules.add(new Module(name.substring(0, name.length() - ".weight".length()),
-                            (int) t.shape()[0], (int) t.shape()[1]));
+                    modules.add(
+                            new Module(name.substring(0, name.length() - ".weight".length()), (int) t.shape()[0], (int)
+                                    t.shape()[1]));
                 }
-                for (String name : base.names()) {   // and the other way: a base weight the model lacks is not skipped
+                for (String name : base.names()) { // and the other way: a base weight the model lacks is not skipped
                     TensorInfo t = base.info(name);
-                    if (name.endsWith(".weight") && t.shape().length == 2 && ModuleNames.layer(name) >= 0 && t.dtype().isFloat()
+                    if (name.endsWith(".weight")
+                            && t.shape().length == 2
+                            && ModuleNames.layer(name) >= 0
+                            && t.dtype().isFloat()
                             && !model.contains(name)) {
-                        throw PaftException.badInput(dir + ": model has no tensor '" + name + "' (present in the base " + baseDir + ")");
+                        throw PaftException.badInput(
+                                dir + ": model has no tensor '" + name + "' (present in the base " + baseDir + ")");
                     }
                 }
                 if (modules.isEmpty()) {
@@ -212,8 +225,15 @@ abstract class DeltaSource implements AutoCloseable {
         @Override
         DeltaKernel.Acc stats(Module m, float[] cutoffs, boolean histogram, ExecutorService pool) {
             String name = m.name() + ".weight";
-            return DeltaKernel.diff(model.bytes(name), model.info(name).dtype(), base.bytes(name), base.info(name).dtype(),
-                    (long) m.rows() * m.cols(), cutoffs, histogram, pool);
+            return DeltaKernel.diff(
+                    model.bytes(name),
+                    model.info(name).dtype(),
+                    base.bytes(name),
+                    base.info(name).dtype(),
+                    (long) m.rows() * m.cols(),
+                    cutoffs,
+                    histogram,
+                    pool);
         }
 
         @Override

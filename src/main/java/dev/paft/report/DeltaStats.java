@@ -37,8 +37,12 @@ public record DeltaStats(long numel, long[] below, double l1, double sumSquares,
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof DeltaStats s && numel == s.numel && Arrays.equals(below, s.below) && l1 == s.l1
-                && sumSquares == s.sumSquares && maxAbs == s.maxAbs;
+        return o instanceof DeltaStats s
+                && numel == s.numel
+                && Arrays.equals(below, s.below)
+                && l1 == s.l1
+                && sumSquares == s.sumSquares
+                && maxAbs == s.maxAbs;
     }
 
     @Override

@@ -21,8 +21,15 @@ import java.util.TreeMap;
  * @param alpha lora_alpha, or 0 for model deltas
  * @param histogram counts of |delta| (unscaled) per {@link Histogram} bin, or null when not collected
  */
-public record InputReport(String label, Path dir, Kind kind, double scaling, int rank, double alpha,
-                          List<ModuleStats> modules, long[] histogram) {
+public record InputReport(
+        String label,
+        Path dir,
+        Kind kind,
+        double scaling,
+        int rank,
+        double alpha,
+        List<ModuleStats> modules,
+        long[] histogram) {
 
     /** Where the delta comes from. */
     public enum Kind {
@@ -41,7 +48,9 @@ public record InputReport(String label, Path dir, Kind kind, double scaling, int
         Map<Integer, GroupStats.Pooled> byLayer = new TreeMap<>();
         for (ModuleStats m : modules) {
             if (m.layer() >= 0) {
-                byLayer.merge(m.layer(), new GroupStats.Pooled(Integer.toString(m.layer()), m.unscaled(), m.scaled()),
+                byLayer.merge(
+                        m.layer(),
+                        new GroupStats.Pooled(Integer.toString(m.layer()), m.unscaled(), m.scaled()),
                         (x, y) -> x.plus(y));
             }
         }

@@ -7,8 +7,9 @@ package dev.paft.report;
  * @param layer the decoder layer index, or -1 for modules outside {@code layers.N} (e.g. lm_head)
  * @param type short module type: q, k, v, o, gate, up, down (else the name's last part without "_proj")
  */
-public record ModuleStats(String name, int layer, String type, int rows, int cols,
-                          DeltaStats unscaled, DeltaStats scaled) implements GroupStats {
+public record ModuleStats(
+        String name, int layer, String type, int rows, int cols, DeltaStats unscaled, DeltaStats scaled)
+        implements GroupStats {
     @Override
     public String key() {
         return name;

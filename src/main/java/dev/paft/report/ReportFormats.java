@@ -6,6 +6,7 @@ import dev.paft.io.Json;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.Function;
 
 /** Renderings of a {@link SparsityReport}: a terminal table (one column per input), JSON and CSV. */
 public final class ReportFormats {
@@ -29,33 +30,53 @@ public final class ReportFormats {
         List<String[]> rows = new ArrayList<>();
         rows.add(row("", ins, InputReport::label));
         rows.add(row("input", ins, i -> i.kind().label()));
-        rows.add(row("r / alpha (scaling)", ins, i -> i.kind() == InputReport.Kind.ADAPTER
-                ? i.rank() + " / " + num(i.alpha()) + " (" + num(i.scaling()) + ")" : "-"));
-        rows.add(row("modules / layers", ins, i -> i.modules().size() + " / " + i.layers().size()));
-        rows.add(row("elements", ins, i -> String.format(Locale.ROOT, "%.4g", (double) i.total().unscaled().numel())));
+        rows.add(row(
+                "r / alpha (scaling)",
+                ins,
+                i -> i.kind() == InputReport.Kind.ADAPTER
+                        ? i.rank() + " / " + num(i.alpha()) + " (" + num(i.scaling()) + ")"
+                        : "-"));
+        rows.add(row(
+                "modules / layers",
+                ins,
+                i -> i.modules().size() + " / " + i.layers().size()));
+        rows.add(row(
+                "elements",
+                ins,
+                i -> String.format(
+                        Locale.ROOT, "%.4g", (double) i.total().unscaled().numel())));
         for (View v : View.values()) {
             for (int t = 0; t < ts.size(); t++) {
                 int ti = t;
-                rows.add(row("mean over layers, " + v.label() + " < " + num(ts.get(t)), ins,
+                rows.add(row(
+                        "mean over layers, " + v.label() + " < " + num(ts.get(t)),
+                        ins,
                         i -> pct(i.meanLayerFraction(v, ti))));
             }
         }
         for (View v : View.values()) {
             for (int t = 0; t < ts.size(); t++) {
                 int ti = t;
-                rows.add(row("all elements, " + v.label() + " < " + num(ts.get(t)), ins,
+                rows.add(row(
+                        "all elements, " + v.label() + " < " + num(ts.get(t)),
+                        ins,
                         i -> pct(i.total().stats(v).fraction(ti))));
             }
         }
         for (View v : View.values()) {
             rows.add(row("L1, " + v.label(), ins, i -> sci(i.total().stats(v).l1())));
             rows.add(row("L2, " + v.label(), ins, i -> sci(i.total().stats(v).l2())));
-            rows.add(row("max |delta|, " + v.label(), ins, i -> sci(i.total().stats(v).maxAbs())));
+            rows.add(row(
+                    "max |delta|, " + v.label(),
+                    ins,
+                    i -> sci(i.total().stats(v).maxAbs())));
         }
         sb.append(render(rows)).append('\n');
 
         // 2. per layer and per type: one column per input and threshold
-        sb.append("Per layer (a layer pools the elements of its modules), ").append(view.label()).append(":\n");
+        sb.append("Per layer (a layer pools the elements of its modules), ")
+                .append(view.label())
+                .append(":\n");
         sb.append(groupTable(r, view, "layer", i -> i.layers())).append('\n');
         sb.append("Per module type, all layers, ").append(view.label()).append(":\n");
         sb.append(groupTable(r, view, "type", i -> i.types()));
@@ -66,8 +87,8 @@ public final class ReportFormats {
         return sb.toString();
     }
 
-    private static String groupTable(SparsityReport r, View view, String what,
-                                     java.util.function.Function<InputReport, List<? extends GroupStats>> groups) {
+    private static String groupTable(
+            SparsityReport r, View view, String what, Function<InputReport, List<? extends GroupStats>> groups) {
         List<Double> ts = r.thresholds();
         List<String[]> rows = new ArrayList<>();
         List<String> header = new ArrayList<>(List.of(what));
@@ -89,7 +110,10 @@ public final class ReportFormats {
         for (String k : keys) {
             List<String> row = new ArrayList<>(List.of(k));
             for (InputReport in : r.inputs()) {
-                GroupStats g = groups.apply(in).stream().filter(x -> x.key().equals(k)).findFirst().orElse(null);
+                GroupStats g = groups.apply(in).stream()
+                        .filter(x -> x.key().equals(k))
+                        .findFirst()
+                        .orElse(null);
                 for (int t = 0; t < ts.size(); t++) {
                     row.add(g == null ? "-" : pct(g.stats(view).fraction(t)));
                 }
@@ -99,7 +123,7 @@ public final class ReportFormats {
         return render(rows);
     }
 
-    private static String[] row(String name, List<InputReport> ins, java.util.function.Function<InputReport, String> cell) {
+    private static String[] row(String name, List<InputReport> ins, Function<InputReport, String> cell) {
         String[] row = new String[ins.size() + 1];
         row[0] = name;
         for (int i = 0; i < ins.size(); i++) {
@@ -157,9 +181,11 @@ public final class ReportFormats {
         ObjectNode root = Json.MAPPER.createObjectNode();
         ArrayNode ts = root.putArray("thresholds");
         r.thresholds().forEach(ts::add);
-        root.put("definition", "fraction = share of elements with |delta| < threshold; unscaled delta = B @ A (paper, Figure 2),"
-                + " scaled = (alpha/r) B @ A; mean_over_layers = unweighted mean of per-layer fractions,"
-                + " a layer pooling the elements of its modules");
+        root.put(
+                "definition",
+                "fraction = share of elements with |delta| < threshold; unscaled delta = B @ A (paper, Figure 2),"
+                        + " scaled = (alpha/r) B @ A; mean_over_layers = unweighted mean of per-layer fractions,"
+                        + " a layer pooling the elements of its modules");
         ArrayNode arr = root.putArray("inputs");
         for (InputReport in : r.inputs()) {
             ObjectNode o = arr.addObject();
@@ -182,15 +208,25 @@ public final class ReportFormats {
             ArrayNode layers = o.putArray("layers");
             for (GroupStats g : in.layers()) {
                 ObjectNode l = group(g, r.thresholds().size());
-                layers.add(Json.MAPPER.createObjectNode().put("layer", Integer.parseInt(g.key())).setAll(l));
+                layers.add(Json.MAPPER
+                        .createObjectNode()
+                        .put("layer", Integer.parseInt(g.key()))
+                        .setAll(l));
             }
             ArrayNode types = o.putArray("types");
             for (GroupStats g : in.types()) {
-                types.add(Json.MAPPER.createObjectNode().put("type", g.key()).setAll(group(g, r.thresholds().size())));
+                types.add(Json.MAPPER
+                        .createObjectNode()
+                        .put("type", g.key())
+                        .setAll(group(g, r.thresholds().size())));
             }
             ArrayNode mods = o.putArray("modules");
             for (ModuleStats m : in.modules()) {
-                ObjectNode mo = Json.MAPPER.createObjectNode().put("name", m.name()).put("layer", m.layer()).put("type", m.type());
+                ObjectNode mo = Json.MAPPER
+                        .createObjectNode()
+                        .put("name", m.name())
+                        .put("layer", m.layer())
+                        .put("type", m.type());
                 mo.putArray("shape").add(m.rows()).add(m.cols());
                 mods.add(mo.setAll(group(m, r.thresholds().size())));
             }
@@ -200,7 +236,9 @@ public final class ReportFormats {
                 ArrayNode bins = h.putArray("bins");
                 for (int b = 1; b < in.histogram().length; b++) {
                     if (in.histogram()[b] > 0) {
-                        bins.addObject().put("lower", Histogram.lowerEdge(b)).put("log10_centre", Histogram.log10Centre(b))
+                        bins.addObject()
+                                .put("lower", Histogram.lowerEdge(b))
+                                .put("log10_centre", Histogram.log10Centre(b))
                                 .put("count", in.histogram()[b]);
                     }
                 }
@@ -254,8 +292,22 @@ public final class ReportFormats {
             for (View v : View.values()) {
                 for (int t = 0; t < ts.size(); t++) {
                     double f = in.meanLayerFraction(v, t);
-                    sb.append(String.join(",", csvCell(in.label()), in.kind().label(), "mean_over_layers", "", "", "",
-                            v.label(), Double.toString(ts.get(t)), Double.isNaN(f) ? "" : Double.toString(f), "", "", "", "", ""))
+                    sb.append(String.join(
+                                    ",",
+                                    csvCell(in.label()),
+                                    in.kind().label(),
+                                    "mean_over_layers",
+                                    "",
+                                    "",
+                                    "",
+                                    v.label(),
+                                    Double.toString(ts.get(t)),
+                                    Double.isNaN(f) ? "" : Double.toString(f),
+                                    "",
+                                    "",
+                                    "",
+                                    "",
+                                    ""))
                             .append('\n');
                 }
             }
@@ -267,16 +319,31 @@ public final class ReportFormats {
         return sb.toString();
     }
 
-    private static void csvRows(StringBuilder sb, InputReport in, String scope, List<? extends GroupStats> groups, List<Double> ts) {
+    private static void csvRows(
+            StringBuilder sb, InputReport in, String scope, List<? extends GroupStats> groups, List<Double> ts) {
         for (GroupStats g : groups) {
-            String layer = scope.equals("layer") ? g.key() : g instanceof ModuleStats m ? Integer.toString(m.layer()) : "";
+            String layer =
+                    scope.equals("layer") ? g.key() : g instanceof ModuleStats m ? Integer.toString(m.layer()) : "";
             String type = scope.equals("type") ? g.key() : g instanceof ModuleStats m ? m.type() : "";
             for (View v : View.values()) {
                 DeltaStats s = g.stats(v);
                 for (int t = 0; t < ts.size(); t++) {
-                    sb.append(String.join(",", csvCell(in.label()), in.kind().label(), scope, csvCell(g.key()), layer, type,
-                            v.label(), Double.toString(ts.get(t)), Double.toString(s.fraction(t)), Long.toString(s.below()[t]),
-                            Long.toString(s.numel()), Double.toString(s.l1()), Double.toString(s.l2()), Double.toString(s.maxAbs())))
+                    sb.append(String.join(
+                                    ",",
+                                    csvCell(in.label()),
+                                    in.kind().label(),
+                                    scope,
+                                    csvCell(g.key()),
+                                    layer,
+                                    type,
+                                    v.label(),
+                                    Double.toString(ts.get(t)),
+                                    Double.toString(s.fraction(t)),
+                                    Long.toString(s.below()[t]),
+                                    Long.toString(s.numel()),
+                                    Double.toString(s.l1()),
+                                    Double.toString(s.l2()),
+                                    Double.toString(s.maxAbs())))
                             .append('\n');
                 }
             }

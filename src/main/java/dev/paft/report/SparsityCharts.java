@@ -2,6 +2,8 @@ package dev.paft.report;
 
 import dev.paft.errors.PaftException;
 import dev.paft.io.ChartImages;
+import java.awt.BasicStroke;
+import java.awt.Color;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -35,14 +37,24 @@ public final class SparsityCharts {
     public static void layers(SparsityReport r, View view, int t, Path file) {
         String ext = format(file);
         double thr = r.thresholds().get(t);
-        XYChart chart = new XYChartBuilder().width(900).height(500)
+        XYChart chart = new XYChartBuilder()
+                .width(900)
+                .height(500)
                 .title("Delta sparsity per layer: |delta| < " + ReportFormats.num(thr) + " (" + view.label() + ")")
-                .xAxisTitle("layer").yAxisTitle("sparsity (%)").build();
+                .xAxisTitle("layer")
+                .yAxisTitle("sparsity (%)")
+                .build();
         style(chart);
         // Inputs often coincide (two dense deltas both near 0%): each gets its own marker shape and
         // dash, and a small sideways offset, so no line hides another.
-        org.knowm.xchart.style.markers.Marker[] markers = {SeriesMarkers.CIRCLE, SeriesMarkers.SQUARE, SeriesMarkers.DIAMOND,
-            SeriesMarkers.TRIANGLE_UP, SeriesMarkers.CROSS, SeriesMarkers.TRIANGLE_DOWN};
+        org.knowm.xchart.style.markers.Marker[] markers = {
+            SeriesMarkers.CIRCLE,
+            SeriesMarkers.SQUARE,
+            SeriesMarkers.DIAMOND,
+            SeriesMarkers.TRIANGLE_UP,
+            SeriesMarkers.CROSS,
+            SeriesMarkers.TRIANGLE_DOWN
+        };
         float[][] dashes = {null, {8f, 4f}, {2f, 3f}, {10f, 3f, 2f, 3f}};
         int n = r.inputs().size();
         int i0 = 0;
@@ -59,11 +71,14 @@ public final class SparsityCharts {
                 x[i] = Integer.parseInt(layers.get(i).key()) + (layers.size() > 1 ? dodge : 0);
                 y[i] = 100 * layers.get(i).stats(view).fraction(t);
             }
-            XYSeries s = chart.addSeries(in.label() + " (mean " + ReportFormats.pct(in.meanLayerFraction(view, t)) + ")", x, y);
+            XYSeries s = chart.addSeries(
+                    in.label() + " (mean " + ReportFormats.pct(in.meanLayerFraction(view, t)) + ")", x, y);
             s.setMarker(markers[idx % markers.length]);
             float[] dash = dashes[idx % dashes.length];
-            s.setLineStyle(dash == null ? new java.awt.BasicStroke(2.5f)
-                    : new java.awt.BasicStroke(2.5f, java.awt.BasicStroke.CAP_BUTT, java.awt.BasicStroke.JOIN_ROUND, 10f, dash, 0f));
+            s.setLineStyle(
+                    dash == null
+                            ? new BasicStroke(2.5f)
+                            : new BasicStroke(2.5f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_ROUND, 10f, dash, 0f));
         }
         double maxLayer = 0;
         for (InputReport in : r.inputs()) {
@@ -72,8 +87,11 @@ public final class SparsityCharts {
             }
         }
         // ticks about one per layer on few layers (the offsets are not labelled)
-        chart.getStyler().setXAxisMin(-0.5).setXAxisMax(maxLayer + 0.5)
-                .setXAxisTickMarkSpacingHint((int) Math.max(60, 700 / (maxLayer + 1))).setXAxisDecimalPattern("#.#");
+        chart.getStyler()
+                .setXAxisMin(-0.5)
+                .setXAxisMax(maxLayer + 0.5)
+                .setXAxisTickMarkSpacingHint((int) Math.max(60, 700 / (maxLayer + 1)))
+                .setXAxisDecimalPattern("#.#");
         chart.getStyler().setMarkerSize(9);
 
         chart.getStyler().setYAxisMin(-2.0).setYAxisMax(102.0);
@@ -90,9 +108,13 @@ public final class SparsityCharts {
      */
     public static void histogram(SparsityReport r, Path file) {
         String ext = format(file);
-        XYChart chart = new XYChartBuilder().width(900).height(500)
+        XYChart chart = new XYChartBuilder()
+                .width(900)
+                .height(500)
                 .title("Distribution of log10 |delta| (unscaled)")
-                .xAxisTitle("log10 |delta|").yAxisTitle("share of elements per bin (%)").build();
+                .xAxisTitle("log10 |delta|")
+                .yAxisTitle("share of elements per bin (%)")
+                .build();
         style(chart);
         chart.getStyler().setMarkerSize(0);
         double ymax = 0;
@@ -118,7 +140,8 @@ public final class SparsityCharts {
                 y.add(100.0 * h[b] / total);
                 ymax = Math.max(ymax, y.get(y.size() - 1));
             }
-            String name = in.label() + String.format(Locale.ROOT, " (%.2f%% exact zeros)", 100.0 * h[0] / Math.max(1, total));
+            String name =
+                    in.label() + String.format(Locale.ROOT, " (%.2f%% exact zeros)", 100.0 * h[0] / Math.max(1, total));
             if (x.isEmpty()) {
                 x.add(0.0); // all zeros: an empty line still shows the legend
                 y.add(0.0);
@@ -136,7 +159,7 @@ public final class SparsityCharts {
     private static void style(XYChart chart) {
         Styler s = chart.getStyler();
         s.setLegendPosition(Styler.LegendPosition.OutsideS);
-        s.setChartBackgroundColor(java.awt.Color.WHITE);
+        s.setChartBackgroundColor(Color.WHITE);
     }
 
     private static String format(Path file) {

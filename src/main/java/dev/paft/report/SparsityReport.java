@@ -2,6 +2,7 @@ package dev.paft.report;
 
 import dev.paft.errors.PaftException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -53,16 +54,20 @@ public record SparsityReport(List<Double> thresholds, List<InputReport> inputs) 
         Set<String> labels = new HashSet<>();
         for (ReportInput in : inputs) {
             if (!labels.add(in.labelOrDefault())) {
-                throw PaftException.usage("two inputs are labelled '" + in.labelOrDefault() + "'; give each a distinct label");
+                throw PaftException.usage(
+                        "two inputs are labelled '" + in.labelOrDefault() + "'; give each a distinct label");
             }
         }
         List<DeltaSource> sources = new ArrayList<>();
-        int threads = options.threads() > 0 ? options.threads() : Runtime.getRuntime().availableProcessors();
-        ExecutorService pool = threads == 1 ? null : Executors.newFixedThreadPool(threads, r -> {
-            Thread t = new Thread(r, "sparsity-report");
-            t.setDaemon(true);
-            return t;
-        });
+        int threads =
+                options.threads() > 0 ? options.threads() : Runtime.getRuntime().availableProcessors();
+        ExecutorService pool = threads == 1
+                ? null
+                : Executors.newFixedThreadPool(threads, r -> {
+                    Thread t = new Thread(r, "sparsity-report");
+                    t.setDaemon(true);
+                    return t;
+                });
         try {
             for (ReportInput in : inputs) {
                 sources.add(DeltaSource.open(in));
@@ -81,8 +86,8 @@ public record SparsityReport(List<Double> thresholds, List<InputReport> inputs) 
         }
     }
 
-    private static InputReport measure(ReportInput in, DeltaSource src, List<Double> ts, boolean histogram,
-                                       ExecutorService pool) {
+    private static InputReport measure(
+            ReportInput in, DeltaSource src, List<Double> ts, boolean histogram, ExecutorService pool) {
         int n = ts.size();
         float scale = (float) src.scaling(); // PEFT multiplies the float32 B @ A by the float scaling
         boolean separateScaled = scale != 1f;
@@ -96,7 +101,12 @@ public record SparsityReport(List<Double> thresholds, List<InputReport> inputs) 
             }
         }
         String label = in.labelOrDefault();
-        LOG.info("{}: {} {} modules from {}", label, src.modules().size(), src.kind().label(), in.dir());
+        LOG.info(
+                "{}: {} {} modules from {}",
+                label,
+                src.modules().size(),
+                src.kind().label(),
+                in.dir());
         long start = System.nanoTime();
         List<ModuleStats> modules = new ArrayList<>();
         long[] hist = histogram ? new long[Histogram.BINS] : null;
@@ -105,21 +115,39 @@ public record SparsityReport(List<Double> thresholds, List<InputReport> inputs) 
             if (!Double.isFinite(acc.l1) || !Float.isFinite(acc.maxAbs)) {
                 throw PaftException.numeric(in.dir() + ": module '" + m.name() + "': delta holds NaN or Inf");
             }
-            DeltaStats unscaled = new DeltaStats(acc.numel, java.util.Arrays.copyOf(acc.below, n), acc.l1, acc.sumSquares, acc.maxAbs);
+            DeltaStats unscaled =
+                    new DeltaStats(acc.numel, Arrays.copyOf(acc.below, n), acc.l1, acc.sumSquares, acc.maxAbs);
             DeltaStats scaled = unscaled;
             if (separateScaled) {
                 float s = Math.abs(scale);
-                scaled = new DeltaStats(acc.numel, java.util.Arrays.copyOfRange(acc.below, n, 2 * n),
-                        s * acc.l1, (double) s * s * acc.sumSquares, acc.maxAbs * s);
+                scaled = new DeltaStats(
+                        acc.numel,
+                        Arrays.copyOfRange(acc.below, n, 2 * n),
+                        s * acc.l1,
+                        (double) s * s * acc.sumSquares,
+                        acc.maxAbs * s);
             }
-            modules.add(new ModuleStats(m.name(), ModuleNames.layer(m.name()), ModuleNames.type(m.name()), m.rows(), m.cols(),
-                    unscaled, scaled));
+            modules.add(new ModuleStats(
+                    m.name(),
+                    ModuleNames.layer(m.name()),
+                    ModuleNames.type(m.name()),
+                    m.rows(),
+                    m.cols(),
+                    unscaled,
+                    scaled));
             if (hist != null) {
                 for (int i = 0; i < hist.length; i++) {
                     hist[i] += acc.hist[i];
                 }
             }
-            LOG.debug("{}: {} [{}, {}] below {}: {}", label, m.name(), m.rows(), m.cols(), ts.get(0), unscaled.fraction(0));
+            LOG.debug(
+                    "{}: {} [{}, {}] below {}: {}",
+                    label,
+                    m.name(),
+                    m.rows(),
+                    m.cols(),
+                    ts.get(0),
+                    unscaled.fraction(0));
         }
         LOG.info("{}: done in {} ms", label, (System.nanoTime() - start) / 1_000_000);
         return new InputReport(label, in.dir(), src.kind(), src.scaling(), src.rank(), src.alpha(), modules, hist);

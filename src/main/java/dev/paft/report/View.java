@@ -6,7 +6,8 @@ package dev.paft.report;
  * two are the same.
  */
 public enum View {
-    UNSCALED, SCALED;
+    UNSCALED,
+    SCALED;
 
     public String label() {
         return name().toLowerCase();

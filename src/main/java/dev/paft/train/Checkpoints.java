@@ -3,13 +3,16 @@ package dev.paft.train;
 import dev.paft.errors.PaftException;
 import dev.paft.io.AtomicFiles;
 import dev.paft.io.Json;
+import dev.paft.io.OutputFiles;
 import dev.paft.train.optim.AdamW;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
+import java.io.EOFException;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Comparator;
 import java.util.List;
@@ -41,15 +44,22 @@ public final class Checkpoints {
      * Saves a checkpoint; {@code extraFiles} writes further files into the (temporary) checkpoint directory before
      * it is committed.
      */
-    public static Path save(Path outputDir, TrainableModel model, AdamW optimizer, TrainState state,
-                            Map<String, String> metadata, int keep, Consumer<Path> extraFiles) {
+    public static Path save(
+            Path outputDir,
+            TrainableModel model,
+            AdamW optimizer,
+            TrainState state,
+            Map<String, String> metadata,
+            int keep,
+            Consumer<Path> extraFiles) {
         Path target = outputDir.resolve("checkpoint-" + state.step());
         Path tmp = AtomicFiles.tempDirFor(target);
         model.saveAdapter(tmp, metadata);
         if (extraFiles != null) {
             extraFiles.accept(tmp);
         }
-        try (DataOutputStream out = new DataOutputStream(new BufferedOutputStream(Files.newOutputStream(tmp.resolve(OPTIMIZER))))) {
+        try (DataOutputStream out =
+                new DataOutputStream(new BufferedOutputStream(Files.newOutputStream(tmp.resolve(OPTIMIZER))))) {
             AdamW.write(optimizer.exportState(), out);
         } catch (IOException e) {
             throw PaftException.io("write", tmp.resolve(OPTIMIZER), e);
@@ -68,7 +78,8 @@ public final class Checkpoints {
         try (Stream<Path> s = Files.list(outputDir)) {
             return s.filter(p -> NAME.matcher(p.getFileName().toString()).matches())
                     .filter(TrainState::exists)
-                    .sorted(Comparator.comparingInt(Checkpoints::stepOf)).toList();
+                    .sorted(Comparator.comparingInt(Checkpoints::stepOf))
+                    .toList();
         } catch (IOException e) {
             throw PaftException.badInput(outputDir + ": cannot list checkpoints: " + e.getMessage(), e);
         }
@@ -101,20 +112,22 @@ public final class Checkpoints {
 
     /** Reads a checkpoint's state and optimizer; the caller loads the adapter into the model. */
     public static Loaded load(Path dir) {
-        TrainState state = TrainState.read(dir).orElseThrow(
-                () -> PaftException.badInput(dir + ": not a checkpoint (no " + TrainState.FILE + ")"));
+        TrainState state = TrainState.read(dir)
+                .orElseThrow(() -> PaftException.badInput(dir + ": not a checkpoint (no " + TrainState.FILE + ")"));
         Path opt = dir.resolve(OPTIMIZER);
         try (DataInputStream in = new DataInputStream(new BufferedInputStream(Files.newInputStream(opt)))) {
             return new Loaded(dir, state, AdamW.read(in));
-        } catch (java.io.EOFException e) {
-            throw PaftException.badInput(opt + ": truncated (the file ends after " + size(opt) + " bytes, inside the optimizer state); "
-                    + "this checkpoint is incomplete: resume from an earlier one with --resume-from, or start over with --overwrite", e);
-        } catch (java.nio.file.NoSuchFileException e) {
+        } catch (EOFException e) {
+            throw PaftException.badInput(
+                    opt + ": truncated (the file ends after " + size(opt) + " bytes, inside the optimizer state); "
+                            + "this checkpoint is incomplete: resume from an earlier one with --resume-from, or start over with --overwrite",
+                    e);
+        } catch (NoSuchFileException e) {
             throw PaftException.badInput(opt + ": missing; " + dir + " is not a complete checkpoint", e);
         } catch (PaftException e) {
             throw PaftException.badInput(opt + ": " + e.getMessage(), e);
         } catch (IOException e) {
-            throw PaftException.badInput(opt + ": unreadable: " + dev.paft.io.OutputFiles.reason(e), e);
+            throw PaftException.badInput(opt + ": unreadable: " + OutputFiles.reason(e), e);
         }
     }
 }

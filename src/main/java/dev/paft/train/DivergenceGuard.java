@@ -3,6 +3,7 @@ package dev.paft.train;
 import dev.paft.errors.PaftException;
 import java.util.Locale;
 import java.util.function.Consumer;
+import java.util.function.IntFunction;
 
 /**
  * Detects a run that diverged while every number stayed finite (a learning rate far too high
@@ -30,6 +31,7 @@ public final class DivergenceGuard {
     public static final int PATIENCE = 5;
     /** Steps whose largest gradient norm is the reference {@code G0}. */
     public static final int REFERENCE_STEPS = 3;
+
     static final double GRAD_FACTOR = 1000;
     static final double DEAD_FACTOR = 1e-8;
 
@@ -55,7 +57,7 @@ public final class DivergenceGuard {
      * {@code stopMessage} receives the first step of the diverging streak and returns the tail of the
      * message (where the last good checkpoint is).
      */
-    public void observe(int step, double loss, double gradNorm, java.util.function.IntFunction<String> stopMessage) {
+    public void observe(int step, double loss, double gradNorm, IntFunction<String> stopMessage) {
         if (seen == 0) {
             loss0 = loss;
         }
@@ -76,18 +78,30 @@ public final class DivergenceGuard {
         String why = lossHigh
                 ? String.format(Locale.ROOT, "loss %.4g is above 2 x its starting value %.4g + 1", loss, loss0)
                 : gradHigh
-                ? String.format(Locale.ROOT, "gradient norm %.4g is over %.0f x its starting value %.4g", gradNorm, GRAD_FACTOR, grad0)
-                : String.format(Locale.ROOT, "the gradient vanished (norm %.3g, started at %.4g) while the loss is %.4g: "
-                        + "the network saturated and cannot learn any more", gradNorm, grad0, loss);
+                        ? String.format(
+                                Locale.ROOT,
+                                "gradient norm %.4g is over %.0f x its starting value %.4g",
+                                gradNorm,
+                                GRAD_FACTOR,
+                                grad0)
+                        : String.format(
+                                Locale.ROOT,
+                                "the gradient vanished (norm %.3g, started at %.4g) while the loss is %.4g: "
+                                        + "the network saturated and cannot learn any more",
+                                gradNorm,
+                                grad0,
+                                loss);
         if (!warned) {
             warned = true;
-            warn.accept("warning: step " + step + ": " + why + "; the run may be diverging (a learning rate too high?). "
-                    + "It stops after " + PATIENCE + " such steps in a row.");
+            warn.accept(
+                    "warning: step " + step + ": " + why + "; the run may be diverging (a learning rate too high?). "
+                            + "It stops after " + PATIENCE + " such steps in a row.");
         }
         if (streak >= PATIENCE) {
-            throw PaftException.numeric("training diverged: " + why + " at step " + step + ", and every step since step " + streakStart
-                    + " was as far off; training stopped. " + stopMessage.apply(streakStart)
-                    + " Lower the learning rate (training.learning_rate) or check the data.");
+            throw PaftException.numeric(
+                    "training diverged: " + why + " at step " + step + ", and every step since step " + streakStart
+                            + " was as far off; training stopped. " + stopMessage.apply(streakStart)
+                            + " Lower the learning rate (training.learning_rate) or check the data.");
         }
     }
 }

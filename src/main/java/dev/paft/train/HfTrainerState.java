@@ -112,7 +112,8 @@ final class HfTrainerState {
 
     /** transformers' num_train_epochs: ceil(max_steps / steps per epoch), or the configured epochs. */
     private int numTrainEpochs(int totalSteps) {
-        int perEpoch = (TrainingLoop.microBatchesPerEpoch(examplesPerEpoch, cfg.batchSize()) + cfg.gradAccum() - 1) / cfg.gradAccum();
+        int perEpoch = (TrainingLoop.microBatchesPerEpoch(examplesPerEpoch, cfg.batchSize()) + cfg.gradAccum() - 1)
+                / cfg.gradAccum();
         return (int) Math.ceil(cfg.maxSteps() > 0 ? totalSteps / (double) Math.max(1, perEpoch) : cfg.epochs());
     }
 

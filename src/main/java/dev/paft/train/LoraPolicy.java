@@ -120,13 +120,14 @@ public final class LoraPolicy implements PolicyModel {
     /** dst := src in place (dst keeps its identity and requiresGrad): dst - dst + src is exact for finite values. */
     private static void copyInto(NDArray dst, NDArray src, Path where) {
         if (!dst.getShape().equals(src.getShape())) {
-            throw PaftException.badInput(where + ": checkpoint tensor shape " + src.getShape() + " differs from " + dst.getShape());
+            throw PaftException.badInput(
+                    where + ": checkpoint tensor shape " + src.getShape() + " differs from " + dst.getShape());
         }
         dst.subi(dst).addi(src);
     }
 
     @Override
     public void seedDropout(long seed) {
-        dropoutSeed = seed;   // the model re-seeds before each decoder layer from (seed, layer)
+        dropoutSeed = seed; // the model re-seeds before each decoder layer from (seed, layer)
     }
 }

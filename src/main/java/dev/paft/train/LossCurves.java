@@ -2,11 +2,15 @@ package dev.paft.train;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.paft.io.ChartImages;
+import java.awt.BasicStroke;
+import java.awt.Color;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.XYSeries;
@@ -28,7 +32,7 @@ public final class LossCurves {
      */
     public static boolean plot(Path metrics, Path png, String title, List<String> keys) {
         List<JsonNode> rows = MetricsLog.read(metrics);
-        java.util.Map<String, XYChart> panels = new java.util.LinkedHashMap<>();
+        Map<String, XYChart> panels = new LinkedHashMap<>();
         for (String key : keys) {
             List<Double> xs = new ArrayList<>();
             List<Double> ys = new ArrayList<>();
@@ -44,20 +48,30 @@ public final class LossCurves {
             }
             String panel = panel(key);
             XYChart chart = panels.computeIfAbsent(panel, p -> {
-                XYChart c = new XYChartBuilder().width(900).height(300)
-                        .title(panels.isEmpty() ? title + ": " + p : p).xAxisTitle("step").yAxisTitle(p).build();
-                c.getStyler().setMarkerSize(5).setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.OutsideE)
-                        .setChartBackgroundColor(java.awt.Color.WHITE);
+                XYChart c = new XYChartBuilder()
+                        .width(900)
+                        .height(300)
+                        .title(panels.isEmpty() ? title + ": " + p : p)
+                        .xAxisTitle("step")
+                        .yAxisTitle(p)
+                        .build();
+                c.getStyler()
+                        .setMarkerSize(5)
+                        .setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.OutsideE)
+                        .setChartBackgroundColor(Color.WHITE);
                 if (p.equals("accuracy")) {
                     c.getStyler().setYAxisMin(0.0).setYAxisMax(1.05);
                 }
                 return c;
             });
             XYSeries s = chart.addSeries(key, xs, ys);
-            s.setMarker(xs.size() > 40 ? SeriesMarkers.NONE : key.startsWith("eval_") ? SeriesMarkers.DIAMOND : SeriesMarkers.CIRCLE);
+            s.setMarker(
+                    xs.size() > 40
+                            ? SeriesMarkers.NONE
+                            : key.startsWith("eval_") ? SeriesMarkers.DIAMOND : SeriesMarkers.CIRCLE);
             if (key.startsWith("eval_")) {
-                s.setLineStyle(new java.awt.BasicStroke(2f, java.awt.BasicStroke.CAP_BUTT, java.awt.BasicStroke.JOIN_ROUND, 10f,
-                        new float[] {6f, 4f}, 0f));
+                s.setLineStyle(new BasicStroke(
+                        2f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_ROUND, 10f, new float[] {6f, 4f}, 0f));
             }
         }
         if (panels.isEmpty()) {
@@ -81,7 +95,11 @@ public final class LossCurves {
         if (k.contains("accurac")) {
             return "accuracy";
         }
-        if (k.startsWith("rewards/") || k.startsWith("logps/") || k.startsWith("logits/") || k.contains("margin") || k.contains("odds")) {
+        if (k.startsWith("rewards/")
+                || k.startsWith("logps/")
+                || k.startsWith("logits/")
+                || k.contains("margin")
+                || k.contains("odds")) {
             return "rewards and margins";
         }
         if (k.equals("l1")) {

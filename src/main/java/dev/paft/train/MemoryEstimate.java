@@ -33,8 +33,15 @@ import java.util.Locale;
  * is the larger peak. The constants were fitted to peak RSS measured with scripts/bench/memory-bench.sh
  * (docs/BENCHMARKS.md, "Memory").
  */
-public record MemoryEstimate(long weights, long adapter, long activations, long lossHead, long overhead,
-                             boolean checkpointing, boolean weightsHalf, List<String> notes) {
+public record MemoryEstimate(
+        long weights,
+        long adapter,
+        long activations,
+        long lossHead,
+        long overhead,
+        boolean checkpointing,
+        boolean weightsHalf,
+        List<String> notes) {
     private static final double GIB = 1024.0 * 1024 * 1024;
 
     /** The process without a model (JVM, libtorch, tokenizer), measured on CPU (docs/BENCHMARKS.md, "Memory"). */
@@ -66,12 +73,22 @@ public record MemoryEstimate(long weights, long adapter, long activations, long 
         long act;
         if (s.checkpointing()) {
             act = c.numLayers() * n * h * 4 + saved + transient_ + 2 * n * h * 4;
-            notes.add(String.format(Locale.ROOT, "activations: %d layer inputs of %s + one layer recomputed (%s) + its backward (%s)",
-                    c.numLayers(), mib(n * h * 4), mib(saved), mib(transient_)));
+            notes.add(String.format(
+                    Locale.ROOT,
+                    "activations: %d layer inputs of %s + one layer recomputed (%s) + its backward (%s)",
+                    c.numLayers(),
+                    mib(n * h * 4),
+                    mib(saved),
+                    mib(transient_)));
         } else {
             act = c.numLayers() * saved + transient_;
-            notes.add(String.format(Locale.ROOT, "activations: %d layers x %s kept for backward + the backward of one (%s);"
-                    + " training.gradient_checkpointing: true keeps %s", c.numLayers(), mib(saved), mib(transient_),
+            notes.add(String.format(
+                    Locale.ROOT,
+                    "activations: %d layers x %s kept for backward + the backward of one (%s);"
+                            + " training.gradient_checkpointing: true keeps %s",
+                    c.numLayers(),
+                    mib(saved),
+                    mib(transient_),
                     gib(c.numLayers() * n * h * 4 + saved + transient_ + 2 * n * h * 4)));
         }
         if (s.reference()) {
@@ -83,9 +100,9 @@ public record MemoryEstimate(long weights, long adapter, long activations, long 
         }
         act = (long) (act * ACTIVATION_FACTOR);
         long chunk = Math.min(s.lossChunk(), n);
-        long head = 4 * chunk * c.vocabSize() * 4 + 2 * n * h * 4
-                + (storage.half() ? (long) c.vocabSize() * h * 4 : 0);
-        notes.add(String.format(Locale.ROOT, "loss head: %d-token chunks x vocab %d (training.loss_chunk_size)", chunk, c.vocabSize()));
+        long head = 4 * chunk * c.vocabSize() * 4 + 2 * n * h * 4 + (storage.half() ? (long) c.vocabSize() * h * 4 : 0);
+        notes.add(String.format(
+                Locale.ROOT, "loss head: %d-token chunks x vocab %d (training.loss_chunk_size)", chunk, c.vocabSize()));
         long overhead = s.cuda() ? CUDA_OVERHEAD : CPU_OVERHEAD;
         return new MemoryEstimate(weights, adapter, act, head, overhead, s.checkpointing(), storage.half(), notes);
     }
@@ -97,17 +114,17 @@ public record MemoryEstimate(long weights, long adapter, long activations, long 
         long inter = c.intermediateSize();
         long kvd = (long) c.numKvHeads() * c.headDim();
         long scores = (long) rows * c.numHeads() * seq * seq;
-        long b = 7 * n * h * 4                 // two RMSNorms (input, normalised), q regrouped, attention output, residual
-                + 2 * n * kvd * 4               // k, v
-                + 4 * n * inter * 4             // gate, silu(gate), up, their product
-                + scores * 4;                   // softmax output
+        long b = 7 * n * h * 4 // two RMSNorms (input, normalised), q regrouped, attention output, residual
+                + 2 * n * kvd * 4 // k, v
+                + 4 * n * inter * 4 // gate, silu(gate), up, their product
+                + scores * 4; // softmax output
         for (String m : lora.targetModules()) {
             long in = m.equals("down_proj") ? inter : h;
-            b += lora.dropout() > 0 ? n * in * 5 : 0;   // dropout output (f32) and mask (bool)
-            b += n * lora.r() * 4;                      // A x
+            b += lora.dropout() > 0 ? n * in * 5 : 0; // dropout output (f32) and mask (bool)
+            b += n * lora.r() * 4; // A x
         }
         if (storage.half()) {
-            b += layerParams(c) * 4;   // the float32 copies of 2-byte weights that the matmuls saved
+            b += layerParams(c) * 4; // the float32 copies of 2-byte weights that the matmuls saved
         }
         return b;
     }

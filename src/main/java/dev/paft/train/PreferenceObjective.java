@@ -1,6 +1,5 @@
 package dev.paft.train;
 
-import dev.paft.engine.GradMode;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
@@ -8,6 +7,7 @@ import dev.paft.config.OrpoNll;
 import dev.paft.data.Batch;
 import dev.paft.data.Batches;
 import dev.paft.data.PreferenceExample;
+import dev.paft.engine.GradMode;
 import dev.paft.model.LabelScorer;
 import dev.paft.model.TrainingForward;
 import dev.paft.train.loss.CrossEntropyLoss;
@@ -50,15 +50,17 @@ public final class PreferenceObjective implements Objective<PreferenceExample> {
         long[] completion = LabelScorer.align(batch.flatLabels(), batch.rows(), batch.cols());
         boolean orpoSequence = !loss.needsReference() && orpoNll == OrpoNll.SEQUENCE;
         long[][] sets = orpoSequence ? new long[][] {completion, sequenceLabels(batch)} : new long[][] {completion};
-        TrainingForward fwd = model.forward(scope, batch, training);               // hidden [2k, T, H]
-        ScoredRows rows = new ScoredRows(scope, fwd, model.scorer().score(scope, fwd.hidden(), sets), true, orpoSequence);
-        SequenceLogProbs chosen = rows(rows.sums(0), rows.counts(0), 0, k);       // sums over completion tokens
+        TrainingForward fwd = model.forward(scope, batch, training); // hidden [2k, T, H]
+        ScoredRows rows =
+                new ScoredRows(scope, fwd, model.scorer().score(scope, fwd.hidden(), sets), true, orpoSequence);
+        SequenceLogProbs chosen = rows(rows.sums(0), rows.counts(0), 0, k); // sums over completion tokens
         SequenceLogProbs rejected = rows(rows.sums(0), rows.counts(0), k, 2 * k);
 
         PreferenceBatch pb;
         if (loss.needsReference()) {
             NDArray[] ref = reference(scope, pairs, batch, completion);
-            pb = new PreferenceBatch(chosen.sum(), rejected.sum(), ref[0], ref[1], chosen.count(), rejected.count(), null);
+            pb = new PreferenceBatch(
+                    chosen.sum(), rejected.sum(), ref[0], ref[1], chosen.count(), rejected.count(), null);
         } else {
             NDArray nll = orpoSequence ? chosenNll(rows, 1, k) : chosenNll(rows, 0, k);
             pb = PreferenceBatch.withNll(chosen, rejected, nll);
@@ -69,7 +71,7 @@ public final class PreferenceObjective implements Objective<PreferenceExample> {
             tokens += len;
         }
         Map<String, NDArray> metrics = new LinkedHashMap<>(r.metrics());
-        metrics.put("logits/chosen", scope.create((float) rows.meanLogit(0, 0, k)));        // TRL's mean logits
+        metrics.put("logits/chosen", scope.create((float) rows.meanLogit(0, 0, k))); // TRL's mean logits
         metrics.put("logits/rejected", scope.create((float) rows.meanLogit(0, k, 2 * k)));
         return new Output(r.loss(), metrics, tokens, rows.backward());
     }
@@ -78,7 +80,7 @@ public final class PreferenceObjective implements Objective<PreferenceExample> {
         NDIndex idx = new NDIndex(from + ":" + to);
         NDArray sum = sums.get(idx);
         NDArray count = counts.get(idx);
-        return new SequenceLogProbs(sum, count, sum.div(count.maximum(1)));   // count carries no gradient
+        return new SequenceLogProbs(sum, count, sum.div(count.maximum(1))); // count carries no gradient
     }
 
     /** Mean NLL over the labelled tokens of label set {@code set} in the chosen rows 0..k-1. */
@@ -125,7 +127,8 @@ public final class PreferenceObjective implements Objective<PreferenceExample> {
     /** Per-row completion log-prob sums of the base model (adapter off), under no-grad. */
     private float[] referenceSums(NDManager scope, Batch batch, long[] labels) {
         model.setAdapterEnabled(false);
-        try (GradMode off = GradMode.off(); NDManager ref = scope.newSubManager()) {
+        try (GradMode off = GradMode.off();
+                NDManager ref = scope.newSubManager()) {
             TrainingForward fwd = model.forward(ref, batch, false);
             double[] sums = model.scorer().score(ref, fwd.hidden(), labels).sums(0);
             float[] out = new float[sums.length];
@@ -143,7 +146,8 @@ public final class PreferenceObjective implements Objective<PreferenceExample> {
         for (List<PreferenceExample> chunk : Batches.chunks(pairs, batchSize, false)) {
             try (NDManager scope = root.newSubManager()) {
                 Batch batch = Batches.preference(chunk, padId);
-                float[] sums = referenceSums(scope, batch, LabelScorer.align(batch.flatLabels(), batch.rows(), batch.cols()));
+                float[] sums =
+                        referenceSums(scope, batch, LabelScorer.align(batch.flatLabels(), batch.rows(), batch.cols()));
                 for (int i = 0; i < chunk.size(); i++) {
                     refCache.put(chunk.get(i), new float[] {sums[i], sums[chunk.size() + i]});
                 }

@@ -29,10 +29,12 @@ import dev.paft.model.Precision;
 import dev.paft.train.loss.L1Penalty;
 import dev.paft.train.loss.PreferenceLoss;
 import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.function.BiFunction;
 import java.util.function.Function;
@@ -91,21 +93,34 @@ public final class Recipes {
     }
 
     /** As above, training on {@code shared} (a loaded base, not closed here) when given, so stages share one copy. */
-    public static Result sft(PaftConfig cfg, Device device, Options o, TrainingLoop.Listener listener, LlamaModel shared) {
+    public static Result sft(
+            PaftConfig cfg, Device device, Options o, TrainingLoop.Listener listener, LlamaModel shared) {
         cfg.requireSft();
         try (RunDirectory dir = runDirectory(cfg, o, listener)) {
             return sft(cfg, device, o, listener, shared, dir);
         }
     }
 
-    private static Result sft(PaftConfig cfg, Device device, Options o, TrainingLoop.Listener listener, LlamaModel shared, RunDirectory dir) {
+    private static Result sft(
+            PaftConfig cfg,
+            Device device,
+            Options o,
+            TrainingLoop.Listener listener,
+            LlamaModel shared,
+            RunDirectory dir) {
         Path modelDir = Path.of(cfg.model().path());
         Path out = Path.of(cfg.training().outputDir());
-        HfModelConfig hf = LlamaModel.check(modelDir);   // config.json against the tensors, before reading data
+        HfModelConfig hf = LlamaModel.check(modelDir); // config.json against the tensors, before reading data
         LoraRank.check(cfg.lora(), HfNames.loraModules(hf, cfg.lora().targetModules()));
-        SftOptions opts = new SftOptions(cfg.data().maxLength(), cfg.data().trainOnPrompt(), cfg.data().packing(), cfg.data().skipBadRecords());
+        SftOptions opts = new SftOptions(
+                cfg.data().maxLength(),
+                cfg.data().trainOnPrompt(),
+                cfg.data().packing(),
+                cfg.data().skipBadRecords());
         Data<SftExample> data = readData(cfg, hf, modelDir, (tok, template) -> {
-            SftDatasetReader reader = new SftDatasetReader(tok, template, opts).requireFormat(cfg.data().format()).fields(cfg.data().fields().asMap());
+            SftDatasetReader reader = new SftDatasetReader(tok, template, opts)
+                    .requireFormat(cfg.data().format())
+                    .fields(cfg.data().fields().asMap());
             return file -> {
                 SftDataset d = reader.read(file);
                 return new Read<>(d.examples(), d.stats());
@@ -121,23 +136,31 @@ public final class Recipes {
             tokens += e.length();
             maxLen = Math.max(maxLen, e.length());
         }
-        TrainPlan plan = plan(cfg, hf, train.size(), tokens, eval.size(), cfg.training().batchSize(), maxLen, notes, false, device);
+        TrainPlan plan = plan(
+                cfg, hf, train.size(), tokens, eval.size(), cfg.training().batchSize(), maxLen, notes, false, device);
         if (o.dryRun()) {
             printDryRun(o.out(), "train-sft", plan, cfg);
             return new Result(null, plan, out);
         }
         if (listener != null) {
-            plan.notes().forEach(listener::onMessage);    // examples read, skipped, truncated, dropped
+            plan.notes().forEach(listener::onMessage); // examples read, skipped, truncated, dropped
             warnIfTooLarge(plan, listener);
         }
         L1Penalty l1 = new L1Penalty(cfg.sft().l1Target(), cfg.sft().l1Lambda());
         List<String> curves = List.of("loss", "ce", "eval_loss", "eval_ce");
-        LlamaModel model = shared != null ? shared : LlamaModel.load(modelDir, device, cfg.model().dtype());
+        LlamaModel model = shared != null
+                ? shared
+                : LlamaModel.load(modelDir, device, cfg.model().dtype());
         try (LoraAdapter adapter = model.newAdapter(cfg.lora(), cfg.training().seed(), modelDir.toString());
-             NDManager root = model.manager().newSubManager()) {
-            LoraPolicy policy = new LoraPolicy(model, adapter, cfg.training().gradientCheckpointing(), cfg.training().lossChunkSize(),
+                NDManager root = model.manager().newSubManager()) {
+            LoraPolicy policy = new LoraPolicy(
+                    model,
+                    adapter,
+                    cfg.training().gradientCheckpointing(),
+                    cfg.training().lossChunkSize(),
                     Precision.resolve(cfg.training().precision(), device));
-            TrainingLoop<SftExample> loop = new TrainingLoop<>(cfg.training(), settings(cfg, o, dir, curves, "train-sft", "sft"), listener);
+            TrainingLoop<SftExample> loop =
+                    new TrainingLoop<>(cfg.training(), settings(cfg, o, dir, curves, "train-sft", "sft"), listener);
             TrainState s = dir.train(() -> loop.run(root, policy, new SftObjective(policy, l1, pad), train, eval));
             return new Result(s, plan, out);
         } finally {
@@ -155,22 +178,30 @@ public final class Recipes {
     }
 
     /** As above, training on {@code shared} (a loaded base, not closed here) when given. */
-    public static Result preference(PaftConfig cfg, Device device, Options o, TrainingLoop.Listener listener, LlamaModel shared) {
+    public static Result preference(
+            PaftConfig cfg, Device device, Options o, TrainingLoop.Listener listener, LlamaModel shared) {
         cfg.requirePreference();
         try (RunDirectory dir = runDirectory(cfg, o, listener)) {
             return preference(cfg, device, o, listener, shared, dir);
         }
     }
 
-    private static Result preference(PaftConfig cfg, Device device, Options o, TrainingLoop.Listener listener, LlamaModel shared,
-                                     RunDirectory dir) {
+    private static Result preference(
+            PaftConfig cfg,
+            Device device,
+            Options o,
+            TrainingLoop.Listener listener,
+            LlamaModel shared,
+            RunDirectory dir) {
         Path modelDir = Path.of(cfg.model().path());
         Path out = Path.of(cfg.training().outputDir());
-        HfModelConfig hf = LlamaModel.check(modelDir);   // config.json against the tensors, before reading data
+        HfModelConfig hf = LlamaModel.check(modelDir); // config.json against the tensors, before reading data
         LoraRank.check(cfg.lora(), HfNames.loraModules(hf, cfg.lora().targetModules()));
-        PreferenceOptions opts = new PreferenceOptions(cfg.data().maxLength(), cfg.data().maxPromptLength(), cfg.data().skipBadRecords());
+        PreferenceOptions opts = new PreferenceOptions(
+                cfg.data().maxLength(), cfg.data().maxPromptLength(), cfg.data().skipBadRecords());
         Data<PreferenceExample> data = readData(cfg, hf, modelDir, (tok, template) -> {
-            PreferenceDatasetReader reader = new PreferenceDatasetReader(tok, template, opts).fields(cfg.data().fields().asMap());
+            PreferenceDatasetReader reader = new PreferenceDatasetReader(tok, template, opts)
+                    .fields(cfg.data().fields().asMap());
             return file -> {
                 PreferenceDataset d = reader.read(file);
                 return new Read<>(d.examples(), d.stats());
@@ -186,43 +217,62 @@ public final class Recipes {
             tokens += e.chosenLength() + e.rejectedLength();
             maxLen = Math.max(maxLen, Math.max(e.chosenLength(), e.rejectedLength()));
         }
-        boolean perStepReference = lossOf(cfg).needsReference() && !cfg.preference().precomputeRef();
-        TrainPlan plan = plan(cfg, hf, train.size(), tokens, eval.size(), 2 * cfg.training().batchSize(), maxLen, notes,
-                perStepReference, device);
+        boolean perStepReference =
+                lossOf(cfg).needsReference() && !cfg.preference().precomputeRef();
+        TrainPlan plan = plan(
+                cfg,
+                hf,
+                train.size(),
+                tokens,
+                eval.size(),
+                2 * cfg.training().batchSize(),
+                maxLen,
+                notes,
+                perStepReference,
+                device);
         if (o.dryRun()) {
             printDryRun(o.out(), "train-dpo", plan, cfg);
             return new Result(null, plan, out);
         }
         if (listener != null) {
-            plan.notes().forEach(listener::onMessage);    // examples read, skipped, truncated, dropped
+            plan.notes().forEach(listener::onMessage); // examples read, skipped, truncated, dropped
             warnIfTooLarge(plan, listener);
         }
         PreferenceLoss loss = lossOf(cfg);
         List<String> curves = loss.needsReference()
                 ? List.of("loss", "eval_loss", "rewards/accuracies", "eval_rewards/accuracies", "rewards/margins")
                 : List.of("loss", "eval_loss", "nll_loss", "log_odds_ratio");
-        LlamaModel model = shared != null ? shared : LlamaModel.load(modelDir, device, cfg.model().dtype());
+        LlamaModel model = shared != null
+                ? shared
+                : LlamaModel.load(modelDir, device, cfg.model().dtype());
         try (LoraAdapter adapter = model.newAdapter(cfg.lora(), cfg.training().seed(), modelDir.toString());
-             NDManager root = model.manager().newSubManager()) {
+                NDManager root = model.manager().newSubManager()) {
             if (cfg.preference().disableDropout()) {
-                adapter.disableDropout();   // TRL's disable_dropout=True; adapter_config.json keeps lora.dropout
+                adapter.disableDropout(); // TRL's disable_dropout=True; adapter_config.json keeps lora.dropout
                 if (listener != null && cfg.lora().dropout() > 0) {
                     listener.onMessage("LoRA dropout " + cfg.lora().dropout() + " is off for preference training "
                             + "(preference.disable_dropout, as TRL); --no-disable-dropout keeps it");
                 }
             }
             if (listener != null && cfg.preference().labelSmoothing() > 0) {
-                listener.onMessage("preference.label_smoothing " + cfg.preference().labelSmoothing() + ": conservative DPO,"
-                        + " as TRL <= 0.28's sigmoid loss (TRL >= 0.29 ignores label_smoothing for sigmoid)");
+                listener.onMessage(
+                        "preference.label_smoothing " + cfg.preference().labelSmoothing() + ": conservative DPO,"
+                                + " as TRL <= 0.28's sigmoid loss (TRL >= 0.29 ignores label_smoothing for sigmoid)");
             }
-            LoraPolicy policy = new LoraPolicy(model, adapter, cfg.training().gradientCheckpointing(), cfg.training().lossChunkSize(),
+            LoraPolicy policy = new LoraPolicy(
+                    model,
+                    adapter,
+                    cfg.training().gradientCheckpointing(),
+                    cfg.training().lossChunkSize(),
                     Precision.resolve(cfg.training().precision(), device));
-            PreferenceObjective objective = new PreferenceObjective(policy, loss, cfg.preference().orpoNll(), pad);
+            PreferenceObjective objective =
+                    new PreferenceObjective(policy, loss, cfg.preference().orpoNll(), pad);
             if (cfg.preference().precomputeRef() && loss.needsReference()) {
                 objective.precomputeReference(root, train, cfg.training().batchSize());
                 objective.precomputeReference(root, eval, cfg.training().batchSize());
             }
-            TrainingLoop<PreferenceExample> loop = new TrainingLoop<>(cfg.training(), settings(cfg, o, dir, curves, "train-dpo", loss.name()), listener);
+            TrainingLoop<PreferenceExample> loop = new TrainingLoop<>(
+                    cfg.training(), settings(cfg, o, dir, curves, "train-dpo", loss.name()), listener);
             TrainState s = dir.train(() -> loop.run(root, policy, objective, train, eval));
             return new Result(s, plan, out);
         } finally {
@@ -235,7 +285,8 @@ public final class Recipes {
     /** The preference loss a config names (ORPO's lambda is its beta). */
     public static PreferenceLoss lossOf(PaftConfig cfg) {
         PreferenceConfig p = cfg.preference();
-        return p.loss() == LossType.ORPO ? PreferenceLoss.create(LossType.ORPO, p.orpoLambda(), 0)
+        return p.loss() == LossType.ORPO
+                ? PreferenceLoss.create(LossType.ORPO, p.orpoLambda(), 0)
                 : PreferenceLoss.create(p.loss(), p.beta(), p.labelSmoothing());
     }
 
@@ -248,17 +299,26 @@ public final class Recipes {
     private record Data<E>(List<E> train, List<E> eval, int pad, List<String> notes) {}
 
     /** Opens the tokenizer and chat template once and reads data.train (and data.eval) with the given reader. */
-    private static <E> Data<E> readData(PaftConfig cfg, HfModelConfig hf, Path modelDir,
-                                        BiFunction<TextTokenizer, ChatTemplate, Function<Path, Read<E>>> readerFactory) {
+    private static <E> Data<E> readData(
+            PaftConfig cfg,
+            HfModelConfig hf,
+            Path modelDir,
+            BiFunction<TextTokenizer, ChatTemplate, Function<Path, Read<E>>> readerFactory) {
         try (TextTokenizer tok = TextTokenizer.open(tokenizerDir(cfg), hf.vocabSize())) {
-            ChatTemplate template = ChatTemplate.loadIfPresent(tokenizerDir(cfg), cfg.data().chatTemplate());
+            ChatTemplate template =
+                    ChatTemplate.loadIfPresent(tokenizerDir(cfg), cfg.data().chatTemplate());
             Function<Path, Read<E>> reader = readerFactory.apply(tok, template);
             List<String> notes = new ArrayList<>();
-            Read<E> train = reader.apply(DatasetFiles.select(Path.of(cfg.data().train()), cfg.data().split(), DatasetFiles.TRAIN_SPLITS, "data.split"));
+            Read<E> train = reader.apply(DatasetFiles.select(
+                    Path.of(cfg.data().train()), cfg.data().split(), DatasetFiles.TRAIN_SPLITS, "data.split"));
             notes.add("train data: " + train.stats());
             List<E> eval = List.of();
             if (cfg.data().eval() != null) {
-                Read<E> e = reader.apply(DatasetFiles.select(Path.of(cfg.data().eval()), cfg.data().evalSplit(), DatasetFiles.EVAL_SPLITS, "data.eval_split"));
+                Read<E> e = reader.apply(DatasetFiles.select(
+                        Path.of(cfg.data().eval()),
+                        cfg.data().evalSplit(),
+                        DatasetFiles.EVAL_SPLITS,
+                        "data.eval_split"));
                 eval = e.examples();
                 notes.add("eval data: " + e.stats());
             }
@@ -268,24 +328,54 @@ public final class Recipes {
     }
 
     static Path tokenizerDir(PaftConfig cfg) {
-        return Path.of(cfg.model().tokenizer() != null ? cfg.model().tokenizer() : cfg.model().path());
+        return Path.of(
+                cfg.model().tokenizer() != null
+                        ? cfg.model().tokenizer()
+                        : cfg.model().path());
     }
 
     private static void checkVocab(TextTokenizer tok, HfModelConfig hf, Path modelDir) {
         int max = Math.max(tok.padId(), Math.max(tok.bosId(), tok.eosId()));
         if (max >= hf.vocabSize()) {
-            throw PaftException.badInput(modelDir + ": tokenizer special token id " + max + " is outside the model's vocab_size " + hf.vocabSize());
+            throw PaftException.badInput(modelDir + ": tokenizer special token id " + max
+                    + " is outside the model's vocab_size " + hf.vocabSize());
         }
     }
 
-    private static TrainPlan plan(PaftConfig cfg, HfModelConfig hf, int examples, long tokens, int evalExamples,
-                                  int rows, int maxLen, List<String> notes, boolean reference, Device device) {
+    private static TrainPlan plan(
+            PaftConfig cfg,
+            HfModelConfig hf,
+            int examples,
+            long tokens,
+            int evalExamples,
+            int rows,
+            int maxLen,
+            List<String> notes,
+            boolean reference,
+            Device device) {
         long trainable = TrainPlan.trainableParams(hf, cfg.lora());
-        MemoryEstimate memory = MemoryEstimate.of(hf, cfg.lora(), cfg.model().dtype(), trainable,
-                new MemoryEstimate.Shape(rows, maxLen, cfg.training().gradientCheckpointing(), cfg.training().lossChunkSize(),
-                        reference, device != null && device.isGpu()));
-        return new TrainPlan(examples, tokens, evalExamples, TrainingLoop.totalSteps(cfg.training(), examples), trainable,
-                TrainPlan.baseParams(hf), memory, deviceNote(memory, device), notes);
+        MemoryEstimate memory = MemoryEstimate.of(
+                hf,
+                cfg.lora(),
+                cfg.model().dtype(),
+                trainable,
+                new MemoryEstimate.Shape(
+                        rows,
+                        maxLen,
+                        cfg.training().gradientCheckpointing(),
+                        cfg.training().lossChunkSize(),
+                        reference,
+                        device != null && device.isGpu()));
+        return new TrainPlan(
+                examples,
+                tokens,
+                evalExamples,
+                TrainingLoop.totalSteps(cfg.training(), examples),
+                trainable,
+                TrainPlan.baseParams(hf),
+                memory,
+                deviceNote(memory, device),
+                notes);
     }
 
     /** How the estimate compares with the device's memory: a line for the dry run, starting "warning:" when it exceeds it. */
@@ -298,7 +388,8 @@ public final class Recipes {
         if (memory.total() > total) {
             return "warning: the estimated peak (" + DeviceMemory.gib(memory.total()) + ") exceeds " + name + "'s "
                     + DeviceMemory.gib(total) + (device == null || !device.isGpu() ? " (MemTotal)" : "")
-                    + ": lower training.batch_size or data.max_length" + (memory.checkpointing() ? "" : ", turn training.gradient_checkpointing on")
+                    + ": lower training.batch_size or data.max_length"
+                    + (memory.checkpointing() ? "" : ", turn training.gradient_checkpointing on")
                     + (memory.weightsHalf() ? "" : ", or set model.dtype: bf16");
         }
         return "device " + name + ": " + DeviceMemory.gib(total) + " in all, the estimate fits";
@@ -313,8 +404,10 @@ public final class Recipes {
     }
 
     private static void printDryRun(PrintStream out, String command, TrainPlan plan, PaftConfig cfg) {
-        requireFits(plan, ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
-                .getOperatingSystemMXBean()).getTotalMemorySize());
+        requireFits(
+                plan,
+                ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
+                        .getTotalMemorySize());
         out.println(command + " --dry-run: config and data are valid");
         out.print(plan.describe());
         out.println("output: " + cfg.training().outputDir());
@@ -323,25 +416,42 @@ public final class Recipes {
     /** A dry run refuses (exit 2) a plan whose estimated peak memory is above the machine's physical memory. */
     static void requireFits(TrainPlan plan, long machineBytes) {
         if (machineBytes > 0 && plan.peakBytes() > machineBytes) {
-            throw PaftException.usage(String.format(java.util.Locale.ROOT, "--dry-run: the estimated peak memory %.2f GiB"
-                    + " does not fit this machine's %.2f GiB: lower training.batch_size, data.max_length or lora.r",
-                    plan.peakBytes() / 1073741824.0, machineBytes / 1073741824.0));
+            throw PaftException.usage(String.format(
+                    Locale.ROOT,
+                    "--dry-run: the estimated peak memory %.2f GiB"
+                            + " does not fit this machine's %.2f GiB: lower training.batch_size, data.max_length or lora.r",
+                    plan.peakBytes() / 1073741824.0,
+                    machineBytes / 1073741824.0));
         }
     }
 
     /** The output-directory policy: inputs, lock, stale temporaries, --resume / --overwrite (docs/GUARANTEES.md). */
     private static RunDirectory runDirectory(PaftConfig cfg, Options o, TrainingLoop.Listener listener) {
-        Path out = Path.of(cfg.training().outputDir());   // checked by requireSft / requirePreference
-        return RunDirectory.open(cfg, out, o.resume() || o.resumeFrom() != null, o.overwrite(), o.dryRun(),
+        Path out = Path.of(cfg.training().outputDir()); // checked by requireSft / requirePreference
+        return RunDirectory.open(
+                cfg,
+                out,
+                o.resume() || o.resumeFrom() != null,
+                o.overwrite(),
+                o.dryRun(),
                 listener == null ? null : listener::onMessage);
     }
 
-    private static TrainingLoop.Settings settings(PaftConfig cfg, Options o, RunDirectory dir, List<String> curves, String title, String method) {
+    private static TrainingLoop.Settings settings(
+            PaftConfig cfg, Options o, RunDirectory dir, List<String> curves, String title, String method) {
         Path out = dir.out();
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put("paft.command", title);
         meta.put("paft.method", method);
-        return new TrainingLoop.Settings(dir.workDir(), o.overwrite(), o.resume() || o.resumeFrom() != null, o.resumeFrom(),
-                ConfigLoader.toYaml(cfg), meta, curves, title + " (" + out.getFileName() + ")", tokenizerDir(cfg));
+        return new TrainingLoop.Settings(
+                dir.workDir(),
+                o.overwrite(),
+                o.resume() || o.resumeFrom() != null,
+                o.resumeFrom(),
+                ConfigLoader.toYaml(cfg),
+                meta,
+                curves,
+                title + " (" + out.getFileName() + ")",
+                tokenizerDir(cfg));
     }
 }

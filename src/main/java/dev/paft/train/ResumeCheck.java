@@ -5,12 +5,15 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.paft.errors.PaftException;
 import dev.paft.io.Mappers;
 import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 
 /**
  * What may change between a run and its {@code --resume}: the resolved config of the resumed run
@@ -27,12 +30,21 @@ public final class ResumeCheck {
     private static final ObjectMapper YAML = Mappers.yaml();
 
     /** Keys that may change on resume. */
-    public static final Set<String> SAFE = Set.of("training.max_steps", "training.epochs", "training.save_steps",
-            "training.save_total_limit", "training.log_steps", "training.eval_steps", "training.output_dir", "data.eval",
-            "training.gradient_checkpointing", "training.loss_chunk_size");
+    public static final Set<String> SAFE = Set.of(
+            "training.max_steps",
+            "training.epochs",
+            "training.save_steps",
+            "training.save_total_limit",
+            "training.log_steps",
+            "training.eval_steps",
+            "training.output_dir",
+            "data.eval",
+            "training.gradient_checkpointing",
+            "training.loss_chunk_size");
 
     /** Keys holding file paths: compared as the files they name (relative or absolute, same file = same). */
-    private static final Set<String> PATH_KEYS = Set.of("model.path", "model.tokenizer", "data.train", "data.eval", "data.chat_template");
+    private static final Set<String> PATH_KEYS =
+            Set.of("model.path", "model.tokenizer", "data.train", "data.eval", "data.chat_template");
 
     /** Sections of other commands, never compared. */
     private static final Set<String> IGNORED_SECTIONS = Set.of("merge", "run");
@@ -62,7 +74,7 @@ public final class ResumeCheck {
             throw PaftException.usage("cannot resume: the configuration differs from the run's (" + where + ") in "
                     + unsafe.size() + " setting(s) that change what the run computes: " + s
                     + ". Put them back, or start a new run (--overwrite or another output_dir). Safe to change on resume: "
-                    + String.join(", ", new java.util.TreeSet<>(SAFE)));
+                    + String.join(", ", new TreeSet<>(SAFE)));
         }
         return all;
     }
@@ -90,9 +102,9 @@ public final class ResumeCheck {
 
     private static boolean samePath(String a, String b) {
         try {
-            java.nio.file.Path x = java.nio.file.Path.of(a);
-            java.nio.file.Path y = java.nio.file.Path.of(b);
-            return java.nio.file.Files.exists(x) && java.nio.file.Files.isSameFile(x, y);
+            Path x = Path.of(a);
+            Path y = Path.of(b);
+            return Files.exists(x) && Files.isSameFile(x, y);
         } catch (IOException | RuntimeException e) {
             return false;
         }
@@ -114,8 +126,10 @@ public final class ResumeCheck {
     }
 
     private static void flatten(String prefix, JsonNode n, Map<String, String> out) {
-        if (n.isObject() && !prefix.isEmpty() && prefix.chars().filter(c -> c == '.').count() >= 1) {
-            out.put(prefix, n.toString());     // nested maps below a key (e.g. run.sft_variants) compare whole
+        if (n.isObject()
+                && !prefix.isEmpty()
+                && prefix.chars().filter(c -> c == '.').count() >= 1) {
+            out.put(prefix, n.toString()); // nested maps below a key (e.g. run.sft_variants) compare whole
             return;
         }
         if (n.isObject()) {

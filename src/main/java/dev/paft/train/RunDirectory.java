@@ -32,10 +32,18 @@ import java.util.function.Supplier;
  * </ol>
  */
 public final class RunDirectory implements AutoCloseable {
-    private static final Set<String> FILES = Set.of(PeftAdapter.WEIGHTS_FILE, PeftAdapter.CONFIG_FILE, TrainState.FILE,
-            TrainState.LEGACY_FILE, MetricsLog.FILE, "training_config.yaml", "loss.png", "runs");
+    private static final Set<String> FILES = Set.of(
+            PeftAdapter.WEIGHTS_FILE,
+            PeftAdapter.CONFIG_FILE,
+            TrainState.FILE,
+            TrainState.LEGACY_FILE,
+            MetricsLog.FILE,
+            "training_config.yaml",
+            "loss.png",
+            "runs");
     /** The names a training run writes into its output directory (TensorBoard's {@code runs/}, the tokenizer files too). */
-    public static final Predicate<String> OWNED = name -> FILES.contains(name) || RunFiles.TOKENIZER_FILES.contains(name)
+    public static final Predicate<String> OWNED = name -> FILES.contains(name)
+            || RunFiles.TOKENIZER_FILES.contains(name)
             || Checkpoints.NAME.matcher(name).matches();
 
     private final Path out;
@@ -50,7 +58,8 @@ public final class RunDirectory implements AutoCloseable {
     }
 
     /** Checks, locks and prepares the output of a run of {@code cfg} (checks only, no lock, for a dry run). */
-    public static RunDirectory open(PaftConfig cfg, Path out, boolean resume, boolean overwrite, boolean dryRun, Consumer<String> log) {
+    public static RunDirectory open(
+            PaftConfig cfg, Path out, boolean resume, boolean overwrite, boolean dryRun, Consumer<String> log) {
         OutputDirs.refuseInputs(out, inputsOf(cfg));
         if (dryRun) {
             classify(out, resume, overwrite);
@@ -68,7 +77,8 @@ public final class RunDirectory implements AutoCloseable {
             if (staging) {
                 work = AtomicFiles.tempDirFor(out);
                 if (log != null) {
-                    log.accept("--overwrite: training into " + work.getFileName() + "; " + out + " is replaced only when this run finishes");
+                    log.accept("--overwrite: training into " + work.getFileName() + "; " + out
+                            + " is replaced only when this run finishes");
                 }
             } else {
                 Files.createDirectories(out);
@@ -92,25 +102,30 @@ public final class RunDirectory implements AutoCloseable {
         boolean checkpoints = !Checkpoints.list(out).isEmpty();
         if (resume) {
             if (finished) {
-                throw PaftException.usage(out + " holds a finished run; nothing to resume (use --overwrite to train again)");
+                throw PaftException.usage(
+                        out + " holds a finished run; nothing to resume (use --overwrite to train again)");
             }
             return false;
         }
         if (finished || checkpoints) {
             if (!overwrite) {
-                throw PaftException.usage(finished
-                        ? out + " holds a finished run; pass --overwrite to replace it (or choose another output_dir)"
-                        : out + " holds checkpoints of an unfinished run; pass --resume to continue it or --overwrite to start over");
+                throw PaftException.usage(
+                        finished
+                                ? out
+                                        + " holds a finished run; pass --overwrite to replace it (or choose another output_dir)"
+                                : out
+                                        + " holds checkpoints of an unfinished run; pass --resume to continue it or --overwrite to start over");
             }
             OutputDirs.requireOnlyOwned(out, OWNED, "--overwrite");
             return true;
         }
         List<String> foreign = OutputDirs.foreignEntries(out, OWNED);
         if (!foreign.isEmpty()) {
-            throw PaftException.usage(out + " is not empty and holds no paft run (" + String.join(", ", foreign.subList(0, Math.min(3, foreign.size())))
+            throw PaftException.usage(out + " is not empty and holds no paft run ("
+                    + String.join(", ", foreign.subList(0, Math.min(3, foreign.size())))
                     + (foreign.size() > 3 ? ", ..." : "") + "); choose a new or empty output directory");
         }
-        return false;    // missing, empty, or only what a run killed before its first checkpoint wrote
+        return false; // missing, empty, or only what a run killed before its first checkpoint wrote
     }
 
     /** Runs {@code training} in {@link #workDir()}; an interrupted --overwrite run is discarded and says so. */
@@ -121,11 +136,17 @@ public final class RunDirectory implements AutoCloseable {
             return s;
         } catch (PaftException e) {
             if (isStaging() && e.exitCode() == PaftException.INTERRUPTED) {
-                throw new PaftException(PaftException.INTERRUPTED, "interrupted: the new run was discarded; the previous run in " + out + " is unchanged", e);
+                throw new PaftException(
+                        PaftException.INTERRUPTED,
+                        "interrupted: the new run was discarded; the previous run in " + out + " is unchanged",
+                        e);
             }
             if (isStaging()) {
-                throw new PaftException(e.exitCode(), e.getMessage() + " The new run was discarded (its checkpoints with it); the previous run in "
-                        + out + " is unchanged.", e);
+                throw new PaftException(
+                        e.exitCode(),
+                        e.getMessage() + " The new run was discarded (its checkpoints with it); the previous run in "
+                                + out + " is unchanged.",
+                        e);
             }
             throw e;
         }

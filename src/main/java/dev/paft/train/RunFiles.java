@@ -16,8 +16,13 @@ import java.util.Map;
  */
 final class RunFiles {
     /** Tokenizer files transformers saves with a model, copied when present. */
-    static final List<String> TOKENIZER_FILES = List.of("tokenizer.json", "tokenizer_config.json",
-            "special_tokens_map.json", "chat_template.jinja", "tokenizer.model", "added_tokens.json");
+    static final List<String> TOKENIZER_FILES = List.of(
+            "tokenizer.json",
+            "tokenizer_config.json",
+            "special_tokens_map.json",
+            "chat_template.jinja",
+            "tokenizer.model",
+            "added_tokens.json");
 
     private final MetricsLog metrics;
     private final TensorBoardLog tensorBoard;
@@ -41,7 +46,11 @@ final class RunFiles {
     /** trainer_state.json and the tokenizer files into {@code dir}. */
     void writeRunFiles(Path dir, TrainState state, double epoch) {
         hfState.write(dir, state, epoch);
-        if (tokenizerDir == null || tokenizerDir.toAbsolutePath().normalize().equals(dir.toAbsolutePath().normalize())) {
+        if (tokenizerDir == null
+                || tokenizerDir
+                        .toAbsolutePath()
+                        .normalize()
+                        .equals(dir.toAbsolutePath().normalize())) {
             return;
         }
         for (String name : TOKENIZER_FILES) {

@@ -35,8 +35,8 @@ public final class SftObjective implements Objective<SftExample> {
     @Override
     public Output forward(NDManager scope, List<SftExample> examples, boolean training) {
         Batch batch = Batches.sft(examples, padId);
-        TrainingForward fwd = model.forward(scope, batch, training);                // hidden [B, T, H]
-        long[] labels = LabelScorer.align(batch.flatLabels(), batch.rows(), batch.cols());   // h[:, t] scores token t+1
+        TrainingForward fwd = model.forward(scope, batch, training); // hidden [B, T, H]
+        long[] labels = LabelScorer.align(batch.flatLabels(), batch.rows(), batch.cols()); // h[:, t] scores token t+1
         ScoredRows rows = new ScoredRows(scope, fwd, model.scorer().score(scope, fwd.hidden(), labels), true);
         NDArray ce = CrossEntropyLoss.fromSums(rows.sums(0), rows.total(0));
         Map<String, NDArray> metrics = new LinkedHashMap<>();
@@ -49,7 +49,7 @@ public final class SftObjective implements Objective<SftExample> {
                     : L1Penalty.deltaNorm(model.loraFactors(), scope);
             metrics.put("l1", norm);
             if (l1.lambda() > 0) {
-                loss = ce.add(l1.scale(norm));                                  // the logged norm, computed once
+                loss = ce.add(l1.scale(norm)); // the logged norm, computed once
             }
         }
         long tokens = 0;
@@ -69,7 +69,7 @@ public final class SftObjective implements Objective<SftExample> {
         long n = 0;
         for (SftExample e : examples) {
             int[] labels = e.labels();
-            for (int t = 1; t < labels.length; t++) {     // the label of token 0 is never predicted
+            for (int t = 1; t < labels.length; t++) { // the label of token 0 is never predicted
                 if (labels[t] != SftExample.IGNORE) {
                     n++;
                 }

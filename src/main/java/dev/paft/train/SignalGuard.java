@@ -25,7 +25,8 @@ final class SignalGuard implements AutoCloseable {
                     Runtime.getRuntime().halt(PaftException.INTERRUPTED);
                 }
                 seen[0] = true;
-                System.err.println("\npaft: interrupt received; saving a checkpoint after this step (Ctrl-C again to quit now)");
+                System.err.println(
+                        "\npaft: interrupt received; saving a checkpoint after this step (Ctrl-C again to quit now)");
                 onInterrupt.run();
             });
             return new SignalGuard(prev, true);

@@ -13,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
+import java.util.Locale;
 import java.util.Map;
 import java.util.zip.CRC32C;
 
@@ -42,10 +43,11 @@ public final class TensorBoardLog implements AutoCloseable {
     /** A new event file in a new run directory under {@code outputDir/runs}. */
     public static TensorBoardLog open(Path outputDir) {
         String host = hostName();
-        String stamp = LocalDateTime.now().format(DateTimeFormatter.ofPattern("MMMdd_HH-mm-ss", java.util.Locale.ROOT));
+        String stamp = LocalDateTime.now().format(DateTimeFormatter.ofPattern("MMMdd_HH-mm-ss", Locale.ROOT));
         Path dir = outputDir.resolve("runs").resolve(stamp + "_" + host);
         long secs = System.currentTimeMillis() / 1000;
-        Path file = dir.resolve("events.out.tfevents." + secs + "." + host + "." + ProcessHandle.current().pid() + ".0");
+        Path file = dir.resolve("events.out.tfevents." + secs + "." + host + "."
+                + ProcessHandle.current().pid() + ".0");
         try {
             Files.createDirectories(dir);
             TensorBoardLog log = new TensorBoardLog(file, Files.newOutputStream(file));

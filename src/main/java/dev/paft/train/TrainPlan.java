@@ -13,8 +13,16 @@ import java.util.Locale;
  * @param memory the estimated peak memory of a training micro-step, in parts ({@link MemoryEstimate})
  * @param deviceNote how the estimate compares with the device's memory (null: not checked)
  */
-public record TrainPlan(int examples, long tokens, int evalExamples, int steps, long trainableParams,
-                        long baseParams, MemoryEstimate memory, String deviceNote, List<String> notes) {
+public record TrainPlan(
+        int examples,
+        long tokens,
+        int evalExamples,
+        int steps,
+        long trainableParams,
+        long baseParams,
+        MemoryEstimate memory,
+        String deviceNote,
+        List<String> notes) {
 
     /** The estimated peak in bytes. */
     public long peakBytes() {
@@ -23,7 +31,7 @@ public record TrainPlan(int examples, long tokens, int evalExamples, int steps, 
 
     public static long trainableParams(HfModelConfig c, LoraConfig lora) {
         long n = 0;
-        for (long[] outIn : HfNames.loraTargets(c, lora.targetModules()).values()) {   // PEFT's target rule
+        for (long[] outIn : HfNames.loraTargets(c, lora.targetModules()).values()) { // PEFT's target rule
             n += (long) lora.r() * (outIn[0] + outIn[1]);
         }
         return n;
@@ -40,10 +48,15 @@ public record TrainPlan(int examples, long tokens, int evalExamples, int steps, 
 
     public String describe() {
         StringBuilder sb = new StringBuilder();
-        sb.append(String.format(Locale.ROOT, "examples: %d train (%d tokens), %d eval%n", examples, tokens, evalExamples));
+        sb.append(String.format(
+                Locale.ROOT, "examples: %d train (%d tokens), %d eval%n", examples, tokens, evalExamples));
         sb.append(String.format(Locale.ROOT, "optimizer steps: %d%n", steps));
-        sb.append(String.format(Locale.ROOT, "trainable parameters: %,d (%.4f%% of %,d)%n", trainableParams,
-                100.0 * trainableParams / Math.max(1, baseParams), baseParams));
+        sb.append(String.format(
+                Locale.ROOT,
+                "trainable parameters: %,d (%.4f%% of %,d)%n",
+                trainableParams,
+                100.0 * trainableParams / Math.max(1, baseParams),
+                baseParams));
         sb.append(memory.describe());
         if (deviceNote != null) {
             sb.append(deviceNote).append('\n');

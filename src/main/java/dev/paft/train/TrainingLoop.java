@@ -1,12 +1,13 @@
 package dev.paft.train;
 
-import dev.paft.engine.GradMode;
-import dev.paft.engine.Torch;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import dev.paft.config.TrainingConfig;
 import dev.paft.data.Batches;
 import dev.paft.data.Shuffle;
+import dev.paft.engine.GradMode;
+import dev.paft.engine.Torch;
 import dev.paft.errors.PaftException;
 import dev.paft.io.AtomicFiles;
 import dev.paft.io.Json;
@@ -44,9 +45,16 @@ public final class TrainingLoop<E> {
      *
      * @param tokenizerDir whose tokenizer files are copied into every checkpoint and the final output (null: none)
      */
-    public record Settings(Path outputDir, boolean overwrite, boolean resume, Path resumeFrom,
-                           String resolvedConfigYaml, Map<String, String> adapterMetadata,
-                           List<String> curveKeys, String title, Path tokenizerDir) {}
+    public record Settings(
+            Path outputDir,
+            boolean overwrite,
+            boolean resume,
+            Path resumeFrom,
+            String resolvedConfigYaml,
+            Map<String, String> adapterMetadata,
+            List<String> curveKeys,
+            String title,
+            Path tokenizerDir) {}
 
     /** Receives progress; the CLI draws a bar or log lines from it. */
     public interface Listener {
@@ -115,28 +123,39 @@ public final class TrainingLoop<E> {
         prepareOutputDir(out);
         int total = totalSteps(cfg, train.size());
         int perEpoch = microBatchesPerEpoch(train.size(), cfg.batchSize());
-        LrSchedule schedule = new LrSchedule(cfg.scheduler(), cfg.learningRate(),
-                LrSchedule.warmupSteps(total, cfg.warmupRatio(), cfg.warmupSteps()), total);
+        LrSchedule schedule = new LrSchedule(
+                cfg.scheduler(),
+                cfg.learningRate(),
+                LrSchedule.warmupSteps(total, cfg.warmupRatio(), cfg.warmupSteps()),
+                total);
         Map<String, NDArray> params = model.parameters();
 
-        try (AdamW optimizer = new AdamW(root, new AdamW.Config(cfg.adamBeta1(), cfg.adamBeta2(), cfg.adamEpsilon(), cfg.weightDecay()))) {
+        try (AdamW optimizer = new AdamW(
+                root, new AdamW.Config(cfg.adamBeta1(), cfg.adamBeta2(), cfg.adamEpsilon(), cfg.weightDecay()))) {
             TrainState state = new TrainState(0, total, 0, 0, 0, false);
             Optional<Path> resumeDir = resumeCheckpoint(out);
             if (resumeDir.isPresent()) {
                 Checkpoints.Loaded ck = Checkpoints.load(resumeDir.get());
                 model.loadAdapter(resumeDir.get());
-                optimizer.importState(ck.optimizer(), params.values().iterator().next().getDevice());
-                state = new TrainState(ck.state().step(), total, ck.state().epoch(), ck.state().microBatch(), ck.state().tokens(), false);
+                optimizer.importState(
+                        ck.optimizer(), params.values().iterator().next().getDevice());
+                state = new TrainState(
+                        ck.state().step(),
+                        total,
+                        ck.state().epoch(),
+                        ck.state().microBatch(),
+                        ck.state().tokens(),
+                        false);
                 listener.onMessage("resumed from " + resumeDir.get() + " at step " + state.step() + " of " + total);
             }
             writeResolvedConfig(out, resumeDir);
             listener.onStart(state);
             try (MetricsLog metrics = MetricsLog.open(out, resumeDir.isPresent() ? state.step() : -1);
-                 TensorBoardLog tensorBoard = TensorBoardLog.open(out);
-                 SignalGuard guard = SignalGuard.install(this::interrupt)) {
+                    TensorBoardLog tensorBoard = TensorBoardLog.open(out);
+                    SignalGuard guard = SignalGuard.install(this::interrupt)) {
                 HfTrainerState hfState = new HfTrainerState(cfg, train.size());
                 if (resumeDir.isPresent()) {
-                    hfState.addAll(MetricsLog.read(out.resolve(MetricsLog.FILE)));   // the records up to the checkpoint
+                    hfState.addAll(MetricsLog.read(out.resolve(MetricsLog.FILE))); // the records up to the checkpoint
                 }
                 RunFiles files = new RunFiles(metrics, tensorBoard, hfState, settings.tokenizerDir());
                 long started = System.nanoTime();
@@ -163,7 +182,8 @@ public final class TrainingLoop<E> {
                             order = Shuffle.shuffled(train, cfg.seed(), epoch);
                             orderEpoch = epoch;
                         }
-                        micro.add(order.subList(mb * cfg.batchSize(), Math.min(order.size(), (mb + 1) * cfg.batchSize())));
+                        micro.add(order.subList(
+                                mb * cfg.batchSize(), Math.min(order.size(), (mb + 1) * cfg.batchSize())));
                         mb++;
                     }
                     double[] scale = accumulationScales(objective, micro);
@@ -216,12 +236,19 @@ public final class TrainingLoop<E> {
                     if ((cfg.saveSteps() > 0 && state.step() % cfg.saveSteps() == 0) || stop) {
                         final TrainState at = state;
                         final double epochAt = epochOf(at, perEpoch);
-                        lastCheckpoint = Checkpoints.save(out, model, optimizer, state, settings.adapterMetadata(), cfg.saveTotalLimit(),
+                        lastCheckpoint = Checkpoints.save(
+                                out,
+                                model,
+                                optimizer,
+                                state,
+                                settings.adapterMetadata(),
+                                cfg.saveTotalLimit(),
                                 dir -> files.writeRunFiles(dir, at, epochAt));
                     }
                     if (stop && !last) {
-                        throw new PaftException(PaftException.INTERRUPTED, "interrupted: checkpoint saved at " + lastCheckpoint
-                                + "; continue with --resume");
+                        throw new PaftException(
+                                PaftException.INTERRUPTED,
+                                "interrupted: checkpoint saved at " + lastCheckpoint + "; continue with --resume");
                     }
                 }
                 // 4. The final adapter, run files, curves, and the finished marker last.
@@ -231,7 +258,11 @@ public final class TrainingLoop<E> {
                 hfState.addSummary(state, epochOf(state, perEpoch), seconds, samples);
                 files.writeRunFiles(out, state, epochOf(state, perEpoch));
                 if (settings.curveKeys() != null && !settings.curveKeys().isEmpty()) {
-                    LossCurves.plot(out.resolve(MetricsLog.FILE), out.resolve("loss.png"), settings.title(), settings.curveKeys());
+                    LossCurves.plot(
+                            out.resolve(MetricsLog.FILE),
+                            out.resolve("loss.png"),
+                            settings.title(),
+                            settings.curveKeys());
                 }
                 state = state.finish();
                 Json.write(out.resolve(TrainState.FILE), state);
@@ -264,7 +295,8 @@ public final class TrainingLoop<E> {
      * chunked LM head and the decoder layers). Gradients accumulate into the adapter's factors.
      */
     public static void backward(NDManager scope, Objective.Output o, double scale) {
-        NDArray scaled = o.loss().mul(scope.create((float) scale)); // constant as a tensor (docs/ENGINE-NOTES.md, trap 1)
+        NDArray scaled =
+                o.loss().mul(scope.create((float) scale)); // constant as a tensor (docs/ENGINE-NOTES.md, trap 1)
         Torch.backward(scaled, scope.ones(scaled.getShape()));
         if (o.backward() != null) {
             o.backward().run();
@@ -275,30 +307,45 @@ public final class TrainingLoop<E> {
      * Forward and backward of one micro-batch with its loss scaled by {@code scale}; metrics added, scaled;
      * the micro-batch's tokens returned. {@code clock} marks the end of "forward" and of "backward".
      */
-    public static <T> long microStep(NDManager root, Objective<T> objective, List<T> batch, double scale, Map<String, Double> sums,
-                                     StepClock clock) {
-        try (NDManager scope = root.newSubManager(); GradMode on = GradMode.on()) {
+    public static <T> long microStep(
+            NDManager root,
+            Objective<T> objective,
+            List<T> batch,
+            double scale,
+            Map<String, Double> sums,
+            StepClock clock) {
+        try (NDManager scope = root.newSubManager();
+                GradMode on = GradMode.on()) {
             Objective.Output o = objective.forward(scope, batch, true);
             clock.mark("forward");
             backward(scope, o, scale);
             sums.merge("loss", scale * o.loss().getFloat(), Double::sum);
-            o.metrics().forEach((key, v) -> sums.merge(key, scale * v.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).getFloat(), Double::sum));
+            o.metrics()
+                    .forEach((key, v) -> sums.merge(
+                            key, scale * v.toType(DataType.FLOAT32, false).getFloat(), Double::sum));
             clock.mark("backward");
             return o.tokens();
         }
     }
 
-    private double clipAndCheck(NDManager root, Map<String, NDArray> params, Map<String, Double> m, TrainState state, Path lastCheckpoint) {
+    private double clipAndCheck(
+            NDManager root, Map<String, NDArray> params, Map<String, Double> m, TrainState state, Path lastCheckpoint) {
         double norm = clipGradients(root, params, cfg.maxGradNorm());
         double loss = m.getOrDefault("loss", 0.0);
         if (!Double.isFinite(loss) || !Double.isFinite(norm)) {
             Optional<Path> good = GoodCheckpoint.before(settings.outputDir(), lastCheckpoint, Integer.MAX_VALUE);
-            throw PaftException.numeric("non-finite " + (!Double.isFinite(loss) ? "loss (" + loss + ")" : "gradient norm (" + norm + ")")
+            throw PaftException.numeric("non-finite "
+                    + (!Double.isFinite(loss) ? "loss (" + loss + ")" : "gradient norm (" + norm + ")")
                     + " at step " + (state.step() + 1) + "; training stopped, "
                     + GoodCheckpoint.describe(good, lastCheckpoint) + ". Lower the learning rate or check the data.");
         }
-        divergence.observe(state.step() + 1, loss, norm, first -> GoodCheckpoint.describe(
-                GoodCheckpoint.before(settings.outputDir(), lastCheckpoint, first - 1), lastCheckpoint) + ".");
+        divergence.observe(
+                state.step() + 1,
+                loss,
+                norm,
+                first -> GoodCheckpoint.describe(
+                                GoodCheckpoint.before(settings.outputDir(), lastCheckpoint, first - 1), lastCheckpoint)
+                        + ".");
         return norm;
     }
 
@@ -331,7 +378,11 @@ public final class TrainingLoop<E> {
                 try (NDManager scope = root.newSubManager()) {
                     Objective.Output o = objective.forward(scope, batch, false);
                     sums.merge("loss", (double) o.loss().getFloat(), Double::sum);
-                    o.metrics().forEach((key, v) -> sums.merge(key, (double) v.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).getFloat(), Double::sum));
+                    o.metrics()
+                            .forEach((key, v) -> sums.merge(
+                                    key,
+                                    (double) v.toType(DataType.FLOAT32, false).getFloat(),
+                                    Double::sum));
                 }
                 batches++;
             }
@@ -402,15 +453,21 @@ public final class TrainingLoop<E> {
         Path file = out.resolve("training_config.yaml");
         try {
             if (resumedFrom.isPresent()) {
-                Path old = Files.isRegularFile(file) ? file : resumedFrom.get().toAbsolutePath().getParent().resolve("training_config.yaml");
+                Path old = Files.isRegularFile(file)
+                        ? file
+                        : resumedFrom.get().toAbsolutePath().getParent().resolve("training_config.yaml");
                 if (Files.isRegularFile(old)) {
-                    List<ResumeCheck.Change> changes = ResumeCheck.check(Files.readString(old), settings.resolvedConfigYaml(), old.toString());
+                    List<ResumeCheck.Change> changes =
+                            ResumeCheck.check(Files.readString(old), settings.resolvedConfigYaml(), old.toString());
                     if (changes.isEmpty() && old.equals(file)) {
                         return;
                     }
                     if (!changes.isEmpty()) {
-                        listener.onMessage("resume with changed settings (safe on resume): " + changes.stream().map(Object::toString)
-                                .reduce((x, y) -> x + "; " + y).orElse("") + "; training_config.yaml updated");
+                        listener.onMessage("resume with changed settings (safe on resume): "
+                                + changes.stream()
+                                        .map(Object::toString)
+                                        .reduce((x, y) -> x + "; " + y)
+                                        .orElse("") + "; training_config.yaml updated");
                     }
                 }
             }

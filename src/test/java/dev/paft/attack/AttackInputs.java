@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.function.Consumer;
@@ -31,7 +32,9 @@ final class AttackInputs {
         try {
             ObjectNode c = (ObjectNode) JSON.readTree(dir.resolve("config.json").toFile());
             edit.accept(c);
-            Files.writeString(dir.resolve("config.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(c));
+            Files.writeString(
+                    dir.resolve("config.json"),
+                    JSON.writerWithDefaultPrettyPrinter().writeValueAsString(c));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -44,7 +47,7 @@ final class AttackInputs {
             byte[] b = Files.readAllBytes(file);
             ByteBuffer buf = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
             int n = (int) buf.getLong(0);
-            JsonNode h = JSON.readTree(new String(b, 8, n, java.nio.charset.StandardCharsets.UTF_8));
+            JsonNode h = JSON.readTree(new String(b, 8, n, StandardCharsets.UTF_8));
             JsonNode t = h.get(name);
             if (t == null || !"F32".equals(t.get("dtype").asText())) {
                 throw new IllegalArgumentException("no F32 tensor " + name + " in " + file);
@@ -62,7 +65,8 @@ final class AttackInputs {
             byte[] b = Files.readAllBytes(file);
             ByteBuffer buf = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
             int n = (int) buf.getLong(0);
-            JsonNode t = JSON.readTree(new String(b, 8, n, java.nio.charset.StandardCharsets.UTF_8)).get(name);
+            JsonNode t =
+                    JSON.readTree(new String(b, 8, n, StandardCharsets.UTF_8)).get(name);
             long from = t.get("data_offsets").get(0).asLong();
             long to = t.get("data_offsets").get(1).asLong();
             for (long p = from; p < to; p += 4) {

@@ -37,11 +37,42 @@ class DivergenceAttackTest {
 
     // Measured on the bundled demo model (train-sft, batch 4, max_length 64, r 4, 20 steps):
     // (loss, pre-clip grad norm) per step, from metrics.jsonl.
-    static final double[][] LR_1 = {{5.74, 11.8}, {5.53, 6.97}, {5.01, 241}, {8.09, 8.02}, {5.93, 1.25}, {6.89, 0.679},
-        {6.53, 0.431}, {3.47, 0.249}, {3.67, 0.182}, {3.40, 0.12}, {2.86, 0.0675}, {3.14, 0.124}, {3.28, 0.129},
-        {2.65, 0.115}, {2.87, 0.144}, {2.54, 0.0516}, {3.01, 0.666}, {2.32, 0.0497}, {2.49, 0.0416}, {2.58, 0.0537}};
-    static final double[][] LR_30 = {{5.74, 11.8}, {5.53, 6.97}, {7.86, 248}, {7.95, 0.0549}, {5.63, 0.00366}, {5.62, 0},
-        {5.62, 0}, {5.62, 0}, {5.62, 0}, {5.62, 0}, {5.62, 0}, {5.62, 0}};
+    static final double[][] LR_1 = {
+        {5.74, 11.8},
+        {5.53, 6.97},
+        {5.01, 241},
+        {8.09, 8.02},
+        {5.93, 1.25},
+        {6.89, 0.679},
+        {6.53, 0.431},
+        {3.47, 0.249},
+        {3.67, 0.182},
+        {3.40, 0.12},
+        {2.86, 0.0675},
+        {3.14, 0.124},
+        {3.28, 0.129},
+        {2.65, 0.115},
+        {2.87, 0.144},
+        {2.54, 0.0516},
+        {3.01, 0.666},
+        {2.32, 0.0497},
+        {2.49, 0.0416},
+        {2.58, 0.0537}
+    };
+    static final double[][] LR_30 = {
+        {5.74, 11.8},
+        {5.53, 6.97},
+        {7.86, 248},
+        {7.95, 0.0549},
+        {5.63, 0.00366},
+        {5.62, 0},
+        {5.62, 0},
+        {5.62, 0},
+        {5.62, 0},
+        {5.62, 0},
+        {5.62, 0},
+        {5.62, 0}
+    };
 
     @Test
     void divergenceRuleOnMeasuredRuns() {
@@ -57,7 +88,9 @@ class DivergenceAttackTest {
     void divergenceRuleLossAndGradientLimits() {
         List<String> w = new ArrayList<>();
         // loss limit 2 x 1.0 + 1 = 3: four steps above, one below, five above -> stops at step 11
-        double[][] s = {{1, 1}, {3.5, 1}, {3.5, 1}, {3.5, 1}, {3.5, 1}, {2.9, 1}, {3.01, 1}, {4, 1}, {9, 1}, {9, 1}, {9, 1}};
+        double[][] s = {
+            {1, 1}, {3.5, 1}, {3.5, 1}, {3.5, 1}, {3.5, 1}, {2.9, 1}, {3.01, 1}, {4, 1}, {9, 1}, {9, 1}, {9, 1}
+        };
         assertEquals(11, feed(s, w));
         assertEquals(1, w.size());
         // gradient explosion: G0 = max of the first 3 norms = 2; limit 2000
@@ -83,6 +116,8 @@ class DivergenceAttackTest {
         assertTrue(r.err().contains("Lower the learning rate"), r.err());
         assertFalse(Files.exists(out.resolve("paft_state.json")), "no finished-looking run");
         assertFalse(Files.exists(out.resolve("adapter_model.safetensors")), "no final adapter");
-        assertThrows(PaftException.class, () -> { throw PaftException.numeric("x"); });
+        assertThrows(PaftException.class, () -> {
+            throw PaftException.numeric("x");
+        });
     }
 }

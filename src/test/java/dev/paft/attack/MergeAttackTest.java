@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.paft.cli.Paft;
 import dev.paft.io.DType;
 import dev.paft.io.FloatTensor;
 import dev.paft.io.SafetensorsWriter;
@@ -13,6 +12,7 @@ import dev.paft.testutil.Cli;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -37,7 +37,6 @@ class MergeAttackTest {
 
     @TempDir
     Path tmp;
-
 
     /** A copy of model {@code name} with {@code value} at element 5 of {@link #BAD}. */
     Path poisoned(String name, float value) throws Exception {
@@ -67,11 +66,24 @@ class MergeAttackTest {
     /** Every method, sparsifying (density 0.5) or not, count consensus too: NaN and Inf in an input are exit 4 naming it. */
     @ParameterizedTest
     @CsvSource({
-        "ties, 0.5, NaN", "ties, 1, NaN", "ties, 0.5, Infinity", "ties, 1, -Infinity",
-        "dare_ties, 0.5, NaN", "dare_ties, 1, Infinity", "dare_linear, 0.5, NaN", "dare_linear, 0.5, -Infinity",
-        "breadcrumbs, 0.5, NaN", "breadcrumbs, 0.5, Infinity", "breadcrumbs, 1, NaN",
-        "breadcrumbs_ties, 0.5, NaN", "breadcrumbs_ties, 1, Infinity",
-        "task_arithmetic, 1, NaN", "linear, 1, Infinity", "slerp, 1, NaN", "ties_count, 1, NaN"})
+        "ties, 0.5, NaN",
+        "ties, 1, NaN",
+        "ties, 0.5, Infinity",
+        "ties, 1, -Infinity",
+        "dare_ties, 0.5, NaN",
+        "dare_ties, 1, Infinity",
+        "dare_linear, 0.5, NaN",
+        "dare_linear, 0.5, -Infinity",
+        "breadcrumbs, 0.5, NaN",
+        "breadcrumbs, 0.5, Infinity",
+        "breadcrumbs, 1, NaN",
+        "breadcrumbs_ties, 0.5, NaN",
+        "breadcrumbs_ties, 1, Infinity",
+        "task_arithmetic, 1, NaN",
+        "linear, 1, Infinity",
+        "slerp, 1, NaN",
+        "ties_count, 1, NaN"
+    })
     void nonFiniteInputExitsFourNamingTheTensor(String method, double density, float value) throws Exception {
         Path bad = poisoned("m1", value);
         Path out = tmp.resolve("out");
@@ -87,7 +99,9 @@ class MergeAttackTest {
         if (method.equals("slerp")) {
             args.addAll(List.of("--model", bad.toString(), "--param", "t=0.4"));
         } else {
-            String p = method.equals("linear") || method.equals("task_arithmetic") ? ":weight=0.5" : ":weight=0.5,density=" + density;
+            String p = method.equals("linear") || method.equals("task_arithmetic")
+                    ? ":weight=0.5"
+                    : ":weight=0.5,density=" + density;
             args.addAll(List.of("--model", bad + p, "--model", MODELS.resolve("m2") + p));
         }
         Cli.Run r = Attack.cli(args.toArray(String[]::new));
@@ -101,10 +115,22 @@ class MergeAttackTest {
     @Test
     void nonFiniteBaseIsNamedAsTheBase() throws Exception {
         Path badBase = poisoned("base", Float.NaN);
-        Files.copy(MODELS.resolve("base").resolve("config.json"), badBase.resolve("config.json"),
-                java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-        Cli.Run r = Attack.cli("merge", "--method", "ties", "--base", badBase.toString(), "--model", MODELS.resolve("m1") + ":weight=1,density=0.5",
-                "--model", MODELS.resolve("m2") + ":weight=1,density=0.5", "--out", tmp.resolve("o").toString());
+        Files.copy(
+                MODELS.resolve("base").resolve("config.json"),
+                badBase.resolve("config.json"),
+                StandardCopyOption.REPLACE_EXISTING);
+        Cli.Run r = Attack.cli(
+                "merge",
+                "--method",
+                "ties",
+                "--base",
+                badBase.toString(),
+                "--model",
+                MODELS.resolve("m1") + ":weight=1,density=0.5",
+                "--model",
+                MODELS.resolve("m2") + ":weight=1,density=0.5",
+                "--out",
+                tmp.resolve("o").toString());
         assertEquals(4, r.code(), r.err());
         assertTrue(r.err().contains("base model: tensor '" + BAD + "' has NaN at element 5"), r.err());
     }
@@ -130,9 +156,16 @@ class MergeAttackTest {
         Path c = tmp.resolve("c");
         assertEquals(0, Attack.cli("merge", cfg.toString(), a.toString()).code());
         assertEquals(0, Attack.cli("merge", cfg.toString(), b.toString()).code());
-        Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), "dev.paft.cli.Paft", "merge", cfg.toString(), c.toString())
-                .redirectErrorStream(true).start();
+        Process p = new ProcessBuilder(
+                        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                        "-cp",
+                        System.getProperty("java.class.path"),
+                        "dev.paft.cli.Paft",
+                        "merge",
+                        cfg.toString(),
+                        c.toString())
+                .redirectErrorStream(true)
+                .start();
         String child = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(120, TimeUnit.SECONDS));
         assertEquals(0, p.exitValue(), child);
@@ -144,8 +177,11 @@ class MergeAttackTest {
         // each entry of merge_models keeps its keys in the config's order
         try (TensorStore s = TensorStore.openModel(a)) {
             String models = s.metadata().get("merge_models");
-            assertEquals("[{\"model\":\"" + MODELS.toAbsolutePath() + "/m1\",\"parameters\":{\"weight\":0.6,\"density\":0.5}},"
-                    + "{\"model\":\"" + MODELS.toAbsolutePath() + "/m2\",\"parameters\":{\"density\":0.7,\"weight\":0.4}}]", models);
+            assertEquals(
+                    "[{\"model\":\"" + MODELS.toAbsolutePath()
+                            + "/m1\",\"parameters\":{\"weight\":0.6,\"density\":0.5}}," + "{\"model\":\""
+                            + MODELS.toAbsolutePath() + "/m2\",\"parameters\":{\"density\":0.7,\"weight\":0.4}}]",
+                    models);
         }
     }
 
@@ -159,13 +195,24 @@ class MergeAttackTest {
         Path mnt = tmp.resolve("small");
         Files.createDirectories(mnt);
         Process m = new ProcessBuilder("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", mnt.toString())
-                .redirectErrorStream(true).start();
+                .redirectErrorStream(true)
+                .start();
         boolean mounted = m.waitFor(20, TimeUnit.SECONDS) && m.exitValue() == 0;
-        Assumptions.assumeTrue(mounted, "cannot mount a tmpfs here (needs root): " + new String(m.getInputStream().readAllBytes()));
+        Assumptions.assumeTrue(
+                mounted,
+                "cannot mount a tmpfs here (needs root): "
+                        + new String(m.getInputStream().readAllBytes()));
         try {
             // the tiny models hold 12 KB of float32 tensors: an 8x copy (96 KB) cannot fit, refused before the work
             Path wider = widen(tmp.resolve("wider"), 8);
-            Cli.Run early = Attack.cli("merge", "--method", "linear", "--model", wider + ":weight=1", "--out", mnt.resolve("o2").toString());
+            Cli.Run early = Attack.cli(
+                    "merge",
+                    "--method",
+                    "linear",
+                    "--model",
+                    wider + ":weight=1",
+                    "--out",
+                    mnt.resolve("o2").toString());
             assertEquals(3, early.code(), early.err());
             assertTrue(early.err().contains("no space left on") && early.err().contains("needs"), early.err());
             assertEquals(1, early.err().strip().lines().count(), early.err());
@@ -173,14 +220,25 @@ class MergeAttackTest {
             // side files (config.json, merge_config.yaml: a 4 KiB page each) do not
             Path wide = widen(tmp.resolve("wide"), 4);
             Files.write(mnt.resolve("filler"), new byte[12 << 10]);
-            Cli.Run mid = Attack.cli("merge", "--method", "linear", "--model", wide + ":weight=1", "--out", mnt.resolve("o3").toString());
+            Cli.Run mid = Attack.cli(
+                    "merge",
+                    "--method",
+                    "linear",
+                    "--model",
+                    wide + ":weight=1",
+                    "--out",
+                    mnt.resolve("o3").toString());
             assertEquals(3, mid.code(), mid.err());
             assertTrue(mid.err().contains("no space left on"), mid.err());
             assertFalse(mid.err().contains("Exception") || mid.err().contains("\tat "), mid.err());
             assertEquals(1, mid.err().strip().lines().count(), mid.err());
             try (Stream<Path> s = Files.list(mnt)) {
                 // the lock files stay by design (docs/GUARANTEES.md, Locking): nothing else may
-                assertEquals(List.of("filler"), s.map(p -> p.getFileName().toString()).filter(n -> !n.endsWith(".paft-lock")).toList());
+                assertEquals(
+                        List.of("filler"),
+                        s.map(p -> p.getFileName().toString())
+                                .filter(n -> !n.endsWith(".paft-lock"))
+                                .toList());
             }
         } finally {
             new ProcessBuilder("umount", mnt.toString()).start().waitFor(20, TimeUnit.SECONDS);

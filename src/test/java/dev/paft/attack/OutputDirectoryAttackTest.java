@@ -11,6 +11,7 @@ import dev.paft.testutil.TinyModels;
 import dev.paft.train.RunDirectory;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -23,6 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
 class OutputDirectoryAttackTest {
     @TempDir
     static Path tmp;
+
     static Path model;
 
     @BeforeAll
@@ -52,7 +54,8 @@ class OutputDirectoryAttackTest {
     static List<String> hiddenSiblings(Path out) throws Exception {
         try (Stream<Path> s = Files.list(out.getParent())) {
             return s.map(p -> p.getFileName().toString())
-                    .filter(n -> n.startsWith("." + out.getFileName() + ".") && !n.endsWith(".paft-lock")).toList();
+                    .filter(n -> n.startsWith("." + out.getFileName() + ".") && !n.endsWith(".paft-lock"))
+                    .toList();
         }
     }
 
@@ -67,8 +70,18 @@ class OutputDirectoryAttackTest {
             assertEquals(1, r.err().strip().lines().count(), "one line: " + r.err());
         }
         // train-dpo goes through the same policy
-        Cli.Run r = Attack.cli("train-dpo", "--model", m.toString(), "--train", Attack.DATA.resolve("pref_train.jsonl").toString(),
-                "-o", m.toString(), "--max-steps", "2", "--threads", "2");
+        Cli.Run r = Attack.cli(
+                "train-dpo",
+                "--model",
+                m.toString(),
+                "--train",
+                Attack.DATA.resolve("pref_train.jsonl").toString(),
+                "-o",
+                m.toString(),
+                "--max-steps",
+                "2",
+                "--threads",
+                "2");
         assertEquals(2, r.code(), r.all());
         assertTrue(r.err().contains("is the base model (model.path)"), r.err());
         assertSameTree(before, m);
@@ -127,7 +140,7 @@ class OutputDirectoryAttackTest {
         byte[] old = Files.readAllBytes(out.resolve("adapter_model.safetensors"));
         Cli.Run r = Attack.cli(Attack.sft(model, out, "--overwrite", "--lr", "2e-2"));
         assertEquals(0, r.code(), r.all());
-        assertFalse(java.util.Arrays.equals(old, Files.readAllBytes(out.resolve("adapter_model.safetensors"))));
+        assertFalse(Arrays.equals(old, Files.readAllBytes(out.resolve("adapter_model.safetensors"))));
         assertTrue(Files.readString(out.resolve("training_config.yaml")).contains("learning_rate: 0.02"));
         assertTrue(Files.isDirectory(out.resolve("checkpoint-4")));
         assertEquals(List.of(), hiddenSiblings(out));
@@ -202,7 +215,8 @@ class OutputDirectoryAttackTest {
         String[] merge = {"merge", "--method", "linear", "--model", model + ":weight=1", "--out", out.toString()};
         assertEquals(0, Attack.cli(merge).code());
         Files.writeString(out.resolve("README.md"), "model card I wrote");
-        String[] again = java.util.stream.Stream.concat(java.util.Arrays.stream(merge), Stream.of("--overwrite")).toArray(String[]::new);
+        String[] again =
+                Stream.concat(Arrays.stream(merge), Stream.of("--overwrite")).toArray(String[]::new);
         Cli.Run r = Attack.cli(again);
         assertEquals(2, r.code(), r.all());
         assertTrue(r.err().contains("README.md"), r.err());
@@ -211,7 +225,15 @@ class OutputDirectoryAttackTest {
         assertEquals(0, Attack.cli(again).code());
         assertEquals(List.of(), hiddenSiblings(out));
         // an output that contains an input
-        r = Attack.cli("merge", "--method", "linear", "--model", model + ":weight=1", "--out", model.getParent().toString(), "--overwrite");
+        r = Attack.cli(
+                "merge",
+                "--method",
+                "linear",
+                "--model",
+                model + ":weight=1",
+                "--out",
+                model.getParent().toString(),
+                "--overwrite");
         assertEquals(2, r.code(), r.all());
         assertTrue(r.err().contains("contains the input"), r.err());
     }

@@ -20,6 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
 class OutputLockAttackTest {
     @TempDir
     static Path tmp;
+
     static Path model;
 
     @BeforeAll
@@ -30,8 +31,12 @@ class OutputLockAttackTest {
     @Test
     void outputLockedByAnotherProcessIsRefusedAndAKilledHolderNeverBlocks() throws Exception {
         Path out = tmp.resolve("contested");
-        List<String> cmd = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), LockHolder.class.getName(), out.toString());
+        List<String> cmd = List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp",
+                System.getProperty("java.class.path"),
+                LockHolder.class.getName(),
+                out.toString());
         Process holder = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         try {
             String line = new BufferedReader(new InputStreamReader(holder.getInputStream())).readLine();
@@ -62,17 +67,26 @@ class OutputLockAttackTest {
             r = Attack.cli("merge", "--method", "linear", "--model", model + ":weight=1", "--out", out.toString());
             assertEquals(2, r.code(), r.all());
             assertTrue(r.err().contains("is being written by another paft process"), r.err());
-            Path cfg = Files.writeString(tmp.resolve("run.yaml"), "model:\n  path: " + model + "\nrun:\n  sft:\n    data: {train: "
-                    + Attack.DATA.resolve("sft_train.jsonl").toAbsolutePath() + "}\n  preference:\n    data: {train: "
-                    + Attack.DATA.resolve("pref_train.jsonl").toAbsolutePath() + "}\n");
+            Path cfg = Files.writeString(
+                    tmp.resolve("run.yaml"),
+                    "model:\n  path: " + model + "\nrun:\n  sft:\n    data: {train: "
+                            + Attack.DATA.resolve("sft_train.jsonl").toAbsolutePath()
+                            + "}\n  preference:\n    data: {train: "
+                            + Attack.DATA.resolve("pref_train.jsonl").toAbsolutePath() + "}\n");
             r = Attack.cli("run", "--config", cfg.toString(), "-o", out.toString());
             assertEquals(2, r.code(), r.all());
             assertTrue(r.err().contains("is being written by another paft process"), r.err());
         }
         Path json = tmp.resolve("results.json");
         try (OutputLock held = OutputLock.acquire(json)) {
-            Cli.Run r = Attack.cli("eval", "--model", model.toString(), "--ppl", Attack.DATA.resolve("sft_eval.jsonl").toString(),
-                    "--output-json", json.toString());
+            Cli.Run r = Attack.cli(
+                    "eval",
+                    "--model",
+                    model.toString(),
+                    "--ppl",
+                    Attack.DATA.resolve("sft_eval.jsonl").toString(),
+                    "--output-json",
+                    json.toString());
             assertEquals(2, r.code(), r.all());
             assertTrue(r.err().contains("is being written by another paft process"), r.err());
         }
@@ -84,6 +98,10 @@ class OutputLockAttackTest {
             assertEquals(2, r.code(), r.all());
             assertTrue(r.err().contains("is being written by another paft process"), r.err());
         }
-        assertEquals(0, Attack.cli("sparsity-report", adapter.toString(), "--output", table.toString()).code(), "released");
+        assertEquals(
+                0,
+                Attack.cli("sparsity-report", adapter.toString(), "--output", table.toString())
+                        .code(),
+                "released");
     }
 }

@@ -5,16 +5,21 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.paft.errors.PaftException;
 import dev.paft.testutil.Cli;
 import dev.paft.testutil.TinyModels;
 import dev.paft.train.GoodCheckpoint;
 import dev.paft.train.ResumeCheck;
+import dev.paft.train.TrainState;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
+import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -23,6 +28,7 @@ import org.junit.jupiter.api.io.TempDir;
 class ResumeAttackTest {
     @TempDir
     static Path tmp;
+
     static Path model;
 
     @BeforeAll
@@ -35,7 +41,12 @@ class ResumeAttackTest {
         Path out = tmp.resolve(name);
         Cli.Run r = Attack.cli(Attack.sft(model, out));
         assertEquals(0, r.code(), r.all());
-        for (String f : List.of("paft_state.json", "trainer_state.json", "adapter_model.safetensors", "adapter_config.json", "loss.png")) {
+        for (String f : List.of(
+                "paft_state.json",
+                "trainer_state.json",
+                "adapter_model.safetensors",
+                "adapter_config.json",
+                "loss.png")) {
             Files.deleteIfExists(out.resolve(f));
         }
         return out;
@@ -60,18 +71,22 @@ class ResumeAttackTest {
         assertTrue(err.contains("training.learning_rate 0.01 -> 0.05"), err);
         assertTrue(err.contains("data.train "), err);
         assertTrue(err.contains("lora.dropout 0.05 -> 0.2"), err);
-        assertArrayEquals(config, Files.readAllBytes(out.resolve("training_config.yaml")), "training_config.yaml is not rewritten");
+        assertArrayEquals(
+                config,
+                Files.readAllBytes(out.resolve("training_config.yaml")),
+                "training_config.yaml is not rewritten");
         assertFalse(Files.exists(out.resolve("paft_state.json")));
     }
 
     @Test
     void resumeWithMoreStepsAndOtherCadenceIsAllowedAndSaysSo() throws Exception {
         Path out = unfinished("longer");
-        Cli.Run r = Attack.cli(Attack.sft(model, out, "--resume", "--max-steps", "6", "--set", "training.save_steps=3"));
+        Cli.Run r =
+                Attack.cli(Attack.sft(model, out, "--resume", "--max-steps", "6", "--set", "training.save_steps=3"));
         assertEquals(0, r.code(), r.all());
         String yaml = Files.readString(out.resolve("training_config.yaml"));
         assertTrue(yaml.contains("max_steps: 6"), yaml);
-        assertEquals(6, dev.paft.train.TrainState.read(out).orElseThrow().step(), r.all());
+        assertEquals(6, TrainState.read(out).orElseThrow().step(), r.all());
         // the same data file spelled as an absolute path is the same file: allowed
         Path again = unfinished("spelled");
         String[] a = Attack.sft(model, again, "--resume");
@@ -85,15 +100,20 @@ class ResumeAttackTest {
 
     @Test
     void resumeCheckClassifiesKeys() {
-        String a = "training:\n  learning_rate: 0.001\n  max_steps: 10\n  seed: 1\nmerge:\n  method: ties\ndata:\n  eval: a.jsonl\n";
-        String b = "training:\n  learning_rate: 0.001\n  max_steps: 20\n  seed: 1\nmerge:\n  method: linear\ndata:\n  eval: b.jsonl\n";
-        assertEquals(List.of("data.eval a.jsonl -> b.jsonl", "training.max_steps 10 -> 20"),
+        String a =
+                "training:\n  learning_rate: 0.001\n  max_steps: 10\n  seed: 1\nmerge:\n  method: ties\ndata:\n  eval: a.jsonl\n";
+        String b =
+                "training:\n  learning_rate: 0.001\n  max_steps: 20\n  seed: 1\nmerge:\n  method: linear\ndata:\n  eval: b.jsonl\n";
+        assertEquals(
+                List.of("data.eval a.jsonl -> b.jsonl", "training.max_steps 10 -> 20"),
                 ResumeCheck.check(a, b, "x").stream().map(Object::toString).toList());
         String c = b.replace("seed: 1", "seed: 2");
-        dev.paft.errors.PaftException e = org.junit.jupiter.api.Assertions.assertThrows(dev.paft.errors.PaftException.class,
-                () -> ResumeCheck.check(a, c, "x"));
+        PaftException e = Assertions.assertThrows(PaftException.class, () -> ResumeCheck.check(a, c, "x"));
         assertEquals(2, e.exitCode());
-        assertTrue(e.getMessage().contains("training.seed 1 -> 2") && !e.getMessage().contains("max_steps 10"), e.getMessage());
+        assertTrue(
+                e.getMessage().contains("training.seed 1 -> 2")
+                        && !e.getMessage().contains("max_steps 10"),
+                e.getMessage());
     }
 
     @Test
@@ -101,12 +121,12 @@ class ResumeAttackTest {
         Path out = unfinished("truncated");
         Path opt = out.resolve("checkpoint-4").resolve("optimizer.bin");
         byte[] all = Files.readAllBytes(opt);
-        Files.write(opt, java.util.Arrays.copyOf(all, all.length / 2));
+        Files.write(opt, Arrays.copyOf(all, all.length / 2));
         Cli.Run r = Attack.cli(Attack.sft(model, out, "--resume"));
         assertEquals(3, r.code(), r.all());
         assertTrue(r.err().contains(opt + ": truncated (the file ends after " + all.length / 2 + " bytes"), r.err());
         assertFalse(r.err().contains("null"), r.err());
-        Files.write(opt, java.util.Arrays.copyOf(all, 6));    // inside the header
+        Files.write(opt, Arrays.copyOf(all, 6)); // inside the header
         r = Attack.cli(Attack.sft(model, out, "--resume"));
         assertEquals(3, r.code(), r.all());
         assertTrue(r.err().contains("truncated"), r.err());
@@ -133,7 +153,7 @@ class ResumeAttackTest {
     static void poison(Path file) throws Exception {
         byte[] b = Files.readAllBytes(file);
         long header = ByteBuffer.wrap(b, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
-        String json = new String(b, 8, (int) header, java.nio.charset.StandardCharsets.UTF_8);
+        String json = new String(b, 8, (int) header, StandardCharsets.UTF_8);
         assertTrue(json.contains("\"F32\""), json);
         ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).putFloat(8 + (int) header, Float.NaN);
         Files.write(file, b);

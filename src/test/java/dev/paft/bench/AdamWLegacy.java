@@ -24,7 +24,8 @@ final class AdamWLegacy {
         for (var e : params.entrySet()) {
             NDArray param = e.getValue();
             try (NDArray grad = param.getGradient()) {
-                NDArray[] s = state.computeIfAbsent(e.getKey(), k -> new NDArray[] {manager.zeros(param.getShape()), manager.zeros(param.getShape())});
+                NDArray[] s = state.computeIfAbsent(e.getKey(), k ->
+                        new NDArray[] {manager.zeros(param.getShape()), manager.zeros(param.getShape())});
                 long t = steps.merge(e.getKey(), 1L, Long::sum);
                 boolean gradMode = JniUtils.isGradMode();
                 JniUtils.setGradMode(false);

@@ -30,7 +30,8 @@ public final class LoraSvdBench {
             f = TruncatedSvd.ofProduct(b, a, n, k, n);
             best = Math.min(best, (System.nanoTime() - t0) / 1e9);
         }
-        System.out.printf("factored %dx%d rank %d (QR of stacked factors + %dx%d Jacobi): %.3f s (sigma_1 %.4g, sigma_%d %.4g)%n",
+        System.out.printf(
+                "factored %dx%d rank %d (QR of stacked factors + %dx%d Jacobi): %.3f s (sigma_1 %.4g, sigma_%d %.4g)%n",
                 n, n, k, k, k, best, f.s()[0], k, f.s()[k - 1]);
         float[] dense = new float[n * n];
         for (int i = 0; i < n; i++) {
@@ -55,7 +56,8 @@ public final class LoraSvdBench {
         for (int j = 0; j < k; j++) {
             maxRel = Math.max(maxRel, Math.abs(d.s()[j] - f.s()[j]) / f.s()[j]);
         }
-        System.out.printf("dense %dx%d, sketch %d, 3 power iterations: %.3f s; top-%d singular values vs factored: max rel diff %.2g%n",
+        System.out.printf(
+                "dense %dx%d, sketch %d, 3 power iterations: %.3f s; top-%d singular values vs factored: max rel diff %.2g%n",
                 n, n, k + 10, best, k, maxRel);
     }
 }

@@ -8,12 +8,14 @@ import dev.paft.io.TensorSpec;
 import dev.paft.merge.MergeRunner;
 import dev.paft.merge.MergeSpec;
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
@@ -33,7 +35,8 @@ public final class MergeBench {
         boolean keep = List.of(args).contains("--keep");
         boolean reuse = List.of(args).contains("--reuse"); // keep the models of an earlier --keep run
         int rounds = Integer.parseInt(arg(args, "--rounds", "1"));
-        List<String> methods = List.of(arg(args, "--methods", "task_arithmetic,ties").split(","));
+        List<String> methods =
+                List.of(arg(args, "--methods", "task_arithmetic,ties").split(","));
         // page cache before each timed run (raw I/O and merge alike): cold = the inputs evicted
         // (posix_fadvise DONTNEED), warm = the inputs read once first, asis = as the last run left it
         String cache = arg(args, "--cache", "cold");
@@ -50,9 +53,11 @@ public final class MergeBench {
         try {
             List<TensorSpec> specs = specs(layers, hidden, inter, vocab);
             long bytes = specs.stream().mapToLong(TensorSpec::byteSize).sum();
-            System.out.printf("synthetic model: %d layers, hidden %d, intermediate %d, vocab %d, BF16, %.2f GB per model%n",
+            System.out.printf(
+                    "synthetic model: %d layers, hidden %d, intermediate %d, vocab %d, BF16, %.2f GB per model%n",
                     layers, hidden, inter, vocab, bytes / 1e9);
-            System.out.printf("cpus %d, load average at start: %s; page cache before each timed run: %s%n",
+            System.out.printf(
+                    "cpus %d, load average at start: %s; page cache before each timed run: %s%n",
                     Runtime.getRuntime().availableProcessors(), load(), cache);
             long t = System.nanoTime();
             Path base = dir.resolve("base");
@@ -67,23 +72,25 @@ public final class MergeBench {
                 System.out.printf("generated 3 models in %.1f s%n", (System.nanoTime() - t) / 1e9);
             }
             // interleaved: raw I/O before each merge, so both see the same page cache state and load
-            Map<String, List<Double>> ratios = new java.util.LinkedHashMap<>();
-            Map<String, List<Double>> secs = new java.util.LinkedHashMap<>();
-            Map<String, List<Double>> cpus = new java.util.LinkedHashMap<>();
+            Map<String, List<Double>> ratios = new LinkedHashMap<>();
+            Map<String, List<Double>> secs = new LinkedHashMap<>();
+            Map<String, List<Double>> cpus = new LinkedHashMap<>();
             List<Double> raws = new ArrayList<>();
             List<Double> rawCpus = new ArrayList<>();
             for (int r = 0; r < rounds; r++) {
                 for (String m : methods) {
-                    List<Path> read = ONE_MODEL.contains(m) ? (m.equals("passthrough") ? List.of(m1) : List.of(base, m1))
+                    List<Path> read = ONE_MODEL.contains(m)
+                            ? (m.equals("passthrough") ? List.of(m1) : List.of(base, m1))
                             : List.of(base, m1, m2);
                     prepareCache(cache, read);
                     double c0 = cpu();
                     double raw = rawIo(read, dir.resolve("raw.bin"), bytes);
                     rawCpus.add(cpu() - c0);
-                    System.out.printf("raw I/O: read %.2f GB + write %.2f GB: %.1f s, cpu %.1f s (load %s)%n", read.size() * bytes / 1e9,
-                            bytes / 1e9, raw, rawCpus.get(rawCpus.size() - 1), load());
-                    Map<String, Object> p = m.equals("task_arithmetic") ? Map.of("weight", 0.5)
-                            : Map.of("weight", 0.5, "density", 0.5);
+                    System.out.printf(
+                            "raw I/O: read %.2f GB + write %.2f GB: %.1f s, cpu %.1f s (load %s)%n",
+                            read.size() * bytes / 1e9, bytes / 1e9, raw, rawCpus.get(rawCpus.size() - 1), load());
+                    Map<String, Object> p =
+                            m.equals("task_arithmetic") ? Map.of("weight", 0.5) : Map.of("weight", 0.5, "density", 0.5);
                     prepareCache(cache, read);
                     double[] sc = timedMerge(m, base, m1, m2, dir.resolve("out-" + m), p);
                     double s = sc[0];
@@ -94,12 +101,18 @@ public final class MergeBench {
                     System.out.printf("  %s / raw = %.2fx (load %s)%n", m, s / raw, load());
                 }
             }
-            StringBuilder sb = new StringBuilder(String.format("%nRESULT (%s cache) raw_io %.1f s, cpu %.1f s (medians)", cache,
-                    median(raws), median(rawCpus)));
+            StringBuilder sb = new StringBuilder(String.format(
+                    "%nRESULT (%s cache) raw_io %.1f s, cpu %.1f s (medians)", cache, median(raws), median(rawCpus)));
             for (String m : methods) {
                 double target = m.equals("task_arithmetic") ? 1.5 : 3;
-                sb.append(String.format(" | %s %.1f s, cpu %.1f s (%.2fx median of %s, target <= %.1fx)", m, median(secs.get(m)),
-                        median(cpus.get(m)), median(ratios.get(m)), fmt(ratios.get(m)), target));
+                sb.append(String.format(
+                        " | %s %.1f s, cpu %.1f s (%.2fx median of %s, target <= %.1fx)",
+                        m,
+                        median(secs.get(m)),
+                        median(cpus.get(m)),
+                        median(ratios.get(m)),
+                        fmt(ratios.get(m)),
+                        target));
             }
             System.out.println(sb);
             System.out.printf("load average at end: %s%n", load());
@@ -159,7 +172,8 @@ public final class MergeBench {
     }
 
     /** Base values from seed 1; a variant adds {@code noise} times its own pseudo-random values. */
-    static Path generate(Path dir, List<TensorSpec> specs, long seed, float noise, int layers, int hidden, int inter, int vocab)
+    static Path generate(
+            Path dir, List<TensorSpec> specs, long seed, float noise, int layers, int hidden, int inter, int vocab)
             throws IOException {
         Files.createDirectories(dir);
         try (ShardedWriter w = new ShardedWriter(dir, "model", specs, 2_000_000_000L, Map.of("format", "pt"))) {
@@ -169,10 +183,14 @@ public final class MergeBench {
                 long x = 0x9E3779B97F4A7C15L * (++k);
                 long y = 0x9E3779B97F4A7C15L * (k * 31 + seed);
                 for (int j = 0; j < v.length; j++) {
-                    x ^= x << 13; x ^= x >>> 7; x ^= x << 17;
+                    x ^= x << 13;
+                    x ^= x >>> 7;
+                    x ^= x << 17;
                     v[j] = ((x >>> 40) / (float) (1 << 24) - 0.5f) * 0.05f;
                     if (noise != 0f) {
-                        y ^= y << 13; y ^= y >>> 7; y ^= y << 17;
+                        y ^= y << 13;
+                        y ^= y >>> 7;
+                        y ^= y << 17;
                         v[j] += ((y >>> 40) / (float) (1 << 24) - 0.5f) * noise;
                     }
                 }
@@ -181,9 +199,14 @@ public final class MergeBench {
         }
         var cfg = Json.MAPPER.createObjectNode();
         cfg.putArray("architectures").add("LlamaForCausalLM");
-        cfg.put("model_type", "llama").put("hidden_size", hidden).put("intermediate_size", inter)
-                .put("num_attention_heads", 16).put("num_key_value_heads", 16).put("num_hidden_layers", layers)
-                .put("vocab_size", vocab).put("torch_dtype", "bfloat16");
+        cfg.put("model_type", "llama")
+                .put("hidden_size", hidden)
+                .put("intermediate_size", inter)
+                .put("num_attention_heads", 16)
+                .put("num_key_value_heads", 16)
+                .put("num_hidden_layers", layers)
+                .put("vocab_size", vocab)
+                .put("torch_dtype", "bfloat16");
         Json.write(dir.resolve("config.json"), cfg);
         return dir;
     }
@@ -193,7 +216,9 @@ public final class MergeBench {
         List<Path> out = new ArrayList<>();
         for (Path in : inputs) {
             try (Stream<Path> s = Files.list(in)) {
-                out.addAll(s.filter(p -> p.toString().endsWith(".safetensors")).sorted().toList());
+                out.addAll(s.filter(p -> p.toString().endsWith(".safetensors"))
+                        .sorted()
+                        .toList());
             }
         }
         return out;
@@ -219,12 +244,15 @@ public final class MergeBench {
             }
             return;
         }
-        List<String> cmd = new ArrayList<>(List.of("python3", "-c", "import os, sys\n"
-                + "for p in sys.argv[1:]:\n"
-                + "    fd = os.open(p, os.O_RDONLY)\n"
-                + "    os.fdatasync(fd)\n"
-                + "    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)\n"
-                + "    os.close(fd)\n"));
+        List<String> cmd = new ArrayList<>(List.of(
+                "python3",
+                "-c",
+                "import os, sys\n"
+                        + "for p in sys.argv[1:]:\n"
+                        + "    fd = os.open(p, os.O_RDONLY)\n"
+                        + "    os.fdatasync(fd)\n"
+                        + "    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)\n"
+                        + "    os.close(fd)\n"));
         files.forEach(f -> cmd.add(f.toString()));
         Process pr = new ProcessBuilder(cmd).inheritIO().start();
         if (pr.waitFor() != 0) {
@@ -249,7 +277,8 @@ public final class MergeBench {
                 }
             }
         }
-        try (FileChannel ch = FileChannel.open(out, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+        try (FileChannel ch = FileChannel.open(
+                out, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
             for (long done = 0; done < outBytes; ) {
                 buf.clear();
                 buf.limit((int) Math.min(buf.capacity(), outBytes - done));
@@ -268,7 +297,8 @@ public final class MergeBench {
     static final List<String> ONE_MODEL = List.of("nearswap", "arcee_fusion", "passthrough");
 
     /** Runs one merge; returns {wall seconds, process CPU seconds}. */
-    static double[] timedMerge(String method, Path base, Path m1, Path m2, Path out, Map<String, Object> p) throws Exception {
+    static double[] timedMerge(String method, Path base, Path m1, Path m2, Path out, Map<String, Object> p)
+            throws Exception {
         System.gc();
         long[] before = rss();
         long[] peak = before.clone();
@@ -294,7 +324,9 @@ public final class MergeBench {
         if (!one) {
             b.input(m2.toString(), p);
         }
-        MergeSpec spec = b.parameters(method.equals("nearswap") ? Map.of("t", 0.01) : Map.of()).shardSize("5GB").build();
+        MergeSpec spec = b.parameters(method.equals("nearswap") ? Map.of("t", 0.01) : Map.of())
+                .shardSize("5GB")
+                .build();
         double c0 = cpu();
         long t = System.nanoTime();
         MergeRunner.Result r = MergeRunner.run(spec, new MergeRunner.Options(out, true));
@@ -302,8 +334,16 @@ public final class MergeBench {
         double c = cpu() - c0;
         sampler.interrupt();
         sampler.join();
-        System.out.printf("%s: %.1f s, cpu %.1f s (user+sys, all threads), %d tensors, %.2f GB written; peak RSS growth %.0f MB "
-                + "(anon %.0f MB, file-backed mmap %.0f MB)%n", method, s, c, r.tensors(), r.bytesWritten() / 1e9, (peak[0] - before[0]) / 1e6, (peak[1] - before[1]) / 1e6,
+        System.out.printf(
+                "%s: %.1f s, cpu %.1f s (user+sys, all threads), %d tensors, %.2f GB written; peak RSS growth %.0f MB "
+                        + "(anon %.0f MB, file-backed mmap %.0f MB)%n",
+                method,
+                s,
+                c,
+                r.tensors(),
+                r.bytesWritten() / 1e9,
+                (peak[0] - before[0]) / 1e6,
+                (peak[1] - before[1]) / 1e6,
                 (peak[2] - before[2]) / 1e6);
         AtomicFiles.deleteRecursively(out);
         return new double[] {s, c};
@@ -311,8 +351,7 @@ public final class MergeBench {
 
     /** CPU seconds (user + system) of this process so far, all threads; NaN when not available. */
     static double cpu() {
-        if (java.lang.management.ManagementFactory.getOperatingSystemMXBean()
-                instanceof com.sun.management.OperatingSystemMXBean os) {
+        if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
             return os.getProcessCpuTime() / 1e9;
         }
         return Double.NaN;
@@ -324,7 +363,9 @@ public final class MergeBench {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
                 String[] f = line.split("\\s+");
-                int i = line.startsWith("VmRSS:") ? 0 : line.startsWith("RssAnon:") ? 1 : line.startsWith("RssFile:") ? 2 : -1;
+                int i = line.startsWith("VmRSS:")
+                        ? 0
+                        : line.startsWith("RssAnon:") ? 1 : line.startsWith("RssFile:") ? 2 : -1;
                 if (i >= 0) {
                     r[i] = Long.parseLong(f[1]) * 1024;
                 }

@@ -37,14 +37,14 @@ public final class Tf32Check {
             NDArray y = m.create(b, new Shape(n, n));
             double[] ms = new double[reps];
             NDArray c = null;
-            x.matMul(y).toFloatArray();   // warm-up (cuBLAS handles, kernels)
+            x.matMul(y).toFloatArray(); // warm-up (cuBLAS handles, kernels)
             for (int r = 0; r < reps; r++) {
                 if (c != null) {
                     c.close();
                 }
                 long t0 = System.nanoTime();
                 c = x.matMul(y);
-                c.get(0, 0).toFloatArray();   // waits for the kernel
+                c.get(0, 0).toFloatArray(); // waits for the kernel
                 ms[r] = (System.nanoTime() - t0) / 1e6;
             }
             float[] got = c.toFloatArray();
@@ -60,14 +60,20 @@ public final class Tf32Check {
                         want += p;
                         mag += Math.abs(p);
                     }
-                    worst = Math.max(worst, Math.abs(got[row * n + j] - want) / mag);   // error relative to sum |a b|
+                    worst = Math.max(worst, Math.abs(got[row * n + j] - want) / mag); // error relative to sum |a b|
                 }
             }
             Arrays.sort(ms);
             double med = ms[reps / 2];
-            System.out.printf(Locale.ROOT, "RESULT kind=tf32 device=%s override=%s n=%d ms=%.3f gflops=%.0f max_rel_err=%.3e%n",
-                    dev, System.getenv().getOrDefault("TORCH_ALLOW_TF32_CUBLAS_OVERRIDE", "unset"), n, med,
-                    2.0 * n * n * n / (med * 1e6), worst);
+            System.out.printf(
+                    Locale.ROOT,
+                    "RESULT kind=tf32 device=%s override=%s n=%d ms=%.3f gflops=%.0f max_rel_err=%.3e%n",
+                    dev,
+                    System.getenv().getOrDefault("TORCH_ALLOW_TF32_CUBLAS_OVERRIDE", "unset"),
+                    n,
+                    med,
+                    2.0 * n * n * n / (med * 1e6),
+                    worst);
         }
     }
 }

@@ -1,10 +1,9 @@
 package dev.paft.bench;
 
-import dev.paft.config.OrpoNll;
-import dev.paft.config.Scheduler;
-import dev.paft.config.L1Target;
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.engine.PtNDArray;
@@ -12,11 +11,17 @@ import ai.djl.pytorch.jni.JniUtils;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.paft.config.L1Target;
 import dev.paft.config.LoraConfig;
+import dev.paft.config.OrpoNll;
+import dev.paft.config.Scheduler;
 import dev.paft.config.TrainingConfig;
+import dev.paft.data.Batches;
 import dev.paft.data.PreferenceExample;
 import dev.paft.data.SftExample;
 import dev.paft.engine.Engines;
+import dev.paft.engine.Torch;
+import dev.paft.io.AtomicFiles;
 import dev.paft.io.DType;
 import dev.paft.io.FloatTensor;
 import dev.paft.io.HfModelConfig;
@@ -24,14 +29,16 @@ import dev.paft.io.Json;
 import dev.paft.io.PeftAdapter;
 import dev.paft.io.PeftAdapterConfig;
 import dev.paft.io.SafetensorsWriter;
-import dev.paft.lora.LoraAdapter;
-import dev.paft.model.HfNames;
-import dev.paft.model.LlamaModel;
-import dev.paft.testutil.TinyModels;
-import dev.paft.model.LabelScorer;
-import dev.paft.engine.Torch;
-import dev.paft.model.Precision;
+import dev.paft.io.TensorInfo;
 import dev.paft.io.WeightStorage;
+import dev.paft.lora.LoraAdapter;
+import dev.paft.lora.LoraLinear;
+import dev.paft.model.HfNames;
+import dev.paft.model.LabelScorer;
+import dev.paft.model.LlamaModel;
+import dev.paft.model.Precision;
+import dev.paft.testutil.Fixtures;
+import dev.paft.testutil.TinyModels;
 import dev.paft.train.LoraPolicy;
 import dev.paft.train.Objective;
 import dev.paft.train.PreferenceObjective;
@@ -44,6 +51,7 @@ import dev.paft.train.optim.AdamW;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -83,9 +91,10 @@ public final class TrainBench {
                 case "small" -> new Bench(name, 256, 4, 8, 8, 688, 32000, 256, 8);
                 case "medium" -> new Bench(name, 1024, 8, 16, 16, 2752, 32000, 512, 4);
                 case "gpu1b" -> new Bench(name, 2048, 16, 32, 8, 5632, 32000, 1024, 4);
-                case "small-b2" -> new Bench(name, 256, 4, 8, 8, 688, 32000, 256, 2);   // profiling proxy
+                case "small-b2" -> new Bench(name, 256, 4, 8, 8, 688, 32000, 256, 2); // profiling proxy
                 case "tiny" -> new Bench(name, 64, 2, 4, 2, 128, 1000, 32, 4);
-                default -> throw new IllegalArgumentException("unknown config " + name + " (small, medium, gpu1b, tiny)");
+                default ->
+                    throw new IllegalArgumentException("unknown config " + name + " (small, medium, gpu1b, tiny)");
             };
         }
 
@@ -113,44 +122,61 @@ public final class TrainBench {
                 Device dev = Engines.start(devName, devName.equals("cpu") ? threads : 0);
                 System.out.println("device " + dev);
                 Path dir = Path.of(args[1]);
-                // bench.precision: fp32 (default) or bf16 (training.precision); bench.dtype: the weights' storage (model.dtype)
+                // bench.precision: fp32 (default) or bf16 (training.precision); bench.dtype: the weights' storage
+                // (model.dtype)
                 Precision precision = Precision.resolve(System.getProperty("bench.precision", "fp32"), dev);
                 String storage = System.getProperty("bench.dtype", "f32");
-                try (LlamaModel model = LlamaModel.load(dir, dev, WeightStorage.valueOf(storage.toUpperCase(java.util.Locale.ROOT)))) {
-                    runLoop(model, () -> model.loadAdapter(dir.resolve("adapter")), readBatch(dir), Integer.parseInt(args[2]),
-                            precision == Precision.FP32 && storage.equals("f32") ? "paft"
-                                    : "paft-" + precision.configName() + "-" + storage, precision);
+                try (LlamaModel model =
+                        LlamaModel.load(dir, dev, WeightStorage.valueOf(storage.toUpperCase(Locale.ROOT)))) {
+                    runLoop(
+                            model,
+                            () -> model.loadAdapter(dir.resolve("adapter")),
+                            readBatch(dir),
+                            Integer.parseInt(args[2]),
+                            precision == Precision.FP32 && storage.equals("f32")
+                                    ? "paft"
+                                    : "paft-" + precision.configName() + "-" + storage,
+                            precision);
                 }
             }
             case "phases" -> {
                 Device dev = Engines.start("cpu", threads);
                 Path dir = Path.of(args[1]);
                 try (LlamaModel model = LlamaModel.load(dir, dev, false);
-                     LoraAdapter adapter = model.loadAdapter(dir.resolve("adapter"))) {
+                        LoraAdapter adapter = model.loadAdapter(dir.resolve("adapter"))) {
                     phases(model, adapter, readBatch(dir), Integer.parseInt(args[2]));
                 }
             }
             case "random" -> {
                 Bench b = Bench.of(args[1]);
-                Device dev = Engines.start(args.length > 3 ? args[3] : "cpu", args.length > 3 && !args[3].equals("cpu") ? 0 : threads);
+                Device dev = Engines.start(
+                        args.length > 3 ? args[3] : "cpu", args.length > 3 && !args[3].equals("cpu") ? 0 : threads);
                 System.out.println("device " + dev);
                 long t0 = System.nanoTime();
                 try (LlamaModel model = LlamaModel.random(b.config(), 1, dev, false)) {
                     System.out.printf("model built in %.1f s%n", (System.nanoTime() - t0) / 1e9);
                     LoraConfig lc = new LoraConfig(8, 16, 0, TARGETS, false);
-                    runLoop(model, () -> model.newAdapter(lc, 1, "synthetic"), synthBatch(b, 11), Integer.parseInt(args[2]), "paft");
+                    runLoop(
+                            model,
+                            () -> model.newAdapter(lc, 1, "synthetic"),
+                            synthBatch(b, 11),
+                            Integer.parseInt(args[2]),
+                            "paft");
                 }
             }
             case "matmul" -> {
                 String devName = args.length > 3 ? args[3] : "cpu";
                 Device dev = Engines.start(devName, devName.equals("cpu") ? threads : 0);
-                matmul(args.length > 1 ? Integer.parseInt(args[1]) : 2048, args.length > 2 ? Integer.parseInt(args[2]) : 10, dev);
+                matmul(
+                        args.length > 1 ? Integer.parseInt(args[1]) : 2048,
+                        args.length > 2 ? Integer.parseInt(args[2]) : 10,
+                        dev);
             }
             case "refmem" -> {
                 Device dev = Engines.start("cpu", threads);
                 Path dir = Path.of(args[1]);
                 try (LlamaModel model = LlamaModel.load(dir, dev, false);
-                     LoraAdapter adapter = args.length > 3 ? model.loadAdapter(dir.resolve("adapter")) : null) {
+                        LoraAdapter adapter = args.length > 3 ? model.loadAdapter(dir.resolve("adapter")) : null) {
                     refmem(model, adapter, readBatch(dir), Integer.parseInt(args[2]));
                 }
             }
@@ -158,7 +184,7 @@ public final class TrainBench {
                 Device dev = Engines.start("cpu", threads);
                 Path dir = Path.of(args[1]);
                 try (LlamaModel model = LlamaModel.load(dir, dev, false);
-                     LoraAdapter adapter = model.loadAdapter(dir.resolve("adapter"))) {
+                        LoraAdapter adapter = model.loadAdapter(dir.resolve("adapter"))) {
                     profile(model, adapter, readBatch(dir), args[2]);
                 }
             }
@@ -188,9 +214,9 @@ public final class TrainBench {
         List<PreferenceExample> dpo = new ArrayList<>();
         int half = b.seq() / 2;
         for (int i = 0; i < b.batch() / 2; i++) {
-            int[] prompt = java.util.Arrays.copyOfRange(sft.get(2 * i).inputIds(), 0, half);
-            int[] chosen = java.util.Arrays.copyOfRange(sft.get(2 * i).inputIds(), half, b.seq());
-            int[] rejected = java.util.Arrays.copyOfRange(sft.get(2 * i + 1).inputIds(), half, b.seq());
+            int[] prompt = Arrays.copyOfRange(sft.get(2 * i).inputIds(), 0, half);
+            int[] chosen = Arrays.copyOfRange(sft.get(2 * i).inputIds(), half, b.seq());
+            int[] rejected = Arrays.copyOfRange(sft.get(2 * i + 1).inputIds(), half, b.seq());
             dpo.add(new PreferenceExample(prompt, chosen, rejected));
         }
         return new BenchBatch(sft, dpo);
@@ -229,11 +255,13 @@ public final class TrainBench {
     static void prepare(Bench b, Path dir) throws Exception {
         Files.createDirectories(dir);
         HfModelConfig cfg = b.config();
-        Json.MAPPER.writerWithDefaultPrettyPrinter().writeValue(dir.resolve("config.json").toFile(), b.json());
+        Json.MAPPER
+                .writerWithDefaultPrettyPrinter()
+                .writeValue(dir.resolve("config.json").toFile(), b.json());
         SplittableRandom rng = new SplittableRandom(1);
         Map<String, FloatTensor> weights = new LinkedHashMap<>();
         for (var e : HfNames.expectedTensors(cfg).entrySet()) {
-            float[] x = new float[Math.toIntExact(dev.paft.io.TensorInfo.numel(e.getValue()))];
+            float[] x = new float[Math.toIntExact(TensorInfo.numel(e.getValue()))];
             boolean norm = e.getKey().endsWith("norm.weight");
             for (int i = 0; i < x.length; i++) {
                 x[i] = norm ? 1f : (float) (gaussian(rng) * 0.02);
@@ -255,7 +283,10 @@ public final class TrainBench {
             for (int i = 0; i < bb.length; i++) {
                 bb[i] = (float) (gaussian(rng) * 0.01);
             }
-            mods.put(e.getKey(), new PeftAdapter.LoraPair(new FloatTensor(new long[] {8, in}, a), new FloatTensor(new long[] {out, 8}, bb)));
+            mods.put(
+                    e.getKey(),
+                    new PeftAdapter.LoraPair(
+                            new FloatTensor(new long[] {8, in}, a), new FloatTensor(new long[] {out, 8}, bb)));
         }
         new PeftAdapter(new PeftAdapterConfig(8, 16, 0, TARGETS, false, "synthetic"), mods)
                 .write(dir.resolve("adapter"), DType.F32, null);
@@ -286,8 +317,29 @@ public final class TrainBench {
     // ---------------------------------------------------------------- the real loop
 
     static TrainingConfig trainingConfig(int steps, int batchSize, Path out) {
-        return new TrainingConfig(LR, Scheduler.CONSTANT, 0, 0, 1.0, steps, batchSize, 1, MAX_GRAD_NORM, 0.0,
-                0.9, 0.999, 1e-8, 1, 0, 0, 1, 1, out.toString(), false, 1024, "fp32");
+        return new TrainingConfig(
+                LR,
+                Scheduler.CONSTANT,
+                0,
+                0,
+                1.0,
+                steps,
+                batchSize,
+                1,
+                MAX_GRAD_NORM,
+                0.0,
+                0.9,
+                0.999,
+                1e-8,
+                1,
+                0,
+                0,
+                1,
+                1,
+                out.toString(),
+                false,
+                1024,
+                "fp32");
     }
 
     interface AdapterSource {
@@ -295,12 +347,14 @@ public final class TrainBench {
     }
 
     /** SFT then DPO through {@link TrainingLoop}, each from a fresh copy of the adapter. */
-    static void runLoop(LlamaModel model, AdapterSource adapters, BenchBatch batch, int steps, String impl) throws Exception {
+    static void runLoop(LlamaModel model, AdapterSource adapters, BenchBatch batch, int steps, String impl)
+            throws Exception {
         runLoop(model, adapters, batch, steps, impl, Precision.FP32);
     }
 
-    static void runLoop(LlamaModel model, AdapterSource adapters, BenchBatch batch, int steps, String impl,
-                        Precision precision) throws Exception {
+    static void runLoop(
+            LlamaModel model, AdapterSource adapters, BenchBatch batch, int steps, String impl, Precision precision)
+            throws Exception {
         long tokens = batch.sft().stream().mapToLong(SftExample::length).sum();
         for (String kind : List.of("sft", "dpo")) {
             resetPeakRss();
@@ -332,22 +386,34 @@ public final class TrainBench {
                 try {
                     if (kind.equals("sft")) {
                         var obj = new SftObjective(policy, new L1Penalty(L1Target.FACTORS, L1_LAMBDA), 0);
-                        new TrainingLoop<SftExample>(trainingConfig(steps + 1, batch.sft().size(), out), settings, listener)
+                        new TrainingLoop<SftExample>(
+                                        trainingConfig(steps + 1, batch.sft().size(), out), settings, listener)
                                 .run(root, policy, obj, batch.sft(), List.of());
                     } else {
                         var obj = new PreferenceObjective(policy, new DpoLoss(DPO_BETA, 0), OrpoNll.COMPLETION, 0);
-                        new TrainingLoop<PreferenceExample>(trainingConfig(steps + 1, batch.dpo().size(), out), settings, listener)
+                        new TrainingLoop<PreferenceExample>(
+                                        trainingConfig(steps + 1, batch.dpo().size(), out), settings, listener)
                                 .run(root, policy, obj, batch.dpo(), List.of());
                     }
                 } finally {
                     root.close();
-                    dev.paft.io.AtomicFiles.deleteRecursively(out);
+                    AtomicFiles.deleteRecursively(out);
                 }
                 List<Double> timed = times.subList(1, times.size());
-                System.out.printf("RESULT impl=%s kind=%s loss0=%.6f gnorm0=%.6f tokens=%d warm_s=%.4f step_s=%s min_s=%.4f mean_s=%.4f peak_rss_mb=%d%n",
-                        impl, kind, first[0], first[1], tokens, times.get(0), fmt(timed),
+                System.out.printf(
+                        "RESULT impl=%s kind=%s loss0=%.6f gnorm0=%.6f tokens=%d warm_s=%.4f step_s=%s min_s=%.4f mean_s=%.4f peak_rss_mb=%d%n",
+                        impl,
+                        kind,
+                        first[0],
+                        first[1],
+                        tokens,
+                        times.get(0),
+                        fmt(timed),
                         timed.stream().mapToDouble(Double::doubleValue).min().orElse(Double.NaN),
-                        timed.stream().mapToDouble(Double::doubleValue).average().orElse(Double.NaN),
+                        timed.stream()
+                                .mapToDouble(Double::doubleValue)
+                                .average()
+                                .orElse(Double.NaN),
                         status("VmHWM:") / 1024);
             }
         }
@@ -373,12 +439,22 @@ public final class TrainBench {
         var ce = new SftObjective(policy, new L1Penalty(L1Target.FACTORS, 0), 0);
         var dpo = new PreferenceObjective(policy, new DpoLoss(DPO_BETA, 0), OrpoNll.COMPLETION, 0);
         Map<String, NDArray> params = policy.parameters();
-        String[] names = {"sft.forward", "sft.backward", "sft.clip", "sft.adamw", "sft.zero", "fb.forward", "fb.backward",
-            "dpo.forward", "dpo.backward", "dpo.clip+adamw+zero"};
+        String[] names = {
+            "sft.forward",
+            "sft.backward",
+            "sft.clip",
+            "sft.adamw",
+            "sft.zero",
+            "fb.forward",
+            "fb.backward",
+            "dpo.forward",
+            "dpo.backward",
+            "dpo.clip+adamw+zero"
+        };
         double[][] t = new double[names.length][steps];
         NDManager root = model.manager().newSubManager();
         try (AdamW opt = new AdamW(root, AdamW.Config.defaults())) {
-            for (int i = -1; i < steps; i++) {   // i = -1: warm-up
+            for (int i = -1; i < steps; i++) { // i = -1: warm-up
                 double[] s = stepPhases(root, sft, batch.sft(), params, opt, true);
                 double[] f = stepPhases(root, ce, batch.sft(), params, opt, false);
                 double[] d = stepPhases(root, dpo, batch.dpo(), params, opt, true);
@@ -410,12 +486,17 @@ public final class TrainBench {
     }
 
     /** forward (objective incl. loss), backward, clip, AdamW, zero: seconds per phase, through the loop's step seam. */
-    static <E> double[] stepPhases(NDManager root, Objective<E> obj, List<E> batch, Map<String, NDArray> params,
-                                   AdamW opt, boolean update) {
+    static <E> double[] stepPhases(
+            NDManager root, Objective<E> obj, List<E> batch, Map<String, NDArray> params, AdamW opt, boolean update) {
         double[] out = new double[5];
         long[] marks = new long[3];
         marks[0] = System.nanoTime();
-        TrainingLoop.microStep(root, obj, batch, 1.0, new LinkedHashMap<>(),
+        TrainingLoop.microStep(
+                root,
+                obj,
+                batch,
+                1.0,
+                new LinkedHashMap<>(),
                 phase -> marks[phase.equals("forward") ? 1 : 2] = System.nanoTime());
         long t2 = System.nanoTime();
         if (update) {
@@ -446,11 +527,12 @@ public final class TrainBench {
         Map<String, NDArray> params = policy.parameters();
         NDManager root = model.manager().newSubManager();
         try (AdamW opt = new AdamW(root, AdamW.Config.defaults())) {
-            stepPhases(root, sft, batch.sft(), params, opt, false);                 // warm-up
+            stepPhases(root, sft, batch.sft(), params, opt, false); // warm-up
             JniUtils.startProfile(false, false, false);
             double[] t = stepPhases(root, sft, batch.sft(), params, opt, false);
             JniUtils.stopProfile(out);
-            System.out.printf("RESULT impl=paft kind=profile forward_s=%.3f backward_s=%.3f trace=%s%n", t[0], t[1], out);
+            System.out.printf(
+                    "RESULT impl=paft kind=profile forward_s=%.3f backward_s=%.3f trace=%s%n", t[0], t[1], out);
         } finally {
             root.close();
         }
@@ -458,7 +540,7 @@ public final class TrainBench {
 
     /** The DPO reference forward (base model, no grad) with label log-probs: best time and peak RSS growth. */
     static void refmem(LlamaModel model, LoraAdapter adapter, BenchBatch batch, int reps) throws Exception {
-        var b = dev.paft.data.Batches.sft(batch.sft(), 0);
+        var b = Batches.sft(batch.sft(), 0);
         long hwm0 = status("VmHWM:");
         double best = Double.MAX_VALUE;
         for (int i = 0; i < reps; i++) {
@@ -467,9 +549,18 @@ public final class TrainBench {
                 Shape shape = new Shape(b.rows(), b.cols());
                 NDArray ids = scope.create(b.flatInputIds(), shape);
                 NDArray mask = scope.create(b.flatAttentionMask(), shape);
-                JniUtils.setGradMode(adapter != null);   // with an adapter: forward + backward of the SFT CE
-                dev.paft.testutil.Fixtures.ce(model, scope, ids, mask, b.flatLabels(), adapter, adapter != null, true,
-                        dev.paft.model.LabelScorer.DEFAULT_CHUNK, 0);
+                JniUtils.setGradMode(adapter != null); // with an adapter: forward + backward of the SFT CE
+                Fixtures.ce(
+                        model,
+                        scope,
+                        ids,
+                        mask,
+                        b.flatLabels(),
+                        adapter,
+                        adapter != null,
+                        true,
+                        LabelScorer.DEFAULT_CHUNK,
+                        0);
                 JniUtils.setGradMode(false);
                 if (adapter != null) {
                     adapter.zeroGradients();
@@ -477,7 +568,11 @@ public final class TrainBench {
             }
             best = Math.min(best, (System.nanoTime() - t0) / 1e9);
         }
-        System.out.printf("RESULT impl=paft kind=" + (adapter == null ? "refmem" : "trainmem") + " rows=%d best_s=%.3f peak_rss_growth_mb=%d%n", b.rows(), best,
+        System.out.printf(
+                "RESULT impl=paft kind=" + (adapter == null ? "refmem" : "trainmem")
+                        + " rows=%d best_s=%.3f peak_rss_growth_mb=%d%n",
+                b.rows(),
+                best,
                 (status("VmHWM:") - hwm0) / 1024);
     }
 
@@ -510,7 +605,7 @@ public final class TrainBench {
 
     static void timeOp(String name, int reps, Op op) {
         String only = System.getProperty("bench.ops", "");
-        if (!only.isEmpty() && !java.util.Arrays.asList(only.split(",")).contains(name)) {
+        if (!only.isEmpty() && !Arrays.asList(only.split(",")).contains(name)) {
             return;
         }
         op.run().close();
@@ -531,7 +626,7 @@ public final class TrainBench {
             NDArray logits = m.randomNormal(new Shape(2, 256, 32000));
             NDArray q = m.randomNormal(new Shape(2, 8, 256, 32));
             NDArray small = m.randomNormal(new Shape(8, 256));
-            timeOp("lm_head_linear", reps, () -> dev.paft.lora.LoraLinear.linear(x, head, null));
+            timeOp("lm_head_linear", reps, () -> LoraLinear.linear(x, head, null));
             timeOp("log_softmax_shifted", reps, () -> logits.get(":, :-1, :").logSoftmax(-1));
             timeOp("qk_matmul", reps, () -> q.matMul(q.transpose(0, 1, 3, 2)));
             NDArray kt = q.transpose(0, 1, 3, 2);
@@ -544,11 +639,11 @@ public final class TrainBench {
             timeOp("qk_bmm3_view", reps, () -> q3.batchMatMul(kt3v));
             NDArray p4 = m.randomNormal(new Shape(2, 8, 256, 256));
             timeOp("qk_loop_mm", reps, () -> {
-                ai.djl.ndarray.NDList outs = new ai.djl.ndarray.NDList();
+                NDList outs = new NDList();
                 for (int i = 0; i < 16; i++) {
                     outs.add(q3.get(i).matMul(kt3v.get(i)));
                 }
-                NDArray r = ai.djl.ndarray.NDArrays.stack(outs);
+                NDArray r = NDArrays.stack(outs);
                 outs.close();
                 return r;
             });
@@ -590,7 +685,7 @@ public final class TrainBench {
             }
             AdamW opt = new AdamW(m, new AdamW.Config(0.9, 0.999, 1e-8, 0.01));
             AdamWLegacy legacy = new AdamWLegacy(m);
-            for (int round = 0; round < 3; round++) {   // interleaved: new, legacy, new, legacy, new, legacy
+            for (int round = 0; round < 3; round++) { // interleaved: new, legacy, new, legacy, new, legacy
                 timeOp("adamw_32_tensors", reps, () -> {
                     opt.step(ps, 1e-4);
                     return m.zeros(new Shape(1));
@@ -602,7 +697,7 @@ public final class TrainBench {
             }
             boolean same = true;
             for (String k : ps.keySet()) {
-                same &= java.util.Arrays.equals(ps.get(k).toFloatArray(), ps2.get(k).toFloatArray());
+                same &= Arrays.equals(ps.get(k).toFloatArray(), ps2.get(k).toFloatArray());
             }
             System.out.println("RESULT impl=paft kind=micro op=adamw_bit_identical_to_prefix value=" + same);
             timeOp("clip_32_tensors", reps, () -> {
@@ -626,26 +721,31 @@ public final class TrainBench {
     /** Best time of an N x N float32 matmul; on a GPU each product is synchronized by reading one element. */
     static void matmul(int n, int reps, Device dev) {
         try (NDManager m = NDManager.newBaseManager(dev)) {
-            boolean bf16 = "bf16".equals(System.getProperty("bench.matmul.dtype"));   // the MFU denominator of bf16 runs
+            boolean bf16 = "bf16".equals(System.getProperty("bench.matmul.dtype")); // the MFU denominator of bf16 runs
             NDArray a = m.randomNormal(new Shape(n, n));
             NDArray b = m.randomNormal(new Shape(n, n));
             if (bf16) {
                 a = Torch.cast(a, Torch.Dtype.BF16);
                 b = Torch.cast(b, Torch.Dtype.BF16);
             }
-            try (NDArray c = a.matMul(b); NDArray c0 = c.get(0, 0); NDArray f = Torch.cast(c0, Torch.Dtype.F32)) {
+            try (NDArray c = a.matMul(b);
+                    NDArray c0 = c.get(0, 0);
+                    NDArray f = Torch.cast(c0, Torch.Dtype.F32)) {
                 f.getFloat();
             }
             double best = Double.MAX_VALUE;
             for (int i = 0; i < reps; i++) {
                 long t0 = System.nanoTime();
-                try (NDArray c = a.matMul(b); NDArray e = c.get(0, 0); NDArray f = Torch.cast(e, Torch.Dtype.F32)) {
+                try (NDArray c = a.matMul(b);
+                        NDArray e = c.get(0, 0);
+                        NDArray f = Torch.cast(e, Torch.Dtype.F32)) {
                     f.getFloat();
                 }
                 best = Math.min(best, (System.nanoTime() - t0) / 1e9);
             }
-            System.out.printf("RESULT impl=paft kind=matmul n=%d dtype=%s best_s=%.5f gflops=%.1f%n", n, bf16 ? "bfloat16" : "float32", best,
-                    2.0 * n * n * n / best / 1e9);
+            System.out.printf(
+                    "RESULT impl=paft kind=matmul n=%d dtype=%s best_s=%.5f gflops=%.1f%n",
+                    n, bf16 ? "bfloat16" : "float32", best, 2.0 * n * n * n / best / 1e9);
         }
     }
 }

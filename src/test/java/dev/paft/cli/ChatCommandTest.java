@@ -38,16 +38,38 @@ class ChatCommandTest {
     void chatsStreamsAndKeepsHistory() {
         Path model = TinyModels.demo(tmp.resolve("m"));
         String q = "what does adam like to eat ?";
-        String chat = capture(q + "\n" + q + "\n/clear\n" + q + "\n/exit\n", "chat", "--model", model.toString(),
-                "--max-new-tokens", "12", "--threads", "2");
-        List<String> replies = chat.lines().filter(l -> l.contains("assistant> "))
-                .map(l -> l.substring(l.indexOf("assistant> ") + 11).strip()).toList();
+        String chat = capture(
+                q + "\n" + q + "\n/clear\n" + q + "\n/exit\n",
+                "chat",
+                "--model",
+                model.toString(),
+                "--max-new-tokens",
+                "12",
+                "--threads",
+                "2");
+        List<String> replies = chat.lines()
+                .filter(l -> l.contains("assistant> "))
+                .map(l -> l.substring(l.indexOf("assistant> ") + 11).strip())
+                .toList();
         assertEquals(3, replies.size(), chat);
         assertTrue(chat.contains("(conversation cleared)"), chat);
         // the first reply (and the one after /clear) equal generate's greedy completion of the same single turn
-        String gen = capture("", "generate", "--model", model.toString(), "--chat", "--prompt", q, "--max-new-tokens", "12",
-                "--format", "json", "--threads", "2");
-        String expected = gen.substring(gen.indexOf("\"completion\":\"") + 14, gen.indexOf("\",\"tokens\"")).strip();
+        String gen = capture(
+                "",
+                "generate",
+                "--model",
+                model.toString(),
+                "--chat",
+                "--prompt",
+                q,
+                "--max-new-tokens",
+                "12",
+                "--format",
+                "json",
+                "--threads",
+                "2");
+        String expected = gen.substring(gen.indexOf("\"completion\":\"") + 14, gen.indexOf("\",\"tokens\""))
+                .strip();
         assertTrue(!expected.isEmpty(), gen);
         assertEquals(expected, replies.get(0).replace(" [max 12 tokens]", ""), chat);
         assertEquals(replies.get(0), replies.get(2), "after /clear the conversation starts over");

@@ -32,22 +32,32 @@ class CliUxTest {
         String help = run("--help").out();
         List<String> lines = help.lines().toList();
         int start = lines.indexOf("Commands:");
-        for (String cmd : List.of("demo", "run", "train-sft", "train-dpo", "merge", "sparsity-report", "eval", "generate")) {
-            String row = lines.stream().skip(start).filter(l -> l.startsWith("  " + cmd + " ")).findFirst().orElseThrow();
+        for (String cmd :
+                List.of("demo", "run", "train-sft", "train-dpo", "merge", "sparsity-report", "eval", "generate")) {
+            String row = lines.stream()
+                    .skip(start)
+                    .filter(l -> l.startsWith("  " + cmd + " "))
+                    .findFirst()
+                    .orElseThrow();
             assertTrue(row.endsWith("."), "summary of " + cmd + " is cut: " + row);
             int i = lines.indexOf(row);
-            assertFalse(lines.get(i + 1).startsWith("      "), "summary of " + cmd + " wraps:\n" + row + "\n" + lines.get(i + 1));
+            assertFalse(
+                    lines.get(i + 1).startsWith("      "),
+                    "summary of " + cmd + " wraps:\n" + row + "\n" + lines.get(i + 1));
         }
         lines.forEach(l -> assertTrue(l.length() <= 80, "wider than 80: " + l));
     }
 
     @Test
     void optionHelpWrapsAtSpacesAndShowsDefaults() {
-        for (String cmd : List.of("train-sft", "train-dpo", "run", "demo", "merge", "eval", "generate", "sparsity-report")) {
+        for (String cmd :
+                List.of("train-sft", "train-dpo", "run", "demo", "merge", "eval", "generate", "sparsity-report")) {
             String help = run(cmd, "--help").out();
             List<String> lines = help.lines().toList();
             for (int i = 0; i + 1 < lines.size(); i++) {
-                assertFalse(lines.get(i).matches(".*[a-z_]\\.$") && lines.get(i + 1).strip().matches("^[a-z_]+[=)].*"),
+                assertFalse(
+                        lines.get(i).matches(".*[a-z_]\\.$")
+                                && lines.get(i + 1).strip().matches("^[a-z_]+[=)].*"),
                         cmd + ": a dotted key split across lines:\n" + lines.get(i) + "\n" + lines.get(i + 1));
                 assertTrue(lines.get(i).length() <= 80, cmd + ": wider than 80: " + lines.get(i));
             }
@@ -81,9 +91,26 @@ class CliUxTest {
     @Test
     void trlFlagSpellingsSetTheSameKeys() {
         CommandLine cl = Paft.commandLine();
-        cl.parseArgs("train-sft", "--num-train-epochs", "2", "--per-device-train-batch-size", "3", "--gradient-accumulation-steps", "4",
-                "--learning_rate", "1e-3", "--lora-dropout", "0.2", "--lora-target-modules", "q_proj,v_proj", "--output_dir", "o",
-                "--model_name_or_path", "m", "--max_seq_length", "99");
+        cl.parseArgs(
+                "train-sft",
+                "--num-train-epochs",
+                "2",
+                "--per-device-train-batch-size",
+                "3",
+                "--gradient-accumulation-steps",
+                "4",
+                "--learning_rate",
+                "1e-3",
+                "--lora-dropout",
+                "0.2",
+                "--lora-target-modules",
+                "q_proj,v_proj",
+                "--output_dir",
+                "o",
+                "--model_name_or_path",
+                "m",
+                "--max_seq_length",
+                "99");
         TrainOptions t = ((TrainSftCommand) cl.getSubcommands().get("train-sft").getCommand()).train;
         Map<String, Object> f = ConfigFlags.values(t);
         assertEquals(2.0, f.get("training.epochs"));
@@ -97,7 +124,12 @@ class CliUxTest {
         assertEquals(99, f.get("data.max_length"));
         CommandLine dpo = Paft.commandLine();
         dpo.parseArgs("train-dpo", "--learning-rate", "5e-6", "--lora-target-modules", "q_proj", "k_proj");
-        assertEquals(List.of("q_proj", "k_proj"), ConfigFlags.values(((TrainDpoCommand) dpo.getSubcommands().get("train-dpo").getCommand()).train).get("lora.target_modules"));
+        assertEquals(
+                List.of("q_proj", "k_proj"),
+                ConfigFlags.values(((TrainDpoCommand)
+                                        dpo.getSubcommands().get("train-dpo").getCommand())
+                                .train)
+                        .get("lora.target_modules"));
     }
 
     @Test
@@ -106,7 +138,9 @@ class CliUxTest {
         assertEquals(2, r.code());
         List<String> err = r.err().lines().toList();
         assertEquals(2, err.size(), r.err());
-        assertEquals("paft train-sft: error: Unknown options: '--learning-rat', '1e-4'; did you mean --learning-rate?", err.get(0));
+        assertEquals(
+                "paft train-sft: error: Unknown options: '--learning-rat', '1e-4'; did you mean --learning-rate?",
+                err.get(0));
         assertEquals("Run 'paft train-sft --help' for its options.", err.get(1));
         Cli.Run c = run("trian-sft");
         assertEquals(2, c.code());
@@ -119,13 +153,25 @@ class CliUxTest {
         Files.writeString(cfg, "model:\n  path: m\nlora:\n  r: 8\n  lora_alpha: 32\ntraining:\n  learnig_rate: 1e-4\n");
         Cli.Run r = run("train-sft", "--config", cfg.toString(), "--dry-run");
         assertEquals(2, r.code(), r.err());
-        assertTrue(r.err().startsWith("paft train-sft: error: " + cfg + ":5: unknown key 'lora.lora_alpha'; did you mean 'lora.alpha'?"), r.err());
+        assertTrue(
+                r.err()
+                        .startsWith("paft train-sft: error: " + cfg
+                                + ":5: unknown key 'lora.lora_alpha'; did you mean 'lora.alpha'?"),
+                r.err());
         Files.writeString(cfg, "model:\n  path: m\ntraining:\n  learnig_rate: 1e-4\n");
         r = run("train-sft", "--config", cfg.toString(), "--dry-run");
-        assertTrue(r.err().startsWith("paft train-sft: error: " + cfg + ":4: unknown key 'training.learnig_rate'; did you mean 'training.learning_rate'?"), r.err());
+        assertTrue(
+                r.err()
+                        .startsWith("paft train-sft: error: " + cfg
+                                + ":4: unknown key 'training.learnig_rate'; did you mean 'training.learning_rate'?"),
+                r.err());
         Files.writeString(cfg, "model:\n  path: m\ntrainig:\n  seed: 1\n");
         r = run("train-sft", "--config", cfg.toString(), "--dry-run");
-        assertTrue(r.err().startsWith("paft train-sft: error: " + cfg + ":3: unknown section 'trainig'; did you mean 'training'?"), r.err());
+        assertTrue(
+                r.err()
+                        .startsWith("paft train-sft: error: " + cfg
+                                + ":3: unknown section 'trainig'; did you mean 'training'?"),
+                r.err());
     }
 
     /** A flat TRL SFTConfig-style YAML is read as paft keys, and says so (what it mapped, what it ignored). */
@@ -168,7 +214,11 @@ class CliUxTest {
         assertEquals(List.of("q_proj", "v_proj"), c.lora().targetModules());
         assertFalse(c.data().trainOnPrompt());
         String log = err.toString(StandardCharsets.UTF_8);
-        assertTrue(log.contains(cfg + " is a TRL/transformers flat config; read 12 of its keys as paft keys (model_name_or_path -> model.path"), log);
+        assertTrue(
+                log.contains(
+                        cfg
+                                + " is a TRL/transformers flat config; read 12 of its keys as paft keys (model_name_or_path -> model.path"),
+                log);
         assertTrue(log.contains("ignored (no paft equivalent): bf16, report_to"), log);
     }
 
@@ -184,8 +234,12 @@ class CliUxTest {
             String text = Files.readString(Path.of("configs/tiny", name));
             assertTrue(text.contains("paft demo --assets-only"), name + " says how to get its files");
             Path cfg = tmp.resolve(name);
-            Files.writeString(cfg, text.replace("runs/demo/assets", demo.resolve("assets").toString()).replace("runs/tiny", tmp.resolve("tiny").toString()));
-            Cli.Run d = run(name.startsWith("sft") ? "train-sft" : "train-dpo", "--config", cfg.toString(), "--dry-run");
+            Files.writeString(
+                    cfg,
+                    text.replace("runs/demo/assets", demo.resolve("assets").toString())
+                            .replace("runs/tiny", tmp.resolve("tiny").toString()));
+            Cli.Run d =
+                    run(name.startsWith("sft") ? "train-sft" : "train-dpo", "--config", cfg.toString(), "--dry-run");
             assertEquals(0, d.code(), d.err());
         }
         for (String f : List.of("configs/merge/ties.yaml", "configs/merge/mergekit-dare-ties.yml")) {

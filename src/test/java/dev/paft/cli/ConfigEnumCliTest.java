@@ -30,7 +30,10 @@ class ConfigEnumCliTest {
     void wrongEnumFlagNamesTheFlag() {
         Cli.Run r = Cli.paft("train-dpo", "--loss", "kto", "--dry-run");
         assertEquals(2, r.code(), r.err());
-        assertTrue(r.err().contains("command-line flag for preference.loss: preference.loss must be one of [dpo, ipo, hinge, orpo] (got kto)"),
+        assertTrue(
+                r.err()
+                        .contains(
+                                "command-line flag for preference.loss: preference.loss must be one of [dpo, ipo, hinge, orpo] (got kto)"),
                 r.err());
         Cli.Run s = Cli.paft("train-sft", "--l1-target", "l2", "--dry-run");
         assertEquals(2, s.code(), s.err());

@@ -21,6 +21,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.FutureTask;
 import java.util.regex.Pattern;
@@ -47,10 +48,12 @@ class ErrorPolicyTest {
     void aWriteThatFailsDuringTheWorkIsExit3NamingTheFileAndTheReason() throws IOException {
         Path blocker = Files.writeString(tmp.resolve("blocker"), "a file, not a directory");
         Path out = blocker.resolve("out");
-        assertIoFailure(() -> Json.write(out.resolve("a.json"), Map.of("a", 1)), "cannot write " + out.resolve("a.json"));
+        assertIoFailure(
+                () -> Json.write(out.resolve("a.json"), Map.of("a", 1)), "cannot write " + out.resolve("a.json"));
         assertIoFailure(() -> AtomicFiles.tempDirFor(out), "cannot create " + blocker.resolve(".out.tmp-"));
         assertIoFailure(() -> MetricsLog.open(out, -1).close(), "cannot write " + out.resolve(MetricsLog.FILE));
-        assertIoFailure(() -> TensorBoardLog.open(out).close(), "cannot write TensorBoard events " + out.resolve("runs"));
+        assertIoFailure(
+                () -> TensorBoardLog.open(out).close(), "cannot write TensorBoard events " + out.resolve("runs"));
     }
 
     private static void assertIoFailure(Executable call, String prefix) {
@@ -64,11 +67,17 @@ class ErrorPolicyTest {
     /** An I/O exception that reaches the CLI unconverted (a library's UncheckedIOException) is still exit 3, one line. */
     @Test
     void anUnconvertedIoFailureReachingTheCliIsExit3() {
-        Cli.Run r = PaftCliTest.run(withFailure(new UncheckedIOException("cannot write /out/.model.safetensors.tmp",
-                new FileSystemException("/out/.model.safetensors.tmp", null, "Read-only file system"))), "failing");
+        Cli.Run r = PaftCliTest.run(
+                withFailure(new UncheckedIOException(
+                        "cannot write /out/.model.safetensors.tmp",
+                        new FileSystemException("/out/.model.safetensors.tmp", null, "Read-only file system"))),
+                "failing");
         assertEquals(3, r.code(), r.err());
-        assertEquals("paft failing: error: /out/.model.safetensors.tmp: read-only file system", r.err().strip());
-        Cli.Run plain = PaftCliTest.run(withFailure(new UncheckedIOException(new IOException("Input/output error"))), "failing");
+        assertEquals(
+                "paft failing: error: /out/.model.safetensors.tmp: read-only file system",
+                r.err().strip());
+        Cli.Run plain = PaftCliTest.run(
+                withFailure(new UncheckedIOException(new IOException("Input/output error"))), "failing");
         assertEquals(3, plain.code(), plain.err());
         assertEquals(1, plain.err().strip().lines().count(), plain.err());
         Cli.Run bug = PaftCliTest.run(withFailure(new IllegalStateException("a bug")), "failing");
@@ -77,7 +86,7 @@ class ErrorPolicyTest {
     }
 
     @CommandLine.Command(name = "failing")
-    static final class Failing implements java.util.concurrent.Callable<Integer> {
+    static final class Failing implements Callable<Integer> {
         final RuntimeException failure;
 
         Failing(RuntimeException failure) {
@@ -106,11 +115,15 @@ class ErrorPolicyTest {
             throw new Exception("checked");
         });
         checked.run();
-        assertEquals(PaftException.INTERNAL, assertThrows(PaftException.class, () -> Futures.get(checked)).exitCode());
+        assertEquals(
+                PaftException.INTERNAL,
+                assertThrows(PaftException.class, () -> Futures.get(checked)).exitCode());
         CompletableFuture<Integer> never = new CompletableFuture<>();
         Thread.currentThread().interrupt();
         try {
-            assertEquals(PaftException.INTERRUPTED, assertThrows(PaftException.class, () -> Futures.get(never)).exitCode());
+            assertEquals(
+                    PaftException.INTERRUPTED,
+                    assertThrows(PaftException.class, () -> Futures.get(never)).exitCode());
             assertTrue(Thread.currentThread().isInterrupted(), "the interrupt flag is kept");
         } finally {
             Thread.interrupted();
@@ -125,14 +138,16 @@ class ErrorPolicyTest {
         assertTrue(help.out().contains("130 interrupted (Ctrl-C)"), help.out());
         for (String doc : List.of("docs/USER-GUIDE.md", "docs/GUARANTEES.md", "docs/ARCHITECTURE.md", "README.md")) {
             String text = Files.readString(Path.of(doc));
-            assertTrue(Pattern.compile("130 interrupted|\\| 130 \\|").matcher(text).find(), doc + " lists exit 130");
+            assertTrue(
+                    Pattern.compile("130 interrupted|\\| 130 \\|").matcher(text).find(), doc + " lists exit 130");
         }
     }
 
     /** No code path turns a failed file operation into an internal error (exit 1) again. */
     @Test
     void noFileOperationFailureIsAnInternalError() throws IOException {
-        Pattern internalIo = Pattern.compile("PaftException\\.INTERNAL,\\s*\"cannot (write|create|move|delete|append|copy|extract)");
+        Pattern internalIo =
+                Pattern.compile("PaftException\\.INTERNAL,\\s*\"cannot (write|create|move|delete|append|copy|extract)");
         List<String> found = new ArrayList<>();
         try (Stream<Path> files = Files.walk(Path.of("src/main/java"))) {
             for (Path f : files.filter(p -> p.toString().endsWith(".java")).toList()) {
@@ -143,6 +158,7 @@ class ErrorPolicyTest {
             }
         }
         assertTrue(found.isEmpty(), "exit 1 for a file operation (use PaftException.io, exit 3): " + found);
-        assertFalse(Files.readString(Path.of("src/main/java/dev/paft/errors/PaftException.java")).contains("notBuilt"));
+        assertFalse(Files.readString(Path.of("src/main/java/dev/paft/errors/PaftException.java"))
+                .contains("notBuilt"));
     }
 }

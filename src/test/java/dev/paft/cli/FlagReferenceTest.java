@@ -25,11 +25,15 @@ class FlagReferenceTest {
     /** "--flag key" to the commands that have it, from the annotations. */
     static Map<String, TreeSet<String>> declared() {
         Map<String, TreeSet<String>> rows = new TreeMap<>();
-        for (Map.Entry<String, CommandLine> c : Paft.commandLine().getSubcommands().entrySet()) {
+        for (Map.Entry<String, CommandLine> c :
+                Paft.commandLine().getSubcommands().entrySet()) {
             for (OptionSpec o : c.getValue().getCommandSpec().options()) {
                 String key = ConfigFlags.keyOf(o);
                 if (key != null) {
-                    String flag = List.of(o.names()).stream().filter(n -> n.startsWith("--")).findFirst().orElseThrow();
+                    String flag = List.of(o.names()).stream()
+                            .filter(n -> n.startsWith("--"))
+                            .findFirst()
+                            .orElseThrow();
                     rows.computeIfAbsent(flag + " " + key, k -> new TreeSet<>()).add(c.getKey());
                 }
             }
@@ -47,11 +51,14 @@ class FlagReferenceTest {
         });
         String guide = Files.readString(Path.of("docs/USER-GUIDE.md"));
         List<String> documented = new ArrayList<>();
-        Matcher m = Pattern.compile("^\\| `--[a-z0-9-]+` \\|.*$", Pattern.MULTILINE).matcher(guide);
+        Matcher m =
+                Pattern.compile("^\\| `--[a-z0-9-]+` \\|.*$", Pattern.MULTILINE).matcher(guide);
         while (m.find()) {
             documented.add(m.group());
         }
-        assertEquals(String.join("\n", expected), String.join("\n", documented),
+        assertEquals(
+                String.join("\n", expected),
+                String.join("\n", documented),
                 "docs/USER-GUIDE.md's flag table drifted from the @ConfigKey annotations");
     }
 

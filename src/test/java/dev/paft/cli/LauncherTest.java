@@ -22,7 +22,8 @@ class LauncherTest {
         assertTrue(text.startsWith("#!/usr/bin/env bash"), text);
         assertTrue(text.contains("set -euo pipefail"), text);
         assertTrue(text.lines().anyMatch(l -> l.strip().equals("mvn -B verify")), text);
-        assertTrue(Files.readString(ROOT.resolve("README.md")).contains("mvn -B verify"), "README names the same command");
+        assertTrue(
+                Files.readString(ROOT.resolve("README.md")).contains("mvn -B verify"), "README names the same command");
     }
 
     @Test
@@ -31,8 +32,10 @@ class LauncherTest {
         assertTrue(Files.isExecutable(launcher));
         String own = Files.readString(launcher);
         assertTrue(own.contains("source \"$(dirname \"${BASH_SOURCE[0]}\")/lib/env.sh\""), own);
-        assertTrue(own.indexOf("paft_env") >= 0 && own.indexOf("paft_env") < own.indexOf("exec java"), "the environment is set before java starts");
-        String text = own + Files.readString(ROOT.resolve("scripts/lib/env.sh"));    // the shared library
+        assertTrue(
+                own.indexOf("paft_env") >= 0 && own.indexOf("paft_env") < own.indexOf("exec java"),
+                "the environment is set before java starts");
+        String text = own + Files.readString(ROOT.resolve("scripts/lib/env.sh")); // the shared library
         assertTrue(text.contains("target/paft.jar"), text);
         assertTrue(text.contains("if [ ! -f \"$jar\" ]"), "builds when the jar is missing");
         assertTrue(text.contains("mvn -B -q -DskipTests package"), text);
@@ -76,15 +79,21 @@ class LauncherTest {
     }
 
     private static String blasCheck(Path dir) throws Exception {
-        Process p = new ProcessBuilder("bash", "-c", "source '" + ROOT.resolve("scripts/lib/env.sh") + "'; paft_openblas_check '"
-                + dir + "'; echo $?").redirectErrorStream(true).start();
+        Process p = new ProcessBuilder(
+                        "bash",
+                        "-c",
+                        "source '" + ROOT.resolve("scripts/lib/env.sh") + "'; paft_openblas_check '" + dir
+                                + "'; echo $?")
+                .redirectErrorStream(true)
+                .start();
         String out = new String(p.getInputStream().readAllBytes()).strip();
         assertTrue(p.waitFor(10, TimeUnit.SECONDS));
         return out;
     }
 
     private static String tf32(String block, String paftTf32, String inherited) throws Exception {
-        ProcessBuilder pb = new ProcessBuilder("bash", "-c", block + "\necho \"${TORCH_ALLOW_TF32_CUBLAS_OVERRIDE:-unset}\"");
+        ProcessBuilder pb =
+                new ProcessBuilder("bash", "-c", block + "\necho \"${TORCH_ALLOW_TF32_CUBLAS_OVERRIDE:-unset}\"");
         pb.environment().remove("PAFT_TF32");
         pb.environment().remove("TORCH_ALLOW_TF32_CUBLAS_OVERRIDE");
         if (paftTf32 != null) {
@@ -105,9 +114,17 @@ class LauncherTest {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         Path log = Files.createTempFile("paft-help", ".log");
         try {
-            Process p = new ProcessBuilder(java, "-Xshare:auto", "-verbose:class", "-cp", System.getProperty("java.class.path"),
-                    "dev.paft.cli.Paft", "--help")
-                    .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+            Process p = new ProcessBuilder(
+                            java,
+                            "-Xshare:auto",
+                            "-verbose:class",
+                            "-cp",
+                            System.getProperty("java.class.path"),
+                            "dev.paft.cli.Paft",
+                            "--help")
+                    .redirectErrorStream(true)
+                    .redirectOutput(log.toFile())
+                    .start();
             long t0 = System.nanoTime();
             assertTrue(p.waitFor(60, TimeUnit.SECONDS), "help finished");
             double secs = (System.nanoTime() - t0) / 1e9;

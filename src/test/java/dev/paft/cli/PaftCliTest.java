@@ -1,19 +1,23 @@
 package dev.paft.cli;
 
-import dev.paft.testutil.Cli.Run;
-import dev.paft.testutil.Cli;
-import java.io.OutputStream;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ai.djl.engine.EngineException;
 import dev.paft.errors.PaftException;
+import dev.paft.testutil.Cli;
+import dev.paft.testutil.Cli.Run;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 
 /** The {@code paft} command line: help, version, exit codes and the one exception mapper. */
@@ -83,7 +87,11 @@ class PaftCliTest {
     void commandsWithoutInputsFailCleanly(String cmd) {
         Run r = run(cmd);
         assertTrue(r.code() == 2 || r.code() == 3, cmd + " exit " + r.code() + ": " + r.err());
-        assertTrue(r.err().startsWith("paft " + cmd + ": error: ") || r.err().contains("Usage:") || r.err().contains("Missing"), r.err());
+        assertTrue(
+                r.err().startsWith("paft " + cmd + ": error: ")
+                        || r.err().contains("Usage:")
+                        || r.err().contains("Missing"),
+                r.err());
         assertFalse(r.err().contains("Exception"), "no stack trace for a known error:\n" + r.err());
     }
 
@@ -100,9 +108,10 @@ class PaftCliTest {
             if (code == -1) {
                 throw new IllegalStateException("kaput");
             }
-            if (code == -2) {   // what DJL throws when libtorch's CUDA allocator fails
-                throw new ai.djl.engine.EngineException("CUDA out of memory. Tried to allocate 8.00 GiB. GPU 0 has a total capacity "
-                        + "of 79.19 GiB of which 3.1 GiB is free.\nException raised from malloc at CUDACachingAllocator.cpp:1\nframe #0: ...");
+            if (code == -2) { // what DJL throws when libtorch's CUDA allocator fails
+                throw new EngineException(
+                        "CUDA out of memory. Tried to allocate 8.00 GiB. GPU 0 has a total capacity "
+                                + "of 79.19 GiB of which 3.1 GiB is free.\nException raised from malloc at CUDACachingAllocator.cpp:1\nframe #0: ...");
             }
             if (code == 0) {
                 return 0;
@@ -120,14 +129,18 @@ class PaftCliTest {
         for (int code : new int[] {1, 2, 3, 4}) {
             Run r = run(withBoom(), "boom", "--code", Integer.toString(code));
             assertEquals(code, r.code());
-            assertEquals("paft boom: error: model.safetensors: tensor 'w' is broken", r.err().strip());
+            assertEquals(
+                    "paft boom: error: model.safetensors: tensor 'w' is broken",
+                    r.err().strip());
         }
         Run v = run(withBoom(), "boom", "--code", "3", "-v");
         assertEquals(3, v.code());
         assertTrue(v.err().contains("RuntimeException: cause"), "-v prints the cause:\n" + v.err());
         Run crash = run(withBoom(), "boom", "--code", "-1");
         assertEquals(1, crash.code());
-        assertTrue(crash.err().startsWith("paft boom: internal error: java.lang.IllegalStateException: kaput"), crash.err());
+        assertTrue(
+                crash.err().startsWith("paft boom: internal error: java.lang.IllegalStateException: kaput"),
+                crash.err());
         assertEquals(0, run(withBoom(), "boom").code());
     }
 
@@ -135,8 +148,14 @@ class PaftCliTest {
     void outOfMemoryIsOneLineNamingTheSettingsToLower() {
         Run r = run(withBoom(), "boom", "--code", "-2");
         assertEquals(1, r.code());
-        assertTrue(r.err().startsWith("paft boom: error: out of GPU memory (CUDA out of memory. Tried to allocate 8.00 GiB."), r.err());
-        assertTrue(r.err().contains("training.batch_size") && r.err().contains("training.gradient_checkpointing"), r.err());
+        assertTrue(
+                r.err()
+                        .startsWith(
+                                "paft boom: error: out of GPU memory (CUDA out of memory. Tried to allocate 8.00 GiB."),
+                r.err());
+        assertTrue(
+                r.err().contains("training.batch_size") && r.err().contains("training.gradient_checkpointing"),
+                r.err());
         assertEquals(1, r.err().strip().lines().count(), r.err());
         assertFalse(r.err().contains("Exception"), r.err());
     }
@@ -149,25 +168,28 @@ class PaftCliTest {
 
         @Override
         public Integer call() {
-            common.load(java.util.Map.of());
+            common.load(Map.of());
             return 0;
         }
     }
 
     @Test
     void configErrorsThroughTheCliExit2() throws Exception {
-        java.nio.file.Path f = java.nio.file.Files.createTempFile("paft", ".yaml");
+        Path f = Files.createTempFile("paft", ".yaml");
         try {
-            java.nio.file.Files.writeString(f, "lora:\n  rank: 4\n");
+            Files.writeString(f, "lora:\n  rank: 4\n");
             CommandLine cl = Paft.commandLine().addSubcommand("cfg", new Cfg());
             Run r = run(cl, "cfg", "--config", f.toString());
             assertEquals(2, r.code(), r.err());
             assertTrue(r.err().contains(f.toString()) && r.err().contains("lora.rank"), r.err());
             assertEquals(2, run(cl, "cfg", "--set", "lora.r=0").code());
             assertEquals(0, run(cl, "cfg", "--set", "lora.r=4", "--seed", "3").code());
-            assertEquals(2, run(cl, "cfg", "--config", f.resolveSibling("missing.yaml").toString()).code());
+            assertEquals(
+                    2,
+                    run(cl, "cfg", "--config", f.resolveSibling("missing.yaml").toString())
+                            .code());
         } finally {
-            java.nio.file.Files.deleteIfExists(f);
+            Files.deleteIfExists(f);
         }
     }
 
@@ -175,14 +197,25 @@ class PaftCliTest {
     void verbosityLevels() {
         assertEquals(0, run(withBoom(), "boom", "-vv").code());
         assertEquals(2, Logging.verbosity());
-        assertTrue(org.slf4j.LoggerFactory.getLogger("ai.djl.pytorch.engine.PtEngine").isDebugEnabled(), "-vv: engine debug");
+        assertTrue(LoggerFactory.getLogger("ai.djl.pytorch.engine.PtEngine").isDebugEnabled(), "-vv: engine debug");
         assertEquals(0, run(withBoom(), "boom", "-v").code());
         assertEquals(1, Logging.verbosity());
-        assertTrue(org.slf4j.LoggerFactory.getLogger("dev.paft.model.LlamaModel").isDebugEnabled(), "-v: paft debug (loading, memory)");
-        assertFalse(org.slf4j.LoggerFactory.getLogger("ai.djl.pytorch.engine.PtEngine").isInfoEnabled(), "-v: no engine chatter");
-        assertTrue(new TrainProgress("t", System.out, new Terminal(OutputStream.nullOutputStream(), OutputStream.nullOutputStream(), 80)).stepLines(),
+        assertTrue(
+                LoggerFactory.getLogger("dev.paft.model.LlamaModel").isDebugEnabled(),
+                "-v: paft debug (loading, memory)");
+        assertFalse(LoggerFactory.getLogger("ai.djl.pytorch.engine.PtEngine").isInfoEnabled(), "-v: no engine chatter");
+        assertTrue(
+                new TrainProgress(
+                                "t",
+                                System.out,
+                                new Terminal(OutputStream.nullOutputStream(), OutputStream.nullOutputStream(), 80))
+                        .stepLines(),
                 "-v: a line per logged step on a terminal too");
         assertEquals(0, run(withBoom(), "boom").code());
-        assertFalse(new TrainProgress("t", System.out, new Terminal(OutputStream.nullOutputStream(), OutputStream.nullOutputStream(), 80)).stepLines());
+        assertFalse(new TrainProgress(
+                        "t",
+                        System.out,
+                        new Terminal(OutputStream.nullOutputStream(), OutputStream.nullOutputStream(), 80))
+                .stepLines());
     }
 }

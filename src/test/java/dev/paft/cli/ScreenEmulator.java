@@ -1,7 +1,9 @@
 package dev.paft.cli;
 
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 
 /**
  * A minimal VT100 screen for tests: printable characters with auto-wrap at {@code width}, CR, LF,
@@ -11,7 +13,7 @@ import java.util.List;
 final class ScreenEmulator {
     private final int width;
     private final List<StringBuilder> rows = new ArrayList<>();
-    private final java.util.Set<Integer> continued = new java.util.HashSet<>();
+    private final Set<Integer> continued = new HashSet<>();
     private int row;
     private int col;
 
@@ -39,7 +41,7 @@ final class ScreenEmulator {
                     case 'B' -> moveTo(row + n);
                     case 'C' -> col = Math.min(width - 1, col + n);
                     case 'D' -> col = Math.max(0, col - n);
-                    default -> { }
+                    default -> {}
                 }
                 i = j;
             } else if (c == '\r') {

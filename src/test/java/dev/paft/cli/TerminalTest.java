@@ -36,9 +36,19 @@ class TerminalTest {
         t.status("train 20% [====      ] 2/10");
         t.endStatus(true);
         out.println("after");
-        List<String> lines = new ScreenEmulator(40).feed(raw.toString(StandardCharsets.UTF_8)).lines();
-        assertEquals(List.of("before", "train eval @ step 1: loss=1.0000 accuracy=0.5000 margins=0.1234",
-                "partial line", "train 20% [====      ] 2/10", "after", ""), lines, String.join("\n", lines));
+        List<String> lines = new ScreenEmulator(40)
+                .feed(raw.toString(StandardCharsets.UTF_8))
+                .lines();
+        assertEquals(
+                List.of(
+                        "before",
+                        "train eval @ step 1: loss=1.0000 accuracy=0.5000 margins=0.1234",
+                        "partial line",
+                        "train 20% [====      ] 2/10",
+                        "after",
+                        ""),
+                lines,
+                String.join("\n", lines));
         // the first status was cut to 39 columns instead of wrapping
         assertTrue(raw.toString(StandardCharsets.UTF_8).contains("\rtrain 10% [==        ] 1/10 loss 1.234~\033[K"));
     }
@@ -49,15 +59,43 @@ class TerminalTest {
         assumeTrue(Files.isExecutable(Path.of("/usr/bin/script")), "util-linux script is not installed");
         Path model = TinyModels.demo(tmp.resolve("base"));
         Path data = Path.of("src/test/resources/train/data");
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Dai.djl.offline=true", "-cp", System.getProperty("java.class.path"), "dev.paft.cli.Paft",
-                "train-sft", "--model", model.toString(), "--train", data.resolve("sft_train.jsonl").toString(),
-                "--eval", data.resolve("sft_eval.jsonl").toString(), "--output-dir", tmp.resolve("out").toString(),
-                "--threads", "2", "--batch-size", "4", "--max-steps", "4", "--lora-r", "4", "--max-length", "64",
-                "--set", "training.eval_steps=2", "--set", "training.save_steps=100", "--set", "training.log_steps=1"));
+        List<String> cmd = new ArrayList<>(List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Dai.djl.offline=true",
+                "-cp",
+                System.getProperty("java.class.path"),
+                "dev.paft.cli.Paft",
+                "train-sft",
+                "--model",
+                model.toString(),
+                "--train",
+                data.resolve("sft_train.jsonl").toString(),
+                "--eval",
+                data.resolve("sft_eval.jsonl").toString(),
+                "--output-dir",
+                tmp.resolve("out").toString(),
+                "--threads",
+                "2",
+                "--batch-size",
+                "4",
+                "--max-steps",
+                "4",
+                "--lora-r",
+                "4",
+                "--max-length",
+                "64",
+                "--set",
+                "training.eval_steps=2",
+                "--set",
+                "training.save_steps=100",
+                "--set",
+                "training.log_steps=1"));
         String line = cmd.stream().map(a -> "'" + a + "'").collect(Collectors.joining(" "));
-        Process p = new ProcessBuilder("/usr/bin/script", "-qec", "stty cols 120 rows 40; unset COLUMNS; exec " + line, "/dev/null")
-                .redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.PIPE).start();
+        Process p = new ProcessBuilder(
+                        "/usr/bin/script", "-qec", "stty cols 120 rows 40; unset COLUMNS; exec " + line, "/dev/null")
+                .redirectErrorStream(true)
+                .redirectInput(ProcessBuilder.Redirect.PIPE)
+                .start();
         p.getOutputStream().close();
         byte[] bytes = p.getInputStream().readAllBytes();
         assertTrue(p.waitFor(300, TimeUnit.SECONDS));
@@ -66,10 +104,17 @@ class TerminalTest {
         List<String> screen = new ScreenEmulator(120).feed(raw).lines();
         String text = String.join("\n", screen);
         for (int step : new int[] {2, 4}) {
-            String eval = screen.stream().filter(l -> l.startsWith("train-sft eval @ step " + step + ":")).findFirst().orElse("");
-            assertTrue(eval.contains(" loss=") && eval.matches(".* samples_per_second=[0-9.]+$"), "eval @ step " + step + " not intact:\n" + text);
+            String eval = screen.stream()
+                    .filter(l -> l.startsWith("train-sft eval @ step " + step + ":"))
+                    .findFirst()
+                    .orElse("");
+            assertTrue(
+                    eval.contains(" loss=") && eval.matches(".* samples_per_second=[0-9.]+$"),
+                    "eval @ step " + step + " not intact:\n" + text);
         }
-        assertTrue(screen.stream().anyMatch(l -> l.matches("train-sft 100% \\[=+\\] 4/4 loss .*")), "final bar kept:\n" + text);
+        assertTrue(
+                screen.stream().anyMatch(l -> l.matches("train-sft 100% \\[=+\\] 4/4 loss .*")),
+                "final bar kept:\n" + text);
         assertTrue(screen.stream().anyMatch(l -> l.startsWith("train-sft: done, 4 steps")), text);
         assertFalse(text.contains("CudaUtils"), "CUDA probe noise on a CPU run:\n" + text);
         for (String row : new ScreenEmulator(120).feed(raw).rows()) {

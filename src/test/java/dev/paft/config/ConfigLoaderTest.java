@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -28,7 +29,8 @@ class ConfigLoaderTest {
 
     static Path resource(String name) {
         try {
-            return Paths.get(ConfigLoaderTest.class.getResource("/config/" + name).toURI());
+            return Paths.get(
+                    ConfigLoaderTest.class.getResource("/config/" + name).toURI());
         } catch (Exception e) {
             throw new IllegalStateException(e);
         }
@@ -93,20 +95,32 @@ class ConfigLoaderTest {
         assertEquals(42L, c.training().seed(), "null flag leaves the default");
         assertEquals(1, c.training().gradAccum(), "default");
         // --set later wins over an earlier --set; lists and strings parse as YAML
-        PaftConfig d = ConfigLoader.load(null, List.of("lora.r=8", "lora.r=12", "lora.target_modules=[o_proj]",
-                "model.path=/models/x y", "lora.use_rslora=true"), Map.of());
+        PaftConfig d = ConfigLoader.load(
+                null,
+                List.of(
+                        "lora.r=8",
+                        "lora.r=12",
+                        "lora.target_modules=[o_proj]",
+                        "model.path=/models/x y",
+                        "lora.use_rslora=true"),
+                Map.of());
         assertEquals(12, d.lora().r());
         assertEquals(List.of("o_proj"), d.lora().targetModules());
         // PEFT accepts dotted entries (a module is targeted when its name equals one or ends with "." + it)
-        PaftConfig dotted = ConfigLoader.load(null, List.of("lora.target_modules=[self_attn.q_proj, model.layers.0.mlp.down_proj]"), Map.of());
-        assertEquals(List.of("self_attn.q_proj", "model.layers.0.mlp.down_proj"), dotted.lora().targetModules());
+        PaftConfig dotted = ConfigLoader.load(
+                null, List.of("lora.target_modules=[self_attn.q_proj, model.layers.0.mlp.down_proj]"), Map.of());
+        assertEquals(
+                List.of("self_attn.q_proj", "model.layers.0.mlp.down_proj"),
+                dotted.lora().targetModules());
         assertEquals("/models/x y", d.model().path());
         assertTrue(d.lora().useRslora());
     }
 
     @Test
     void emptyFileAndEmptySectionKeepDefaults() throws IOException {
-        assertEquals(ConfigLoader.load(null, List.of(), Map.of()), ConfigLoader.load(file("e.yaml", ""), List.of(), Map.of()));
+        assertEquals(
+                ConfigLoader.load(null, List.of(), Map.of()),
+                ConfigLoader.load(file("e.yaml", ""), List.of(), Map.of()));
         PaftConfig c = ConfigLoader.load(file("s.yaml", "lora:\ntraining:\n  epochs: 2\n"), List.of(), Map.of());
         assertEquals(16, c.lora().r());
         assertEquals(2.0, c.training().epochs());
@@ -132,7 +146,8 @@ class ConfigLoaderTest {
 
     private void fileError(String yaml, String... fragments) throws IOException {
         Path f = file("bad.yaml", yaml);
-        String[] all = Stream.concat(Stream.of(f.toString()), Stream.of(fragments)).toArray(String[]::new);
+        String[] all =
+                Stream.concat(Stream.of(f.toString()), Stream.of(fragments)).toArray(String[]::new);
         usage(() -> ConfigLoader.load(f, List.of(), Map.of()), all);
     }
 
@@ -232,7 +247,10 @@ class ConfigLoaderTest {
         usage(() -> ConfigLoader.load(f, List.of(), Map.of()), f.toString(), key);
         // via --set: the message names the --set, not the file
         Path clean = file("clean.yaml", "training:\n  epochs: 1\n");
-        PaftException e = usage(() -> ConfigLoader.load(clean, List.of(key + "=" + value), Map.of()), "--set " + key + "=" + value, key);
+        PaftException e = usage(
+                () -> ConfigLoader.load(clean, List.of(key + "=" + value), Map.of()),
+                "--set " + key + "=" + value,
+                key);
         assertTrue(!e.getMessage().contains(clean.toString()), e.getMessage());
     }
 
@@ -255,28 +273,42 @@ class ConfigLoaderTest {
         PaftException e = usage(() -> ConfigLoader.load(f, List.of(), Map.of()));
         assertEquals(f + ": " + key + " must be one of " + allowed + " (got " + value + ")", e.getMessage());
         // the spelling is exact: upper case, a number, a list and an empty value fail the same way
-        String upper = value.toUpperCase(java.util.Locale.ROOT);
+        String upper = value.toUpperCase(Locale.ROOT);
         Path up = file("upper.yaml", parts[0] + ":\n  " + parts[1] + ": " + upper + "\n");
-        assertEquals(up + ": " + key + " must be one of " + allowed + " (got " + upper + ")",
+        assertEquals(
+                up + ": " + key + " must be one of " + allowed + " (got " + upper + ")",
                 usage(() -> ConfigLoader.load(up, List.of(), Map.of())).getMessage());
         Path num = file("num.yaml", parts[0] + ":\n  " + parts[1] + ": 3\n");
-        usage(() -> ConfigLoader.load(num, List.of(), Map.of()), num + ": " + key + " must be one of " + allowed + " (got 3)");
+        usage(
+                () -> ConfigLoader.load(num, List.of(), Map.of()),
+                num + ": " + key + " must be one of " + allowed + " (got 3)");
         Path list = file("list.yaml", parts[0] + ":\n  " + parts[1] + ": [a]\n");
-        usage(() -> ConfigLoader.load(list, List.of(), Map.of()), list + ": " + key + " must be one of " + allowed + " (got [\"a\"])");
+        usage(
+                () -> ConfigLoader.load(list, List.of(), Map.of()),
+                list + ": " + key + " must be one of " + allowed + " (got [\"a\"])");
         Path empty = file("empty.yaml", parts[0] + ":\n  " + parts[1] + ":\n");
-        usage(() -> ConfigLoader.load(empty, List.of(), Map.of()), empty + ": " + key + " must be one of " + allowed + " (got null)");
+        usage(
+                () -> ConfigLoader.load(empty, List.of(), Map.of()),
+                empty + ": " + key + " must be one of " + allowed + " (got null)");
         // JSON files, --set and flags name their source
         Path j = file("enum.json", "{\"" + parts[0] + "\": {\"" + parts[1] + "\": \"" + value + "\"}}");
-        assertEquals(j + ": " + key + " must be one of " + allowed + " (got " + value + ")",
+        assertEquals(
+                j + ": " + key + " must be one of " + allowed + " (got " + value + ")",
                 usage(() -> ConfigLoader.load(j, List.of(), Map.of())).getMessage());
-        assertEquals("--set " + key + "=" + value + ": " + key + " must be one of " + allowed + " (got " + value + ")",
-                usage(() -> ConfigLoader.load(null, List.of(key + "=" + value), Map.of())).getMessage());
-        assertEquals("command-line flag for " + key + ": " + key + " must be one of " + allowed + " (got " + value + ")",
-                usage(() -> ConfigLoader.load(null, List.of(), Map.of(key, value))).getMessage());
+        assertEquals(
+                "--set " + key + "=" + value + ": " + key + " must be one of " + allowed + " (got " + value + ")",
+                usage(() -> ConfigLoader.load(null, List.of(key + "=" + value), Map.of()))
+                        .getMessage());
+        assertEquals(
+                "command-line flag for " + key + ": " + key + " must be one of " + allowed + " (got " + value + ")",
+                usage(() -> ConfigLoader.load(null, List.of(), Map.of(key, value)))
+                        .getMessage());
         // every allowed spelling binds, and is written back the same way
         for (String ok : allowed.substring(1, allowed.length() - 1).split(", ")) {
             PaftConfig c = ConfigLoader.load(null, List.of(key + "=" + ok), Map.of());
-            assertTrue(ConfigLoader.toYaml(c).contains("  " + parts[1] + ": " + ok + "\n") || ConfigLoader.toYaml(c).contains("  " + parts[1] + ": \"" + ok + "\"\n"),
+            assertTrue(
+                    ConfigLoader.toYaml(c).contains("  " + parts[1] + ": " + ok + "\n")
+                            || ConfigLoader.toYaml(c).contains("  " + parts[1] + ": \"" + ok + "\"\n"),
                     ConfigLoader.toYaml(c));
             assertEquals(c, ConfigLoader.load(file("again.yaml", ConfigLoader.toYaml(c)), List.of(), Map.of()));
         }
@@ -284,7 +316,11 @@ class ConfigLoaderTest {
 
     @Test
     void trlLossTypeSigmoidIsDpo() throws IOException {
-        assertEquals(LossType.DPO, ConfigLoader.load(null, List.of("preference.loss=sigmoid"), Map.of()).preference().loss());
+        assertEquals(
+                LossType.DPO,
+                ConfigLoader.load(null, List.of("preference.loss=sigmoid"), Map.of())
+                        .preference()
+                        .loss());
         // a flat TRL DPOConfig: loss_type maps to preference.loss
         Path trl = file("dpo_config.yaml", "learning_rate: 5.0e-7\nloss_type: sigmoid\nbeta: 0.01\n");
         PaftConfig c = ConfigLoader.load(trl, List.of(), Map.of());
@@ -295,7 +331,11 @@ class ConfigLoaderTest {
     @Test
     void errorsFromSetAndFlagsNameTheirSource() throws IOException {
         Path f = file("ok.yaml", "lora:\n  r: 8\n");
-        usage(() -> ConfigLoader.load(f, List.of("lora.r=abc"), Map.of()), "--set lora.r=abc", "'lora.r'", "wrong type");
+        usage(
+                () -> ConfigLoader.load(f, List.of("lora.r=abc"), Map.of()),
+                "--set lora.r=abc",
+                "'lora.r'",
+                "wrong type");
         usage(() -> ConfigLoader.load(f, List.of("lora.rr=3"), Map.of()), "--set lora.rr=3", "unknown key 'lora.rr'");
         usage(() -> ConfigLoader.load(f, List.of("nosection.x=3"), Map.of()), "unknown section 'nosection'");
         usage(() -> ConfigLoader.load(f, List.of("lora.r.x=3"), Map.of()), "'lora.r' is not a section");
@@ -305,7 +345,8 @@ class ConfigLoaderTest {
         usage(() -> ConfigLoader.load(f, List.of(), Map.of("lora.r", -1)), "flag for lora.r", "lora.r must be >= 1");
         // a file value overridden by a valid --set no longer counts against the file
         Path badR = file("badr.yaml", "lora:\n  r: 0\n");
-        assertEquals(4, ConfigLoader.load(badR, List.of("lora.r=4"), Map.of()).lora().r());
+        assertEquals(
+                4, ConfigLoader.load(badR, List.of("lora.r=4"), Map.of()).lora().r());
         // max_prompt_length >= max_length is a preference-training error (checked by train-dpo), not a config error:
         // SFT configs with a short max_length keep the default max_prompt_length
         Path ml = file("ml.yaml", "data:\n  max_length: 64\n");

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -14,9 +15,11 @@ class BatchesTest {
 
     @Test
     void sftRowsAreRightPaddedToTheLongest() {
-        Batch b = Batches.sft(List.of(
-                new SftExample(new int[] {1, 5, 6}, new int[] {I, 5, 6}),
-                new SftExample(new int[] {1, 7}, new int[] {I, 7})), PAD);
+        Batch b = Batches.sft(
+                List.of(
+                        new SftExample(new int[] {1, 5, 6}, new int[] {I, 5, 6}),
+                        new SftExample(new int[] {1, 7}, new int[] {I, 7})),
+                PAD);
         assertEquals(2, b.rows());
         assertEquals(3, b.cols());
         assertArrayEquals(new int[][] {{1, 5, 6}, {1, 7, PAD}}, b.inputIds());
@@ -31,23 +34,29 @@ class BatchesTest {
 
     @Test
     void preferencePairsAreChosenRowsThenRejectedRows() {
-        Batch b = Batches.preference(List.of(
-                new PreferenceExample(new int[] {1, 10}, new int[] {20, 2}, new int[] {30, 31, 2}),
-                new PreferenceExample(new int[] {1}, new int[] {40, 2}, new int[] {2})), PAD);
+        Batch b = Batches.preference(
+                List.of(
+                        new PreferenceExample(new int[] {1, 10}, new int[] {20, 2}, new int[] {30, 31, 2}),
+                        new PreferenceExample(new int[] {1}, new int[] {40, 2}, new int[] {2})),
+                PAD);
         assertEquals(4, b.rows());
         assertEquals(5, b.cols());
-        assertArrayEquals(new int[][] {
-            {1, 10, 20, 2, PAD},    // chosen 0
-            {1, 40, 2, PAD, PAD},   // chosen 1
-            {1, 10, 30, 31, 2},     // rejected 0
-            {1, 2, PAD, PAD, PAD},  // rejected 1
-        }, b.inputIds());
-        assertArrayEquals(new int[][] {
-            {I, I, 20, 2, I},
-            {I, 40, 2, I, I},
-            {I, I, 30, 31, 2},
-            {I, 2, I, I, I},
-        }, b.labels());
+        assertArrayEquals(
+                new int[][] {
+                    {1, 10, 20, 2, PAD}, // chosen 0
+                    {1, 40, 2, PAD, PAD}, // chosen 1
+                    {1, 10, 30, 31, 2}, // rejected 0
+                    {1, 2, PAD, PAD, PAD}, // rejected 1
+                },
+                b.inputIds());
+        assertArrayEquals(
+                new int[][] {
+                    {I, I, 20, 2, I},
+                    {I, 40, 2, I, I},
+                    {I, I, 30, 31, 2},
+                    {I, 2, I, I, I},
+                },
+                b.labels());
         assertArrayEquals(new int[] {1, 1, 1, 1, 0}, b.attentionMask()[0]);
         assertArrayEquals(new int[] {4, 3, 5, 2}, b.lengths());
     }
@@ -74,6 +83,6 @@ class BatchesTest {
         List<String> s = Shuffle.shuffled(items, 7, 3);
         assertEquals(s, Shuffle.shuffled(items, 7, 3));
         assertEquals(5, s.size());
-        assertEquals(new java.util.HashSet<>(items), new java.util.HashSet<>(s));
+        assertEquals(new HashSet<>(items), new HashSet<>(s));
     }
 }

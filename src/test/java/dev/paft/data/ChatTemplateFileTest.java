@@ -20,7 +20,8 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class ChatTemplateFileTest {
     static final String CONFIG_TEMPLATE = "{% for m in messages %}config:{{ m['content'] }}{% endfor %}";
-    static final String FILE_TEMPLATE = "{% for m in messages %}file[{{ m['role'] }}]{{ m['content'] }}{{ eos_token }}{% endfor %}";
+    static final String FILE_TEMPLATE =
+            "{% for m in messages %}file[{{ m['role'] }}]{{ m['content'] }}{{ eos_token }}{% endfor %}";
     static final List<ChatMessage> HI = List.of(new ChatMessage("user", "hi"));
 
     static void config(Path dir, String template) throws Exception {
@@ -37,9 +38,14 @@ class ChatTemplateFileTest {
         assertEquals("file[user]hi</s>", t.render(HI, false));
         assertTrue(t.source().endsWith("chat_template.jinja"), t.source());
         assertEquals(FILE_TEMPLATE, TokenizerConfig.read(dir).chatTemplate());
-        assertEquals(FILE_TEMPLATE, TokenizerConfig.read(dir.resolve("tokenizer_config.json")).chatTemplate());
+        assertEquals(
+                FILE_TEMPLATE,
+                TokenizerConfig.read(dir.resolve("tokenizer_config.json")).chatTemplate());
         // an explicit override still wins over both
-        assertEquals("o:hi", ChatTemplate.load(dir, "{% for m in messages %}o:{{ m['content'] }}{% endfor %}").render(HI, false));
+        assertEquals(
+                "o:hi",
+                ChatTemplate.load(dir, "{% for m in messages %}o:{{ m['content'] }}{% endfor %}")
+                        .render(HI, false));
     }
 
     @Test
@@ -58,9 +64,11 @@ class ChatTemplateFileTest {
         Files.write(dir.resolve("chat_template.jinja"), new byte[] {'{', '{', (byte) 0xff, '}', '}'});
         PaftException e = assertThrows(PaftException.class, () -> ChatTemplate.load(dir, null));
         assertEquals(PaftException.BAD_INPUT, e.exitCode());
-        assertTrue(e.getMessage().contains("chat_template.jinja") && e.getMessage().contains("UTF-8"), e.getMessage());
+        assertTrue(
+                e.getMessage().contains("chat_template.jinja") && e.getMessage().contains("UTF-8"), e.getMessage());
         Files.writeString(dir.resolve("chat_template.jinja"), "");
         e = assertThrows(PaftException.class, () -> ChatTemplate.load(dir, null));
-        assertTrue(e.getMessage().contains("chat_template.jinja") && e.getMessage().contains("empty"), e.getMessage());
+        assertTrue(
+                e.getMessage().contains("chat_template.jinja") && e.getMessage().contains("empty"), e.getMessage());
     }
 }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import dev.paft.data.template.ChatTemplate;
 import dev.paft.testutil.TestTokenizers;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /** Assistant-turn spans at the character level, for templates whose tokenizer is not checked in. */
@@ -19,8 +20,11 @@ class ConversationEncoderTest {
     void llama3TurnsEndAtEotEvenThoughTheTemplateAlwaysAppendsAHeader() {
         TokenizerConfig cfg = TokenizerConfig.read(TestTokenizers.LLAMA3);
         ChatTemplate t = ChatTemplate.load(TestTokenizers.LLAMA3, null);
-        List<ChatMessage> msgs = List.of(ChatMessage.user("2+2?"), ChatMessage.assistant("4"),
-                ChatMessage.user("3+3?"), ChatMessage.assistant("6"));
+        List<ChatMessage> msgs = List.of(
+                ChatMessage.user("2+2?"),
+                ChatMessage.assistant("4"),
+                ChatMessage.user("3+3?"),
+                ChatMessage.assistant("6"));
         assertEquals("4<|eot_id|>", span(t, cfg, msgs, 1));
         assertEquals("6<|eot_id|>", span(t, cfg, msgs, 3));
     }
@@ -37,8 +41,9 @@ class ConversationEncoderTest {
     void templatesWithoutSpecialTokensEndAtTheSharedTextLessWhitespace() {
         ChatTemplate t = new ChatTemplate(
                 "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}{% if add_generation_prompt %}assistant: {% endif %}",
-                "plain", java.util.Map.of());
-        List<ChatMessage> msgs = List.of(ChatMessage.user("hi"), ChatMessage.assistant("hello"), ChatMessage.user("bye"));
+                "plain", Map.of());
+        List<ChatMessage> msgs =
+                List.of(ChatMessage.user("hi"), ChatMessage.assistant("hello"), ChatMessage.user("bye"));
         assertEquals("hello", span(t, TokenizerConfig.empty(), msgs, 1));
     }
 }

@@ -51,7 +51,7 @@ class PreferenceDatasetReaderTest {
 
         PreferenceExample m = d.examples().get(1);
         assertEquals("<s> <|user|>\nHi</s> \n<|assistant|>\n", tok.decode(m.promptIds()));
-        assertEquals("Hello!</s>", tok.decode(m.chosenIds()));   // EOS from the template, not doubled
+        assertEquals("Hello!</s>", tok.decode(m.chosenIds())); // EOS from the template, not doubled
         assertEquals("Go away.</s>", tok.decode(m.rejectedIds()));
     }
 
@@ -68,7 +68,9 @@ class PreferenceDatasetReaderTest {
         assertArrayEquals(a.rejectedIds(), b.rejectedIds());
         // Line 2: system + user shared, so both are prompt.
         PreferenceExample c = implicit.examples().get(1);
-        assertEquals("<s> <|system|>\nBe brief.</s> \n<|user|>\nName a color.</s> \n<|assistant|>\n", tok.decode(c.promptIds()));
+        assertEquals(
+                "<s> <|system|>\nBe brief.</s> \n<|user|>\nName a color.</s> \n<|assistant|>\n",
+                tok.decode(c.promptIds()));
         assertEquals("Red.</s>", tok.decode(c.chosenIds()));
         assertEquals("I cannot.</s>", tok.decode(c.rejectedIds()));
     }
@@ -82,12 +84,12 @@ class PreferenceDatasetReaderTest {
         PreferenceDatasetReader r = reader(PreferenceOptions.of(12, 8));
         DatasetStats.Counter c = new DatasetStats.Counter();
         PreferenceExample cut = r.truncate(new PreferenceExample(range(100, 10), range(200, 5), range(300, 3)), c);
-        assertArrayEquals(range(102, 8), cut.promptIds());     // last 8 prompt tokens
-        assertArrayEquals(range(200, 4), cut.chosenIds());     // 12 - 8 = 4 first tokens
-        assertArrayEquals(range(300, 3), cut.rejectedIds());   // fits
+        assertArrayEquals(range(102, 8), cut.promptIds()); // last 8 prompt tokens
+        assertArrayEquals(range(200, 4), cut.chosenIds()); // 12 - 8 = 4 first tokens
+        assertArrayEquals(range(300, 3), cut.rejectedIds()); // fits
         assertEquals(1, c.truncated);
         PreferenceExample fits = new PreferenceExample(range(100, 10), range(200, 2), range(300, 1));
-        assertEquals(fits, r.truncate(fits, c));                // 10 + 2 <= 12: untouched
+        assertEquals(fits, r.truncate(fits, c)); // 10 + 2 <= 12: untouched
         assertEquals(1, c.truncated);
     }
 
@@ -109,7 +111,8 @@ class PreferenceDatasetReaderTest {
             assertTrue(e.chosenLength() <= 9 && e.rejectedLength() <= 9);
             assertTrue(e.promptIds().length <= 4);
         }
-        PaftException all = assertThrows(PaftException.class,
+        PaftException all = assertThrows(
+                PaftException.class,
                 () -> reader(new PreferenceOptions(3, 3, false)).read(DATA.resolve("pref_explicit.jsonl")));
         assertTrue(all.getMessage().contains("pref_explicit.jsonl: no usable preference pairs"), all.getMessage());
         assertTrue(all.getMessage().contains("dropped 2"), all.getMessage());
@@ -119,24 +122,33 @@ class PreferenceDatasetReaderTest {
     void badRecordsNameFileAndLineOrAreSkipped(@TempDir Path dir) throws Exception {
         String[][] cases = {
             {"{\"prompt\": \"p\", \"chosen\": \"a\"}", "missing field 'rejected'"},
-            {"{\"prompt\": \"p\", \"chosen\": \"a\", \"rejected\": [{\"role\": \"assistant\", \"content\": \"b\"}]}",
-                "'chosen' and 'rejected' must both be strings or both message lists"},
-            {"{\"chosen\": [{\"role\": \"user\", \"content\": \"a\"}], \"rejected\": [{\"role\": \"user\", \"content\": \"b\"}]}",
-                "'chosen' and 'rejected' share no leading messages"},
+            {
+                "{\"prompt\": \"p\", \"chosen\": \"a\", \"rejected\": [{\"role\": \"assistant\", \"content\": \"b\"}]}",
+                "'chosen' and 'rejected' must both be strings or both message lists"
+            },
+            {
+                "{\"chosen\": [{\"role\": \"user\", \"content\": \"a\"}], \"rejected\": [{\"role\": \"user\", \"content\": \"b\"}]}",
+                "'chosen' and 'rejected' share no leading messages"
+            },
             {"{\"chosen\": \"a\", \"rejected\": \"b\"}", "missing field 'prompt'"},
-            {"{\"prompt\": \"p\", \"chosen\": [{\"role\": \"robot\", \"content\": \"a\"}], \"rejected\": [{\"role\": \"assistant\", \"content\": \"b\"}]}",
-                "chosen[0]: unknown role 'robot'"},
+            {
+                "{\"prompt\": \"p\", \"chosen\": [{\"role\": \"robot\", \"content\": \"a\"}], \"rejected\": [{\"role\": \"assistant\", \"content\": \"b\"}]}",
+                "chosen[0]: unknown role 'robot'"
+            },
         };
         Path f = dir.resolve("prefs.jsonl");
         StringBuilder all = new StringBuilder("{\"prompt\": \"p\", \"chosen\": \"a\", \"rejected\": \"b\"}\n");
         for (String[] c : cases) {
             Files.writeString(f, "{\"prompt\": \"p\", \"chosen\": \"a\", \"rejected\": \"b\"}\n" + c[0] + "\n");
-            PaftException e = assertThrows(PaftException.class, () -> reader(PreferenceOptions.of(64, 32)).read(f));
+            PaftException e = assertThrows(
+                    PaftException.class,
+                    () -> reader(PreferenceOptions.of(64, 32)).read(f));
             assertTrue(e.getMessage().contains("prefs.jsonl:2: " + c[1]), e.getMessage());
             all.append(c[0]).append('\n');
         }
         Files.writeString(f, all.toString());
-        PreferenceDataset d = reader(PreferenceOptions.of(64, 32).withSkipBadRecords(true)).read(f);
+        PreferenceDataset d =
+                reader(PreferenceOptions.of(64, 32).withSkipBadRecords(true)).read(f);
         assertEquals(6, d.stats().read());
         assertEquals(5, d.stats().skippedBad());
         assertEquals(List.of(1), List.of(d.examples().size()));
@@ -144,8 +156,8 @@ class PreferenceDatasetReaderTest {
 
     @Test
     void emptyFileIsAnError() {
-        PaftException e = assertThrows(PaftException.class,
-                () -> reader(PreferenceOptions.of(64, 32)).read(DATA.resolve("empty.jsonl")));
+        PaftException e = assertThrows(
+                PaftException.class, () -> reader(PreferenceOptions.of(64, 32)).read(DATA.resolve("empty.jsonl")));
         assertTrue(e.getMessage().contains("empty.jsonl"));
     }
 }

@@ -27,20 +27,28 @@ class PreferenceEosTest {
     static final ObjectMapper JSON = new ObjectMapper();
     static final int EOS = 2;
     static final int IM_END = 32000;
-    static final String CHATML = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content']"
-            + " + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+    static final String CHATML =
+            "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content']"
+                    + " + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
     /** The Llama-2 tokenizer plus two added tokens, <|im_end|> = 32000 and <|im_start|> = 32001, and a ChatML template. */
     static Path chatmlTokenizer(Path dir) throws Exception {
-        ObjectNode tj = (ObjectNode) JSON.readTree(TestTokenizers.LLAMA2.resolve("tokenizer.json").toFile());
-        ObjectNode cfg = (ObjectNode) JSON.readTree(TestTokenizers.LLAMA2.resolve("tokenizer_config.json").toFile());
+        ObjectNode tj = (ObjectNode)
+                JSON.readTree(TestTokenizers.LLAMA2.resolve("tokenizer.json").toFile());
+        ObjectNode cfg = (ObjectNode) JSON.readTree(
+                TestTokenizers.LLAMA2.resolve("tokenizer_config.json").toFile());
         ArrayNode added = (ArrayNode) tj.get("added_tokens");
         ObjectNode dec = (ObjectNode) cfg.get("added_tokens_decoder");
         int id = IM_END;
         for (String t : List.of("<|im_end|>", "<|im_start|>")) {
             ObjectNode a = added.addObject();
-            a.put("id", id).put("content", t).put("single_word", false).put("lstrip", false).put("rstrip", false)
-                    .put("normalized", false).put("special", true);
+            a.put("id", id)
+                    .put("content", t)
+                    .put("single_word", false)
+                    .put("lstrip", false)
+                    .put("rstrip", false)
+                    .put("normalized", false)
+                    .put("special", true);
             dec.putObject(Integer.toString(id)).put("content", t).put("special", true);
             id++;
         }
@@ -67,9 +75,10 @@ class PreferenceEosTest {
                      "rejected": [{"role": "assistant", "content": "Go away."}]}"""));
             // Hand-rendered: prompt "<|im_start|>user\\nHi<|im_end|>\\n<|im_start|>assistant\\n",
             // chosen "Hello!<|im_end|>" -- nothing after the end-of-turn token, no </s>.
-            assertEquals(32001, conv.promptIds()[conv.promptIds().length - 3]);   // <|im_start|> assistant \n
+            assertEquals(32001, conv.promptIds()[conv.promptIds().length - 3]); // <|im_start|> assistant \n
             assertEquals("Hello!<|im_end|>", tok.decode(conv.chosenIds(), false).strip());
-            assertEquals("Go away.<|im_end|>", tok.decode(conv.rejectedIds(), false).strip());
+            assertEquals(
+                    "Go away.<|im_end|>", tok.decode(conv.rejectedIds(), false).strip());
             assertEquals(IM_END, last(conv.chosenIds()));
             assertEquals(IM_END, last(conv.rejectedIds()));
             assertEquals(0, count(conv.chosenIds(), EOS));
@@ -81,7 +90,9 @@ class PreferenceEosTest {
             int[] labelled = labelled(ex);
             assertEquals(IM_END, last(labelled));
             assertEquals(0, count(labelled, EOS));
-            assertEquals(tok.decode(conv.chosenIds(), false).strip(), tok.decode(labelled, false).strip());
+            assertEquals(
+                    tok.decode(conv.chosenIds(), false).strip(),
+                    tok.decode(labelled, false).strip());
 
             // Plain strings: EOS appended, in DPO as in SFT (TRL's add_eos for non-conversational data).
             PreferenceExample plain = dpo.encode(json("""

@@ -13,6 +13,7 @@ import dev.paft.errors.PaftException;
 import dev.paft.testutil.TestTokenizers;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -43,32 +44,37 @@ class SftDatasetReaderTest {
         SftDataset d = read("sft_messages.jsonl", SftOptions.defaults(512));
         assertEquals(2, d.examples().size());
         SftExample e = d.examples().get(0);
-        assertEquals(1, e.inputIds()[0]);              // one BOS, added by the tokenizer rule
+        assertEquals(1, e.inputIds()[0]); // one BOS, added by the tokenizer rule
         assertEquals(1, count(e.inputIds(), 1));
         assertEquals(List.of("Hello there</s>"), labelledRuns(tok, e));
     }
 
     @Test
     void multiTurnMasksEveryAssistantTurn() {
-        SftExample e = read("sft_messages.jsonl", SftOptions.defaults(512)).examples().get(1);
+        SftExample e =
+                read("sft_messages.jsonl", SftOptions.defaults(512)).examples().get(1);
         assertEquals(List.of("It is 4.</s>", "It is 6.</s>"), labelledRuns(tok, e));
     }
 
     @Test
     void userAndSystemTextIsNotTrained() {
-        SftExample e = read("sft_messages.jsonl", SftOptions.defaults(512)).examples().get(0);
+        SftExample e =
+                read("sft_messages.jsonl", SftOptions.defaults(512)).examples().get(0);
         int firstLabel = 0;
         while (e.labels()[firstLabel] == SftExample.IGNORE) {
             firstLabel++;
         }
-        String prompt = tok.decode(java.util.Arrays.copyOf(e.inputIds(), firstLabel), true);
-        assertTrue(prompt.contains("You are kind.") && prompt.contains("Hi") && prompt.endsWith("<|assistant|>\n"),
+        String prompt = tok.decode(Arrays.copyOf(e.inputIds(), firstLabel), true);
+        assertTrue(
+                prompt.contains("You are kind.") && prompt.contains("Hi") && prompt.endsWith("<|assistant|>\n"),
                 prompt);
     }
 
     @Test
     void trainOnPromptLabelsEveryToken() {
-        SftExample e = read("sft_messages.jsonl", SftOptions.defaults(512).withTrainOnPrompt(true)).examples().get(0);
+        SftExample e = read("sft_messages.jsonl", SftOptions.defaults(512).withTrainOnPrompt(true))
+                .examples()
+                .get(0);
         assertArrayEquals(e.inputIds(), e.labels());
     }
 
@@ -101,14 +107,17 @@ class SftDatasetReaderTest {
     void truncationKeepsTheStartAndCounts(@TempDir Path dir) throws Exception {
         String longWords = "word ".repeat(40).strip();
         Path f = dir.resolve("t.jsonl");
-        Files.writeString(f, "{\"text\": \"Hi\"}\n"
-                + "{\"messages\": [{\"role\": \"user\", \"content\": \"" + longWords + "\"}, {\"role\": \"assistant\", \"content\": \"ok\"}]}\n"
-                + "{\"text\": \"" + longWords + "\"}\n");
+        Files.writeString(
+                f,
+                "{\"text\": \"Hi\"}\n"
+                        + "{\"messages\": [{\"role\": \"user\", \"content\": \"" + longWords
+                        + "\"}, {\"role\": \"assistant\", \"content\": \"ok\"}]}\n"
+                        + "{\"text\": \"" + longWords + "\"}\n");
         SftDataset d = new SftDatasetReader(tok, zephyr, SftOptions.defaults(16)).read(f);
         DatasetStats s = d.stats();
         assertEquals(3, s.read());
         assertEquals(1, s.truncated());
-        assertEquals(1, s.dropped());   // the user turn alone fills 16 tokens: no label left
+        assertEquals(1, s.dropped()); // the user turn alone fills 16 tokens: no label left
         assertEquals(2, s.examples());
         SftExample cut = d.examples().get(1);
         assertEquals(16, cut.length());
@@ -131,14 +140,17 @@ class SftDatasetReaderTest {
             {"{\"text\": 42}", "field 'text' must be a string"},
             {"{\"messages\": [{\"role\": \"user\"}]}", "messages[0]: missing or non-string 'content'"},
             {"{\"messages\": \"hello\"}", "field 'messages' must be a list of messages"},
-            {"{\"prompt\": \"a\", \"completion\": [{\"role\": \"assistant\", \"content\": \"b\"}]}", "'prompt' and 'completion' must both be strings or both message lists"},
+            {
+                "{\"prompt\": \"a\", \"completion\": [{\"role\": \"assistant\", \"content\": \"b\"}]}",
+                "'prompt' and 'completion' must both be strings or both message lists"
+            },
             {"[1, 2]", "expected a JSON object"},
         };
         for (String[] c : cases) {
             Path f = dir.resolve("bad.jsonl");
             Files.writeString(f, "{\"text\": \"fine\"}\n\n" + c[0] + "\n");
-            PaftException e = assertThrows(PaftException.class,
-                    () -> new SftDatasetReader(tok, zephyr, SftOptions.defaults(64)).read(f));
+            PaftException e = assertThrows(
+                    PaftException.class, () -> new SftDatasetReader(tok, zephyr, SftOptions.defaults(64)).read(f));
             assertTrue(e.getMessage().contains("bad.jsonl:3: " + c[1]), e.getMessage());
         }
     }
@@ -163,15 +175,18 @@ class SftDatasetReaderTest {
     void allRecordsSkippedIsAnError(@TempDir Path dir) throws Exception {
         Path f = dir.resolve("allbad.jsonl");
         Files.writeString(f, "{oops\n");
-        PaftException e = assertThrows(PaftException.class,
+        PaftException e = assertThrows(
+                PaftException.class,
                 () -> new SftDatasetReader(tok, zephyr, SftOptions.defaults(64).withSkipBadRecords(true)).read(f));
         assertTrue(e.getMessage().contains("allbad.jsonl: no usable examples"), e.getMessage());
     }
 
     @Test
     void conversationsWithoutATemplateAreAUsageError() {
-        PaftException e = assertThrows(PaftException.class,
-                () -> new SftDatasetReader(tok, null, SftOptions.defaults(64)).read(DATA.resolve("sft_messages.jsonl")));
+        PaftException e = assertThrows(
+                PaftException.class,
+                () -> new SftDatasetReader(tok, null, SftOptions.defaults(64))
+                        .read(DATA.resolve("sft_messages.jsonl")));
         assertEquals(PaftException.USAGE, e.exitCode());
     }
 
@@ -201,13 +216,18 @@ class SftDatasetReaderTest {
 
     @Test
     void templateThatWritesBosGetsNoSecondBos() {
-        ChatTemplate withBos = new ChatTemplate("{{ bos_token }}" + zephyr.template(), "zephyr+bos",
+        ChatTemplate withBos = new ChatTemplate(
+                "{{ bos_token }}" + zephyr.template(),
+                "zephyr+bos",
                 TokenizerConfig.read(TestTokenizers.LLAMA2).specialTokens());
-        SftDataset d = new SftDatasetReader(tok, withBos, SftOptions.defaults(512)).read(DATA.resolve("sft_messages.jsonl"));
+        SftDataset d =
+                new SftDatasetReader(tok, withBos, SftOptions.defaults(512)).read(DATA.resolve("sft_messages.jsonl"));
         for (SftExample e : d.examples()) {
             assertEquals(1, e.inputIds()[0]);
             assertEquals(1, count(e.inputIds(), 1));
         }
-        assertEquals(List.of("It is 4.</s>", "It is 6.</s>"), labelledRuns(tok, d.examples().get(1)));
+        assertEquals(
+                List.of("It is 4.</s>", "It is 6.</s>"),
+                labelledRuns(tok, d.examples().get(1)));
     }
 }

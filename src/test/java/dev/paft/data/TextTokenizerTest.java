@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.paft.errors.PaftException;
 import dev.paft.testutil.TestTokenizers;
-import java.nio.file.Path;
+import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 
 class TextTokenizerTest {
@@ -39,7 +39,7 @@ class TextTokenizerTest {
             assertEquals(1, ids[0]);
             assertTrue(ids[1] != 1);
             assertEquals(2, ids[ids.length - 1]);
-            long bos = java.util.Arrays.stream(ids).filter(i -> i == 1).count();
+            long bos = Arrays.stream(ids).filter(i -> i == 1).count();
             assertEquals(1, bos);
         }
     }

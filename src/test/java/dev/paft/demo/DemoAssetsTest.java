@@ -17,6 +17,7 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Iterator;
 import java.util.Map;
@@ -97,7 +98,7 @@ class DemoAssetsTest {
         long n = ByteBuffer.wrap(st, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
         assertEquals(0, (8 + n) % 8, "header padded to 8 bytes");
         JsonNode header = JSON.readTree(new String(st, 8, (int) n, StandardCharsets.UTF_8));
-        Map<String, int[]> want = new java.util.HashMap<>();
+        Map<String, int[]> want = new HashMap<>();
         want.put("model.embed_tokens.weight", new int[] {vocab, hidden});
         want.put("model.norm.weight", new int[] {hidden});
         for (int i = 0; i < layers; i++) {
@@ -150,7 +151,8 @@ class DemoAssetsTest {
 
     private static int lines(String name, String requiredKey) throws IOException {
         int n = 0;
-        try (BufferedReader r = new BufferedReader(new InputStreamReader(res("data/" + name), StandardCharsets.UTF_8))) {
+        try (BufferedReader r =
+                new BufferedReader(new InputStreamReader(res("data/" + name), StandardCharsets.UTF_8))) {
             for (String line = r.readLine(); line != null; line = r.readLine()) {
                 JsonNode rec = JSON.readTree(line);
                 assertTrue(rec.has(requiredKey), name + ":" + (n + 1));

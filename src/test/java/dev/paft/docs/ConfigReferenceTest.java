@@ -34,7 +34,8 @@ class ConfigReferenceTest {
         String guide = Files.readString(Path.of("docs/USER-GUIDE.md"));
         String ref = guide.substring(guide.indexOf("## Config reference"));
         Set<String> documented = new TreeSet<>();
-        Matcher m = Pattern.compile("^\\| `([a-z0-9_.]+)` \\|", Pattern.MULTILINE).matcher(ref);
+        Matcher m =
+                Pattern.compile("^\\| `([a-z0-9_.]+)` \\|", Pattern.MULTILINE).matcher(ref);
         while (m.find()) {
             documented.add(m.group(1));
         }
@@ -54,14 +55,21 @@ class ConfigReferenceTest {
                 }
                 enums++;
                 String dotted = snake.translate(section.getName()) + "." + snake.translate(key.getName());
-                Matcher row = Pattern.compile("^\\| `" + Pattern.quote(dotted) + "` \\|.*$", Pattern.MULTILINE).matcher(ref);
+                Matcher row = Pattern.compile("^\\| `" + Pattern.quote(dotted) + "` \\|.*$", Pattern.MULTILINE)
+                        .matcher(ref);
                 assertTrue(row.find(), dotted);
                 for (String value : Mappers.spellings(key.getType())) {
-                    assertTrue(Pattern.compile("\\b" + value + "\\b").matcher(row.group()).find(),
-                            dotted + ": value '" + value + "' missing from its row in docs/USER-GUIDE.md: " + row.group());
+                    assertTrue(
+                            Pattern.compile("\\b" + value + "\\b")
+                                    .matcher(row.group())
+                                    .find(),
+                            dotted + ": value '" + value + "' missing from its row in docs/USER-GUIDE.md: "
+                                    + row.group());
                 }
             }
         }
-        assertTrue(enums >= 6, "model.dtype, data.format, training.scheduler, sft.l1_target, preference.loss, preference.orpo_nll");
+        assertTrue(
+                enums >= 6,
+                "model.dtype, data.format, training.scheduler, sft.l1_target, preference.loss, preference.orpo_nll");
     }
 }

@@ -29,7 +29,8 @@ import org.junit.jupiter.api.Test;
  */
 class ImportContractTest {
     static final Path MAIN = Path.of("src/main/java/dev/paft");
-    static final Pattern CONTRACT = Pattern.compile("Import contract: floor (\\d+); may import (.+?)\\.(?:\\s|$)", Pattern.DOTALL);
+    static final Pattern CONTRACT =
+            Pattern.compile("Import contract: floor (\\d+); may import (.+?)\\.(?:\\s|$)", Pattern.DOTALL);
     static final Pattern IMPORT = Pattern.compile("\\bdev\\.paft((?:\\.[a-z][A-Za-z0-9_]*)+)\\.[A-Z]");
 
     /** A package's floor and the packages it may import (short names: "io", "train.loss"). */
@@ -45,7 +46,10 @@ class ImportContractTest {
                 missing.add(pkg);
             }
         }
-        assertEquals(List.of(), missing, "packages without an \"Import contract: floor N; may import ...\" line in package-info.java");
+        assertEquals(
+                List.of(),
+                missing,
+                "packages without an \"Import contract: floor N; may import ...\" line in package-info.java");
         assertEquals(List.of(), violations(contracts, imports));
         assertTrue(contracts.size() >= 17, "found only " + contracts.keySet());
     }
@@ -54,24 +58,29 @@ class ImportContractTest {
     void theCheckFindsAnUpwardImportAnUndeclaredImportAndAnUnknownPackage() {
         Map<String, Contract> contracts = Map.of(
                 "errors", new Contract(0, Set.of()),
-                "io", new Contract(1, Set.of("errors", "model")),     // model is above io
+                "io", new Contract(1, Set.of("errors", "model")), // model is above io
                 "model", new Contract(2, Set.of("errors", "io", "nosuch")));
         Map<String, Map<String, Set<String>>> imports = Map.of(
                 "io", Map.of("io/A.java", Set.of("errors")),
                 "model", Map.of("model/B.java", Set.of("io", "config"))); // config: not declared
         List<String> v = violations(contracts, imports);
         assertEquals(3, v.size(), String.join("\n", v));
-        assertTrue(v.stream().anyMatch(s -> s.contains("io may import model") && s.contains("floor 2")), String.join("\n", v));
-        assertTrue(v.stream().anyMatch(s -> s.contains("model may import nosuch") && s.contains("no contract")), String.join("\n", v));
+        assertTrue(
+                v.stream().anyMatch(s -> s.contains("io may import model") && s.contains("floor 2")),
+                String.join("\n", v));
+        assertTrue(
+                v.stream().anyMatch(s -> s.contains("model may import nosuch") && s.contains("no contract")),
+                String.join("\n", v));
         assertTrue(v.stream().anyMatch(s -> s.contains("model/B.java imports config")), String.join("\n", v));
     }
 
     @Test
     void importsAreReadFromCodeNotFromCommentsOrStrings() {
-        String src = "package dev.paft.x;\nimport dev.paft.io.Json;\nimport static dev.paft.errors.PaftException.usage;\n"
-                + "// dev.paft.model.LlamaModel in a comment\n/* dev.paft.train.Recipes */\n/** {@link dev.paft.cli.Paft} */\n"
-                + "class A { String s = \"dev.paft.pipeline.PaftRun\"; char c = '\"'; Object o = dev.paft.report.View.class;\n"
-                + "String t = \"\"\"\n dev.paft.eval.Perplexity\n \"\"\"; }\n";
+        String src =
+                "package dev.paft.x;\nimport dev.paft.io.Json;\nimport static dev.paft.errors.PaftException.usage;\n"
+                        + "// dev.paft.model.LlamaModel in a comment\n/* dev.paft.train.Recipes */\n/** {@link dev.paft.cli.Paft} */\n"
+                        + "class A { String s = \"dev.paft.pipeline.PaftRun\"; char c = '\"'; Object o = dev.paft.report.View.class;\n"
+                        + "String t = \"\"\"\n dev.paft.eval.Perplexity\n \"\"\"; }\n";
         assertEquals(Set.of("io", "errors", "report"), referencedPackages(src));
     }
 
@@ -85,8 +94,8 @@ class ImportContractTest {
                 if (c == null) {
                     out.add(pkg + " may import " + dep + ", a package with no contract");
                 } else if (c.floor() >= e.getValue().floor() && !(dataUnit(pkg) && dataUnit(dep))) {
-                    out.add(pkg + " may import " + dep + ", but " + dep + " is on floor " + c.floor() + " and " + pkg + " on floor "
-                            + e.getValue().floor() + ": a package imports only from lower floors");
+                    out.add(pkg + " may import " + dep + ", but " + dep + " is on floor " + c.floor() + " and " + pkg
+                            + " on floor " + e.getValue().floor() + ": a package imports only from lower floors");
                 }
             }
         }
@@ -115,7 +124,8 @@ class ImportContractTest {
     static Map<String, Contract> contracts() throws IOException {
         Map<String, Contract> out = new TreeMap<>();
         try (Stream<Path> files = Files.walk(MAIN)) {
-            for (Path info : files.filter(f -> f.getFileName().toString().equals("package-info.java")).toList()) {
+            for (Path info : files.filter(f -> f.getFileName().toString().equals("package-info.java"))
+                    .toList()) {
                 String text = Files.readString(info).replaceAll("\\s*\\n\\s*\\*\\s*", " ");
                 Matcher m = CONTRACT.matcher(text);
                 if (!m.find()) {
@@ -140,7 +150,9 @@ class ImportContractTest {
             files.filter(f -> f.toString().endsWith(".java")).forEach(f -> {
                 try {
                     out.computeIfAbsent(packageOf(f.getParent()), k -> new TreeMap<>())
-                            .put(MAIN.relativize(f).toString().replace('\\', '/'), referencedPackages(Files.readString(f)));
+                            .put(
+                                    MAIN.relativize(f).toString().replace('\\', '/'),
+                                    referencedPackages(Files.readString(f)));
                 } catch (IOException e) {
                     throw new UncheckedIOException(e);
                 }

@@ -35,11 +35,16 @@ class DeviceMemoryTest {
     @Test
     void weightsLargerThanTheMachineAreRefusedWithTheSettingToChange() {
         long total = DeviceMemory.totalBytes(null);
-        PaftException e = assertThrows(PaftException.class,
-                () -> DeviceMemory.requireFits(null, 2 * total, "m: the model's weights (f32)", "set model.dtype: bf16"));
+        PaftException e = assertThrows(
+                PaftException.class,
+                () -> DeviceMemory.requireFits(
+                        null, 2 * total, "m: the model's weights (f32)", "set model.dtype: bf16"));
         assertEquals(1, e.exitCode());
-        assertTrue(e.getMessage().startsWith("m: the model's weights (f32) need ") && e.getMessage().endsWith("set model.dtype: bf16")
-                && !e.getMessage().contains("\n"), e.getMessage());
+        assertTrue(
+                e.getMessage().startsWith("m: the model's weights (f32) need ")
+                        && e.getMessage().endsWith("set model.dtype: bf16")
+                        && !e.getMessage().contains("\n"),
+                e.getMessage());
         DeviceMemory.requireFits(null, 1 << 20, "small", "nothing");
     }
 
@@ -48,7 +53,8 @@ class DeviceMemoryTest {
         Engines.cpu();
         // 2^50 bytes: beyond any machine and address space, whatever the overcommit policy
         try (NDManager m = NDManager.newBaseManager(Device.cpu())) {
-            RuntimeException e = assertThrows(RuntimeException.class, () -> m.create(new Shape(1L << 48), DataType.FLOAT32));
+            RuntimeException e =
+                    assertThrows(RuntimeException.class, () -> m.create(new Shape(1L << 48), DataType.FLOAT32));
             assertTrue(DeviceMemory.isOutOfMemory(e), "not recognised: " + e);
             PaftException p = DeviceMemory.outOfMemory(e);
             assertEquals(1, p.exitCode());
@@ -59,15 +65,21 @@ class DeviceMemoryTest {
 
     @Test
     void cudaOutOfMemoryNamesTheSettingsToLower() {
-        EngineException cuda = new EngineException("CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity"
-                + " of 79.15 GiB of which 1.2 GiB is free.\nException raised from malloc at ../c10/cuda/CUDACachingAllocator.cpp:1\n"
-                + "frame #0: c10::Error::Error(...)");
+        EngineException cuda =
+                new EngineException("CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity"
+                        + " of 79.15 GiB of which 1.2 GiB is free.\nException raised from malloc at ../c10/cuda/CUDACachingAllocator.cpp:1\n"
+                        + "frame #0: c10::Error::Error(...)");
         assertTrue(DeviceMemory.isOutOfMemory(new RuntimeException("wrapped", cuda)));
         assertFalse(DeviceMemory.isOutOfMemory(new EngineException("shape mismatch")));
         String m = DeviceMemory.outOfMemory(cuda).getMessage();
         assertTrue(m.startsWith("out of GPU memory (CUDA out of memory. Tried to allocate 2.00 GiB."), m);
-        for (String key : new String[] {"training.batch_size", "data.max_length", "training.loss_chunk_size",
-            "training.gradient_checkpointing", "--resume"}) {
+        for (String key : new String[] {
+            "training.batch_size",
+            "data.max_length",
+            "training.loss_chunk_size",
+            "training.gradient_checkpointing",
+            "--resume"
+        }) {
             assertTrue(m.contains(key), key + " in " + m);
         }
         assertFalse(m.contains("\n") || m.contains("frame #0"), m);

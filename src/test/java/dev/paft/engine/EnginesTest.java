@@ -8,8 +8,15 @@ import ai.djl.Device;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.jni.LibUtils;
 import ai.djl.util.Utils;
 import dev.paft.errors.PaftException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Set;
+import java.util.TreeSet;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 /** The engine starts offline from the bundled CPU natives; CUDA on a CPU machine is a clear exit 2. */
@@ -23,7 +30,7 @@ class EnginesTest {
         assertEquals("PyTorch", e.getEngineName());
         assertTrue(e.getVersion().startsWith("2.7.1"), e.getVersion());
         try (NDManager m = NDManager.newBaseManager(d)) {
-            NDArray x = m.create(new float[] {1, 2, 3, 4}, new ai.djl.ndarray.types.Shape(2, 2));
+            NDArray x = m.create(new float[] {1, 2, 3, 4}, new Shape(2, 2));
             assertEquals(52f, x.matMul(x.transpose()).sum().getFloat(), 0f); // [[5, 11], [11, 25]]
         }
         assertEquals(Device.cpu(), Engines.start(" CPU ", 0), "second start reuses the engine");
@@ -35,10 +42,10 @@ class EnginesTest {
     void oneLibtorchForDjlAndJavacpp() throws Exception {
         Engines.start("cpu", 2);
         assertTrue(TorchBootstrap.isLoaded());
-        String djlDir = ai.djl.pytorch.jni.LibUtils.getLibtorchPath();
-        assertEquals(java.nio.file.Path.of(System.getProperty("PYTORCH_LIBRARY_PATH")).toAbsolutePath(), java.nio.file.Path.of(djlDir));
-        java.util.Set<String> mapped = new java.util.TreeSet<>();
-        for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/maps"))) {
+        String djlDir = LibUtils.getLibtorchPath();
+        assertEquals(Path.of(System.getProperty("PYTORCH_LIBRARY_PATH")).toAbsolutePath(), Path.of(djlDir));
+        Set<String> mapped = new TreeSet<>();
+        for (String line : Files.readAllLines(Path.of("/proc/self/maps"))) {
             if (line.endsWith("libtorch_cpu.so") || line.contains("libtorch_cpu.so ")) {
                 mapped.add(line.substring(line.indexOf('/')));
             }
@@ -51,7 +58,7 @@ class EnginesTest {
     @Test
     void cudaOnACpuMachineIsAUsageError() {
         Engines.start("cpu", 2);
-        org.junit.jupiter.api.Assumptions.assumeTrue(Engine.getEngine("PyTorch").getGpuCount() == 0, "machine has a GPU");
+        Assumptions.assumeTrue(Engine.getEngine("PyTorch").getGpuCount() == 0, "machine has a GPU");
         for (String dev : new String[] {"cuda", "cuda:0", "gpu", "CUDA:1"}) {
             PaftException ex = assertThrows(PaftException.class, () -> Engines.start(dev, 0));
             assertEquals(PaftException.USAGE, ex.exitCode());
@@ -64,7 +71,8 @@ class EnginesTest {
 
     @Test
     void badDeviceStringsFailBeforeTheEngineStarts() {
-        for (String dev : new String[] {"tpu", "cuda:", "cuda:x", "cuda:-1", "cuda0", "", "cpu:0", "cuda:99999999999"}) {
+        for (String dev :
+                new String[] {"tpu", "cuda:", "cuda:x", "cuda:-1", "cuda0", "", "cpu:0", "cuda:99999999999"}) {
             PaftException ex = assertThrows(PaftException.class, () -> Engines.parseDevice(dev));
             assertEquals(PaftException.USAGE, ex.exitCode(), dev);
             assertTrue(ex.getMessage().contains("expected cpu, cuda or cuda:N"), ex.getMessage());
@@ -74,6 +82,9 @@ class EnginesTest {
         assertEquals(-1, Engines.parseDevice("cpu"));
         assertEquals(0, Engines.parseDevice("cuda"));
         assertEquals(3, Engines.parseDevice("cuda:3"));
-        assertEquals(PaftException.USAGE, assertThrows(PaftException.class, () -> Engines.start("cpu", -1)).exitCode());
+        assertEquals(
+                PaftException.USAGE,
+                assertThrows(PaftException.class, () -> Engines.start("cpu", -1))
+                        .exitCode());
     }
 }

@@ -29,12 +29,29 @@ class ExternalModeTest {
         String links = System.getProperty("PYTORCH_LIBRARY_PATH");
         Path model = TinyModels.demo(tmp.resolve("base"));
         Path data = Path.of("src/test/resources/train/data/sft_train.jsonl");
-        List<String> base = List.of("train-sft", "--model", model.toString(), "--train", data.toString(), "--threads", "1",
-                "--batch-size", "2", "--max-steps", "1", "--max-length", "32", "--set", "data.eval=null");
+        List<String> base = List.of(
+                "train-sft",
+                "--model",
+                model.toString(),
+                "--train",
+                data.toString(),
+                "--threads",
+                "1",
+                "--batch-size",
+                "2",
+                "--max-steps",
+                "1",
+                "--max-length",
+                "32",
+                "--set",
+                "data.eval=null");
         Result bf16 = run(links, tmp.resolve("bf16"), base, "--set", "training.precision=bf16");
         assertEquals(2, bf16.code, bf16.out);
-        assertTrue(bf16.out.contains("training.precision: bf16 is unavailable") && bf16.out.contains("mvn -Pcuda")
-                && bf16.out.contains("unset PYTORCH_LIBRARY_PATH"), bf16.out);
+        assertTrue(
+                bf16.out.contains("training.precision: bf16 is unavailable")
+                        && bf16.out.contains("mvn -Pcuda")
+                        && bf16.out.contains("unset PYTORCH_LIBRARY_PATH"),
+                bf16.out);
         Result fp32 = run(links, tmp.resolve("fp32"), base, "--set", "training.precision=auto");
         assertEquals(0, fp32.code, fp32.out);
         assertTrue(fp32.out.contains("through DJL alone"), fp32.out);
@@ -42,10 +59,16 @@ class ExternalModeTest {
 
     record Result(int code, String out) {}
 
-    private static Result run(String libs, Path out, List<String> args, String... extra) throws IOException, InterruptedException {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx1g", "--add-opens=java.base/java.nio=ALL-UNNAMED", "-Dai.djl.offline=true",
-                "-cp", System.getProperty("java.class.path"), "dev.paft.cli.Paft"));
+    private static Result run(String libs, Path out, List<String> args, String... extra)
+            throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx1g",
+                "--add-opens=java.base/java.nio=ALL-UNNAMED",
+                "-Dai.djl.offline=true",
+                "-cp",
+                System.getProperty("java.class.path"),
+                "dev.paft.cli.Paft"));
         cmd.addAll(args);
         cmd.addAll(List.of("--output-dir", out.toString()));
         cmd.addAll(List.of(extra));

@@ -8,11 +8,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.bytedeco.pytorch.Tensor;
 import org.junit.jupiter.api.Test;
 
 /** DJL arrays and JavaCPP tensors share storage and autograd; ownership moves without leaks or double frees. */
@@ -24,9 +26,9 @@ class TorchBridgeTest {
         Engines.start("cpu", 2);
         try (NDManager m = NDManager.newBaseManager()) {
             NDArray a = m.create(new float[] {1, 2, 3, 4}, new Shape(2, 2));
-            try (org.bytedeco.pytorch.Tensor v = Torch.view(a)) {
-                a.set(new ai.djl.ndarray.index.NDIndex("0, 0"), 10f);
-                NDArray twice = Torch.adopt(v.add(v), m);   // JavaCPP op, DJL owner
+            try (Tensor v = Torch.view(a)) {
+                a.set(new NDIndex("0, 0"), 10f);
+                NDArray twice = Torch.adopt(v.add(v), m); // JavaCPP op, DJL owner
                 assertArrayEquals(new float[] {20, 4, 6, 8}, twice.toFloatArray(), 0f);
                 assertEquals(DataType.FLOAT32, twice.getDataType());
             }
@@ -34,7 +36,7 @@ class TorchBridgeTest {
             NDArray bf = Torch.cast(a, Torch.Dtype.BF16);
             assertEquals(Torch.Dtype.BF16, Torch.dtype(bf));
             NDArray back = Torch.cast(bf, Torch.Dtype.F32);
-            assertArrayEquals(new float[] {10, 2, 3, 4}, back.toFloatArray(), 0f);   // exact in bf16
+            assertArrayEquals(new float[] {10, 2, 3, 4}, back.toFloatArray(), 0f); // exact in bf16
         }
     }
 
@@ -45,7 +47,8 @@ class TorchBridgeTest {
     @Test
     void castKeepsAutograd() {
         Engines.start("cpu", 2);
-        try (NDManager m = NDManager.newBaseManager(); GradMode g = GradMode.on()) {
+        try (NDManager m = NDManager.newBaseManager();
+                GradMode g = GradMode.on()) {
             NDArray x = m.create(new float[] {0.5f, -1.25f, 3f});
             x.setRequiresGradient(true);
             NDArray xb = Torch.cast(x, Torch.Dtype.BF16);
@@ -92,13 +95,19 @@ class TorchBridgeTest {
                     System.gc();
                     before = rssKb();
                 }
-                try (NDManager step = m.newSubManager(); GradMode g = GradMode.on()) {
+                try (NDManager step = m.newSubManager();
+                        GradMode g = GradMode.on()) {
                     NDArray x = step.randomNormal(new Shape(256, 256));
                     NDArray xb = Torch.cast(x, Torch.Dtype.BF16);
-                    NDArray wb = Torch.cast(w, Torch.Dtype.BF16, step);   // on the step, not on w's long-lived manager
+                    NDArray wb = Torch.cast(w, Torch.Dtype.BF16, step); // on the step, not on w's long-lived manager
                     NDArray h = xb.matMul(wb);
-                    NDArray s = Torch.sdpa(h.reshape(1, 4, 64, 256), h.reshape(1, 4, 64, 256), h.reshape(1, 4, 64, 256),
-                            null, true, 0.0625);
+                    NDArray s = Torch.sdpa(
+                            h.reshape(1, 4, 64, 256),
+                            h.reshape(1, 4, 64, 256),
+                            h.reshape(1, 4, 64, 256),
+                            null,
+                            true,
+                            0.0625);
                     NDArray loss = Torch.cast(s, Torch.Dtype.F32).square().mean();
                     Torch.backward(loss, step.ones(new Shape()));
                     NDArray grad = w.getGradient();
@@ -108,7 +117,9 @@ class TorchBridgeTest {
             }
             System.gc();
             long after = rssKb();
-            assertTrue(after - before < 64 * 1024, "RSS grew from " + before + " kB to " + after + " kB over 2700 iterations");
+            assertTrue(
+                    after - before < 64 * 1024,
+                    "RSS grew from " + before + " kB to " + after + " kB over 2700 iterations");
         }
     }
 

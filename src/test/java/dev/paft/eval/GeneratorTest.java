@@ -21,6 +21,7 @@ import org.junit.jupiter.api.io.TempDir;
 class GeneratorTest {
     @TempDir
     static Path tmp;
+
     static EvalModel m;
 
     @BeforeAll
@@ -43,7 +44,8 @@ class GeneratorTest {
         int[] p = prompt("Once upon a time there was");
         var cfg = Generator.Config.greedy(8);
         Generator.Generation g = Generator.generate(m, List.of(p), cfg, 1).get(0);
-        assertArrayEquals(g.tokens(), Generator.generate(m, List.of(p), cfg, 1).get(0).tokens());
+        assertArrayEquals(
+                g.tokens(), Generator.generate(m, List.of(p), cfg, 1).get(0).tokens());
         // recompute: full forward over prompt + generated, argmax of the last position
         int[] seq = p;
         for (int t = 0; t < g.tokens().length; t++) {
@@ -63,7 +65,9 @@ class GeneratorTest {
         var cfg = Generator.Config.greedy(6);
         List<Generator.Generation> batch = Generator.generate(m, ps, cfg, 3);
         for (int i = 0; i < ps.size(); i++) {
-            assertArrayEquals(Generator.generate(m, List.of(ps.get(i)), cfg, 1).get(0).tokens(), batch.get(i).tokens(),
+            assertArrayEquals(
+                    Generator.generate(m, List.of(ps.get(i)), cfg, 1).get(0).tokens(),
+                    batch.get(i).tokens(),
                     "prompt " + i);
         }
     }
@@ -84,18 +88,22 @@ class GeneratorTest {
     @Test
     void stopsAtAnEndToken() {
         int[] p = prompt("Once upon a time there was");
-        int[] greedy = Generator.generate(m, List.of(p), Generator.Config.greedy(5), 1).get(0).tokens();
+        int[] greedy = Generator.generate(m, List.of(p), Generator.Config.greedy(5), 1)
+                .get(0)
+                .tokens();
         // the same weights with the third greedy token declared an end token in config.json
         Path dir = EvalFixtures.model(tmp.resolve("eos-model"), 13, 2, greedy[2]);
         try (EvalModel e = EvalModel.open(dir, tmp.resolve("adapter"), null, EvalFixtures.cpu(), false)) {
-            Generator.Generation g = Generator.generate(e, List.of(p), Generator.Config.greedy(5), 1).get(0);
+            Generator.Generation g = Generator.generate(e, List.of(p), Generator.Config.greedy(5), 1)
+                    .get(0);
             int stop = 0;
             while (greedy[stop] != greedy[2]) {
                 stop++;
             }
             assertArrayEquals(Arrays.copyOf(greedy, stop + 1), g.tokens());
             assertEquals(Generator.Finish.EOS, g.finish());
-            assertEquals(e.tokenizer().decode(Arrays.copyOf(greedy, stop), true), g.text(), "end token not in the text");
+            assertEquals(
+                    e.tokenizer().decode(Arrays.copyOf(greedy, stop), true), g.text(), "end token not in the text");
         }
     }
 

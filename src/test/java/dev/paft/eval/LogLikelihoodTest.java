@@ -13,6 +13,8 @@ import dev.paft.errors.PaftException;
 import dev.paft.model.LabelScorer;
 import dev.paft.model.Scoring;
 import dev.paft.testutil.EvalFixtures;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -26,6 +28,7 @@ import org.junit.jupiter.api.io.TempDir;
 class LogLikelihoodTest {
     @TempDir
     static Path tmp;
+
     static EvalModel m;
     static EvalModel withAdapter;
 
@@ -33,7 +36,8 @@ class LogLikelihoodTest {
     static void load() {
         Path dir = EvalFixtures.model(tmp.resolve("model"), 7);
         m = EvalModel.open(dir, null, null, EvalFixtures.cpu(), false);
-        withAdapter = EvalModel.open(dir, EvalFixtures.adapter(tmp.resolve("adapter"), 3), null, EvalFixtures.cpu(), false);
+        withAdapter =
+                EvalModel.open(dir, EvalFixtures.adapter(tmp.resolve("adapter"), 3), null, EvalFixtures.cpu(), false);
     }
 
     @AfterAll
@@ -66,8 +70,8 @@ class LogLikelihoodTest {
 
     @Test
     void sumsEqualADirectPerTokenComputation() {
-        List<LogLikelihood.Request> reqs = LogLikelihood.read(EvalFixtures.RESOURCES.resolve("loglik.jsonl"),
-                m.tokenizer(), EvalFixtures.VOCAB);
+        List<LogLikelihood.Request> reqs =
+                LogLikelihood.read(EvalFixtures.RESOURCES.resolve("loglik.jsonl"), m.tokenizer(), EvalFixtures.VOCAB);
         assertEquals(5, reqs.size());
         for (EvalModel model : List.of(m, withAdapter)) {
             List<TokenScorer.Score> scores = LogLikelihood.score(model, reqs, new EvalOptions(3, 512));
@@ -76,7 +80,10 @@ class LogLikelihoodTest {
                 assertEquals(reqs.get(i).continuation().length, scores.get(i).tokens());
                 assertEquals(direct[0], scores.get(i).sum(), 1e-4 * Math.abs(direct[0]), "record " + i);
                 assertEquals(direct[1], scores.get(i).sum(), 1e-3, "record " + i + " vs Java log-softmax");
-                assertEquals(scores.get(i).sum() / scores.get(i).tokens(), scores.get(i).mean(), 1e-12);
+                assertEquals(
+                        scores.get(i).sum() / scores.get(i).tokens(),
+                        scores.get(i).mean(),
+                        1e-12);
             }
         }
     }
@@ -91,9 +98,14 @@ class LogLikelihoodTest {
         try (NDManager scope = model.model().manager().newSubManager()) {
             long[] ids = Arrays.stream(row.ids()).asLongStream().toArray();
             long[] labels = Arrays.stream(row.labels()).asLongStream().toArray();
-            NDArray logits = model.model().forward(scope, scope.create(ids, new Shape(1, n)), null, model.adapter(), false);
-            NDArray hidden = model.model().hidden(scope, scope.create(ids, new Shape(1, n)), null, null, model.adapter(), null, false);
-            float[] tokens = model.model().scorer(3).score(scope, hidden, LabelScorer.align(labels, 1, n)).tokens(0);   // chunks of 3
+            NDArray logits =
+                    model.model().forward(scope, scope.create(ids, new Shape(1, n)), null, model.adapter(), false);
+            NDArray hidden = model.model()
+                    .hidden(scope, scope.create(ids, new Shape(1, n)), null, null, model.adapter(), null, false);
+            float[] tokens = model.model()
+                    .scorer(3)
+                    .score(scope, hidden, LabelScorer.align(labels, 1, n))
+                    .tokens(0); // chunks of 3
             float[] lg = logits.toFloatArray();
             int v = lg.length / n;
             double viaScoring = 0;
@@ -118,19 +130,24 @@ class LogLikelihoodTest {
 
     @Test
     void batchedEqualsOneAtATime() {
-        List<LogLikelihood.Request> reqs = LogLikelihood.read(EvalFixtures.RESOURCES.resolve("loglik.jsonl"),
-                m.tokenizer(), EvalFixtures.VOCAB);
+        List<LogLikelihood.Request> reqs =
+                LogLikelihood.read(EvalFixtures.RESOURCES.resolve("loglik.jsonl"), m.tokenizer(), EvalFixtures.VOCAB);
         List<TokenScorer.Score> one = LogLikelihood.score(withAdapter, reqs, new EvalOptions(1, 512));
         List<TokenScorer.Score> all = LogLikelihood.score(withAdapter, reqs, new EvalOptions(8, 512));
         for (int i = 0; i < reqs.size(); i++) {
             assertEquals(one.get(i).tokens(), all.get(i).tokens());
-            assertEquals(one.get(i).sum(), all.get(i).sum(), 1e-4 * Math.abs(one.get(i).sum()), "record " + i);
+            assertEquals(
+                    one.get(i).sum(),
+                    all.get(i).sum(),
+                    1e-4 * Math.abs(one.get(i).sum()),
+                    "record " + i);
         }
     }
 
     @Test
     void aggregateIsTokenWeightedAndPerplexityIsExpNll() throws Exception {
-        LogLikelihood.Result r = LogLikelihood.evaluate(m, EvalFixtures.RESOURCES.resolve("loglik.jsonl"), EvalOptions.defaults());
+        LogLikelihood.Result r =
+                LogLikelihood.evaluate(m, EvalFixtures.RESOURCES.resolve("loglik.jsonl"), EvalOptions.defaults());
         double sum = 0;
         long tokens = 0;
         for (TokenScorer.Score s : r.records()) {
@@ -146,8 +163,11 @@ class LogLikelihoodTest {
         LogLikelihood.writeJsonl(out, r);
         List<String> lines = Files.readAllLines(out);
         assertEquals(r.records().size(), lines.size());
-        assertTrue(lines.get(0).contains("\"sum_logprob\"") && lines.get(0).contains("\"mean_logprob\"")
-                && lines.get(0).contains("\"tokens\""), lines.get(0));
+        assertTrue(
+                lines.get(0).contains("\"sum_logprob\"")
+                        && lines.get(0).contains("\"mean_logprob\"")
+                        && lines.get(0).contains("\"tokens\""),
+                lines.get(0));
     }
 
     @Test
@@ -162,22 +182,24 @@ class LogLikelihoodTest {
     @Test
     void malformedRecordsNameFileAndLine() {
         Path bad = EvalFixtures.RESOURCES.resolve("loglik_bad.jsonl");
-        PaftException e = assertThrows(PaftException.class, () -> LogLikelihood.read(bad, m.tokenizer(), EvalFixtures.VOCAB));
+        PaftException e =
+                assertThrows(PaftException.class, () -> LogLikelihood.read(bad, m.tokenizer(), EvalFixtures.VOCAB));
         assertEquals(PaftException.BAD_INPUT, e.exitCode());
         assertTrue(e.getMessage().startsWith(bad + ":2: "), e.getMessage());
         Path ids = tmp.resolve("ids.jsonl");
         writeQuietly(ids, "{\"prompt_ids\": [1, 2], \"completion_ids\": [99999]}\n");
         e = assertThrows(PaftException.class, () -> LogLikelihood.read(ids, m.tokenizer(), EvalFixtures.VOCAB));
         assertTrue(e.getMessage().contains(":1: ") && e.getMessage().contains("99999"), e.getMessage());
-        e = assertThrows(PaftException.class, () -> LogLikelihood.read(tmp.resolve("missing.jsonl"), m.tokenizer(), 10));
+        e = assertThrows(
+                PaftException.class, () -> LogLikelihood.read(tmp.resolve("missing.jsonl"), m.tokenizer(), 10));
         assertEquals(PaftException.BAD_INPUT, e.exitCode());
     }
 
     static void writeQuietly(Path p, String s) {
         try {
             Files.writeString(p, s);
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
     }
 

@@ -4,14 +4,18 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ai.djl.ndarray.types.Shape;
 import dev.paft.data.PreferenceExample;
 import dev.paft.data.PreferenceOptions;
+import dev.paft.data.SftDatasetReader;
 import dev.paft.data.SftExample;
+import dev.paft.data.SftOptions;
 import dev.paft.data.TextTokenizer;
 import dev.paft.errors.PaftException;
 import dev.paft.testutil.EvalFixtures;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -24,6 +28,7 @@ class ScoringEvalsTest {
 
     @TempDir
     static Path tmp;
+
     static EvalModel base;
     static EvalModel policy;
 
@@ -50,8 +55,7 @@ class ScoringEvalsTest {
         assertEquals(Math.exp(r.meanNll()), r.perplexity(), 1e-9 * r.perplexity());
         assertEquals(3, r.stats().examples());
         // the same examples through the loglikelihood path: labelled tokens after position 0
-        var reader = new dev.paft.data.SftDatasetReader(policy.tokenizer(), policy.chatTemplate(null),
-                dev.paft.data.SftOptions.defaults(256));
+        var reader = new SftDatasetReader(policy.tokenizer(), policy.chatTemplate(null), SftOptions.defaults(256));
         List<SftExample> ex = reader.read(file).examples();
         double sum = 0;
         long tokens = 0;
@@ -59,8 +63,13 @@ class ScoringEvalsTest {
             for (int t = 1; t < e.length(); t++) {
                 tokens += e.labels()[t] != SftExample.IGNORE ? 1 : 0;
             }
-            TokenScorer.Score s = TokenScorer.score(policy.model(), policy.adapter(),
-                    List.of(new TokenScorer.Row(e.inputIds(), e.labels())), 1, 0).get(0);
+            TokenScorer.Score s = TokenScorer.score(
+                            policy.model(),
+                            policy.adapter(),
+                            List.of(new TokenScorer.Row(e.inputIds(), e.labels())),
+                            1,
+                            0)
+                    .get(0);
             sum += s.sum();
         }
         assertEquals(tokens, r.tokens());
@@ -108,7 +117,8 @@ class ScoringEvalsTest {
         double margin = 0;
         for (int i = 0; i < pairs.size(); i++) {
             PreferenceExample p = pairs.get(i);
-            var reqs = List.of(new LogLikelihood.Request(p.promptIds(), p.chosenIds()),
+            var reqs = List.of(
+                    new LogLikelihood.Request(p.promptIds(), p.chosenIds()),
                     new LogLikelihood.Request(p.promptIds(), p.rejectedIds()));
             var pi = LogLikelihood.score(policy, reqs, OPTS);
             var ref = LogLikelihood.score(base, reqs, OPTS);
@@ -132,8 +142,12 @@ class ScoringEvalsTest {
     }
 
     static List<PreferenceExample> pairs() {
-        return PreferenceAccuracy.read(policy, EvalFixtures.RESOURCES.resolve("prefs.jsonl"), policy.chatTemplate(null),
-                PreferenceOptions.of(256, 128)).examples();
+        return PreferenceAccuracy.read(
+                        policy,
+                        EvalFixtures.RESOURCES.resolve("prefs.jsonl"),
+                        policy.chatTemplate(null),
+                        PreferenceOptions.of(256, 128))
+                .examples();
     }
 
     // ---- multiple choice
@@ -179,23 +193,27 @@ class ScoringEvalsTest {
             assertTrue(choices.size() >= 4, choices.toString());
             qs.add(new MultipleChoice.Question(ctx, choices, gold));
         }
-        MultipleChoice.Result r = MultipleChoice.evaluate(base, "next-word", qs, MultipleChoice.DEFAULT_DELIMITER, OPTS);
+        MultipleChoice.Result r =
+                MultipleChoice.evaluate(base, "next-word", qs, MultipleChoice.DEFAULT_DELIMITER, OPTS);
         assertEquals(1.0, r.acc(), 0);
         assertEquals(0.0, r.accStderr(), 0);
         assertEquals(contexts.length, r.questions());
         // a wrong gold everywhere: accuracy 0
         List<MultipleChoice.Question> wrong = new ArrayList<>();
         for (MultipleChoice.Question q : qs) {
-            wrong.add(new MultipleChoice.Question(q.context(), q.choices(), (q.gold() + 1) % q.choices().size()));
+            wrong.add(new MultipleChoice.Question(
+                    q.context(), q.choices(), (q.gold() + 1) % q.choices().size()));
         }
-        assertEquals(0.0, MultipleChoice.evaluate(base, "wrong", wrong, " ", OPTS).acc(), 0);
+        assertEquals(
+                0.0, MultipleChoice.evaluate(base, "wrong", wrong, " ", OPTS).acc(), 0);
     }
 
     @Test
     void multipleChoiceFileMatchesLoglikelihoodPerChoice() {
         Path file = EvalFixtures.RESOURCES.resolve("mc.jsonl");
         List<MultipleChoice.Question> qs = MultipleChoice.read(file);
-        assertEquals(List.of(0, 0, 0), qs.stream().map(MultipleChoice.Question::gold).toList());
+        assertEquals(
+                List.of(0, 0, 0), qs.stream().map(MultipleChoice.Question::gold).toList());
         MultipleChoice.Result r = MultipleChoice.evaluate(policy, file, " ", OPTS);
         assertEquals("mc", r.task());
         double acc = 0;
@@ -206,8 +224,10 @@ class ScoringEvalsTest {
             double[] len = new double[ll.length];
             for (int j = 0; j < ll.length; j++) {
                 String cont = MultipleChoice.join(q.context(), q.choices().get(j), " ");
-                ll[j] = LogLikelihood.score(policy, List.of(LogLikelihood.encode(policy.tokenizer(), q.context(), cont)),
-                        OPTS).get(0).sum();
+                ll[j] = LogLikelihood.score(
+                                policy, List.of(LogLikelihood.encode(policy.tokenizer(), q.context(), cont)), OPTS)
+                        .get(0)
+                        .sum();
                 len[j] = q.choices().get(j).length();
                 assertEquals(ll[j], r.perQuestion().get(i).logLikelihoods()[j], 1e-4);
             }
@@ -216,20 +236,22 @@ class ScoringEvalsTest {
         }
         assertEquals(acc / qs.size(), r.acc(), 1e-12);
         assertEquals(accNorm / qs.size(), r.accNorm(), 1e-12);
-        PaftException e = assertThrows(PaftException.class,
-                () -> MultipleChoice.read(EvalFixtures.RESOURCES.resolve("mc_bad_gold.jsonl")));
+        PaftException e = assertThrows(
+                PaftException.class, () -> MultipleChoice.read(EvalFixtures.RESOURCES.resolve("mc_bad_gold.jsonl")));
         assertEquals(PaftException.BAD_INPUT, e.exitCode());
-        assertTrue(e.getMessage().contains("mc_bad_gold.jsonl:2: ") && e.getMessage().contains("gold"), e.getMessage());
+        assertTrue(
+                e.getMessage().contains("mc_bad_gold.jsonl:2: ")
+                        && e.getMessage().contains("gold"),
+                e.getMessage());
     }
 
     static float[] lastLogits(EvalModel m, int[] ids) {
         try (var scope = m.model().manager().newSubManager()) {
-            long[] l = java.util.Arrays.stream(ids).asLongStream().toArray();
-            var logits = m.model().forward(scope, scope.create(l, new ai.djl.ndarray.types.Shape(1, ids.length)), null,
-                    m.adapter(), false);
+            long[] l = Arrays.stream(ids).asLongStream().toArray();
+            var logits = m.model().forward(scope, scope.create(l, new Shape(1, ids.length)), null, m.adapter(), false);
             float[] all = logits.toFloatArray();
             int v = all.length / ids.length;
-            return java.util.Arrays.copyOfRange(all, (ids.length - 1) * v, ids.length * v);
+            return Arrays.copyOfRange(all, (ids.length - 1) * v, ids.length * v);
         }
     }
 }

@@ -3,11 +3,15 @@ package dev.paft.io;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.paft.errors.PaftException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.nio.file.Paths;
+import java.util.Random;
+import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
 
 /**
  * Float conversions against PyTorch: the expected float16 / bfloat16 bits come from
@@ -41,12 +45,14 @@ class DTypeTest {
                 short gotB = DType.floatToBf16(x);
                 if (gotH != wantH) {
                     if (badHalf++ < 5) {
-                        first.append(String.format("f16(%08x)=%04x want %04x; ", in.get(i), gotH & 0xffff, wantH & 0xffff));
+                        first.append(
+                                String.format("f16(%08x)=%04x want %04x; ", in.get(i), gotH & 0xffff, wantH & 0xffff));
                     }
                 }
                 if (gotB != wantB) {
                     if (badBf16++ < 5) {
-                        first.append(String.format("bf16(%08x)=%04x want %04x; ", in.get(i), gotB & 0xffff, wantB & 0xffff));
+                        first.append(
+                                String.format("bf16(%08x)=%04x want %04x; ", in.get(i), gotB & 0xffff, wantB & 0xffff));
                     }
                 }
             }
@@ -80,12 +86,14 @@ class DTypeTest {
                 continue;
             }
             // exact value by definition: (-1)^s * 2^(e-15) * (1 + m/1024), or 2^-14 * m/1024 for subnormals
-            double want = exp == 0 ? Math.scalb((double) mant, -24)
+            double want = exp == 0
+                    ? Math.scalb((double) mant, -24)
                     : exp == 0x1f ? Double.POSITIVE_INFINITY : Math.scalb(1024.0 + mant, exp - 25);
             if ((h & 0x8000) != 0) {
                 want = -want;
             }
-            assertEquals(Double.doubleToRawLongBits(want), Double.doubleToRawLongBits(f), "half " + Integer.toHexString(h));
+            assertEquals(
+                    Double.doubleToRawLongBits(want), Double.doubleToRawLongBits(f), "half " + Integer.toHexString(h));
             assertEquals((short) h, DType.floatToHalf(f), "round trip of half " + Integer.toHexString(h));
         }
     }
@@ -106,7 +114,10 @@ class DTypeTest {
         assertEquals(0x0400, DType.floatToHalf(0x1p-14f - 0x1p-25f) & 0xffff, "tie into the normals goes to even");
         assertEquals(0x03ff, DType.floatToHalf(Math.nextDown(0x1p-14f - 0x1p-25f)) & 0xffff);
         assertEquals(0x7e00, DType.floatToHalf(Float.NaN) & 0xffff);
-        assertEquals(0xfe00, DType.floatToHalf(Float.intBitsToFloat(0xff800001)) & 0xffff, "NaN keeps its sign, canonical payload");
+        assertEquals(
+                0xfe00,
+                DType.floatToHalf(Float.intBitsToFloat(0xff800001)) & 0xffff,
+                "NaN keeps its sign, canonical payload");
         assertTrue(Float.isNaN(DType.halfToFloat(DType.floatToHalf(Float.intBitsToFloat(0x7f800001)))));
     }
 
@@ -153,7 +164,7 @@ class DTypeTest {
                 sweep[i] = Float.intBitsToFloat(in.get(i));
             }
         }
-        java.util.Random rnd = new java.util.Random(7);
+        Random rnd = new Random(7);
         float[] finite = new float[70_001];
         for (int i = 0; i < finite.length; i++) {
             finite[i] = Float.intBitsToFloat(rnd.nextInt());
@@ -175,8 +186,11 @@ class DTypeTest {
                     short want = DType.floatToBf16(x);
                     short have = got.getShort(3 + 2 * i);
                     if (want != have) {
-                        assertEquals(Integer.toHexString(want & 0xffff), Integer.toHexString(have & 0xffff),
-                                "element " + i + " (" + Integer.toHexString(Float.floatToRawIntBits(x)) + ") off " + off);
+                        assertEquals(
+                                Integer.toHexString(want & 0xffff),
+                                Integer.toHexString(have & 0xffff),
+                                "element " + i + " (" + Integer.toHexString(Float.floatToRawIntBits(x)) + ") off "
+                                        + off);
                     }
                 }
                 assertEquals(wantFin, fin, "finite flag, off " + off);
@@ -198,7 +212,8 @@ class DTypeTest {
                 for (int i = 0; i < n; i++) {
                     float x = DType.bf16ToFloat(all.getShort(6 + 2 * i));
                     float want = sub ? x - minus[9 + i] : x;
-                    assertEquals(Float.floatToRawIntBits(want), Float.floatToRawIntBits(dst[9 + i]), "n " + n + " i " + i);
+                    assertEquals(
+                            Float.floatToRawIntBits(want), Float.floatToRawIntBits(dst[9 + i]), "n " + n + " i " + i);
                 }
             }
         }
@@ -222,10 +237,13 @@ class DTypeTest {
         assertEquals(null, DType.parse("F8_E4M3"));
         assertEquals(null, DType.parse("f32"), "safetensors names are upper case");
         assertEquals(DType.BF16, DType.parseUser("bfloat16", "x"));
-        assertEquals(2, assertThrowsPaft(() -> DType.parseUser("int4", "merge.out_dtype")).exitCode());
+        assertEquals(
+                2,
+                assertThrowsPaft(() -> DType.parseUser("int4", "merge.out_dtype"))
+                        .exitCode());
     }
 
-    static dev.paft.errors.PaftException assertThrowsPaft(org.junit.jupiter.api.function.Executable e) {
-        return org.junit.jupiter.api.Assertions.assertThrows(dev.paft.errors.PaftException.class, e);
+    static PaftException assertThrowsPaft(Executable e) {
+        return Assertions.assertThrows(PaftException.class, e);
     }
 }

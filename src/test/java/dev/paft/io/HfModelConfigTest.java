@@ -13,6 +13,7 @@ import dev.paft.errors.PaftException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -38,21 +39,23 @@ class HfModelConfigTest {
             + "\"tie_word_embeddings\":false,\"torch_dtype\":\"bfloat16\",\"transformers_version\":\"4.34.0.dev0\","
             + "\"use_cache\":true,\"vocab_size\":32000}";
     // Qwen2-0.5B
-    static final String QWEN2 = "{\"architectures\":[\"Qwen2ForCausalLM\"],\"attention_dropout\":0.0,\"bos_token_id\":151643,"
-            + "\"eos_token_id\":151643,\"hidden_act\":\"silu\",\"hidden_size\":896,\"initializer_range\":0.02,"
-            + "\"intermediate_size\":4864,\"max_position_embeddings\":131072,\"max_window_layers\":24,\"model_type\":\"qwen2\","
-            + "\"num_attention_heads\":14,\"num_hidden_layers\":24,\"num_key_value_heads\":2,\"rms_norm_eps\":1e-06,"
-            + "\"rope_theta\":1000000.0,\"sliding_window\":131072,\"tie_word_embeddings\":true,\"torch_dtype\":\"bfloat16\","
-            + "\"transformers_version\":\"4.40.1\",\"use_cache\":true,\"use_sliding_window\":false,\"vocab_size\":151936}";
+    static final String QWEN2 =
+            "{\"architectures\":[\"Qwen2ForCausalLM\"],\"attention_dropout\":0.0,\"bos_token_id\":151643,"
+                    + "\"eos_token_id\":151643,\"hidden_act\":\"silu\",\"hidden_size\":896,\"initializer_range\":0.02,"
+                    + "\"intermediate_size\":4864,\"max_position_embeddings\":131072,\"max_window_layers\":24,\"model_type\":\"qwen2\","
+                    + "\"num_attention_heads\":14,\"num_hidden_layers\":24,\"num_key_value_heads\":2,\"rms_norm_eps\":1e-06,"
+                    + "\"rope_theta\":1000000.0,\"sliding_window\":131072,\"tie_word_embeddings\":true,\"torch_dtype\":\"bfloat16\","
+                    + "\"transformers_version\":\"4.40.1\",\"use_cache\":true,\"use_sliding_window\":false,\"vocab_size\":151936}";
     // Llama-3.2-1B: GQA, llama3 rope scaling, tied embeddings, explicit head_dim
-    static final String LLAMA3 = "{\"architectures\":[\"LlamaForCausalLM\"],\"attention_bias\":false,\"attention_dropout\":0.0,"
-            + "\"bos_token_id\":128000,\"eos_token_id\":128001,\"head_dim\":64,\"hidden_act\":\"silu\",\"hidden_size\":2048,"
-            + "\"initializer_range\":0.02,\"intermediate_size\":8192,\"max_position_embeddings\":131072,\"mlp_bias\":false,"
-            + "\"model_type\":\"llama\",\"num_attention_heads\":32,\"num_hidden_layers\":16,\"num_key_value_heads\":8,"
-            + "\"pretraining_tp\":1,\"rms_norm_eps\":1e-05,\"rope_scaling\":{\"factor\":32.0,\"high_freq_factor\":4.0,"
-            + "\"low_freq_factor\":1.0,\"original_max_position_embeddings\":8192,\"rope_type\":\"llama3\"},"
-            + "\"rope_theta\":500000.0,\"tie_word_embeddings\":true,\"torch_dtype\":\"bfloat16\","
-            + "\"transformers_version\":\"4.45.0.dev0\",\"use_cache\":true,\"vocab_size\":128256}";
+    static final String LLAMA3 =
+            "{\"architectures\":[\"LlamaForCausalLM\"],\"attention_bias\":false,\"attention_dropout\":0.0,"
+                    + "\"bos_token_id\":128000,\"eos_token_id\":128001,\"head_dim\":64,\"hidden_act\":\"silu\",\"hidden_size\":2048,"
+                    + "\"initializer_range\":0.02,\"intermediate_size\":8192,\"max_position_embeddings\":131072,\"mlp_bias\":false,"
+                    + "\"model_type\":\"llama\",\"num_attention_heads\":32,\"num_hidden_layers\":16,\"num_key_value_heads\":8,"
+                    + "\"pretraining_tp\":1,\"rms_norm_eps\":1e-05,\"rope_scaling\":{\"factor\":32.0,\"high_freq_factor\":4.0,"
+                    + "\"low_freq_factor\":1.0,\"original_max_position_embeddings\":8192,\"rope_type\":\"llama3\"},"
+                    + "\"rope_theta\":500000.0,\"tie_word_embeddings\":true,\"torch_dtype\":\"bfloat16\","
+                    + "\"transformers_version\":\"4.45.0.dev0\",\"use_cache\":true,\"vocab_size\":128256}";
 
     static HfModelConfig parse(String json) throws IOException {
         return HfModelConfig.parse(JSON.readTree(json), "config.json");
@@ -120,7 +123,8 @@ class HfModelConfigTest {
         ObjectNode old = (ObjectNode) JSON.readTree(LLAMA3);
         ((ObjectNode) old.get("rope_scaling")).remove("rope_type");
         ((ObjectNode) old.get("rope_scaling")).put("type", "llama3");
-        assertEquals("llama3", HfModelConfig.parse(old, "config.json").ropeScaling().type());
+        assertEquals(
+                "llama3", HfModelConfig.parse(old, "config.json").ropeScaling().type());
     }
 
     @Test
@@ -155,7 +159,11 @@ class HfModelConfigTest {
 
     @Test
     void errors() throws IOException {
-        bad(with(LLAMA2, "architectures", new String[] {"GPT2LMHeadModel"}), "architectures", "GPT2LMHeadModel", "not supported");
+        bad(
+                with(LLAMA2, "architectures", new String[] {"GPT2LMHeadModel"}),
+                "architectures",
+                "GPT2LMHeadModel",
+                "not supported");
         bad(with(LLAMA2, "architectures", new String[0]), "architectures");
         bad(with(LLAMA2, "architectures", "LlamaForCausalLM"), "architectures");
         ObjectNode noArch = (ObjectNode) JSON.readTree(LLAMA2);
@@ -169,7 +177,7 @@ class HfModelConfigTest {
         bad(noLayers.toString(), "num_hidden_layers", "missing");
         bad(with(MISTRAL, "num_key_value_heads", 5), "num_key_value_heads");
         bad(with(LLAMA2, "hidden_size", 4097), "hidden_size", "multiple");
-        bad(with(LLAMA2, "rope_scaling", java.util.Map.of("type", "yarn", "factor", 4.0)), "rope_scaling", "yarn");
+        bad(with(LLAMA2, "rope_scaling", Map.of("type", "yarn", "factor", 4.0)), "rope_scaling", "yarn");
     }
 
     @Test
@@ -178,7 +186,7 @@ class HfModelConfigTest {
         n.remove("torch_dtype");
         n.put("dtype", "bfloat16");
         assertEquals("bfloat16", HfModelConfig.parse(n, "config.json").torchDtype());
-        JsonNode linear = JSON.readTree(with(LLAMA2, "rope_scaling", java.util.Map.of("rope_type", "default")));
+        JsonNode linear = JSON.readTree(with(LLAMA2, "rope_scaling", Map.of("rope_type", "default")));
         assertNull(HfModelConfig.parse(linear, "config.json").ropeScaling());
     }
 }

@@ -15,6 +15,7 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -44,28 +45,96 @@ class MalformedSafetensorsTest {
                 Arguments.of("entry-not-object", "{\"w\":5}", 0, "'w'"),
                 Arguments.of("missing-dtype", "{\"w\":{\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "'w'"),
                 Arguments.of("missing-offsets", "{\"w\":{\"dtype\":\"F32\",\"shape\":[2]}}", 8, "'w'"),
-                Arguments.of("unknown-dtype", "{\"w\":{\"dtype\":\"F8_E5M2\",\"shape\":[2],\"data_offsets\":[0,2]}}", 2, "unknown dtype 'F8_E5M2'"),
-                Arguments.of("lowercase-dtype", "{\"w\":{\"dtype\":\"f32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "unknown dtype"),
-                Arguments.of("shape-bytes-mismatch", "{\"w\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8, "needs 12 bytes"),
-                Arguments.of("negative-shape", "{\"w\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}", 8, "non-negative"),
-                Arguments.of("fractional-shape", "{\"w\":{\"dtype\":\"F32\",\"shape\":[2.5],\"data_offsets\":[0,8]}}", 8, "non-negative"),
-                Arguments.of("string-shape", "{\"w\":{\"dtype\":\"F32\",\"shape\":[\"2\"],\"data_offsets\":[0,8]}}", 8, "non-negative"),
-                Arguments.of("overflowing-shape", "{\"w\":{\"dtype\":\"F64\",\"shape\":[4294967296,4294967296],\"data_offsets\":[0,8]}}", 8, "overflows"),
-                Arguments.of("huge-shape-number", "{\"w\":{\"dtype\":\"F32\",\"shape\":[99999999999999999999999],\"data_offsets\":[0,8]}}", 8, "non-negative"),
-                Arguments.of("offsets-reversed", "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,0]}}", 8, "out of range"),
-                Arguments.of("offsets-negative", "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[-8,0]}}", 8, "out of range"),
-                Arguments.of("offsets-past-end", "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}", 8, "out of range"),
-                Arguments.of("offsets-huge", "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[9223372036854775800,9223372036854775808]}}", 8, "two integers"),
-                Arguments.of("offsets-three", "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8,16]}}", 8, "two integers"),
-                Arguments.of("overlap", "{\"a\":" + T + ",\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 12, "overlap"),
+                Arguments.of(
+                        "unknown-dtype",
+                        "{\"w\":{\"dtype\":\"F8_E5M2\",\"shape\":[2],\"data_offsets\":[0,2]}}",
+                        2,
+                        "unknown dtype 'F8_E5M2'"),
+                Arguments.of(
+                        "lowercase-dtype",
+                        "{\"w\":{\"dtype\":\"f32\",\"shape\":[2],\"data_offsets\":[0,8]}}",
+                        8,
+                        "unknown dtype"),
+                Arguments.of(
+                        "shape-bytes-mismatch",
+                        "{\"w\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}",
+                        8,
+                        "needs 12 bytes"),
+                Arguments.of(
+                        "negative-shape",
+                        "{\"w\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}",
+                        8,
+                        "non-negative"),
+                Arguments.of(
+                        "fractional-shape",
+                        "{\"w\":{\"dtype\":\"F32\",\"shape\":[2.5],\"data_offsets\":[0,8]}}",
+                        8,
+                        "non-negative"),
+                Arguments.of(
+                        "string-shape",
+                        "{\"w\":{\"dtype\":\"F32\",\"shape\":[\"2\"],\"data_offsets\":[0,8]}}",
+                        8,
+                        "non-negative"),
+                Arguments.of(
+                        "overflowing-shape",
+                        "{\"w\":{\"dtype\":\"F64\",\"shape\":[4294967296,4294967296],\"data_offsets\":[0,8]}}",
+                        8,
+                        "overflows"),
+                Arguments.of(
+                        "huge-shape-number",
+                        "{\"w\":{\"dtype\":\"F32\",\"shape\":[99999999999999999999999],\"data_offsets\":[0,8]}}",
+                        8,
+                        "non-negative"),
+                Arguments.of(
+                        "offsets-reversed",
+                        "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,0]}}",
+                        8,
+                        "out of range"),
+                Arguments.of(
+                        "offsets-negative",
+                        "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[-8,0]}}",
+                        8,
+                        "out of range"),
+                Arguments.of(
+                        "offsets-past-end",
+                        "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}",
+                        8,
+                        "out of range"),
+                Arguments.of(
+                        "offsets-huge",
+                        "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[9223372036854775800,9223372036854775808]}}",
+                        8,
+                        "two integers"),
+                Arguments.of(
+                        "offsets-three",
+                        "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8,16]}}",
+                        8,
+                        "two integers"),
+                Arguments.of(
+                        "overlap",
+                        "{\"a\":" + T + ",\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
+                        12,
+                        "overlap"),
                 Arguments.of("same-span", "{\"a\":" + T + ",\"b\":" + T + "}", 8, "overlap"),
-                Arguments.of("gap", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]}}", 12, "gap"),
+                Arguments.of(
+                        "gap",
+                        "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]}}",
+                        12,
+                        "gap"),
                 Arguments.of("trailing-data", "{\"w\":" + T + "}", 16, "cover 8 bytes of a 16-byte"),
                 Arguments.of("truncated-data", "{\"w\":" + T + "}", 5, "out of range"),
                 Arguments.of("duplicate-key", "{\"w\":" + T + ",\"w\":" + T + "}", 8, "Duplicate"),
                 Arguments.of("metadata-not-map", "{\"__metadata__\":[1],\"w\":" + T + "}", 8, "__metadata__"),
-                Arguments.of("metadata-not-strings", "{\"__metadata__\":{\"step\":5},\"w\":" + T + "}", 8, "__metadata__.step"),
-                Arguments.of("deep-nesting", "{\"w\":" + "[".repeat(100_000) + "]".repeat(100_000) + "}", 0, "not valid JSON"));
+                Arguments.of(
+                        "metadata-not-strings",
+                        "{\"__metadata__\":{\"step\":5},\"w\":" + T + "}",
+                        8,
+                        "__metadata__.step"),
+                Arguments.of(
+                        "deep-nesting",
+                        "{\"w\":" + "[".repeat(100_000) + "]".repeat(100_000) + "}",
+                        0,
+                        "not valid JSON"));
     }
 
     @ParameterizedTest(name = "{0}")
@@ -74,15 +143,21 @@ class MalformedSafetensorsTest {
         Path file = RawSafetensors.write(tmp.resolve(name + ".safetensors"), header, dataBytes);
         PaftException e = expectBad(file);
         assertTrue(e.getMessage().contains(expect), name + ": " + e.getMessage());
-        if (header.contains("\"w\"") && !name.equals("bad-json") && !name.startsWith("trailing") && !name.equals("duplicate-key")
-                && !name.equals("deep-nesting") && !name.startsWith("metadata")) {
+        if (header.contains("\"w\"")
+                && !name.equals("bad-json")
+                && !name.startsWith("trailing")
+                && !name.equals("duplicate-key")
+                && !name.equals("deep-nesting")
+                && !name.startsWith("metadata")) {
             assertTrue(e.getMessage().contains("'w'"), name + " names the tensor: " + e.getMessage());
         }
     }
 
     private static PaftException expectBad(Path file) {
-        PaftException e = assertTimeoutPreemptively(Duration.ofSeconds(5),
-                () -> assertThrows(PaftException.class, () -> SafetensorsFile.open(file).close()));
+        PaftException e = assertTimeoutPreemptively(
+                Duration.ofSeconds(5),
+                () -> assertThrows(
+                        PaftException.class, () -> SafetensorsFile.open(file).close()));
         assertEquals(PaftException.BAD_INPUT, e.exitCode(), e.getMessage());
         assertTrue(e.getMessage().contains(file.toString()), "names the file: " + e.getMessage());
         return e;
@@ -101,7 +176,9 @@ class MalformedSafetensorsTest {
     @Test
     void headerLengthBeyondTheFileOrHugeDoesNotAllocate() throws IOException {
         byte[] h = "{}".getBytes(StandardCharsets.UTF_8);
-        long[] lens = {3, 1000, 1L << 62, -1L /* 2^64-1 unsigned */, Long.MIN_VALUE, SafetensorsFile.MAX_HEADER_BYTES + 1};
+        long[] lens = {
+            3, 1000, 1L << 62, -1L /* 2^64-1 unsigned */, Long.MIN_VALUE, SafetensorsFile.MAX_HEADER_BYTES + 1
+        };
         for (long len : lens) {
             Path f = RawSafetensors.write(tmp.resolve("len.safetensors"), len, h, new byte[0]);
             long before = usedHeap();
@@ -119,7 +196,8 @@ class MalformedSafetensorsTest {
     @Test
     void truncatedCopiesOfAValidFileAllFail() throws IOException {
         Path good = tmp.resolve("good.safetensors");
-        SafetensorsWriter.writeAll(good, Map.of("w", FloatTensor.of(new float[] {1, 2, 3, 4}, 2, 2)), DType.F32, Map.of("format", "pt"));
+        SafetensorsWriter.writeAll(
+                good, Map.of("w", FloatTensor.of(new float[] {1, 2, 3, 4}, 2, 2)), DType.F32, Map.of("format", "pt"));
         byte[] all = Files.readAllBytes(good);
         SafetensorsFile.open(good).close();
         for (int n = 0; n < all.length; n++) {
@@ -134,11 +212,14 @@ class MalformedSafetensorsTest {
     @Test
     void flippedBytesNeverCrash() throws IOException {
         Path good = tmp.resolve("good.safetensors");
-        SafetensorsWriter.writeAll(good, Map.of("w", FloatTensor.of(new float[] {1, 2, 3, 4}, 2, 2),
-                "v", FloatTensor.of(new float[] {5}, 1)), DType.BF16, null);
+        SafetensorsWriter.writeAll(
+                good,
+                Map.of("w", FloatTensor.of(new float[] {1, 2, 3, 4}, 2, 2), "v", FloatTensor.of(new float[] {5}, 1)),
+                DType.BF16,
+                null);
         byte[] all = Files.readAllBytes(good);
         long headerEnd = 8 + RawSafetensors.headerLen(all);
-        java.util.Random rnd = new java.util.Random(11);
+        Random rnd = new Random(11);
         for (int i = 0; i < 120; i++) {
             byte[] b = all.clone();
             int pos = rnd.nextInt((int) headerEnd);
@@ -157,7 +238,8 @@ class MalformedSafetensorsTest {
 
     @Test
     void missingFileIsExit3() {
-        PaftException e = assertThrows(PaftException.class, () -> SafetensorsFile.open(tmp.resolve("nope.safetensors")));
+        PaftException e =
+                assertThrows(PaftException.class, () -> SafetensorsFile.open(tmp.resolve("nope.safetensors")));
         assertEquals(3, e.exitCode());
         assertTrue(e.getMessage().contains("nope.safetensors"));
     }
@@ -166,15 +248,22 @@ class MalformedSafetensorsTest {
 
     private Path modelDir(String name) throws IOException {
         Path dir = Files.createDirectories(tmp.resolve(name));
-        SafetensorsWriter.writeAll(dir.resolve("model-00001-of-00002.safetensors"),
-                Map.of("a", FloatTensor.of(new float[] {1}, 1)), DType.F32, null);
-        SafetensorsWriter.writeAll(dir.resolve("model-00002-of-00002.safetensors"),
-                Map.of("b", FloatTensor.of(new float[] {2}, 1)), DType.F32, null);
+        SafetensorsWriter.writeAll(
+                dir.resolve("model-00001-of-00002.safetensors"),
+                Map.of("a", FloatTensor.of(new float[] {1}, 1)),
+                DType.F32,
+                null);
+        SafetensorsWriter.writeAll(
+                dir.resolve("model-00002-of-00002.safetensors"),
+                Map.of("b", FloatTensor.of(new float[] {2}, 1)),
+                DType.F32,
+                null);
         return dir;
     }
 
     private static PaftException expectBadDir(Path dir, String... fragments) {
-        PaftException e = assertThrows(PaftException.class, () -> TensorStore.openModel(dir).close());
+        PaftException e = assertThrows(
+                PaftException.class, () -> TensorStore.openModel(dir).close());
         assertEquals(PaftException.BAD_INPUT, e.exitCode(), e.getMessage());
         for (String f : fragments) {
             assertTrue(e.getMessage().contains(f), "'" + f + "' in: " + e.getMessage());
@@ -189,7 +278,9 @@ class MalformedSafetensorsTest {
     @Test
     void indexPointingToAMissingShard() throws IOException {
         Path dir = modelDir("missing");
-        index(dir, "{\"metadata\":{\"total_size\":8},\"weight_map\":{\"a\":\"model-00001-of-00002.safetensors\",\"b\":\"model-00003-of-00002.safetensors\"}}");
+        index(
+                dir,
+                "{\"metadata\":{\"total_size\":8},\"weight_map\":{\"a\":\"model-00001-of-00002.safetensors\",\"b\":\"model-00003-of-00002.safetensors\"}}");
         expectBadDir(dir, "model.safetensors.index.json", "model-00003-of-00002.safetensors", "'b'");
     }
 
@@ -228,7 +319,9 @@ class MalformedSafetensorsTest {
     void indexNamingACorruptShardNamesTheShard() throws IOException {
         Path dir = modelDir("corruptshard");
         Files.write(dir.resolve("model-00002-of-00002.safetensors"), new byte[] {1, 2, 3});
-        index(dir, "{\"weight_map\":{\"a\":\"model-00001-of-00002.safetensors\",\"b\":\"model-00002-of-00002.safetensors\"}}");
+        index(
+                dir,
+                "{\"weight_map\":{\"a\":\"model-00001-of-00002.safetensors\",\"b\":\"model-00002-of-00002.safetensors\"}}");
         expectBadDir(dir, "model-00002-of-00002.safetensors");
     }
 
@@ -240,8 +333,11 @@ class MalformedSafetensorsTest {
         expectBadDir(Files.createDirectories(tmp.resolve("nothing")), "no model.safetensors");
         expectBadDir(tmp.resolve("not-there"), "not a directory");
         Path dup = modelDir("dup");
-        SafetensorsWriter.writeAll(dup.resolve("model-00002-of-00002.safetensors"),
-                Map.of("a", FloatTensor.of(new float[] {2}, 1)), DType.F32, null);
+        SafetensorsWriter.writeAll(
+                dup.resolve("model-00002-of-00002.safetensors"),
+                Map.of("a", FloatTensor.of(new float[] {2}, 1)),
+                DType.F32,
+                null);
         expectBadDir(dup, "'a'", "more than one file");
     }
 

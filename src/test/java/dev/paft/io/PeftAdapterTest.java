@@ -41,28 +41,45 @@ class PeftAdapterTest {
             }
             m.put(mod, new PeftAdapter.LoraPair(FloatTensor.of(a, r, in), FloatTensor.of(b, out, r)));
         }
-        PeftAdapterConfig cfg = new PeftAdapterConfig(r, 16, 0.05, List.of("q_proj", "v_proj"), false, "models/tiny-llama");
+        PeftAdapterConfig cfg =
+                new PeftAdapterConfig(r, 16, 0.05, List.of("q_proj", "v_proj"), false, "models/tiny-llama");
         return new PeftAdapter(cfg, m);
     }
 
     @Test
     void roundTripIsExactAndUsesPeftKeys() throws IOException {
-        PeftAdapter ad = adapter(8, 12, 10, "model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.v_proj",
+        PeftAdapter ad = adapter(
+                8,
+                12,
+                10,
+                "model.layers.0.self_attn.q_proj",
+                "model.layers.0.self_attn.v_proj",
                 "model.layers.1.self_attn.q_proj");
         Path dir = tmp.resolve("adapter");
         ad.write(dir, null, null);
         try (SafetensorsFile f = SafetensorsFile.open(dir.resolve("adapter_model.safetensors"))) {
             assertEquals(Map.of("format", "pt"), f.metadata());
-            assertEquals(List.of(
-                    "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight",
-                    "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight",
-                    "base_model.model.model.layers.0.self_attn.v_proj.lora_A.weight",
-                    "base_model.model.model.layers.0.self_attn.v_proj.lora_B.weight",
-                    "base_model.model.model.layers.1.self_attn.q_proj.lora_A.weight",
-                    "base_model.model.model.layers.1.self_attn.q_proj.lora_B.weight"), new ArrayList<>(f.tensors().keySet()));
-            assertArrayEquals(new long[] {8, 12}, f.info("base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight").shape());
-            assertArrayEquals(new long[] {10, 8}, f.info("base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight").shape());
-            assertEquals(DType.F32, f.info("base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight").dtype());
+            assertEquals(
+                    List.of(
+                            "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight",
+                            "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight",
+                            "base_model.model.model.layers.0.self_attn.v_proj.lora_A.weight",
+                            "base_model.model.model.layers.0.self_attn.v_proj.lora_B.weight",
+                            "base_model.model.model.layers.1.self_attn.q_proj.lora_A.weight",
+                            "base_model.model.model.layers.1.self_attn.q_proj.lora_B.weight"),
+                    new ArrayList<>(f.tensors().keySet()));
+            assertArrayEquals(
+                    new long[] {8, 12},
+                    f.info("base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight")
+                            .shape());
+            assertArrayEquals(
+                    new long[] {10, 8},
+                    f.info("base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight")
+                            .shape());
+            assertEquals(
+                    DType.F32,
+                    f.info("base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight")
+                            .dtype());
         }
         PeftAdapter back = PeftAdapter.read(dir);
         assertEquals(ad.config(), back.config());
@@ -78,7 +95,8 @@ class PeftAdapterTest {
         ad.write(dir16, DType.BF16, Map.of("paft_step", "10"));
         PeftAdapter back16 = PeftAdapter.read(dir16);
         float[] a = ad.modules().get("model.layers.1.self_attn.q_proj").a().data();
-        float[] a16 = back16.modules().get("model.layers.1.self_attn.q_proj").a().data();
+        float[] a16 =
+                back16.modules().get("model.layers.1.self_attn.q_proj").a().data();
         for (int i = 0; i < a.length; i++) {
             assertEquals(DType.bf16ToFloat(DType.floatToBf16(a[i])), a16[i]);
         }
@@ -94,8 +112,19 @@ class PeftAdapterTest {
         String want = Files.readString(DTypeTest.resource("peft_adapter_config.json"));
         assertEquals(want, got);
         JsonNode n = JSON.readTree(got);
-        for (String key : List.of("peft_type", "task_type", "r", "lora_alpha", "lora_dropout", "target_modules", "bias",
-                "fan_in_fan_out", "use_rslora", "base_model_name_or_path", "modules_to_save", "inference_mode")) {
+        for (String key : List.of(
+                "peft_type",
+                "task_type",
+                "r",
+                "lora_alpha",
+                "lora_dropout",
+                "target_modules",
+                "bias",
+                "fan_in_fan_out",
+                "use_rslora",
+                "base_model_name_or_path",
+                "modules_to_save",
+                "inference_mode")) {
             assertTrue(n.has(key), key);
         }
         assertEquals("LORA", n.get("peft_type").asText());
@@ -105,11 +134,18 @@ class PeftAdapterTest {
     @Test
     void pythonJsonFormatting() {
         ObjectNode n = JSON.createObjectNode();
-        n.put("b", 1e-5).put("a", "é\"\n").put("c", 1e16).put("d", 0.1).put("e", 123456789012.0).put("f", -0.0);
+        n.put("b", 1e-5)
+                .put("a", "é\"\n")
+                .put("c", 1e16)
+                .put("d", 0.1)
+                .put("e", 123456789012.0)
+                .put("f", -0.0);
         n.putArray("g");
         n.putObject("h").putArray("x").add(1).add(true);
-        assertEquals("{\n  \"a\": \"\\u00e9\\\"\\n\",\n  \"b\": 1e-05,\n  \"c\": 1e+16,\n  \"d\": 0.1,\n  \"e\": 123456789012.0,\n"
-                + "  \"f\": -0.0,\n  \"g\": [],\n  \"h\": {\n    \"x\": [\n      1,\n      true\n    ]\n  }\n}", Json.toPythonJson(n, true));
+        assertEquals(
+                "{\n  \"a\": \"\\u00e9\\\"\\n\",\n  \"b\": 1e-05,\n  \"c\": 1e+16,\n  \"d\": 0.1,\n  \"e\": 123456789012.0,\n"
+                        + "  \"f\": -0.0,\n  \"g\": [],\n  \"h\": {\n    \"x\": [\n      1,\n      true\n    ]\n  }\n}",
+                Json.toPythonJson(n, true));
         assertEquals("0.0001", Json.pyFloat(1e-4));
         assertEquals("1.5e-07", Json.pyFloat(1.5e-7));
         assertEquals("2.0", Json.pyFloat(2));
@@ -118,7 +154,8 @@ class PeftAdapterTest {
     @Test
     void rsloraAndFractionalAlphaRoundTrip() {
         PeftAdapterConfig cfg = new PeftAdapterConfig(4, 2.5, 0.0, List.of("o_proj"), true, null);
-        PeftAdapter ad = new PeftAdapter(cfg, adapter(4, 3, 3, "model.layers.0.self_attn.o_proj").modules());
+        PeftAdapter ad = new PeftAdapter(
+                cfg, adapter(4, 3, 3, "model.layers.0.self_attn.o_proj").modules());
         Path dir = tmp.resolve("rs");
         ad.write(dir, DType.F16, null);
         PeftAdapter back = PeftAdapter.read(dir);
@@ -144,7 +181,8 @@ class PeftAdapterTest {
     }
 
     private static void editConfig(Path dir, String key, Object value) throws IOException {
-        ObjectNode c = (ObjectNode) JSON.readTree(dir.resolve("adapter_config.json").toFile());
+        ObjectNode c =
+                (ObjectNode) JSON.readTree(dir.resolve("adapter_config.json").toFile());
         c.set(key, JSON.valueToTree(value));
         Files.writeString(dir.resolve("adapter_config.json"), c.toString());
     }
@@ -156,14 +194,22 @@ class PeftAdapterTest {
     @Test
     void missingB() {
         Path dir = written("noB");
-        tensors(dir, Map.of("base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight", FloatTensor.of(new float[16], 8, 2)));
+        tensors(
+                dir,
+                Map.of(
+                        "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight",
+                        FloatTensor.of(new float[16], 8, 2)));
         bad(dir, "no matching", "lora_B");
     }
 
     @Test
     void missingA() {
         Path dir = written("noA");
-        tensors(dir, Map.of("base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight", FloatTensor.of(new float[16], 2, 8)));
+        tensors(
+                dir,
+                Map.of(
+                        "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight",
+                        FloatTensor.of(new float[16], 2, 8)));
         bad(dir, "no matching lora_A");
     }
 
@@ -189,8 +235,12 @@ class PeftAdapterTest {
         t.put("base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight", FloatTensor.of(new float[5 * 8], 5, 8));
         t.put("base_model.model.model.layers.1.self_attn.q_proj.lora_A.weight", FloatTensor.of(new float[2 * 6], 2, 6));
         t.put("base_model.model.model.layers.1.self_attn.q_proj.lora_B.weight", FloatTensor.of(new float[5 * 2], 5, 2));
-        t.put("base_model.model.model.layers.11.self_attn.q_proj.lora_A.weight", FloatTensor.of(new float[8 * 6], 8, 6));
-        t.put("base_model.model.model.layers.11.self_attn.q_proj.lora_B.weight", FloatTensor.of(new float[5 * 8], 5, 8));
+        t.put(
+                "base_model.model.model.layers.11.self_attn.q_proj.lora_A.weight",
+                FloatTensor.of(new float[8 * 6], 8, 6));
+        t.put(
+                "base_model.model.model.layers.11.self_attn.q_proj.lora_B.weight",
+                FloatTensor.of(new float[5 * 8], 5, 8));
         Files.createDirectories(dir);
         tensors(dir, t);
         ObjectNode c = new PeftAdapterConfig(8, 16, 0, List.of("q_proj"), false, "x").toJson();
@@ -207,11 +257,14 @@ class PeftAdapterTest {
         assertEquals(Map.of("layers.1.self_attn.q_proj", 2), cfg.rankPattern());
         // written back as PEFT writes it (integral alphas as integers)
         JsonNode back = cfg.toJson();
-        assertEquals(2, back.get("alpha_pattern").get("layers.1.self_attn.q_proj").asInt());
+        assertEquals(
+                2, back.get("alpha_pattern").get("layers.1.self_attn.q_proj").asInt());
         assertTrue(back.get("alpha_pattern").get("layers.1.self_attn.q_proj").isIntegralNumber());
         // a full module name as key matches under the newer rule too
-        assertEquals("model.layers.0.self_attn.q_proj",
-                PeftAdapterConfig.patternKey(List.of("model.layers.0.self_attn.q_proj"), "model.layers.0.self_attn.q_proj"));
+        assertEquals(
+                "model.layers.0.self_attn.q_proj",
+                PeftAdapterConfig.patternKey(
+                        List.of("model.layers.0.self_attn.q_proj"), "model.layers.0.self_attn.q_proj"));
     }
 
     @Test
@@ -275,12 +328,22 @@ class PeftAdapterTest {
         tensors(dir, t);
         bad(dir, "unexpected adapter tensor", "lm_head");
         Path noPrefix = written("noprefix");
-        tensors(noPrefix, Map.of("lora_A.weight", FloatTensor.of(new float[16], 8, 2),
-                "lora_B.weight", FloatTensor.of(new float[16], 2, 8)));
+        tensors(
+                noPrefix,
+                Map.of(
+                        "lora_A.weight",
+                        FloatTensor.of(new float[16], 8, 2),
+                        "lora_B.weight",
+                        FloatTensor.of(new float[16], 2, 8)));
         bad(noPrefix, "lora_");
         Path emptyModule = written("emptymodule");
-        tensors(emptyModule, Map.of("base_model.model.lora_A.weight", FloatTensor.of(new float[16], 8, 2),
-                "base_model.model.lora_B.weight", FloatTensor.of(new float[16], 2, 8)));
+        tensors(
+                emptyModule,
+                Map.of(
+                        "base_model.model.lora_A.weight",
+                        FloatTensor.of(new float[16], 8, 2),
+                        "base_model.model.lora_B.weight",
+                        FloatTensor.of(new float[16], 2, 8)));
         bad(emptyModule, "base_model.model.lora_A.weight");
         Path none = written("none");
         tensors(none, Map.of());

@@ -17,8 +17,16 @@ class PeftTargetsTest {
             assertTrue(PeftTargets.matches(t, Q0), t);
         }
         // not at a dot boundary, another layer, another module, longer than the key
-        for (String t : List.of("proj", "_proj", "attn.q_proj", "0.self_attn.q_proj.x", "layers.1.self_attn.q_proj",
-                "k_proj", "mlp.q_proj", "base_model.model." + Q0, "")) {
+        for (String t : List.of(
+                "proj",
+                "_proj",
+                "attn.q_proj",
+                "0.self_attn.q_proj.x",
+                "layers.1.self_attn.q_proj",
+                "k_proj",
+                "mlp.q_proj",
+                "base_model.model." + Q0,
+                "")) {
             assertFalse(PeftTargets.matches(t, Q0), t);
         }
         // layer 1 does not name layer 11 (suffix ".1.mlp.down_proj" vs "11.mlp.down_proj")
@@ -30,7 +38,8 @@ class PeftTargetsTest {
     @Test
     void listAndUnmatchedEntries() {
         List<String> keys = List.of(Q0, "model.layers.0.mlp.down_proj", "model.layers.1.mlp.down_proj");
-        List<String> targets = List.of("self_attn.q_proj", "model.layers.1.mlp.down_proj", "model.layers.9.mlp.down_proj");
+        List<String> targets =
+                List.of("self_attn.q_proj", "model.layers.1.mlp.down_proj", "model.layers.9.mlp.down_proj");
         assertTrue(PeftTargets.matches(targets, Q0));
         assertFalse(PeftTargets.matches(targets, "model.layers.0.mlp.down_proj"));
         assertTrue(PeftTargets.matches(targets, "model.layers.1.mlp.down_proj"));

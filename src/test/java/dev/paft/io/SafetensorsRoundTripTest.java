@@ -68,7 +68,8 @@ class SafetensorsRoundTripTest {
         }
         assertFalse(Files.exists(tmp.resolve("all.safetensors.tmp")), "temporary file renamed away");
         try (SafetensorsFile f = SafetensorsFile.open(file)) {
-            assertEquals(new ArrayList<>(data.keySet()), new ArrayList<>(f.tensors().keySet()), "header order");
+            assertEquals(
+                    new ArrayList<>(data.keySet()), new ArrayList<>(f.tensors().keySet()), "header order");
             for (TensorSpec s : specs) {
                 TensorInfo info = f.info(s.name());
                 assertEquals(s.dtype(), info.dtype());
@@ -88,9 +89,29 @@ class SafetensorsRoundTripTest {
 
     @Test
     void floatConversionsRoundTrip() {
-        float[] v = {0f, -0f, 1f, -1f, Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, Float.MIN_VALUE,
-                Float.MIN_NORMAL, Float.MAX_VALUE, 0x1p-24f, 0x1p-14f, 65504f, 65520f, 1f + 0x1p-8f, 1f + 3 * 0x1p-8f,
-                3.14159265f, -2.718281828f, 1e-30f, 1e30f, 0x1.8p-25f};
+        float[] v = {
+            0f,
+            -0f,
+            1f,
+            -1f,
+            Float.NaN,
+            Float.POSITIVE_INFINITY,
+            Float.NEGATIVE_INFINITY,
+            Float.MIN_VALUE,
+            Float.MIN_NORMAL,
+            Float.MAX_VALUE,
+            0x1p-24f,
+            0x1p-14f,
+            65504f,
+            65520f,
+            1f + 0x1p-8f,
+            1f + 3 * 0x1p-8f,
+            3.14159265f,
+            -2.718281828f,
+            1e-30f,
+            1e30f,
+            0x1.8p-25f
+        };
         Path file = tmp.resolve("floats.safetensors");
         Map<String, FloatTensor> t = new LinkedHashMap<>();
         t.put("x", FloatTensor.of(v, v.length));
@@ -103,14 +124,20 @@ class SafetensorsRoundTripTest {
                 for (int i = 0; i < v.length; i++) {
                     float want;
                     switch (d) {
-                        case F16: want = DType.halfToFloat(DType.floatToHalf(v[i])); break;
-                        case BF16: want = DType.bf16ToFloat(DType.floatToBf16(v[i])); break;
-                        default: want = v[i];
+                        case F16:
+                            want = DType.halfToFloat(DType.floatToHalf(v[i]));
+                            break;
+                        case BF16:
+                            want = DType.bf16ToFloat(DType.floatToBf16(v[i]));
+                            break;
+                        default:
+                            want = v[i];
                     }
                     if (Float.isNaN(v[i])) {
                         assertTrue(Float.isNaN(got[i]), d + " NaN");
                     } else {
-                        assertEquals(Float.floatToRawIntBits(want), Float.floatToRawIntBits(got[i]), d + " value " + v[i]);
+                        assertEquals(
+                                Float.floatToRawIntBits(want), Float.floatToRawIntBits(got[i]), d + " value " + v[i]);
                     }
                     if (d == DType.F16) {
                         assertEquals(DType.floatToHalf(v[i]), raw.getShort(2 * i), "stored f16 bits");
@@ -157,8 +184,13 @@ class SafetensorsRoundTripTest {
     @Test
     void integerDtypesReadAsFloats() {
         Path file = tmp.resolve("ints.safetensors");
-        ByteBuffer b = ByteBuffer.allocate(8 * 3).order(ByteOrder.LITTLE_ENDIAN).putLong(-5).putLong(1L << 40).putLong(7);
-        try (SafetensorsWriter w = new SafetensorsWriter(file, List.of(new TensorSpec("i", DType.I64, new long[] {3})), null)) {
+        ByteBuffer b = ByteBuffer.allocate(8 * 3)
+                .order(ByteOrder.LITTLE_ENDIAN)
+                .putLong(-5)
+                .putLong(1L << 40)
+                .putLong(7);
+        try (SafetensorsWriter w =
+                new SafetensorsWriter(file, List.of(new TensorSpec("i", DType.I64, new long[] {3})), null)) {
             w.write("i", b.flip());
         }
         try (SafetensorsFile f = SafetensorsFile.open(file)) {
@@ -169,7 +201,8 @@ class SafetensorsRoundTripTest {
     @Test
     void writerRefusesOutOfOrderDuplicateAndIncomplete() {
         Path file = tmp.resolve("w.safetensors");
-        List<TensorSpec> specs = List.of(new TensorSpec("a", DType.F32, new long[] {2}), new TensorSpec("b", DType.F32, new long[] {1}));
+        List<TensorSpec> specs =
+                List.of(new TensorSpec("a", DType.F32, new long[] {2}), new TensorSpec("b", DType.F32, new long[] {1}));
         SafetensorsWriter w = new SafetensorsWriter(file, specs, null);
         assertThrows(IllegalStateException.class, () -> w.writeFloats("b", new float[1]));
         assertThrows(IllegalArgumentException.class, () -> w.write("a", ByteBuffer.allocate(7)));
@@ -179,17 +212,21 @@ class SafetensorsRoundTripTest {
         assertFalse(Files.exists(tmp.resolve("w.safetensors.tmp")), "partial file deleted");
         List<TensorSpec> dup = List.of(specs.get(0), specs.get(0));
         assertThrows(IllegalArgumentException.class, () -> new SafetensorsWriter(file, dup, null));
-        assertThrows(IllegalArgumentException.class,
-                () -> new SafetensorsWriter(file, List.of(new TensorSpec("__metadata__", DType.F32, new long[] {1})), null));
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> new SafetensorsWriter(
+                        file, List.of(new TensorSpec("__metadata__", DType.F32, new long[] {1})), null));
         assertFalse(Files.exists(tmp.resolve("w.safetensors.tmp")));
     }
 
     @Test
     void readsTheTorchWrittenFixture() throws IOException {
-        JsonNode want = new ObjectMapper().readTree(DTypeTest.resource("python_fixture.expected.json").toFile());
+        JsonNode want = new ObjectMapper()
+                .readTree(DTypeTest.resource("python_fixture.expected.json").toFile());
         for (String name : List.of("python_fixture.safetensors", "python_fixture_unpadded.safetensors")) {
             try (SafetensorsFile f = SafetensorsFile.open(DTypeTest.resource(name))) {
-                assertEquals(Map.of("format", "pt", "writer", "scripts/golden/make_safetensors_fixture.py"), f.metadata());
+                assertEquals(
+                        Map.of("format", "pt", "writer", "scripts/golden/make_safetensors_fixture.py"), f.metadata());
                 int count = 0;
                 for (var it = want.fields(); it.hasNext(); ) {
                     var e = it.next();
@@ -209,7 +246,10 @@ class SafetensorsRoundTripTest {
                     if (w.has("f32_bits")) {
                         assertEquals(w.get("f32_bits").size(), got.length);
                         for (int i = 0; i < got.length; i++) {
-                            assertEquals(w.get("f32_bits").get(i).asInt(), Float.floatToRawIntBits(got[i]), e.getKey() + "[" + i + "]");
+                            assertEquals(
+                                    w.get("f32_bits").get(i).asInt(),
+                                    Float.floatToRawIntBits(got[i]),
+                                    e.getKey() + "[" + i + "]");
                         }
                     } else {
                         assertEquals(w.get("values").size(), got.length);
@@ -219,11 +259,20 @@ class SafetensorsRoundTripTest {
                             assertEquals((float) v, got[i], e.getKey() + "[" + i + "]");
                             long exact;
                             switch (info.dtype()) {
-                                case I64: exact = raw.getLong(8 * i); break;
-                                case I32: exact = raw.getInt(4 * i); break;
-                                case I16: exact = raw.getShort(2 * i); break;
-                                case I8: exact = raw.get(i); break;
-                                default: exact = raw.get(i) & 0xff;
+                                case I64:
+                                    exact = raw.getLong(8 * i);
+                                    break;
+                                case I32:
+                                    exact = raw.getInt(4 * i);
+                                    break;
+                                case I16:
+                                    exact = raw.getShort(2 * i);
+                                    break;
+                                case I8:
+                                    exact = raw.get(i);
+                                    break;
+                                default:
+                                    exact = raw.get(i) & 0xff;
                             }
                             assertEquals(v, exact, e.getKey() + "[" + i + "] exact");
                         }
@@ -257,13 +306,16 @@ class SafetensorsRoundTripTest {
                 w.writeFloats(s.name(), values.get(s.name()));
             }
         }
-        JsonNode index = new ObjectMapper().readTree(dir.resolve("model.safetensors.index.json").toFile());
+        JsonNode index = new ObjectMapper()
+                .readTree(dir.resolve("model.safetensors.index.json").toFile());
         assertEquals(total, index.get("metadata").get("total_size").asLong());
         assertEquals(specs.size(), index.get("weight_map").size());
         assertTrue(Files.exists(dir.resolve("model-00001-of-00005.safetensors")));
         assertTrue(Files.exists(dir.resolve("model-00005-of-00005.safetensors")));
         String text = Files.readString(dir.resolve("model.safetensors.index.json"));
-        assertTrue(text.startsWith("{\n  \"metadata\": {\n    \"total_size\": " + total + "\n  },\n  \"weight_map\": {\n"), text);
+        assertTrue(
+                text.startsWith("{\n  \"metadata\": {\n    \"total_size\": " + total + "\n  },\n  \"weight_map\": {\n"),
+                text);
         assertTrue(text.endsWith("}\n"));
         try (TensorStore store = TensorStore.openModel(dir)) {
             assertEquals(new ArrayList<>(values.keySet()), store.names());
@@ -272,7 +324,8 @@ class SafetensorsRoundTripTest {
             for (TensorSpec s : specs) {
                 float[] want = values.get(s.name()).clone();
                 for (int j = 0; j < want.length; j++) {
-                    want[j] = s.dtype() == DType.BF16 ? DType.bf16ToFloat(DType.floatToBf16(want[j]))
+                    want[j] = s.dtype() == DType.BF16
+                            ? DType.bf16ToFloat(DType.floatToBf16(want[j]))
                             : s.dtype() == DType.F16 ? DType.halfToFloat(DType.floatToHalf(want[j])) : want[j];
                 }
                 assertArrayEquals(want, store.read(s.name()).data(), s.name());
@@ -304,7 +357,8 @@ class SafetensorsRoundTripTest {
     @Test
     void shardedWriterRefusesMissingTensors() throws IOException {
         Path dir = Files.createDirectories(tmp.resolve("partial"));
-        List<TensorSpec> specs = List.of(new TensorSpec("a", DType.F32, new long[] {2}), new TensorSpec("b", DType.F32, new long[] {2}));
+        List<TensorSpec> specs =
+                List.of(new TensorSpec("a", DType.F32, new long[] {2}), new TensorSpec("b", DType.F32, new long[] {2}));
         ShardedWriter w = new ShardedWriter(dir, "model", specs, 8, null);
         w.writeFloats("a", new float[2]);
         assertThrows(IllegalStateException.class, w::close);

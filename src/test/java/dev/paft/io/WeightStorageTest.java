@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.zip.CRC32;
 import org.junit.jupiter.api.Test;
 
@@ -18,7 +19,9 @@ import org.junit.jupiter.api.Test;
  */
 class WeightStorageTest {
     static JsonNode golden() throws Exception {
-        return new ObjectMapper().readTree(Path.of("src/test/resources/model/storage_golden.json").toFile());
+        return new ObjectMapper()
+                .readTree(
+                        Path.of("src/test/resources/model/storage_golden.json").toFile());
     }
 
     @Test
@@ -33,7 +36,9 @@ class WeightStorageTest {
             if (Float.isNaN(v)) {
                 assertTrue(Float.isNaN(h), "NaN pattern " + Integer.toHexString(i));
             } else if (Math.abs(v) > 65504f) {
-                assertTrue(Float.isInfinite(h) && Math.signum(h) == Math.signum(v), "beyond half's range: " + v + " -> " + h);
+                assertTrue(
+                        Float.isInfinite(h) && Math.signum(h) == Math.signum(v),
+                        "beyond half's range: " + v + " -> " + h);
                 overflow += Float.isFinite(v) ? 1 : 0;
             } else if (Math.abs(v) >= 0x1p-17f) {
                 assertEquals(v, h, 0f, "pattern " + Integer.toHexString(i));
@@ -69,7 +74,8 @@ class WeightStorageTest {
             x.putShort(WeightStorage.bf16ToHalf((short) i));
             a.update(x.array());
             // f16 pattern -> bf16 storage, through the conversion the loader runs
-            ByteBuffer src = ByteBuffer.allocate(2).order(ByteOrder.LITTLE_ENDIAN).putShort(0, (short) i);
+            ByteBuffer src =
+                    ByteBuffer.allocate(2).order(ByteOrder.LITTLE_ENDIAN).putShort(0, (short) i);
             y.clear();
             WeightStorage.BF16.convert(src, DType.F16, 1, y);
             b.update(y.array());
@@ -91,7 +97,9 @@ class WeightStorageTest {
         float[] v = {1f, 1.00390625f, 65504f, 70000f, -1e6f, Float.POSITIVE_INFINITY, Float.NaN, 3.14159265f};
         ByteBuffer out = ByteBuffer.allocate(2 * v.length);
         assertEquals(3, WeightStorage.F16.convert(floats(v), DType.F32, v.length, out));
-        assertEquals(DType.floatToHalf(1.00390625f), out.order(ByteOrder.LITTLE_ENDIAN).getShort(2));   // f16 keeps 1 + 2^-8
+        assertEquals(
+                DType.floatToHalf(1.00390625f),
+                out.order(ByteOrder.LITTLE_ENDIAN).getShort(2)); // f16 keeps 1 + 2^-8
         out.clear();
         // 65504 itself rounds to bfloat16 65536, beyond half: bf16 storage holds at most 65280
         assertEquals(2, WeightStorage.BF16.convert(floats(v), DType.F32, v.length, out));
@@ -104,7 +112,11 @@ class WeightStorageTest {
         out.clear();
         assertEquals(-1, WeightStorage.BF16.convert(floats(0.5f, Float.NEGATIVE_INFINITY), DType.F32, 2, out));
         // a BF16 source of 65536 (0x4780) overflows, 65280 (0x477f) fits exactly
-        ByteBuffer bf = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putShort((short) 0x477f).putShort((short) 0x4780).flip();
+        ByteBuffer bf = ByteBuffer.allocate(4)
+                .order(ByteOrder.LITTLE_ENDIAN)
+                .putShort((short) 0x477f)
+                .putShort((short) 0x4780)
+                .flip();
         out.clear();
         assertEquals(1, WeightStorage.F16.convert(bf, DType.BF16, 2, out));
         assertEquals(65280f, DType.halfToFloat(out.getShort(0)));
@@ -117,13 +129,14 @@ class WeightStorageTest {
         assertEquals(-7f, f32.getFloat(4));
         // BF16 source into f32 storage widens exactly
         ByteBuffer w = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN);
-        WeightStorage.F32.convert(ByteBuffer.allocate(2).order(ByteOrder.LITTLE_ENDIAN).putShort(0, (short) 0x4049), DType.BF16, 1, w);
+        WeightStorage.F32.convert(
+                ByteBuffer.allocate(2).order(ByteOrder.LITTLE_ENDIAN).putShort(0, (short) 0x4049), DType.BF16, 1, w);
         assertEquals(3.140625f, w.getFloat(0));
     }
 
     @Test
     void configSpellings() {
-        assertEquals(java.util.List.of("f32", "f16", "bf16"), Mappers.spellings(WeightStorage.class));
+        assertEquals(List.of("f32", "f16", "bf16"), Mappers.spellings(WeightStorage.class));
         assertEquals("bf16", WeightStorage.BF16.configName());
         assertEquals(2, WeightStorage.BF16.bytes());
     }

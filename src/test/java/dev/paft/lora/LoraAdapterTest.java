@@ -14,6 +14,7 @@ import dev.paft.config.LoraConfig;
 import dev.paft.engine.Engines;
 import dev.paft.errors.PaftException;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -41,19 +42,29 @@ class LoraAdapterTest {
     }
 
     LoraAdapter fresh(long seed, boolean rs) {
-        return LoraAdapter.create(shapes, new LoraConfig(4, 8, 0, List.of("q_proj", "v_proj", "down_proj"), rs), seed, "base", manager);
+        return LoraAdapter.create(
+                shapes, new LoraConfig(4, 8, 0, List.of("q_proj", "v_proj", "down_proj"), rs), seed, "base", manager);
     }
 
     @Test
     void initIsSeededKaimingUniformAndZeroB() {
-        try (LoraAdapter a = fresh(11, false); LoraAdapter b = fresh(11, false); LoraAdapter c = fresh(12, false)) {
+        try (LoraAdapter a = fresh(11, false);
+                LoraAdapter b = fresh(11, false);
+                LoraAdapter c = fresh(12, false)) {
             assertEquals(6, a.parameters().size());
-            assertEquals("base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight", a.parameterNames().get(0));
+            assertEquals(
+                    "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight",
+                    a.parameterNames().get(0));
             for (int i = 0; i < 6; i++) {
-                assertArrayEquals(a.parameters().get(i).toFloatArray(), b.parameters().get(i).toFloatArray(), 0f);
-                assertTrue(a.parameters().get(i).hasGradient() || a.parameters().get(i).getGradient() != null);
+                assertArrayEquals(
+                        a.parameters().get(i).toFloatArray(),
+                        b.parameters().get(i).toFloatArray(),
+                        0f);
+                assertTrue(a.parameters().get(i).hasGradient()
+                        || a.parameters().get(i).getGradient() != null);
             }
-            assertFalse(java.util.Arrays.equals(a.parameters().get(0).toFloatArray(), c.parameters().get(0).toFloatArray()));
+            assertFalse(Arrays.equals(
+                    a.parameters().get(0).toFloatArray(), c.parameters().get(0).toFloatArray()));
             for (LoraModule m : a.modules().values()) {
                 long in = m.a().getShape().get(1);
                 float bound = (float) (1 / Math.sqrt(in));
@@ -66,7 +77,7 @@ class LoraAdapterTest {
             assertEquals(2.0, a.scaling(), 0);
         }
         try (LoraAdapter rs = fresh(1, true)) {
-            assertEquals(4.0, rs.scaling(), 0);   // alpha / sqrt(r)
+            assertEquals(4.0, rs.scaling(), 0); // alpha / sqrt(r)
         }
     }
 
@@ -75,7 +86,7 @@ class LoraAdapterTest {
         try (LoraAdapter a = fresh(3, false)) {
             a.modules().values().forEach(m -> m.b().setRequiresGradient(false));
             for (LoraModule m : a.modules().values()) {
-                m.b().addi(manager.randomNormal(m.b().getShape()));   // make B non-zero
+                m.b().addi(manager.randomNormal(m.b().getShape())); // make B non-zero
             }
             a.save(tmp, Map.of());
             Map<String, long[]> all = new LinkedHashMap<>(shapes);
@@ -83,13 +94,20 @@ class LoraAdapterTest {
             try (LoraAdapter b = LoraAdapter.load(tmp, all, manager)) {
                 assertEquals(a.modules().keySet(), b.modules().keySet());
                 for (int i = 0; i < 6; i++) {
-                    assertArrayEquals(a.parameters().get(i).toFloatArray(), b.parameters().get(i).toFloatArray(), 0f);
+                    assertArrayEquals(
+                            a.parameters().get(i).toFloatArray(),
+                            b.parameters().get(i).toFloatArray(),
+                            0f);
                 }
                 assertEquals(a.scaling(), b.scaling(), 0);
                 try (NDManager scope = manager.newSubManager()) {
                     String k = "model.layers.0.mlp.down_proj";
                     NDArray d = b.delta(scope, k);
-                    NDArray ref = b.modules().get(k).b().matMul(b.modules().get(k).a()).mul(2f);
+                    NDArray ref = b.modules()
+                            .get(k)
+                            .b()
+                            .matMul(b.modules().get(k).a())
+                            .mul(2f);
                     assertEquals(new Shape(64, 96), d.getShape());
                     assertTrue(d.sub(ref).abs().max().getFloat() < 1e-6f);
                     ref.close();
@@ -146,7 +164,8 @@ class LoraAdapterTest {
 
     @Test
     void disabledDropoutKeepsTheConfiguredRateInTheConfig() {
-        try (LoraAdapter a = LoraAdapter.create(shapes, new LoraConfig(4, 8, 0.3, List.of("q_proj"), false), 1, "base", manager)) {
+        try (LoraAdapter a =
+                LoraAdapter.create(shapes, new LoraConfig(4, 8, 0.3, List.of("q_proj"), false), 1, "base", manager)) {
             assertEquals(0.3f, a.dropout(), 1e-7f);
             a.disableDropout();
             assertEquals(0f, a.dropout());
@@ -157,25 +176,33 @@ class LoraAdapterTest {
 
     @Test
     void loraLinearFormulaAndSeededDropout() {
-        try (LoraAdapter a = fresh(5, false); NDManager scope = manager.newSubManager()) {
+        try (LoraAdapter a = fresh(5, false);
+                NDManager scope = manager.newSubManager()) {
             LoraModule m = a.modules().get("model.layers.0.self_attn.q_proj");
             NDArray x = scope.randomNormal(new Shape(2, 3, 64));
             NDArray w = scope.randomNormal(new Shape(32, 64));
             NDArray base = LoraLinear.linear(x, w, null);
             // B = 0: exactly the base
-            assertArrayEquals(base.toFloatArray(), LoraLinear.forward(x, w, null, m, a.scalingTensor(), 0.5f, false).toFloatArray(), 0f);
+            assertArrayEquals(
+                    base.toFloatArray(),
+                    LoraLinear.forward(x, w, null, m, a.scalingTensor(), 0.5f, false)
+                            .toFloatArray(),
+                    0f);
             m.b().setRequiresGradient(false);
             m.b().addi(scope.ones(m.b().getShape()));
             NDArray y = LoraLinear.forward(x, w, null, m, a.scalingTensor(), 0f, false);
-            NDArray ref = x.matMul(w.transpose()).add(x.matMul(m.a().transpose()).matMul(m.b().transpose()).mul(2f));
+            NDArray ref = x.matMul(w.transpose())
+                    .add(x.matMul(m.a().transpose()).matMul(m.b().transpose()).mul(2f));
             assertTrue(y.sub(ref).abs().max().getFloat() < 1e-4f);
             // dropout: active only in training, reproducible under Engine.setRandomSeed
             Engine.getInstance().setRandomSeed(42);
-            float[] d1 = LoraLinear.forward(x, w, null, m, a.scalingTensor(), 0.5f, true).toFloatArray();
+            float[] d1 = LoraLinear.forward(x, w, null, m, a.scalingTensor(), 0.5f, true)
+                    .toFloatArray();
             Engine.getInstance().setRandomSeed(42);
-            float[] d2 = LoraLinear.forward(x, w, null, m, a.scalingTensor(), 0.5f, true).toFloatArray();
+            float[] d2 = LoraLinear.forward(x, w, null, m, a.scalingTensor(), 0.5f, true)
+                    .toFloatArray();
             assertArrayEquals(d1, d2, 0f);
-            assertFalse(java.util.Arrays.equals(d1, y.toFloatArray()));
+            assertFalse(Arrays.equals(d1, y.toFloatArray()));
         }
     }
 }

@@ -33,8 +33,11 @@ class DellaTest {
             for (int k = 0; k < len; k++) {
                 idx[k] = s + k;
             }
-            Arrays.sort(idx, (a, b) -> Float.compare(Math.abs(v[a]), Math.abs(v[b])) != 0
-                    ? Float.compare(Math.abs(v[a]), Math.abs(v[b])) : Integer.compare(a, b));
+            Arrays.sort(
+                    idx,
+                    (a, b) -> Float.compare(Math.abs(v[a]), Math.abs(v[b])) != 0
+                            ? Float.compare(Math.abs(v[a]), Math.abs(v[b]))
+                            : Integer.compare(a, b));
             for (int k = 0; k < len; k++) {
                 rank[idx[k]] = k;
             }
@@ -164,8 +167,15 @@ class DellaTest {
         float[][] d = {gaussian(n, 5), gaussian(n, 6)};
         double[] w = {0.7, 0.4};
         for (String method : List.of("della", "della_linear")) {
-            float[] out = MoreMethodsTest.run(method, new long[] {30, 100}, base, d, Map.of("rescale", false),
-                    List.of(Map.of("weight", w[0], "density", 0.5, "epsilon", 0.2), Map.of("weight", w[1], "density", 0.5, "epsilon", 0.2)));
+            float[] out = MoreMethodsTest.run(
+                    method,
+                    new long[] {30, 100},
+                    base,
+                    d,
+                    Map.of("rescale", false),
+                    List.of(
+                            Map.of("weight", w[0], "density", 0.5, "epsilon", 0.2),
+                            Map.of("weight", w[1], "density", 0.5, "epsilon", 0.2)));
             int[] patterns = new int[4];
             for (int j = 0; j < n; j++) {
                 int found = -1;
@@ -175,8 +185,16 @@ class DellaTest {
                         kept[i][0] = (mask >> i & 1) != 0 ? d[i][j] : 0f;
                     }
                     float[] b = {base[j]};
-                    TaskArithmeticMerge.mixReference(b, kept, new float[] {(float) w[0], (float) w[1]}, 1f,
-                            method.equals("della"), method.equals("della"), false, 0, 1);
+                    TaskArithmeticMerge.mixReference(
+                            b,
+                            kept,
+                            new float[] {(float) w[0], (float) w[1]},
+                            1f,
+                            method.equals("della"),
+                            method.equals("della"),
+                            false,
+                            0,
+                            1);
                     if (b[0] == out[j]) {
                         found = mask;
                     }

@@ -2,13 +2,27 @@ package dev.paft.merge;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import java.util.Arrays;
 import java.util.SplittableRandom;
+import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.Test;
 
 /** The vectorizable fast paths must be bit-identical to the element-by-element definitions. */
 class FastPathEquivalenceTest {
-    private static final float[] SPECIAL = {0f, -0f, Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY,
-        Float.MIN_VALUE, -Float.MIN_VALUE, Float.MAX_VALUE, -Float.MAX_VALUE, 1f, -1f, 0.5f};
+    private static final float[] SPECIAL = {
+        0f,
+        -0f,
+        Float.NaN,
+        Float.POSITIVE_INFINITY,
+        Float.NEGATIVE_INFINITY,
+        Float.MIN_VALUE,
+        -Float.MIN_VALUE,
+        Float.MAX_VALUE,
+        -Float.MAX_VALUE,
+        1f,
+        -1f,
+        0.5f
+    };
 
     /** Random values with many zeros, exact ties, bf16-like coarse values, and (optionally) specials. */
     private static float[] data(SplittableRandom r, int n, boolean specials) {
@@ -33,8 +47,11 @@ class FastPathEquivalenceTest {
         for (int j = 0; j < want.length; j++) {
             // NaN sign and payload depend on whether the JIT compiled the loop: any NaN equals any NaN
             // (a non-finite merged tensor fails the merge with exit 4 either way).
-            if (Float.floatToRawIntBits(want[j]) != Float.floatToRawIntBits(got[j]) && !(Float.isNaN(want[j]) && Float.isNaN(got[j]))) {
-                assertEquals(Float.floatToRawIntBits(want[j]), Float.floatToRawIntBits(got[j]),
+            if (Float.floatToRawIntBits(want[j]) != Float.floatToRawIntBits(got[j])
+                    && !(Float.isNaN(want[j]) && Float.isNaN(got[j]))) {
+                assertEquals(
+                        Float.floatToRawIntBits(want[j]),
+                        Float.floatToRawIntBits(got[j]),
                         what + ": element " + j + ": want " + want[j] + " got " + got[j]);
             }
         }
@@ -62,12 +79,13 @@ class FastPathEquivalenceTest {
                     float[] got = base.clone();
                     if (consensus && !allFinite(d)) {
                         // the consensus would drop a NaN / Inf input silently: refused (exit 4 in the runner)
-                        org.junit.jupiter.api.Assertions.assertThrows(NonFiniteInputException.class,
+                        Assertions.assertThrows(
+                                NonFiniteInputException.class,
                                 () -> TaskArithmeticMerge.mix(got, d, w, lambda, normalize, true, count));
                         continue;
                     }
                     TaskArithmeticMerge.mix(got, d, w, lambda, normalize, consensus, count);
-                    assertBits(want, got, "w=" + java.util.Arrays.toString(w) + " cfg=" + cfg + " specials=" + specials);
+                    assertBits(want, got, "w=" + Arrays.toString(w) + " cfg=" + cfg + " specials=" + specials);
                 }
             }
         }
@@ -90,9 +108,9 @@ class FastPathEquivalenceTest {
         keepTopKReference(want, k);
         float[] got = v.clone();
         if (!allFinite(v) && k < v.length) {
-            NonFiniteInputException e = org.junit.jupiter.api.Assertions.assertThrows(NonFiniteInputException.class,
-                    () -> Sparsify.keepTopK(got, k), what);
-            org.junit.jupiter.api.Assertions.assertFalse(Float.isFinite(v[(int) e.element()]), what);
+            NonFiniteInputException e =
+                    Assertions.assertThrows(NonFiniteInputException.class, () -> Sparsify.keepTopK(got, k), what);
+            Assertions.assertFalse(Float.isFinite(v[(int) e.element()]), what);
             return;
         }
         Sparsify.keepTopK(got, k);
@@ -106,7 +124,7 @@ class FastPathEquivalenceTest {
             return;
         }
         if (k <= 0) {
-            java.util.Arrays.fill(d, 0f);
+            Arrays.fill(d, 0f);
             return;
         }
         int[] hi = new int[1 << 16];
@@ -172,9 +190,9 @@ class FastPathEquivalenceTest {
             float[] v = new float[n];
             for (int j = 0; j < n; j++) {
                 v[j] = switch (kind) {
-                    case 0 -> (float) r.nextGaussian() * 0.01f;                      // spread
-                    case 1 -> (r.nextInt(4001) - 2000) * 0x1p-13f;                    // grid: many ties
-                    case 2 -> (r.nextInt(5) - 2) * 0x1p-13f;                          // crowded bins
+                    case 0 -> (float) r.nextGaussian() * 0.01f; // spread
+                    case 1 -> (r.nextInt(4001) - 2000) * 0x1p-13f; // grid: many ties
+                    case 2 -> (r.nextInt(5) - 2) * 0x1p-13f; // crowded bins
                     default -> r.nextInt(7) == 0 ? (r.nextBoolean() ? 0f : -0f) : (float) r.nextGaussian();
                 };
                 if (rep % 3 == 0 && r.nextInt(200) == 0) {
@@ -191,7 +209,7 @@ class FastPathEquivalenceTest {
     @Test
     void allFiniteFindsEverySpecial() {
         float[] v = new float[100];
-        org.junit.jupiter.api.Assertions.assertTrue(Floats.allFinite(v, 0, 100));
+        Assertions.assertTrue(Floats.allFinite(v, 0, 100));
         for (float sp : SPECIAL) {
             for (int at : new int[] {0, 37, 99}) {
                 float[] c = v.clone();

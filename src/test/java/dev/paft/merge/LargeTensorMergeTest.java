@@ -53,9 +53,13 @@ class LargeTensorMergeTest {
         for (int i = 0; i < 3; i++) {
             ms.add(weights(2 + i, 1, base));
             TinyModels.writeModel(tmp.resolve("m" + i), ms.get(i), DType.F32);
-            inputs.add(new MergeSpec.Input(tmp.resolve("m" + i).toString(), Map.of("weight", (double) w[i], "density", 0.5)));
+            inputs.add(new MergeSpec.Input(
+                    tmp.resolve("m" + i).toString(), Map.of("weight", (double) w[i], "density", 0.5)));
         }
-        MergeSpec spec = MergeSpec.builder("ties", tmp.resolve("base").toString()).inputs(inputs).shardSize("5GB").build();
+        MergeSpec spec = MergeSpec.builder("ties", tmp.resolve("base").toString())
+                .inputs(inputs)
+                .shardSize("5GB")
+                .build();
         MergeRunner.run(spec, new MergeRunner.Options(tmp.resolve("out"), false));
 
         float[] want = base.get(BIG).data().clone();

@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.paft.testutil.TinyModels;
 import dev.paft.cli.Paft;
 import dev.paft.io.DType;
 import dev.paft.io.FloatTensor;
@@ -17,11 +16,13 @@ import dev.paft.io.PeftAdapter;
 import dev.paft.io.PeftAdapterConfig;
 import dev.paft.io.TensorStore;
 import dev.paft.lora.LoraAdapter;
+import dev.paft.testutil.TinyModels;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -29,6 +30,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
+import java.util.function.IntSupplier;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -42,6 +44,7 @@ import org.junit.jupiter.api.io.TempDir;
 class LoraMergeTest {
     @TempDir
     Path tmp;
+
     Path base;
     Path sft;
     Path dpo;
@@ -66,12 +69,18 @@ class LoraMergeTest {
         return m;
     }
 
-    static Path adapter(Path dir, long seed, int r, double alpha, boolean rslora, String baseName, Map<String, long[]> modules) {
+    static Path adapter(
+            Path dir, long seed, int r, double alpha, boolean rslora, String baseName, Map<String, long[]> modules) {
         Random rnd = new Random(seed);
         Map<String, PeftAdapter.LoraPair> mods = new LinkedHashMap<>();
-        modules.forEach((m, s) -> mods.put(m, new PeftAdapter.LoraPair(TinyModels.rand(rnd, r, s[1]), TinyModels.rand(rnd, s[0], r))));
-        List<String> targets = modules.keySet().stream().map(k -> k.substring(k.lastIndexOf('.') + 1)).distinct().toList();
-        new PeftAdapter(new PeftAdapterConfig(r, alpha, 0.05, targets, rslora, baseName), mods).write(dir, DType.F32, null);
+        modules.forEach((m, s) ->
+                mods.put(m, new PeftAdapter.LoraPair(TinyModels.rand(rnd, r, s[1]), TinyModels.rand(rnd, s[0], r))));
+        List<String> targets = modules.keySet().stream()
+                .map(k -> k.substring(k.lastIndexOf('.') + 1))
+                .distinct()
+                .toList();
+        new PeftAdapter(new PeftAdapterConfig(r, alpha, 0.05, targets, rslora, baseName), mods)
+                .write(dir, DType.F32, null);
         return dir;
     }
 
@@ -148,13 +157,17 @@ class LoraMergeTest {
         PeftAdapter ad = PeftAdapter.read(lora);
         for (String k : wb.keySet()) {
             String module = k.substring(0, k.length() - ".weight".length());
-            boolean adapted = k.contains("q_proj") || k.contains("v_proj") || k.equals("model.layers.1.mlp.up_proj.weight");
-            assertEquals(adapted, ad.modules().containsKey(module), k + ": in the adapter exactly when an input adapts it");
+            boolean adapted =
+                    k.contains("q_proj") || k.contains("v_proj") || k.equals("model.layers.1.mlp.up_proj.weight");
+            assertEquals(
+                    adapted, ad.modules().containsKey(module), k + ": in the adapter exactly when an input adapts it");
             if (!adapted) {
-                assertTrue(java.util.Arrays.equals(wb.get(k).data(), d.get(k)), k + ": the dense merge leaves it as the base");
+                assertTrue(Arrays.equals(wb.get(k).data(), d.get(k)), k + ": the dense merge leaves it as the base");
                 continue;
             }
-            assertTrue(relDiff(a.get(k), d.get(k), wb.get(k).data()) < 2e-6, k + ": " + relDiff(a.get(k), d.get(k), wb.get(k).data()));
+            assertTrue(
+                    relDiff(a.get(k), d.get(k), wb.get(k).data()) < 2e-6,
+                    k + ": " + relDiff(a.get(k), d.get(k), wb.get(k).data()));
         }
         // ranks: the sum of the input ranks (q_proj 3 + 2, v_proj 3, up_proj 2); r = the most common (5 and 3 tie: 5)
         assertEquals(5, ad.config().r());
@@ -186,7 +199,8 @@ class LoraMergeTest {
             if (ad.modules().containsKey(k.substring(0, k.length() - ".weight".length()))) {
                 assertTrue(relDiff(a.get(k), d.get(k), wb.get(k).data()) < 2e-6, k);
             } else {
-                // the dense linear merge computes (2 W + 1 W) / 3: W up to float rounding; the adapter leaves W as it is
+                // the dense linear merge computes (2 W + 1 W) / 3: W up to float rounding; the adapter leaves W as it
+                // is
                 float[] w = wb.get(k).data();
                 for (int j = 0; j < w.length; j++) {
                     assertEquals(w[j], d.get(k)[j], 1e-6f * Math.abs(w[j]), k);
@@ -195,11 +209,33 @@ class LoraMergeTest {
             }
         }
         Path ok = tmp.resolve("ok");
-        assertEquals(0, merge("linear", ok, "--model", sft + ":weight=0.25", "--model", dpo + ":weight=0.75",
-                "--param", "normalize=false", "--lora-out", ok.toString()));
+        assertEquals(
+                0,
+                merge(
+                        "linear",
+                        ok,
+                        "--model",
+                        sft + ":weight=0.25",
+                        "--model",
+                        dpo + ":weight=0.75",
+                        "--param",
+                        "normalize=false",
+                        "--lora-out",
+                        ok.toString()));
         Path bad = tmp.resolve("bad");
-        assertEquals(2, merge("linear", bad, "--model", sft + ":weight=1", "--model", dpo + ":weight=1",
-                "--param", "normalize=false", "--lora-out", bad.toString()));
+        assertEquals(
+                2,
+                merge(
+                        "linear",
+                        bad,
+                        "--model",
+                        sft + ":weight=1",
+                        "--model",
+                        dpo + ":weight=1",
+                        "--param",
+                        "normalize=false",
+                        "--lora-out",
+                        bad.toString()));
         assertFalse(Files.exists(bad));
     }
 
@@ -249,7 +285,8 @@ class LoraMergeTest {
         // non-adapted tensors: untouched by the dense merge, absent from the adapter
         PeftAdapter ad = PeftAdapter.read(lora);
         assertFalse(ad.modules().containsKey("model.layers.0.mlp.up_proj"));
-        assertTrue(java.util.Arrays.equals(wb.get("model.layers.0.mlp.up_proj.weight").data(), d.get("model.layers.0.mlp.up_proj.weight")));
+        assertTrue(Arrays.equals(
+                wb.get("model.layers.0.mlp.up_proj.weight").data(), d.get("model.layers.0.mlp.up_proj.weight")));
     }
 
     @Test
@@ -272,14 +309,19 @@ class LoraMergeTest {
             for (int j = 0; j < delta.length; j++) {
                 delta[j] = d.get(k)[j] - wb.get(k).data()[j];
             }
-            double[] s = TruncatedSvd.jacobi(toDouble(delta), t.get("shape").get(0).asInt(), t.get("shape").get(1).asInt()).s();
+            double[] s = TruncatedSvd.jacobi(
+                            toDouble(delta),
+                            t.get("shape").get(0).asInt(),
+                            t.get("shape").get(1).asInt())
+                    .s();
             double tailBelow = 0;
             double all = 0;
             for (int j = 0; j < s.length; j++) {
                 all += s[j] * s[j];
                 tailBelow += j >= r - 1 ? s[j] * s[j] : 0;
             }
-            assertTrue(r == 1 || Math.sqrt(tailBelow / all) > 0.2, k + ": rank " + (r - 1) + " would have met the target");
+            assertTrue(
+                    r == 1 || Math.sqrt(tailBelow / all) > 0.2, k + ": rank " + (r - 1) + " would have met the target");
         }
         assertTrue(ranks.size() > 1, "ranks differ per matrix: " + ranks);
         // the config: PEFT's keys, r / alpha = the most common rank, patterns for the others
@@ -298,12 +340,21 @@ class LoraMergeTest {
         }
         for (Iterator<Map.Entry<String, JsonNode>> it = cfg.get("rank_pattern").fields(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> e = it.next();
-            // PEFT's two pattern rules (older: re.match(".*\." + key + "$"); newer: "(.*\.)?(key)$") pick the same, single module
-            List<String> older = allModules.stream().filter(m -> Pattern.compile(".*\\." + e.getKey()).matcher(m).matches()).toList();
-            List<String> newer = allModules.stream().filter(m -> Pattern.compile("(.*\\.)?(" + e.getKey() + ")").matcher(m).matches()).toList();
+            // PEFT's two pattern rules (older: re.match(".*\." + key + "$"); newer: "(.*\.)?(key)$") pick the same,
+            // single module
+            List<String> older = allModules.stream()
+                    .filter(m ->
+                            Pattern.compile(".*\\." + e.getKey()).matcher(m).matches())
+                    .toList();
+            List<String> newer = allModules.stream()
+                    .filter(m -> Pattern.compile("(.*\\.)?(" + e.getKey() + ")")
+                            .matcher(m)
+                            .matches())
+                    .toList();
             assertEquals(1, older.size(), e.getKey() + " " + older);
             assertEquals(older, newer);
-            assertEquals(e.getValue().asInt(), ad.modules().get(older.get(0)).a().dim(0));
+            assertEquals(
+                    e.getValue().asInt(), ad.modules().get(older.get(0)).a().dim(0));
         }
         for (String m : ad.modules().keySet()) {
             assertEquals(ad.config().rank(m), ad.modules().get(m).b().dim(1), m);
@@ -319,7 +370,8 @@ class LoraMergeTest {
                 adaptable.put(k.substring(0, k.length() - ".weight".length()), v.shape());
             }
         });
-        try (NDManager mgr = NDManager.newBaseManager("PyTorch"); LoraAdapter la = LoraAdapter.load(lora, adaptable, mgr)) {
+        try (NDManager mgr = NDManager.newBaseManager("PyTorch");
+                LoraAdapter la = LoraAdapter.load(lora, adaptable, mgr)) {
             assertEquals(1.0, la.scaling());
             assertEquals(ad.modules().keySet(), la.modules().keySet());
             for (String m : ad.modules().keySet()) {
@@ -338,10 +390,28 @@ class LoraMergeTest {
     void mergekitModelPlusLoraInputsGiveTheSameAdapter() {
         Path lora = tmp.resolve("lora");
         Path plain = tmp.resolve("plain");
-        assertEquals(0, merge("task_arithmetic", lora, "--model", base + "+" + sft + ":weight=0.5", "--model", base + "+" + dpo + ":weight=0.5",
-                "--lora-out", lora.toString()));
-        assertEquals(0, merge("task_arithmetic", plain, "--model", sft + ":weight=0.5", "--model", dpo + ":weight=0.5",
-                "--lora-out", plain.toString()));
+        assertEquals(
+                0,
+                merge(
+                        "task_arithmetic",
+                        lora,
+                        "--model",
+                        base + "+" + sft + ":weight=0.5",
+                        "--model",
+                        base + "+" + dpo + ":weight=0.5",
+                        "--lora-out",
+                        lora.toString()));
+        assertEquals(
+                0,
+                merge(
+                        "task_arithmetic",
+                        plain,
+                        "--model",
+                        sft + ":weight=0.5",
+                        "--model",
+                        dpo + ":weight=0.5",
+                        "--lora-out",
+                        plain.toString()));
         Map<String, float[]> x = applied(wb, lora);
         Map<String, float[]> y = applied(wb, plain);
         for (String k : wb.keySet()) {
@@ -354,40 +424,98 @@ class LoraMergeTest {
         Path out = tmp.resolve("out");
         Path other = TinyModels.writeModel(tmp.resolve("other"), weights(9), DType.F32);
         // a full model as input
-        assertEquals(2, merge("task_arithmetic", out, "--model", sft + ":weight=1", "--model", other + ":weight=1", "--lora-out", out.toString()));
-        String err = stderrOf(() -> merge("task_arithmetic", out, "--model", other + ":weight=1", "--lora-out", out.toString()));
+        assertEquals(
+                2,
+                merge(
+                        "task_arithmetic",
+                        out,
+                        "--model",
+                        sft + ":weight=1",
+                        "--model",
+                        other + ":weight=1",
+                        "--lora-out",
+                        out.toString()));
+        String err = stderrOf(
+                () -> merge("task_arithmetic", out, "--model", other + ":weight=1", "--lora-out", out.toString()));
         assertTrue(err.contains(other.toString()) && err.contains("full model"), err);
         // slerp scales the base
-        err = stderrOf(() -> merge("slerp", out, "--model", sft + ":weight=1", "--param", "t=0.5", "--lora-out", out.toString()));
+        err = stderrOf(() ->
+                merge("slerp", out, "--model", sft + ":weight=1", "--param", "t=0.5", "--lora-out", out.toString()));
         assertTrue(err.contains("slerp") && err.contains("--out"), err);
         // adapters on different bases
         Map<String, long[]> q = Map.of("model.layers.0.self_attn.q_proj", new long[] {16, 12});
         Path far = adapter(tmp.resolve("far"), 3, 2, 2, false, "another-base", q);
-        err = stderrOf(() -> merge("task_arithmetic", out, "--model", sft + ":weight=1", "--model", far + ":weight=1", "--lora-out", out.toString()));
+        err = stderrOf(() -> merge(
+                "task_arithmetic",
+                out,
+                "--model",
+                sft + ":weight=1",
+                "--model",
+                far + ":weight=1",
+                "--lora-out",
+                out.toString()));
         assertTrue(err.contains("tiny-base") && err.contains("another-base"), err);
         // MODEL+LORA on another model than the base
-        err = stderrOf(() -> merge("task_arithmetic", out, "--model", other + "+" + sft + ":weight=1", "--lora-out", out.toString()));
+        err = stderrOf(() -> merge(
+                "task_arithmetic", out, "--model", other + "+" + sft + ":weight=1", "--lora-out", out.toString()));
         assertTrue(err.contains("not to the base"), err);
         // a base with an adapter applied
-        err = stderrOf(() -> Paft.execute("merge", "--method", "task_arithmetic", "--base", base + "+" + dpo, "--model", sft + ":weight=1",
-                "--lora-out", out.toString()));
+        err = stderrOf(() -> Paft.execute(
+                "merge",
+                "--method",
+                "task_arithmetic",
+                "--base",
+                base + "+" + dpo,
+                "--model",
+                sft + ":weight=1",
+                "--lora-out",
+                out.toString()));
         assertTrue(err.contains("BASE+LORA"), err);
         // flags
-        err = stderrOf(() -> merge("task_arithmetic", out, "--model", sft + ":weight=1", "--lora-rank", "0", "--lora-out", out.toString()));
+        err = stderrOf(() -> merge(
+                "task_arithmetic",
+                out,
+                "--model",
+                sft + ":weight=1",
+                "--lora-rank",
+                "0",
+                "--lora-out",
+                out.toString()));
         assertTrue(err.contains("--lora-rank must be a positive integer"), err);
-        err = stderrOf(() -> merge("task_arithmetic", out, "--model", sft + ":weight=1", "--lora-error", "1.5", "--lora-out", out.toString()));
+        err = stderrOf(() -> merge(
+                "task_arithmetic",
+                out,
+                "--model",
+                sft + ":weight=1",
+                "--lora-error",
+                "1.5",
+                "--lora-out",
+                out.toString()));
         assertTrue(err.contains("--lora-error must be in [0, 1)"), err);
-        err = stderrOf(() -> merge("task_arithmetic", out, "--model", sft + ":weight=1", "--lora-rank", "4", "--out", out.toString()));
+        err = stderrOf(() -> merge(
+                "task_arithmetic", out, "--model", sft + ":weight=1", "--lora-rank", "4", "--out", out.toString()));
         assertTrue(err.contains("apply to --lora-out"), err);
-        err = stderrOf(() -> merge("task_arithmetic", out, "--model", sft + ":weight=1", "--lora-out", out.toString(), "--out", tmp.resolve("o2").toString()));
+        err = stderrOf(() -> merge(
+                "task_arithmetic",
+                out,
+                "--model",
+                sft + ":weight=1",
+                "--lora-out",
+                out.toString(),
+                "--out",
+                tmp.resolve("o2").toString()));
         assertTrue(err.contains("not both"), err);
         // layer layouts and tokenizer merges cannot be an adapter on the base
-        Path sliced = Files.writeString(tmp.resolve("sliced.yml"), "merge_method: passthrough\nslices:\n"
-                + "  - sources:\n      - model: " + base + "\n        layer_range: [0, 1]\n");
+        Path sliced = Files.writeString(
+                tmp.resolve("sliced.yml"),
+                "merge_method: passthrough\nslices:\n" + "  - sources:\n      - model: " + base
+                        + "\n        layer_range: [0, 1]\n");
         err = stderrOf(() -> Paft.execute("merge", sliced.toString(), "--lora-out", out.toString()));
         assertTrue(err.contains("--lora-out: 'slices'"), err);
-        Path union = Files.writeString(tmp.resolve("union.yml"), "merge_method: task_arithmetic\nbase_model: " + base
-                + "\ntokenizer_source: union\nmodels:\n  - model: " + sft + "\n    parameters: {weight: 1.0}\n");
+        Path union = Files.writeString(
+                tmp.resolve("union.yml"),
+                "merge_method: task_arithmetic\nbase_model: " + base + "\ntokenizer_source: union\nmodels:\n  - model: "
+                        + sft + "\n    parameters: {weight: 1.0}\n");
         err = stderrOf(() -> Paft.execute("merge", union.toString(), "--lora-out", out.toString()));
         assertTrue(err.contains("--lora-out: a tokenizer merge"), err);
         assertFalse(Files.exists(out));
@@ -395,7 +523,16 @@ class LoraMergeTest {
         assertEquals(0, merge("task_arithmetic", out, "--model", sft + ":weight=1", "--lora-out", out.toString()));
         err = stderrOf(() -> merge("task_arithmetic", out, "--model", dpo + ":weight=1", "--lora-out", out.toString()));
         assertTrue(err.contains("--overwrite"), err);
-        assertEquals(0, merge("task_arithmetic", out, "--model", dpo + ":weight=1", "--lora-out", out.toString(), "--overwrite"));
+        assertEquals(
+                0,
+                merge(
+                        "task_arithmetic",
+                        out,
+                        "--model",
+                        dpo + ":weight=1",
+                        "--lora-out",
+                        out.toString(),
+                        "--overwrite"));
         assertNull(PeftAdapter.read(out).modules().get("model.layers.0.self_attn.v_proj"));
         assertNotNull(PeftAdapter.read(out).modules().get("model.layers.1.mlp.up_proj"));
     }
@@ -414,7 +551,17 @@ class LoraMergeTest {
             ByteArrayOutputStream buf = new ByteArrayOutputStream();
             System.setErr(new PrintStream(buf, true));
             try {
-                assertEquals(4, merge(method, out, "--model", sft + ":weight=1", "--model", nan + ":weight=1", "--lora-out", out.toString()));
+                assertEquals(
+                        4,
+                        merge(
+                                method,
+                                out,
+                                "--model",
+                                sft + ":weight=1",
+                                "--model",
+                                nan + ":weight=1",
+                                "--lora-out",
+                                out.toString()));
             } finally {
                 System.setErr(old);
             }
@@ -430,17 +577,30 @@ class LoraMergeTest {
         ByteArrayOutputStream buf = new ByteArrayOutputStream();
         System.setOut(new PrintStream(buf, true));
         try {
-            assertEquals(0, merge("ties", out, "--model", sft + ":weight=1,density=0.5", "--model", dpo + ":weight=1,density=0.5",
-                    "--lora-out", out.toString()));
+            assertEquals(
+                    0,
+                    merge(
+                            "ties",
+                            out,
+                            "--model",
+                            sft + ":weight=1,density=0.5",
+                            "--model",
+                            dpo + ":weight=1,density=0.5",
+                            "--lora-out",
+                            out.toString()));
         } finally {
             System.setOut(old);
         }
         String s = buf.toString();
-        assertTrue(s.contains("PEFT adapter, 7 matrices") && s.contains("truncation error (relative Frobenius): overall") && s.contains("ranks 2 x1, 3 x3, 5 x3")
-                && s.contains(LoraMerge.REPORT_FILE), s);
+        assertTrue(
+                s.contains("PEFT adapter, 7 matrices")
+                        && s.contains("truncation error (relative Frobenius): overall")
+                        && s.contains("ranks 2 x1, 3 x3, 5 x3")
+                        && s.contains(LoraMerge.REPORT_FILE),
+                s);
     }
 
-    private static String stderrOf(java.util.function.IntSupplier run) {
+    private static String stderrOf(IntSupplier run) {
         PrintStream old = System.err;
         ByteArrayOutputStream buf = new ByteArrayOutputStream();
         System.setErr(new PrintStream(buf, true));
@@ -459,7 +619,7 @@ class LoraMergeTest {
     }
 
     private static String[] concat(String[] a, String... b) {
-        String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        String[] out = Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, out, a.length, b.length);
         return out;
     }

@@ -12,10 +12,15 @@ import dev.paft.io.Json;
 import dev.paft.io.PeftAdapter;
 import dev.paft.io.TensorStore;
 import dev.paft.testutil.TinyModels;
+import java.io.UncheckedIOException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Random;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -25,6 +30,7 @@ import org.junit.jupiter.api.io.TempDir;
 class MergeCliTest {
     @TempDir
     Path tmp;
+
     Path base;
     Path m1;
     Path m2;
@@ -59,7 +65,8 @@ class MergeCliTest {
     @Test
     void linearOfOneModelIsThatModel() {
         Path out = tmp.resolve("out");
-        assertEquals(0, Paft.execute("merge", "--method", "linear", "--model", m1 + ":weight=1", "--out", out.toString()));
+        assertEquals(
+                0, Paft.execute("merge", "--method", "linear", "--model", m1 + ":weight=1", "--out", out.toString()));
         Map<String, float[]> got = read(out);
         w1.forEach((k, v) -> assertArrayEquals(v.data(), got.get(k), k));
         assertTrue(Files.isRegularFile(out.resolve("merge_config.yaml")));
@@ -70,10 +77,34 @@ class MergeCliTest {
     void slerpEndpointsAreBaseAndOther() {
         Path o0 = tmp.resolve("s0");
         Path o1 = tmp.resolve("s1");
-        assertEquals(0, Paft.execute("merge", "--method", "slerp", "--base", base.toString(), "--model", m1.toString(),
-                "--param", "t=0", "--out", o0.toString()));
-        assertEquals(0, Paft.execute("merge", "--method", "slerp", "--base", base.toString(), "--model", m1.toString(),
-                "--param", "t=1", "--out", o1.toString()));
+        assertEquals(
+                0,
+                Paft.execute(
+                        "merge",
+                        "--method",
+                        "slerp",
+                        "--base",
+                        base.toString(),
+                        "--model",
+                        m1.toString(),
+                        "--param",
+                        "t=0",
+                        "--out",
+                        o0.toString()));
+        assertEquals(
+                0,
+                Paft.execute(
+                        "merge",
+                        "--method",
+                        "slerp",
+                        "--base",
+                        base.toString(),
+                        "--model",
+                        m1.toString(),
+                        "--param",
+                        "t=1",
+                        "--out",
+                        o1.toString()));
         Map<String, float[]> a = read(o0);
         Map<String, float[]> b = read(o1);
         wb.forEach((k, v) -> assertArrayEquals(v.data(), a.get(k), k));
@@ -84,15 +115,26 @@ class MergeCliTest {
     void oneAdapterLinearWeightOneIsMergeAndUnload() throws Exception {
         Path ad = TinyModels.writeAdapter(tmp.resolve("ad"), 9, 2, 4.0);
         Path out = tmp.resolve("out");
-        assertEquals(0, Paft.execute("merge", "--method", "linear", "--base", base.toString(), "--model", ad + ":weight=1",
-                "--out", out.toString()));
+        assertEquals(
+                0,
+                Paft.execute(
+                        "merge",
+                        "--method",
+                        "linear",
+                        "--base",
+                        base.toString(),
+                        "--model",
+                        ad + ":weight=1",
+                        "--out",
+                        out.toString()));
         PeftAdapter a = PeftAdapter.read(ad);
         Map<String, float[]> got = read(out);
         for (var e : wb.entrySet()) {
             float[] expect = e.getValue().data().clone();
             String module = e.getKey().replace(".weight", "");
             if (a.modules().containsKey(module)) {
-                float[] d = PeftAdapter.delta(a.modules().get(module), a.config().scaling()); // scaling = 4 / 2
+                float[] d =
+                        PeftAdapter.delta(a.modules().get(module), a.config().scaling()); // scaling = 4 / 2
                 for (int j = 0; j < d.length; j++) {
                     expect[j] += d[j];
                 }
@@ -101,8 +143,18 @@ class MergeCliTest {
         }
         // task arithmetic of the adapter gives the same weights
         Path ta = tmp.resolve("ta");
-        assertEquals(0, Paft.execute("merge", "--method", "task_arithmetic", "--base", base.toString(), "--model", ad + ":weight=1",
-                "--out", ta.toString()));
+        assertEquals(
+                0,
+                Paft.execute(
+                        "merge",
+                        "--method",
+                        "task_arithmetic",
+                        "--base",
+                        base.toString(),
+                        "--model",
+                        ad + ":weight=1",
+                        "--out",
+                        ta.toString()));
         Map<String, float[]> got2 = read(ta);
         got.forEach((k, v) -> assertArrayEquals(v, got2.get(k), k));
     }
@@ -110,20 +162,52 @@ class MergeCliTest {
     @Test
     void tiesOutputsReloadBitExactWithMetadataAndShards() throws Exception {
         Path out = tmp.resolve("out");
-        assertEquals(0, Paft.execute("merge", "--method", "ties", "--base", base.toString(),
-                "--model", m1 + ":weight=0.5,density=0.5", "--model", m2 + ":weight=0.5,density=0.5",
-                "--out-dtype", "bf16", "--shard-size", "200B", "--out", out.toString()));
+        assertEquals(
+                0,
+                Paft.execute(
+                        "merge",
+                        "--method",
+                        "ties",
+                        "--base",
+                        base.toString(),
+                        "--model",
+                        m1 + ":weight=0.5,density=0.5",
+                        "--model",
+                        m2 + ":weight=0.5,density=0.5",
+                        "--out-dtype",
+                        "bf16",
+                        "--shard-size",
+                        "200B",
+                        "--out",
+                        out.toString()));
         assertTrue(Files.isRegularFile(out.resolve("model.safetensors.index.json")));
-        assertEquals("bfloat16", Json.readObject(out.resolve("config.json")).get("torch_dtype").asText());
+        assertEquals(
+                "bfloat16",
+                Json.readObject(out.resolve("config.json")).get("torch_dtype").asText());
         try (TensorStore s = TensorStore.openModel(out)) {
             assertEquals("ties", s.metadata().get("merge_method"));
             assertEquals(DType.BF16, s.info("lm_head.weight").dtype());
         }
         // the merge is deterministic: a second run writes identical bytes
         Path out2 = tmp.resolve("out2");
-        assertEquals(0, Paft.execute("merge", "--method", "ties", "--base", base.toString(),
-                "--model", m1 + ":weight=0.5,density=0.5", "--model", m2 + ":weight=0.5,density=0.5",
-                "--out-dtype", "bf16", "--shard-size", "200B", "--out", out2.toString()));
+        assertEquals(
+                0,
+                Paft.execute(
+                        "merge",
+                        "--method",
+                        "ties",
+                        "--base",
+                        base.toString(),
+                        "--model",
+                        m1 + ":weight=0.5,density=0.5",
+                        "--model",
+                        m2 + ":weight=0.5,density=0.5",
+                        "--out-dtype",
+                        "bf16",
+                        "--shard-size",
+                        "200B",
+                        "--out",
+                        out2.toString()));
         Map<String, float[]> a = read(out);
         Map<String, float[]> b = read(out2);
         a.forEach((k, v) -> assertArrayEquals(v, b.get(k), k));
@@ -170,13 +254,18 @@ class MergeCliTest {
         try (TensorStore s = TensorStore.openModel(out)) {
             assertEquals(DType.F16, s.info("model.norm.weight").dtype()); // dtype: float16 -> output f16
         }
-        assertEquals("float16", Json.readObject(out.resolve("config.json")).get("torch_dtype").asText());
-        // the embeddings: t = 0: m1 density 1, m2 weight 0, m3 weight 0 (no mlp) -> only m1 contributes, normalized by 1
+        assertEquals(
+                "float16",
+                Json.readObject(out.resolve("config.json")).get("torch_dtype").asText());
+        // the embeddings: t = 0: m1 density 1, m2 weight 0, m3 weight 0 (no mlp) -> only m1 contributes, normalized by
+        // 1
         float[] emb = read(out).get("model.embed_tokens.weight");
         float[] expect = new float[emb.length];
         for (int j = 0; j < emb.length; j++) {
-            float d = w1.get("model.embed_tokens.weight").data()[j] - wb.get("model.embed_tokens.weight").data()[j];
-            expect[j] = DType.halfToFloat(DType.floatToHalf(wb.get("model.embed_tokens.weight").data()[j] + d));
+            float d = w1.get("model.embed_tokens.weight").data()[j]
+                    - wb.get("model.embed_tokens.weight").data()[j];
+            expect[j] = DType.halfToFloat(
+                    DType.floatToHalf(wb.get("model.embed_tokens.weight").data()[j] + d));
         }
         assertArrayEquals(expect, emb);
     }
@@ -208,10 +297,14 @@ class MergeCliTest {
         float[] q0 = wb.get("model.layers.0.self_attn.q_proj.weight").data();
         float[] up0 = w1.get("model.layers.0.mlp.up_proj.weight").data();
         for (int j = 0; j < q0.length; j++) {
-            assertEquals(DType.bf16ToFloat(DType.floatToBf16(q0[j])), got.get("model.layers.0.self_attn.q_proj.weight")[j]);
+            assertEquals(
+                    DType.bf16ToFloat(DType.floatToBf16(q0[j])), got.get("model.layers.0.self_attn.q_proj.weight")[j]);
         }
         for (int j = 0; j < up0.length; j++) {
-            assertEquals(DType.bf16ToFloat(DType.floatToBf16(up0[j])), got.get("model.layers.0.mlp.up_proj.weight")[j], 1e-2f);
+            assertEquals(
+                    DType.bf16ToFloat(DType.floatToBf16(up0[j])),
+                    got.get("model.layers.0.mlp.up_proj.weight")[j],
+                    1e-2f);
         }
     }
 
@@ -230,14 +323,37 @@ class MergeCliTest {
                 """;
         Path cfg = tmp.resolve("merge.yaml");
         Files.writeString(cfg, yaml);
-        assertEquals(0, Paft.execute("merge", "--config", cfg.toString(), "--out", tmp.resolve("a").toString()));
-        assertEquals(0, Paft.execute("merge", "--config", cfg.toString(), "--out", tmp.resolve("b").toString()));
-        assertEquals(0, Paft.execute("merge", "--config", cfg.toString(), "--seed", "8", "--out", tmp.resolve("c").toString()));
+        assertEquals(
+                0,
+                Paft.execute(
+                        "merge",
+                        "--config",
+                        cfg.toString(),
+                        "--out",
+                        tmp.resolve("a").toString()));
+        assertEquals(
+                0,
+                Paft.execute(
+                        "merge",
+                        "--config",
+                        cfg.toString(),
+                        "--out",
+                        tmp.resolve("b").toString()));
+        assertEquals(
+                0,
+                Paft.execute(
+                        "merge",
+                        "--config",
+                        cfg.toString(),
+                        "--seed",
+                        "8",
+                        "--out",
+                        tmp.resolve("c").toString()));
         Map<String, float[]> a = read(tmp.resolve("a"));
         Map<String, float[]> b = read(tmp.resolve("b"));
         Map<String, float[]> c = read(tmp.resolve("c"));
         a.forEach((k, v) -> assertArrayEquals(v, b.get(k), k));
-        assertFalse(java.util.Arrays.equals(a.get("lm_head.weight"), c.get("lm_head.weight")));
+        assertFalse(Arrays.equals(a.get("lm_head.weight"), c.get("lm_head.weight")));
     }
 
     @Test
@@ -245,30 +361,99 @@ class MergeCliTest {
         String out = tmp.resolve("out").toString();
         String b = base.toString();
         // usage (2)
-        assertEquals(2, Paft.execute("merge", "--method", "model_soup", "--base", b, "--model", m1.toString(), "--out", out));
-        assertEquals(2, Paft.execute("merge", "--method", "ties", "--base", b, "--model", m1 + ":weight=1,density=1.5", "--out", out));
-        assertEquals(2, Paft.execute("merge", "--method", "ties", "--base", b, "--model", m1 + ":weight=nan", "--out", out));
-        assertEquals(2, Paft.execute("merge", "--method", "ties", "--base", b, "--model", m1.toString(), "--out", out)); // no weight
-        assertEquals(2, Paft.execute("merge", "--method", "slerp", "--base", b, "--model", m1.toString(), "--model", m2.toString(),
-                "--param", "t=0.5", "--out", out));
-        assertEquals(2, Paft.execute("merge", "--method", "linear", "--model", m1 + ":weight=1", "--out", out, "--device", "cuda"));
-        Files.writeString(tmp.resolve("slices.yml"), "slices:\n  - sources:\n      - model: " + m1 + "\n        layer_range: [2, 1]\nmerge_method: linear\n");
+        assertEquals(
+                2,
+                Paft.execute("merge", "--method", "model_soup", "--base", b, "--model", m1.toString(), "--out", out));
+        assertEquals(
+                2,
+                Paft.execute(
+                        "merge",
+                        "--method",
+                        "ties",
+                        "--base",
+                        b,
+                        "--model",
+                        m1 + ":weight=1,density=1.5",
+                        "--out",
+                        out));
+        assertEquals(
+                2, Paft.execute("merge", "--method", "ties", "--base", b, "--model", m1 + ":weight=nan", "--out", out));
+        assertEquals(
+                2,
+                Paft.execute(
+                        "merge", "--method", "ties", "--base", b, "--model", m1.toString(), "--out", out)); // no weight
+        assertEquals(
+                2,
+                Paft.execute(
+                        "merge",
+                        "--method",
+                        "slerp",
+                        "--base",
+                        b,
+                        "--model",
+                        m1.toString(),
+                        "--model",
+                        m2.toString(),
+                        "--param",
+                        "t=0.5",
+                        "--out",
+                        out));
+        assertEquals(
+                2,
+                Paft.execute(
+                        "merge", "--method", "linear", "--model", m1 + ":weight=1", "--out", out, "--device", "cuda"));
+        Files.writeString(
+                tmp.resolve("slices.yml"),
+                "slices:\n  - sources:\n      - model: " + m1
+                        + "\n        layer_range: [2, 1]\nmerge_method: linear\n");
         assertEquals(2, Paft.execute("merge", tmp.resolve("slices.yml").toString(), out)); // an empty layer range
-        Files.writeString(tmp.resolve("union.yml"), "models:\n  - model: " + m1 + "\n    parameters: {weight: 1}\nmerge_method: linear\ntokenizer_source: union\n");
-        assertEquals(3, Paft.execute("merge", tmp.resolve("union.yml").toString(), out)); // the tiny models have no tokenizer.json
-        Files.writeString(tmp.resolve("grad.yml"), "models:\n  - model: " + m1 + "\n    parameters: {weight: []}\nmerge_method: linear\n");
+        Files.writeString(
+                tmp.resolve("union.yml"),
+                "models:\n  - model: " + m1
+                        + "\n    parameters: {weight: 1}\nmerge_method: linear\ntokenizer_source: union\n");
+        assertEquals(
+                3,
+                Paft.execute(
+                        "merge", tmp.resolve("union.yml").toString(), out)); // the tiny models have no tokenizer.json
+        Files.writeString(
+                tmp.resolve("grad.yml"),
+                "models:\n  - model: " + m1 + "\n    parameters: {weight: []}\nmerge_method: linear\n");
         assertEquals(2, Paft.execute("merge", tmp.resolve("grad.yml").toString(), out));
         // bad input (3): missing input, shape mismatch, adapter on a module the base lacks
-        assertEquals(3, Paft.execute("merge", "--method", "ties", "--base", b, "--model", tmp.resolve("nope") + ":weight=1", "--out", out));
+        assertEquals(
+                3,
+                Paft.execute(
+                        "merge",
+                        "--method",
+                        "ties",
+                        "--base",
+                        b,
+                        "--model",
+                        tmp.resolve("nope") + ":weight=1",
+                        "--out",
+                        out));
         Map<String, FloatTensor> odd = TinyModels.randomWeights(5);
-        odd.put("model.norm.weight", TinyModels.rand(new java.util.Random(1), 5));
+        odd.put("model.norm.weight", TinyModels.rand(new Random(1), 5));
         Path oddDir = TinyModels.writeModel(tmp.resolve("odd"), odd, DType.F32);
-        assertEquals(3, Paft.execute("merge", "--method", "ties", "--base", b, "--model", oddDir + ":weight=1", "--out", out));
+        assertEquals(
+                3,
+                Paft.execute("merge", "--method", "ties", "--base", b, "--model", oddDir + ":weight=1", "--out", out));
         Map<String, FloatTensor> small = new LinkedHashMap<>(wb);
         small.remove("model.layers.0.self_attn.q_proj.weight");
         Path smallBase = TinyModels.writeModel(tmp.resolve("small"), small, DType.F32);
         Path ad = TinyModels.writeAdapter(tmp.resolve("ad"), 1, 2, 2);
-        assertEquals(3, Paft.execute("merge", "--method", "task_arithmetic", "--base", smallBase.toString(), "--model", ad + ":weight=1", "--out", out));
+        assertEquals(
+                3,
+                Paft.execute(
+                        "merge",
+                        "--method",
+                        "task_arithmetic",
+                        "--base",
+                        smallBase.toString(),
+                        "--model",
+                        ad + ":weight=1",
+                        "--out",
+                        out));
         assertFalse(Files.exists(tmp.resolve("out")));
         assertFalse(leftovers(tmp));
         // existing output needs --overwrite
@@ -277,10 +462,14 @@ class MergeCliTest {
         assertEquals(2, Paft.execute("merge", "--method", "linear", "--model", m1 + ":weight=1", "--out", out));
         assertTrue(Files.exists(tmp.resolve("out/keep.txt")));
         // --overwrite never deletes a file paft did not write (docs/GUARANTEES.md)
-        assertEquals(2, Paft.execute("merge", "--method", "linear", "--model", m1 + ":weight=1", "--out", out, "--overwrite"));
+        assertEquals(
+                2,
+                Paft.execute("merge", "--method", "linear", "--model", m1 + ":weight=1", "--out", out, "--overwrite"));
         assertTrue(Files.exists(tmp.resolve("out/keep.txt")));
         Files.delete(tmp.resolve("out/keep.txt"));
-        assertEquals(0, Paft.execute("merge", "--method", "linear", "--model", m1 + ":weight=1", "--out", out, "--overwrite"));
+        assertEquals(
+                0,
+                Paft.execute("merge", "--method", "linear", "--model", m1 + ":weight=1", "--out", out, "--overwrite"));
     }
 
     @Test
@@ -290,8 +479,18 @@ class MergeCliTest {
         Path bigDir = TinyModels.writeModel(tmp.resolve("big"), big, DType.F32);
         Path out = tmp.resolve("out");
         // 3e38 * 10 overflows float32
-        assertEquals(4, Paft.execute("merge", "--method", "linear", "--model", bigDir + ":weight=10", "--param", "normalize=false",
-                "--out", out.toString()));
+        assertEquals(
+                4,
+                Paft.execute(
+                        "merge",
+                        "--method",
+                        "linear",
+                        "--model",
+                        bigDir + ":weight=10",
+                        "--param",
+                        "normalize=false",
+                        "--out",
+                        out.toString()));
         assertFalse(Files.exists(out));
         assertFalse(leftovers(tmp));
     }
@@ -299,12 +498,18 @@ class MergeCliTest {
     @Test
     void fullDiskIsNamedAsSuch() {
         // the mapping the full-disk attack case (MergeAttackTest, needs root for its tmpfs) goes through
-        var e = MergeOutput.failure(tmp.resolve("out"), new java.io.UncheckedIOException("cannot write x",
-                new java.nio.file.FileSystemException(tmp.resolve(".out.tmp/model.safetensors.tmp").toString(), null,
-                        "No space left on device")), 1000);
+        var e = MergeOutput.failure(
+                tmp.resolve("out"),
+                new UncheckedIOException(
+                        "cannot write x",
+                        new FileSystemException(
+                                tmp.resolve(".out.tmp/model.safetensors.tmp").toString(),
+                                null,
+                                "No space left on device")),
+                1000);
         assertEquals(3, e.exitCode());
         assertTrue(e.getMessage().startsWith("no space left on the file system of " + tmp), e.getMessage());
-        var other = MergeOutput.failure(tmp.resolve("out"), new java.nio.file.AccessDeniedException("x"), 1000);
+        var other = MergeOutput.failure(tmp.resolve("out"), new AccessDeniedException("x"), 1000);
         assertEquals(3, other.exitCode());
         assertTrue(other.getMessage().startsWith("cannot write the merged model to "), other.getMessage());
     }

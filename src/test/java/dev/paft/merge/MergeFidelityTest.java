@@ -5,13 +5,16 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.paft.errors.PaftException;
 import dev.paft.io.TensorStore;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -42,7 +45,8 @@ class MergeFidelityTest {
 
     private List<String> merge(String yaml, Path out) {
         List<String> log = new ArrayList<>();
-        MergeRunner.run(MergeSpec.fromMergekit(ROOT.resolve("configs").resolve(yaml)),
+        MergeRunner.run(
+                MergeSpec.fromMergekit(ROOT.resolve("configs").resolve(yaml)),
                 new MergeRunner.Options(out, false, null, 0, log::add));
         return log;
     }
@@ -69,9 +73,19 @@ class MergeFidelityTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"ties_example", "slerp_gradient", "filter_fallthrough", "task_arithmetic_density",
-        "lora_task_arithmetic", "linear_unlisted_base", "ties_lora_base", "breadcrumbs_rescale",
-        "breadcrumbs_ties_rescale", "ties_rescale"})
+    @ValueSource(
+            strings = {
+                "ties_example",
+                "slerp_gradient",
+                "filter_fallthrough",
+                "task_arithmetic_density",
+                "lora_task_arithmetic",
+                "linear_unlisted_base",
+                "ties_lora_base",
+                "breadcrumbs_rescale",
+                "breadcrumbs_ties_rescale",
+                "ties_rescale"
+            })
     void givesMergekitsNumbersInFloat32(String name) {
         Path out = tmp.resolve(name);
         merge(name + ".yml", out);
@@ -97,7 +111,7 @@ class MergeFidelityTest {
             for (int j = 0; j < b.length; j++) {
                 want[j] = b[j] + (a[j] - b[j]);
             }
-            org.junit.jupiter.api.Assertions.assertArrayEquals(want, got.get(n), n);
+            Assertions.assertArrayEquals(want, got.get(n), n);
         }
     }
 
@@ -105,32 +119,57 @@ class MergeFidelityTest {
     void slerpTakesTFromTheMatchAllFilter() {
         // t: [{filter: "*", value: 0.3}] is t = 0.3 for every tensor (paft took "*" literally: exit 2)
         Path models = ROOT.resolve("models").toAbsolutePath();
-        List<MergeSpec.Input> in = List.of(new MergeSpec.Input(models.resolve("m1").toString(), Map.of()));
+        List<MergeSpec.Input> in =
+                List.of(new MergeSpec.Input(models.resolve("m1").toString(), Map.of()));
         Path a = tmp.resolve("star");
         Path b = tmp.resolve("scalar");
-        MergeRunner.run(MergeSpec.builder("slerp", models.resolve("base").toString()).inputs(in)
-                .parameters(Map.of("t", List.of(Map.of("filter", "*", "value", 0.3)))).dtype("float32").build(), new MergeRunner.Options(a, false));
-        MergeRunner.run(MergeSpec.builder("slerp", models.resolve("base").toString()).inputs(in).parameters(Map.of("t", 0.3)).dtype("float32").build(),
+        MergeRunner.run(
+                MergeSpec.builder("slerp", models.resolve("base").toString())
+                        .inputs(in)
+                        .parameters(Map.of("t", List.of(Map.of("filter", "*", "value", 0.3))))
+                        .dtype("float32")
+                        .build(),
+                new MergeRunner.Options(a, false));
+        MergeRunner.run(
+                MergeSpec.builder("slerp", models.resolve("base").toString())
+                        .inputs(in)
+                        .parameters(Map.of("t", 0.3))
+                        .dtype("float32")
+                        .build(),
                 new MergeRunner.Options(b, false));
         Map<String, float[]> x = read(a);
         Map<String, float[]> y = read(b);
-        x.forEach((k, v) -> org.junit.jupiter.api.Assertions.assertArrayEquals(y.get(k), v, k));
-        assertFalse(java.util.Arrays.equals(x.get("lm_head.weight"), read(models.resolve("base")).get("lm_head.weight")));
+        x.forEach((k, v) -> Assertions.assertArrayEquals(y.get(k), v, k));
+        assertFalse(Arrays.equals(
+                x.get("lm_head.weight"), read(models.resolve("base")).get("lm_head.weight")));
     }
 
     @Test
     void modelPlusLoraNamesWhatIsWrong() {
         Path models = ROOT.resolve("models").toAbsolutePath();
-        var e = org.junit.jupiter.api.Assertions.assertThrows(dev.paft.errors.PaftException.class, () -> MergeRunner.run(
-                MergeSpec.builder("task_arithmetic", models.resolve("base").toString())
-                        .input(models.resolve("m1") + "+" + models.resolve("m2"), Map.of("weight", 1.0)).build(),
-                new MergeRunner.Options(tmp.resolve("x"), false)));
+        var e = Assertions.assertThrows(
+                PaftException.class,
+                () -> MergeRunner.run(
+                        MergeSpec.builder(
+                                        "task_arithmetic",
+                                        models.resolve("base").toString())
+                                .input(models.resolve("m1") + "+" + models.resolve("m2"), Map.of("weight", 1.0))
+                                .build(),
+                        new MergeRunner.Options(tmp.resolve("x"), false)));
         assertEquals(3, e.exitCode());
-        assertTrue(e.getMessage().contains("not a PEFT adapter directory") && e.getMessage().contains("after '+'"), e.getMessage());
-        var e2 = org.junit.jupiter.api.Assertions.assertThrows(dev.paft.errors.PaftException.class, () -> MergeRunner.run(
-                MergeSpec.builder("task_arithmetic", models.resolve("base").toString())
-                        .input(models.resolve("nope") + "+" + models.resolve("lora"), Map.of("weight", 1.0)).build(),
-                new MergeRunner.Options(tmp.resolve("x"), false)));
+        assertTrue(
+                e.getMessage().contains("not a PEFT adapter directory")
+                        && e.getMessage().contains("after '+'"),
+                e.getMessage());
+        var e2 = Assertions.assertThrows(
+                PaftException.class,
+                () -> MergeRunner.run(
+                        MergeSpec.builder(
+                                        "task_arithmetic",
+                                        models.resolve("base").toString())
+                                .input(models.resolve("nope") + "+" + models.resolve("lora"), Map.of("weight", 1.0))
+                                .build(),
+                        new MergeRunner.Options(tmp.resolve("x"), false)));
         assertEquals(3, e2.exitCode());
         assertTrue(e2.getMessage().contains("model of '") && e2.getMessage().contains("not found"), e2.getMessage());
     }
@@ -138,14 +177,17 @@ class MergeFidelityTest {
     @Test
     void noEffectParametersAreNamedInOneWarning() {
         List<String> log = merge("task_arithmetic_density.yml", tmp.resolve("ta"));
-        String warning = log.stream().filter(l -> l.startsWith("warning:")).findFirst().orElse(null);
+        String warning =
+                log.stream().filter(l -> l.startsWith("warning:")).findFirst().orElse(null);
         assertNotNull(warning, String.valueOf(log));
-        for (String p : List.of("parameters.rescale", "parameters.epsilon", "../models/m1: density", "../models/m2: density")) {
+        for (String p :
+                List.of("parameters.rescale", "parameters.epsilon", "../models/m1: density", "../models/m2: density")) {
             assertTrue(warning.contains(p), p + " missing from: " + warning);
         }
         assertFalse(warning.contains("lambda") || warning.contains("weight"), warning);
         List<String> log2 = merge("filter_fallthrough.yml", tmp.resolve("ff"));
-        String w2 = log2.stream().filter(l -> l.startsWith("warning:")).findFirst().orElseThrow();
+        String w2 =
+                log2.stream().filter(l -> l.startsWith("warning:")).findFirst().orElseThrow();
         assertTrue(w2.contains("parameters.epsilon") && !w2.contains("density") && !w2.contains("weight"), w2);
         // a parameter the method knows is no warning
         List<String> log3 = merge("ties_example.yml", tmp.resolve("te"));
@@ -159,14 +201,18 @@ class MergeFidelityTest {
         String y = Files.readString(out.resolve("merge_config.yaml"));
         assertTrue(y.contains("dtype: float32"), y);
         Path again = tmp.resolve("again");
-        MergeRunner.run(MergeSpec.fromMergekit(out.resolve("merge_config.yaml")), new MergeRunner.Options(again, false));
+        MergeRunner.run(
+                MergeSpec.fromMergekit(out.resolve("merge_config.yaml")), new MergeRunner.Options(again, false));
         Map<String, float[]> a = read(out);
         Map<String, float[]> b = read(again);
-        a.forEach((k, v) -> org.junit.jupiter.api.Assertions.assertArrayEquals(v, b.get(k), k));
+        a.forEach((k, v) -> Assertions.assertArrayEquals(v, b.get(k), k));
         // mergekit's dtype_from_name also takes a torch. prefix
         Path cfg = tmp.resolve("torch-dtype.yml");
-        Files.writeString(cfg, Files.readString(ROOT.resolve("configs/ties_rescale.yml"))
-                .replace("dtype: float32", "dtype: torch.float32").replace("../models/", ROOT.resolve("models").toAbsolutePath() + "/"));
+        Files.writeString(
+                cfg,
+                Files.readString(ROOT.resolve("configs/ties_rescale.yml"))
+                        .replace("dtype: float32", "dtype: torch.float32")
+                        .replace("../models/", ROOT.resolve("models").toAbsolutePath() + "/"));
         Path t = tmp.resolve("t");
         MergeRunner.run(MergeSpec.fromMergekit(cfg), new MergeRunner.Options(t, false));
         assertEquals(0.0, maxRelDiff(read(ROOT.resolve("expected/ties_rescale")), read(t)), 1e-6);
@@ -180,8 +226,11 @@ class MergeFidelityTest {
         }
         if (v instanceof List<?> l) {
             return l.stream().allMatch(x -> x instanceof Number)
-                    || l.stream().allMatch(x -> x instanceof Map<?, ?> m && m.keySet().stream().allMatch(k -> k.equals("filter") || k.equals("value"))
-                    && (m.get("filter") == null || m.get("filter") instanceof String) && mergekitSetting(m.get("value")));
+                    || l.stream()
+                            .allMatch(x -> x instanceof Map<?, ?> m
+                                    && m.keySet().stream().allMatch(k -> k.equals("filter") || k.equals("value"))
+                                    && (m.get("filter") == null || m.get("filter") instanceof String)
+                                    && mergekitSetting(m.get("value")));
         }
         return false;
     }
@@ -194,13 +243,22 @@ class MergeFidelityTest {
         Path models = ROOT.resolve("models").toAbsolutePath();
         MergeSpec spec = MergeSpec.builder("dare_ties", models.resolve("base").toString())
                 .input(models.resolve("m1").toString(), Map.of("weight", 0.5, "density", 0.5))
-                .input(models.resolve("base") + "+" + models.resolve("lora"),
+                .input(
+                        models.resolve("base") + "+" + models.resolve("lora"),
                         new LinkedHashMap<>(Map.of("weight", List.of(0.2, 0.8), "density", 0.7, "note", "x")))
-                .parameters(new LinkedHashMap<>(Map.of("consensus", "count", "rescale", "l1", "normalize", true,
-                        "lambda", List.of(Map.of("filter", "mlp", "value", 0.9), Map.of("value", 1.0)))))
-                .outDtype("bf16").build();
+                .parameters(new LinkedHashMap<>(Map.of(
+                        "consensus",
+                        "count",
+                        "rescale",
+                        "l1",
+                        "normalize",
+                        true,
+                        "lambda",
+                        List.of(Map.of("filter", "mlp", "value", 0.9), Map.of("value", 1.0)))))
+                .outDtype("bf16")
+                .build();
         Path out = tmp.resolve("dare");
-        MergeRunner.run(spec, new MergeRunner.Options(out, false, 7L, 0, s -> { }));
+        MergeRunner.run(spec, new MergeRunner.Options(out, false, 7L, 0, s -> {}));
         Map<String, Object> y = MergeSpec.readMap(out.resolve("merge_config.yaml"));
         assertEquals("bfloat16", y.get("out_dtype")); // mergekit's dtype_from_name knows bfloat16, float16, float32
         assertFalse(y.containsKey("dtype"));
@@ -212,7 +270,8 @@ class MergeFidelityTest {
             ((Map<String, Object>) m.get("parameters")).forEach((k, v) -> assertTrue(mergekitSetting(v), k + ": " + v));
         }
         Map<String, Object> second = (Map<String, Object>) ((List<Object>) y.get("models")).get(1);
-        assertEquals(models.resolve("base") + "+" + models.resolve("lora"), second.get("model")); // mergekit's MODEL+LORA
+        assertEquals(
+                models.resolve("base") + "+" + models.resolve("lora"), second.get("model")); // mergekit's MODEL+LORA
         assertEquals(Map.of("note", "x"), second.get(MergeSpec.PAFT_PARAMETERS));
         Map<String, Object> paft = (Map<String, Object>) y.get(MergeSpec.PAFT_PARAMETERS);
         assertEquals("count", paft.get("consensus"));
@@ -220,14 +279,18 @@ class MergeFidelityTest {
         assertEquals(7, ((Number) paft.get("seed")).intValue());
         // paft reads the file back to the same merge
         Path again = tmp.resolve("again");
-        MergeRunner.run(MergeSpec.fromMergekit(out.resolve("merge_config.yaml")), new MergeRunner.Options(again, false));
+        MergeRunner.run(
+                MergeSpec.fromMergekit(out.resolve("merge_config.yaml")), new MergeRunner.Options(again, false));
         Map<String, float[]> a = read(out);
         Map<String, float[]> b = read(again);
-        a.forEach((k, v) -> org.junit.jupiter.api.Assertions.assertArrayEquals(v, b.get(k), k));
+        a.forEach((k, v) -> Assertions.assertArrayEquals(v, b.get(k), k));
         // without a rescale given, DARE's rule (1/density, paft's default) is recorded for paft
         Path plain = tmp.resolve("plain");
-        MergeRunner.run(MergeSpec.builder("dare_linear", models.resolve("base").toString())
-                .input(models.resolve("m1").toString(), Map.of("weight", 1.0, "density", 0.5)).dtype("float32").build(),
+        MergeRunner.run(
+                MergeSpec.builder("dare_linear", models.resolve("base").toString())
+                        .input(models.resolve("m1").toString(), Map.of("weight", 1.0, "density", 0.5))
+                        .dtype("float32")
+                        .build(),
                 new MergeRunner.Options(plain, false));
         Map<String, Object> y2 = MergeSpec.readMap(plain.resolve("merge_config.yaml"));
         assertEquals(Map.of("rescale", "density", "seed", 42), y2.get(MergeSpec.PAFT_PARAMETERS));

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.io.TempDir;
@@ -24,15 +25,33 @@ class MergeMethodsFidelityTest {
     Path tmp;
 
     @ParameterizedTest
-    @ValueSource(strings = {"sce_topk", "sce_default", "model_stock", "model_stock_filter_wise", "nuslerp_base",
-        "nuslerp_rows", "nuslerp_columns", "multislerp_base", "multislerp_models", "karcher", "karcher_base", "nearswap",
-        "arcee_fusion", "ram", "ramplus_tl", "passthrough_scale"})
+    @ValueSource(
+            strings = {
+                "sce_topk",
+                "sce_default",
+                "model_stock",
+                "model_stock_filter_wise",
+                "nuslerp_base",
+                "nuslerp_rows",
+                "nuslerp_columns",
+                "multislerp_base",
+                "multislerp_models",
+                "karcher",
+                "karcher_base",
+                "nearswap",
+                "arcee_fusion",
+                "ram",
+                "ramplus_tl",
+                "passthrough_scale"
+            })
     void givesMergekitsNumbersInFloat32(String name) {
         Path out = tmp.resolve(name);
         List<String> log = new ArrayList<>();
-        MergeRunner.run(MergeSpec.fromMergekit(ROOT.resolve("configs").resolve(name + ".yml")),
+        MergeRunner.run(
+                MergeSpec.fromMergekit(ROOT.resolve("configs").resolve(name + ".yml")),
                 new MergeRunner.Options(out, false, null, 0, log::add));
-        Map<String, float[]> want = MergeFidelityTest.read(ROOT.resolve("expected").resolve(name));
+        Map<String, float[]> want =
+                MergeFidelityTest.read(ROOT.resolve("expected").resolve(name));
         Map<String, float[]> got = MergeFidelityTest.read(out);
         double worst = MergeFidelityTest.maxRelDiff(want, got);
         System.out.printf("fidelity %s: max relative difference to mergekit %.2e%n", name, worst);
@@ -40,7 +59,7 @@ class MergeMethodsFidelityTest {
         Map<String, float[]> base = MergeFidelityTest.read(ROOT.resolve("models/base"));
         boolean differs = false;
         for (var e : got.entrySet()) {
-            differs |= !java.util.Arrays.equals(e.getValue(), base.get(e.getKey()));
+            differs |= !Arrays.equals(e.getValue(), base.get(e.getKey()));
         }
         assertTrue(differs, name + " returned the base");
         assertTrue(log.stream().noneMatch(l -> l.startsWith("warning:")), String.valueOf(log));

@@ -37,7 +37,9 @@ class MergekitExamplesTest {
     void runsThroughPaftMerge(String file) throws Exception {
         Path out = tmp.resolve("out");
         assertEquals(0, Paft.execute("merge", DIR.resolve(file).toString(), out.toString()), file);
-        assertEquals("bfloat16", Json.readObject(out.resolve("config.json")).get("torch_dtype").asText());
+        assertEquals(
+                "bfloat16",
+                Json.readObject(out.resolve("config.json")).get("torch_dtype").asText());
         Map<String, float[]> got = MergeFidelityTest.read(out);
         Map<String, float[]> base = MergeFidelityTest.read(DIR.resolve("../models/base"));
         assertEquals(base.keySet(), got.keySet());
@@ -47,10 +49,14 @@ class MergekitExamplesTest {
             }
         }
         String yaml = Files.readString(out.resolve("merge_config.yaml"));
-        assertTrue(yaml.contains("merge_method: " + MergeSpec.fromMergekit(DIR.resolve(file)).method()), yaml);
+        assertTrue(
+                yaml.contains("merge_method: "
+                        + MergeSpec.fromMergekit(DIR.resolve(file)).method()),
+                yaml);
         if (file.startsWith("della")) {
             Path again = tmp.resolve("again");
-            assertEquals(0, Paft.execute("merge", out.resolve("merge_config.yaml").toString(), again.toString()));
+            assertEquals(
+                    0, Paft.execute("merge", out.resolve("merge_config.yaml").toString(), again.toString()));
             Map<String, float[]> b = MergeFidelityTest.read(again);
             got.forEach((k, v) -> assertArrayEquals(v, b.get(k), k));
             // mergekit's rescale: true is L1 for della: written as it is, no paft_parameters rescale

@@ -3,8 +3,10 @@ package dev.paft.merge;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 /** Each method against small hand-computed tensors (values derived in the comments). */
@@ -13,13 +15,30 @@ class MethodsTest {
         return new Params("test", m);
     }
 
-    private static float[] ties(float[] base, float[][] d, double[] w, double[] dens, boolean normalize, String consensus) {
-        List<Params> per = new java.util.ArrayList<>();
+    private static float[] ties(
+            float[] base, float[][] d, double[] w, double[] dens, boolean normalize, String consensus) {
+        List<Params> per = new ArrayList<>();
         for (int i = 0; i < d.length; i++) {
             per.add(g(Map.of("weight", w[i], "density", dens[i])));
         }
-        return MergeMethods.get("ties").merge(new MergeMethod.MergeTensor("x", base.clone(), clone(d),
-                g(Map.of("lambda", 1.0, "normalize", normalize, "consensus", consensus, "int8_mask", false, "rescale", false)), per, 0));
+        return MergeMethods.get("ties")
+                .merge(new MergeMethod.MergeTensor(
+                        "x",
+                        base.clone(),
+                        clone(d),
+                        g(Map.of(
+                                "lambda",
+                                1.0,
+                                "normalize",
+                                normalize,
+                                "consensus",
+                                consensus,
+                                "int8_mask",
+                                false,
+                                "rescale",
+                                false)),
+                        per,
+                        0));
     }
 
     private static float[][] clone(float[][] d) {
@@ -54,7 +73,8 @@ class MethodsTest {
     void tiesWeightedAndUnnormalized() {
         // w = [2, 0.5]: W1 = [2, -4, 6, 1], W2 = [-0.5, -0.5, 1, -2]; sums [1.5, -4.5, 7, -1] -> [+, -, +, -]
         // without normalize: [2, -4.5, 7, -2]
-        float[] out = ties(new float[4], new float[][] {D1, D2}, new double[] {2, 0.5}, new double[] {1, 1}, false, "sum");
+        float[] out =
+                ties(new float[4], new float[][] {D1, D2}, new double[] {2, 0.5}, new double[] {1, 1}, false, "sum");
         assertArrayEquals(new float[] {2, -4.5f, 7, -2}, out);
         // normalized: divide by agreeing weights [2, 2.5, 2.5, 0.5]
         out = ties(new float[4], new float[][] {D1, D2}, new double[] {2, 0.5}, new double[] {1, 1}, true, "sum");
@@ -75,25 +95,36 @@ class MethodsTest {
     void tiesOneInputWeightOneDensityOneIsTaskArithmetic() {
         float[] base = {0.25f, -3, 7, 1e-3f};
         float[] t = ties(base, new float[][] {D1}, new double[] {1}, new double[] {1}, true, "sum");
-        float[] ta = MergeMethods.get("task_arithmetic").merge(new MergeMethod.MergeTensor("x", base.clone(),
-                new float[][] {D1.clone()}, g(Map.of("lambda", 1.0, "normalize", false, "int8_mask", false)),
-                List.of(g(Map.of("weight", 1.0))), 0));
+        float[] ta = MergeMethods.get("task_arithmetic")
+                .merge(new MergeMethod.MergeTensor(
+                        "x",
+                        base.clone(),
+                        new float[][] {D1.clone()},
+                        g(Map.of("lambda", 1.0, "normalize", false, "int8_mask", false)),
+                        List.of(g(Map.of("weight", 1.0))),
+                        0));
         assertArrayEquals(ta, t);
     }
 
     @Test
     void taskArithmeticWithLambda() {
         // base + 0.5 * (1 * d1 + 0.5 * d2) = [0.5*(1-0.5), 0.5*(-2-0.5), 0.5*(3+1), 0.5*(0.5-2)]
-        float[] out = MergeMethods.get("task_arithmetic").merge(new MergeMethod.MergeTensor("x", new float[4],
-                new float[][] {D1.clone(), D2.clone()}, g(Map.of("lambda", 0.5, "normalize", false, "int8_mask", false)),
-                List.of(g(Map.of("weight", 1.0)), g(Map.of("weight", 0.5))), 0));
+        float[] out = MergeMethods.get("task_arithmetic")
+                .merge(new MergeMethod.MergeTensor(
+                        "x",
+                        new float[4],
+                        new float[][] {D1.clone(), D2.clone()},
+                        g(Map.of("lambda", 0.5, "normalize", false, "int8_mask", false)),
+                        List.of(g(Map.of("weight", 1.0)), g(Map.of("weight", 0.5))),
+                        0));
         assertArrayEquals(new float[] {0.25f, -1.25f, 2f, -0.75f}, out);
     }
 
     @Test
     void linearNormalizedAndNot() {
         float[][] m = {{1, 2}, {3, 6}};
-        assertArrayEquals(new float[] {2.5f, 5f}, LinearMerge.linear(clone(m), new float[] {1, 3}, true)); // (1+9)/4, (2+18)/4
+        assertArrayEquals(
+                new float[] {2.5f, 5f}, LinearMerge.linear(clone(m), new float[] {1, 3}, true)); // (1+9)/4, (2+18)/4
         assertArrayEquals(new float[] {10f, 20f}, LinearMerge.linear(clone(m), new float[] {1, 3}, false));
     }
 
@@ -125,9 +156,29 @@ class MethodsTest {
     @Test
     void registryHasMergekitNames() {
         // every method mergekit registers (mergekit/merge_methods/registry.py and the @merge_method ones)
-        assertEquals(java.util.Set.of("linear", "slerp", "nuslerp", "passthrough", "model_stock", "arcee_fusion", "karcher",
-                "task_arithmetic", "ties", "dare_ties", "dare_linear", "breadcrumbs", "breadcrumbs_ties", "della", "della_linear",
-                "sce", "multislerp", "nearswap", "ram", "ramplus_tl"), MergeMethods.REGISTRY.keySet());
+        assertEquals(
+                Set.of(
+                        "linear",
+                        "slerp",
+                        "nuslerp",
+                        "passthrough",
+                        "model_stock",
+                        "arcee_fusion",
+                        "karcher",
+                        "task_arithmetic",
+                        "ties",
+                        "dare_ties",
+                        "dare_linear",
+                        "breadcrumbs",
+                        "breadcrumbs_ties",
+                        "della",
+                        "della_linear",
+                        "sce",
+                        "multislerp",
+                        "nearswap",
+                        "ram",
+                        "ramplus_tl"),
+                MergeMethods.REGISTRY.keySet());
         assertEquals(true, MergeMethods.get("della").parameters().get("normalize"));
         assertEquals(0.15, MergeMethods.get("della_linear").tensorParameters().get("epsilon"));
         assertEquals(true, MergeMethods.get("ties").parameters().get("normalize"));

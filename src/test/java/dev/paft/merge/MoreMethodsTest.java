@@ -7,9 +7,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.paft.errors.PaftException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 /** The methods of issue 16 on small hand-computed tensors (each derivation in the comments). */
@@ -17,8 +19,13 @@ class MoreMethodsTest {
     private static final float TOL = 1e-6f;
 
     /** Runs a method on one tensor: defaults filled in, {@code global} and {@code per} laid over them. */
-    static float[] run(String method, long[] shape, float[] base, float[][] inputs, Map<String, Object> global,
-                       List<Map<String, Object>> per) {
+    static float[] run(
+            String method,
+            long[] shape,
+            float[] base,
+            float[][] inputs,
+            Map<String, Object> global,
+            List<Map<String, Object>> per) {
         MergeMethod m = MergeMethods.get(method);
         Map<String, Object> g = new LinkedHashMap<>(m.parameters());
         g.putAll(global);
@@ -37,7 +44,8 @@ class MoreMethodsTest {
         for (int i = 0; i < inputs.length; i++) {
             in[i] = inputs[i].clone();
         }
-        return m.merge(new MergeMethod.MergeTensor("x", shape, base == null ? null : base.clone(), in, gp, ps, 42, float[]::new));
+        return m.merge(new MergeMethod.MergeTensor(
+                "x", shape, base == null ? null : base.clone(), in, gp, ps, 42, float[]::new));
     }
 
     static float[] run(String method, float[] base, float[][] inputs, Map<String, Object> global) {
@@ -63,7 +71,8 @@ class MoreMethodsTest {
 
     @Test
     void passthroughScales() {
-        float[] out = run("passthrough", new long[] {2}, null, new float[][] {{2, -4}}, Map.of(), List.of(Map.of("scale", 0.5)));
+        float[] out = run(
+                "passthrough", new long[] {2}, null, new float[][] {{2, -4}}, Map.of(), List.of(Map.of("scale", 0.5)));
         assertArrayEquals(new float[] {1, -2}, out);
         out = run("passthrough", new long[] {2}, null, new float[][] {{2, -4}}, Map.of(), null);
         assertArrayEquals(new float[] {2, -4}, out);
@@ -109,7 +118,7 @@ class MoreMethodsTest {
     void sceBlockedMixIsTheDefinitionBitForBit() {
         // zeros, +-0, equal values of opposite signs (votes of exactly 0), tiny and large values, three
         // inputs over more than one block with a ragged end
-        java.util.Random r = new java.util.Random(9);
+        Random r = new Random(9);
         int n = 5000;
         float[][] d = new float[3][n];
         float[] pick = {0f, -0f, 1f, -1f, 1e-30f, -1e-30f, 3.5f, -3.5f, 1e20f};
@@ -140,8 +149,13 @@ class MoreMethodsTest {
         float[] out = run("model_stock", new float[] {1, 1}, new float[][] {{2, 2}, {2, 1}}, Map.of());
         assertArrayEquals(new float[] {(float) (1 + t), (float) (1 + t / 2)}, out, TOL);
         // filter_wise on [2, 2]: row 0 as above; row 1 offsets [2, 0] and [0, 3] are orthogonal: t = 0, the base
-        out = run("model_stock", new long[] {2, 2}, new float[4], new float[][] {{1, 1, 2, 0}, {1, 0, 0, 3}},
-                Map.of("filter_wise", true), null);
+        out = run(
+                "model_stock",
+                new long[] {2, 2},
+                new float[4],
+                new float[][] {{1, 1, 2, 0}, {1, 0, 0, 3}},
+                Map.of("filter_wise", true),
+                null);
         assertArrayEquals(new float[] {(float) t, (float) (t / 2), 0, 0}, out, TOL);
     }
 
@@ -152,22 +166,42 @@ class MoreMethodsTest {
         float[][] v = {{1, 0}, {0, 1}};
         assertArrayEquals(new float[] {s, s}, run("nuslerp", new long[] {2}, null, v, Map.of(), weights(1, 1)), TOL);
         // weights 1, 3: t = 0.75: [sin(pi/8), sin(3 pi/8)]
-        assertArrayEquals(new float[] {(float) Math.sin(Math.PI / 8), (float) Math.sin(3 * Math.PI / 8)},
-                run("nuslerp", new long[] {2}, null, v, Map.of(), weights(1, 3)), TOL);
+        assertArrayEquals(
+                new float[] {(float) Math.sin(Math.PI / 8), (float) Math.sin(3 * Math.PI / 8)},
+                run("nuslerp", new long[] {2}, null, v, Map.of(), weights(1, 3)),
+                TOL);
         // with a base [1, 1]: the task vectors are the same pair, the base added back
-        assertArrayEquals(new float[] {1 + s, 1 + s}, run("nuslerp", new long[] {2}, new float[] {1, 1},
-                new float[][] {{2, 1}, {1, 2}}, Map.of(), weights(1, 1)), TOL);
+        assertArrayEquals(
+                new float[] {1 + s, 1 + s},
+                run(
+                        "nuslerp",
+                        new long[] {2},
+                        new float[] {1, 1},
+                        new float[][] {{2, 1}, {1, 2}},
+                        Map.of(),
+                        weights(1, 1)),
+                TOL);
         // rows of [[1, 0], [2, 0]] and [[0, 1], [4, 0]]: row 0 as above; row 1 colinear -> lerp [3, 0]
         float[][] m = {{1, 0, 2, 0}, {0, 1, 4, 0}};
-        assertArrayEquals(new float[] {s, s, 3, 0}, run("nuslerp", new long[] {2, 2}, null, m,
-                Map.of("nuslerp_flatten", false), weights(1, 1)), TOL);
+        assertArrayEquals(
+                new float[] {s, s, 3, 0},
+                run("nuslerp", new long[] {2, 2}, null, m, Map.of("nuslerp_flatten", false), weights(1, 1)),
+                TOL);
         // columns (nuslerp_row_wise): column 0 (1, 2) / (0, 4): cos = 2/sqrt(5), sin = 1/sqrt(5),
         // out = sin(theta/2)/sin(theta) (1, 6); column 1 (0, 0) / (1, 0): the zero vector's direction is 0,
         // theta = pi/2: sin(pi/4) (1, 0)
         double th = Math.acos(2 / Math.sqrt(5));
         float f = (float) (Math.sin(th / 2) / Math.sin(th));
-        assertArrayEquals(new float[] {f, s, 6 * f, 0}, run("nuslerp", new long[] {2, 2}, null, m,
-                Map.of("nuslerp_flatten", false, "nuslerp_row_wise", true), weights(1, 1)), TOL);
+        assertArrayEquals(
+                new float[] {f, s, 6 * f, 0},
+                run(
+                        "nuslerp",
+                        new long[] {2, 2},
+                        null,
+                        m,
+                        Map.of("nuslerp_flatten", false, "nuslerp_row_wise", true),
+                        weights(1, 1)),
+                TOL);
     }
 
     @Test
@@ -178,13 +212,26 @@ class MoreMethodsTest {
         float[] out = run("multislerp", new long[] {2}, null, new float[][] {{2, 0}, {0, 4}}, Map.of(), weights(3, 1));
         assertArrayEquals(new float[] {(float) (0.75 / h * 2.5), (float) (0.25 / h * 2.5)}, out, TOL);
         // with a base: the same on the task vectors, plus the base
-        out = run("multislerp", new long[] {2}, new float[] {1, -1}, new float[][] {{3, -1}, {1, 3}}, Map.of(), weights(3, 1));
+        out = run(
+                "multislerp",
+                new long[] {2},
+                new float[] {1, -1},
+                new float[][] {{3, -1}, {1, 3}},
+                Map.of(),
+                weights(3, 1));
         assertArrayEquals(new float[] {(float) (1 + 0.75 / h * 2.5), (float) (-1 + 0.25 / h * 2.5)}, out, TOL);
         // a and -a with equal weights cancel: two inputs fall back to the weighted sum (0), three exit 2
         out = run("multislerp", new long[] {2}, null, new float[][] {{1, 2}, {-1, -2}}, Map.of(), weights(1, 1));
         assertArrayEquals(new float[] {0, 0}, out, TOL);
-        PaftException e = assertThrows(PaftException.class, () -> run("multislerp", new long[] {2}, null,
-                new float[][] {{1, 2}, {-1, -2}, {0, 0}}, Map.of(), weights(1, 1, 0)));
+        PaftException e = assertThrows(
+                PaftException.class,
+                () -> run(
+                        "multislerp",
+                        new long[] {2},
+                        null,
+                        new float[][] {{1, 2}, {-1, -2}, {0, 0}},
+                        Map.of(),
+                        weights(1, 1, 0)));
         assertEquals(2, e.exitCode());
     }
 
@@ -224,7 +271,7 @@ class MoreMethodsTest {
     void kthIsExactOnNegativesZerosAndTies() {
         float[] v = {3, -1, 0, -0f, 2, 2, -5, 7, 1e-30f, -1e-30f};
         float[] sorted = v.clone();
-        java.util.Arrays.sort(sorted);
+        Arrays.sort(sorted);
         for (int k = 0; k < v.length; k++) {
             assertEquals(sorted[k], ArceeFusionMerge.kth(v, k), 0f, "k=" + k);
         }
@@ -232,29 +279,80 @@ class MoreMethodsTest {
 
     @Test
     void inputCountsAndParametersAreChecked() {
-        assertEquals(2, assertThrows(PaftException.class, () -> MergeMethods.get("nuslerp").validateInputs(3)).exitCode());
-        assertEquals(2, assertThrows(PaftException.class, () -> MergeMethods.get("model_stock").validateInputs(1)).exitCode());
-        assertEquals(2, assertThrows(PaftException.class, () -> MergeMethods.get("nearswap").validateInputs(2)).exitCode());
-        assertEquals(2, assertThrows(PaftException.class, () -> MergeMethods.get("passthrough").validateInputs(2)).exitCode());
-        assertEquals(2, assertThrows(PaftException.class, () -> run("sce", new float[2], new float[][] {{1, 2}},
-                Map.of("select_topk", 0.0))).exitCode());
-        assertEquals(2, assertThrows(PaftException.class, () -> run("karcher", null, new float[][] {{1, 2}, {2, 1}},
-                Map.of("max_iter", 2.5))).exitCode());
+        assertEquals(
+                2,
+                assertThrows(
+                                PaftException.class,
+                                () -> MergeMethods.get("nuslerp").validateInputs(3))
+                        .exitCode());
+        assertEquals(
+                2,
+                assertThrows(
+                                PaftException.class,
+                                () -> MergeMethods.get("model_stock").validateInputs(1))
+                        .exitCode());
+        assertEquals(
+                2,
+                assertThrows(
+                                PaftException.class,
+                                () -> MergeMethods.get("nearswap").validateInputs(2))
+                        .exitCode());
+        assertEquals(
+                2,
+                assertThrows(
+                                PaftException.class,
+                                () -> MergeMethods.get("passthrough").validateInputs(2))
+                        .exitCode());
+        assertEquals(
+                2,
+                assertThrows(
+                                PaftException.class,
+                                () -> run("sce", new float[2], new float[][] {{1, 2}}, Map.of("select_topk", 0.0)))
+                        .exitCode());
+        assertEquals(
+                2,
+                assertThrows(
+                                PaftException.class,
+                                () -> run("karcher", null, new float[][] {{1, 2}, {2, 1}}, Map.of("max_iter", 2.5)))
+                        .exitCode());
         // della: density +- epsilon must stay in (0, 1) (mergekit raises); density 1 prunes nothing
-        PaftException e = assertThrows(PaftException.class, () -> run("della", new long[] {2}, new float[2], new float[][] {{1, 2}},
-                Map.of(), List.of(Map.of("weight", 1.0, "density", 0.9, "epsilon", 0.15))));
+        PaftException e = assertThrows(
+                PaftException.class,
+                () -> run(
+                        "della",
+                        new long[] {2},
+                        new float[2],
+                        new float[][] {{1, 2}},
+                        Map.of(),
+                        List.of(Map.of("weight", 1.0, "density", 0.9, "epsilon", 0.15))));
         assertEquals(2, e.exitCode());
         assertTrue(e.getMessage().contains("epsilon"), e.getMessage());
-        run("della", new long[] {2}, new float[2], new float[][] {{1, 2}}, Map.of(), List.of(Map.of("weight", 1.0, "density", 1.0)));
+        run(
+                "della",
+                new long[] {2},
+                new float[2],
+                new float[][] {{1, 2}},
+                Map.of(),
+                List.of(Map.of("weight", 1.0, "density", 1.0)));
     }
 
     @Test
     void nonFiniteInputsAreNamed() {
-        for (String m : List.of("sce", "ram", "nearswap", "arcee_fusion", "model_stock", "nuslerp", "multislerp", "karcher")) {
-            float[][] in = m.equals("nearswap") || m.equals("arcee_fusion") ? new float[][] {{1, Float.NaN}}
+        for (String m :
+                List.of("sce", "ram", "nearswap", "arcee_fusion", "model_stock", "nuslerp", "multislerp", "karcher")) {
+            float[][] in = m.equals("nearswap") || m.equals("arcee_fusion")
+                    ? new float[][] {{1, Float.NaN}}
                     : new float[][] {{1, 2}, {1, Float.NaN}};
-            NonFiniteInputException e = assertThrows(NonFiniteInputException.class,
-                    () -> run(m, new long[] {2}, new float[] {0.5f, 0.5f}, in, Map.of("t", 0.1), in.length == 2 ? weights(1, 1) : null), m);
+            NonFiniteInputException e = assertThrows(
+                    NonFiniteInputException.class,
+                    () -> run(
+                            m,
+                            new long[] {2},
+                            new float[] {0.5f, 0.5f},
+                            in,
+                            Map.of("t", 0.1),
+                            in.length == 2 ? weights(1, 1) : null),
+                    m);
             assertEquals(in.length - 1, e.input(), m);
             assertEquals(1, e.element(), m);
         }

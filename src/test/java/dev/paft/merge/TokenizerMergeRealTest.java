@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.paft.data.TextTokenizer;
+import dev.paft.data.TokenizerConfig;
 import dev.paft.io.DType;
 import dev.paft.io.FloatTensor;
 import dev.paft.io.Json;
@@ -13,6 +14,7 @@ import dev.paft.io.SafetensorsWriter;
 import dev.paft.testutil.TinyModels;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Random;
@@ -52,8 +54,13 @@ class TokenizerMergeRealTest {
         ObjectNode tc = (ObjectNode) Json.readObject(LLAMA2.resolve("tokenizer_config.json"));
         if (imEnd) {
             ObjectNode a = tj.withArray("added_tokens").addObject();
-            a.put("id", 32000).put("content", "<|im_end|>").put("single_word", false).put("lstrip", false).put("rstrip", false)
-                    .put("normalized", false).put("special", true);
+            a.put("id", 32000)
+                    .put("content", "<|im_end|>")
+                    .put("single_word", false)
+                    .put("lstrip", false)
+                    .put("rstrip", false)
+                    .put("normalized", false)
+                    .put("special", true);
             ObjectNode e = a.deepCopy();
             e.remove("id");
             ((ObjectNode) tc.get("added_tokens_decoder")).set("32000", e);
@@ -68,11 +75,15 @@ class TokenizerMergeRealTest {
         Path base = model("base", 31990, false, 1);
         Path b = model("b", 32001, true, 2);
         Path cfg = tmp.resolve("m.yml");
-        Files.writeString(cfg, "models:\n  - model: " + base + "\n    parameters: {weight: 1}\n  - model: " + b
-                + "\n    parameters: {weight: 1}\nmerge_method: linear\ntokenizer_source: union\n");
+        Files.writeString(
+                cfg,
+                "models:\n  - model: " + base + "\n    parameters: {weight: 1}\n  - model: " + b
+                        + "\n    parameters: {weight: 1}\nmerge_method: linear\ntokenizer_source: union\n");
         Path out = tmp.resolve("out");
         MergeRunner.run(MergeSpec.fromMergekit(cfg), new MergeRunner.Options(out, false));
-        assertEquals(32001, Json.readObject(out.resolve("config.json")).get("vocab_size").asInt());
+        assertEquals(
+                32001,
+                Json.readObject(out.resolve("config.json")).get("vocab_size").asInt());
         TokenizerMerge.Vocab v = TokenizerMerge.readVocab(out, false);
         TokenizerMerge.Vocab orig = TokenizerMerge.readVocab(LLAMA2, false);
         // the stripped tokens come back as added tokens, in b's id order, at the same ids; then <|im_end|>
@@ -80,14 +91,20 @@ class TokenizerMergeRealTest {
             assertEquals(e.getValue(), v.ids().get(e.getKey()), e.getKey());
         }
         assertEquals(32000, v.ids().get("<|im_end|>"));
-        assertEquals(31990, ((ObjectNode) Json.readObject(out.resolve("tokenizer.json")).get("model")).get("vocab").size());
+        assertEquals(
+                31990,
+                ((ObjectNode) Json.readObject(out.resolve("tokenizer.json")).get("model"))
+                        .get("vocab")
+                        .size());
         try (TextTokenizer t = TextTokenizer.open(out)) {
             assertEquals(32000, t.tokenId("<|im_end|>"));
             assertEquals(31999, t.tokenId("梦"));
             int[] ids = t.encode("hello<|im_end|>");
             assertEquals(32000, ids[ids.length - 1]);
             try (TextTokenizer ref = TextTokenizer.open(LLAMA2)) {
-                assertEquals(java.util.Arrays.toString(ref.encode("The quick brown fox")), java.util.Arrays.toString(t.encode("The quick brown fox")));
+                assertEquals(
+                        Arrays.toString(ref.encode("The quick brown fox")),
+                        Arrays.toString(t.encode("The quick brown fox")));
             }
         }
         Map<String, float[]> got = MergeFidelityTest.read(out);
@@ -97,26 +114,31 @@ class TokenizerMergeRealTest {
             float[] g = got.get(n);
             assertEquals(32001 * 2, g.length);
             for (int h = 0; h < 2; h++) {
-                assertEquals((wb.get(n)[5 * 2 + h] + w2.get(n)[5 * 2 + h]) / 2f, g[5 * 2 + h], 1e-6); // both have token 5
+                assertEquals(
+                        (wb.get(n)[5 * 2 + h] + w2.get(n)[5 * 2 + h]) / 2f, g[5 * 2 + h], 1e-6); // both have token 5
                 assertEquals(w2.get(n)[31999 * 2 + h], g[31999 * 2 + h], 1e-6); // only b has 梦 (stripped from the base)
                 assertEquals(w2.get(n)[32000 * 2 + h], g[32000 * 2 + h], 1e-6); // only b has <|im_end|>
             }
         }
         // the source's chat template is kept, written as chat_template.jinja (as recent transformers save it)
-        assertEquals(dev.paft.data.TokenizerConfig.read(LLAMA2).chatTemplate(), Files.readString(out.resolve("chat_template.jinja")));
+        assertEquals(TokenizerConfig.read(LLAMA2).chatTemplate(), Files.readString(out.resolve("chat_template.jinja")));
         assertFalse(Json.readObject(out.resolve("tokenizer_config.json")).has("chat_template"));
-        assertTrue(Json.readObject(out.resolve("tokenizer_config.json")).get("added_tokens_decoder").has("32000"));
+        assertTrue(Json.readObject(out.resolve("tokenizer_config.json"))
+                .get("added_tokens_decoder")
+                .has("32000"));
     }
 
     @Test
     void strippingDropsTheMergesThatUseOrMakeAStrippedToken() throws Exception {
         // BPE vocab a b c ab abc; vocab_size 3 keeps a b c; "a b" makes ab and "ab c" uses it: both go
         Path d = Files.createDirectories(tmp.resolve("bpe"));
-        Files.writeString(d.resolve("tokenizer.json"), "{\"version\": \"1.0\", \"added_tokens\": [], \"normalizer\": null, "
-                + "\"pre_tokenizer\": {\"type\": \"WhitespaceSplit\"}, \"post_processor\": null, \"decoder\": null, \"truncation\": null, "
-                + "\"padding\": null, \"model\": {\"type\": \"BPE\", \"dropout\": null, \"unk_token\": null, \"continuing_subword_prefix\": null, "
-                + "\"end_of_word_suffix\": null, \"fuse_unk\": false, \"byte_fallback\": false, "
-                + "\"vocab\": {\"a\": 0, \"b\": 1, \"c\": 2, \"ab\": 3, \"abc\": 4}, \"merges\": [\"a b\", \"ab c\"]}}");
+        Files.writeString(
+                d.resolve("tokenizer.json"),
+                "{\"version\": \"1.0\", \"added_tokens\": [], \"normalizer\": null, "
+                        + "\"pre_tokenizer\": {\"type\": \"WhitespaceSplit\"}, \"post_processor\": null, \"decoder\": null, \"truncation\": null, "
+                        + "\"padding\": null, \"model\": {\"type\": \"BPE\", \"dropout\": null, \"unk_token\": null, \"continuing_subword_prefix\": null, "
+                        + "\"end_of_word_suffix\": null, \"fuse_unk\": false, \"byte_fallback\": false, "
+                        + "\"vocab\": {\"a\": 0, \"b\": 1, \"c\": 2, \"ab\": 3, \"abc\": 4}, \"merges\": [\"a b\", \"ab c\"]}}");
         Json.write(d.resolve("config.json"), Json.MAPPER.createObjectNode().put("vocab_size", 3));
         TokenizerMerge.Vocab v = TokenizerMerge.readVocab(d, true);
         assertEquals(Map.of("a", 0, "b", 1, "c", 2), v.ids());
@@ -124,7 +146,7 @@ class TokenizerMergeRealTest {
         Path out = Files.createDirectories(tmp.resolve("bpe-out"));
         Json.write(out.resolve("tokenizer.json"), v.json());
         try (TextTokenizer t = TextTokenizer.open(out)) {
-            assertEquals("[0, 1, 2]", java.util.Arrays.toString(t.encode("abc")));
+            assertEquals("[0, 1, 2]", Arrays.toString(t.encode("abc")));
         }
     }
 }

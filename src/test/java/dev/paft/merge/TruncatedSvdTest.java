@@ -23,7 +23,8 @@ class TruncatedSvdTest {
             for (int j = 0; j < n; j++) {
                 double v = 0;
                 for (int k = 0; k < 6; k++) {
-                    v += Math.pow(decay, k) * Math.sin(0.37 * (i + 1) * (k + 1) + 0.11 * j * (k + 2))
+                    v += Math.pow(decay, k)
+                            * Math.sin(0.37 * (i + 1) * (k + 1) + 0.11 * j * (k + 2))
                             * Math.cos(0.23 * (j + 1) * (k + 1) - 0.07 * i);
                 }
                 v += 1e-3 * Math.sin(1.7 * i + 2.9 * j + 0.5 * i * j);
@@ -75,7 +76,11 @@ class TruncatedSvdTest {
             JsonNode ref = c.get("singular_values");
             double s0 = ref.get(0).asDouble();
             for (int j = 0; j < svd.k(); j++) {
-                assertEquals(ref.get(j).asDouble(), svd.s()[j], 1e-12 * s0, c.get("name").asText() + " sigma " + j);
+                assertEquals(
+                        ref.get(j).asDouble(),
+                        svd.s()[j],
+                        1e-12 * s0,
+                        c.get("name").asText() + " sigma " + j);
             }
             assertReconstructs(mat, svd, 1e-12, c.get("name").asText());
             assertOrthonormalColumns(svd.u(), m, svd.k(), 1e-12);
@@ -126,11 +131,16 @@ class TruncatedSvdTest {
                         direct2 += (f[i * n + j] - x) * (f[i * n + j] - x);
                     }
                 }
-                assertEquals(Math.sqrt(direct2 / norm2), reported, 1e-9, c.get("name").asText() + " rank " + r);
+                assertEquals(
+                        Math.sqrt(direct2 / norm2),
+                        reported,
+                        1e-9,
+                        c.get("name").asText() + " rank " + r);
                 double optimal = c.get("optimal_error_at_rank").get(r - 1).asDouble();
                 assertTrue(reported >= optimal - 1e-7, "cannot beat Eckart-Young: " + reported + " < " + optimal);
-                assertTrue(reported <= optimal * 1.01 + 1e-6, c.get("name").asText() + " rank " + r + ": randomized " + reported
-                        + " vs optimal " + optimal);
+                assertTrue(
+                        reported <= optimal * 1.01 + 1e-6,
+                        c.get("name").asText() + " rank " + r + ": randomized " + reported + " vs optimal " + optimal);
             }
         }
     }
@@ -146,7 +156,7 @@ class TruncatedSvdTest {
         }
         for (int i = 0; i < m; i++) {
             a[i * n + 4] = 2 * a[i * n + 1]; // dependent column
-            a[i * n + 6] = 0;                 // zero column
+            a[i * n + 6] = 0; // zero column
         }
         TruncatedSvd.Qr qr = TruncatedSvd.qr(a, m, n);
         assertOrthonormalColumns(qr.q(), m, n, 1e-13);

@@ -1,6 +1,5 @@
 package dev.paft.model;
 
-import dev.paft.testutil.Fixtures;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
@@ -9,6 +8,8 @@ import ai.djl.ndarray.types.Shape;
 import dev.paft.engine.GradMode;
 import dev.paft.engine.Scalars;
 import dev.paft.engine.Torch;
+import dev.paft.testutil.Fixtures;
+import java.util.function.Function;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -26,28 +27,32 @@ class AttentionSdpaTest {
     @CsvSource({"2,4,2,7,7,8,true", "1,4,4,5,5,16,false", "3,6,2,9,9,8,true", "2,4,1,3,8,8,true"})
     void fusedEqualsExplicit(int b, int h, int kv, int t, int s, int d, boolean padding) {
         Fixtures.cpu();
-        try (NDManager m = NDManager.newBaseManager(); GradMode g = GradMode.on()) {
+        try (NDManager m = NDManager.newBaseManager();
+                GradMode g = GradMode.on()) {
             m.getEngine().setRandomSeed(42);
             NDArray q = m.randomNormal(new Shape(b, h, t, d));
             NDArray k = m.randomNormal(new Shape(b, kv, s, d));
             NDArray v = m.randomNormal(new Shape(b, kv, s, d));
-            NDArray r = m.randomNormal(new Shape(b, h, t, d));        // output weights of the test loss sum(o * r)
+            NDArray r = m.randomNormal(new Shape(b, h, t, d)); // output weights of the test loss sum(o * r)
             NDArray mask = mask(m, b, t, s, padding);
             double scale = 1.0 / Math.sqrt(d);
 
-            float[][] ref = run(q, k, v, r, x -> Attention.attend(x[0], x[1], x[2], mask, Scalars.of(scale, m.getDevice())));
+            float[][] ref =
+                    run(q, k, v, r, x -> Attention.attend(x[0], x[1], x[2], mask, Scalars.of(scale, m.getDevice())));
             float[][] fused = run(q, k, v, r, x -> Torch.sdpa(x[0], x[1], x[2], mask, false, scale));
             String[] what = {"output", "dq", "dk", "dv"};
             for (int i = 0; i < ref.length; i++) {
                 double err = maxAbsDiff(ref[i], fused[i]);
-                System.out.printf("sdpa vs explicit B=%d H=%d KV=%d T=%d S=%d: %s max |diff| %.2e%n", b, h, kv, t, s, what[i], err);
+                System.out.printf(
+                        "sdpa vs explicit B=%d H=%d KV=%d T=%d S=%d: %s max |diff| %.2e%n",
+                        b, h, kv, t, s, what[i], err);
                 assertTrue(err < TOL, what[i] + " differs by " + err);
             }
         }
     }
 
     /** Output and gradients of q, k, v for loss sum(attention(q, k, v) * r). */
-    private static float[][] run(NDArray q0, NDArray k0, NDArray v0, NDArray r, java.util.function.Function<NDArray[], NDArray> f) {
+    private static float[][] run(NDArray q0, NDArray k0, NDArray v0, NDArray r, Function<NDArray[], NDArray> f) {
         NDManager m = q0.getManager();
         try (NDManager step = m.newSubManager()) {
             NDArray q = q0.duplicate();
@@ -60,8 +65,12 @@ class AttentionSdpaTest {
             NDArray o = f.apply(new NDArray[] {q, k, v});
             NDArray loss = o.mul(r).sum();
             Torch.backward(loss, step.ones(new Shape()));
-            return new float[][] {o.toFloatArray(), q.getGradient().toFloatArray(), k.getGradient().toFloatArray(),
-                    v.getGradient().toFloatArray()};
+            return new float[][] {
+                o.toFloatArray(),
+                q.getGradient().toFloatArray(),
+                k.getGradient().toFloatArray(),
+                v.getGradient().toFloatArray()
+            };
         }
     }
 

@@ -18,7 +18,7 @@ public final class Autograd {
     }
 
     /** Sets grad mode on this thread; returns the previous mode, to restore. */
-    @SuppressWarnings("resource")   // deliberately unscoped: the caller restores the returned mode
+    @SuppressWarnings("resource") // deliberately unscoped: the caller restores the returned mode
     public static boolean setGradMode(boolean on) {
         boolean was = GradMode.enabled();
         GradMode.set(on);

@@ -1,6 +1,5 @@
 package dev.paft.model;
 
-import dev.paft.testutil.Fixtures;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -13,8 +12,11 @@ import dev.paft.io.FloatTensor;
 import dev.paft.io.WeightStorage;
 import dev.paft.lora.LoraAdapter;
 import dev.paft.lora.LoraModule;
+import dev.paft.testutil.Fixtures;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -31,25 +33,36 @@ class Bf16PrecisionTest {
     record Step(double loss, float[] grads) {}
 
     @ParameterizedTest(name = "{0} storage={1} checkpoint={2} chunk={3}")
-    @CsvSource({"llama,f32,true,1024", "llama,bf16,false,3", "mistral,f32,true,4", "mistral,bf16,false,1024",
-            "qwen2-f16,f32,true,2", "qwen2-f16,bf16,true,1024"})
+    @CsvSource({
+        "llama,f32,true,1024",
+        "llama,bf16,false,3",
+        "mistral,f32,true,4",
+        "mistral,bf16,false,1024",
+        "qwen2-f16,f32,true,2",
+        "qwen2-f16,bf16,true,1024"
+    })
     void bf16StepMatchesFp32(String name, String storage, boolean checkpoint, int chunk) {
         Device cpu = Fixtures.cpu();
         Map<String, FloatTensor> g = Fixtures.golden(name);
-        try (LlamaModel model = LlamaModel.load(Fixtures.dir(name), cpu, WeightStorage.valueOf(storage.toUpperCase(java.util.Locale.ROOT)));
-             LoraAdapter adapter = model.loadAdapter(Fixtures.dir(name + "-adapter"))) {
+        try (LlamaModel model = LlamaModel.load(
+                        Fixtures.dir(name), cpu, WeightStorage.valueOf(storage.toUpperCase(Locale.ROOT)));
+                LoraAdapter adapter = model.loadAdapter(Fixtures.dir(name + "-adapter"))) {
             Step f32 = step(model, adapter, g, checkpoint, chunk, Precision.FP32);
             Step bf16 = step(model, adapter, g, checkpoint, chunk, Precision.BF16);
             double ref = g.get("lora_loss").data()[0];
             double relOurs = Math.abs(bf16.loss() - f32.loss()) / Math.abs(f32.loss());
             double relRef = Math.abs(bf16.loss() - ref) / Math.abs(ref);
             double cos = cosine(bf16.grads(), f32.grads());
-            System.out.printf("bf16 %s storage=%s checkpoint=%s chunk=%d: loss %.6f vs fp32 %.6f (rel %.2e; reference %.6f, rel %.2e),"
-                    + " gradient cosine %.6f%n", name, storage, checkpoint, chunk, bf16.loss(), f32.loss(), relOurs, ref, relRef, cos);
+            System.out.printf(
+                    "bf16 %s storage=%s checkpoint=%s chunk=%d: loss %.6f vs fp32 %.6f (rel %.2e; reference %.6f, rel %.2e),"
+                            + " gradient cosine %.6f%n",
+                    name, storage, checkpoint, chunk, bf16.loss(), f32.loss(), relOurs, ref, relRef, cos);
             assertTrue(relOurs < 1e-2, "loss rel diff " + relOurs);
             assertTrue(relRef < 1e-2, "loss rel diff to the reference " + relRef);
             assertTrue(cos >= 0.999, "gradient cosine " + cos);
-            assertTrue(cos < 1 - 1e-9 || relOurs > 0, "bf16 must differ from fp32 somewhere (else it did not run in bf16)");
+            assertTrue(
+                    cos < 1 - 1e-9 || relOurs > 0,
+                    "bf16 must differ from fp32 somewhere (else it did not run in bf16)");
         }
     }
 
@@ -60,7 +73,7 @@ class Bf16PrecisionTest {
         Device cpu = Fixtures.cpu();
         Map<String, FloatTensor> g = Fixtures.golden(name);
         try (LlamaModel model = LlamaModel.load(Fixtures.dir(name), cpu, WeightStorage.BF16);
-             NDManager scope = model.manager().newSubManager()) {
+                NDManager scope = model.manager().newSubManager()) {
             NDArray ids = Fixtures.longs(scope, g.get("input_ids"));
             NDArray mask = Fixtures.longs(scope, g.get("attention_mask"));
             NDArray h = model.hidden(scope, ids, mask, null, null, null, false, Precision.BF16);
@@ -72,10 +85,16 @@ class Bf16PrecisionTest {
         }
     }
 
-    private static Step step(LlamaModel model, LoraAdapter adapter, Map<String, FloatTensor> g, boolean checkpoint, int chunk,
-                             Precision precision) {
+    private static Step step(
+            LlamaModel model,
+            LoraAdapter adapter,
+            Map<String, FloatTensor> g,
+            boolean checkpoint,
+            int chunk,
+            Precision precision) {
         adapter.zeroGradients();
-        try (NDManager scope = model.manager().newSubManager(); GradMode on = GradMode.on()) {
+        try (NDManager scope = model.manager().newSubManager();
+                GradMode on = GradMode.on()) {
             NDArray ids = Fixtures.longs(scope, g.get("input_ids"));
             NDArray mask = Fixtures.longs(scope, g.get("attention_mask"));
             long[] labels = Fixtures.longs(scope, g.get("labels")).toLongArray();
@@ -83,7 +102,8 @@ class Bf16PrecisionTest {
             int cols = Math.toIntExact(ids.getShape().get(1));
             TrainingForward fwd = model.trainingForward(scope, ids, mask, adapter, true, 0, checkpoint, precision);
             assertEquals(Torch.Dtype.F32, Torch.dtype(fwd.hidden()), "hidden states for the loss are float32");
-            LabelScorer.Scored s = model.scorer(chunk).score(scope, fwd.hidden(), LabelScorer.align(labels, rows, cols));
+            LabelScorer.Scored s =
+                    model.scorer(chunk).score(scope, fwd.hidden(), LabelScorer.align(labels, rows, cols));
             long n = 0;
             double sum = 0;
             for (int r = 0; r < rows; r++) {
@@ -91,7 +111,7 @@ class Bf16PrecisionTest {
                 sum += s.sums(0)[r];
             }
             float[] w = new float[rows];
-            java.util.Arrays.fill(w, (float) (-1.0 / n));
+            Arrays.fill(w, (float) (-1.0 / n));
             fwd.backward(s.gradient(new float[][] {w}));
             List<Float> all = new ArrayList<>();
             for (LoraModule mod : adapter.modules().values()) {

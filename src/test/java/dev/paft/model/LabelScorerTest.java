@@ -9,6 +9,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.paft.train.loss.Golden;
+import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -38,7 +39,11 @@ class LabelScorerTest {
                     int cols = shift ? t - 1 : t;
                     for (int r = 0; r < b; r++) {
                         for (int j = 0; j < cols; j++) {
-                            assertEquals(perToken[r * cols + j], sc.tokens(0)[r * t + j], 1e-5, what + " token " + r + "," + j);
+                            assertEquals(
+                                    perToken[r * cols + j],
+                                    sc.tokens(0)[r * t + j],
+                                    1e-5,
+                                    what + " token " + r + "," + j);
                         }
                     }
                     double[] sums = Golden.doubles(c.get("sum"));
@@ -53,7 +58,7 @@ class LabelScorerTest {
                     }
                     assertEquals(c.get("ce").asDouble(), -total / n, 1e-5, what + " ce");
                     float[] w = new float[b];
-                    java.util.Arrays.fill(w, (float) (-1.0 / n));
+                    Arrays.fill(w, (float) (-1.0 / n));
                     float[] grad = sc.gradient(new float[][] {w}).toFloatArray();
                     double[] ref = Golden.doubles(c.get("ce_grad_logits"));
                     assertEquals(ref.length, grad.length);

@@ -5,11 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.paft.config.LoraConfig;
 import dev.paft.errors.PaftException;
 import dev.paft.io.HfModelConfig;
 import dev.paft.io.Json;
 import dev.paft.train.TrainPlan;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -21,31 +24,39 @@ class LoraTargetsTest {
             {"architectures": ["LlamaForCausalLM"], "vocab_size": 100, "hidden_size": 32, "num_hidden_layers": 2,
              "num_attention_heads": 4, "num_key_value_heads": 2, "intermediate_size": 64}"""), "config.json");
 
-    static com.fasterxml.jackson.databind.JsonNode json(String s) {
+    static JsonNode json(String s) {
         try {
             return Json.MAPPER.readTree(s);
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
     }
 
     @Test
     void dottedAndFullPathEntriesSelectWhatPeftSelects() {
         Map<String, long[]> m = HfNames.loraTargets(C, List.of("self_attn.v_proj", "model.layers.1.mlp.down_proj"));
-        assertEquals(List.of("model.layers.0.self_attn.v_proj", "model.layers.1.self_attn.v_proj",
-                "model.layers.1.mlp.down_proj"), List.copyOf(m.keySet()));
+        assertEquals(
+                List.of(
+                        "model.layers.0.self_attn.v_proj",
+                        "model.layers.1.self_attn.v_proj",
+                        "model.layers.1.mlp.down_proj"),
+                List.copyOf(m.keySet()));
         assertArrayEquals(new long[] {16, 32}, m.get("model.layers.0.self_attn.v_proj"));
         assertArrayEquals(new long[] {32, 64}, m.get("model.layers.1.mlp.down_proj"));
         // r = 4: v_proj 4 * (16 + 32) = 192 twice, down_proj 4 * (32 + 64) = 384
-        assertEquals(768, TrainPlan.trainableParams(C, new LoraConfig(4, 8, 0, List.of("self_attn.v_proj",
-                "model.layers.1.mlp.down_proj"), false)));
+        assertEquals(
+                768,
+                TrainPlan.trainableParams(
+                        C,
+                        new LoraConfig(4, 8, 0, List.of("self_attn.v_proj", "model.layers.1.mlp.down_proj"), false)));
         // short names as before: 2 layers x 7 modules
         assertEquals(14, HfNames.loraTargets(C, Proj.names()).size());
     }
 
     @Test
     void anEntryMatchingNothingIsAUsageError() {
-        PaftException e = assertThrows(PaftException.class,
+        PaftException e = assertThrows(
+                PaftException.class,
                 () -> HfNames.loraTargets(C, List.of("q_proj", "model.layers.2.mlp.down_proj", "attn.q_proj")));
         assertEquals(PaftException.USAGE, e.exitCode());
         assertTrue(e.getMessage().contains("[model.layers.2.mlp.down_proj, attn.q_proj]"), e.getMessage());

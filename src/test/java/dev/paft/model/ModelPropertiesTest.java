@@ -38,9 +38,9 @@ class ModelPropertiesTest {
     void freshAdapterIsExactlyTheBaseAndDisabledAdapterIsTheBase() {
         Map<String, FloatTensor> g = Fixtures.golden("llama");
         try (LlamaModel model = LlamaModel.load(Fixtures.dir("llama"), Fixtures.cpu(), false);
-             LoraAdapter fresh = model.newAdapter(ALL, 7, "llama");
-             LoraAdapter trained = model.loadAdapter(Fixtures.dir("llama-adapter"));
-             NDManager scope = model.manager().newSubManager()) {
+                LoraAdapter fresh = model.newAdapter(ALL, 7, "llama");
+                LoraAdapter trained = model.loadAdapter(Fixtures.dir("llama-adapter"));
+                NDManager scope = model.manager().newSubManager()) {
             NDArray ids = Fixtures.longs(scope, g.get("input_ids"));
             NDArray mask = Fixtures.longs(scope, g.get("attention_mask"));
             float[] base = logits(model, scope, ids, mask, null);
@@ -56,8 +56,8 @@ class ModelPropertiesTest {
         for (String name : new String[] {"llama", "qwen2-f16"}) {
             Map<String, FloatTensor> g = Fixtures.golden(name);
             try (LlamaModel model = LlamaModel.load(Fixtures.dir(name), Fixtures.cpu(), false);
-                 LoraAdapter adapter = model.loadAdapter(Fixtures.dir(name + "-adapter"));
-                 NDManager scope = model.manager().newSubManager()) {
+                    LoraAdapter adapter = model.loadAdapter(Fixtures.dir(name + "-adapter"));
+                    NDManager scope = model.manager().newSubManager()) {
                 NDArray ids = Fixtures.longs(scope, g.get("input_ids"));
                 float[] unmerged = logits(model, scope, ids, null, adapter);
                 model.mergeAdapter(adapter);
@@ -73,8 +73,8 @@ class ModelPropertiesTest {
     void mergeIntoFloat16StorageRoundsOnlyOnce() {
         Map<String, FloatTensor> g = Fixtures.golden("llama");
         try (LlamaModel model = LlamaModel.load(Fixtures.dir("llama"), Fixtures.cpu(), true);
-             LoraAdapter adapter = model.loadAdapter(Fixtures.dir("llama-adapter"));
-             NDManager scope = model.manager().newSubManager()) {
+                LoraAdapter adapter = model.loadAdapter(Fixtures.dir("llama-adapter"));
+                NDManager scope = model.manager().newSubManager()) {
             NDArray ids = Fixtures.longs(scope, g.get("input_ids"));
             float[] unmerged = logits(model, scope, ids, null, adapter);
             model.mergeAdapter(adapter);
@@ -89,8 +89,8 @@ class ModelPropertiesTest {
     void paddedBatchEqualsRowsAlone() {
         Map<String, FloatTensor> g = Fixtures.golden("qwen2-f16");
         try (LlamaModel model = LlamaModel.load(Fixtures.dir("qwen2-f16"), Fixtures.cpu(), false);
-             LoraAdapter adapter = model.loadAdapter(Fixtures.dir("qwen2-f16-adapter"));
-             NDManager scope = model.manager().newSubManager()) {
+                LoraAdapter adapter = model.loadAdapter(Fixtures.dir("qwen2-f16-adapter"));
+                NDManager scope = model.manager().newSubManager()) {
             NDArray ids = Fixtures.longs(scope, g.get("input_ids"));
             NDArray mask = Fixtures.longs(scope, g.get("attention_mask"));
             int b = (int) ids.getShape().get(0);
@@ -112,17 +112,19 @@ class ModelPropertiesTest {
     void kvCacheGenerationEqualsFullRecomputation() {
         Map<String, FloatTensor> g = Fixtures.golden("llama3-scaled");
         try (LlamaModel model = LlamaModel.load(Fixtures.dir("llama3-scaled"), Fixtures.cpu(), false);
-             NDManager scope = model.manager().newSubManager();
-             KvCache cache = model.newCache()) {
-            NDArray prompt = Fixtures.longs(scope, g.get("input_ids")).get(new NDIndex("0:1, 0:5"));   // [1, 5]
+                NDManager scope = model.manager().newSubManager();
+                KvCache cache = model.newCache()) {
+            NDArray prompt = Fixtures.longs(scope, g.get("input_ids")).get(new NDIndex("0:1, 0:5")); // [1, 5]
             long[] seq = prompt.toLongArray();
             NDArray step = prompt;
             Autograd.setGradMode(false);
             for (int i = 0; i < 8; i++) {
-                NDArray out = model.forward(scope, step, null, null, null, cache, false);         // [1, T, V]
+                NDArray out = model.forward(scope, step, null, null, null, cache, false); // [1, T, V]
                 float[] cached = out.get(new NDIndex("0, -1")).toFloatArray();
                 NDArray all = scope.create(seq, new Shape(1, seq.length));
-                float[] full = model.forward(scope, all, null, null, false).get(new NDIndex("0, -1")).toFloatArray();
+                float[] full = model.forward(scope, all, null, null, false)
+                        .get(new NDIndex("0, -1"))
+                        .toFloatArray();
                 assertTrue(Fixtures.relErr(cached, full) < 1e-5, "step " + i + " err " + Fixtures.relErr(cached, full));
                 assertEquals(seq.length, cache.length());
                 long next = out.get(new NDIndex("0, -1")).argMax().toLongArray()[0];
@@ -132,27 +134,29 @@ class ModelPropertiesTest {
                 seq = longer;
                 step = scope.create(new long[] {next}, new Shape(1, 1));
             }
-            assertEquals(12, cache.length());   // 5 prompt + 7 fed tokens
+            assertEquals(12, cache.length()); // 5 prompt + 7 fed tokens
         }
     }
 
     @Test
     void leftPaddedBatchWithPositionIdsAndCacheEqualsRowsAlone() {
         try (LlamaModel model = LlamaModel.load(Fixtures.dir("llama"), Fixtures.cpu(), false);
-             NDManager scope = model.manager().newSubManager();
-             KvCache cache = model.newCache()) {
+                NDManager scope = model.manager().newSubManager();
+                KvCache cache = model.newCache()) {
             Autograd.setGradMode(false);
             int v = model.config().vocabSize();
             // row 1 is left-padded by two; its positions count real tokens only
             NDArray ids = scope.create(new long[] {5, 9, 17, 33, 40, 0, 0, 12, 7, 99}, new Shape(2, 5));
             NDArray mask = scope.create(new long[] {1, 1, 1, 1, 1, 0, 0, 1, 1, 1}, new Shape(2, 5));
             NDArray posIds = scope.create(new long[] {0, 1, 2, 3, 4, 0, 0, 0, 1, 2}, new Shape(2, 5));
-            float[] out = model.forward(scope, ids, mask, posIds, null, cache, false).toFloatArray();
+            float[] out =
+                    model.forward(scope, ids, mask, posIds, null, cache, false).toFloatArray();
             // next step: one token each, mask grows by one column
             NDArray next = scope.create(new long[] {3, 4}, new Shape(2, 1));
             NDArray mask2 = scope.create(new long[] {1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1}, new Shape(2, 6));
             NDArray pos2 = scope.create(new long[] {5, 3}, new Shape(2, 1));
-            float[] out2 = model.forward(scope, next, mask2, pos2, null, cache, false).toFloatArray();
+            float[] out2 =
+                    model.forward(scope, next, mask2, pos2, null, cache, false).toFloatArray();
             long[][] alone = {{5, 9, 17, 33, 40, 3}, {12, 7, 99, 4}};
             for (int r = 0; r < 2; r++) {
                 int pad = r == 0 ? 0 : 2;
@@ -182,8 +186,9 @@ class ModelPropertiesTest {
             }
         }
         change.accept(t);
-        Files.writeString(tmp.resolve("config.json"), config != null ? config
-                : Files.readString(Fixtures.dir("llama").resolve("config.json")));
+        Files.writeString(
+                tmp.resolve("config.json"),
+                config != null ? config : Files.readString(Fixtures.dir("llama").resolve("config.json")));
         SafetensorsWriter.writeAll(tmp.resolve("model.safetensors"), t, DType.F32, Map.of("format", "pt"));
         return tmp;
     }
@@ -196,24 +201,33 @@ class ModelPropertiesTest {
 
     @Test
     void missingTensorIsBadInput(@TempDir Path tmp) throws IOException {
-        assertBadInput(mutated(tmp, t -> t.remove("model.layers.1.mlp.up_proj.weight"), null), "model.layers.1.mlp.up_proj.weight");
+        assertBadInput(
+                mutated(tmp, t -> t.remove("model.layers.1.mlp.up_proj.weight"), null),
+                "model.layers.1.mlp.up_proj.weight");
     }
 
     @Test
     void unexpectedTensorIsBadInput(@TempDir Path tmp) throws IOException {
-        assertBadInput(mutated(tmp, t -> t.put("model.layers.2.mlp.up_proj.weight", FloatTensor.of(new float[4], 2, 2)), null),
+        assertBadInput(
+                mutated(tmp, t -> t.put("model.layers.2.mlp.up_proj.weight", FloatTensor.of(new float[4], 2, 2)), null),
                 "model.layers.2.mlp.up_proj.weight");
     }
 
     @Test
     void misshapenTensorIsBadInput(@TempDir Path tmp) throws IOException {
-        assertBadInput(mutated(tmp, t -> t.put("model.layers.0.self_attn.k_proj.weight", FloatTensor.of(new float[64 * 64], 64, 64)), null),
+        assertBadInput(
+                mutated(
+                        tmp,
+                        t -> t.put(
+                                "model.layers.0.self_attn.k_proj.weight", FloatTensor.of(new float[64 * 64], 64, 64)),
+                        null),
                 "model.layers.0.self_attn.k_proj.weight");
     }
 
     @Test
     void unsupportedArchitectureIsBadInput(@TempDir Path tmp) throws IOException {
-        String cfg = Files.readString(Fixtures.dir("llama").resolve("config.json")).replace("LlamaForCausalLM", "GPT2LMHeadModel");
-        assertBadInput(mutated(tmp, t -> { }, cfg), "GPT2LMHeadModel");
+        String cfg = Files.readString(Fixtures.dir("llama").resolve("config.json"))
+                .replace("LlamaForCausalLM", "GPT2LMHeadModel");
+        assertBadInput(mutated(tmp, t -> {}, cfg), "GPT2LMHeadModel");
     }
 }

@@ -17,6 +17,7 @@ import dev.paft.testutil.Fixtures;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -43,8 +44,11 @@ class WeightStorageLoadTest {
     }
 
     static void assertMatchesTorch(String fixture, WeightStorage storage) throws Exception {
-        JsonNode want = new ObjectMapper().readTree(Fixtures.ROOT.resolve("storage_golden.json").toFile())
-                .get("models").get(fixture).get(storage.configName());
+        JsonNode want = new ObjectMapper()
+                .readTree(Fixtures.ROOT.resolve("storage_golden.json").toFile())
+                .get("models")
+                .get(fixture)
+                .get(storage.configName());
         try (LlamaModel m = LlamaModel.load(Fixtures.dir(fixture), Fixtures.cpu(), storage)) {
             assertEquals(storage, m.storage());
             int n = 0;
@@ -59,8 +63,17 @@ class WeightStorageLoadTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"llama,F32", "llama,F16", "llama,BF16", "qwen2-f16,F32", "qwen2-f16,F16", "qwen2-f16,BF16",
-        "llama-tied-bf16,F32", "llama-tied-bf16,F16", "llama-tied-bf16,BF16"})
+    @CsvSource({
+        "llama,F32",
+        "llama,F16",
+        "llama,BF16",
+        "qwen2-f16,F32",
+        "qwen2-f16,F16",
+        "qwen2-f16,BF16",
+        "llama-tied-bf16,F32",
+        "llama-tied-bf16,F16",
+        "llama-tied-bf16,BF16"
+    })
     void storedWeightsEqualTorchRounding(String fixture, WeightStorage storage) throws Exception {
         assertMatchesTorch(fixture, storage);
     }
@@ -68,7 +81,7 @@ class WeightStorageLoadTest {
     @Test
     void tensorsFilledInRowPiecesEqualWholeOnes() throws Exception {
         long saved = LlamaModel.pieceBytes;
-        LlamaModel.pieceBytes = 100;   // a few rows per piece, and pieces of one row where a row is larger
+        LlamaModel.pieceBytes = 100; // a few rows per piece, and pieces of one row where a row is larger
         try {
             assertMatchesTorch("llama", WeightStorage.BF16);
             assertMatchesTorch("llama-tied-bf16", WeightStorage.F32);
@@ -81,10 +94,11 @@ class WeightStorageLoadTest {
     void randomWeightsDoNotDependOnTheStorage() {
         HfModelConfig cfg = HfModelConfig.read(Fixtures.dir("llama"));
         try (LlamaModel f32 = LlamaModel.random(cfg, 7, Fixtures.cpu(), WeightStorage.F32);
-             LlamaModel f16 = LlamaModel.random(cfg, 7, Fixtures.cpu(), WeightStorage.F16)) {
+                LlamaModel f16 = LlamaModel.random(cfg, 7, Fixtures.cpu(), WeightStorage.F16)) {
             for (String name : new String[] {HfNames.EMBED, HfNames.weight(1, Proj.DOWN)}) {
                 NDArray want = f32.frozenTensor(name).toType(DataType.FLOAT16, true);
-                assertTrue(Arrays.equals(want.toByteArray(), f16.frozenTensor(name).toByteArray()), name);
+                assertTrue(
+                        Arrays.equals(want.toByteArray(), f16.frozenTensor(name).toByteArray()), name);
                 want.close();
             }
         }
@@ -102,20 +116,29 @@ class WeightStorageLoadTest {
         try (SafetensorsFile f = SafetensorsFile.open(dir.resolve("model.safetensors"))) {
             TensorInfo t = f.info(name);
             ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
-            try (var ch = java.nio.channels.FileChannel.open(dir.resolve("model.safetensors"))) {
+            try (var ch = FileChannel.open(dir.resolve("model.safetensors"))) {
                 ch.read(len, 0);
             }
-            at = 8 + len.flip().getLong() + t.begin() + 4 * 5;   // element 5
+            at = 8 + len.flip().getLong() + t.begin() + 4 * 5; // element 5
         }
-        try (RandomAccessFile raf = new RandomAccessFile(dir.resolve("model.safetensors").toFile(), "rw")) {
+        try (RandomAccessFile raf =
+                new RandomAccessFile(dir.resolve("model.safetensors").toFile(), "rw")) {
             raf.seek(at);
-            raf.write(ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putFloat(1e5f).array());
+            raf.write(ByteBuffer.allocate(4)
+                    .order(ByteOrder.LITTLE_ENDIAN)
+                    .putFloat(1e5f)
+                    .array());
         }
         for (WeightStorage s : new WeightStorage[] {WeightStorage.BF16, WeightStorage.F16}) {
-            PaftException e = assertThrows(PaftException.class, () -> LlamaModel.load(dir, Fixtures.cpu(), s).close());
+            PaftException e = assertThrows(
+                    PaftException.class,
+                    () -> LlamaModel.load(dir, Fixtures.cpu(), s).close());
             assertEquals(3, e.exitCode());
-            assertTrue(e.getMessage().contains(name) && e.getMessage().contains("element 5")
-                    && e.getMessage().contains("model.dtype: f32"), e.getMessage());
+            assertTrue(
+                    e.getMessage().contains(name)
+                            && e.getMessage().contains("element 5")
+                            && e.getMessage().contains("model.dtype: f32"),
+                    e.getMessage());
         }
         try (LlamaModel m = LlamaModel.load(dir, Fixtures.cpu(), WeightStorage.F32)) {
             assertEquals(1e5f, m.frozenTensor(name).toFloatArray()[5]);

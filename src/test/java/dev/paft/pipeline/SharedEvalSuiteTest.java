@@ -47,11 +47,17 @@ class SharedEvalSuiteTest {
 
         Map<String, Double> cli = evalCommand(bf16, base, adapter, "bf16");
         PaftConfig root = ConfigLoader.load(bf16, List.of(), Map.of("model.path", base.toString()));
-        EvalSuite suite = Comparison.suite(new RunConfig.RunEval(SFT.toString(), PREFS.toString(), List.of(MC.toString()), 0.2, 3), root);
+        EvalSuite suite = Comparison.suite(
+                new RunConfig.RunEval(SFT.toString(), PREFS.toString(), List.of(MC.toString()), 0.2, 3), root);
         assertEquals(WeightStorage.BF16, suite.settings().storage(), "the run's suite reads model.dtype");
         assertEquals(3, suite.settings().options().batchSize());
-        List<Comparison.Row> rows = Comparison.evaluate(List.of(new Candidate("SFT", "sft", base, adapter)), base, suite,
-                EvalFixtures.cpu(), tmp.resolve("eval"), s -> {});
+        List<Comparison.Row> rows = Comparison.evaluate(
+                List.of(new Candidate("SFT", "sft", base, adapter)),
+                base,
+                suite,
+                EvalFixtures.cpu(),
+                tmp.resolve("eval"),
+                s -> {});
         Map<String, Double> run = rows.get(0).metrics();
 
         assertEquals(cli.keySet(), run.keySet());
@@ -60,17 +66,40 @@ class SharedEvalSuiteTest {
         }
         assertTrue(Double.isFinite(run.get("sft/ppl")) && Double.isFinite(run.get("pref/margin")), run.toString());
 
-        Path f32 = Files.writeString(tmp.resolve("f32.yaml"), Files.readString(bf16).replace("bf16", "f32"));
+        Path f32 = Files.writeString(
+                tmp.resolve("f32.yaml"), Files.readString(bf16).replace("bf16", "f32"));
         Map<String, Double> wide = evalCommand(f32, base, adapter, "f32");
-        assertNotEquals(wide.get("sft/ppl"), cli.get("sft/ppl"), "model.dtype changes the numbers, so it had to be honoured");
+        assertNotEquals(
+                wide.get("sft/ppl"), cli.get("sft/ppl"), "model.dtype changes the numbers, so it had to be honoured");
     }
 
     /** {@code paft eval} on the CLI, its JSON read back under the comparison's metric keys. */
     private Map<String, Double> evalCommand(Path config, Path base, Path adapter, String tag) throws Exception {
         Path out = tmp.resolve("eval-" + tag + ".json");
-        int code = Paft.execute("eval", "--config", config.toString(), "--model", base.toString(), "--adapter", adapter.toString(),
-                "--ppl", SFT.toString(), "--prefs", PREFS.toString(), "--ref-model", base.toString(), "--mc", MC.toString(),
-                "--batch-size", "3", "--threads", "1", "--format", "json", "--output-json", out.toString());
+        int code = Paft.execute(
+                "eval",
+                "--config",
+                config.toString(),
+                "--model",
+                base.toString(),
+                "--adapter",
+                adapter.toString(),
+                "--ppl",
+                SFT.toString(),
+                "--prefs",
+                PREFS.toString(),
+                "--ref-model",
+                base.toString(),
+                "--mc",
+                MC.toString(),
+                "--batch-size",
+                "3",
+                "--threads",
+                "1",
+                "--format",
+                "json",
+                "--output-json",
+                out.toString());
         assertEquals(0, code);
         JsonNode j = Json.readObject(out);
         Map<String, Double> m = new LinkedHashMap<>();

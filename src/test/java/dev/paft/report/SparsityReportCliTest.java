@@ -11,6 +11,7 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -20,6 +21,7 @@ import picocli.CommandLine;
 class SparsityReportCliTest {
     @TempDir
     Path tmp;
+
     Path sft;
     Path dpo;
     StringWriter out;
@@ -49,15 +51,33 @@ class SparsityReportCliTest {
         assertTrue(t.contains("mean over layers, unscaled < 1e-05"), t);
         assertTrue(t.contains("Per layer"), t);
         // the header row names both inputs in order
-        String header = t.lines().filter(l -> l.contains("SFT") && l.contains("dpo")).findFirst().orElseThrow();
+        String header = t.lines()
+                .filter(l -> l.contains("SFT") && l.contains("dpo"))
+                .findFirst()
+                .orElseThrow();
         assertTrue(header.indexOf("SFT") < header.indexOf("dpo"));
     }
 
     @Test
     void jsonAgreesWithTheApi() throws Exception {
         Path json = tmp.resolve("out/report.json");
-        assertEquals(0, run("sparsity-report", sft.toString(), dpo.toString(), "--label", "SFT", "--label", "DPO",
-                "--format", "json", "-t", "1e-5,1e-4", "--output", json.toString()), err.toString());
+        assertEquals(
+                0,
+                run(
+                        "sparsity-report",
+                        sft.toString(),
+                        dpo.toString(),
+                        "--label",
+                        "SFT",
+                        "--label",
+                        "DPO",
+                        "--format",
+                        "json",
+                        "-t",
+                        "1e-5,1e-4",
+                        "--output",
+                        json.toString()),
+                err.toString());
         assertEquals("", out.toString());
         JsonNode root = Json.readObject(json);
         assertEquals(2, root.get("thresholds").size());
@@ -65,8 +85,11 @@ class SparsityReportCliTest {
         assertEquals("DPO", in.get("label").asText());
         assertEquals(3, in.get("layers").size());
         assertEquals(21, in.get("modules").size());
-        double expected = SparsityReport.compute(java.util.List.of(ReportInput.adapter("DPO", dpo)),
-                new ReportOptions(java.util.List.of(1e-5, 1e-4), false, 1)).inputs().get(0).meanLayerFraction(View.UNSCALED, 1);
+        double expected = SparsityReport.compute(
+                        List.of(ReportInput.adapter("DPO", dpo)), new ReportOptions(List.of(1e-5, 1e-4), false, 1))
+                .inputs()
+                .get(0)
+                .meanLayerFraction(View.UNSCALED, 1);
         assertEquals(expected, in.get("mean_over_layers").get("unscaled").get(1).asDouble(), 0);
     }
 
@@ -88,7 +111,16 @@ class SparsityReportCliTest {
         Path png = tmp.resolve("charts/sparsity.png");
         Path svg = tmp.resolve("charts/sparsity.svg");
         Path hist = tmp.resolve("charts/hist.png");
-        assertEquals(0, run("sparsity-report", "SFT=" + sft, "DPO=" + dpo, "--plot", png.toString(), "--histogram", hist.toString()),
+        assertEquals(
+                0,
+                run(
+                        "sparsity-report",
+                        "SFT=" + sft,
+                        "DPO=" + dpo,
+                        "--plot",
+                        png.toString(),
+                        "--histogram",
+                        hist.toString()),
                 err.toString());
         assertEquals(0, run("sparsity-report", "SFT=" + sft, "--scaled", "--plot", svg.toString()), err.toString());
         for (Path p : new Path[] {png, hist}) {
@@ -106,7 +138,13 @@ class SparsityReportCliTest {
         assertEquals(2, run("sparsity-report"));
         assertEquals(2, run("sparsity-report", sft.toString(), "--threshold", "-1"));
         assertEquals(2, run("sparsity-report", sft.toString(), "--threshold", "abc"));
-        assertEquals(2, run("sparsity-report", sft.toString(), "--plot", tmp.resolve("x.gif").toString()));
+        assertEquals(
+                2,
+                run(
+                        "sparsity-report",
+                        sft.toString(),
+                        "--plot",
+                        tmp.resolve("x.gif").toString()));
         assertEquals(2, run("sparsity-report", sft.toString(), dpo.toString(), "--label", "only-one"));
         assertEquals(2, run("sparsity-report", "A=" + sft, "A=" + dpo));
         Files.createDirectories(tmp.resolve("model"));

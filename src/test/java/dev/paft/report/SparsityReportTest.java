@@ -10,7 +10,10 @@ import dev.paft.io.DType;
 import dev.paft.io.FloatTensor;
 import dev.paft.io.PeftAdapter;
 import dev.paft.testutil.TestAdapters;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -34,7 +37,9 @@ class SparsityReportTest {
      */
     private Path handBuilt() {
         Map<String, PeftAdapter.LoraPair> m = new LinkedHashMap<>();
-        m.put("model.layers.0.self_attn.q_proj", TestAdapters.pair(new float[] {1, P20}, 1, 2, new float[] {1, P17}, 2));
+        m.put(
+                "model.layers.0.self_attn.q_proj",
+                TestAdapters.pair(new float[] {1, P20}, 1, 2, new float[] {1, P17}, 2));
         m.put("model.layers.0.mlp.up_proj", TestAdapters.pair(new float[] {0.5f, 0.25f}, 1, 2, new float[3], 3));
         m.put("model.layers.1.self_attn.k_proj", TestAdapters.pair(new float[] {1, 1}, 1, 2, new float[] {1, 1}, 2));
         return TestAdapters.write(new PeftAdapter(TestAdapters.config(1, 2), m), tmp.resolve("hand"));
@@ -42,7 +47,8 @@ class SparsityReportTest {
 
     @Test
     void handBuiltAdapterKnownAnswers() {
-        SparsityReport r = SparsityReport.compute(List.of(ReportInput.adapter("H", handBuilt())), ReportOptions.defaults());
+        SparsityReport r =
+                SparsityReport.compute(List.of(ReportInput.adapter("H", handBuilt())), ReportOptions.defaults());
         InputReport in = r.input("H");
         assertEquals(2.0, in.scaling());
         ModuleStats q = in.modules().get(0);
@@ -54,7 +60,10 @@ class SparsityReportTest {
         double l1 = 1 + (double) P20 + P17 + (double) (P17 * P20);
         assertEquals(l1, q.unscaled().l1(), 1e-7); // norms accumulate in float32 within a tile row
         assertEquals(2 * l1, q.scaled().l1(), 2e-7);
-        assertEquals(Math.sqrt(1 + (double) P20 * P20 + (double) P17 * P17 + Math.pow(P17 * P20, 2)), q.unscaled().l2(), 1e-7);
+        assertEquals(
+                Math.sqrt(1 + (double) P20 * P20 + (double) P17 * P17 + Math.pow(P17 * P20, 2)),
+                q.unscaled().l2(),
+                1e-7);
         assertEquals(1.0, q.unscaled().maxAbs());
         assertEquals(2.0, q.scaled().maxAbs());
 
@@ -70,7 +79,9 @@ class SparsityReportTest {
         // pooled over everything: 9 of 14
         assertEquals(9.0 / 14, in.total().unscaled().fraction(0), 1e-15);
         // types in q, k, v, o, gate, up, down order
-        assertEquals(List.of("q", "k", "up"), in.types().stream().map(GroupStats::key).toList());
+        assertEquals(
+                List.of("q", "k", "up"),
+                in.types().stream().map(GroupStats::key).toList());
         assertEquals(1.0, in.types().get(2).unscaled().fraction(0));
     }
 
@@ -80,11 +91,14 @@ class SparsityReportTest {
         // out 300 > ROW_BLOCK, in 2500 > TILE and not a multiple of it; scaling 10/3 is not a power of two
         for (double alpha : new double[] {10, 3, 32}) {
             PeftAdapter.LoraPair p = TestAdapters.randomPair(rnd, 3, 2500, 300);
-            Path dir = TestAdapters.write(new PeftAdapter(TestAdapters.config(3, alpha),
-                    Map.of("model.layers.0.mlp.down_proj", p)), tmp.resolve("naive" + alpha));
+            Path dir = TestAdapters.write(
+                    new PeftAdapter(TestAdapters.config(3, alpha), Map.of("model.layers.0.mlp.down_proj", p)),
+                    tmp.resolve("naive" + alpha));
             List<Double> ts = List.of(1e-5, 3e-6, 1e-4, 2.5e-3);
-            InputReport in = SparsityReport.compute(List.of(ReportInput.adapter("x", dir)),
-                    new ReportOptions(ts, false, 3)).inputs().get(0);
+            InputReport in = SparsityReport.compute(
+                            List.of(ReportInput.adapter("x", dir)), new ReportOptions(ts, false, 3))
+                    .inputs()
+                    .get(0);
             ModuleStats m = in.modules().get(0);
             for (boolean scaled : new boolean[] {false, true}) {
                 float[] d = PeftAdapter.delta(p, scaled ? alpha / 3 : 1);
@@ -118,7 +132,9 @@ class SparsityReportTest {
     void thresholdSweepIsMonotone() {
         Path dir = TestAdapters.write(TestAdapters.random(1, 4, 4, 8), tmp.resolve("sweep"));
         List<Double> ts = List.of(1e-3, 1e-7, 1e-5, 1e-6, 1e-4, 1e-2); // given unsorted: order is kept
-        InputReport in = SparsityReport.compute(List.of(ReportInput.adapter("x", dir)), new ReportOptions(ts, false, 2)).inputs().get(0);
+        InputReport in = SparsityReport.compute(List.of(ReportInput.adapter("x", dir)), new ReportOptions(ts, false, 2))
+                .inputs()
+                .get(0);
         int[] sorted = {1, 3, 2, 4, 0, 5};
         for (View v : View.values()) {
             for (GroupStats g : concat(in.modules(), in.layers(), in.types(), List.of(in.total()))) {
@@ -139,9 +155,15 @@ class SparsityReportTest {
     void zeroAdapterIsFullySparse() {
         PeftAdapter a = TestAdapters.random(2, 2, 4, 8);
         Map<String, PeftAdapter.LoraPair> zero = new LinkedHashMap<>();
-        a.modules().forEach((k, p) -> zero.put(k, new PeftAdapter.LoraPair(p.a(), FloatTensor.of(new float[p.b().data().length], p.b().shape()))));
+        a.modules()
+                .forEach((k, p) -> zero.put(
+                        k,
+                        new PeftAdapter.LoraPair(
+                                p.a(), FloatTensor.of(new float[p.b().data().length], p.b().shape()))));
         Path dir = TestAdapters.write(new PeftAdapter(a.config(), zero), tmp.resolve("zero"));
-        InputReport in = SparsityReport.compute(List.of(ReportInput.adapter("z", dir)), ReportOptions.defaults()).inputs().get(0);
+        InputReport in = SparsityReport.compute(List.of(ReportInput.adapter("z", dir)), ReportOptions.defaults())
+                .inputs()
+                .get(0);
         for (View v : View.values()) {
             assertEquals(1.0, in.meanLayerFraction(v, 0));
             assertEquals(1.0, in.total().stats(v).fraction(0));
@@ -153,8 +175,10 @@ class SparsityReportTest {
     @Test
     void scaledEqualsUnscaledWhenAlphaEqualsR() {
         Path dir = TestAdapters.write(TestAdapters.random(3, 3, 8, 8), tmp.resolve("same"));
-        InputReport in = SparsityReport.compute(List.of(ReportInput.adapter("s", dir)),
-                new ReportOptions(List.of(1e-5, 1e-4), false, 2)).inputs().get(0);
+        InputReport in = SparsityReport.compute(
+                        List.of(ReportInput.adapter("s", dir)), new ReportOptions(List.of(1e-5, 1e-4), false, 2))
+                .inputs()
+                .get(0);
         assertEquals(1.0, in.scaling());
         for (ModuleStats m : in.modules()) {
             assertEquals(m.unscaled(), m.scaled(), m.name());
@@ -165,8 +189,10 @@ class SparsityReportTest {
     @Test
     void resultDoesNotDependOnThreadCount() {
         Path dir = TestAdapters.write(TestAdapters.random(4, 2, 4, 16), tmp.resolve("threads"));
-        var one = SparsityReport.compute(List.of(ReportInput.adapter("t", dir)), new ReportOptions(List.of(1e-5), true, 1));
-        var three = SparsityReport.compute(List.of(ReportInput.adapter("t", dir)), new ReportOptions(List.of(1e-5), true, 3));
+        var one = SparsityReport.compute(
+                List.of(ReportInput.adapter("t", dir)), new ReportOptions(List.of(1e-5), true, 1));
+        var three = SparsityReport.compute(
+                List.of(ReportInput.adapter("t", dir)), new ReportOptions(List.of(1e-5), true, 3));
         assertEquals(one.inputs().get(0).modules(), three.inputs().get(0).modules());
         assertArrayEquals(one.inputs().get(0).histogram(), three.inputs().get(0).histogram());
     }
@@ -174,10 +200,13 @@ class SparsityReportTest {
     @Test
     void histogramCountsEveryElement() {
         Path dir = handBuilt();
-        InputReport in = SparsityReport.compute(List.of(ReportInput.adapter("h", dir)),
-                ReportOptions.defaults().withHistogram(true)).inputs().get(0);
+        InputReport in = SparsityReport.compute(
+                        List.of(ReportInput.adapter("h", dir)),
+                        ReportOptions.defaults().withHistogram(true))
+                .inputs()
+                .get(0);
         long[] h = in.histogram();
-        assertEquals(14, java.util.Arrays.stream(h).sum());
+        assertEquals(14, Arrays.stream(h).sum());
         assertEquals(6, h[0]); // the up_proj zeros
         assertEquals(5, h[Float.floatToIntBits(1f) >>> 20]); // the four ones of k and q's 1
         assertTrue(Histogram.log10Centre(Float.floatToIntBits(1f) >>> 20) > 0
@@ -194,13 +223,18 @@ class SparsityReportTest {
         base.put("model.layers.1.mlp.down_proj.weight", FloatTensor.of(new float[] {0.5f, 0.5f}, 1, 2));
         Map<String, FloatTensor> model = new LinkedHashMap<>(base);
         model.put("model.embed_tokens.weight", FloatTensor.of(new float[] {9, 9, 9, 9}, 2, 2));
-        model.put("model.layers.0.self_attn.q_proj.weight", FloatTensor.of(new float[] {1, 2.5f, 3, 4 + 0x1p-20f * 4}, 2, 2));
+        model.put(
+                "model.layers.0.self_attn.q_proj.weight",
+                FloatTensor.of(new float[] {1, 2.5f, 3, 4 + 0x1p-20f * 4}, 2, 2));
         model.put("model.layers.0.input_layernorm.weight", FloatTensor.of(new float[] {5, 5}, 2));
         Path b = TestAdapters.writeModel(tmp.resolve("base"), base, DType.BF16);
         Path m = TestAdapters.writeModel(tmp.resolve("model"), model, DType.F32);
-        InputReport in = SparsityReport.compute(List.of(ReportInput.model("M", m, b)), ReportOptions.defaults()).inputs().get(0);
+        InputReport in = SparsityReport.compute(List.of(ReportInput.model("M", m, b)), ReportOptions.defaults())
+                .inputs()
+                .get(0);
         assertEquals(InputReport.Kind.MODEL_DELTA, in.kind());
-        assertEquals(List.of("model.layers.0.self_attn.q_proj", "model.layers.1.mlp.down_proj"),
+        assertEquals(
+                List.of("model.layers.0.self_attn.q_proj", "model.layers.1.mlp.down_proj"),
                 in.modules().stream().map(ModuleStats::name).toList());
         ModuleStats q = in.modules().get(0);
         assertEquals(3, q.unscaled().below()[0]); // 0, 0.5, 0, 2^-18 (below 1e-5? 3.8e-6 yes)
@@ -212,24 +246,52 @@ class SparsityReportTest {
     @Test
     void errorsMapToExitCodes() throws Exception {
         Path good = handBuilt();
-        assertEquals(PaftException.BAD_INPUT, assertThrows(PaftException.class, () -> SparsityReport.compute(
-                List.of(ReportInput.adapter("a", good), ReportInput.adapter("b", tmp.resolve("missing"))), ReportOptions.defaults())).exitCode());
-        java.nio.file.Files.createDirectories(tmp.resolve("plain"));
-        PaftException notAdapter = assertThrows(PaftException.class, () -> SparsityReport.compute(
-                List.of(ReportInput.adapter("p", tmp.resolve("plain"))), ReportOptions.defaults()));
+        assertEquals(
+                PaftException.BAD_INPUT,
+                assertThrows(
+                                PaftException.class,
+                                () -> SparsityReport.compute(
+                                        List.of(
+                                                ReportInput.adapter("a", good),
+                                                ReportInput.adapter("b", tmp.resolve("missing"))),
+                                        ReportOptions.defaults()))
+                        .exitCode());
+        Files.createDirectories(tmp.resolve("plain"));
+        PaftException notAdapter = assertThrows(
+                PaftException.class,
+                () -> SparsityReport.compute(
+                        List.of(ReportInput.adapter("p", tmp.resolve("plain"))), ReportOptions.defaults()));
         assertEquals(PaftException.BAD_INPUT, notAdapter.exitCode());
         assertTrue(notAdapter.getMessage().contains("--base"), notAdapter.getMessage());
         for (double bad : new double[] {0, -1e-5, Double.NaN, Double.POSITIVE_INFINITY}) {
-            assertEquals(PaftException.USAGE, assertThrows(PaftException.class, () -> SparsityReport.compute(
-                    List.of(ReportInput.adapter("a", good)), new ReportOptions(List.of(bad), false, 1))).exitCode());
+            assertEquals(
+                    PaftException.USAGE,
+                    assertThrows(
+                                    PaftException.class,
+                                    () -> SparsityReport.compute(
+                                            List.of(ReportInput.adapter("a", good)),
+                                            new ReportOptions(List.of(bad), false, 1)))
+                            .exitCode());
         }
-        assertEquals(PaftException.USAGE, assertThrows(PaftException.class, () -> SparsityReport.compute(
-                List.of(ReportInput.adapter("a", good), ReportInput.adapter("a", good)), ReportOptions.defaults())).exitCode());
+        assertEquals(
+                PaftException.USAGE,
+                assertThrows(
+                                PaftException.class,
+                                () -> SparsityReport.compute(
+                                        List.of(ReportInput.adapter("a", good), ReportInput.adapter("a", good)),
+                                        ReportOptions.defaults()))
+                        .exitCode());
         // NaN in a factor -> numeric failure naming the module
-        Path nan = TestAdapters.write(new PeftAdapter(TestAdapters.config(1, 1), Map.of("model.layers.0.self_attn.v_proj",
-                TestAdapters.pair(new float[] {Float.NaN, 1}, 1, 2, new float[] {1}, 1))), tmp.resolve("nan"));
-        PaftException e = assertThrows(PaftException.class, () -> SparsityReport.compute(
-                List.of(ReportInput.adapter("n", nan)), ReportOptions.defaults()));
+        Path nan = TestAdapters.write(
+                new PeftAdapter(
+                        TestAdapters.config(1, 1),
+                        Map.of(
+                                "model.layers.0.self_attn.v_proj",
+                                TestAdapters.pair(new float[] {Float.NaN, 1}, 1, 2, new float[] {1}, 1))),
+                tmp.resolve("nan"));
+        PaftException e = assertThrows(
+                PaftException.class,
+                () -> SparsityReport.compute(List.of(ReportInput.adapter("n", nan)), ReportOptions.defaults()));
         assertEquals(PaftException.NUMERIC, e.exitCode());
         assertTrue(e.getMessage().contains("v_proj"), e.getMessage());
     }
@@ -250,7 +312,7 @@ class SparsityReportTest {
 
     @SafeVarargs
     private static List<GroupStats> concat(List<? extends GroupStats>... lists) {
-        List<GroupStats> out = new java.util.ArrayList<>();
+        List<GroupStats> out = new ArrayList<>();
         for (List<? extends GroupStats> l : lists) {
             out.addAll(l);
         }

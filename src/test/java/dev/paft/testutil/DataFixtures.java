@@ -4,6 +4,7 @@ import dev.paft.data.SftExample;
 import dev.paft.data.TextTokenizer;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /** Shared test helpers: fixture paths and decoding of labelled token runs. */
@@ -25,17 +26,18 @@ public final class DataFixtures {
             int j = i;
             while (j < labels.length && labels[j] != SftExample.IGNORE) {
                 if (labels[j] != e.inputIds()[j]) {
-                    throw new AssertionError("label " + labels[j] + " differs from token " + e.inputIds()[j] + " at " + j);
+                    throw new AssertionError(
+                            "label " + labels[j] + " differs from token " + e.inputIds()[j] + " at " + j);
                 }
                 j++;
             }
-            runs.add(tok.decode(java.util.Arrays.copyOfRange(e.inputIds(), i, j)));
+            runs.add(tok.decode(Arrays.copyOfRange(e.inputIds(), i, j)));
             i = j;
         }
         return runs;
     }
 
     public static long count(int[] a, int v) {
-        return java.util.Arrays.stream(a).filter(x -> x == v).count();
+        return Arrays.stream(a).filter(x -> x == v).count();
     }
 }

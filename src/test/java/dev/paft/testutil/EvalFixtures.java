@@ -5,6 +5,7 @@ import dev.paft.io.DType;
 import dev.paft.io.PeftAdapter;
 import dev.paft.io.PeftAdapterConfig;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -33,7 +34,7 @@ public final class EvalFixtures {
 
     /** Writes the model directory; {@code eosIds} is config.json's {@code eos_token_id} list. */
     public static Path model(Path dir, long seed, int... eosIds) {
-        String eos = eosIds.length == 0 ? "2" : java.util.Arrays.toString(eosIds);
+        String eos = eosIds.length == 0 ? "2" : Arrays.toString(eosIds);
         return TinyModels.llama(dir, seed, VOCAB, HIDDEN, LAYERS, HEADS, KV_HEADS, MLP, 0.3f, eos);
     }
 

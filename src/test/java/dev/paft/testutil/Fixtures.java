@@ -12,6 +12,7 @@ import dev.paft.model.LabelScorer;
 import dev.paft.model.LlamaModel;
 import dev.paft.model.TrainingForward;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -48,8 +49,17 @@ public final class Fixtures {
      * decoder stack ({@link LlamaModel#trainingForward}, checkpointed or not), the chunked label scorer, and,
      * under grad mode with {@code training}, the backward into the adapter's factors.
      */
-    public static Ce ce(LlamaModel model, NDManager scope, NDArray ids, NDArray mask, long[] labels, LoraAdapter adapter,
-                        boolean training, boolean checkpoint, int chunk, long dropoutSeed) {
+    public static Ce ce(
+            LlamaModel model,
+            NDManager scope,
+            NDArray ids,
+            NDArray mask,
+            long[] labels,
+            LoraAdapter adapter,
+            boolean training,
+            boolean checkpoint,
+            int chunk,
+            long dropoutSeed) {
         int rows = Math.toIntExact(ids.getShape().get(0));
         int cols = Math.toIntExact(ids.getShape().get(1));
         TrainingForward fwd = model.trainingForward(scope, ids, mask, adapter, training, dropoutSeed, checkpoint);
@@ -62,7 +72,7 @@ public final class Fixtures {
         }
         if (fwd.hasBackward()) {
             float[] w = new float[rows];
-            java.util.Arrays.fill(w, (float) (-1.0 / Math.max(1, n)));       // d(-sum / N) / d sum_row
+            Arrays.fill(w, (float) (-1.0 / Math.max(1, n))); // d(-sum / N) / d sum_row
             fwd.backward(s.gradient(new float[][] {w}));
         }
         return new Ce(-sum / Math.max(1, n), s.tokens(0), s.sums(0), s.counts(0));

@@ -5,6 +5,8 @@ import dev.paft.io.FloatTensor;
 import dev.paft.io.PeftAdapter;
 import dev.paft.io.PeftAdapterConfig;
 import dev.paft.io.SafetensorsWriter;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -16,8 +18,13 @@ public final class TestAdapters {
     private TestAdapters() {}
 
     public static PeftAdapterConfig config(int r, double alpha) {
-        return new PeftAdapterConfig(r, alpha, 0, List.of("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
-                false, "test-base");
+        return new PeftAdapterConfig(
+                r,
+                alpha,
+                0,
+                List.of("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
+                false,
+                "test-base");
     }
 
     public static PeftAdapter.LoraPair pair(float[] a, int r, int in, float[] b, int out) {
@@ -32,7 +39,9 @@ public final class TestAdapters {
             a[i] = (float) ((rnd.nextBoolean() ? 1 : -1) * Math.pow(10, -4 + 3 * rnd.nextDouble()));
         }
         for (int i = 0; i < b.length; i++) {
-            b[i] = rnd.nextInt(5) == 0 ? 0f : (float) ((rnd.nextBoolean() ? 1 : -1) * Math.pow(10, -4 + 3 * rnd.nextDouble()));
+            b[i] = rnd.nextInt(5) == 0
+                    ? 0f
+                    : (float) ((rnd.nextBoolean() ? 1 : -1) * Math.pow(10, -4 + 3 * rnd.nextDouble()));
         }
         return pair(a, r, in, b, out);
     }
@@ -63,8 +72,8 @@ public final class TestAdapters {
     }
 
     /** A model directory holding these tensors (config.json is not needed by the report). */
-    public static Path writeModel(Path dir, Map<String, FloatTensor> tensors, DType dtype) throws java.io.IOException {
-        java.nio.file.Files.createDirectories(dir);
+    public static Path writeModel(Path dir, Map<String, FloatTensor> tensors, DType dtype) throws IOException {
+        Files.createDirectories(dir);
         SafetensorsWriter.writeAll(dir.resolve("model.safetensors"), tensors, dtype, Map.of("format", "pt"));
         return dir;
     }

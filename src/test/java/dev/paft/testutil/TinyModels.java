@@ -11,8 +11,11 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.SplittableRandom;
@@ -41,7 +44,7 @@ public final class TinyModels {
             Files.createDirectories(dir);
             try (var s = Files.list(DEMO_MODEL)) {
                 for (Path f : s.toList()) {
-                    Files.copy(f, dir.resolve(f.getFileName()), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                    Files.copy(f, dir.resolve(f.getFileName()), StandardCopyOption.REPLACE_EXISTING);
                 }
             }
             return dir;
@@ -58,12 +61,21 @@ public final class TinyModels {
      * As above with the projection weights drawn from U(-scale, scale) (embeddings U(-0.5, 0.5)) and
      * {@code eosJson} as config.json's {@code eos_token_id} (a number or a JSON list).
      */
-    public static Path llama(Path dir, long seed, int vocab, int hidden, int layers, int heads, int kvHeads, int mlp,
-                             float scale, String eosJson) {
+    public static Path llama(
+            Path dir,
+            long seed,
+            int vocab,
+            int hidden,
+            int layers,
+            int heads,
+            int kvHeads,
+            int mlp,
+            float scale,
+            String eosJson) {
         try {
             Files.createDirectories(dir);
             int headDim = hidden / heads;
-            String config = String.format(java.util.Locale.ROOT, """
+            String config = String.format(Locale.ROOT, """
                     {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": %d,
                      "hidden_size": %d, "intermediate_size": %d, "num_hidden_layers": %d,
                      "num_attention_heads": %d, "num_key_value_heads": %d, "rms_norm_eps": 1e-5,
@@ -89,7 +101,7 @@ public final class TinyModels {
             t.put("model.norm.weight", ones(hidden));
             SafetensorsWriter.writeAll(dir.resolve("model.safetensors"), t, DType.F32, Map.of("format", "pt"));
             for (String f : new String[] {"tokenizer.json", "tokenizer_config.json"}) {
-                Files.copy(TOKENIZER.resolve(f), dir.resolve(f), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                Files.copy(TOKENIZER.resolve(f), dir.resolve(f), StandardCopyOption.REPLACE_EXISTING);
             }
             return dir;
         } catch (IOException e) {
@@ -109,7 +121,7 @@ public final class TinyModels {
     /** A vector of n ones (a norm weight). */
     public static FloatTensor ones(int n) {
         float[] v = new float[n];
-        java.util.Arrays.fill(v, 1f);
+        Arrays.fill(v, 1f);
         return FloatTensor.of(v, n);
     }
     /**
@@ -185,7 +197,9 @@ public final class TinyModels {
         Random rnd = new Random(seed);
         Map<String, PeftAdapter.LoraPair> mods = new LinkedHashMap<>();
         for (int i = 0; i < LAYERS; i++) {
-            mods.put("model.layers." + i + ".self_attn.q_proj", new PeftAdapter.LoraPair(rand(rnd, r, 4), rand(rnd, 4, r)));
+            mods.put(
+                    "model.layers." + i + ".self_attn.q_proj",
+                    new PeftAdapter.LoraPair(rand(rnd, r, 4), rand(rnd, 4, r)));
         }
         PeftAdapter a = new PeftAdapter(new PeftAdapterConfig(r, alpha, 0.0, List.of("q_proj"), false, "tiny"), mods);
         a.write(dir, DType.F32, null);

@@ -1,7 +1,5 @@
 package dev.paft.train;
 
-import dev.paft.config.LossType;
-import dev.paft.config.L1Target;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -11,7 +9,9 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.paft.config.L1Target;
 import dev.paft.config.LoraConfig;
+import dev.paft.config.LossType;
 import dev.paft.config.OrpoNll;
 import dev.paft.data.PreferenceExample;
 import dev.paft.data.SftExample;
@@ -25,8 +25,10 @@ import dev.paft.testutil.TinyModels;
 import dev.paft.train.loss.L1Penalty;
 import dev.paft.train.loss.PreferenceLoss;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.function.Function;
@@ -54,8 +56,15 @@ class GradientCheckpointingTest {
         ObjectNode c = TinyModels.llamaConfig(97, 32, 48, 3, 4, 2);
         c.put("max_position_embeddings", 128);
         model = LlamaModel.random(HfModelConfig.parse(c, "ckpt-test"), 11, cpu, false);
-        adapter = model.newAdapter(new LoraConfig(4, 8, 0.2, List.of("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
-                "up_proj", "down_proj"), false), 5, "test");
+        adapter = model.newAdapter(
+                new LoraConfig(
+                        4,
+                        8,
+                        0.2,
+                        List.of("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
+                        false),
+                5,
+                "test");
         // B = 0 at init would make every A gradient 0: give B values so both factors are checked.
         SplittableRandom r = new SplittableRandom(3);
         boolean was = Autograd.setGradMode(false);
@@ -106,7 +115,8 @@ class GradientCheckpointingTest {
         SplittableRandom r = new SplittableRandom(seed);
         List<PreferenceExample> out = new ArrayList<>();
         for (int i = 0; i < n; i++) {
-            out.add(new PreferenceExample(ids(r, 3 + r.nextInt(5)), ids(r, 2 + r.nextInt(6)), ids(r, 2 + r.nextInt(6))));
+            out.add(new PreferenceExample(
+                    ids(r, 3 + r.nextInt(5)), ids(r, 2 + r.nextInt(6)), ids(r, 2 + r.nextInt(6))));
         }
         return out;
     }
@@ -179,9 +189,17 @@ class GradientCheckpointingTest {
     @ValueSource(strings = {"sigmoid", "ipo", "hinge", "orpo-completion", "orpo-sequence"})
     void preferenceSameGradientsWithAndWithoutCheckpointing(String name) {
         String loss = name.startsWith("orpo") ? "orpo" : name;
-        compare(p -> new PreferenceObjective(p, PreferenceLoss.create(loss.equals("sigmoid") ? LossType.DPO : LossType.valueOf(loss.toUpperCase(java.util.Locale.ROOT)), 0.5, 0),
-                name.endsWith("sequence") ? OrpoNll.SEQUENCE : OrpoNll.COMPLETION, 0),
-                pairs(2, 3), name);
+        compare(
+                p -> new PreferenceObjective(
+                        p,
+                        PreferenceLoss.create(
+                                loss.equals("sigmoid") ? LossType.DPO : LossType.valueOf(loss.toUpperCase(Locale.ROOT)),
+                                0.5,
+                                0),
+                        name.endsWith("sequence") ? OrpoNll.SEQUENCE : OrpoNll.COMPLETION,
+                        0),
+                pairs(2, 3),
+                name);
     }
 
     @Test
@@ -208,13 +226,14 @@ class GradientCheckpointingTest {
             }
         }
         String k = a.keySet().iterator().next();
-        assertTrue(!java.util.Arrays.equals(a.get(k), b.get(k)), "dropout seed has no effect: masks are not drawn");
+        assertTrue(!Arrays.equals(a.get(k), b.get(k)), "dropout seed has no effect: masks are not drawn");
     }
 
     @Test
     void sftAccumulationWeighsMicroBatchesByLabelledTokens() {
         // No dropout here: the split into micro-batches must not change the step's gradient.
-        try (LoraAdapter noDrop = model.newAdapter(new LoraConfig(4, 8, 0.0, List.of("q_proj", "v_proj", "down_proj"), false), 5, "t")) {
+        try (LoraAdapter noDrop =
+                model.newAdapter(new LoraConfig(4, 8, 0.0, List.of("q_proj", "v_proj", "down_proj"), false), 5, "t")) {
             boolean was = Autograd.setGradMode(false);
             try (NDManager m = model.manager().newSubManager()) {
                 for (LoraModule mod : noDrop.modules().values()) {
@@ -225,7 +244,7 @@ class GradientCheckpointingTest {
             }
             LoraPolicy policy = new LoraPolicy(model, noDrop, true, 5);
             SftObjective obj = new SftObjective(policy, new L1Penalty(L1Target.FACTORS, 1e-2), 0);
-            List<SftExample> four = sft(9, 4);      // lengths and labelled tokens differ between examples
+            List<SftExample> four = sft(9, 4); // lengths and labelled tokens differ between examples
             double[] whole = new double[1];
             Map<String, float[]> g4 = step(policy, obj, four, whole);
 

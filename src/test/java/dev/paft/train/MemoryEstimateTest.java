@@ -16,7 +16,11 @@ class MemoryEstimateTest {
     static final LoraConfig LORA = new LoraConfig(4, 8, 0.0, List.of("q_proj", "v_proj"), false);
 
     static MemoryEstimate est(WeightStorage s, boolean ck, int chunk, int rows, int seq) {
-        return MemoryEstimate.of(C, LORA, s, TrainPlan.trainableParams(C, LORA),
+        return MemoryEstimate.of(
+                C,
+                LORA,
+                s,
+                TrainPlan.trainableParams(C, LORA),
                 new MemoryEstimate.Shape(rows, seq, ck, chunk, false, false));
     }
 
@@ -27,13 +31,21 @@ class MemoryEstimateTest {
         // layer: q,o 64x64, k,v 32x64, gate/up/down 96x64 = 30720; + embed and head 2 x 160x64; norms 2 x 2 x 64 + 64
         long proj = 2 * 30720 + 2 * 160 * 64;
         long norms = 2 * 2 * 64 + 64;
-        assertEquals(4 * (proj + norms), est(WeightStorage.F32, true, 1024, 2, 8).weights());
-        assertEquals(2 * proj + 4 * norms, est(WeightStorage.BF16, true, 1024, 2, 8).weights());
+        assertEquals(
+                4 * (proj + norms), est(WeightStorage.F32, true, 1024, 2, 8).weights());
+        assertEquals(
+                2 * proj + 4 * norms, est(WeightStorage.BF16, true, 1024, 2, 8).weights());
         // loss head, N = 16 tokens under the chunk: 4 x 16 x 160 x 4 + 2 x 16 x 64 x 4 (+ the widened head for bf16)
-        assertEquals(4L * 16 * 160 * 4 + 2L * 16 * 64 * 4, est(WeightStorage.F32, true, 1024, 2, 8).lossHead());
-        assertEquals(4L * 16 * 160 * 4 + 2L * 16 * 64 * 4 + 160L * 64 * 4, est(WeightStorage.BF16, true, 1024, 2, 8).lossHead());
+        assertEquals(
+                4L * 16 * 160 * 4 + 2L * 16 * 64 * 4,
+                est(WeightStorage.F32, true, 1024, 2, 8).lossHead());
+        assertEquals(
+                4L * 16 * 160 * 4 + 2L * 16 * 64 * 4 + 160L * 64 * 4,
+                est(WeightStorage.BF16, true, 1024, 2, 8).lossHead());
         // a chunk of 4 bounds the logits part, not the hidden states
-        assertEquals(4L * 4 * 160 * 4 + 2L * 16 * 64 * 4, est(WeightStorage.F32, true, 4, 2, 8).lossHead());
+        assertEquals(
+                4L * 4 * 160 * 4 + 2L * 16 * 64 * 4,
+                est(WeightStorage.F32, true, 4, 2, 8).lossHead());
     }
 
     @Test
@@ -47,7 +59,9 @@ class MemoryEstimateTest {
         assertEquals(4 * (7 * n * 64 + 2 * n * 32 + 4 * n * 96 + 2 * 4 * 8 * 8 + 2 * n * 4), saved);
         MemoryEstimate on = est(WeightStorage.F32, true, 1024, rows, seq);
         MemoryEstimate off = est(WeightStorage.F32, false, 1024, rows, seq);
-        assertEquals((long) ((2 * n * 64 * 4 + saved + tr + 2 * n * 64 * 4) * MemoryEstimate.ACTIVATION_FACTOR), on.activations());
+        assertEquals(
+                (long) ((2 * n * 64 * 4 + saved + tr + 2 * n * 64 * 4) * MemoryEstimate.ACTIVATION_FACTOR),
+                on.activations());
         assertEquals((long) ((2 * saved + tr) * MemoryEstimate.ACTIVATION_FACTOR), off.activations());
         // 2-byte weights: autograd keeps the float32 copies of the layer's weights (30720 x 4 bytes per layer)
         assertEquals(saved + 30720L * 4, MemoryEstimate.layerSaved(C, LORA, WeightStorage.BF16, rows, seq));

@@ -8,23 +8,22 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.google.protobuf.CodedInputStream;
 import dev.paft.cli.Paft;
 import dev.paft.io.PeftAdapter;
+import dev.paft.testutil.TinyModels;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.zip.CRC32C;
 import java.util.stream.Stream;
+import java.util.zip.CRC32C;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import dev.paft.testutil.TinyModels;
 
 /**
  * The run files a training writes for users' tools: transformers' trainer_state.json (exactly the TrainerState
@@ -33,10 +32,26 @@ import dev.paft.testutil.TinyModels;
  */
 class RunFilesTest {
     /** transformers' TrainerState fields (trainer_callback.py, 2025-2026). */
-    static final Set<String> TRAINER_STATE_KEYS = new TreeSet<>(List.of("best_global_step", "best_metric",
-            "best_model_checkpoint", "epoch", "eval_steps", "global_step", "is_hyper_param_search", "is_local_process_zero",
-            "is_world_process_zero", "log_history", "logging_steps", "max_steps", "num_input_tokens_seen",
-            "num_train_epochs", "save_steps", "stateful_callbacks", "total_flos", "train_batch_size", "trial_name",
+    static final Set<String> TRAINER_STATE_KEYS = new TreeSet<>(List.of(
+            "best_global_step",
+            "best_metric",
+            "best_model_checkpoint",
+            "epoch",
+            "eval_steps",
+            "global_step",
+            "is_hyper_param_search",
+            "is_local_process_zero",
+            "is_world_process_zero",
+            "log_history",
+            "logging_steps",
+            "max_steps",
+            "num_input_tokens_seen",
+            "num_train_epochs",
+            "save_steps",
+            "stateful_callbacks",
+            "total_flos",
+            "train_batch_size",
+            "trial_name",
             "trial_params"));
 
     @TempDir
@@ -64,7 +79,9 @@ class RunFilesTest {
             (h.has("eval_loss") ? evals : train).add(h);
         }
         JsonNode summary = train.remove(train.size() - 1);
-        assertTrue(summary.has("train_runtime") && summary.has("train_loss") && summary.has("train_samples_per_second"), summary.toString());
+        assertTrue(
+                summary.has("train_runtime") && summary.has("train_loss") && summary.has("train_samples_per_second"),
+                summary.toString());
         assertEquals(6, train.size());
         assertEquals(2, evals.size());
         for (JsonNode h : train) {
@@ -80,7 +97,8 @@ class RunFilesTest {
         // checkpoints: PEFT adapter + tokenizer + both states
         Path ck = out.resolve("checkpoint-6");
         assertEquals(4, PeftAdapter.read(ck).config().r());
-        for (String f : List.of("tokenizer.json", "tokenizer_config.json", "trainer_state.json", TrainState.FILE, "optimizer.bin")) {
+        for (String f : List.of(
+                "tokenizer.json", "tokenizer_config.json", "trainer_state.json", TrainState.FILE, "optimizer.bin")) {
             assertTrue(Files.isRegularFile(ck.resolve(f)), f + " missing in " + ck);
         }
         assertTrue(Files.isRegularFile(out.resolve("tokenizer.json")));
@@ -88,7 +106,9 @@ class RunFilesTest {
         // TensorBoard: one event file; every logged step's scalars, tags as transformers writes them
         Path events;
         try (Stream<Path> s = Files.walk(out.resolve("runs"))) {
-            events = s.filter(p -> p.getFileName().toString().startsWith("events.out.tfevents.")).findFirst().orElseThrow();
+            events = s.filter(p -> p.getFileName().toString().startsWith("events.out.tfevents."))
+                    .findFirst()
+                    .orElseThrow();
         }
         List<Event> ev = readEvents(events);
         assertEquals("brain.Event:2", ev.get(0).fileVersion);
@@ -105,7 +125,8 @@ class RunFilesTest {
         assertTrue(stepsByTag.containsKey("train/learning_rate") && stepsByTag.containsKey("train/grad_norm"));
         assertFalse(stepsByTag.containsKey("train/step"));
         List<JsonNode> m = MetricsLog.read(out.resolve("metrics.jsonl"));
-        JsonNode lastTrain = m.stream().filter(r -> r.has("loss")).reduce((a, b) -> b).orElseThrow();
+        JsonNode lastTrain =
+                m.stream().filter(r -> r.has("loss")).reduce((a, b) -> b).orElseThrow();
         assertEquals(lastTrain.get("loss").floatValue(), lastByTag.get("train/loss"), 0f);
     }
 
@@ -119,7 +140,8 @@ class RunFilesTest {
             byte[] len = new byte[8];
             b.get(len);
             assertEquals(masked(len), b.getInt(), "length CRC");
-            byte[] data = new byte[(int) ByteBuffer.wrap(len).order(ByteOrder.LITTLE_ENDIAN).getLong()];
+            byte[] data = new byte
+                    [(int) ByteBuffer.wrap(len).order(ByteOrder.LITTLE_ENDIAN).getLong()];
             b.get(data);
             assertEquals(masked(data), b.getInt(), "data CRC");
             out.add(event(CodedInputStream.newInstance(data)));

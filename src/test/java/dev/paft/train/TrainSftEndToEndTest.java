@@ -9,6 +9,8 @@ import dev.paft.io.PeftAdapter;
 import dev.paft.testutil.TinyModels;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -17,8 +19,10 @@ import org.junit.jupiter.api.io.TempDir;
 /** The real train-sft CLI on a tiny random model: outputs, metrics, L1 sparsity effect, resume. */
 class TrainSftEndToEndTest {
     static final Path DATA = Path.of("src/test/resources/train/data");
+
     @TempDir
     static Path tmp;
+
     static Path model;
 
     @BeforeAll
@@ -32,12 +36,40 @@ class TrainSftEndToEndTest {
 
     /** train-sft of {@code base} on the test SFT data: 6 steps, eval every 3, checkpoint every 2. */
     static String[] args(Path base, Path out, String... extra) {
-        List<String> a = new java.util.ArrayList<>(List.of("train-sft", "--model", base.toString(),
-                "--train", DATA.resolve("sft_train.jsonl").toString(), "--eval", DATA.resolve("sft_eval.jsonl").toString(),
-                "--output-dir", out.toString(), "--threads", "2", "--batch-size", "4", "--max-steps", "6",
-                "--lr", "1e-2", "--lora-r", "4", "--lora-alpha", "8", "--max-length", "64",
-                "--set", "training.log_steps=1", "--set", "training.eval_steps=3", "--set", "training.save_steps=2",
-                "--set", "training.warmup_steps=1", "--set", "lora.dropout=0.1"));
+        List<String> a = new ArrayList<>(List.of(
+                "train-sft",
+                "--model",
+                base.toString(),
+                "--train",
+                DATA.resolve("sft_train.jsonl").toString(),
+                "--eval",
+                DATA.resolve("sft_eval.jsonl").toString(),
+                "--output-dir",
+                out.toString(),
+                "--threads",
+                "2",
+                "--batch-size",
+                "4",
+                "--max-steps",
+                "6",
+                "--lr",
+                "1e-2",
+                "--lora-r",
+                "4",
+                "--lora-alpha",
+                "8",
+                "--max-length",
+                "64",
+                "--set",
+                "training.log_steps=1",
+                "--set",
+                "training.eval_steps=3",
+                "--set",
+                "training.save_steps=2",
+                "--set",
+                "training.warmup_steps=1",
+                "--set",
+                "lora.dropout=0.1"));
         a.addAll(List.of(extra));
         return a.toArray(String[]::new);
     }
@@ -53,7 +85,16 @@ class TrainSftEndToEndTest {
         List<JsonNode> m = MetricsLog.read(out.resolve("metrics.jsonl"));
         assertTrue(m.stream().anyMatch(r -> r.has("eval_loss")));
         JsonNode first = m.get(0);
-        for (String k : List.of("step", "epoch", "learning_rate", "loss", "ce", "grad_norm", "tokens_per_s", "mean_token_accuracy", "num_tokens")) {
+        for (String k : List.of(
+                "step",
+                "epoch",
+                "learning_rate",
+                "loss",
+                "ce",
+                "grad_norm",
+                "tokens_per_s",
+                "mean_token_accuracy",
+                "num_tokens")) {
             assertTrue(first.has(k), "metrics lack " + k + ": " + first);
         }
         // a finished run is not overwritten silently
@@ -78,7 +119,12 @@ class TrainSftEndToEndTest {
         double l16 = b.get(0).get("loss").asDouble();
         assertTrue(Math.abs(l16 - l32) / l32 < 1e-2, "first-step loss bf16 " + l16 + " vs fp32 " + l32);
         assertTrue(l16 != l32, "bf16 ran in bf16");
-        double last = b.stream().filter(r -> r.has("loss")).reduce((x, y) -> y).orElseThrow().get("loss").asDouble();
+        double last = b.stream()
+                .filter(r -> r.has("loss"))
+                .reduce((x, y) -> y)
+                .orElseThrow()
+                .get("loss")
+                .asDouble();
         assertTrue(last < l16, "bf16 training lowers the loss: " + l16 + " -> " + last);
         assertTrue(Files.readString(bf16.resolve("training_config.yaml")).matches("(?s).*precision: \"?bf16.*"));
         PeftAdapter.read(bf16);
@@ -92,25 +138,35 @@ class TrainSftEndToEndTest {
 
         // The same run in a child JVM, killed with SIGKILL once its first checkpoint exists.
         Path part = tmp.resolve("part");
-        List<String> cmd = new java.util.ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Dai.djl.offline=true", "-cp", System.getProperty("java.class.path"), "dev.paft.cli.Paft"));
+        List<String> cmd = new ArrayList<>(List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Dai.djl.offline=true",
+                "-cp",
+                System.getProperty("java.class.path"),
+                "dev.paft.cli.Paft"));
         cmd.addAll(List.of(args(part)));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(tmp.resolve("child.log").toFile()).start();
+        Process p = new ProcessBuilder(cmd)
+                .redirectErrorStream(true)
+                .redirectOutput(tmp.resolve("child.log").toFile())
+                .start();
         long deadline = System.nanoTime() + 300_000_000_000L;
         while (!Files.isDirectory(part.resolve("checkpoint-2")) && p.isAlive() && System.nanoTime() < deadline) {
             Thread.sleep(20);
         }
         p.destroyForcibly().waitFor(); // SIGKILL on Linux
-        assertTrue(Files.isDirectory(part.resolve("checkpoint-2")), "child never checkpointed: " + Files.readString(tmp.resolve("child.log")));
+        assertTrue(
+                Files.isDirectory(part.resolve("checkpoint-2")),
+                "child never checkpointed: " + Files.readString(tmp.resolve("child.log")));
         assertTrue(!Files.exists(part.resolve("trainer_state.json")), "child finished before it was killed");
 
         assertEquals(0, Paft.execute(args(part, "--resume")));
         byte[] a = Files.readAllBytes(full.resolve("adapter_model.safetensors"));
         byte[] b = Files.readAllBytes(part.resolve("adapter_model.safetensors"));
-        assertTrue(java.util.Arrays.equals(a, b), "resumed adapter differs from the uninterrupted one");
+        assertTrue(Arrays.equals(a, b), "resumed adapter differs from the uninterrupted one");
         // metrics read as one run: each step once
         List<JsonNode> m = MetricsLog.read(part.resolve("metrics.jsonl"));
-        assertEquals(6, m.stream().filter(r -> r.has("loss") && !r.has("eval_loss")).count());
+        assertEquals(
+                6, m.stream().filter(r -> r.has("loss") && !r.has("eval_loss")).count());
     }
 
     @Test

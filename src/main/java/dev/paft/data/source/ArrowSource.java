@@ -117,8 +117,11 @@ final class ArrowSource implements RecordSource {
 
     /** Arrow's memory module needs java.nio opened to it (scripts/paft's jar manifest does that). */
     private PaftException openFlagMissing(Throwable e) {
-        return new PaftException(PaftException.INTERNAL, file + ": reading Arrow files needs the JVM option "
-                + "--add-opens=java.base/java.nio=ALL-UNNAMED (the paft jar sets it when run with java -jar)", e);
+        return new PaftException(
+                PaftException.INTERNAL,
+                file + ": reading Arrow files needs the JVM option "
+                        + "--add-opens=java.base/java.nio=ALL-UNNAMED (the paft jar sets it when run with java -jar)",
+                e);
     }
 
     /** An Arrow value (as {@code FieldVector.getObject} gives it) as JSON. */
@@ -136,7 +139,9 @@ final class ArrowSource implements RecordSource {
             return NODES.numberNode(((Number) o).intValue());
         }
         if (o instanceof Long l) {
-            return l == (int) (long) l ? NODES.numberNode((int) (long) l) : NODES.numberNode(l); // as a JSON parser reads it
+            return l == (int) (long) l
+                    ? NODES.numberNode((int) (long) l)
+                    : NODES.numberNode(l); // as a JSON parser reads it
         }
         if (o instanceof Float f) {
             return NODES.numberNode(f);

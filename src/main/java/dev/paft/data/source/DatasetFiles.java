@@ -8,6 +8,7 @@ import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PushbackInputStream;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -49,14 +50,16 @@ import java.util.zip.GZIPInputStream;
 public final class DatasetFiles {
     private static final ObjectMapper JSON = Mappers.json();
     private static final Pattern SHARD = Pattern.compile("^(.+?)-\\d{5}-of-\\d{5}(\\..+)$");
-    private static final List<String> METADATA = List.of("dataset_info.json", "dataset_infos.json", "state.json",
-            "dataset_dict.json");
-    static final String SUPPORTED = ".jsonl, .ndjson, .json, .jsonl.gz, .json.gz, .parquet, .arrow, .feather, .csv, .tsv";
+    private static final List<String> METADATA =
+            List.of("dataset_info.json", "dataset_infos.json", "state.json", "dataset_dict.json");
+    static final String SUPPORTED =
+            ".jsonl, .ndjson, .json, .jsonl.gz, .json.gz, .parquet, .arrow, .feather, .csv, .tsv";
 
     private DatasetFiles() {}
 
     /** Splits tried, in order, when none is named: for training data and for held-out data. */
     public static final List<String> TRAIN_SPLITS = List.of("train");
+
     public static final List<String> EVAL_SPLITS = List.of("test", "validation", "valid", "eval", "dev");
 
     /**
@@ -70,7 +73,8 @@ public final class DatasetFiles {
     public static Path select(Path path, String split, List<String> preferred, String key) {
         if (!Files.isDirectory(path)) {
             if (split != null && Files.isRegularFile(path)) {
-                throw PaftException.usage(key + " is '" + split + "', but " + path + " is a single file, not a dataset with splits");
+                throw PaftException.usage(
+                        key + " is '" + split + "', but " + path + " is a single file, not a dataset with splits");
             }
             return path;
         }
@@ -82,7 +86,8 @@ public final class DatasetFiles {
         if (split != null) {
             chosen = find(splits, split);
             if (chosen == null) {
-                throw PaftException.usage(path + ": no split '" + split + "' (" + key + "); it has: " + String.join(", ", splits.keySet()));
+                throw PaftException.usage(path + ": no split '" + split + "' (" + key + "); it has: "
+                        + String.join(", ", splits.keySet()));
             }
         } else {
             for (String s : preferred) {
@@ -103,8 +108,13 @@ public final class DatasetFiles {
         if (splits.containsKey(name)) {
             return splits.get(name);
         }
-        List<Split> suffix = splits.entrySet().stream().filter(e -> e.getKey().endsWith("-" + name)).map(Map.Entry::getValue).toList();
-        return suffix.size() == 1 ? suffix.get(0) : null; // datasets' cache names: <builder>-<split>-NNNNN-of-NNNNN.arrow
+        List<Split> suffix = splits.entrySet().stream()
+                .filter(e -> e.getKey().endsWith("-" + name))
+                .map(Map.Entry::getValue)
+                .toList();
+        return suffix.size() == 1
+                ? suffix.get(0)
+                : null; // datasets' cache names: <builder>-<split>-NNNNN-of-NNNNN.arrow
     }
 
     /** The data files a path names, in reading order (shards sorted by name). */
@@ -143,7 +153,8 @@ public final class DatasetFiles {
             JsonNode d = readJson(dict);
             JsonNode names = d.get("splits");
             if (names == null || !names.isArray()) {
-                throw PaftException.badInput(dict + ": expected {\"splits\": [...]} as datasets' save_to_disk writes it");
+                throw PaftException.badInput(
+                        dict + ": expected {\"splits\": [...]} as datasets' save_to_disk writes it");
             }
             Map<String, Split> out = new LinkedHashMap<>();
             for (JsonNode n : names) {
@@ -164,7 +175,9 @@ public final class DatasetFiles {
         // Any other directory: group data files by the split their names say.
         List<Path> all;
         try (Stream<Path> walk = Files.walk(dir, 4)) {
-            all = walk.filter(p -> Files.isRegularFile(p) && isDataFile(p) && !hidden(dir, p)).sorted().toList();
+            all = walk.filter(p -> Files.isRegularFile(p) && isDataFile(p) && !hidden(dir, p))
+                    .sorted()
+                    .toList();
         } catch (IOException e) {
             throw PaftException.badInput(dir + ": cannot list: " + reason(e), e);
         }
@@ -178,8 +191,11 @@ public final class DatasetFiles {
             TreeSet<Path> parents = files.stream().map(Path::getParent).collect(Collectors.toCollection(TreeSet::new));
             if (parents.size() > 1) {
                 throw PaftException.badInput(dir + ": split '" + e.getKey() + "' has files in several directories ("
-                        + parents.stream().map(p -> dir.relativize(p).toString()).map(s -> s.isEmpty() ? "." : s)
-                        .collect(Collectors.joining(", ")) + "), e.g. one subset each: point at one of them");
+                        + parents.stream()
+                                .map(p -> dir.relativize(p).toString())
+                                .map(s -> s.isEmpty() ? "." : s)
+                                .collect(Collectors.joining(", "))
+                        + "), e.g. one subset each: point at one of them");
             }
             out.put(e.getKey(), new Split(where(parents.first(), files), files));
         }
@@ -195,7 +211,9 @@ public final class DatasetFiles {
         }
         int dot = name.indexOf('.');
         String stem = dot < 0 ? name : name.substring(0, dot);
-        if (stem.matches("\\d+|part-\\d+.*") && f.getParent() != null && f.getParent().getFileName() != null) {
+        if (stem.matches("\\d+|part-\\d+.*")
+                && f.getParent() != null
+                && f.getParent().getFileName() != null) {
             return f.getParent().getFileName().toString();
         }
         return stem;
@@ -217,13 +235,17 @@ public final class DatasetFiles {
         }
         String first = files.get(0).getFileName().toString();
         Matcher m = SHARD.matcher(first);
-        if (m.matches() && files.stream().allMatch(f -> {
-            Matcher n = SHARD.matcher(f.getFileName().toString());
-            return n.matches() && n.group(1).equals(m.group(1)) && n.group(2).equals(m.group(2));
-        })) {
+        if (m.matches()
+                && files.stream().allMatch(f -> {
+                    Matcher n = SHARD.matcher(f.getFileName().toString());
+                    return n.matches()
+                            && n.group(1).equals(m.group(1))
+                            && n.group(2).equals(m.group(2));
+                })) {
             return parent.resolve(m.group(1) + "-[0-9]*-of-[0-9]*" + m.group(2));
         }
-        return parent.resolve(files.stream().map(f -> f.getFileName().toString()).collect(Collectors.joining(",", "{", "}")));
+        return parent.resolve(
+                files.stream().map(f -> f.getFileName().toString()).collect(Collectors.joining(",", "{", "}")));
     }
 
     private static boolean hidden(Path root, Path p) {
@@ -286,7 +308,9 @@ public final class DatasetFiles {
         PathMatcher m = FileSystems.getDefault().getPathMatcher("glob:" + path.getFileName());
         List<Path> out;
         try (Stream<Path> s = Files.list(dir)) {
-            out = s.filter(p -> Files.isRegularFile(p) && m.matches(p.getFileName())).sorted(Comparator.comparing(Path::toString)).toList();
+            out = s.filter(p -> Files.isRegularFile(p) && m.matches(p.getFileName()))
+                    .sorted(Comparator.comparing(Path::toString))
+                    .toList();
         } catch (NoSuchFileException e) {
             throw PaftException.badInput(dir + ": no such directory (for the pattern " + path.getFileName() + ")");
         } catch (IOException e) {
@@ -304,12 +328,19 @@ public final class DatasetFiles {
     static String format(String lowerName) {
         boolean gz = lowerName.endsWith(".gz");
         String n = gz ? lowerName.substring(0, lowerName.length() - 3) : lowerName;
-        String f = n.endsWith(".jsonl") || n.endsWith(".ndjson") ? "jsonl"
-                : n.endsWith(".json") ? "json"
-                : n.endsWith(".parquet") ? "parquet"
-                : n.endsWith(".csv") ? "csv"
-                : n.endsWith(".tsv") ? "tsv"
-                : n.endsWith(".arrow") || n.endsWith(".feather") || n.endsWith(".ipc") ? "arrow" : null;
+        String f = n.endsWith(".jsonl") || n.endsWith(".ndjson")
+                ? "jsonl"
+                : n.endsWith(".json")
+                        ? "json"
+                        : n.endsWith(".parquet")
+                                ? "parquet"
+                                : n.endsWith(".csv")
+                                        ? "csv"
+                                        : n.endsWith(".tsv")
+                                                ? "tsv"
+                                                : n.endsWith(".arrow") || n.endsWith(".feather") || n.endsWith(".ipc")
+                                                        ? "arrow"
+                                                        : null;
         if (gz) {
             return f != null && f.startsWith("json") ? f + ".gz" : null;
         }
@@ -418,7 +449,7 @@ public final class DatasetFiles {
     /** An I/O error as a short reason ("Not in GZIP format", "Permission denied"). */
     static String reason(IOException e) {
         String m = e.getMessage();
-        return m == null ? e.getClass().getSimpleName() : e instanceof java.nio.file.AccessDeniedException ? "permission denied" : m;
+        return m == null ? e.getClass().getSimpleName() : e instanceof AccessDeniedException ? "permission denied" : m;
     }
 
     /** A JSON node's kind for messages: "a string", "an array", ... */

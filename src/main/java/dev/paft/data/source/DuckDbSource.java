@@ -64,7 +64,9 @@ final class DuckDbSource implements RecordSource {
                 return Row.bad(where, "cannot convert the row to JSON: " + e.getOriginalMessage());
             }
             if (node == null || !node.isObject()) {
-                return Row.bad(where, "expected a row of columns, found " + (node == null ? "nothing" : DatasetFiles.kind(node)));
+                return Row.bad(
+                        where,
+                        "expected a row of columns, found " + (node == null ? "nothing" : DatasetFiles.kind(node)));
             }
             return Row.of(where, node);
         } catch (SQLException e) {

@@ -43,13 +43,16 @@ final class JsonArraySource implements RecordSource {
                 JsonToken t = parser.nextToken();
                 if (t != JsonToken.START_ARRAY) {
                     throw PaftException.badInput(file + ": expected a JSON array of records or JSON Lines, found "
-                            + (t == null ? "an empty file" : t.asString() == null ? t.name() : "'" + t.asString() + "'"));
+                            + (t == null
+                                    ? "an empty file"
+                                    : t.asString() == null ? t.name() : "'" + t.asString() + "'"));
                 }
             }
             JsonToken t = parser.nextToken();
             if (t == JsonToken.END_ARRAY || t == null) {
                 if (t == JsonToken.END_ARRAY && parser.nextToken() != null) {
-                    throw PaftException.badInput(at(parser.currentTokenLocation()) + ": unexpected content after the JSON array");
+                    throw PaftException.badInput(
+                            at(parser.currentTokenLocation()) + ": unexpected content after the JSON array");
                 }
                 return null;
             }
@@ -61,7 +64,9 @@ final class JsonArraySource implements RecordSource {
             return Row.of(where, node);
         } catch (JsonProcessingException e) {
             JsonLocation loc = e.getLocation();
-            String where = loc == null || loc.getLineNr() < 1 ? file.toString() : file + ":" + loc.getLineNr() + ":" + loc.getColumnNr();
+            String where = loc == null || loc.getLineNr() < 1
+                    ? file.toString()
+                    : file + ":" + loc.getLineNr() + ":" + loc.getColumnNr();
             throw PaftException.badInput(where + ": not valid JSON: " + e.getOriginalMessage(), e);
         } catch (IOException e) {
             throw PaftException.badInput(file + ": cannot read: " + DatasetFiles.reason(e), e);

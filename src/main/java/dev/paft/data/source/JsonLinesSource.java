@@ -25,8 +25,10 @@ final class JsonLinesSource implements RecordSource {
     private static final ObjectMapper JSON = Mappers.json();
     private final Path file;
     private final InputStream in;
-    private final CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder()
-            .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT);
+    private final CharsetDecoder utf8 = StandardCharsets.UTF_8
+            .newDecoder()
+            .onMalformedInput(CodingErrorAction.REPORT)
+            .onUnmappableCharacter(CodingErrorAction.REPORT);
     private final byte[] chunk = new byte[1 << 16];
     private int pos;
     private int limit;
@@ -114,7 +116,8 @@ final class JsonLinesSource implements RecordSource {
                 return Row.bad(where, "not valid JSON: " + e.getOriginalMessage());
             }
             if (node == null || !node.isObject()) {
-                return Row.bad(where, "expected a JSON object, found " + (node == null ? "nothing" : DatasetFiles.kind(node)));
+                return Row.bad(
+                        where, "expected a JSON object, found " + (node == null ? "nothing" : DatasetFiles.kind(node)));
             }
             return Row.of(where, node);
         }

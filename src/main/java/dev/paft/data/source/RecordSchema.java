@@ -42,19 +42,43 @@ import java.util.Map;
 public final class RecordSchema {
     private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
     /** Keys {@code data.fields} may map. */
-    public static final List<String> FIELDS = List.of("messages", "prompt", "completion", "text", "chosen", "rejected",
-            "system", "instruction", "input", "output", "role", "content");
-    static final String SFT_EXPECTED = "messages | prompt+completion | text | conversations (ShareGPT) | instruction+output (Alpaca)";
+    public static final List<String> FIELDS = List.of(
+            "messages",
+            "prompt",
+            "completion",
+            "text",
+            "chosen",
+            "rejected",
+            "system",
+            "instruction",
+            "input",
+            "output",
+            "role",
+            "content");
+
+    static final String SFT_EXPECTED =
+            "messages | prompt+completion | text | conversations (ShareGPT) | instruction+output (Alpaca)";
     static final String PREFERENCE_EXPECTED = "prompt+chosen+rejected | chosen+rejected (message lists) | "
             + "conversations+chosen+rejected (ShareGPT) | instruction+chosen+rejected (Alpaca)";
     private static final Map<String, String> ROLES = Map.ofEntries(
-            Map.entry("system", "system"), Map.entry("user", "user"), Map.entry("human", "user"),
-            Map.entry("assistant", "assistant"), Map.entry("gpt", "assistant"), Map.entry("model", "assistant"),
-            Map.entry("chatgpt", "assistant"), Map.entry("function_call", "assistant"),
-            Map.entry("tool", "tool"), Map.entry("observation", "tool"), Map.entry("function", "tool"), Map.entry("ipython", "tool"));
+            Map.entry("system", "system"),
+            Map.entry("user", "user"),
+            Map.entry("human", "user"),
+            Map.entry("assistant", "assistant"),
+            Map.entry("gpt", "assistant"),
+            Map.entry("model", "assistant"),
+            Map.entry("chatgpt", "assistant"),
+            Map.entry("function_call", "assistant"),
+            Map.entry("tool", "tool"),
+            Map.entry("observation", "tool"),
+            Map.entry("function", "tool"),
+            Map.entry("ipython", "tool"));
 
     /** Which records a reader takes. */
-    public enum Task { SFT, PREFERENCE }
+    public enum Task {
+        SFT,
+        PREFERENCE
+    }
 
     /** A record fits none of the known schemas. */
     public static final class UnknownSchemaException extends BadRecordException {
@@ -76,7 +100,8 @@ public final class RecordSchema {
         if (fields != null) {
             fields.forEach((k, v) -> {
                 if (!FIELDS.contains(k)) {
-                    throw PaftException.usage("data.fields." + k + ": unknown field (known: " + String.join(", ", FIELDS) + ")");
+                    throw PaftException.usage(
+                            "data.fields." + k + ": unknown field (known: " + String.join(", ", FIELDS) + ")");
                 }
                 if (v != null && !v.isBlank()) {
                     this.fields.put(k, v);
@@ -103,13 +128,16 @@ public final class RecordSchema {
             }
             JsonNode v = r.get(f.getValue());
             if (v == null) {
-                throw new UnknownSchemaException("data.fields." + f.getKey() + " is '" + f.getValue()
-                        + "', but the record has no column '" + f.getValue() + "' (found columns " + columns(record) + ")");
+                throw new UnknownSchemaException(
+                        "data.fields." + f.getKey() + " is '" + f.getValue() + "', but the record has no column '"
+                                + f.getValue() + "' (found columns " + columns(record) + ")");
             }
             r.set(f.getKey(), v);
         }
         for (String source : fields.values()) {
-            if (!fields.containsKey(source) && !source.equals(fields.get("role")) && !source.equals(fields.get("content"))) {
+            if (!fields.containsKey(source)
+                    && !source.equals(fields.get("role"))
+                    && !source.equals(fields.get("content"))) {
                 r.remove(source); // a mapped column is used under its new name only
             }
         }
@@ -166,8 +194,12 @@ public final class RecordSchema {
         } else if (r.has("instruction")) {
             prompt = alpacaPrompt(r);
         }
-        if (prompt != null && prompt.isTextual() && chosen.isArray() && rejected.isArray()
-                && !hasRole(chosen, "user") && !hasRole(rejected, "user")) {
+        if (prompt != null
+                && prompt.isTextual()
+                && chosen.isArray()
+                && rejected.isArray()
+                && !hasRole(chosen, "user")
+                && !hasRole(rejected, "user")) {
             prompt = withSystem(r, NODES.arrayNode().add(message("user", prompt.asText())));
         }
         if (prompt != null && prompt.isArray()) {
@@ -206,12 +238,17 @@ public final class RecordSchema {
         JsonNode history = r.get("history");
         if (history != null) {
             if (!history.isArray()) {
-                throw new BadRecordException("field 'history' must be a list of [instruction, response] pairs, found " + DatasetFiles.kind(history));
+                throw new BadRecordException("field 'history' must be a list of [instruction, response] pairs, found "
+                        + DatasetFiles.kind(history));
             }
             for (int i = 0; i < history.size(); i++) {
                 JsonNode turn = history.get(i);
-                if (!turn.isArray() || turn.size() != 2 || !turn.get(0).isTextual() || !turn.get(1).isTextual()) {
-                    throw new BadRecordException("history[" + i + "] must be a pair of strings [instruction, response]");
+                if (!turn.isArray()
+                        || turn.size() != 2
+                        || !turn.get(0).isTextual()
+                        || !turn.get(1).isTextual()) {
+                    throw new BadRecordException(
+                            "history[" + i + "] must be a pair of strings [instruction, response]");
                 }
                 p.add(message("user", turn.get(0).asText()));
                 p.add(message("assistant", turn.get(1).asText()));
@@ -228,7 +265,8 @@ public final class RecordSchema {
     private ArrayNode messages(ObjectNode r, String key) {
         JsonNode v = r.get(key);
         if (!v.isArray()) {
-            throw new BadRecordException("field '" + key + "' must be a list of messages, found " + DatasetFiles.kind(v));
+            throw new BadRecordException(
+                    "field '" + key + "' must be a list of messages, found " + DatasetFiles.kind(v));
         }
         String roleKey = fields.get("role");
         String contentKey = fields.get("content");
@@ -237,20 +275,25 @@ public final class RecordSchema {
             JsonNode m = v.get(i);
             String where = key + "[" + i + "]";
             if (!m.isObject()) {
-                throw new BadRecordException(where + " must be an object with role and content (or from and value), found " + DatasetFiles.kind(m));
+                throw new BadRecordException(
+                        where + " must be an object with role and content (or from and value), found "
+                                + DatasetFiles.kind(m));
             }
             if (roleKey == null && contentKey == null && m.has("role")) {
                 out.add(m); // TRL's own form: the reader checks it
                 continue;
             }
             String rk = roleKey != null ? roleKey : m.has("from") ? "from" : null;
-            String ck = contentKey != null ? contentKey : m.has("content") ? "content" : m.has("value") ? "value" : null;
+            String ck =
+                    contentKey != null ? contentKey : m.has("content") ? "content" : m.has("value") ? "value" : null;
             if (rk == null || !m.hasNonNull(rk)) {
-                throw new BadRecordException(where + ": no " + (roleKey != null ? "'" + roleKey + "' (data.fields.role)" : "'role' or 'from'")
+                throw new BadRecordException(where + ": no "
+                        + (roleKey != null ? "'" + roleKey + "' (data.fields.role)" : "'role' or 'from'")
                         + " (found keys " + columns(m) + ")");
             }
             if (ck == null || !m.has(ck)) {
-                throw new BadRecordException(where + ": no " + (contentKey != null ? "'" + contentKey + "' (data.fields.content)" : "'content' or 'value'")
+                throw new BadRecordException(where + ": no "
+                        + (contentKey != null ? "'" + contentKey + "' (data.fields.content)" : "'content' or 'value'")
                         + " (found keys " + columns(m) + ")");
             }
             JsonNode role = m.get(rk);
@@ -259,8 +302,9 @@ public final class RecordSchema {
             }
             String mapped = ROLES.get(role.asText().toLowerCase(Locale.ROOT));
             if (mapped == null) {
-                throw new BadRecordException(where + "." + rk + ": unknown role '" + role.asText()
-                        + "' (expected system, user, assistant, tool; or ShareGPT's human, gpt, observation, function_call)");
+                throw new BadRecordException(
+                        where + "." + rk + ": unknown role '" + role.asText()
+                                + "' (expected system, user, assistant, tool; or ShareGPT's human, gpt, observation, function_call)");
             }
             ObjectNode n = NODES.objectNode();
             n.put("role", mapped);
@@ -273,8 +317,11 @@ public final class RecordSchema {
     /** A {@code system} column as the first message, unless the conversation has its own. */
     private static ArrayNode withSystem(ObjectNode r, ArrayNode messages) {
         JsonNode system = r.get("system");
-        if (system == null || !system.isTextual() || system.asText().isEmpty()
-                || (!messages.isEmpty() && "system".equals(messages.get(0).path("role").asText()))) {
+        if (system == null
+                || !system.isTextual()
+                || system.asText().isEmpty()
+                || (!messages.isEmpty()
+                        && "system".equals(messages.get(0).path("role").asText()))) {
             return messages;
         }
         ArrayNode out = NODES.arrayNode();

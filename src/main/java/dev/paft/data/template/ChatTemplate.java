@@ -3,10 +3,10 @@ package dev.paft.data.template;
 import com.hubspot.jinjava.Jinjava;
 import com.hubspot.jinjava.JinjavaConfig;
 import com.hubspot.jinjava.LegacyOverrides;
+import com.hubspot.jinjava.el.JinjavaInterpreterResolver;
 import com.hubspot.jinjava.interpret.JinjavaInterpreter;
 import com.hubspot.jinjava.interpret.RenderResult;
 import com.hubspot.jinjava.interpret.TemplateError;
-import com.hubspot.jinjava.el.JinjavaInterpreterResolver;
 import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
 import dev.paft.data.ChatMessage;
 import dev.paft.data.TokenizerConfig;
@@ -105,8 +105,8 @@ public final class ChatTemplate {
                 }
             }
             if (!override.contains("{")) {
-                throw PaftException.badInput("chat template override '" + override
-                        + "' is neither a file nor a Jinja template");
+                throw PaftException.badInput(
+                        "chat template override '" + override + "' is neither a file nor a Jinja template");
             }
             return new ChatTemplate(override, "chat template override", cfg.specialTokens());
         }
@@ -115,8 +115,9 @@ public final class ChatTemplate {
             throw PaftException.badInput(file + ": no chat_template (nor " + TokenizerConfig.JINJA_FILE_NAME
                     + " beside it); give one with a template override");
         }
-        Path jinja = TokenizerConfig.jinjaTemplate(dir);   // transformers: the file wins over the config entry
-        return new ChatTemplate(cfg.chatTemplate(), jinja != null ? jinja.toString() : file + " chat_template", cfg.specialTokens());
+        Path jinja = TokenizerConfig.jinjaTemplate(dir); // transformers: the file wins over the config entry
+        return new ChatTemplate(
+                cfg.chatTemplate(), jinja != null ? jinja.toString() : file + " chat_template", cfg.specialTokens());
     }
 
     /** Like {@link #load} but {@code null} when the directory has no template and none is given. */
@@ -163,8 +164,8 @@ public final class ChatTemplate {
      * and maps), for messages beyond role and text content: {@code tool_calls}, content parts,
      * {@code reasoning_content}, ...
      */
-    public String renderMessages(List<? extends Map<String, ?>> messages, boolean addGenerationPrompt,
-                                 Map<String, ?> variables) {
+    public String renderMessages(
+            List<? extends Map<String, ?>> messages, boolean addGenerationPrompt, Map<String, ?> variables) {
         Map<String, Object> ctx = new HashMap<>(specialTokens);
         ctx.putAll(variables);
         ctx.putIfAbsent("tools", null);
@@ -175,7 +176,8 @@ public final class ChatTemplate {
         RenderResult result;
         TemplateBudget budget = new TemplateBudget(maxMillis, maxIterations);
         try {
-            result = budget.run(() -> clock == null ? JINJAVA.renderForResult(prepared, ctx)
+            result = budget.run(() -> clock == null
+                    ? JINJAVA.renderForResult(prepared, ctx)
                     : TemplateGlobals.withClock(clock, () -> JINJAVA.renderForResult(prepared, ctx)));
         } catch (RuntimeException | OutOfMemoryError e) {
             throw PaftException.badInput(source + ": chat template failed: " + rootMessage(e), e);
@@ -183,8 +185,7 @@ public final class ChatTemplate {
         for (TemplateError err : result.getErrors()) {
             if (err.getSeverity() == TemplateError.ErrorType.FATAL || limitHit(err.getException())) {
                 String msg = err.getException() != null ? rootMessage(err.getException()) : err.getMessage();
-                throw PaftException.badInput(source + ": chat template failed (line " + err.getLineno()
-                        + "): " + msg);
+                throw PaftException.badInput(source + ": chat template failed (line " + err.getLineno() + "): " + msg);
             }
         }
         return result.getOutput();
@@ -213,8 +214,8 @@ public final class ChatTemplate {
         }
         for (TemplateError err : interpreter.getErrors()) {
             if (err.getSeverity() == TemplateError.ErrorType.FATAL) {
-                throw PaftException.badInput(source + ": chat template syntax error (line " + err.getLineno() + "): "
-                        + err.getMessage());
+                throw PaftException.badInput(
+                        source + ": chat template syntax error (line " + err.getLineno() + "): " + err.getMessage());
             }
         }
         return prepared;
@@ -222,7 +223,8 @@ public final class ChatTemplate {
 
     private static boolean limitHit(Throwable e) {
         for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
-            if (t instanceof TemplateBudget.Exceeded || t instanceof com.hubspot.jinjava.interpret.OutputTooBigException
+            if (t instanceof TemplateBudget.Exceeded
+                    || t instanceof com.hubspot.jinjava.interpret.OutputTooBigException
                     || t instanceof com.hubspot.jinjava.interpret.CollectionTooBigException) {
                 return true;
             }
@@ -288,10 +290,12 @@ public final class ChatTemplate {
         Jinjava j = new Jinjava(cfg);
         j.setResourceLocator(new TemplateBudget.NoResources());
         j.getGlobalContext().registerTag(new TemplateBudget.BudgetedFor());
-        j.getGlobalContext().registerFunction(
-                new ELFunctionDefinition("", "raise_exception", TemplateGlobals.class, "raiseException", String.class));
-        j.getGlobalContext().registerFunction(
-                new ELFunctionDefinition("", "strftime_now", TemplateGlobals.class, "strftimeNow", String.class));
+        j.getGlobalContext()
+                .registerFunction(new ELFunctionDefinition(
+                        "", "raise_exception", TemplateGlobals.class, "raiseException", String.class));
+        j.getGlobalContext()
+                .registerFunction(new ELFunctionDefinition(
+                        "", "strftime_now", TemplateGlobals.class, "strftimeNow", String.class));
         j.getGlobalContext().registerFilter(new PyJson());
         j.getGlobalContext().registerFilter(new PyPrint());
         j.getGlobalContext().registerExpTest(new PyPrint.Iterable());

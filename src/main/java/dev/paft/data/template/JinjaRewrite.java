@@ -2,6 +2,7 @@ package dev.paft.data.template;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.function.BiFunction;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -31,7 +32,7 @@ final class JinjaRewrite {
     }
 
     private static final Pattern WORD = Pattern.compile("[A-Za-z_]\\w*");
-    private static final java.util.Set<String> ENDS = java.util.Set.of("and", "or", "if", "else");
+    private static final Set<String> ENDS = Set.of("and", "or", "if", "else");
 
     /**
      * Unary {@code not} binds looser than comparisons and tests in Jinja2 ({@code not x is
@@ -67,8 +68,10 @@ final class JinjaRewrite {
         while (i < s.length() && Character.isWhitespace(s.charAt(i))) {
             i++;
         }
-        return s.startsWith(word, i) && (i + word.length() == s.length()
-                || !Character.isLetterOrDigit(s.charAt(i + word.length())) && s.charAt(i + word.length()) != '_');
+        return s.startsWith(word, i)
+                && (i + word.length() == s.length()
+                        || !Character.isLetterOrDigit(s.charAt(i + word.length()))
+                                && s.charAt(i + word.length()) != '_');
     }
 
     /** End of the operand of a unary {@code not} starting at {@code from} (masked text). */

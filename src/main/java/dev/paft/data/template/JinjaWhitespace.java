@@ -1,5 +1,8 @@
 package dev.paft.data.template;
 
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
 /**
  * Jinja2's whitespace rules applied to template source, so that Jinjava (run with no whitespace
  * options) renders text exactly as Jinja2 with transformers' settings does.
@@ -50,8 +53,7 @@ final class JinjaWhitespace {
                 text = rstrip(text);
             } else if (sign != '+' && kind != '{') {
                 int lineStart = text.lastIndexOf('\n') + 1;
-                if ((lineStart > 0 || lineStarting) && lineStart < text.length()
-                        && isAllWhitespace(text, lineStart)) {
+                if ((lineStart > 0 || lineStarting) && lineStart < text.length() && isAllWhitespace(text, lineStart)) {
                     text = text.substring(0, lineStart);
                 }
             }
@@ -64,8 +66,8 @@ final class JinjaWhitespace {
             }
             int[] end = kind == '#' ? commentEnd(src, bodyStart) : tagEnd(src, bodyStart, kind == '{' ? '}' : '%');
             if (end == null) {
-                throw new IllegalArgumentException("unclosed " + src.substring(tag, Math.min(n, tag + 2))
-                        + " tag at character " + tag);
+                throw new IllegalArgumentException(
+                        "unclosed " + src.substring(tag, Math.min(n, tag + 2)) + " tag at character " + tag);
             }
             int innerEnd = end[0];
             int after = end[1];
@@ -184,8 +186,7 @@ final class JinjaWhitespace {
                 contentStart++;
             }
         }
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("\\{%([-+]?)\\s*endraw\\s*([-+]?)%}")
-                .matcher(s);
+        Matcher m = Pattern.compile("\\{%([-+]?)\\s*endraw\\s*([-+]?)%}").matcher(s);
         if (!m.find(contentStart)) {
             throw new IllegalArgumentException("missing endraw for the raw block at character " + tag);
         }

@@ -83,7 +83,11 @@ final class PyJson implements Filter {
                     out.append(i == 0 ? "" : itemSep);
                     newline(out, level + 1);
                     Object k = entries.get(i).getKey();
-                    string(k instanceof Boolean || k instanceof Number || k == null ? String.valueOf(write(k)) : k.toString(), out);
+                    string(
+                            k instanceof Boolean || k instanceof Number || k == null
+                                    ? String.valueOf(write(k))
+                                    : k.toString(),
+                            out);
                     out.append(keySep);
                     write(entries.get(i).getValue(), out, level + 1);
                 }

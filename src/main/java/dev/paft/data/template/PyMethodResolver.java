@@ -67,9 +67,13 @@ final class PyMethodResolver extends ELResolver {
             case "title":
                 return PyStr.title(s);
             case "capitalize":
-                return s.isEmpty() ? s : s.substring(0, 1).toUpperCase(Locale.ROOT) + s.substring(1).toLowerCase(Locale.ROOT);
+                return s.isEmpty()
+                        ? s
+                        : s.substring(0, 1).toUpperCase(Locale.ROOT)
+                                + s.substring(1).toLowerCase(Locale.ROOT);
             case "replace":
-                return a.length > 2 ? PyStr.replace(s, (String) a[0], (String) a[1], toInt(a[2]))
+                return a.length > 2
+                        ? PyStr.replace(s, (String) a[0], (String) a[1], toInt(a[2]))
                         : s.replace((String) a[0], (String) a[1]);
             case "find":
                 return (long) s.indexOf((String) a[0]);

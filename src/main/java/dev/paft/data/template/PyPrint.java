@@ -3,6 +3,7 @@ package dev.paft.data.template;
 import com.hubspot.jinjava.interpret.JinjavaInterpreter;
 import com.hubspot.jinjava.lib.exptest.ExpTest;
 import com.hubspot.jinjava.lib.filter.Filter;
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.Map;
 
@@ -52,12 +53,15 @@ final class PyPrint implements Filter {
             StringBuilder b = new StringBuilder("{");
             int i = 0;
             for (Map.Entry<?, ?> e : m.entrySet()) {
-                b.append(i++ == 0 ? "" : ", ").append(repr(e.getKey())).append(": ").append(repr(e.getValue()));
+                b.append(i++ == 0 ? "" : ", ")
+                        .append(repr(e.getKey()))
+                        .append(": ")
+                        .append(repr(e.getValue()));
             }
             return b.append('}').toString();
         }
         if (v instanceof Collection<?> || v instanceof Object[]) {
-            Collection<?> c = v instanceof Collection<?> cc ? cc : java.util.Arrays.asList((Object[]) v);
+            Collection<?> c = v instanceof Collection<?> cc ? cc : Arrays.asList((Object[]) v);
             StringBuilder b = new StringBuilder("[");
             int i = 0;
             for (Object o : c) {
@@ -100,7 +104,9 @@ final class PyPrint implements Filter {
 
         @Override
         public boolean evaluate(Object var, JinjavaInterpreter interpreter, Object... args) {
-            return var instanceof CharSequence || var instanceof java.lang.Iterable<?> || var instanceof Map<?, ?>
+            return var instanceof CharSequence
+                    || var instanceof java.lang.Iterable<?>
+                    || var instanceof Map<?, ?>
                     || var instanceof Object[];
         }
     }
@@ -114,7 +120,9 @@ final class PyPrint implements Filter {
 
         @Override
         public boolean evaluate(Object var, JinjavaInterpreter interpreter, Object... args) {
-            return var instanceof CharSequence || var instanceof Collection<?> || var instanceof Map<?, ?>
+            return var instanceof CharSequence
+                    || var instanceof Collection<?>
+                    || var instanceof Map<?, ?>
                     || var instanceof Object[];
         }
     }
@@ -136,8 +144,10 @@ final class PyPrint implements Filter {
                 return m.containsKey(var);
             }
             if (container instanceof Collection<?> c) {
-                return c.contains(var) || (var instanceof Number n && c.stream().anyMatch(
-                        o -> o instanceof Number on && on.doubleValue() == n.doubleValue()));
+                return c.contains(var)
+                        || (var instanceof Number n
+                                && c.stream()
+                                        .anyMatch(o -> o instanceof Number on && on.doubleValue() == n.doubleValue()));
             }
             return false;
         }

@@ -94,8 +94,16 @@ final class PyStr {
         int i = 0;
         while (i < s.length()) {
             char c = s.charAt(i);
-            if (c == '\n' || c == '\r' || c == '\u000b' || c == '\u000c' || c == '\u001c' || c == '\u001d'
-                    || c == '\u001e' || c == '\u0085' || c == '\u2028' || c == '\u2029') {
+            if (c == '\n'
+                    || c == '\r'
+                    || c == '\u000b'
+                    || c == '\u000c'
+                    || c == '\u001c'
+                    || c == '\u001d'
+                    || c == '\u001e'
+                    || c == '\u0085'
+                    || c == '\u2028'
+                    || c == '\u2029') {
                 out.add(s.substring(start, i));
                 i += (c == '\r' && i + 1 < s.length() && s.charAt(i + 1) == '\n') ? 2 : 1;
                 start = i;

@@ -9,6 +9,7 @@ import java.util.AbstractList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.RandomAccess;
+import java.util.function.Supplier;
 
 /**
  * The limits on one chat template rendering, so a hostile or broken template cannot hang or exhaust
@@ -51,7 +52,7 @@ public final class TemplateBudget {
     }
 
     /** Runs {@code render} with this budget installed for the current thread. */
-    <T> T run(java.util.function.Supplier<T> render) {
+    <T> T run(Supplier<T> render) {
         TemplateBudget outer = CURRENT.get();
         CURRENT.set(this);
         try {
@@ -69,7 +70,8 @@ public final class TemplateBudget {
     private void spend(long n) {
         iterations += n;
         if (iterations > maxIterations) {
-            throw new Exceeded("loop budget exceeded: more than " + maxIterations + " loop iterations in one rendering");
+            throw new Exceeded(
+                    "loop budget exceeded: more than " + maxIterations + " loop iterations in one rendering");
         }
         if (System.nanoTime() - deadlineNanos > 0) {
             throw new Exceeded("time budget exceeded: rendering took more than " + maxMillis + " ms");
@@ -91,12 +93,12 @@ public final class TemplateBudget {
         private static final long serialVersionUID = 1L;
 
         @Override
-        public String renderForCollection(TagNode tagNode, JinjavaInterpreter interpreter, List<String> loopVars,
-                                          Object collection) {
+        public String renderForCollection(
+                TagNode tagNode, JinjavaInterpreter interpreter, List<String> loopVars, Object collection) {
             if (collection instanceof List<?> list) {
                 return super.renderForCollection(tagNode, interpreter, loopVars, new Counting<>(list));
             }
-            charge(1);   // a map or string: bounded by Jinjava's size limits; charge the loop and check the clock
+            charge(1); // a map or string: bounded by Jinjava's size limits; charge the loop and check the clock
             return super.renderForCollection(tagNode, interpreter, loopVars, collection);
         }
     }

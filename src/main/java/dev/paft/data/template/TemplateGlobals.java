@@ -4,6 +4,7 @@ import java.time.Clock;
 import java.time.LocalDateTime;
 import java.time.format.TextStyle;
 import java.util.Locale;
+import java.util.function.Supplier;
 
 /**
  * The functions transformers gives chat templates: {@code raise_exception(message)} and
@@ -26,7 +27,7 @@ public final class TemplateGlobals {
     }
 
     /** Runs with {@code strftime_now} reading {@code clock}. */
-    static <T> T withClock(Clock clock, java.util.function.Supplier<T> body) {
+    static <T> T withClock(Clock clock, Supplier<T> body) {
         Clock before = CLOCK.get();
         CLOCK.set(clock);
         try {

@@ -19,7 +19,8 @@ public final class CrossEntropyLoss {
      * @param labelled N, the labelled tokens in those rows
      */
     public static NDArray fromSums(NDArray rowSums, long labelled) {
-        NDArray n = rowSums.getManager().create((float) Math.max(1, labelled));   // a tensor, not a Java number (autograd)
+        NDArray n =
+                rowSums.getManager().create((float) Math.max(1, labelled)); // a tensor, not a Java number (autograd)
         return rowSums.sum().neg().div(n);
     }
 }

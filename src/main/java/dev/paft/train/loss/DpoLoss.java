@@ -1,8 +1,8 @@
 package dev.paft.train.loss;
 
-import dev.paft.engine.Scalars;
-
 import ai.djl.ndarray.NDArray;
+import dev.paft.engine.Scalars;
+import dev.paft.errors.PaftException;
 
 /**
  * DPO with the sigmoid loss (Rafailov et al. 2023; TRL {@code loss_type="sigmoid"}) and optional
@@ -24,8 +24,7 @@ public final class DpoLoss implements PreferenceLoss {
 
     public DpoLoss(double beta, double labelSmoothing) {
         if (!(labelSmoothing >= 0 && labelSmoothing < 0.5)) {
-            throw dev.paft.errors.PaftException.usage(
-                    "label_smoothing must be in [0, 0.5), got " + labelSmoothing);
+            throw PaftException.usage("label_smoothing must be in [0, 0.5), got " + labelSmoothing);
         }
         this.beta = beta;
         this.labelSmoothing = labelSmoothing;
@@ -43,16 +42,15 @@ public final class DpoLoss implements PreferenceLoss {
 
     @Override
     public PreferenceResult compute(PreferenceBatch in) {
-        NDArray chosen = RewardMetrics.reward(in.policyChosen(), in.refChosen(), beta);     // beta(logp_c - ref_c)
+        NDArray chosen = RewardMetrics.reward(in.policyChosen(), in.refChosen(), beta); // beta(logp_c - ref_c)
         NDArray rejected = RewardMetrics.reward(in.policyRejected(), in.refRejected(), beta);
-        NDArray z = chosen.sub(rejected);                                                  // beta * Delta, [B]
-        NDArray losses = StableMath.logSigmoid(z).neg();                                   // -log sigma(z)
+        NDArray z = chosen.sub(rejected); // beta * Delta, [B]
+        NDArray losses = StableMath.logSigmoid(z).neg(); // -log sigma(z)
         if (labelSmoothing != 0) {
-            NDArray flipped = StableMath.logSigmoid(z.neg()).neg();                        // -log sigma(-z)
-            losses = losses.mul(Scalars.of(1 - labelSmoothing, z))
-                    .add(flipped.mul(Scalars.of(labelSmoothing, z)));
+            NDArray flipped = StableMath.logSigmoid(z.neg()).neg(); // -log sigma(-z)
+            losses = losses.mul(Scalars.of(1 - labelSmoothing, z)).add(flipped.mul(Scalars.of(labelSmoothing, z)));
         }
-        return new PreferenceResult(losses.mean(),
-                RewardMetrics.of(chosen, rejected, in.policyChosen(), in.policyRejected()));
+        return new PreferenceResult(
+                losses.mean(), RewardMetrics.of(chosen, rejected, in.policyChosen(), in.policyRejected()));
     }
 }

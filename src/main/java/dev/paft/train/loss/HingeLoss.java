@@ -1,9 +1,8 @@
 package dev.paft.train.loss;
 
-import dev.paft.engine.Scalars;
-
 import ai.djl.ndarray.NDArray;
 import ai.djl.nn.Activation;
+import dev.paft.engine.Scalars;
 
 /**
  * DPO with the hinge loss (SLiC; TRL {@code loss_type="hinge"}):
@@ -32,9 +31,9 @@ public final class HingeLoss implements PreferenceLoss {
     public PreferenceResult compute(PreferenceBatch in) {
         NDArray chosen = RewardMetrics.reward(in.policyChosen(), in.refChosen(), beta);
         NDArray rejected = RewardMetrics.reward(in.policyRejected(), in.refRejected(), beta);
-        NDArray z = chosen.sub(rejected);                                           // beta * Delta
-        NDArray losses = Activation.relu(z.neg().add(Scalars.of(1.0, z)));        // relu(1 - z)
-        return new PreferenceResult(losses.mean(),
-                RewardMetrics.of(chosen, rejected, in.policyChosen(), in.policyRejected()));
+        NDArray z = chosen.sub(rejected); // beta * Delta
+        NDArray losses = Activation.relu(z.neg().add(Scalars.of(1.0, z))); // relu(1 - z)
+        return new PreferenceResult(
+                losses.mean(), RewardMetrics.of(chosen, rejected, in.policyChosen(), in.policyRejected()));
     }
 }

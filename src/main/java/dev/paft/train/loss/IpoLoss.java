@@ -1,8 +1,7 @@
 package dev.paft.train.loss;
 
-import dev.paft.engine.Scalars;
-
 import ai.djl.ndarray.NDArray;
+import dev.paft.engine.Scalars;
 
 /**
  * IPO (Azar et al. 2023; TRL {@code loss_type="ipo"}):
@@ -38,13 +37,16 @@ public final class IpoLoss implements PreferenceLoss {
         NDArray pr = in.policyRejected().div(in.rejectedTokens());
         NDArray rc = in.refChosen().div(in.chosenTokens());
         NDArray rr = in.refRejected().div(in.rejectedTokens());
-        NDArray delta = pc.sub(rc).sub(pr.sub(rr));                                      // Delta_avg, [B]
-        NDArray d = delta.sub(Scalars.of(1.0 / (2.0 * beta), delta));                   // Delta_avg - 1/(2 beta)
+        NDArray delta = pc.sub(rc).sub(pr.sub(rr)); // Delta_avg, [B]
+        NDArray d = delta.sub(Scalars.of(1.0 / (2.0 * beta), delta)); // Delta_avg - 1/(2 beta)
         NDArray losses = d.mul(d);
         // TRL >= 0.29: rewards and logps are logged summed (TRL <= 0.28 logged the averages).
-        return new PreferenceResult(losses.mean(), RewardMetrics.of(
-                RewardMetrics.reward(in.policyChosen(), in.refChosen(), beta),
-                RewardMetrics.reward(in.policyRejected(), in.refRejected(), beta),
-                in.policyChosen(), in.policyRejected()));
+        return new PreferenceResult(
+                losses.mean(),
+                RewardMetrics.of(
+                        RewardMetrics.reward(in.policyChosen(), in.refChosen(), beta),
+                        RewardMetrics.reward(in.policyRejected(), in.refRejected(), beta),
+                        in.policyChosen(),
+                        in.policyRejected()));
     }
 }

@@ -1,12 +1,11 @@
 package dev.paft.train.loss;
 
-import dev.paft.engine.Scalars;
-
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
 import dev.paft.config.L1Target;
+import dev.paft.engine.Scalars;
 import dev.paft.errors.PaftException;
-
 import java.util.List;
 
 /**
@@ -60,21 +59,23 @@ public final class L1Penalty {
     public static NDArray factorsNorm(List<LoraFactors> modules, NDManager step) {
         NDArray total = null;
         for (LoraFactors m : modules) {
-            NDArray term = onStep(m.a().abs(), step).sum().add(onStep(m.b().abs(), step).sum());
+            NDArray term = onStep(m.a().abs(), step)
+                    .sum()
+                    .add(onStep(m.b().abs(), step).sum());
             total = total == null ? term : total.add(term);
         }
-        return total == null ? step.zeros(new ai.djl.ndarray.types.Shape()) : total;
+        return total == null ? step.zeros(new Shape()) : total;
     }
 
     /** {@code sum_m ||scaling_m * B_m @ A_m||_1}, a scalar on {@code step}. */
     public static NDArray deltaNorm(List<LoraFactors> modules, NDManager step) {
         NDArray total = null;
         for (LoraFactors m : modules) {
-            NDArray delta = onStep(m.b().matMul(m.a()), step);                    // [out, in]
+            NDArray delta = onStep(m.b().matMul(m.a()), step); // [out, in]
             NDArray term = delta.mul(Scalars.of(m.scaling(), delta)).abs().sum();
             total = total == null ? term : total.add(term);
         }
-        return total == null ? step.zeros(new ai.djl.ndarray.types.Shape()) : total;
+        return total == null ? step.zeros(new Shape()) : total;
     }
 
     private static NDArray onStep(NDArray x, NDManager step) {

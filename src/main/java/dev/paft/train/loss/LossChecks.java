@@ -1,6 +1,7 @@
 package dev.paft.train.loss;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
 import dev.paft.errors.PaftException;
 
 /** Guards the training loop applies to a loss before back-propagating it. */
@@ -10,7 +11,7 @@ public final class LossChecks {
     /** The loss's value; a {@link PaftException#numeric} (exit 4) naming it if NaN or Inf. */
     public static double requireFinite(NDArray loss, String what) {
         double v;
-        try (NDArray d = loss.toType(ai.djl.ndarray.types.DataType.FLOAT64, true)) {
+        try (NDArray d = loss.toType(DataType.FLOAT64, true)) {
             v = d.getDouble();
         }
         if (!Double.isFinite(v)) {

@@ -1,9 +1,7 @@
 package dev.paft.train.loss;
 
-import dev.paft.engine.Scalars;
-
 import ai.djl.ndarray.NDArray;
-
+import dev.paft.engine.Scalars;
 import java.util.Map;
 
 /**
@@ -41,10 +39,10 @@ public final class OrpoLoss implements PreferenceLoss {
         if (in.chosenNll() == null) {
             throw new IllegalArgumentException("ORPO needs the chosen NLL (PreferenceBatch.chosenNll)");
         }
-        NDArray lpc = in.policyChosen().div(in.chosenTokens());                     // [B]
+        NDArray lpc = in.policyChosen().div(in.chosenTokens()); // [B]
         NDArray lpr = in.policyRejected().div(in.rejectedTokens());
-        NDArray logOdds = logOdds(lpc, lpr);                                         // [B]
-        NDArray ratio = StableMath.logSigmoid(logOdds);                              // log sigma(log_odds)
+        NDArray logOdds = logOdds(lpc, lpr); // [B]
+        NDArray ratio = StableMath.logSigmoid(logOdds); // log sigma(log_odds)
         NDArray orTerm = ratio.mean();
         NDArray loss = in.chosenNll().sub(orTerm.mul(Scalars.of(lambda, orTerm)));
 
@@ -58,7 +56,6 @@ public final class OrpoLoss implements PreferenceLoss {
 
     /** {@code log(odds(lp_c) / odds(lp_r))}, odds(p) = p / (1 - p), from log-probs lp. */
     public static NDArray logOdds(NDArray lpChosen, NDArray lpRejected) {
-        return lpChosen.sub(lpRejected)
-                .sub(StableMath.log1mexp(lpChosen).sub(StableMath.log1mexp(lpRejected)));
+        return lpChosen.sub(lpRejected).sub(StableMath.log1mexp(lpChosen).sub(StableMath.log1mexp(lpRejected)));
     }
 }

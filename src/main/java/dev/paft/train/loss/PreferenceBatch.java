@@ -28,16 +28,23 @@ public record PreferenceBatch(
 
     /** A batch for reference-based losses (DPO sigmoid, IPO, hinge). */
     public static PreferenceBatch withReference(
-            SequenceLogProbs chosen, SequenceLogProbs rejected,
-            SequenceLogProbs refChosen, SequenceLogProbs refRejected) {
-        return new PreferenceBatch(chosen.sum(), rejected.sum(), refChosen.sum(), refRejected.sum(),
-                chosen.count(), rejected.count(), null);
+            SequenceLogProbs chosen,
+            SequenceLogProbs rejected,
+            SequenceLogProbs refChosen,
+            SequenceLogProbs refRejected) {
+        return new PreferenceBatch(
+                chosen.sum(),
+                rejected.sum(),
+                refChosen.sum(),
+                refRejected.sum(),
+                chosen.count(),
+                rejected.count(),
+                null);
     }
 
     /** A batch for ORPO: no reference, the chosen NLL instead. */
-    public static PreferenceBatch withNll(
-            SequenceLogProbs chosen, SequenceLogProbs rejected, NDArray chosenNll) {
-        return new PreferenceBatch(chosen.sum(), rejected.sum(), null, null,
-                chosen.count(), rejected.count(), chosenNll);
+    public static PreferenceBatch withNll(SequenceLogProbs chosen, SequenceLogProbs rejected, NDArray chosenNll) {
+        return new PreferenceBatch(
+                chosen.sum(), rejected.sum(), null, null, chosen.count(), rejected.count(), chosenNll);
     }
 }

@@ -1,7 +1,6 @@
 package dev.paft.train.loss;
 
 import ai.djl.ndarray.NDArray;
-
 import java.util.Map;
 
 /**

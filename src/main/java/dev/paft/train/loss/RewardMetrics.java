@@ -1,9 +1,7 @@
 package dev.paft.train.loss;
 
-import dev.paft.engine.Scalars;
-
 import ai.djl.ndarray.NDArray;
-
+import dev.paft.engine.Scalars;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -16,8 +14,8 @@ final class RewardMetrics {
      * ({@code mean(chosen > rejected)}), {@code rewards/margins}, {@code logps/chosen},
      * {@code logps/rejected}; rewards and logps are [B].
      */
-    static Map<String, NDArray> of(NDArray chosenRewards, NDArray rejectedRewards,
-                                   NDArray chosenLogps, NDArray rejectedLogps) {
+    static Map<String, NDArray> of(
+            NDArray chosenRewards, NDArray rejectedRewards, NDArray chosenLogps, NDArray rejectedLogps) {
         NDArray rc = chosenRewards.stopGradient();
         NDArray rr = rejectedRewards.stopGradient();
         Map<String, NDArray> m = new LinkedHashMap<>();

@@ -1,10 +1,9 @@
 package dev.paft.train.loss;
 
-import dev.paft.engine.Scalars;
-
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.nn.Activation;
+import dev.paft.engine.Scalars;
 
 /**
  * Numerically stable functions DJL lacks, built from ops it has; all keep the autograd graph.
@@ -41,7 +40,8 @@ public final class StableMath {
         x = x.minimum(Scalars.of(MAX_X, x));
         // Near 0: log(-expm1(x)) = log(-2t / (1 - t)), t = tanh(x/2).
         NDArray t = x.mul(Scalars.of(0.5, x)).tanh();
-        NDArray nearZero = t.mul(Scalars.of(-2.0, x)).div(t.neg().add(Scalars.of(1.0, x))).log();
+        NDArray nearZero =
+                t.mul(Scalars.of(-2.0, x)).div(t.neg().add(Scalars.of(1.0, x))).log();
         // Far from 0: log(1 - e^x) with e^x <= 1/2.
         NDArray xFar = x.minimum(Scalars.of(-0.5, x));
         NDArray far = xFar.exp().neg().add(Scalars.of(1.0, x)).log();

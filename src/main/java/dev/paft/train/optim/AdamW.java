@@ -1,16 +1,18 @@
 package dev.paft.train.optim;
 
-import dev.paft.engine.GradMode;
+import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import dev.paft.engine.GradMode;
 import dev.paft.errors.PaftException;
-
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
+import java.io.EOFException;
 import java.io.IOException;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -40,8 +42,8 @@ public final class AdamW implements AutoCloseable {
     public record Config(double beta1, double beta2, double eps, double weightDecay) {
         public Config {
             if (!(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1 && eps >= 0 && weightDecay >= 0)) {
-                throw PaftException.usage("AdamW needs 0 <= beta1, beta2 < 1, eps >= 0, weight_decay >= 0; got "
-                        + beta1 + ", " + beta2 + ", " + eps + ", " + weightDecay);
+                throw PaftException.usage("AdamW needs 0 <= beta1, beta2 < 1, eps >= 0, weight_decay >= 0; got " + beta1
+                        + ", " + beta2 + ", " + eps + ", " + weightDecay);
             }
         }
 
@@ -70,7 +72,7 @@ public final class AdamW implements AutoCloseable {
     private final Config config;
     private final NDManager manager;
     private final Map<String, Slot> slots = new LinkedHashMap<>();
-    private final Map<Float, NDArray> constants = new java.util.HashMap<>();
+    private final Map<Float, NDArray> constants = new HashMap<>();
     private NDArray[] stepScalars;
     private long cachedStep = -1;
     private double cachedLr = Double.NaN;
@@ -79,7 +81,8 @@ public final class AdamW implements AutoCloseable {
     public AdamW(NDManager parent, Config config) {
         this.config = config;
         this.manager = parent.newSubManager();
-        for (double v : new double[] {config.beta1(), 1 - config.beta1(), config.beta2(), 1 - config.beta2(), config.eps()}) {
+        for (double v :
+                new double[] {config.beta1(), 1 - config.beta1(), config.beta2(), 1 - config.beta2(), config.eps()}) {
             constants.computeIfAbsent((float) v, manager::create);
         }
     }
@@ -107,23 +110,24 @@ public final class AdamW implements AutoCloseable {
     /** One in-place update of {@code param} with gradient {@code grad} (float32, same shape). */
     public void update(String name, NDArray param, NDArray grad, double lr) {
         if (param.getDataType() != DataType.FLOAT32 || grad.getDataType() != DataType.FLOAT32) {
-            throw PaftException.usage("AdamW updates float32 parameters only; " + name + " is "
-                    + param.getDataType() + " with a " + grad.getDataType() + " gradient");
+            throw PaftException.usage("AdamW updates float32 parameters only; " + name + " is " + param.getDataType()
+                    + " with a " + grad.getDataType() + " gradient");
         }
         Slot s = slot(name, param);
         double b1 = config.beta1();
         double b2 = config.beta2();
-        try (GradMode off = GradMode.off(); NDScope scope = new NDScope()) {
+        try (GradMode off = GradMode.off();
+                NDScope scope = new NDScope()) {
             scope.suppressNotUsedWarning();
             s.step++;
             // Scalars are float32 0-d tensors holding (float) v, exactly what a Java-number operand becomes
             // (bit-identical results), made once instead of one direct-buffer allocation per op.
-            NDArray[] k = perStep(s.step, lr);                                     // 1 - lr*wd, step size, sqrt(bc2)
-            param.muli(k[0]);                                                      // p *= 1 - lr*wd
-            s.expAvg.muli(scalar(b1)).addi(grad.mul(scalar(1 - b1)));              // m = b1 m + (1-b1) g
+            NDArray[] k = perStep(s.step, lr); // 1 - lr*wd, step size, sqrt(bc2)
+            param.muli(k[0]); // p *= 1 - lr*wd
+            s.expAvg.muli(scalar(b1)).addi(grad.mul(scalar(1 - b1))); // m = b1 m + (1-b1) g
             s.expAvgSq.muli(scalar(b2)).addi(grad.mul(grad).muli(scalar(1 - b2))); // v = b2 v + (1-b2) g^2
             NDArray denom = s.expAvgSq.sqrt().divi(k[2]).addi(scalar(config.eps())); // sqrt(v_hat) + eps
-            param.subi(s.expAvg.div(denom).muli(k[1]));                            // p -= step_size * m / denom
+            param.subi(s.expAvg.div(denom).muli(k[1])); // p -= step_size * m / denom
         }
     }
 
@@ -143,12 +147,15 @@ public final class AdamW implements AutoCloseable {
                     x.close();
                 }
             }
-            double[] v = {1 - lr * config.weightDecay(), lr / (1 - Math.pow(config.beta1(), t)),
-                Math.sqrt(1 - Math.pow(config.beta2(), t))};
+            double[] v = {
+                1 - lr * config.weightDecay(),
+                lr / (1 - Math.pow(config.beta1(), t)),
+                Math.sqrt(1 - Math.pow(config.beta2(), t))
+            };
             stepScalars = new NDArray[v.length];
             for (int i = 0; i < v.length; i++) {
                 stepScalars[i] = manager.create((float) v[i]);
-                NDScope.unregister(stepScalars[i]);   // outlives the update's scope
+                NDScope.unregister(stepScalars[i]); // outlives the update's scope
             }
             cachedStep = t;
             cachedLr = lr;
@@ -159,12 +166,14 @@ public final class AdamW implements AutoCloseable {
     private Slot slot(String name, NDArray param) {
         Slot s = slots.get(name);
         if (s == null) {
-            s = new Slot(0, manager.zeros(param.getShape(), DataType.FLOAT32, param.getDevice()),
+            s = new Slot(
+                    0,
+                    manager.zeros(param.getShape(), DataType.FLOAT32, param.getDevice()),
                     manager.zeros(param.getShape(), DataType.FLOAT32, param.getDevice()));
             slots.put(name, s);
         } else if (!s.expAvg.getShape().equals(param.getShape())) {
-            throw PaftException.badInput("optimizer state for " + name + " has shape "
-                    + s.expAvg.getShape() + " but the parameter has " + param.getShape());
+            throw PaftException.badInput("optimizer state for " + name + " has shape " + s.expAvg.getShape()
+                    + " but the parameter has " + param.getShape());
         }
         return s;
     }
@@ -178,22 +187,28 @@ public final class AdamW implements AutoCloseable {
     /** A copy of the whole state, keyed by parameter name, in update order. */
     public Map<String, ParamState> exportState() {
         Map<String, ParamState> out = new LinkedHashMap<>();
-        slots.forEach((name, s) -> out.put(name, new ParamState(s.step, s.expAvg.getShape().getShape(),
-                s.expAvg.toFloatArray(), s.expAvgSq.toFloatArray())));
+        slots.forEach((name, s) -> out.put(
+                name,
+                new ParamState(
+                        s.step, s.expAvg.getShape().getShape(), s.expAvg.toFloatArray(), s.expAvgSq.toFloatArray())));
         return out;
     }
 
     /** Replaces the state with {@code state} (exact float32 values), on {@code device}. */
-    public void importState(Map<String, ParamState> state, ai.djl.Device device) {
+    public void importState(Map<String, ParamState> state, Device device) {
         clearState();
         state.forEach((name, ps) -> {
             Shape shape = new Shape(ps.shape());
             if (ps.expAvg().length != shape.size() || ps.expAvgSq().length != shape.size()) {
-                throw PaftException.badInput("optimizer state for " + name + ": " + ps.expAvg().length
-                        + "/" + ps.expAvgSq().length + " values for shape " + shape);
+                throw PaftException.badInput("optimizer state for " + name + ": " + ps.expAvg().length + "/"
+                        + ps.expAvgSq().length + " values for shape " + shape);
             }
-            slots.put(name, new Slot(ps.step(), onDevice(manager.create(ps.expAvg(), shape), device),
-                    onDevice(manager.create(ps.expAvgSq(), shape), device)));
+            slots.put(
+                    name,
+                    new Slot(
+                            ps.step(),
+                            onDevice(manager.create(ps.expAvg(), shape), device),
+                            onDevice(manager.create(ps.expAvgSq(), shape), device)));
         });
     }
 
@@ -240,8 +255,10 @@ public final class AdamW implements AutoCloseable {
             if (size > Integer.MAX_VALUE || size < 0) {
                 throw PaftException.badInput("optimizer state for " + name + " has an invalid size: " + size);
             }
-            if (in.available() < Integer.MAX_VALUE && 8 * size > in.available()) {       // the moments are not all there: a truncated file
-                throw new java.io.EOFException("optimizer state for " + name + " needs " + 8 * size + " bytes, " + in.available() + " left");
+            if (in.available() < Integer.MAX_VALUE
+                    && 8 * size > in.available()) { // the moments are not all there: a truncated file
+                throw new EOFException(
+                        "optimizer state for " + name + " needs " + 8 * size + " bytes, " + in.available() + " left");
             }
             float[] m = new float[(int) size];
             float[] v = new float[(int) size];
@@ -256,7 +273,7 @@ public final class AdamW implements AutoCloseable {
         return state;
     }
 
-    private static NDArray onDevice(NDArray cpu, ai.djl.Device device) {
+    private static NDArray onDevice(NDArray cpu, Device device) {
         NDArray moved = cpu.toDevice(device, false);
         if (moved != cpu) {
             cpu.close();

@@ -1,11 +1,10 @@
 package dev.paft.train.optim;
 
-import dev.paft.engine.GradMode;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.DataType;
-
+import dev.paft.engine.GradMode;
 import java.util.List;
 
 /**
@@ -28,9 +27,10 @@ public final class GradClip {
         if (grads.isEmpty()) {
             return 0.0;
         }
-        try (GradMode off = GradMode.off(); NDList norms = new NDList()) {
+        try (GradMode off = GradMode.off();
+                NDList norms = new NDList()) {
             for (NDArray g : grads) {
-                norms.add(g.norm());                                             // ||g_i||_2, float32
+                norms.add(g.norm()); // ||g_i||_2, float32
             }
             NDArray stacked = NDArrays.stack(norms);
             norms.add(stacked);
@@ -38,12 +38,12 @@ public final class GradClip {
             norms.add(totalT);
             NDArray total64 = totalT.toType(DataType.FLOAT64, true);
             norms.add(total64);
-            float total = (float) total64.getDouble();                          // exact for float32 grads
+            float total = (float) total64.getDouble(); // exact for float32 grads
             // PyTorch: max_norm / (total + 1e-6) evaluates as reciprocal(total + 1e-6) * max_norm in float32.
             float coef = Math.min(1f, (1f / (total + 1e-6f)) * (float) maxNorm);
             if (coef < 1f) {
                 for (NDArray g : grads) {
-                    g.muli(coef);                                                // no grad mode: a Java number is safe
+                    g.muli(coef); // no grad mode: a Java number is safe
                 }
             }
             return total;

@@ -24,8 +24,8 @@ public final class LrSchedule {
 
     public LrSchedule(Scheduler kind, double baseLr, int warmupSteps, int totalSteps) {
         if (warmupSteps < 0 || totalSteps < 0) {
-            throw PaftException.usage("warm-up and total steps must be >= 0, got "
-                    + warmupSteps + " and " + totalSteps);
+            throw PaftException.usage(
+                    "warm-up and total steps must be >= 0, got " + warmupSteps + " and " + totalSteps);
         }
         this.kind = kind;
         this.baseLr = baseLr;

@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.paft.errors.PaftException;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -64,8 +65,11 @@ class DatasetFilesTest {
     @Test
     void jsonLinesJsonArrayGzipAndJsonWrittenAsLines() throws IOException {
         Path jsonl = TestDatasets.jsonl(tmp.resolve("a.jsonl"), CHATS);
-        Path array = Files.writeString(tmp.resolve("a.json"), "[\n" + String.join(",\n",
-                CHATS.stream().map(JsonNode::toString).toList()) + "\n]\n");
+        Path array = Files.writeString(
+                tmp.resolve("a.json"),
+                "[\n"
+                        + String.join(
+                                ",\n", CHATS.stream().map(JsonNode::toString).toList()) + "\n]\n");
         Path gz = tmp.resolve("a.jsonl.gz");
         try (OutputStream o = new GZIPOutputStream(Files.newOutputStream(gz))) {
             o.write(Files.readAllBytes(jsonl));
@@ -74,8 +78,11 @@ class DatasetFilesTest {
         for (Path p : List.of(jsonl, array, gz, linesAsJson)) {
             assertEquals(CHATS, read(p).values(), p.toString());
         }
-        assertEquals(List.of(jsonl + ":1", jsonl + ":2", jsonl + ":3"), read(jsonl).locations());
-        assertEquals(List.of(array + ":2 (element 0)", array + ":3 (element 1)", array + ":4 (element 2)"), read(array).locations());
+        assertEquals(
+                List.of(jsonl + ":1", jsonl + ":2", jsonl + ":3"), read(jsonl).locations());
+        assertEquals(
+                List.of(array + ":2 (element 0)", array + ":3 (element 1)", array + ":4 (element 2)"),
+                read(array).locations());
     }
 
     @Test
@@ -92,12 +99,17 @@ class DatasetFilesTest {
     /** CSV as spreadsheets and pandas write it: a header row, a quoted field with a comma, a quote and a newline. */
     @Test
     void csvWithQuotedMultilineFields() throws IOException {
-        Path csv = Files.writeString(tmp.resolve("alpaca.csv"), "instruction,input,output\n"
-                + "Add.,2 and 3,5\n"
-                + "\"Say \"\"hi\"\", politely.\",,\"Hello,\nfriend.\"\n");
+        Path csv = Files.writeString(
+                tmp.resolve("alpaca.csv"),
+                "instruction,input,output\n"
+                        + "Add.,2 and 3,5\n"
+                        + "\"Say \"\"hi\"\", politely.\",,\"Hello,\nfriend.\"\n");
         Read r = read(csv);
-        assertEquals(records("{\"instruction\": \"Add.\", \"input\": \"2 and 3\", \"output\": \"5\"}",
-                "{\"instruction\": \"Say \\\"hi\\\", politely.\", \"input\": null, \"output\": \"Hello,\\nfriend.\"}"), r.values());
+        assertEquals(
+                records(
+                        "{\"instruction\": \"Add.\", \"input\": \"2 and 3\", \"output\": \"5\"}",
+                        "{\"instruction\": \"Say \\\"hi\\\", politely.\", \"input\": null, \"output\": \"Hello,\\nfriend.\"}"),
+                r.values());
         assertEquals(csv + "#row 1", r.locations().get(1));
     }
 
@@ -105,12 +117,19 @@ class DatasetFilesTest {
     @Test
     void parquetFromOtherWriters() {
         Path dir = Path.of("src/test/resources/data/parquet-testing");
-        assertEquals(records("{\"int64_list\": [1, 2, 3], \"utf8_list\": [\"abc\", \"efg\", \"hij\"]}",
-                "{\"int64_list\": [null, 1], \"utf8_list\": null}",
-                "{\"int64_list\": [4], \"utf8_list\": [\"efg\", null, \"hij\", \"xyz\"]}"), read(dir.resolve("list_columns.parquet")).values());
+        assertEquals(
+                records(
+                        "{\"int64_list\": [1, 2, 3], \"utf8_list\": [\"abc\", \"efg\", \"hij\"]}",
+                        "{\"int64_list\": [null, 1], \"utf8_list\": null}",
+                        "{\"int64_list\": [4], \"utf8_list\": [\"efg\", null, \"hij\", \"xyz\"]}"),
+                read(dir.resolve("list_columns.parquet")).values());
         List<JsonNode> rows = read(dir.resolve("alltypes_plain.parquet")).values();
-        assertEquals(List.of(4, 5, 6, 7, 2, 3, 0, 1), rows.stream().map(r -> r.get("id").asInt()).toList());
-        assertEquals(List.of("0", "1", "0", "1", "0", "1", "0", "1"), rows.stream().map(r -> r.get("string_col").asText()).toList());
+        assertEquals(
+                List.of(4, 5, 6, 7, 2, 3, 0, 1),
+                rows.stream().map(r -> r.get("id").asInt()).toList());
+        assertEquals(
+                List.of("0", "1", "0", "1", "0", "1", "0", "1"),
+                rows.stream().map(r -> r.get("string_col").asText()).toList());
         assertEquals("03/01/09", rows.get(0).get("date_string_col").asText());
         assertEquals(10.1, rows.get(1).get("double_col").asDouble());
     }
@@ -132,23 +151,31 @@ class DatasetFilesTest {
         Path stream = TestDatasets.arrow(tmp.resolve("flag.arrow"), CHATS, false);
         String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         for (boolean flag : new boolean[] {false, true}) {
-            List<String> cmd = new ArrayList<>(List.of(javaBin, "-Xshare:auto", "-cp", System.getProperty("java.class.path")));
+            List<String> cmd =
+                    new ArrayList<>(List.of(javaBin, "-Xshare:auto", "-cp", System.getProperty("java.class.path")));
             if (flag) {
                 cmd.add("--add-opens=java.base/java.nio=ALL-UNNAMED");
             }
             cmd.addAll(List.of(ArrowOpensProbe.class.getName(), stream.toString()));
             Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-            String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             assertEquals(0, p.waitFor(), out);
-            assertTrue(flag ? out.contains("rows 3") : out.contains("exit 1: " + stream
-                    + ": reading Arrow files needs the JVM option --add-opens=java.base/java.nio=ALL-UNNAMED"), out);
+            assertTrue(
+                    flag
+                            ? out.contains("rows 3")
+                            : out.contains(
+                                    "exit 1: " + stream
+                                            + ": reading Arrow files needs the JVM option --add-opens=java.base/java.nio=ALL-UNNAMED"),
+                    out);
         }
     }
 
     @Test
     void saveToDiskDatasetAndDatasetDict() throws IOException {
         Path ds = TestDatasets.saveToDisk(tmp.resolve("ds"), "train", CHATS, 2);
-        assertEquals(List.of(ds.resolve("data-00000-of-00002.arrow"), ds.resolve("data-00001-of-00002.arrow")), DatasetFiles.files(ds));
+        assertEquals(
+                List.of(ds.resolve("data-00000-of-00002.arrow"), ds.resolve("data-00001-of-00002.arrow")),
+                DatasetFiles.files(ds));
         assertEquals(CHATS, normalizeKeyOrder(read(ds).values()));
         assertEquals(ds, DatasetFiles.select(ds, null, DatasetFiles.TRAIN_SPLITS, "data.split"));
 
@@ -162,7 +189,8 @@ class DatasetFilesTest {
         assertEquals(CHATS.subList(0, 2), normalizeKeyOrder(read(train).values()));
         assertEquals(CHATS.subList(2, 3), normalizeKeyOrder(read(test).values()));
         assertEquals(test, DatasetFiles.select(dict, "test", DatasetFiles.TRAIN_SPLITS, "data.split"));
-        PaftException e = fails(2, () -> DatasetFiles.select(dict, "validation", DatasetFiles.EVAL_SPLITS, "data.eval_split"));
+        PaftException e =
+                fails(2, () -> DatasetFiles.select(dict, "validation", DatasetFiles.EVAL_SPLITS, "data.eval_split"));
         assertEquals(dict + ": no split 'validation' (data.eval_split); it has: train, test", e.getMessage());
         e = fails(2, () -> DatasetFiles.files(dict)); // a dict is not one dataset
         assertTrue(e.getMessage().contains("holds the splits train, test"), e.getMessage());
@@ -181,13 +209,18 @@ class DatasetFilesTest {
         Path train = DatasetFiles.select(hub, null, DatasetFiles.TRAIN_SPLITS, "data.split");
         assertEquals(hub.resolve("data/train-[0-9]*-of-[0-9]*.parquet"), train);
         assertEquals(CHATS.subList(0, 2), normalizeKeyOrder(read(train).values()));
-        assertEquals(hub.resolve("data/train-00001-of-00002.parquet") + "#row 0", read(train).locations().get(1));
+        assertEquals(
+                hub.resolve("data/train-00001-of-00002.parquet") + "#row 0",
+                read(train).locations().get(1));
         Path test = DatasetFiles.select(hub, null, DatasetFiles.EVAL_SPLITS, "data.eval_split");
         assertEquals(CHATS.subList(2, 3), normalizeKeyOrder(read(test).values()));
-        PaftException e = fails(2, () -> DatasetFiles.select(hub, "train_prefs", DatasetFiles.TRAIN_SPLITS, "data.split"));
+        PaftException e =
+                fails(2, () -> DatasetFiles.select(hub, "train_prefs", DatasetFiles.TRAIN_SPLITS, "data.split"));
         assertEquals(hub + ": no split 'train_prefs' (data.split); it has: test, train", e.getMessage());
         // a glob given directly, as datasets' data_files takes
-        assertEquals(CHATS.subList(0, 2), normalizeKeyOrder(read(hub.resolve("data/train-*.parquet")).values()));
+        assertEquals(
+                CHATS.subList(0, 2),
+                normalizeKeyOrder(read(hub.resolve("data/train-*.parquet")).values()));
     }
 
     @Test
@@ -195,8 +228,11 @@ class DatasetFilesTest {
         Path flat = tmp.resolve("flat");
         TestDatasets.jsonl(flat.resolve("train.jsonl"), CHATS.subList(0, 2));
         TestDatasets.jsonl(flat.resolve("test.jsonl"), CHATS.subList(2, 3));
-        assertEquals(flat.resolve("train.jsonl"), DatasetFiles.select(flat, null, DatasetFiles.TRAIN_SPLITS, "data.split"));
-        assertEquals(flat.resolve("test.jsonl"), DatasetFiles.select(flat, null, DatasetFiles.EVAL_SPLITS, "data.eval_split"));
+        assertEquals(
+                flat.resolve("train.jsonl"), DatasetFiles.select(flat, null, DatasetFiles.TRAIN_SPLITS, "data.split"));
+        assertEquals(
+                flat.resolve("test.jsonl"),
+                DatasetFiles.select(flat, null, DatasetFiles.EVAL_SPLITS, "data.eval_split"));
 
         Path nested = tmp.resolve("nested"); // the Hub's parquet conversion: <config>/<split>/0000.parquet
         TestDatasets.parquet(nested.resolve("default/train/0000.parquet"), CHATS.subList(0, 1), "snappy");
@@ -215,9 +251,15 @@ class DatasetFilesTest {
         TestDatasets.jsonl(two.resolve("train_sft.jsonl"), CHATS);
         TestDatasets.jsonl(two.resolve("test_sft.jsonl"), CHATS);
         e = fails(2, () -> DatasetFiles.select(two, null, DatasetFiles.TRAIN_SPLITS, "data.split"));
-        assertEquals(two + " holds the splits test_sft, train_sft: choose one with data.split (--split)", e.getMessage());
-        assertEquals(two.resolve("train_sft.jsonl"), DatasetFiles.select(two, "train_sft", DatasetFiles.TRAIN_SPLITS, "data.split"));
-        e = fails(2, () -> DatasetFiles.select(two.resolve("train_sft.jsonl"), "train", DatasetFiles.TRAIN_SPLITS, "data.split"));
+        assertEquals(
+                two + " holds the splits test_sft, train_sft: choose one with data.split (--split)", e.getMessage());
+        assertEquals(
+                two.resolve("train_sft.jsonl"),
+                DatasetFiles.select(two, "train_sft", DatasetFiles.TRAIN_SPLITS, "data.split"));
+        e = fails(
+                2,
+                () -> DatasetFiles.select(
+                        two.resolve("train_sft.jsonl"), "train", DatasetFiles.TRAIN_SPLITS, "data.split"));
         assertTrue(e.getMessage().contains("is a single file"), e.getMessage());
     }
 
@@ -229,13 +271,14 @@ class DatasetFilesTest {
         PaftException e = fails(3, () -> read(notParquet));
         assertTrue(e.getMessage().startsWith(notParquet + ": cannot read Parquet: "), e.getMessage());
 
-        Path notArrow = Files.writeString(tmp.resolve("x.arrow"), "not arrow at all, just some text that is long enough");
+        Path notArrow =
+                Files.writeString(tmp.resolve("x.arrow"), "not arrow at all, just some text that is long enough");
         e = fails(3, () -> read(notArrow));
         assertTrue(e.getMessage().startsWith(notArrow + ": cannot read Arrow IPC data"), e.getMessage());
 
         Path badUtf8 = tmp.resolve("latin1.jsonl");
-        Files.write(badUtf8, "{\"text\": \"ok\"}\n{\"text\": \"caf\u00e9\"}\n".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
-        try (RecordSource src = DatasetFiles.openAll(badUtf8)) {      // a bad row (skippable), named by its line
+        Files.write(badUtf8, "{\"text\": \"ok\"}\n{\"text\": \"caf\u00e9\"}\n".getBytes(StandardCharsets.ISO_8859_1));
+        try (RecordSource src = DatasetFiles.openAll(badUtf8)) { // a bad row (skippable), named by its line
             assertEquals(null, src.next().error());
             RecordSource.Row bad = src.next();
             assertEquals(badUtf8 + ":2", bad.location());
@@ -270,6 +313,8 @@ class DatasetFilesTest {
         Path state = TestDatasets.saveToDisk(tmp.resolve("broken"), "train", CHATS, 2);
         Files.delete(state.resolve("data-00001-of-00002.arrow"));
         e = fails(3, () -> read(state));
-        assertEquals(state.resolve("state.json") + ": lists data-00001-of-00002.arrow, which is not in " + state, e.getMessage());
+        assertEquals(
+                state.resolve("state.json") + ": lists data-00001-of-00002.arrow, which is not in " + state,
+                e.getMessage());
     }
 }

@@ -67,7 +67,8 @@ public final class TestDatasets {
 
     /** Runs DuckDB SQL (in memory). */
     public static void duckdb(String sql) {
-        try (Connection c = DriverManager.getConnection("jdbc:duckdb:"); Statement s = c.createStatement()) {
+        try (Connection c = DriverManager.getConnection("jdbc:duckdb:");
+                Statement s = c.createStatement()) {
             s.execute(sql);
         } catch (SQLException e) {
             throw new IllegalStateException(sql, e);
@@ -80,8 +81,8 @@ public final class TestDatasets {
         try {
             jsonl(src, records);
             Files.createDirectories(file.toAbsolutePath().getParent());
-            duckdb("COPY (SELECT * FROM read_json('" + src + "', format = 'newline_delimited')) TO '" + file.toAbsolutePath()
-                    + "' (FORMAT parquet, COMPRESSION " + compression + ")");
+            duckdb("COPY (SELECT * FROM read_json('" + src + "', format = 'newline_delimited')) TO '"
+                    + file.toAbsolutePath() + "' (FORMAT parquet, COMPRESSION " + compression + ")");
             return file;
         } finally {
             Files.deleteIfExists(src);
@@ -100,8 +101,12 @@ public final class TestDatasets {
         for (String n : names) {
             JsonNode v = records.get(0).get(n);
             if (v.isArray()) {
-                Field item = new Field("item", FieldType.nullable(ArrowType.Struct.INSTANCE),
-                        List.of(Field.nullable("content", ArrowType.Utf8.INSTANCE), Field.nullable("role", ArrowType.Utf8.INSTANCE)));
+                Field item = new Field(
+                        "item",
+                        FieldType.nullable(ArrowType.Struct.INSTANCE),
+                        List.of(
+                                Field.nullable("content", ArrowType.Utf8.INSTANCE),
+                                Field.nullable("role", ArrowType.Utf8.INSTANCE)));
                 fields.add(new Field(n, FieldType.nullable(ArrowType.List.INSTANCE), List.of(item)));
             } else if (v.isIntegralNumber()) {
                 fields.add(Field.nullable(n, new ArrowType.Int(64, true)));
@@ -111,11 +116,18 @@ public final class TestDatasets {
         }
         Schema schema = new Schema(fields, Map.of("huggingface", "{\"info\": {\"features\": {}}}"));
         Files.createDirectories(file.toAbsolutePath().getParent());
-        try (BufferAllocator alloc = new RootAllocator(); VectorSchemaRoot root = VectorSchemaRoot.create(schema, alloc);
-             OutputStream os = fileFormat ? null : Files.newOutputStream(file);
-             FileChannel ch = fileFormat ? FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                     StandardOpenOption.TRUNCATE_EXISTING) : null;
-             ArrowWriter w = fileFormat ? new ArrowFileWriter(root, null, ch) : new ArrowStreamWriter(root, null, os)) {
+        try (BufferAllocator alloc = new RootAllocator();
+                VectorSchemaRoot root = VectorSchemaRoot.create(schema, alloc);
+                OutputStream os = fileFormat ? null : Files.newOutputStream(file);
+                FileChannel ch = fileFormat
+                        ? FileChannel.open(
+                                file,
+                                StandardOpenOption.CREATE,
+                                StandardOpenOption.WRITE,
+                                StandardOpenOption.TRUNCATE_EXISTING)
+                        : null;
+                ArrowWriter w =
+                        fileFormat ? new ArrowFileWriter(root, null, ch) : new ArrowStreamWriter(root, null, os)) {
             w.start();
             int batch = 2; // several record batches, as datasets writes 1000 rows each
             for (int start = 0; start < records.size(); start += batch) {
@@ -169,12 +181,19 @@ public final class TestDatasets {
         for (int s = 0; s < shards; s++) {
             String name = String.format("data-%05d-of-%05d.arrow", s, shards);
             arrow(dir.resolve(name), records.subList(s * per, Math.min(records.size(), (s + 1) * per)), false);
-            dataFiles.append(s == 0 ? "" : ", ").append("{\"filename\": \"").append(name).append("\"}");
+            dataFiles
+                    .append(s == 0 ? "" : ", ")
+                    .append("{\"filename\": \"")
+                    .append(name)
+                    .append("\"}");
         }
-        Files.writeString(dir.resolve("state.json"), "{\"_data_files\": [" + dataFiles + "], \"_fingerprint\": \"0123456789abcdef\", "
-                + "\"_format_columns\": null, \"_format_kwargs\": {}, \"_format_type\": null, \"_output_all_columns\": false, "
-                + "\"_split\": \"" + split + "\"}");
-        Files.writeString(dir.resolve("dataset_info.json"), "{\"citation\": \"\", \"description\": \"\", \"features\": {}}");
+        Files.writeString(
+                dir.resolve("state.json"),
+                "{\"_data_files\": [" + dataFiles + "], \"_fingerprint\": \"0123456789abcdef\", "
+                        + "\"_format_columns\": null, \"_format_kwargs\": {}, \"_format_type\": null, \"_output_all_columns\": false, "
+                        + "\"_split\": \"" + split + "\"}");
+        Files.writeString(
+                dir.resolve("dataset_info.json"), "{\"citation\": \"\", \"description\": \"\", \"features\": {}}");
         return dir;
     }
 
@@ -184,7 +203,9 @@ public final class TestDatasets {
         for (Map.Entry<String, List<JsonNode>> e : splits.entrySet()) {
             saveToDisk(dir.resolve(e.getKey()), e.getKey(), e.getValue(), 1);
         }
-        Files.writeString(dir.resolve("dataset_dict.json"), "{\"splits\": " + JSON.writeValueAsString(List.copyOf(splits.keySet())) + "}");
+        Files.writeString(
+                dir.resolve("dataset_dict.json"),
+                "{\"splits\": " + JSON.writeValueAsString(List.copyOf(splits.keySet())) + "}");
         return dir;
     }
 }

@@ -37,9 +37,15 @@ class ChatTemplateGoldenTest {
      * by the real templates with well-formed conversations).
      */
     static final Map<String, String> KNOWN = Map.ofEntries(
-            Map.entry("qwen3/tools_call_result_answer", "Jinja2 raises TypeError for 'x' in None (content None); Jinjava renders"),
-            Map.entry("qwen3/tools_call_string_args", "Jinja2 raises TypeError for 'x' in None (content None); Jinjava renders"),
-            Map.entry("deepseek_v3/tools_call_result_answer", "Jinja2 raises TypeError for str + dict; Jinjava concatenates"),
+            Map.entry(
+                    "qwen3/tools_call_result_answer",
+                    "Jinja2 raises TypeError for 'x' in None (content None); Jinjava renders"),
+            Map.entry(
+                    "qwen3/tools_call_string_args",
+                    "Jinja2 raises TypeError for 'x' in None (content None); Jinjava renders"),
+            Map.entry(
+                    "deepseek_v3/tools_call_result_answer",
+                    "Jinja2 raises TypeError for str + dict; Jinjava concatenates"),
             Map.entry("probe_none/basic", "None prints as '' (Jinjava cannot tell None from undefined)"),
             Map.entry("probe_none/tools", "None prints as '' (Jinjava cannot tell None from undefined)"),
             Map.entry("probe_macro_set_block/tools", "None prints as ''"),
@@ -59,15 +65,22 @@ class ChatTemplateGoldenTest {
     Stream<DynamicTest> rendersAsTransformersDoes() throws Exception {
         Map<String, Object> golden = new ObjectMapper().readValue(GOLDEN.toFile(), new TypeReference<>() {});
         ZoneId zone = ZoneId.systemDefault();
-        Clock clock = Clock.fixed(LocalDateTime.parse((String) golden.get("strftime_now")).atZone(zone).toInstant(), zone);
+        Clock clock = Clock.fixed(
+                LocalDateTime.parse((String) golden.get("strftime_now"))
+                        .atZone(zone)
+                        .toInstant(),
+                zone);
         @SuppressWarnings("unchecked")
         Map<String, Map<String, String>> templates = (Map<String, Map<String, String>>) golden.get("templates");
         @SuppressWarnings("unchecked")
         Map<String, String> probeTokens = (Map<String, String>) golden.get("probe_special_tokens");
         Map<String, ChatTemplate> loaded = new LinkedHashMap<>();
-        templates.forEach((name, t) -> loaded.put(name, (t.containsKey("dir")
-                ? ChatTemplate.load(RES.resolve(t.get("dir")), null)
-                : new ChatTemplate(t.get("template"), name, probeTokens)).withClock(clock)));
+        templates.forEach((name, t) -> loaded.put(
+                name,
+                (t.containsKey("dir")
+                                ? ChatTemplate.load(RES.resolve(t.get("dir")), null)
+                                : new ChatTemplate(t.get("template"), name, probeTokens))
+                        .withClock(clock)));
         @SuppressWarnings("unchecked")
         List<Map<String, Object>> cases = (List<Map<String, Object>>) golden.get("cases");
         List<DynamicTest> tests = new ArrayList<>();
@@ -98,7 +111,9 @@ class ChatTemplateGoldenTest {
             assertEquals(c.get("expected"), got);
         } else {
             Map<String, Object> err = (Map<String, Object>) c.get("error");
-            PaftException e = assertThrows(PaftException.class, () -> t.renderMessages(messages, agp, vars),
+            PaftException e = assertThrows(
+                    PaftException.class,
+                    () -> t.renderMessages(messages, agp, vars),
                     "Jinja2 fails with " + err.get("type") + ": " + err.get("message"));
             assertEquals(PaftException.BAD_INPUT, e.exitCode());
             if (Boolean.TRUE.equals(err.get("raise_exception"))) {

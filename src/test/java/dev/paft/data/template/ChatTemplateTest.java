@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.paft.data.ChatMessage;
 import dev.paft.errors.PaftException;
-import java.nio.file.Files;
 import dev.paft.testutil.TestTokenizers;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -21,21 +21,20 @@ class ChatTemplateTest {
     @Test
     void zephyrTemplateMatchesHandRenderedText() {
         ChatTemplate t = ChatTemplate.load(LLAMA2, null);
-        List<ChatMessage> conv = List.of(
-                ChatMessage.system("You are kind."), ChatMessage.user("Hi"), ChatMessage.assistant("Hello"));
+        List<ChatMessage> conv =
+                List.of(ChatMessage.system("You are kind."), ChatMessage.user("Hi"), ChatMessage.assistant("Hello"));
         // trim_blocks removes the newline after each {% %} tag; the one after each {{ }} stays.
-        assertEquals("<|system|>\nYou are kind.</s>\n<|user|>\nHi</s>\n<|assistant|>\nHello</s>\n",
-                t.render(conv, false));
-        assertEquals("<|user|>\nHi</s>\n<|assistant|>\n",
-                t.render(List.of(ChatMessage.user("Hi")), true));
+        assertEquals(
+                "<|system|>\nYou are kind.</s>\n<|user|>\nHi</s>\n<|assistant|>\nHello</s>\n", t.render(conv, false));
+        assertEquals("<|user|>\nHi</s>\n<|assistant|>\n", t.render(List.of(ChatMessage.user("Hi")), true));
         assertEquals("<|user|>\nHi</s>\n", t.render(List.of(ChatMessage.user("Hi")), false));
     }
 
     @Test
     void llama3TemplateMatchesHandRenderedText() {
         ChatTemplate t = ChatTemplate.load(LLAMA3, null);
-        List<ChatMessage> conv = List.of(
-                ChatMessage.system("You are kind."), ChatMessage.user(" Hi "), ChatMessage.assistant("Hello"));
+        List<ChatMessage> conv =
+                List.of(ChatMessage.system("You are kind."), ChatMessage.user(" Hi "), ChatMessage.assistant("Hello"));
         // bos only before the first message; content | trim binds tighter than +;
         // this template version always ends with the assistant header.
         String expected = "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nYou are kind.<|eot_id|>"
@@ -48,9 +47,11 @@ class ChatTemplateTest {
 
     @Test
     void specialTokensMayBeContentObjects(@TempDir Path dir) throws Exception {
-        Files.writeString(dir.resolve("tokenizer_config.json"), "{\"bos_token\": {\"content\": \"<B>\", \"lstrip\": false},"
-                + "\"eos_token\": \"<E>\", \"pad_token\": null,"
-                + "\"chat_template\": \"{{ bos_token }}{% for m in messages %}{{ m['content'] }}{{ eos_token }}{% endfor %}\\n\"}");
+        Files.writeString(
+                dir.resolve("tokenizer_config.json"),
+                "{\"bos_token\": {\"content\": \"<B>\", \"lstrip\": false},"
+                        + "\"eos_token\": \"<E>\", \"pad_token\": null,"
+                        + "\"chat_template\": \"{{ bos_token }}{% for m in messages %}{{ m['content'] }}{{ eos_token }}{% endfor %}\\n\"}");
         ChatTemplate t = ChatTemplate.load(dir, null);
         assertEquals("<B>a<E>b<E>", t.render(List.of(ChatMessage.user("a"), ChatMessage.assistant("b")), false));
     }
@@ -61,8 +62,7 @@ class ChatTemplateTest {
                 "{% if messages[0]['role'] != 'user' %}{{ raise_exception('Conversation must start with user') }}{% endif %}ok",
                 "test-template.jinja", Map.of());
         assertEquals("ok", t.render(List.of(ChatMessage.user("x")), false));
-        PaftException e = assertThrows(PaftException.class,
-                () -> t.render(List.of(ChatMessage.assistant("x")), false));
+        PaftException e = assertThrows(PaftException.class, () -> t.render(List.of(ChatMessage.assistant("x")), false));
         assertEquals(PaftException.BAD_INPUT, e.exitCode());
         assertTrue(e.getMessage().contains("test-template.jinja"), e.getMessage());
         assertTrue(e.getMessage().contains("Conversation must start with user"), e.getMessage());
@@ -70,7 +70,8 @@ class ChatTemplateTest {
 
     @Test
     void overrideByStringAndByFile(@TempDir Path dir) throws Exception {
-        ChatTemplate s = ChatTemplate.load(LLAMA2, "{% for m in messages %}[{{ m['role'] }}]{{ m['content'] }}{% endfor %}{{ eos_token }}");
+        ChatTemplate s = ChatTemplate.load(
+                LLAMA2, "{% for m in messages %}[{{ m['role'] }}]{{ m['content'] }}{% endfor %}{{ eos_token }}");
         assertEquals("[user]hi</s>", s.render(List.of(ChatMessage.user("hi")), false));
         Path f = dir.resolve("t.jinja");
         Files.writeString(f, "{{ bos_token }}{{ messages[0]['content'] }}\n");
@@ -99,14 +100,20 @@ class ChatTemplateTest {
     @Test
     void commonHfTemplateConstructsWork() {
         // ChatML (Qwen2) with loop.first and messages[0]; Python's str.strip(); namespace().
-        ChatTemplate chatml = new ChatTemplate("{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
-                + "{{ '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' }}{% endif %}"
-                + "{{'<|im_start|>' + message['role'] + '\n' + message['content'].strip() + '<|im_end|>' + '\n'}}{% endfor %}"
-                + "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}", "chatml", Map.of());
-        assertEquals("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n"
-                + "<|im_start|>assistant\n", chatml.render(List.of(ChatMessage.user(" hi ")), true));
-        ChatTemplate ns = new ChatTemplate("{% set ns = namespace(n=0) %}{% for m in messages %}{% set ns.n = ns.n + 1 %}{% endfor %}"
-                + "{{ ns.n }}{{ messages | length }}", "ns", Map.of());
+        ChatTemplate chatml = new ChatTemplate(
+                "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+                        + "{{ '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' }}{% endif %}"
+                        + "{{'<|im_start|>' + message['role'] + '\n' + message['content'].strip() + '<|im_end|>' + '\n'}}{% endfor %}"
+                        + "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}",
+                "chatml", Map.of());
+        assertEquals(
+                "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n"
+                        + "<|im_start|>assistant\n",
+                chatml.render(List.of(ChatMessage.user(" hi ")), true));
+        ChatTemplate ns = new ChatTemplate(
+                "{% set ns = namespace(n=0) %}{% for m in messages %}{% set ns.n = ns.n + 1 %}{% endfor %}"
+                        + "{{ ns.n }}{{ messages | length }}",
+                "ns", Map.of());
         assertEquals("22", ns.render(List.of(ChatMessage.user("a"), ChatMessage.assistant("b")), false));
     }
 }

@@ -1,5 +1,6 @@
 package dev.paft.model.bench;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
@@ -16,6 +17,7 @@ import dev.paft.model.TrainingForward;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * RSS of the process around one training forward and backward of the decoder stack (no loss head): a probe for
@@ -59,23 +61,38 @@ public final class MemProbe {
         int rows = Integer.parseInt(args[1]);
         int seq = Integer.parseInt(args[2]);
         boolean ck = Boolean.parseBoolean(args[3]);
-        WeightStorage st = WeightStorage.valueOf(args[4].toUpperCase(java.util.Locale.ROOT));
+        WeightStorage st = WeightStorage.valueOf(args[4].toUpperCase(Locale.ROOT));
         int steps = args.length > 5 ? Integer.parseInt(args[5]) : 2;
         Engines.start("cpu", 2);
         ObjectNode c = Json.MAPPER.createObjectNode();
         c.putArray("architectures").add("LlamaForCausalLM");
-        c.put("model_type", "llama").put("vocab_size", 32000).put("hidden_size", 2048).put("intermediate_size", 5632)
-                .put("num_hidden_layers", layers).put("num_attention_heads", 32).put("num_key_value_heads", 4)
-                .put("rms_norm_eps", 1e-5).put("rope_theta", 10000.0).put("max_position_embeddings", 4096)
-                .put("hidden_act", "silu").put("tie_word_embeddings", false);
+        c.put("model_type", "llama")
+                .put("vocab_size", 32000)
+                .put("hidden_size", 2048)
+                .put("intermediate_size", 5632)
+                .put("num_hidden_layers", layers)
+                .put("num_attention_heads", 32)
+                .put("num_key_value_heads", 4)
+                .put("rms_norm_eps", 1e-5)
+                .put("rope_theta", 10000.0)
+                .put("max_position_embeddings", 4096)
+                .put("hidden_act", "silu")
+                .put("tie_word_embeddings", false);
         Path dir = Files.createTempDirectory("memprobe");
         Files.writeString(dir.resolve("config.json"), c.toString());
         HfModelConfig cfg = HfModelConfig.read(dir);
-        LoraConfig lora = new LoraConfig(16, 16, 0.05, List.of("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"), false);
+        LoraConfig lora = new LoraConfig(
+                16,
+                16,
+                0.05,
+                List.of("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
+                false);
         System.out.printf("start %d MB%n", rssMb());
-        try (LlamaModel model = LlamaModel.random(cfg, 1, ai.djl.Device.cpu(), st);
-             LoraAdapter adapter = model.newAdapter(lora, 1, "probe")) {
-            System.out.printf("loaded %d MB, peak %d MB (weights %d MB)%n", rssMb(), peakAndReset(), LlamaModel.weightBytes(cfg, st) >> 20);
+        try (LlamaModel model = LlamaModel.random(cfg, 1, Device.cpu(), st);
+                LoraAdapter adapter = model.newAdapter(lora, 1, "probe")) {
+            System.out.printf(
+                    "loaded %d MB, peak %d MB (weights %d MB)%n",
+                    rssMb(), peakAndReset(), LlamaModel.weightBytes(cfg, st) >> 20);
             for (int s = 0; s < steps; s++) {
                 try (NDManager scope = model.manager().newSubManager()) {
                     long[] ids = new long[rows * seq];
@@ -85,15 +102,20 @@ public final class MemProbe {
                     NDArray x = scope.create(ids, new Shape(rows, seq));
                     final long seed = 7 + s;
                     long t0 = System.nanoTime();
-                    TrainingForward f = Autograd.withGrad(() -> model.trainingForward(scope, x, null, adapter, true, seed, ck));
+                    TrainingForward f =
+                            Autograd.withGrad(() -> model.trainingForward(scope, x, null, adapter, true, seed, ck));
                     long t1 = System.nanoTime();
-                    System.out.printf("step %d forward %d MB, peak %d MB (%.1f s)%n", s, rssMb(), peakAndReset(), (t1 - t0) / 1e9);
+                    System.out.printf(
+                            "step %d forward %d MB, peak %d MB (%.1f s)%n",
+                            s, rssMb(), peakAndReset(), (t1 - t0) / 1e9);
                     NDArray g = f.hidden().onesLike();
                     Autograd.withGrad(() -> {
                         f.backward(g);
                         return null;
                     });
-                    System.out.printf("step %d backward %d MB, peak %d MB (%.1f s)%n", s, rssMb(), peakAndReset(), (System.nanoTime() - t1) / 1e9);
+                    System.out.printf(
+                            "step %d backward %d MB, peak %d MB (%.1f s)%n",
+                            s, rssMb(), peakAndReset(), (System.nanoTime() - t1) / 1e9);
                 }
                 System.out.printf("step %d closed %d MB%n", s, rssMb());
             }

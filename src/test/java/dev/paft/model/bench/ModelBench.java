@@ -1,5 +1,7 @@
 package dev.paft.model.bench;
 
+import ai.djl.Device;
+import ai.djl.ndarray.BaseNDManager;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
@@ -9,11 +11,15 @@ import dev.paft.engine.Engines;
 import dev.paft.io.HfModelConfig;
 import dev.paft.lora.LoraAdapter;
 import dev.paft.model.Autograd;
+import dev.paft.model.LabelScorer;
 import dev.paft.model.LlamaModel;
+import dev.paft.testutil.Fixtures;
 import dev.paft.testutil.TinyModels;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
@@ -31,8 +37,11 @@ public final class ModelBench {
         Engines.start("cpu", 0);
         HfModelConfig cfg = config();
         boolean f16 = Boolean.getBoolean("bench.f16");
-        try (LlamaModel model = LlamaModel.random(cfg, 1, ai.djl.Device.cpu(), f16);
-             LoraAdapter adapter = model.newAdapter(new LoraConfig(8, 16, 0, List.of("q_proj", "k_proj", "v_proj", "o_proj"), false), 1, "synthetic")) {
+        try (LlamaModel model = LlamaModel.random(cfg, 1, Device.cpu(), f16);
+                LoraAdapter adapter = model.newAdapter(
+                        new LoraConfig(8, 16, 0, List.of("q_proj", "k_proj", "v_proj", "o_proj"), false),
+                        1,
+                        "synthetic")) {
             if (mode.equals("speed")) {
                 int steps = args.length > 1 ? Integer.parseInt(args[1]) : 5;
                 speed(model, adapter, steps, 8, 256);
@@ -60,12 +69,23 @@ public final class ModelBench {
     }
 
     /** One training-like step in its own scope: forward, mean CE, backward, SGD update, zero grads. */
-    static float trainStep(LlamaModel model, LoraAdapter adapter, NDManager parent, SplittableRandom r, int b, int t, NDArray lr) {
+    static float trainStep(
+            LlamaModel model, LoraAdapter adapter, NDManager parent, SplittableRandom r, int b, int t, NDArray lr) {
         try (NDManager scope = parent.newSubManager()) {
             boolean was = Autograd.setGradMode(true);
             NDArray ids = ids(scope, r, b, t);
-            double loss = dev.paft.testutil.Fixtures.ce(model, scope, ids, null, ids.toLongArray(), adapter, true, true,
-                    dev.paft.model.LabelScorer.DEFAULT_CHUNK, 0).loss();
+            double loss = Fixtures.ce(
+                            model,
+                            scope,
+                            ids,
+                            null,
+                            ids.toLongArray(),
+                            adapter,
+                            true,
+                            true,
+                            LabelScorer.DEFAULT_CHUNK,
+                            0)
+                    .loss();
             Autograd.setGradMode(false);
             for (NDArray p : adapter.parameters()) {
                 NDArray g = p.getGradient();
@@ -88,7 +108,8 @@ public final class ModelBench {
         long t0 = System.nanoTime();
         for (int i = 0; i < steps; i++) {
             try (NDManager scope = root.newSubManager()) {
-                Autograd.noGrad(() -> model.forward(scope, ids(scope, r, b, t), null, adapter, false).getFloat(0, 0, 0));
+                Autograd.noGrad(() -> model.forward(scope, ids(scope, r, b, t), null, adapter, false)
+                        .getFloat(0, 0, 0));
             }
         }
         double fwd = (System.nanoTime() - t0) / 1e9 / steps;
@@ -97,7 +118,8 @@ public final class ModelBench {
             trainStep(model, adapter, root, r, b, t, lr);
         }
         double fb = (System.nanoTime() - t0) / 1e9 / steps;
-        System.out.printf("config: vocab 32000, hidden 256, 4 layers, 8 heads, MLP 688, seq %d, batch %d, LoRA r 8 q,k,v,o, f16Storage=%s%n",
+        System.out.printf(
+                "config: vocab 32000, hidden 256, 4 layers, 8 heads, MLP 688, seq %d, batch %d, LoRA r 8 q,k,v,o, f16Storage=%s%n",
                 t, b, model.f16Storage());
         System.out.printf("forward (no-grad):          %.3f s/step  %.0f tokens/s%n", fwd, b * t / fwd);
         System.out.printf("forward+backward(+SGD):     %.3f s/step  %.0f tokens/s%n", fb, b * t / fb);
@@ -112,8 +134,14 @@ public final class ModelBench {
             float loss = trainStep(model, adapter, model.manager(), r, b, t, lr);
             if (i == 1 || i == 10 || i % 100 == 0) {
                 Runtime rt = Runtime.getRuntime();
-                System.out.printf("step %d loss %.4f RSS %d MB (Java heap committed %d MB), live DJL resources %d (%.2f s/step)%n",
-                        i, loss, rssMb(), rt.totalMemory() >> 20, resources(model.manager()), (System.nanoTime() - t0) / 1e9 / i);
+                System.out.printf(
+                        "step %d loss %.4f RSS %d MB (Java heap committed %d MB), live DJL resources %d (%.2f s/step)%n",
+                        i,
+                        loss,
+                        rssMb(),
+                        rt.totalMemory() >> 20,
+                        resources(model.manager()),
+                        (System.nanoTime() - t0) / 1e9 / i);
             }
         }
     }
@@ -121,9 +149,9 @@ public final class ModelBench {
     /** Arrays and sub-managers alive under a manager, recursively (a leak shows as a growing count). */
     static int resources(NDManager m) {
         try {
-            var f = ai.djl.ndarray.BaseNDManager.class.getDeclaredField("resources");
+            var f = BaseNDManager.class.getDeclaredField("resources");
             f.setAccessible(true);
-            var map = (java.util.Map<?, ?>) f.get(m);
+            var map = (Map<?, ?>) f.get(m);
             int n = 0;
             for (Object r : map.values()) {
                 n += 1 + (r instanceof NDManager sub ? resources(sub) : 0);
@@ -141,7 +169,7 @@ public final class ModelBench {
                     return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024;
                 }
             }
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             return -1;
         }
         return -1;

@@ -1,18 +1,17 @@
 package dev.paft.train.loss;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Reads the golden fixtures made by scripts/golden/train_parts.py and compares arrays. */
 public final class Golden {
@@ -62,7 +61,8 @@ public final class Golden {
 
     public static void assertClose(double expected, double actual, double tol, String what) {
         double err = Math.abs(actual - expected);
-        assertTrue(err <= tol * Math.max(1, Math.abs(expected)),
+        assertTrue(
+                err <= tol * Math.max(1, Math.abs(expected)),
                 what + ": expected " + expected + " got " + actual + " (err " + err + ")");
     }
 

@@ -1,6 +1,10 @@
 package dev.paft.train.loss;
 
-import dev.paft.config.L1Target;
+import static dev.paft.train.loss.Golden.assertClose;
+import static dev.paft.train.loss.Golden.doubles;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -8,17 +12,12 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.paft.config.L1Target;
 import dev.paft.errors.PaftException;
-import org.junit.jupiter.api.Test;
-
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
-
-import static dev.paft.train.loss.Golden.assertClose;
-import static dev.paft.train.loss.Golden.doubles;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
+import org.junit.jupiter.api.Test;
 
 class L1PenaltyTest {
     private static final JsonNode GOLDEN = Golden.load("golden_losses.json").get("l1");
@@ -40,7 +39,8 @@ class L1PenaltyTest {
     void valuesAndGradientsMatchPyTorch() {
         for (L1Target target : L1Target.values()) {
             String key = target.name().toLowerCase();
-            try (NDManager params = NDManager.newBaseManager(); NDManager step = params.newSubManager()) {
+            try (NDManager params = NDManager.newBaseManager();
+                    NDManager step = params.newSubManager()) {
                 List<L1Penalty.LoraFactors> mods = goldenModules(params, DataType.FLOAT32);
                 double lambda = 0.25;
                 try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
@@ -72,11 +72,11 @@ class L1PenaltyTest {
         Random rnd = new Random(7);
         for (L1Target target : L1Target.values()) {
             try (NDManager params = NDManager.newBaseManager()) {
-                List<L1Penalty.LoraFactors> mods = List.of(
-                        factors(params, rnd, 2, 5, 3, 2.0, "q"), factors(params, rnd, 4, 3, 6, 0.5, "v"));
+                List<L1Penalty.LoraFactors> mods =
+                        List.of(factors(params, rnd, 2, 5, 3, 2.0, "q"), factors(params, rnd, 4, 3, 6, 0.5, "v"));
                 L1Penalty penalty = new L1Penalty(target, 1.0);
                 try (NDManager step = params.newSubManager();
-                     GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                        GradientCollector gc = Engine.getInstance().newGradientCollector()) {
                     gc.backward(penalty.compute(mods, step));
                 }
                 double h = 1e-6;
@@ -97,8 +97,8 @@ class L1PenaltyTest {
         }
     }
 
-    private static double valueWith(L1Penalty p, List<L1Penalty.LoraFactors> mods, NDArray t,
-                                     double[] base, int j, double v) {
+    private static double valueWith(
+            L1Penalty p, List<L1Penalty.LoraFactors> mods, NDArray t, double[] base, int j, double v) {
         double[] moved = base.clone();
         moved[j] = v;
         t.set(moved);
@@ -107,7 +107,8 @@ class L1PenaltyTest {
         }
     }
 
-    private static L1Penalty.LoraFactors factors(NDManager m, Random rnd, int r, int in, int out, double s, String name) {
+    private static L1Penalty.LoraFactors factors(
+            NDManager m, Random rnd, int r, int in, int out, double s, String name) {
         NDArray a = m.create(gaussian(rnd, r * in), new Shape(r, in));
         NDArray b = m.create(gaussian(rnd, out * r), new Shape(out, r));
         a.setRequiresGradient(true);
@@ -126,7 +127,8 @@ class L1PenaltyTest {
     @Test
     void noModulesIsZeroAndBadConfigIsAUsageError() {
         try (NDManager m = NDManager.newBaseManager()) {
-            assertEquals(0f, new L1Penalty(L1Target.DELTA, 0.1).compute(List.of(), m).getFloat());
+            assertEquals(
+                    0f, new L1Penalty(L1Target.DELTA, 0.1).compute(List.of(), m).getFloat());
         }
         assertThrows(PaftException.class, () -> new L1Penalty(L1Target.DELTA, -1));
     }

@@ -1,7 +1,12 @@
 package dev.paft.train.loss;
 
-import java.util.List;
-import dev.paft.config.LossType;
+import static dev.paft.train.loss.Golden.assertClose;
+import static dev.paft.train.loss.Golden.doubles;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -9,18 +14,13 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.paft.config.LossType;
 import dev.paft.errors.PaftException;
-import org.junit.jupiter.api.Test;
-
+import java.util.ArrayList;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Map;
-
-import static dev.paft.train.loss.Golden.assertClose;
-import static dev.paft.train.loss.Golden.doubles;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.Test;
 
 class PreferenceLossTest {
     private static final JsonNode GOLDEN = Golden.load("golden_losses.json").get("preference");
@@ -37,8 +37,8 @@ class PreferenceLossTest {
 
     private static void checkAll(DataType type, double tol) {
         for (JsonNode c : GOLDEN) {
-            String what = c.get("loss_type").asText() + " beta=" + c.get("beta").asDouble()
-                    + " ls=" + c.get("label_smoothing").asDouble() + " " + type;
+            String what = c.get("loss_type").asText() + " beta=" + c.get("beta").asDouble() + " ls="
+                    + c.get("label_smoothing").asDouble() + " " + type;
             try (NDManager m = NDManager.newBaseManager()) {
                 NDArray pc = Golden.vector(m, c.get("policy_chosen"), type);
                 NDArray pr = Golden.vector(m, c.get("policy_rejected"), type);
@@ -46,11 +46,17 @@ class PreferenceLossTest {
                 pc.setRequiresGradient(true);
                 pr.setRequiresGradient(true);
                 nll.setRequiresGradient(true);
-                PreferenceLoss loss = PreferenceLoss.create(trl(c.get("loss_type").asText()),
-                        c.get("beta").asDouble(), c.get("label_smoothing").asDouble());
-                PreferenceBatch batch = new PreferenceBatch(pc, pr,
-                        Golden.vector(m, c.get("ref_chosen"), type), Golden.vector(m, c.get("ref_rejected"), type),
-                        Golden.vector(m, c.get("chosen_tokens"), type), Golden.vector(m, c.get("rejected_tokens"), type),
+                PreferenceLoss loss = PreferenceLoss.create(
+                        trl(c.get("loss_type").asText()),
+                        c.get("beta").asDouble(),
+                        c.get("label_smoothing").asDouble());
+                PreferenceBatch batch = new PreferenceBatch(
+                        pc,
+                        pr,
+                        Golden.vector(m, c.get("ref_chosen"), type),
+                        Golden.vector(m, c.get("ref_rejected"), type),
+                        Golden.vector(m, c.get("chosen_tokens"), type),
+                        Golden.vector(m, c.get("rejected_tokens"), type),
                         nll);
                 try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
                     PreferenceResult r = loss.compute(batch);
@@ -58,7 +64,10 @@ class PreferenceLossTest {
                     assertEquals(type, r.loss().getDataType(), what + " loss dtype");
                     assertClose(c.get("loss").asDouble(), r.loss(), tol, what + " loss");
                     JsonNode em = c.get("metrics");
-                    assertEquals(em.size(), r.metrics().size(), what + " metric names " + r.metrics().keySet());
+                    assertEquals(
+                            em.size(),
+                            r.metrics().size(),
+                            what + " metric names " + r.metrics().keySet());
                     for (Iterator<Map.Entry<String, JsonNode>> it = em.fields(); it.hasNext(); ) {
                         Map.Entry<String, JsonNode> e = it.next();
                         NDArray actual = r.metrics().get(e.getKey());
@@ -68,7 +77,8 @@ class PreferenceLossTest {
                     gc.backward(r.loss());
                 }
                 assertClose(doubles(c.get("grad_policy_chosen")), pc.getGradient(), tol, what + " dL/dpolicy_chosen");
-                assertClose(doubles(c.get("grad_policy_rejected")), pr.getGradient(), tol, what + " dL/dpolicy_rejected");
+                assertClose(
+                        doubles(c.get("grad_policy_rejected")), pr.getGradient(), tol, what + " dL/dpolicy_rejected");
                 if (loss.name().equals("orpo")) {
                     assertClose(c.get("grad_chosen_nll").asDouble(), nll.getGradient(), tol, what + " dL/dnll");
                 }
@@ -93,8 +103,20 @@ class PreferenceLossTest {
             }
             // At Delta = 0 the hinge loss is 1 and IPO's is (1/(2 beta))^2.
             PreferenceBatch same = new PreferenceBatch(chosen, rejected, chosen, rejected, n, n, null);
-            assertEquals(1f, PreferenceLoss.create(LossType.HINGE, 0.1, 0).compute(same).loss().getFloat(), 1e-7);
-            assertEquals(25f, PreferenceLoss.create(LossType.IPO, 0.1, 0).compute(same).loss().getFloat(), 1e-5);
+            assertEquals(
+                    1f,
+                    PreferenceLoss.create(LossType.HINGE, 0.1, 0)
+                            .compute(same)
+                            .loss()
+                            .getFloat(),
+                    1e-7);
+            assertEquals(
+                    25f,
+                    PreferenceLoss.create(LossType.IPO, 0.1, 0)
+                            .compute(same)
+                            .loss()
+                            .getFloat(),
+                    1e-5);
         }
     }
 
@@ -111,7 +133,8 @@ class PreferenceLossTest {
             try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
                 PreferenceResult r = PreferenceLoss.create(LossType.ORPO, 0.1, 0)
                         .compute(new PreferenceBatch(pc, pr, null, null, n, n, nll));
-                assertTrue(Float.isFinite(r.loss().getFloat()), "loss " + r.loss().getFloat());
+                assertTrue(
+                        Float.isFinite(r.loss().getFloat()), "loss " + r.loss().getFloat());
                 gc.backward(r.loss());
             }
             for (float g : pc.getGradient().toFloatArray()) {
@@ -129,7 +152,7 @@ class PreferenceLossTest {
         assertTrue(PreferenceLoss.create(LossType.IPO, 0.1, 0).needsReference());
         assertTrue(PreferenceLoss.create(LossType.HINGE, 0.1, 0).needsReference());
         assertFalse(PreferenceLoss.create(LossType.ORPO, 0.1, 0).needsReference());
-        List<String> names = new java.util.ArrayList<>();
+        List<String> names = new ArrayList<>();
         for (LossType t : LossType.values()) {
             names.add(PreferenceLoss.create(t, 0.1, 0).name());
         }
@@ -154,8 +177,8 @@ class PreferenceLossTest {
     void nonFiniteLossIsANumericError() {
         try (NDManager m = NDManager.newBaseManager()) {
             assertEquals(0.5, LossChecks.requireFinite(m.create(0.5f), "loss"), 0);
-            PaftException e = assertThrows(PaftException.class,
-                    () -> LossChecks.requireFinite(m.create(Float.NaN), "dpo loss"));
+            PaftException e =
+                    assertThrows(PaftException.class, () -> LossChecks.requireFinite(m.create(Float.NaN), "dpo loss"));
             assertEquals(PaftException.NUMERIC, e.exitCode());
             assertTrue(e.getMessage().contains("dpo loss"));
         }

@@ -1,5 +1,9 @@
 package dev.paft.train.loss;
 
+import static dev.paft.train.loss.Golden.doubles;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -7,10 +11,6 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.training.GradientCollector;
 import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.Test;
-
-import static dev.paft.train.loss.Golden.doubles;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class StableMathTest {
     private static final JsonNode GOLDEN = Golden.load("golden_losses.json").get("log1mexp");
@@ -36,10 +36,12 @@ class StableMathTest {
                 double ref = x[i] > -Math.log(2) ? Math.log(-Math.expm1(x[i])) : Math.log1p(-Math.exp(x[i]));
                 assertEquals(ref, y[i], 1e-12 * Math.abs(ref) + 1e-300, "reference at " + x[i]);
                 double err = Math.abs(got[i] - y[i]);
-                assertTrue(err <= 1e-6 * Math.abs(y[i]) || err <= 1e-7,
+                assertTrue(
+                        err <= 1e-6 * Math.abs(y[i]) || err <= 1e-7,
                         "log1mexp(" + x[i] + ") = " + got[i] + ", want " + y[i] + " (err " + err + ")");
                 double gerr = Math.abs(grad[i] - dy[i]);
-                assertTrue(gerr <= 1e-5 * Math.abs(dy[i]) || gerr <= 1e-7,
+                assertTrue(
+                        gerr <= 1e-5 * Math.abs(dy[i]) || gerr <= 1e-7,
                         "d log1mexp(" + x[i] + ") = " + grad[i] + ", want " + dy[i]);
             }
         }
@@ -77,7 +79,8 @@ class StableMathTest {
     @Test
     void logSigmoidIsStableAtPlusMinus100() {
         try (NDManager m = NDManager.newBaseManager()) {
-            float[] y = StableMath.logSigmoid(m.create(new float[] {-100f, 0f, 100f})).toFloatArray();
+            float[] y = StableMath.logSigmoid(m.create(new float[] {-100f, 0f, 100f}))
+                    .toFloatArray();
             assertEquals(-100f, y[0], 1e-5);
             assertEquals(-Math.log(2), y[1], 1e-7);
             assertEquals(0f, y[2], 1e-30);

@@ -1,5 +1,9 @@
 package dev.paft.train.optim;
 
+import static dev.paft.train.loss.Golden.doubles;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
 import ai.djl.Device;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
@@ -8,8 +12,6 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.paft.train.loss.Golden;
-import org.junit.jupiter.api.Test;
-
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
@@ -18,19 +20,18 @@ import java.io.IOException;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
-
-import static dev.paft.train.loss.Golden.assertClose;
-import static dev.paft.train.loss.Golden.doubles;
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
+import org.junit.jupiter.api.Test;
 
 class AdamWTest {
     private static final JsonNode GOLDEN = Golden.load("golden_optim.json").get("adamw");
 
     private static AdamW.Config config() {
         JsonNode c = GOLDEN.get("config");
-        return new AdamW.Config(c.get("beta1").asDouble(), c.get("beta2").asDouble(),
-                c.get("eps").asDouble(), c.get("weight_decay").asDouble());
+        return new AdamW.Config(
+                c.get("beta1").asDouble(),
+                c.get("beta2").asDouble(),
+                c.get("eps").asDouble(),
+                c.get("weight_decay").asDouble());
     }
 
     private static Map<String, NDArray> initParams(NDManager m) {
@@ -55,12 +56,14 @@ class AdamWTest {
 
     @Test
     void fiveStepsMatchTorchAdamW() {
-        try (NDManager m = NDManager.newBaseManager(); AdamW opt = new AdamW(m, config())) {
+        try (NDManager m = NDManager.newBaseManager();
+                AdamW opt = new AdamW(m, config())) {
             Map<String, NDArray> params = initParams(m);
             for (int s = 0; s < GOLDEN.get("steps").size(); s++) {
                 stepWithGolden(opt, m, params, s);
                 for (Map.Entry<String, NDArray> e : params.entrySet()) {
-                    double[] want = doubles(GOLDEN.get("steps").get(s).get("params").get(e.getKey()));
+                    double[] want =
+                            doubles(GOLDEN.get("steps").get(s).get("params").get(e.getKey()));
                     assertMaxAbs(want, e.getValue(), 1e-6, "step " + (s + 1) + " " + e.getKey());
                 }
             }
@@ -103,15 +106,16 @@ class AdamWTest {
     /** After in-place updates the parameter still requires grad and gets correct gradients. */
     @Test
     void gradientsStillFlowAfterAnUpdate() {
-        try (NDManager m = NDManager.newBaseManager(); AdamW opt = new AdamW(m, AdamW.Config.defaults())) {
+        try (NDManager m = NDManager.newBaseManager();
+                AdamW opt = new AdamW(m, AdamW.Config.defaults())) {
             NDArray w = m.create(new float[] {1f, -2f, 3f});
             w.setRequiresGradient(true);
             Map<String, NDArray> params = Map.of("w", w);
             for (int s = 0; s < 3; s++) {
                 try (NDManager step = m.newSubManager();
-                     GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                        GradientCollector gc = Engine.getInstance().newGradientCollector()) {
                     NDArray x = step.create(new float[] {0.5f, 1f, -1f});
-                    NDArray loss = w.mul(x).sum();                               // dL/dw = x
+                    NDArray loss = w.mul(x).sum(); // dL/dw = x
                     loss.attach(step);
                     gc.backward(loss);
                 }
@@ -123,7 +127,7 @@ class AdamWTest {
                 assertEquals(before[0] - 0.1f, after[0], 1e-3);
                 assertEquals(before[2] + 0.1f, after[2], 1e-3);
                 try (NDArray g = w.getGradient()) {
-                    g.subi(g);                                                   // zero, as the loop would
+                    g.subi(g); // zero, as the loop would
                 }
             }
             assertEquals(3, opt.step("w"));
@@ -133,7 +137,8 @@ class AdamWTest {
     /** step() closes the gradient wrappers and temporaries it makes: no arrays pile up. */
     @Test
     void updatesDoNotLeakArrays() {
-        try (NDManager m = NDManager.newBaseManager(); AdamW opt = new AdamW(m, AdamW.Config.defaults())) {
+        try (NDManager m = NDManager.newBaseManager();
+                AdamW opt = new AdamW(m, AdamW.Config.defaults())) {
             NDArray w = m.create(new float[] {1f, -2f, 3f});
             w.setRequiresGradient(true);
             try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {

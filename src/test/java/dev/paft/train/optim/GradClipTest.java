@@ -1,5 +1,10 @@
 package dev.paft.train.optim;
 
+import static dev.paft.train.loss.Golden.assertClose;
+import static dev.paft.train.loss.Golden.doubles;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -7,15 +12,9 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.paft.train.loss.Golden;
-import org.junit.jupiter.api.Test;
-
 import java.util.ArrayList;
 import java.util.List;
-
-import static dev.paft.train.loss.Golden.assertClose;
-import static dev.paft.train.loss.Golden.doubles;
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
+import org.junit.jupiter.api.Test;
 
 class GradClipTest {
     private static final JsonNode GOLDEN = Golden.load("golden_optim.json").get("clip");
@@ -26,7 +25,8 @@ class GradClipTest {
             try (NDManager m = NDManager.newBaseManager()) {
                 List<NDArray> grads = new ArrayList<>();
                 for (int i = 0; i < c.get("grads").size(); i++) {
-                    grads.add(m.create(AdamWTest.toFloats(doubles(c.get("grads").get(i))),
+                    grads.add(m.create(
+                            AdamWTest.toFloats(doubles(c.get("grads").get(i))),
                             new Shape(Golden.longs(c.get("shapes").get(i)))));
                 }
                 double maxNorm = c.get("max_norm").asDouble();
@@ -46,7 +46,7 @@ class GradClipTest {
             NDArray w = m.create(new float[] {1f, 1f});
             w.setRequiresGradient(true);
             try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-                gc.backward(w.mul(m.create(new float[] {3f, 4f})).sum());         // grad (3, 4), norm 5
+                gc.backward(w.mul(m.create(new float[] {3f, 4f})).sum()); // grad (3, 4), norm 5
             }
             double norm;
             try (NDArray g = w.getGradient()) {

@@ -1,13 +1,14 @@
 package dev.paft.train.optim;
 
-import dev.paft.config.Scheduler;
-import com.fasterxml.jackson.databind.JsonNode;
-import dev.paft.errors.PaftException;
-import dev.paft.train.loss.Golden;
-import org.junit.jupiter.api.Test;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.paft.config.Scheduler;
+import dev.paft.errors.PaftException;
+import dev.paft.train.loss.Golden;
+import java.util.Locale;
+import org.junit.jupiter.api.Test;
 
 class LrScheduleTest {
     private static final JsonNode GOLDEN = Golden.load("golden_optim.json").get("schedules");
@@ -15,8 +16,11 @@ class LrScheduleTest {
     @Test
     void multipliersMatchHuggingFaceFormulas() {
         for (JsonNode c : GOLDEN.get("cases")) {
-            LrSchedule s = new LrSchedule(Scheduler.valueOf(c.get("kind").asText().toUpperCase(java.util.Locale.ROOT)), 2e-4,
-                    c.get("warmup").asInt(), c.get("total").asInt());
+            LrSchedule s = new LrSchedule(
+                    Scheduler.valueOf(c.get("kind").asText().toUpperCase(Locale.ROOT)),
+                    2e-4,
+                    c.get("warmup").asInt(),
+                    c.get("total").asInt());
             JsonNode want = c.get("multipliers");
             for (int step = 0; step < want.size(); step++) {
                 String what = c.get("kind").asText() + " W=" + s.warmupSteps() + " N=" + s.totalSteps() + " s=" + step;
@@ -29,8 +33,10 @@ class LrScheduleTest {
     @Test
     void warmupFromRatioIsCeilLikeHf() {
         for (JsonNode c : GOLDEN.get("warmup_from_ratio")) {
-            assertEquals(c.get("warmup").asInt(),
-                    LrSchedule.warmupSteps(c.get("total").asInt(), c.get("ratio").asDouble(), 0),
+            assertEquals(
+                    c.get("warmup").asInt(),
+                    LrSchedule.warmupSteps(
+                            c.get("total").asInt(), c.get("ratio").asDouble(), 0),
                     c.toString());
         }
         assertEquals(7, LrSchedule.warmupSteps(100, 0.1, 7), "explicit steps win");
