@@ -46,4 +46,14 @@ public enum Precision {
                         "training.precision: unknown value '" + setting + "' (use auto, bf16 or fp32)");
         };
     }
+
+    /**
+     * The precision {@code setting} asks for on a GPU or a CPU, before any engine is loaded (the {@code --dry-run}
+     * memory estimate): {@code auto} is BF16 on a GPU; whether the bf16 path is installed is checked by
+     * {@link #resolve} when the run starts.
+     */
+    public static boolean requestsBf16(String setting, boolean gpu) {
+        String s = setting == null ? "auto" : setting.trim().toLowerCase();
+        return s.equals("bf16") || s.equals("bfloat16") || (s.equals("auto") && gpu);
+    }
 }

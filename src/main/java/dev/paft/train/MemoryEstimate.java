@@ -60,7 +60,13 @@ public record MemoryEstimate(
     }
 
     /** What one training run looks like to the estimate. */
-    public record Shape(int rows, int seq, boolean checkpointing, int lossChunk, boolean reference, boolean cuda) {}
+    public record Shape(
+            int rows, int seq, boolean checkpointing, int lossChunk, boolean reference, boolean cuda, boolean bf16) {
+        /** A float32-compute run ({@code training.precision: fp32}). */
+        public Shape(int rows, int seq, boolean checkpointing, int lossChunk, boolean reference, boolean cuda) {
+            this(rows, seq, checkpointing, lossChunk, reference, cuda, false);
+        }
+    }
 
     public static MemoryEstimate of(HfModelConfig c, LoraConfig lora, WeightStorage storage, long trainable, Shape s) {
         List<String> notes = new ArrayList<>();
@@ -68,16 +74,17 @@ public record MemoryEstimate(
         long adapter = trainable * 4 * 4;
         long n = (long) s.rows() * s.seq();
         long h = c.hiddenSize();
-        long saved = layerSaved(c, lora, storage, s.rows(), s.seq());
-        long transient_ = layerTransient(c, s.rows(), s.seq());
+        long e = s.bf16() ? 2 : 4; // bytes per activation element: training.precision bf16 keeps them in bf16
+        long saved = layerSaved(c, lora, storage, s.rows(), s.seq(), e);
+        long transient_ = layerTransient(c, s.rows(), s.seq(), e);
         long act;
         if (s.checkpointing()) {
-            act = c.numLayers() * n * h * 4 + saved + transient_ + 2 * n * h * 4;
+            act = c.numLayers() * n * h * e + saved + transient_ + 2 * n * h * e;
             notes.add(String.format(
                     Locale.ROOT,
                     "activations: %d layer inputs of %s + one layer recomputed (%s) + its backward (%s)",
                     c.numLayers(),
-                    mib(n * h * 4),
+                    mib(n * h * e),
                     mib(saved),
                     mib(transient_)));
         } else {
@@ -89,11 +96,11 @@ public record MemoryEstimate(
                     c.numLayers(),
                     mib(saved),
                     mib(transient_),
-                    gib(c.numLayers() * n * h * 4 + saved + transient_ + 2 * n * h * 4)));
+                    gib(c.numLayers() * n * h * e + saved + transient_ + 2 * n * h * e)));
         }
         if (s.reference()) {
             // the reference forward (no gradients) runs while the policy's layer inputs are alive
-            long ref = (s.checkpointing() ? c.numLayers() * n * h * 4 : 0) + forwardTransient(c, s.rows(), s.seq());
+            long ref = (s.checkpointing() ? c.numLayers() * n * h * e : 0) + forwardTransient(c, s.rows(), s.seq(), e);
             if (ref > act) {
                 act = ref;
             }
@@ -109,21 +116,32 @@ public record MemoryEstimate(
 
     /** Bytes one decoder layer keeps for backward (float32 activations of N tokens). */
     static long layerSaved(HfModelConfig c, LoraConfig lora, WeightStorage storage, int rows, int seq) {
+        return layerSaved(c, lora, storage, rows, seq, 4);
+    }
+
+    /**
+     * Bytes one decoder layer keeps for backward, activations of {@code e} bytes (4: float32, 2: bf16 compute, where
+     * the RMSNorms and the LoRA branch stay float32 and every frozen weight is cast to a bf16 copy per use).
+     */
+    static long layerSaved(HfModelConfig c, LoraConfig lora, WeightStorage storage, int rows, int seq, long e) {
         long n = (long) rows * seq;
         long h = c.hiddenSize();
         long inter = c.intermediateSize();
         long kvd = (long) c.numKvHeads() * c.headDim();
         long scores = (long) rows * c.numHeads() * seq * seq;
-        long b = 7 * n * h * 4 // two RMSNorms (input, normalised), q regrouped, attention output, residual
-                + 2 * n * kvd * 4 // k, v
-                + 4 * n * inter * 4 // gate, silu(gate), up, their product
-                + scores * 4; // softmax output
+        long b = 2 * n * h * 4 // two RMSNorms (input, normalised), float32 in every precision
+                + 5 * n * h * e // q regrouped, attention output, residual, the norms' outputs cast back
+                + 2 * n * kvd * e // k, v
+                + 4 * n * inter * e // gate, silu(gate), up, their product
+                + scores * e; // softmax output
         for (String m : lora.targetModules()) {
             long in = m.equals("down_proj") ? inter : h;
             b += lora.dropout() > 0 ? n * in * 5 : 0; // dropout output (f32) and mask (bool)
             b += n * lora.r() * 4; // A x
         }
-        if (storage.half()) {
+        if (e == 2) {
+            b += layerParams(c) * 2; // the bf16 copies of the frozen weights that the matmuls saved
+        } else if (storage.half()) {
             b += layerParams(c) * 4; // the float32 copies of 2-byte weights that the matmuls saved
         }
         return b;
@@ -131,16 +149,20 @@ public record MemoryEstimate(
 
     /** Extra bytes alive during one layer's backward: gradients of the scores and of the MLP intermediates. */
     static long layerTransient(HfModelConfig c, int rows, int seq) {
+        return layerTransient(c, rows, seq, 4);
+    }
+
+    static long layerTransient(HfModelConfig c, int rows, int seq, long e) {
         long n = (long) rows * seq;
         long scores = (long) rows * c.numHeads() * seq * seq;
-        return 2 * scores * 4 + 3 * n * c.intermediateSize() * 4 + 4 * n * c.hiddenSize() * 4;
+        return 2 * scores * e + 3 * n * c.intermediateSize() * e + 4 * n * c.hiddenSize() * e;
     }
 
     /** Peak of one layer's forward without gradients: scores, masked scores and probabilities, MLP intermediates. */
-    static long forwardTransient(HfModelConfig c, int rows, int seq) {
+    static long forwardTransient(HfModelConfig c, int rows, int seq, long e) {
         long n = (long) rows * seq;
         long scores = (long) rows * c.numHeads() * seq * seq;
-        return 3 * scores * 4 + 3 * n * c.intermediateSize() * 4 + 4 * n * c.hiddenSize() * 4;
+        return 3 * scores * e + 3 * n * c.intermediateSize() * e + 4 * n * c.hiddenSize() * e;
     }
 
     static long layerParams(HfModelConfig c) {

@@ -365,7 +365,8 @@ public final class Recipes {
                         cfg.training().gradientCheckpointing(),
                         cfg.training().lossChunkSize(),
                         reference,
-                        device != null && device.isGpu()));
+                        device != null && device.isGpu(),
+                        Precision.requestsBf16(cfg.training().precision(), device != null && device.isGpu())));
         return new TrainPlan(
                 examples,
                 tokens,

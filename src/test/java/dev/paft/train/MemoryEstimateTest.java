@@ -68,4 +68,37 @@ class MemoryEstimateTest {
         assertEquals(on.total(), on.weights() + on.adapter() + on.activations() + on.lossHead() + on.overhead());
         assertTrue(on.describe().startsWith("estimated peak memory: "), on.describe());
     }
+
+    @Test
+    void bf16ComputeKeepsTwoByteActivationsAndFloat32Norms() {
+        int rows = 2;
+        int seq = 8;
+        long n = rows * seq;
+        // norms 2 N h float32; q, attention output, residual, the norms' casts 5 N h, k v 2 N kvd, MLP 4 N I and
+        // scores (2 x 4 heads x 8 x 8) in 2 bytes; A x (N x r) per adapted module float32; bf16 weight copies 30720 x 2
+        long saved = 2 * n * 64 * 4
+                + 2 * (5 * n * 64 + 2 * n * 32 + 4 * n * 96 + 2 * 4 * 8 * 8)
+                + 2 * n * 4 * 4
+                + 30720L * 2;
+        assertEquals(saved, MemoryEstimate.layerSaved(C, LORA, WeightStorage.F32, rows, seq, 2));
+        assertEquals(saved, MemoryEstimate.layerSaved(C, LORA, WeightStorage.BF16, rows, seq, 2));
+        long tr = 2 * (2 * (2 * 4 * 8 * 8) + 3 * n * 96 + 4 * n * 64);
+        assertEquals(tr, MemoryEstimate.layerTransient(C, rows, seq, 2));
+        MemoryEstimate bf16 = MemoryEstimate.of(
+                C,
+                LORA,
+                WeightStorage.BF16,
+                TrainPlan.trainableParams(C, LORA),
+                new MemoryEstimate.Shape(rows, seq, true, 1024, false, false, true));
+        // checkpointed: 2 layer inputs + the layer's output gradient and input, 2 bytes each
+        assertEquals(
+                (long) ((2 * n * 64 * 2 + saved + tr + 2 * n * 64 * 2) * MemoryEstimate.ACTIVATION_FACTOR),
+                bf16.activations());
+        // the weights, adapter and loss head do not depend on the compute precision
+        MemoryEstimate fp32 = est(WeightStorage.BF16, true, 1024, rows, seq);
+        assertEquals(fp32.weights(), bf16.weights());
+        assertEquals(fp32.adapter(), bf16.adapter());
+        assertEquals(fp32.lossHead(), bf16.lossHead());
+        assertTrue(bf16.activations() < fp32.activations());
+    }
 }
