@@ -2,7 +2,6 @@ package dev.paft.merge;
 
 import dev.paft.errors.PaftException;
 import java.util.List;
-import java.util.Map;
 
 /**
  * Arcee Fusion (mergekit/merge_methods/arcee_fusion.py): the base {@code b} takes the other model's
@@ -18,16 +17,6 @@ public final class ArceeFusionMerge implements MergeMethod {
     @Override
     public String name() {
         return "arcee_fusion";
-    }
-
-    @Override
-    public Map<String, Object> parameters() {
-        return Map.of();
-    }
-
-    @Override
-    public Map<String, Object> tensorParameters() {
-        return Map.of();
     }
 
     @Override

@@ -1,7 +1,6 @@
 package dev.paft.merge;
 
 import dev.paft.errors.PaftException;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -24,14 +23,7 @@ public final class SlerpMerge implements MergeMethod {
 
     @Override
     public Map<String, Object> parameters() {
-        Map<String, Object> p = new LinkedHashMap<>();
-        p.put("t", null);
-        return p;
-    }
-
-    @Override
-    public Map<String, Object> tensorParameters() {
-        return Map.of();
+        return ParamDecl.of("t", null);
     }
 
     @Override
