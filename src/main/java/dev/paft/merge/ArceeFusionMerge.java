@@ -1,6 +1,5 @@
 package dev.paft.merge;
 
-import dev.paft.errors.PaftException;
 import java.util.List;
 
 /**
@@ -26,10 +25,7 @@ public final class ArceeFusionMerge implements MergeMethod {
 
     @Override
     public void validateInputs(int inputs) {
-        if (inputs != 1) {
-            throw PaftException.usage(
-                    "arcee_fusion needs exactly two models: the base and one other (got the base and " + inputs + ")");
-        }
+        ParamChecks.baseAndOne("arcee_fusion", inputs);
     }
 
     @Override

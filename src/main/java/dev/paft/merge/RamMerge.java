@@ -1,6 +1,5 @@
 package dev.paft.merge;
 
-import dev.paft.errors.PaftException;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -43,9 +42,7 @@ public final class RamMerge implements MergeMethod {
 
     @Override
     public void validateInputs(int inputs) {
-        if (inputs < 1) {
-            throw PaftException.usage(name() + " needs at least one input besides the base model");
-        }
+        ParamChecks.atLeastOneBesideBase(name(), inputs);
     }
 
     @Override

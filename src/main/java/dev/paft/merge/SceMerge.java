@@ -44,9 +44,7 @@ public final class SceMerge implements MergeMethod {
 
     @Override
     public void validateInputs(int inputs) {
-        if (inputs < 1) {
-            throw PaftException.usage("sce needs at least one input besides the base model");
-        }
+        ParamChecks.atLeastOneBesideBase("sce", inputs);
     }
 
     @Override

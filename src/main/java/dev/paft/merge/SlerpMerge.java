@@ -1,6 +1,5 @@
 package dev.paft.merge;
 
-import dev.paft.errors.PaftException;
 import java.util.List;
 import java.util.Map;
 
@@ -43,10 +42,7 @@ public final class SlerpMerge implements MergeMethod {
 
     @Override
     public void validateInputs(int inputs) {
-        if (inputs != 1) {
-            throw PaftException.usage(
-                    "slerp needs exactly two models: the base and one other (got the base and " + inputs + ")");
-        }
+        ParamChecks.baseAndOne("slerp", inputs);
     }
 
     @Override
