@@ -1,8 +1,6 @@
 package dev.paft.merge;
 
-import dev.paft.errors.PaftException;
 import java.util.List;
-import java.util.Map;
 
 /**
  * Arcee Fusion (mergekit/merge_methods/arcee_fusion.py): the base {@code b} takes the other model's
@@ -21,26 +19,13 @@ public final class ArceeFusionMerge implements MergeMethod {
     }
 
     @Override
-    public Map<String, Object> parameters() {
-        return Map.of();
-    }
-
-    @Override
-    public Map<String, Object> tensorParameters() {
-        return Map.of();
-    }
-
-    @Override
     public void validate(Params global, List<Params> perInput) {
         // no parameters
     }
 
     @Override
     public void validateInputs(int inputs) {
-        if (inputs != 1) {
-            throw PaftException.usage(
-                    "arcee_fusion needs exactly two models: the base and one other (got the base and " + inputs + ")");
-        }
+        ParamChecks.baseAndOne("arcee_fusion", inputs);
     }
 
     @Override

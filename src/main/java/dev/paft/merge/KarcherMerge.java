@@ -3,7 +3,6 @@ package dev.paft.merge;
 import dev.paft.errors.PaftException;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -27,15 +26,7 @@ public final class KarcherMerge implements MergeMethod {
 
     @Override
     public Map<String, Object> parameters() {
-        Map<String, Object> p = new LinkedHashMap<>();
-        p.put("max_iter", 10.0);
-        p.put("tol", 1e-5);
-        return p;
-    }
-
-    @Override
-    public Map<String, Object> tensorParameters() {
-        return Map.of();
+        return ParamDecl.of("max_iter", 10.0, "tol", 1e-5);
     }
 
     @Override

@@ -1,7 +1,6 @@
 package dev.paft.merge;
 
 import dev.paft.errors.PaftException;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -20,16 +19,12 @@ public final class LinearMerge implements MergeMethod {
 
     @Override
     public Map<String, Object> parameters() {
-        Map<String, Object> p = new LinkedHashMap<>();
-        p.put("normalize", true);
-        return p;
+        return ParamDecl.of("normalize", true);
     }
 
     @Override
     public Map<String, Object> tensorParameters() {
-        Map<String, Object> p = new LinkedHashMap<>();
-        p.put("weight", null);
-        return p;
+        return ParamDecl.of("weight", null);
     }
 
     @Override

@@ -15,11 +15,15 @@ import java.util.function.IntFunction;
 public interface MergeMethod {
     String name();
 
-    /** Global parameters and their defaults (null = required). */
-    Map<String, Object> parameters();
+    /** Global parameters and their defaults (null = required), in order; none by default. */
+    default Map<String, Object> parameters() {
+        return Map.of();
+    }
 
-    /** Per-input parameters and their defaults (null = required). */
-    Map<String, Object> tensorParameters();
+    /** Per-input parameters and their defaults (null = required), in order; none by default. */
+    default Map<String, Object> tensorParameters() {
+        return Map.of();
+    }
 
     /**
      * Parameters mergekit declares for this method that do not change its result here (e.g.

@@ -2,7 +2,6 @@ package dev.paft.merge;
 
 import dev.paft.errors.PaftException;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -21,14 +20,7 @@ public final class ModelStockMerge implements MergeMethod {
 
     @Override
     public Map<String, Object> parameters() {
-        Map<String, Object> p = new LinkedHashMap<>();
-        p.put("filter_wise", false);
-        return p;
-    }
-
-    @Override
-    public Map<String, Object> tensorParameters() {
-        return Map.of();
+        return ParamDecl.of("filter_wise", false);
     }
 
     @Override

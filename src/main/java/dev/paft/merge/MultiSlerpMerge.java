@@ -1,7 +1,6 @@
 package dev.paft.merge;
 
 import dev.paft.errors.PaftException;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -24,17 +23,12 @@ public final class MultiSlerpMerge implements MergeMethod {
 
     @Override
     public Map<String, Object> parameters() {
-        Map<String, Object> p = new LinkedHashMap<>();
-        p.put("normalize_weights", true);
-        p.put("eps", 1e-8);
-        return p;
+        return ParamDecl.of("normalize_weights", true, "eps", 1e-8);
     }
 
     @Override
     public Map<String, Object> tensorParameters() {
-        Map<String, Object> p = new LinkedHashMap<>();
-        p.put("weight", null);
-        return p;
+        return ParamDecl.of("weight", null);
     }
 
     @Override

@@ -1,7 +1,6 @@
 package dev.paft.merge;
 
 import dev.paft.errors.PaftException;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -24,17 +23,12 @@ public final class NuSlerpMerge implements MergeMethod {
 
     @Override
     public Map<String, Object> parameters() {
-        Map<String, Object> p = new LinkedHashMap<>();
-        p.put("nuslerp_row_wise", false);
-        p.put("nuslerp_flatten", true);
-        return p;
+        return ParamDecl.of("nuslerp_row_wise", false, "nuslerp_flatten", true);
     }
 
     @Override
     public Map<String, Object> tensorParameters() {
-        Map<String, Object> p = new LinkedHashMap<>();
-        p.put("weight", null);
-        return p;
+        return ParamDecl.of("weight", null);
     }
 
     @Override

@@ -2,9 +2,27 @@ package dev.paft.merge;
 
 import dev.paft.errors.PaftException;
 
-/** Checks of resolved parameter values that several methods share; each fails with exit 2 naming where. */
+/**
+ * Checks of resolved parameter values and of input counts that several methods share; each fails with
+ * exit 2 naming where (or the method).
+ */
 final class ParamChecks {
     private ParamChecks() {}
+
+    /** Methods of one base and exactly one other model (slerp, nearswap, arcee_fusion). */
+    static void baseAndOne(String method, int inputs) {
+        if (inputs != 1) {
+            throw PaftException.usage(
+                    method + " needs exactly two models: the base and one other (got the base and " + inputs + ")");
+        }
+    }
+
+    /** Methods of a base and at least one more input (the task-arithmetic family, sce, ram). */
+    static void atLeastOneBesideBase(String method, int inputs) {
+        if (inputs < 1) {
+            throw PaftException.usage(method + " needs at least one input besides the base model");
+        }
+    }
 
     static double finite(Params p, String k) {
         double v = p.number(k);

@@ -1,7 +1,6 @@
 package dev.paft.merge;
 
 import dev.paft.errors.PaftException;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -18,15 +17,8 @@ public final class PassthroughMerge implements MergeMethod {
     }
 
     @Override
-    public Map<String, Object> parameters() {
-        return Map.of();
-    }
-
-    @Override
     public Map<String, Object> tensorParameters() {
-        Map<String, Object> p = new LinkedHashMap<>();
-        p.put("scale", 1.0);
-        return p;
+        return ParamDecl.of("scale", 1.0);
     }
 
     @Override

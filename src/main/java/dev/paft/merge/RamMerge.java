@@ -1,8 +1,6 @@
 package dev.paft.merge;
 
-import dev.paft.errors.PaftException;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -30,18 +28,7 @@ public final class RamMerge implements MergeMethod {
 
     @Override
     public Map<String, Object> parameters() {
-        Map<String, Object> p = new LinkedHashMap<>();
-        if (plus) {
-            p.put("r", 0.1);
-            p.put("alpha", 0.2);
-        }
-        p.put("epsilon", 1e-5);
-        return p;
-    }
-
-    @Override
-    public Map<String, Object> tensorParameters() {
-        return Map.of();
+        return plus ? ParamDecl.of("r", 0.1, "alpha", 0.2, "epsilon", 1e-5) : ParamDecl.of("epsilon", 1e-5);
     }
 
     @Override
@@ -55,9 +42,7 @@ public final class RamMerge implements MergeMethod {
 
     @Override
     public void validateInputs(int inputs) {
-        if (inputs < 1) {
-            throw PaftException.usage(name() + " needs at least one input besides the base model");
-        }
+        ParamChecks.atLeastOneBesideBase(name(), inputs);
     }
 
     @Override

@@ -2,7 +2,6 @@ package dev.paft.merge;
 
 import dev.paft.errors.PaftException;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -31,15 +30,7 @@ public final class SceMerge implements MergeMethod {
 
     @Override
     public Map<String, Object> parameters() {
-        Map<String, Object> p = new LinkedHashMap<>();
-        p.put("int8_mask", false);
-        p.put("select_topk", 1.0);
-        return p;
-    }
-
-    @Override
-    public Map<String, Object> tensorParameters() {
-        return Map.of();
+        return ParamDecl.of("int8_mask", false, "select_topk", 1.0);
     }
 
     @Override
@@ -53,9 +44,7 @@ public final class SceMerge implements MergeMethod {
 
     @Override
     public void validateInputs(int inputs) {
-        if (inputs < 1) {
-            throw PaftException.usage("sce needs at least one input besides the base model");
-        }
+        ParamChecks.atLeastOneBesideBase("sce", inputs);
     }
 
     @Override

@@ -1,7 +1,5 @@
 package dev.paft.merge;
 
-import dev.paft.errors.PaftException;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -24,14 +22,7 @@ public final class SlerpMerge implements MergeMethod {
 
     @Override
     public Map<String, Object> parameters() {
-        Map<String, Object> p = new LinkedHashMap<>();
-        p.put("t", null);
-        return p;
-    }
-
-    @Override
-    public Map<String, Object> tensorParameters() {
-        return Map.of();
+        return ParamDecl.of("t", null);
     }
 
     @Override
@@ -51,10 +42,7 @@ public final class SlerpMerge implements MergeMethod {
 
     @Override
     public void validateInputs(int inputs) {
-        if (inputs != 1) {
-            throw PaftException.usage(
-                    "slerp needs exactly two models: the base and one other (got the base and " + inputs + ")");
-        }
+        ParamChecks.baseAndOne("slerp", inputs);
     }
 
     @Override

@@ -180,9 +180,7 @@ public final class TaskArithmeticMerge implements MergeMethod {
 
     @Override
     public void validateInputs(int inputs) {
-        if (inputs < 1) {
-            throw PaftException.usage(name + " needs at least one input besides the base model");
-        }
+        ParamChecks.atLeastOneBesideBase(name, inputs);
     }
 
     @Override

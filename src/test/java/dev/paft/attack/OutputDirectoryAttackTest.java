@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.paft.io.OutputDirs;
 import dev.paft.testutil.Cli;
+import dev.paft.testutil.DemoModelTest;
 import dev.paft.testutil.TinyModels;
 import dev.paft.train.RunDirectory;
 import java.nio.file.Files;
@@ -16,22 +17,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** Issue 19 items 1, 2, 16 (temporaries): training and merge outputs never destroy what the user has. */
-class OutputDirectoryAttackTest {
-    @TempDir
-    static Path tmp;
-
-    static Path model;
-
-    @BeforeAll
-    static void model() {
-        model = TinyModels.demo(tmp.resolve("base"));
-    }
-
+class OutputDirectoryAttackTest extends DemoModelTest {
     /** name -> bytes of every regular file under {@code dir}. */
     static Map<String, byte[]> snapshot(Path dir) throws Exception {
         Map<String, byte[]> m = new TreeMap<>();

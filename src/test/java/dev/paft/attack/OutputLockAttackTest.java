@@ -5,29 +5,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.paft.io.OutputLock;
 import dev.paft.testutil.Cli;
-import dev.paft.testutil.TinyModels;
+import dev.paft.testutil.DemoModelTest;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** Issue 19 item 3: one process per output; the second exits 2 naming the holder; a killed holder never blocks. */
-class OutputLockAttackTest {
-    @TempDir
-    static Path tmp;
-
-    static Path model;
-
-    @BeforeAll
-    static void model() {
-        model = TinyModels.demo(tmp.resolve("base"));
-    }
-
+class OutputLockAttackTest extends DemoModelTest {
     @Test
     void outputLockedByAnotherProcessIsRefusedAndAKilledHolderNeverBlocks() throws Exception {
         Path out = tmp.resolve("contested");

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.paft.errors.PaftException;
 import dev.paft.testutil.Cli;
-import dev.paft.testutil.TinyModels;
+import dev.paft.testutil.DemoModelTest;
 import dev.paft.train.GoodCheckpoint;
 import dev.paft.train.ResumeCheck;
 import dev.paft.train.TrainState;
@@ -20,22 +20,10 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import org.junit.jupiter.api.Assertions;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** Issue 19 items 7 and 16: --resume with a changed config, damaged or non-finite checkpoints. */
-class ResumeAttackTest {
-    @TempDir
-    static Path tmp;
-
-    static Path model;
-
-    @BeforeAll
-    static void model() {
-        model = TinyModels.demo(tmp.resolve("base"));
-    }
-
+class ResumeAttackTest extends DemoModelTest {
     /** A run of 4 steps with checkpoints 2 and 4, made unfinished (as if killed after checkpoint 4). */
     static Path unfinished(String name) throws Exception {
         Path out = tmp.resolve(name);

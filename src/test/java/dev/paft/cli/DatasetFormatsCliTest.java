@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.paft.data.source.TestDatasets;
-import dev.paft.testutil.TinyModels;
+import dev.paft.testutil.DemoModelTest;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.io.PrintWriter;
@@ -17,23 +17,11 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 /** The real train-sft / train-dpo commands (--dry-run) pointed at dataset directories as users have them. */
-class DatasetFormatsCliTest {
-    @TempDir
-    static Path tmp;
-
-    static Path model;
-
-    @BeforeAll
-    static void model() {
-        model = TinyModels.demo(tmp.resolve("base"));
-    }
-
+class DatasetFormatsCliTest extends DemoModelTest {
     record Run(int code, String out, String err) {}
 
     static Run run(String... args) {

@@ -7,30 +7,18 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.paft.cli.Paft;
 import dev.paft.io.PeftAdapter;
-import dev.paft.testutil.TinyModels;
+import dev.paft.testutil.DemoModelTest;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** The real train-dpo CLI on a tiny random model: ln 2 at step 0, learning, ORPO, outputs. */
-class TrainDpoEndToEndTest {
+class TrainDpoEndToEndTest extends DemoModelTest {
     static final Path DATA = Path.of("src/test/resources/train/data");
-
-    @TempDir
-    static Path tmp;
-
-    static Path model;
-
-    @BeforeAll
-    static void model() {
-        model = TinyModels.demo(tmp.resolve("base"));
-    }
 
     static String[] args(Path out, String... extra) {
         List<String> a = new ArrayList<>(List.of(

@@ -6,29 +6,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.paft.cli.Paft;
 import dev.paft.io.PeftAdapter;
-import dev.paft.testutil.TinyModels;
+import dev.paft.testutil.DemoModelTest;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** The real train-sft CLI on a tiny random model: outputs, metrics, L1 sparsity effect, resume. */
-class TrainSftEndToEndTest {
+class TrainSftEndToEndTest extends DemoModelTest {
     static final Path DATA = Path.of("src/test/resources/train/data");
-
-    @TempDir
-    static Path tmp;
-
-    static Path model;
-
-    @BeforeAll
-    static void model() {
-        model = TinyModels.demo(tmp.resolve("base"));
-    }
 
     static String[] args(Path out, String... extra) {
         return args(model, out, extra);
