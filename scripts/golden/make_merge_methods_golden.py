@@ -13,7 +13,7 @@ Writes under src/test/resources/merge/methods/:
   expected/<case>/model.safetensors   what mergekit computes for that YAML, in float32
 
 Each method below is written from mergekit's sources at a6e4028 (read, not imported) and its
-docs/merge_methods.md: mergekit/merge_methods/{sce,model_stock,nuslerp,multislerp,karcher,nearswap,
+mergekit's merge-method guide (in the mergekit repository): mergekit/merge_methods/{sce,model_stock,nuslerp,multislerp,karcher,nearswap,
 arcee_fusion,ram,passthrough}.py and easy_define.py (which inputs a method sees: with a base_tensor
 argument the base is not among `tensors`); mergekit/plan.py (a base_model not listed under models is
 appended to the inputs; layer i of L at t = i/(L-1), other tensors at t = 0); mergekit/config.py
@@ -420,7 +420,7 @@ parameters:
   epsilon: 1.0e-4
 dtype: float32
 """,
-    # docs/merge_methods.md: scale with a filter (up_proj here: the tiny models have no down_proj)
+    # mergekit's merge-method guide (in the mergekit repository): scale with a filter (up_proj here: the tiny models have no down_proj)
     "passthrough_scale": """
 models:
   - model: m2

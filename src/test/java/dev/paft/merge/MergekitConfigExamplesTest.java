@@ -20,7 +20,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Every config form of mergekit's examples/, its README's configuration section and
- * docs/merge_methods.md (one config per method) runs through {@code paft merge} with tiny models
+ * mergekit's merge-method guide (in the mergekit repository) (one config per method) runs through {@code paft merge} with tiny models
  * substituted (src/test/resources/merge/mergekit-examples, see its README.md): exit 0, the layer
  * count and vocabulary size of its {@code # paft-test:} line, every tensor finite.
  *

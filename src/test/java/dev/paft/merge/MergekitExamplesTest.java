@@ -17,7 +17,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * mergekit's configs for the methods of issue 16 through the real {@code paft merge} command, with tiny
  * models substituted: examples/arcee_fusion.yml, and for every other method the parameters its
- * section of docs/merge_methods.md names (the docs hold no YAML for them). Each must merge (exit 0)
+ * section of mergekit's merge-method guide (in the mergekit repository) names (the docs hold no YAML for them). Each must merge (exit 0)
  * into a bfloat16 model with every tensor finite, and a random method must give the same bytes twice.
  */
 class MergekitExamplesTest {
