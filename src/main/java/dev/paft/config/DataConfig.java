@@ -1,6 +1,9 @@
 package dev.paft.config;
 
+import java.lang.reflect.RecordComponent;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -50,29 +53,22 @@ public record DataConfig(
             String output,
             String role,
             String content) {
+        /** paft's field names, in declaration order: the keys {@code data.fields} may map. */
+        public static final List<String> NAMES = Arrays.stream(Fields.class.getRecordComponents())
+                .map(RecordComponent::getName)
+                .toList();
+
         /** The set mappings, paft's name to the column. */
         public Map<String, String> asMap() {
             Map<String, String> m = new LinkedHashMap<>();
-            String[] names = {
-                "messages",
-                "prompt",
-                "completion",
-                "text",
-                "chosen",
-                "rejected",
-                "system",
-                "instruction",
-                "input",
-                "output",
-                "role",
-                "content"
-            };
-            String[] values = {
-                messages, prompt, completion, text, chosen, rejected, system, instruction, input, output, role, content
-            };
-            for (int i = 0; i < names.length; i++) {
-                if (values[i] != null) {
-                    m.put(names[i], values[i]);
+            for (RecordComponent c : Fields.class.getRecordComponents()) {
+                try {
+                    Object v = c.getAccessor().invoke(this);
+                    if (v != null) {
+                        m.put(c.getName(), (String) v);
+                    }
+                } catch (ReflectiveOperationException e) {
+                    throw new IllegalStateException(e);
                 }
             }
             return m;

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.paft.config.DataConfig;
 import dev.paft.data.BadRecordException;
 import dev.paft.errors.PaftException;
 import java.util.ArrayList;
@@ -42,19 +43,7 @@ import java.util.Map;
 public final class RecordSchema {
     private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
     /** Keys {@code data.fields} may map. */
-    public static final List<String> FIELDS = List.of(
-            "messages",
-            "prompt",
-            "completion",
-            "text",
-            "chosen",
-            "rejected",
-            "system",
-            "instruction",
-            "input",
-            "output",
-            "role",
-            "content");
+    public static final List<String> FIELDS = DataConfig.Fields.NAMES;
 
     static final String SFT_EXPECTED =
             "messages | prompt+completion | text | conversations (ShareGPT) | instruction+output (Alpaca)";

@@ -7,6 +7,6 @@
  * Alpaca, preference variants and {@code data.fields} column mappings to the TRL-shaped records
  * the SFT and preference readers take. See docs/USER-GUIDE.md, "Datasets".
  *
- * <p>Import contract: floor 3; may import errors, io, data.
+ * <p>Import contract: floor 3; may import errors, io, config, data.
  */
 package dev.paft.data.source;
