@@ -7,6 +7,7 @@ import ai.djl.pytorch.engine.PtNDManager;
 import ai.djl.pytorch.jni.JniUtils;
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.pytorch.DoubleOptional;
+import org.bytedeco.pytorch.LongOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.global.torch;
@@ -123,6 +124,19 @@ public final class Torch {
                 DoubleOptional s = new DoubleOptional(scale)) {
             Tensor o = torch.scaled_dot_product_attention(tq, tk, tv, m, 0.0, causal, s, gqa);
             return adopt(o, q.getManager());
+        }
+    }
+
+    /**
+     * {@code k} [B, KV, S, D] with each head repeated {@code n} times in a row: [B, KV*n, S, D], head {@code g*n+j} a
+     * copy of head g (HF's {@code repeat_kv}; {@code repeat_interleave} on dim 1, keeps autograd). The result lands
+     * on k's manager.
+     */
+    public static NDArray repeatHeads(NDArray k, long n) {
+        try (Tensor t = view(k);
+                LongOptional dim = new LongOptional(1);
+                LongOptional size = new LongOptional()) {
+            return adopt(torch.repeat_interleave(t, n, dim, size), k.getManager());
         }
     }
 

@@ -13,8 +13,10 @@ import dev.paft.engine.TorchBootstrap;
  * each of the {@code kvHeads} k/v heads serves {@code heads / kvHeads} consecutive query heads
  * (HF's repeat_kv, done here by grouping query heads instead of copying k and v).
  *
- * <p>The forward runs PyTorch's fused {@code scaled_dot_product_attention} ({@link Torch#sdpa}) with the additive
- * causal + padding mask (training, scoring, evaluation); {@link #attend} is the explicit computation it replaces,
+ * <p>The forward runs PyTorch's fused {@code scaled_dot_product_attention} ({@link Torch#sdpa}) for training, scoring
+ * and evaluation: with {@code is_causal} and no mask on right-padded batches ({@link Pass#causalOnly}), else with
+ * the additive causal + padding mask, and k/v repeated where the kernel needs it ({@link AttentionKernel}).
+ * {@link #attend} is the explicit computation it replaces,
  * kept as the reference the tests hold it to (equal within 1e-5 in float32, forward and gradients), and used for
  * generation with a KV cache, where it keeps a batch's tokens identical to each prompt's alone.
  *
@@ -43,11 +45,39 @@ public final class Attention {
         // sums in blocks that depend on the padded length, so a left-padded batch would sample other tokens than
         // each prompt alone; the explicit kernel keeps generation batch-invariant (decode steps are 1 query each).
         boolean fused = TorchBootstrap.bridgeAvailable() && p.cache() == null;
-        NDArray o = fused // [B, H, T, D]
-                ? Torch.sdpa(q, k, v, p.mask(), false, 1.0 / Math.sqrt(d))
-                : attend(q, k, v, p.mask(), p.scalar(1.0 / Math.sqrt(d)));
+        NDArray o; // [B, H, T, D]
+        if (fused) {
+            NDArray mask = p.causalOnly() ? null : p.mask();
+            o = fused(q, k, v, mask, p.precision() == Precision.BF16, 1.0 / Math.sqrt(d));
+        } else {
+            o = attend(q, k, v, p.mask(), p.scalar(1.0 / Math.sqrt(d)));
+        }
         o = o.transpose(0, 2, 1, 3).reshape(b, t, (long) h * d); // [B, T, H*D]
         return p.project(w, Proj.O, o); // [B, T, hidden]
+    }
+
+    /**
+     * The fused call shaped so that a fused kernel of libtorch 2.7.1 accepts it ({@link AttentionKernel}): is_causal
+     * without a mask when {@code mask} is null (the pass is {@link Pass#causalOnly}: the kernels skip the blocks
+     * above the diagonal and read no mask), else the additive mask; k and v repeated to the query heads where
+     * grouped-query heads alone would send the call to the math fallback, which keeps float32 [B, H, T, S] scores.
+     *
+     * @param q [B, H, T, D]
+     * @param k [B, KV, T, D]
+     * @param v [B, KV, T, D]
+     * @param mask additive [B, 1, T, T] or [T, T] mask in q's dtype, or null for is_causal
+     * @param lowPrecision q, k, v are bf16
+     * @return [B, H, T, D]
+     */
+    static NDArray fused(NDArray q, NDArray k, NDArray v, NDArray mask, boolean lowPrecision, double scale) {
+        long h = q.getShape().get(1);
+        long kv = k.getShape().get(1);
+        boolean cuda = q.getDevice().isGpu();
+        if (AttentionKernel.expandKv(cuda, lowPrecision, mask != null, kv < h)) {
+            k = Torch.repeatHeads(k, h / kv); // [B, H, S, D]
+            v = Torch.repeatHeads(v, h / kv);
+        }
+        return Torch.sdpa(q, k, v, mask, mask == null, scale);
     }
 
     /**

@@ -13,6 +13,7 @@ import dev.paft.engine.DeviceMemory;
 import dev.paft.engine.GradMode;
 import dev.paft.engine.Scalars;
 import dev.paft.engine.Torch;
+import dev.paft.engine.TorchBootstrap;
 import dev.paft.errors.PaftException;
 import dev.paft.io.DType;
 import dev.paft.io.HfModelConfig;
@@ -434,7 +435,7 @@ public final class LlamaModel implements AutoCloseable {
 
     /** {@code h W_head^T}: logits [B, T, vocab] of final hidden states [B, T, hidden]. */
     public NDArray logits(NDManager scope, NDArray h) {
-        Pass p = pass(scope, null, null, null, null, false, null, Precision.FP32);
+        Pass p = pass(scope, null, null, null, null, false, null, Precision.FP32, false);
         return LoraLinear.linear(h, p.use(lmHead), null); // [B, T, vocab]
     }
 
@@ -476,8 +477,9 @@ public final class LlamaModel implements AutoCloseable {
             cs = rotary.tables(scope, positionIds, max); // [B, 1, T, D]
         }
         cs = inCompute(scope, cs, precision);
-        NDArray mask = inCompute(scope, attentionBias(scope, b, t, s, attentionMask), precision);
-        Pass p = pass(scope, cs.get(0), cs.get(1), mask, adapter, training, cache, precision);
+        boolean causalOnly = cache == null && positionIds == null && Pass.causalOnly(attentionMask);
+        NDArray mask = attentionMask(scope, b, t, s, attentionMask, causalOnly, precision);
+        Pass p = pass(scope, cs.get(0), cs.get(1), mask, adapter, training, cache, precision, causalOnly);
         NDArray x = inCompute(scope, embed(scope, inputIds), precision); // [B, T, hidden]
         for (LayerWeights w : layers) {
             if (cache != null) {
@@ -492,7 +494,9 @@ public final class LlamaModel implements AutoCloseable {
             try (NDManager layerScope = scope.newSubManager()) {
                 x.attach(layerScope);
                 NDArray y = DecoderLayer.forward(
-                        pass(layerScope, cs.get(0), cs.get(1), mask, adapter, training, null, precision), w, x);
+                        pass(layerScope, cs.get(0), cs.get(1), mask, adapter, training, null, precision, causalOnly),
+                        w,
+                        x);
                 y.attach(scope);
                 x = y;
             }
@@ -518,6 +522,18 @@ public final class LlamaModel implements AutoCloseable {
     /** x in the compute dtype (bf16 casts keep autograd). */
     private static NDArray inCompute(NDManager scope, NDArray x, Precision precision) {
         return precision == Precision.BF16 ? Torch.cast(x, Torch.Dtype.BF16, scope) : x;
+    }
+
+    /**
+     * The additive mask in the compute dtype, or null when {@code causalOnly} and the fused kernel runs (it applies
+     * is_causal itself; see {@link Pass}).
+     */
+    private NDArray attentionMask(
+            NDManager scope, long b, int t, int s, NDArray attentionMask, boolean causalOnly, Precision precision) {
+        if (causalOnly && TorchBootstrap.bridgeAvailable()) {
+            return null;
+        }
+        return inCompute(scope, attentionBias(scope, b, t, s, attentionMask), precision);
     }
 
     /** Additive attention mask: causal [T, S] plus padding [B, 1, 1, S] when a mask is given. */
@@ -589,12 +605,13 @@ public final class LlamaModel implements AutoCloseable {
         int t = Math.toIntExact(inputIds.getShape().get(1));
         checkWindow(t);
         NDList cs = inCompute(scope, rotary.tables(scope, 0, t), precision);
-        NDArray mask = inCompute(scope, attentionBias(scope, b, t, t, attentionMask), precision);
+        boolean causalOnly = Pass.causalOnly(attentionMask);
+        NDArray mask = attentionMask(scope, b, t, t, attentionMask, causalOnly, precision);
         boolean reseed = adapter != null && adapter.isEnabled() && adapter.dropout() > 0;
         if (!checkpoint) {
             NDArray x = inCompute(scope, embed(scope, inputIds), precision);
             for (LayerWeights w : layers) {
-                x = layer(scope, w, x, cs, mask, adapter, reseed, dropoutSeed, precision);
+                x = layer(scope, w, x, cs, mask, causalOnly, adapter, reseed, dropoutSeed, precision);
             }
             NDArray out = finalNorm(scope, x); // with its graph
             return new TrainingForward(out.stopGradient(), g -> backward(out, g));
@@ -604,7 +621,7 @@ public final class LlamaModel implements AutoCloseable {
             NDArray x = inCompute(scope, embed(scope, inputIds), precision);
             for (int i = 0; i < layers.length; i++) {
                 inputs[i] = x;
-                x = layer(scope, layers[i], x, cs, mask, adapter, reseed, dropoutSeed, precision);
+                x = layer(scope, layers[i], x, cs, mask, causalOnly, adapter, reseed, dropoutSeed, precision);
             }
             return x;
         });
@@ -618,7 +635,7 @@ public final class LlamaModel implements AutoCloseable {
                 NDArray next = vjp(
                         scope,
                         in,
-                        x -> layer(scope, w, x, cs, mask, adapter, reseed, dropoutSeed, precision),
+                        x -> layer(scope, w, x, cs, mask, causalOnly, adapter, reseed, dropoutSeed, precision),
                         grad,
                         i > 0);
                 grad.close();
@@ -667,6 +684,7 @@ public final class LlamaModel implements AutoCloseable {
             NDArray x,
             NDList cs,
             NDArray mask,
+            boolean causalOnly,
             LoraAdapter adapter,
             boolean reseed,
             long seed,
@@ -682,7 +700,7 @@ public final class LlamaModel implements AutoCloseable {
             x.attach(layerScope);
             try {
                 NDArray y = DecoderLayer.forward(
-                        pass(layerScope, cs.get(0), cs.get(1), mask, adapter, true, null, precision), w, x);
+                        pass(layerScope, cs.get(0), cs.get(1), mask, adapter, true, null, precision, causalOnly), w, x);
                 y.attach(scope);
                 return y;
             } finally {
@@ -720,8 +738,9 @@ public final class LlamaModel implements AutoCloseable {
             LoraAdapter adapter,
             boolean training,
             KvCache cache,
-            Precision precision) {
-        return new Pass(scope, config, cos, sin, mask, adapter, training, cache, precision);
+            Precision precision,
+            boolean causalOnly) {
+        return new Pass(scope, config, cos, sin, mask, adapter, training, cache, precision, causalOnly);
     }
 
     /** Token embeddings E[ids] [B, T, hidden] float32 on {@code scope}. */

@@ -12,7 +12,14 @@ import dev.paft.lora.LoraLinear;
 /**
  * What one forward pass shares across layers: the step scope every result lands on, rotary tables,
  * the additive attention mask (rotary tables and mask in the compute dtype), the adapter (or null), the
- * training flag, the KV cache (or null), the compute precision and cached scalar constants.
+ * training flag, the KV cache (or null), the compute precision, whether the mask is causal plus right padding only
+ * ({@code causalOnly}) and cached scalar constants.
+ *
+ * <p>{@code causalOnly}: no KV cache, positions from 0, and every row's real tokens before its padding ({@link
+ * #rightPadded}). Then the fused attention runs with {@code is_causal} and no mask, which is exact at every real
+ * query: a query attends to no key after it, and a row's pads all come after its real tokens. Only the pad queries'
+ * outputs change (they attend to earlier pads too), and nothing reads them: their labels are ignored, and no real
+ * query attends to a later position. The mask is then null when the fused kernel is available (it is not needed).
  */
 record Pass(
         NDManager scope,
@@ -23,7 +30,45 @@ record Pass(
         LoraAdapter adapter,
         boolean training,
         KvCache cache,
-        Precision precision) {
+        Precision precision,
+        boolean causalOnly) {
+    /**
+     * False only in tests that compare the is_causal path with the masked one on the same batch
+     * (CausalSdpaTest); {@link #causalOnly(NDArray)} then always answers false.
+     */
+    static volatile boolean causalShortcut = true;
+
+    /** Whether a pass over this [B, S] mask (no KV cache, positions from 0) is {@code causalOnly}. */
+    static boolean causalOnly(NDArray attentionMask) {
+        return causalShortcut && rightPadded(attentionMask);
+    }
+
+    /**
+     * True when every row of a [B, S] attention mask (1 real, 0 pad) is its real tokens followed by its padding
+     * (non-increasing along the row; a row of only padding counts), or when there is no mask. Reads the mask back to
+     * the host (B x S values, once per forward).
+     */
+    static boolean rightPadded(NDArray attentionMask) {
+        if (attentionMask == null) {
+            return true;
+        }
+        long cols = attentionMask.getShape().get(1);
+        float[] v;
+        if (attentionMask.getDataType() == DataType.FLOAT32) {
+            v = attentionMask.toFloatArray();
+        } else {
+            try (NDArray f = attentionMask.toType(DataType.FLOAT32, false)) {
+                v = f.toFloatArray();
+            }
+        }
+        for (int i = 0; i < v.length; i++) {
+            if (i % cols != 0 && v[i] > v[i - 1]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /** A float32 scalar constant on this pass's device (cached; see {@link Scalars}). */
     NDArray scalar(double v) {
         return Scalars.of(v, scope.getDevice());
