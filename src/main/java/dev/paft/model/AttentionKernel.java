@@ -65,6 +65,16 @@ public final class AttentionKernel {
     }
 
     /**
+     * Whether this process will run the fused attention: false when the environment names an external libtorch
+     * ({@code PYTORCH_LIBRARY_PATH}: TorchBootstrap's external mode, DJL alone, explicit attention). For the
+     * {@code --dry-run} estimate, which loads no engine.
+     */
+    public static boolean fusedExpected() {
+        String env = System.getenv("PYTORCH_LIBRARY_PATH");
+        return env == null || env.isBlank();
+    }
+
+    /**
      * Whether the model's attention keeps [B, H, T, S] scores: the explicit computation (no bridge: {@code fused}
      * false) or a call that lands on math. The model expands k and v where that avoids math, so with the bridge no
      * shape it produces does.

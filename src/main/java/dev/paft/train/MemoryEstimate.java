@@ -3,6 +3,7 @@ package dev.paft.train;
 import dev.paft.config.LoraConfig;
 import dev.paft.io.HfModelConfig;
 import dev.paft.io.WeightStorage;
+import dev.paft.model.AttentionKernel;
 import dev.paft.model.LlamaModel;
 import java.util.ArrayList;
 import java.util.List;
@@ -11,17 +12,21 @@ import java.util.Locale;
 /**
  * The peak memory of one training micro-step, in parts: what {@code --dry-run} prints (docs/USER-GUIDE.md, "Memory").
  *
- * <p>The model follows what the engine keeps alive (float32 activations; N = rows x seq tokens, h = hidden,
- * I = intermediate, S = rows x heads x seq x seq attention scores):
+ * <p>The model follows what the engine keeps alive (float32 or bf16 activations; N = rows x seq tokens, h = hidden,
+ * I = intermediate, S = rows x heads x seq x seq attention scores). Scores are counted only where they exist: with
+ * the fused attention ({@code scaled_dot_product_attention}, is_causal on right-padded rows, k/v repeated where the
+ * kernel needs it: model.AttentionKernel) no kernel the model reaches keeps them, on the CPU or on CUDA; the
+ * explicit attention of an external libtorch does:
  * <ul>
  *   <li><b>weights</b>: projections and embeddings at {@code model.dtype} (4 or 2 bytes), norms float32.</li>
  *   <li><b>adapter + optimizer</b>: LoRA parameters, their gradients and AdamW's two moments, float32.</li>
  *   <li><b>activations</b>: what backward needs from one decoder layer ({@link #layerSaved}: normalised inputs,
- *       dropout outputs and masks of the LoRA branches, k and v, the attention probabilities, the MLP
+ *       dropout outputs and masks of the LoRA branches, k and v, the attention probabilities (explicit) or the
+ *       fused kernel's logsumexp, the MLP
  *       intermediates, and with 2-byte weights the float32 copies of the layer's weights that the matmuls saved),
  *       kept for every layer without checkpointing; with {@code training.gradient_checkpointing} only each
  *       layer's input [N, h] is kept and one layer at a time is recomputed. Plus the backward transients of one
- *       layer (gradients of the scores and the MLP).</li>
+ *       layer (gradients of the scores, or of q, k, v with the fused kernel, and of the MLP).</li>
  *   <li><b>loss head</b>: logits, log-softmax and their gradients for {@code training.loss_chunk_size} tokens at a
  *       time (never N x vocab unless the chunk is that large), the float32 copy of a 2-byte LM head, the final
  *       hidden states and their gradient.</li>
@@ -59,12 +64,35 @@ public record MemoryEstimate(
         return weights + adapter + activations + lossHead + overhead;
     }
 
-    /** What one training run looks like to the estimate. */
+    /**
+     * What one training run looks like to the estimate. {@code fusedAttention}: attention runs through libtorch's
+     * {@code scaled_dot_product_attention} (JavaCPP's libtorch, the default); false on an external libtorch
+     * ({@code PYTORCH_LIBRARY_PATH}), where the explicit attention keeps the scores.
+     */
     public record Shape(
-            int rows, int seq, boolean checkpointing, int lossChunk, boolean reference, boolean cuda, boolean bf16) {
-        /** A float32-compute run ({@code training.precision: fp32}). */
+            int rows,
+            int seq,
+            boolean checkpointing,
+            int lossChunk,
+            boolean reference,
+            boolean cuda,
+            boolean bf16,
+            boolean fusedAttention) {
+        /** A run with the fused attention. */
+        public Shape(
+                int rows,
+                int seq,
+                boolean checkpointing,
+                int lossChunk,
+                boolean reference,
+                boolean cuda,
+                boolean bf16) {
+            this(rows, seq, checkpointing, lossChunk, reference, cuda, bf16, true);
+        }
+
+        /** A float32-compute run ({@code training.precision: fp32}) with the fused attention. */
         public Shape(int rows, int seq, boolean checkpointing, int lossChunk, boolean reference, boolean cuda) {
-            this(rows, seq, checkpointing, lossChunk, reference, cuda, false);
+            this(rows, seq, checkpointing, lossChunk, reference, cuda, false, true);
         }
     }
 
@@ -75,8 +103,14 @@ public record MemoryEstimate(
         long n = (long) s.rows() * s.seq();
         long h = c.hiddenSize();
         long e = s.bf16() ? 2 : 4; // bytes per activation element: training.precision bf16 keeps them in bf16
-        long saved = layerSaved(c, lora, storage, s.rows(), s.seq(), e);
-        long transient_ = layerTransient(c, s.rows(), s.seq(), e);
+        // Training batches are right-padded, so the model calls the kernel with is_causal and no mask.
+        boolean gqa = c.numKvHeads() < c.numHeads();
+        Attn attn = new Attn(
+                AttentionKernel.materialisesScores(s.fusedAttention(), s.cuda(), s.bf16(), false),
+                s.fusedAttention() && AttentionKernel.expandKv(s.cuda(), s.bf16(), false, gqa));
+        long saved = layerSaved(c, lora, storage, s.rows(), s.seq(), e, attn);
+        long transient_ = layerTransient(c, s.rows(), s.seq(), e, attn);
+        notes.add(attentionNote(s, gqa, attn));
         long act;
         if (s.checkpointing()) {
             act = c.numLayers() * n * h * e + saved + transient_ + 2 * n * h * e;
@@ -100,7 +134,8 @@ public record MemoryEstimate(
         }
         if (s.reference()) {
             // the reference forward (no gradients) runs while the policy's layer inputs are alive
-            long ref = (s.checkpointing() ? c.numLayers() * n * h * e : 0) + forwardTransient(c, s.rows(), s.seq(), e);
+            long ref = (s.checkpointing() ? c.numLayers() * n * h * e : 0)
+                    + forwardTransient(c, s.rows(), s.seq(), e, attn);
             if (ref > act) {
                 act = ref;
             }
@@ -114,26 +149,56 @@ public record MemoryEstimate(
         return new MemoryEstimate(weights, adapter, act, head, overhead, s.checkpointing(), storage.half(), notes);
     }
 
-    /** Bytes one decoder layer keeps for backward (float32 activations of N tokens). */
+    /**
+     * How the attention of one layer holds memory: {@code scores}, it keeps [rows, heads, seq, seq] scores (the
+     * explicit computation, or SDPA's math fallback); {@code expandedKv}, k and v are repeated to the query heads
+     * before a fused kernel (AttentionKernel).
+     */
+    record Attn(boolean scores, boolean expandedKv) {
+        /** The explicit computation: scores kept, k and v at their own head count. */
+        static final Attn EXPLICIT = new Attn(true, false);
+    }
+
+    /** The dry-run line saying which attention kernel the estimate assumes and why. */
+    private static String attentionNote(Shape s, boolean gqa, Attn attn) {
+        if (!s.fusedAttention()) {
+            return "attention: explicit (external libtorch): keeps one layer's [rows, heads, seq, seq] scores";
+        }
+        AttentionKernel.Backend b = AttentionKernel.select(s.cuda(), s.bf16(), false, gqa && !attn.expandedKv());
+        String kernel = (s.cuda() ? "CUDA " : "CPU ")
+                + b.name().toLowerCase(Locale.ROOT).replace('_', '-');
+        return "attention: " + kernel + " kernel, is_causal on right-padded rows"
+                + (attn.expandedKv() ? ", k/v repeated to the query heads" : "")
+                + (attn.scores() ? ": keeps the scores" : ": no [rows, heads, seq, seq] scores");
+    }
+
+    /** Bytes one decoder layer keeps for backward (float32 activations of N tokens), explicit attention. */
     static long layerSaved(HfModelConfig c, LoraConfig lora, WeightStorage storage, int rows, int seq) {
         return layerSaved(c, lora, storage, rows, seq, 4);
+    }
+
+    /** As below, explicit attention. */
+    static long layerSaved(HfModelConfig c, LoraConfig lora, WeightStorage storage, int rows, int seq, long e) {
+        return layerSaved(c, lora, storage, rows, seq, e, Attn.EXPLICIT);
     }
 
     /**
      * Bytes one decoder layer keeps for backward, activations of {@code e} bytes (4: float32, 2: bf16 compute, where
      * the RMSNorms and the LoRA branch stay float32 and every frozen weight is cast to a bf16 copy per use).
      */
-    static long layerSaved(HfModelConfig c, LoraConfig lora, WeightStorage storage, int rows, int seq, long e) {
+    static long layerSaved(
+            HfModelConfig c, LoraConfig lora, WeightStorage storage, int rows, int seq, long e, Attn attn) {
         long n = (long) rows * seq;
         long h = c.hiddenSize();
         long inter = c.intermediateSize();
-        long kvd = (long) c.numKvHeads() * c.headDim();
-        long scores = (long) rows * c.numHeads() * seq * seq;
+        long kvd = (long) (attn.expandedKv() ? c.numHeads() : c.numKvHeads()) * c.headDim();
         long b = 2 * n * h * 4 // two RMSNorms (input, normalised), float32 in every precision
                 + 5 * n * h * e // q regrouped, attention output, residual, the norms' outputs cast back
-                + 2 * n * kvd * e // k, v
+                + 2 * n * kvd * e // k, v (repeated to the query heads when expanded)
                 + 4 * n * inter * e // gate, silu(gate), up, their product
-                + scores * e; // softmax output
+                + (attn.scores()
+                        ? scores(c, rows, seq) * e // softmax output
+                        : (long) rows * c.numHeads() * seq * 4); // the fused kernel's float32 logsumexp
         for (String m : lora.targetModules()) {
             long in = m.equals("down_proj") ? inter : h;
             b += lora.dropout() > 0 ? n * in * 5 : 0; // dropout output (f32) and mask (bool)
@@ -147,22 +212,39 @@ public record MemoryEstimate(
         return b;
     }
 
+    static long scores(HfModelConfig c, int rows, int seq) {
+        return (long) rows * c.numHeads() * seq * seq;
+    }
+
     /** Extra bytes alive during one layer's backward: gradients of the scores and of the MLP intermediates. */
     static long layerTransient(HfModelConfig c, int rows, int seq) {
         return layerTransient(c, rows, seq, 4);
     }
 
     static long layerTransient(HfModelConfig c, int rows, int seq, long e) {
-        long n = (long) rows * seq;
-        long scores = (long) rows * c.numHeads() * seq * seq;
-        return 2 * scores * e + 3 * n * c.intermediateSize() * e + 4 * n * c.hiddenSize() * e;
+        return layerTransient(c, rows, seq, e, Attn.EXPLICIT);
     }
 
-    /** Peak of one layer's forward without gradients: scores, masked scores and probabilities, MLP intermediates. */
-    static long forwardTransient(HfModelConfig c, int rows, int seq, long e) {
+    /**
+     * Extra bytes alive during one layer's backward: the attention's (explicit: gradients of the scores and the
+     * probabilities; fused: dq, dk, dv at the query heads' width and a float32 dq accumulator) and the MLP's.
+     */
+    static long layerTransient(HfModelConfig c, int rows, int seq, long e, Attn attn) {
         long n = (long) rows * seq;
-        long scores = (long) rows * c.numHeads() * seq * seq;
-        return 3 * scores * e + 3 * n * c.intermediateSize() * e + 4 * n * c.hiddenSize() * e;
+        long qd = (long) c.numHeads() * c.headDim();
+        long attention = attn.scores() ? 2 * scores(c, rows, seq) * e : 3 * n * qd * e + n * qd * 4;
+        return attention + 3 * n * c.intermediateSize() * e + 4 * n * c.hiddenSize() * e;
+    }
+
+    /**
+     * Peak of one layer's forward without gradients: the attention's (explicit: scores, masked scores and
+     * probabilities; fused: the output and repeated k, v), MLP intermediates.
+     */
+    static long forwardTransient(HfModelConfig c, int rows, int seq, long e, Attn attn) {
+        long n = (long) rows * seq;
+        long qd = (long) c.numHeads() * c.headDim();
+        long attention = attn.scores() ? 3 * scores(c, rows, seq) * e : 3 * n * qd * e;
+        return attention + 3 * n * c.intermediateSize() * e + 4 * n * c.hiddenSize() * e;
     }
 
     static long layerParams(HfModelConfig c) {

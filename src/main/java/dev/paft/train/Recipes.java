@@ -23,6 +23,7 @@ import dev.paft.errors.PaftException;
 import dev.paft.io.HfModelConfig;
 import dev.paft.lora.LoraAdapter;
 import dev.paft.lora.LoraRank;
+import dev.paft.model.AttentionKernel;
 import dev.paft.model.HfNames;
 import dev.paft.model.LlamaModel;
 import dev.paft.model.Precision;
@@ -366,7 +367,8 @@ public final class Recipes {
                         cfg.training().lossChunkSize(),
                         reference,
                         device != null && device.isGpu(),
-                        Precision.requestsBf16(cfg.training().precision(), device != null && device.isGpu())));
+                        Precision.requestsBf16(cfg.training().precision(), device != null && device.isGpu()),
+                        AttentionKernel.fusedExpected()));
         return new TrainPlan(
                 examples,
                 tokens,

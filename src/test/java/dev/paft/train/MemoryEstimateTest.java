@@ -57,8 +57,8 @@ class MemoryEstimateTest {
         long tr = MemoryEstimate.layerTransient(C, rows, seq);
         // saved: 7 N h + 2 N kvd + 4 N I + scores (2 x 4 heads x 8 x 8) floats, + A x (N x r) per adapted module
         assertEquals(4 * (7 * n * 64 + 2 * n * 32 + 4 * n * 96 + 2 * 4 * 8 * 8 + 2 * n * 4), saved);
-        MemoryEstimate on = est(WeightStorage.F32, true, 1024, rows, seq);
-        MemoryEstimate off = est(WeightStorage.F32, false, 1024, rows, seq);
+        MemoryEstimate on = explicit(WeightStorage.F32, true, rows, seq);
+        MemoryEstimate off = explicit(WeightStorage.F32, false, rows, seq);
         assertEquals(
                 (long) ((2 * n * 64 * 4 + saved + tr + 2 * n * 64 * 4) * MemoryEstimate.ACTIVATION_FACTOR),
                 on.activations());
@@ -67,6 +67,73 @@ class MemoryEstimateTest {
         assertEquals(saved + 30720L * 4, MemoryEstimate.layerSaved(C, LORA, WeightStorage.BF16, rows, seq));
         assertEquals(on.total(), on.weights() + on.adapter() + on.activations() + on.lossHead() + on.overhead());
         assertTrue(on.describe().startsWith("estimated peak memory: "), on.describe());
+    }
+
+    /** The explicit attention (external libtorch): one layer's scores are kept. */
+    static MemoryEstimate explicit(WeightStorage s, boolean ck, int rows, int seq) {
+        return MemoryEstimate.of(
+                C,
+                LORA,
+                s,
+                TrainPlan.trainableParams(C, LORA),
+                new MemoryEstimate.Shape(rows, seq, ck, 1024, false, false, false, false));
+    }
+
+    /**
+     * The fused attention keeps no scores: on the CPU (flash, k/v repeated to the 4 query heads) and on CUDA in
+     * float32 (memory-efficient, k/v repeated) or bf16 (flash with grouped heads, k/v as they are). The fixture has
+     * 4 heads of 16 over 2 KV heads, so the model is grouped-query.
+     */
+    @Test
+    void fusedAttentionKeepsNoScores() {
+        int rows = 2;
+        int seq = 8;
+        long n = rows * seq;
+        long lse = 2 * 4 * 8 * 4; // float32 logsumexp [rows, heads, seq]
+        long ax = 2 * n * 4 * 4; // A x (N x r) of q_proj and v_proj, float32
+        // f32, k/v repeated: norms 2 N h, 5 N h, k v 2 N (4 x 16), MLP 4 N I, all float32
+        long cpu = 4 * (2 * n * 64 + 5 * n * 64 + 2 * n * 64 + 4 * n * 96) + lse + ax;
+        MemoryEstimate.Attn expanded = new MemoryEstimate.Attn(false, true);
+        assertEquals(cpu, MemoryEstimate.layerSaved(C, LORA, WeightStorage.F32, rows, seq, 4, expanded));
+        // backward: dq, dk, dv at 4 x 16 + a float32 dq accumulator, MLP 3 N I, 4 N h
+        long tr = 4 * (3 * n * 64) + 4 * n * 64 + 4 * (3 * n * 96 + 4 * n * 64);
+        assertEquals(tr, MemoryEstimate.layerTransient(C, rows, seq, 4, expanded));
+        // checkpointed: 2 layer inputs + one layer + its backward + output gradient and input
+        MemoryEstimate fused = est(WeightStorage.F32, true, 1024, rows, seq);
+        assertEquals(
+                (long) ((2 * n * 64 * 4 + cpu + tr + 2 * n * 64 * 4) * MemoryEstimate.ACTIVATION_FACTOR),
+                fused.activations());
+        assertTrue(fused.describe().contains("CPU flash kernel"), fused.describe());
+        // the explicit attention's scores (2 x 4 x 8 x 8 floats) and their two gradients are what the fused one saves
+        long scores = 2 * 4 * 8 * 8;
+        long explicitSaved = MemoryEstimate.layerSaved(C, LORA, WeightStorage.F32, rows, seq);
+        assertEquals(explicitSaved - 4 * scores + lse + 4 * 2 * n * 32, cpu);
+        assertTrue(explicit(WeightStorage.F32, true, rows, seq).describe().contains("explicit"));
+        // CUDA bf16: flash takes the grouped heads, k and v stay at 2 x 16; 2-byte activations, bf16 weight copies
+        long cudaBf16 = 2 * n * 64 * 4 + 2 * (5 * n * 64 + 2 * n * 32 + 4 * n * 96) + lse + ax + 30720L * 2;
+        assertEquals(
+                cudaBf16,
+                MemoryEstimate.layerSaved(
+                        C, LORA, WeightStorage.BF16, rows, seq, 2, new MemoryEstimate.Attn(false, false)));
+        MemoryEstimate gpu = MemoryEstimate.of(
+                C,
+                LORA,
+                WeightStorage.BF16,
+                TrainPlan.trainableParams(C, LORA),
+                new MemoryEstimate.Shape(rows, seq, true, 1024, false, true, true));
+        long trBf16 = 2 * (3 * n * 64) + 4 * n * 64 + 2 * (3 * n * 96 + 4 * n * 64);
+        assertEquals(
+                (long) ((2 * n * 64 * 2 + cudaBf16 + trBf16 + 2 * n * 64 * 2) * MemoryEstimate.ACTIVATION_FACTOR),
+                gpu.activations());
+        assertTrue(gpu.describe().contains("CUDA flash kernel"), gpu.describe());
+        MemoryEstimate gpu32 = MemoryEstimate.of(
+                C,
+                LORA,
+                WeightStorage.BF16,
+                TrainPlan.trainableParams(C, LORA),
+                new MemoryEstimate.Shape(rows, seq, true, 1024, false, true, false));
+        assertTrue(gpu32.describe().contains("CUDA memory-efficient kernel"), gpu32.describe());
+        assertTrue(gpu32.describe().contains("k/v repeated"), gpu32.describe());
     }
 
     @Test
@@ -89,13 +156,13 @@ class MemoryEstimateTest {
                 LORA,
                 WeightStorage.BF16,
                 TrainPlan.trainableParams(C, LORA),
-                new MemoryEstimate.Shape(rows, seq, true, 1024, false, false, true));
+                new MemoryEstimate.Shape(rows, seq, true, 1024, false, false, true, false));
         // checkpointed: 2 layer inputs + the layer's output gradient and input, 2 bytes each
         assertEquals(
                 (long) ((2 * n * 64 * 2 + saved + tr + 2 * n * 64 * 2) * MemoryEstimate.ACTIVATION_FACTOR),
                 bf16.activations());
         // the weights, adapter and loss head do not depend on the compute precision
-        MemoryEstimate fp32 = est(WeightStorage.BF16, true, 1024, rows, seq);
+        MemoryEstimate fp32 = explicit(WeightStorage.BF16, true, rows, seq);
         assertEquals(fp32.weights(), bf16.weights());
         assertEquals(fp32.adapter(), bf16.adapter());
         assertEquals(fp32.lossHead(), bf16.lossHead());
