@@ -60,7 +60,8 @@ public final class Attention {
      * The fused call shaped so that a fused kernel of libtorch 2.7.1 accepts it ({@link AttentionKernel}): is_causal
      * without a mask when {@code mask} is null (the pass is {@link Pass#causalOnly}: the kernels skip the blocks
      * above the diagonal and read no mask), else the additive mask; k and v repeated to the query heads where
-     * grouped-query heads alone would send the call to the math fallback, which keeps float32 [B, H, T, S] scores.
+     * grouped-query heads alone would send the call to the math fallback, which keeps float32 [B, H, T, S] scores;
+     * on the CPU, bf16 inputs computed in float32 ({@link AttentionKernel#upcast}).
      *
      * @param q [B, H, T, D]
      * @param k [B, KV, T, D]
@@ -73,11 +74,20 @@ public final class Attention {
         long h = q.getShape().get(1);
         long kv = k.getShape().get(1);
         boolean cuda = q.getDevice().isGpu();
+        boolean upcast = AttentionKernel.upcast(cuda, lowPrecision);
+        if (upcast) {
+            q = Torch.cast(q, Torch.Dtype.F32);
+            k = Torch.cast(k, Torch.Dtype.F32);
+            v = Torch.cast(v, Torch.Dtype.F32);
+            mask = mask == null ? null : Torch.cast(mask, Torch.Dtype.F32);
+            lowPrecision = false;
+        }
         if (AttentionKernel.expandKv(cuda, lowPrecision, mask != null, kv < h)) {
             k = Torch.repeatHeads(k, h / kv); // [B, H, S, D]
             v = Torch.repeatHeads(v, h / kv);
         }
-        return Torch.sdpa(q, k, v, mask, mask == null, scale);
+        NDArray o = Torch.sdpa(q, k, v, mask, mask == null, scale);
+        return upcast ? Torch.cast(o, Torch.Dtype.BF16) : o;
     }
 
     /**

@@ -75,6 +75,16 @@ public final class AttentionKernel {
     }
 
     /**
+     * Whether to run the kernel in float32 on bf16 q, k, v (cast up, the output cast back; the casts keep autograd):
+     * on the CPU, where libtorch 2.7.1's flash kernel is 3.3x slower in bf16 than in float32 for one forward +
+     * backward at the Mistral-7B attention shape (8.6 s against 2.6 s, docs/BENCHMARKS.md, "Fused attention"). The
+     * float32 copies are [B, H, T, D]; the math fallback the old call reached computed in float32 too.
+     */
+    public static boolean upcast(boolean cuda, boolean lowPrecision) {
+        return !cuda && lowPrecision;
+    }
+
+    /**
      * Whether the model's attention keeps [B, H, T, S] scores: the explicit computation (no bridge: {@code fused}
      * false) or a call that lands on math. The model expands k and v where that avoids math, so with the bridge no
      * shape it produces does.

@@ -105,9 +105,12 @@ public record MemoryEstimate(
         long e = s.bf16() ? 2 : 4; // bytes per activation element: training.precision bf16 keeps them in bf16
         // Training batches are right-padded, so the model calls the kernel with is_causal and no mask.
         boolean gqa = c.numKvHeads() < c.numHeads();
+        boolean upcast = s.fusedAttention() && AttentionKernel.upcast(s.cuda(), s.bf16());
+        boolean kernelBf16 = s.bf16() && !upcast;
         Attn attn = new Attn(
-                AttentionKernel.materialisesScores(s.fusedAttention(), s.cuda(), s.bf16(), false),
-                s.fusedAttention() && AttentionKernel.expandKv(s.cuda(), s.bf16(), false, gqa));
+                AttentionKernel.materialisesScores(s.fusedAttention(), s.cuda(), kernelBf16, false),
+                s.fusedAttention() && AttentionKernel.expandKv(s.cuda(), kernelBf16, false, gqa),
+                upcast);
         long saved = layerSaved(c, lora, storage, s.rows(), s.seq(), e, attn);
         long transient_ = layerTransient(c, s.rows(), s.seq(), e, attn);
         notes.add(attentionNote(s, gqa, attn));
@@ -154,9 +157,13 @@ public record MemoryEstimate(
      * explicit computation, or SDPA's math fallback); {@code expandedKv}, k and v are repeated to the query heads
      * before a fused kernel (AttentionKernel).
      */
-    record Attn(boolean scores, boolean expandedKv) {
+    record Attn(boolean scores, boolean expandedKv, boolean upcast) {
         /** The explicit computation: scores kept, k and v at their own head count. */
-        static final Attn EXPLICIT = new Attn(true, false);
+        static final Attn EXPLICIT = new Attn(true, false, false);
+
+        Attn(boolean scores, boolean expandedKv) {
+            this(scores, expandedKv, false);
+        }
     }
 
     /** The dry-run line saying which attention kernel the estimate assumes and why. */
@@ -164,10 +171,12 @@ public record MemoryEstimate(
         if (!s.fusedAttention()) {
             return "attention: explicit (external libtorch): keeps one layer's [rows, heads, seq, seq] scores";
         }
-        AttentionKernel.Backend b = AttentionKernel.select(s.cuda(), s.bf16(), false, gqa && !attn.expandedKv());
+        AttentionKernel.Backend b =
+                AttentionKernel.select(s.cuda(), s.bf16() && !attn.upcast(), false, gqa && !attn.expandedKv());
         String kernel = (s.cuda() ? "CUDA " : "CPU ")
                 + b.name().toLowerCase(Locale.ROOT).replace('_', '-');
         return "attention: " + kernel + " kernel, is_causal on right-padded rows"
+                + (attn.upcast() ? ", in float32 on bf16 inputs" : "")
                 + (attn.expandedKv() ? ", k/v repeated to the query heads" : "")
                 + (attn.scores() ? ": keeps the scores" : ": no [rows, heads, seq, seq] scores");
     }
@@ -199,6 +208,10 @@ public record MemoryEstimate(
                 + (attn.scores()
                         ? scores(c, rows, seq) * e // softmax output
                         : (long) rows * c.numHeads() * seq * 4); // the fused kernel's float32 logsumexp
+        if (attn.upcast()) { // the kernel saves float32 q, k, v and its float32 output besides the bf16 one
+            long qd = (long) c.numHeads() * c.headDim();
+            b += n * qd * (4 - e) + 2 * n * kvd * (4 - e) + n * qd * 4;
+        }
         for (String m : lora.targetModules()) {
             long in = m.equals("down_proj") ? inter : h;
             b += lora.dropout() > 0 ? n * in * 5 : 0; // dropout output (f32) and mask (bool)
@@ -232,7 +245,8 @@ public record MemoryEstimate(
     static long layerTransient(HfModelConfig c, int rows, int seq, long e, Attn attn) {
         long n = (long) rows * seq;
         long qd = (long) c.numHeads() * c.headDim();
-        long attention = attn.scores() ? 2 * scores(c, rows, seq) * e : 3 * n * qd * e + n * qd * 4;
+        long a = attn.upcast() ? 4 : e;
+        long attention = attn.scores() ? 2 * scores(c, rows, seq) * e : 3 * n * qd * a + n * qd * 4;
         return attention + 3 * n * c.intermediateSize() * e + 4 * n * c.hiddenSize() * e;
     }
 
@@ -243,7 +257,7 @@ public record MemoryEstimate(
     static long forwardTransient(HfModelConfig c, int rows, int seq, long e, Attn attn) {
         long n = (long) rows * seq;
         long qd = (long) c.numHeads() * c.headDim();
-        long attention = attn.scores() ? 3 * scores(c, rows, seq) * e : 3 * n * qd * e;
+        long attention = attn.scores() ? 3 * scores(c, rows, seq) * e : 3 * n * qd * (attn.upcast() ? 4 : e);
         return attention + 3 * n * c.intermediateSize() * e + 4 * n * c.hiddenSize() * e;
     }
 

@@ -26,7 +26,9 @@ import org.bytedeco.pytorch.Tensor;
  *       before issue 14's fix);</li>
  *   <li>{@code sdpa-causal}: is_causal, no mask, enable_gqa;</li>
  *   <li>{@code sdpa-mask-rep}, {@code sdpa-causal-rep}: the same with k and v repeated to the query heads first
- *       ({@link Torch#repeatHeads}; what the model does now where the kernel refuses grouped heads).</li>
+ *       ({@link Torch#repeatHeads}; what the model does now where the kernel refuses grouped heads);</li>
+ *   <li>{@code sdpa-causal-rep-f32}: bf16 q, k, v cast to float32 for the kernel, the output cast back (what the
+ *       model does on the CPU in bf16).</li>
  * </ul>
  * The peak is the process's VmHWM over the timed forward+backward after resetting it ({@code /proc/self/clear_refs}
  * = 5) minus VmRSS before; one warm-up run precedes it. Run each variant in its own JVM (freed blocks the allocator
@@ -117,6 +119,16 @@ public final class AttentionBench {
                     Torch.sdpa(qc, Torch.repeatHeads(kc, n), Torch.repeatHeads(vc, n), mask, false, scale);
                 case "sdpa-causal-rep" ->
                     Torch.sdpa(qc, Torch.repeatHeads(kc, n), Torch.repeatHeads(vc, n), null, true, scale);
+                case "sdpa-causal-rep-f32" -> // bf16 in, the kernel in float32, bf16 out
+                    Torch.cast(
+                            Torch.sdpa(
+                                    Torch.cast(qc, Torch.Dtype.F32),
+                                    Torch.repeatHeads(Torch.cast(kc, Torch.Dtype.F32), n),
+                                    Torch.repeatHeads(Torch.cast(vc, Torch.Dtype.F32), n),
+                                    null,
+                                    true,
+                                    scale),
+                            Torch.Dtype.BF16);
                 default -> throw new IllegalArgumentException("unknown variant " + variant);
             };
             String kernel;

@@ -134,6 +134,27 @@ class MemoryEstimateTest {
                 new MemoryEstimate.Shape(rows, seq, true, 1024, false, true, false));
         assertTrue(gpu32.describe().contains("CUDA memory-efficient kernel"), gpu32.describe());
         assertTrue(gpu32.describe().contains("k/v repeated"), gpu32.describe());
+        // CPU bf16: the kernel runs in float32 on casts of q, k, v (repeated) and keeps its float32 output too
+        MemoryEstimate cpuBf16 = MemoryEstimate.of(
+                C,
+                LORA,
+                WeightStorage.BF16,
+                TrainPlan.trainableParams(C, LORA),
+                new MemoryEstimate.Shape(rows, seq, true, 1024, false, false, true));
+        assertTrue(cpuBf16.describe().contains("CPU flash kernel"), cpuBf16.describe());
+        assertTrue(cpuBf16.describe().contains("in float32 on bf16 inputs"), cpuBf16.describe());
+        long upcast = 2 * n * 64 * 4
+                + 2 * (5 * n * 64 + 4 * n * 96)
+                + 2 * n * 64 * 4
+                + n * 64 * 2
+                + n * 64 * 4
+                + lse
+                + ax
+                + 30720L * 2;
+        assertEquals(
+                upcast,
+                MemoryEstimate.layerSaved(
+                        C, LORA, WeightStorage.BF16, rows, seq, 2, new MemoryEstimate.Attn(false, true, true)));
     }
 
     @Test
