@@ -121,7 +121,9 @@ public final class Engines {
         if (count == 0) {
             String why = CudaUnavailable.message(device, facts());
             if (index == AUTO) {
-                LOG.info("running on the CPU: {}", why.substring(why.indexOf(':') + 2));
+                LOG.info(
+                        "--device auto: running on the CPU: {}",
+                        why.substring(why.indexOf(':') + 2).replace(", or use --device cpu", ""));
                 return Device.cpu();
             }
             throw PaftException.usage(why);
