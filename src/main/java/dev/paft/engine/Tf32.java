@@ -16,8 +16,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>DJL has no such switch; JavaCPP's binding of libtorch's {@code at::Context} sets it in-process. In external mode
  * (DJL alone on the user's libtorch) only the environment variable can, so a setting it contradicts is a usage error.
- * libtorch 2.7.1 reads {@value #OVERRIDE_ENV} once, in {@code Context::allowTF32CuBLAS}, and it wins over the
- * in-process switch: {@code false} with it set is a usage error too. The CPU has no TF32: there the switch changes
+ * libtorch 2.7.1 reads {@value #OVERRIDE_ENV} once, at the first {@code Context::allowTF32CuBLAS} query, and then it
+ * wins over the in-process switch: {@code false} with it set removes it from the process environment before that
+ * query (scripts/paft exports it by default), checked by reading the state back (a usage error if it already latched). The CPU has no TF32: there the switch changes
  * nothing (checked: {@code Tf32Test}) and a run says so once.
  */
 public final class Tf32 {
@@ -39,21 +40,31 @@ public final class Tf32 {
             return;
         }
         boolean forced = "1".equals(overrideEnv == null ? null : overrideEnv.strip());
-        if (!setting && forced) {
-            throw PaftException.usage(
-                    "training.tf32: false, but the environment sets " + OVERRIDE_ENV + "=" + overrideEnv
-                            + ", which makes libtorch use TF32 whatever paft asks: unset it (PAFT_TF32=0 with scripts/paft)");
-        }
         if (!TorchBootstrap.bridgeAvailable()) {
+            if (!setting && forced) {
+                throw PaftException.usage(forcedMessage(overrideEnv));
+            }
             if (setting && !forced) {
                 throw PaftException.usage("training.tf32: true cannot be set in-process on the libtorch in "
                         + "PYTORCH_LIBRARY_PATH (DJL alone): export " + OVERRIDE_ENV + "=1 before java starts");
             }
             return; // the environment already says what was asked
         }
+        if (!setting && forced) {
+            // libtorch reads the variable once, at its first TF32 query (the first float32 cuBLAS matmul): removed
+            // from the process environment before that, the setting decides; the read-back below tells
+            LibC.INSTANCE.unsetenv(OVERRIDE_ENV);
+            LOG.info(
+                    "training.tf32: false: removed {}={} (exported by scripts/paft unless PAFT_TF32=0) from the process",
+                    OVERRIDE_ENV,
+                    overrideEnv);
+        }
         Context c = torch.globalContext();
         c.setAllowTF32CuBLAS(setting); // float32_matmul_precision: "high" (true) or "highest" (false)
         c.setAllowTF32CuDNN(setting);
+        if (c.allowTF32CuBLAS() != setting) {
+            throw PaftException.usage(forcedMessage(overrideEnv));
+        }
         if (device == null || !device.isGpu()) {
             if (!cpuNoted) {
                 cpuNoted = true;
@@ -66,6 +77,21 @@ public final class Tf32 {
                     device,
                     setting ? "may use TF32" : "exact");
         }
+    }
+
+    private static String forcedMessage(String overrideEnv) {
+        return "training.tf32: false, but the environment sets " + OVERRIDE_ENV + "=" + overrideEnv
+                + ", which makes libtorch use TF32 whatever paft asks: unset it before java starts"
+                + " (PAFT_TF32=0 with scripts/paft)";
+    }
+
+    /** The C library's environment (libtorch reads the override through it, not through Java's copy). */
+    interface LibC extends com.sun.jna.Library {
+        LibC INSTANCE = com.sun.jna.Native.load("c", LibC.class);
+
+        int unsetenv(String name);
+
+        int setenv(String name, String value, int overwrite);
     }
 
     /** libtorch's current cuBLAS TF32 state (the environment override included); needs JavaCPP's libtorch. */

@@ -3,14 +3,12 @@ package dev.paft.engine;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import dev.paft.errors.PaftException;
 import java.util.SplittableRandom;
 import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.AfterEach;
@@ -18,8 +16,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * {@code training.tf32} reaches libtorch's {@code at::Context} (read back through JavaCPP: the cuBLAS and cuDNN
- * switches and the float32 matmul precision) and leaves float32 math on the CPU bit for bit unchanged; false with
- * libtorch's environment override set is a usage error.
+ * switches and the float32 matmul precision) and leaves float32 math on the CPU bit for bit unchanged.
  */
 class Tf32Test {
     @AfterEach
@@ -80,16 +77,14 @@ class Tf32Test {
         }
     }
 
+    /**
+     * libtorch latched the override in this JVM (off: the read-backs above), so false against a set variable is
+     * checked by reading back; a fresh JVM with the variable set is {@code ExternalModeTest}'s and the CLI test's.
+     */
     @Test
-    void falseAgainstTheEnvironmentOverrideIsAUsageError() {
+    void trueAgreesWithTheEnvironmentOverride() {
         Engines.start("cpu", 2);
-        PaftException e = assertThrows(PaftException.class, () -> Tf32.apply(false, Device.gpu(0), "1"));
-        assertEquals(PaftException.USAGE, e.exitCode());
-        assertEquals(
-                "training.tf32: false, but the environment sets TORCH_ALLOW_TF32_CUBLAS_OVERRIDE=1, which makes"
-                        + " libtorch use TF32 whatever paft asks: unset it (PAFT_TF32=0 with scripts/paft)",
-                e.getMessage());
-        Tf32.apply(true, Device.gpu(0), "1"); // agrees with the override: fine
+        Tf32.apply(true, Device.gpu(0), "1");
         assertTrue(Tf32.cublasAllowed());
     }
 }
