@@ -37,9 +37,7 @@ public final class CudaUnavailable {
     /** The one line for {@code device} when no GPU is usable. */
     public static String message(String device, Facts f) {
         String says = f.runtimeSays() == null ? "" : " (the CUDA runtime says \"" + f.runtimeSays() + "\")";
-        if (f.external() != null
-                && (f.externalFlavor() == null
-                        || f.externalFlavor().toLowerCase().startsWith("cpu"))) {
+        if (f.external() != null && Engines.cpuFlavor(f.externalFlavor())) {
             return "--device " + device + ": the libtorch in PYTORCH_LIBRARY_PATH=" + f.external()
                     + " is a CPU build (PYTORCH_FLAVOR=" + f.externalFlavor()
                     + "): point PYTORCH_LIBRARY_PATH and PYTORCH_FLAVOR at a CUDA libtorch, unset them to use paft's"

@@ -65,7 +65,8 @@ public final class Engines {
     public static Device named(String device) {
         int gpu = parseDevice(device == null ? "cpu" : device);
         if (gpu == AUTO) {
-            return CudaProbe.gpuCountWithoutEngine() > 0 ? Device.gpu(0) : Device.cpu();
+            boolean cudaLibtorch = TorchBootstrap.externalLibtorch() != null || TorchBootstrap.cudaNativesOnClasspath();
+            return cudaLibtorch && CudaProbe.gpuCountWithoutEngine() > 0 ? Device.gpu(0) : Device.cpu();
         }
         return gpu < 0 ? Device.cpu() : Device.gpu(gpu);
     }
@@ -117,7 +118,11 @@ public final class Engines {
         if (index == -1) {
             return Device.cpu();
         }
-        int count = engine.getGpuCount();
+        // DJL counts GPUs through the CUDA runtime alone: with a CPU libtorch a GPU it counts cannot be used
+        String external = TorchBootstrap.externalLibtorch();
+        boolean cudaLibtorch =
+                external != null ? !cpuFlavor(System.getenv("PYTORCH_FLAVOR")) : TorchBootstrap.isCudaBuild();
+        int count = cudaLibtorch ? engine.getGpuCount() : 0;
         if (count == 0) {
             String why = CudaUnavailable.message(device, facts());
             if (index == AUTO) {
@@ -135,6 +140,13 @@ public final class Engines {
             throw PaftException.usage("--device " + device + ": only " + count + " GPU(s) found");
         }
         return Device.gpu(index);
+    }
+
+    /** True for an external libtorch's PYTORCH_FLAVOR that has no CUDA (unset counts as cpu, as DJL's default). */
+    static boolean cpuFlavor(String flavor) {
+        return flavor == null
+                || flavor.isBlank()
+                || flavor.strip().toLowerCase().startsWith("cpu");
     }
 
     /** What is known about CUDA here, after the engine started. */

@@ -42,6 +42,15 @@ class CudaUnavailableTest {
                         + " (PYTORCH_FLAVOR=cpu)"),
                 m);
         assertTrue(m.contains("unset them") && m.contains("mvn -Pcuda"), m);
+        // DJL's default flavor is cpu: unset or blank counts as cpu, cu128 etc. do not
+        assertTrue(CudaUnavailable.message("cuda", new Facts(false, "/t", null, true, null, null))
+                .contains("is a CPU build (PYTORCH_FLAVOR=null)"));
+        for (String cpu : new String[] {"cpu", "CPU", " cpu-precxx11", ""}) {
+            assertTrue(Engines.cpuFlavor(cpu), cpu);
+        }
+        for (String gpu : new String[] {"cu128", "cu121-precxx11", "cu130"}) {
+            assertFalse(Engines.cpuFlavor(gpu), gpu);
+        }
     }
 
     @Test
