@@ -16,14 +16,15 @@ import org.slf4j.LoggerFactory;
  *
  * <p>DJL has no such switch; JavaCPP's binding of libtorch's {@code at::Context} sets it in-process. In external mode
  * (DJL alone on the user's libtorch) only the environment variable can, so a setting it contradicts is a usage error.
- * libtorch 2.7.1 reads {@value #OVERRIDE_ENV} once, at the first {@code Context::allowTF32CuBLAS} query, and then it
- * wins over the in-process switch: {@code false} with it set removes it from the process environment before that
- * query (scripts/paft exports it by default), checked by reading the state back (a usage error if it already latched). The CPU has no TF32: there the switch changes
+ * libtorch 2.7.1 reads {@value #OVERRIDE_ENV} once, as its {@code at::Context} is made: "1" starts the float32
+ * matmul precision at "high" instead of "highest"; the in-process setter then wins over it (measured: with the
+ * variable set, {@code allowTF32CuBLAS()} is true at start and false after {@code setAllowTF32CuBLAS(false)}), and
+ * the state is read back after setting it. The CPU has no TF32: there the switch changes
  * nothing (checked: {@code Tf32Test}) and a run says so once.
  */
 public final class Tf32 {
     private static final Logger LOG = LoggerFactory.getLogger(Tf32.class);
-    /** libtorch's environment override: "1" forces TF32 for cuBLAS float32 matmuls. */
+    /** libtorch's environment variable: "1" starts cuBLAS float32 matmuls in TF32 (precision "high"). */
     public static final String OVERRIDE_ENV = "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE";
 
     private static volatile boolean cpuNoted;
@@ -50,20 +51,18 @@ public final class Tf32 {
             }
             return; // the environment already says what was asked
         }
-        if (!setting && forced) {
-            // libtorch reads the variable once, at its first TF32 query (the first float32 cuBLAS matmul): removed
-            // from the process environment before that, the setting decides; the read-back below tells
-            LibC.INSTANCE.unsetenv(OVERRIDE_ENV);
-            LOG.info(
-                    "training.tf32: false: removed {}={} (exported by scripts/paft unless PAFT_TF32=0) from the process",
-                    OVERRIDE_ENV,
-                    overrideEnv);
-        }
         Context c = torch.globalContext();
         c.setAllowTF32CuBLAS(setting); // float32_matmul_precision: "high" (true) or "highest" (false)
         c.setAllowTF32CuDNN(setting);
-        if (c.allowTF32CuBLAS() != setting) {
+        if (c.allowTF32CuBLAS() != setting) { // libtorch 2.7.1: the setter wins over the variable (read back)
             throw PaftException.usage(forcedMessage(overrideEnv));
+        }
+        if (!setting && forced) {
+            LOG.info(
+                    "training.tf32: false overrides {}={} from the environment (scripts/paft exports it unless"
+                            + " PAFT_TF32=0): float32 matmuls are exact",
+                    OVERRIDE_ENV,
+                    overrideEnv);
         }
         if (device == null || !device.isGpu()) {
             if (!cpuNoted) {
@@ -81,17 +80,8 @@ public final class Tf32 {
 
     private static String forcedMessage(String overrideEnv) {
         return "training.tf32: false, but the environment sets " + OVERRIDE_ENV + "=" + overrideEnv
-                + ", which makes libtorch use TF32 whatever paft asks: unset it before java starts"
+                + ", which makes this libtorch use TF32 whatever paft asks: unset it before java starts"
                 + " (PAFT_TF32=0 with scripts/paft)";
-    }
-
-    /** The C library's environment (libtorch reads the override through it, not through Java's copy). */
-    interface LibC extends com.sun.jna.Library {
-        LibC INSTANCE = com.sun.jna.Native.load("c", LibC.class);
-
-        int unsetenv(String name);
-
-        int setenv(String name, String value, int overwrite);
     }
 
     /** libtorch's current cuBLAS TF32 state (the environment override included); needs JavaCPP's libtorch. */
