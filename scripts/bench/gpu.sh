@@ -11,16 +11,26 @@
 #
 # libtorch, two routes (docs/ENGINE-NOTES.md, "One libtorch"):
 #   javacpp:  paft's own libtorch 2.7.1 from JavaCPP's jars; on a GPU the `mvn -Pcuda` natives
-#             (org.bytedeco:pytorch:...:linux-x86_64-gpu, cuda, cuda-redist: ~1.5 GB of jars; `CUDA=1 gpu.sh bundle`).
-#             Everything runs, bf16 (b3) included. The GPU machine needs only the NVIDIA driver.
+#             (org.bytedeco:pytorch:...:linux-x86_64-gpu 616 MB, cuda 8 MB, cuda-redist 362 MB of jars; the shaded
+#             -Pcuda paft.jar is 1.07 GB; `CUDA=1 gpu.sh bundle`). Everything runs, bf16 (b3) included. Besides the
+#             NVIDIA driver the GPU machine needs CUDA 12 cuBLAS, cuBLASLt, cuSPARSE, cuSOLVER and cuDNN 9 on
+#             LD_LIBRARY_PATH: JavaCPP's jars for those were never released to Maven Central (checked 2026-12-04 on a
+#             machine without a GPU: without them paft stops naming them; with them the jar loads, DJL's cu128 JNI
+#             runs on the same libtorch and CPU training matches the CPU jar; docs/ENGINE-NOTES.md, "The -Pcuda jar").
+#             Blocker for the lent GPU machines (no network, 64 MiB in, torch 2.11+cu130): the smallest set that
+#             loads is ~3.6 GB uncompressed (libtorch_cuda.so alone 822.8 MB, 314.4 MB with xz -6; libtorch_cpu.so
+#             312.1 MB, 48.1 MB xz; the linked cuda-redist part 0.68 GB; cuBLAS+Lt 0.6 GB, cuDNN 9 ~0.87 GB,
+#             cuSPARSE 0.29 GB, cuSOLVER 0.15 GB), and torch 2.11+cu130's CUDA 13 libraries have other sonames
+#             (.so.13), so they cannot stand in: the javacpp route cannot run there; the external route can.
 #   external: no CUDA jars on the class path: a CUDA libtorch DJL can load (below, 4), through DJL alone (external
 #             mode: float32 with explicit attention); b3 is skipped, b4 runs with float32 compute.
 #
 #   scripts/bench/gpu.sh                       # on the GPU machine (STEPS=3 CONFIG=gpu1b DEMO=1 by default)
 #   scripts/bench/gpu.sh bundle FILE.tar.xz    # on a build machine: everything the GPU machine lacks, in one file
 #        JRE=1          also put a jlink'ed Java 17 runtime in it (~18 MB of the file)
-#        CUDA=1         put JavaCPP's CUDA libtorch in it (mvn -Pcuda; the javacpp route; ~1 GB, too large for a
-#                       64 MiB transfer); without it the bundle has no native libtorch (the external route, ~50 MB)
+#        CUDA=1         put JavaCPP's CUDA libtorch in it (mvn -Pcuda; the javacpp route; ~1 GB of jars and still
+#                       without cuBLAS/cuDNN/cuSPARSE/cuSOLVER, far over a 64 MiB transfer); without it the bundle has
+#                       no native libtorch (the external route, ~50 MB)
 #        DJL_SRC=DIR    also put DJL 0.36.0's JNI sources in it (DIR = a checkout of deepjavalibrary/djl at
 #                       v0.36.0), for the external route on a machine whose only libtorch is a pip torch other than 2.7.1
 #   GPU_BUNDLE=FILE.tar.xz scripts/bench/gpu.sh   # unpacks the bundle into target/gpu-bench-lib first

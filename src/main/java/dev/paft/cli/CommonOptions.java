@@ -27,7 +27,8 @@ public final class CommonOptions {
             names = "--device",
             paramLabel = "DEV",
             defaultValue = "cpu",
-            description = "cpu, cuda or cuda:N (default: ${DEFAULT-VALUE}).")
+            description =
+                    "cpu, cuda, cuda:N or auto (a GPU when one is usable, else the CPU; default: ${DEFAULT-VALUE}).")
     public String device;
 
     @Option(

@@ -124,7 +124,9 @@ public final class MergeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (common.device != null && !common.device.equals("cpu")) {
+        if (common.device != null
+                && !common.device.equals("cpu")
+                && !common.device.strip().equalsIgnoreCase("auto")) { // auto: the CPU, where merges run
             throw PaftException.usage(
                     "--device " + common.device + " is not supported by paft merge yet: merges run on the CPU "
                             + "(streaming, both cores); use --device cpu");

@@ -17,6 +17,8 @@ package dev.paft.config;
  *     [batch, seq, vocab] logits are never held at once
  * @param precision compute dtype of the decoder: auto (bf16 on CUDA, fp32 on CPU), bf16 or fp32
  *     ({@code model/Precision}); independent of {@code model.dtype}, the storage of the frozen weights
+ * @param tf32 float32 matmuls and cuDNN on CUDA may use TF32 tensor cores (true), must not (false), or as libtorch
+ *     starts (null: exact unless TORCH_ALLOW_TF32_CUBLAS_OVERRIDE=1, which scripts/paft exports); {@code engine/Tf32}
  */
 public record TrainingConfig(
         double learningRate,
@@ -40,7 +42,8 @@ public record TrainingConfig(
         String outputDir,
         boolean gradientCheckpointing,
         int lossChunkSize,
-        String precision) {
+        ComputePrecision precision,
+        Boolean tf32) {
     void validate(Validator v) {
         v.check(
                 "training.learning_rate",
@@ -68,6 +71,6 @@ public record TrainingConfig(
         v.check("training.log_steps", logSteps >= 1, "must be >= 1", logSteps);
         v.check("training.save_total_limit", saveTotalLimit >= 1, "must be >= 1", saveTotalLimit);
         v.check("training.loss_chunk_size", lossChunkSize >= 1, "must be >= 1", lossChunkSize);
-        v.oneOf("training.precision", precision, "auto", "bf16", "fp32");
+        v.required("training.precision", precision, ComputePrecision.class);
     }
 }

@@ -39,6 +39,28 @@ public final class CudaProbe {
         log.setAdditive(debug);
     }
 
+    /**
+     * True when the NVIDIA driver's {@code libcuda.so.1} can be loaded (the CUDA runtime needs it; without it the
+     * runtime reports "CUDA driver version is insufficient", the same words as for an old driver).
+     */
+    static boolean driverLoadable() {
+        try {
+            com.sun.jna.NativeLibrary.getInstance("libcuda.so.1");
+            return true;
+        } catch (RuntimeException | LinkageError e) {
+            return false;
+        }
+    }
+
+    /** GPUs the CUDA runtime counts, without starting the engine (0 when there is none or no runtime). */
+    static int gpuCountWithoutEngine() {
+        try {
+            return ai.djl.util.cuda.CudaUtils.hasCuda() ? ai.djl.util.cuda.CudaUtils.getGpuCount() : 0;
+        } catch (RuntimeException | LinkageError e) {
+            return 0;
+        }
+    }
+
     /** The probe's first warning (e.g. "Failed to detect GPU count: CUDA driver version is insufficient ..."), or null. */
     static String reason() {
         return first;

@@ -45,6 +45,22 @@ public final class TorchBootstrap {
 
     private static final List<String> CPU_LIBS = List.of("libc10.so", "libgomp.so.1", "libtorch_cpu.so", "libtorch.so");
     private static final List<String> CUDA_LIBS = List.of("libc10_cuda.so", "libtorch_cuda.so");
+    /**
+     * CUDA libraries the GPU libtorch links that JavaCPP's {@code cuda-redist:12.9-9.10-1.5.12} on Maven Central does
+     * not carry (its cuBLAS, cuDNN, cuSPARSE and cuSOLVER jars were never released there: JavaCPP's issue 1638); they
+     * must come from the system. Without them JavaCPP falls back to any other libtorch on the library path, which
+     * crashed the JVM (SIGSEGV) on a machine with Debian's libtorch 1.13 (docs/ENGINE-NOTES.md, "The -Pcuda jar").
+     */
+    static final List<String> SYSTEM_CUDA_LIBS = List.of(
+            "libcublas.so.12",
+            "libcublasLt.so.12",
+            "libcusparse.so.12",
+            "libcusolver.so.11",
+            "libcudnn.so.9",
+            "libcudnn_graph.so.9",
+            "libcudnn_ops.so.9",
+            "libcudnn_cnn.so.9",
+            "libcudnn_adv.so.9");
 
     private static volatile boolean loaded;
     private static volatile boolean cuda;
@@ -52,6 +68,20 @@ public final class TorchBootstrap {
     private static volatile long loadMillis = -1;
 
     private TorchBootstrap() {}
+
+    /**
+     * True when the jar carries JavaCPP's CUDA libtorch ({@code mvn -Pcuda package}); known without loading anything.
+     */
+    public static boolean cudaNativesOnClasspath() {
+        return TorchBootstrap.class.getResource("/org/bytedeco/pytorch/" + Loader.getPlatform() + "-gpu/libtorch.so")
+                != null;
+    }
+
+    /** The environment's {@code PYTORCH_LIBRARY_PATH} (external mode: DJL alone on that libtorch), or null. */
+    public static String externalLibtorch() {
+        String env = System.getenv("PYTORCH_LIBRARY_PATH");
+        return env == null || env.isBlank() ? null : env;
+    }
 
     /** True once {@link #load} has run in this process. */
     public static boolean isLoaded() {
@@ -104,8 +134,8 @@ public final class TorchBootstrap {
         }
         long t0 = System.nanoTime();
         int intra = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
-        String env = System.getenv("PYTORCH_LIBRARY_PATH");
-        if (env != null && !env.isBlank()) {
+        String env = externalLibtorch();
+        if (env != null) {
             // External mode: a libtorch the user chose (e.g. a pip torch with DJL's JNI built against it, the GPU route
             // of scripts/bench/gpu.sh). JavaCPP's libtorch must then stay unloaded (two copies abort the process).
             external = env;
@@ -145,6 +175,9 @@ public final class TorchBootstrap {
                                 + " must be on it (rebuild with mvn package)");
             }
             cuda = Files.exists(dir.resolve("libtorch_cuda.so"));
+            if (cuda) {
+                requireSystemCudaLibs(platform);
+            }
             Loader.load(torch.class);
         } catch (IOException | RuntimeException | LinkageError e) {
             if (e instanceof PaftException p) {
@@ -188,6 +221,71 @@ public final class TorchBootstrap {
             throw PaftException.usage("the environment sets " + name + "=" + env + ", but paft loads its own libtorch "
                     + LIBTORCH_VERSION + " (" + ours + ") and DJL must use the same: unset " + name);
         }
+    }
+
+    /**
+     * The GPU libtorch needs {@link #SYSTEM_CUDA_LIBS}; a usage error (exit 2) names the missing ones and what to
+     * install, before JavaCPP's load could fall back to another libtorch on the library path and crash.
+     */
+    private static void requireSystemCudaLibs(String platform) throws IOException {
+        List<Path> dirs = new ArrayList<>();
+        File[] redist = Loader.cacheResources("/org/bytedeco/cuda/" + platform + "/");
+        if (redist != null) {
+            for (File f : redist) {
+                if (f != null) {
+                    dirs.add(f.toPath());
+                }
+            }
+        }
+        List<String> missing = missingLibraries(
+                SYSTEM_CUDA_LIBS, dirs, System.getProperty("java.library.path"), Path.of("/etc/ld.so.cache"));
+        if (!missing.isEmpty()) {
+            throw PaftException.usage(cudaLibsMissing(missing));
+        }
+    }
+
+    /** The one line naming missing CUDA libraries and where to get them. */
+    static String cudaLibsMissing(List<String> missing) {
+        return "this GPU build's libtorch (CUDA 12.9) needs " + String.join(", ", missing)
+                + ", not found on the library path (JavaCPP's CUDA jars on Maven Central lack cuBLAS, cuDNN,"
+                + " cuSPARSE and cuSOLVER): install them (pip install nvidia-cublas-cu12 nvidia-cudnn-cu12"
+                + " nvidia-cusparse-cu12 nvidia-cusolver-cu12, or CUDA 12 with cuDNN 9) and put their lib folders on"
+                + " LD_LIBRARY_PATH before java starts (docs/USER-GUIDE.md, \"GPU\")";
+    }
+
+    /**
+     * Which of {@code names} the dynamic loader or JavaCPP would not find: not in {@code dirs} (JavaCPP's cache), the
+     * folders of {@code libraryPath} (java.library.path, which holds LD_LIBRARY_PATH), /usr/local/cuda's lib folders,
+     * nor the loader's cache {@code ldCache} (/etc/ld.so.cache, searched for the file name).
+     */
+    static List<String> missingLibraries(List<String> names, List<Path> dirs, String libraryPath, Path ldCache) {
+        List<Path> all = new ArrayList<>(dirs);
+        if (libraryPath != null) {
+            for (String d : libraryPath.split(File.pathSeparator)) {
+                if (!d.isBlank()) {
+                    all.add(Path.of(d));
+                }
+            }
+        }
+        all.add(Path.of("/usr/local/cuda/lib64"));
+        all.add(Path.of("/usr/local/cuda/lib"));
+        String cache = "";
+        try {
+            cache = new String(Files.readAllBytes(ldCache), java.nio.charset.StandardCharsets.ISO_8859_1);
+        } catch (IOException | RuntimeException e) {
+            // no loader cache: the folders decide
+        }
+        List<String> missing = new ArrayList<>();
+        for (String n : names) {
+            boolean found = cache.contains("/" + n + "\0") || cache.contains("\0" + n + "\0");
+            for (int i = 0; !found && i < all.size(); i++) {
+                found = Files.exists(all.get(i).resolve(n));
+            }
+            if (!found) {
+                missing.add(n);
+            }
+        }
+        return missing;
     }
 
     /**

@@ -1,6 +1,7 @@
 package dev.paft.model;
 
 import ai.djl.Device;
+import dev.paft.config.ComputePrecision;
 import dev.paft.engine.TorchBootstrap;
 import dev.paft.errors.PaftException;
 
@@ -28,22 +29,19 @@ public enum Precision {
         return name().toLowerCase();
     }
 
-    /** Parses {@code training.precision} (auto, bf16, fp32; null = auto) for {@code device} (null = CPU). */
-    public static Precision resolve(String setting, Device device) {
-        String s = setting == null ? "auto" : setting.trim().toLowerCase();
+    /** Resolves {@code training.precision} (null = auto) for {@code device} (null = CPU). */
+    public static Precision resolve(ComputePrecision setting, Device device) {
+        ComputePrecision s = setting == null ? ComputePrecision.AUTO : setting;
         return switch (s) {
-            case "auto" -> device != null && device.isGpu() && TorchBootstrap.bridgeMissing() == null ? BF16 : FP32;
-            case "bf16", "bfloat16" -> {
+            case AUTO -> device != null && device.isGpu() && TorchBootstrap.bridgeMissing() == null ? BF16 : FP32;
+            case BF16 -> {
                 String missing = TorchBootstrap.bridgeMissing();
                 if (missing != null) {
                     throw PaftException.usage("training.precision: bf16 is unavailable: " + missing);
                 }
                 yield BF16;
             }
-            case "fp32", "f32", "float32" -> FP32;
-            default ->
-                throw PaftException.usage(
-                        "training.precision: unknown value '" + setting + "' (use auto, bf16 or fp32)");
+            case FP32 -> FP32;
         };
     }
 
@@ -52,8 +50,7 @@ public enum Precision {
      * memory estimate): {@code auto} is BF16 on a GPU; whether the bf16 path is installed is checked by
      * {@link #resolve} when the run starts.
      */
-    public static boolean requestsBf16(String setting, boolean gpu) {
-        String s = setting == null ? "auto" : setting.trim().toLowerCase();
-        return s.equals("bf16") || s.equals("bfloat16") || (s.equals("auto") && gpu);
+    public static boolean requestsBf16(ComputePrecision setting, boolean gpu) {
+        return setting == ComputePrecision.BF16 || ((setting == null || setting == ComputePrecision.AUTO) && gpu);
     }
 }

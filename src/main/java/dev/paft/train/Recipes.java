@@ -19,6 +19,7 @@ import dev.paft.data.TextTokenizer;
 import dev.paft.data.source.DatasetFiles;
 import dev.paft.data.template.ChatTemplate;
 import dev.paft.engine.DeviceMemory;
+import dev.paft.engine.Tf32;
 import dev.paft.errors.PaftException;
 import dev.paft.io.HfModelConfig;
 import dev.paft.lora.LoraAdapter;
@@ -147,6 +148,7 @@ public final class Recipes {
             plan.notes().forEach(listener::onMessage); // examples read, skipped, truncated, dropped
             warnIfTooLarge(plan, listener);
         }
+        Tf32.apply(cfg.training().tf32(), device); // training.tf32, process-wide
         L1Penalty l1 = new L1Penalty(cfg.sft().l1Target(), cfg.sft().l1Lambda());
         List<String> curves = List.of("loss", "ce", "eval_loss", "eval_ce");
         LlamaModel model = shared != null
@@ -239,6 +241,7 @@ public final class Recipes {
             plan.notes().forEach(listener::onMessage); // examples read, skipped, truncated, dropped
             warnIfTooLarge(plan, listener);
         }
+        Tf32.apply(cfg.training().tf32(), device); // training.tf32, process-wide
         PreferenceLoss loss = lossOf(cfg);
         List<String> curves = loss.needsReference()
                 ? List.of("loss", "eval_loss", "rewards/accuracies", "eval_rewards/accuracies", "rewards/margins")

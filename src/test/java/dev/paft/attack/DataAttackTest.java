@@ -289,7 +289,7 @@ class DataAttackTest {
     void dryRunChecksTheDevice() {
         Run r = dryRun("--device", "tpu");
         assertEquals(2, r.code(), r.err());
-        assertTrue(r.err().contains("--device tpu: expected cpu, cuda or cuda:N"), r.err());
+        assertTrue(r.err().contains("--device tpu: expected cpu, cuda, cuda:N or auto"), r.err());
         assertEquals(2, dryRun("--threads", "-3").code());
     }
 

@@ -11,6 +11,7 @@ import ai.djl.pytorch.jni.JniUtils;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.paft.config.ComputePrecision;
 import dev.paft.config.L1Target;
 import dev.paft.config.LoraConfig;
 import dev.paft.config.OrpoNll;
@@ -124,7 +125,10 @@ public final class TrainBench {
                 Path dir = Path.of(args[1]);
                 // bench.precision: fp32 (default) or bf16 (training.precision); bench.dtype: the weights' storage
                 // (model.dtype)
-                Precision precision = Precision.resolve(System.getProperty("bench.precision", "fp32"), dev);
+                Precision precision = Precision.resolve(
+                        ComputePrecision.valueOf(
+                                System.getProperty("bench.precision", "fp32").toUpperCase(Locale.ROOT)),
+                        dev);
                 String storage = System.getProperty("bench.dtype", "f32");
                 try (LlamaModel model =
                         LlamaModel.load(dir, dev, WeightStorage.valueOf(storage.toUpperCase(Locale.ROOT)))) {
@@ -339,7 +343,8 @@ public final class TrainBench {
                 out.toString(),
                 false,
                 1024,
-                "fp32");
+                ComputePrecision.FP32,
+                null);
     }
 
     interface AdapterSource {

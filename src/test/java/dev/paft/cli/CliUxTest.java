@@ -67,7 +67,8 @@ class CliUxTest {
         String flat = sft.replaceAll("\\s+", " ");
         assertTrue(flat.contains("Peak learning rate (training.learning_rate, default: 2.0e-4)"), sft);
         assertTrue(flat.contains("Optimizer steps (training.max_steps, default: -1)"), sft);
-        assertTrue(flat.contains("cpu, cuda or cuda:N (default: cpu)"), sft);
+        assertTrue(
+                flat.contains("cpu, cuda, cuda:N or auto (a GPU when one is usable, else the CPU; default: cpu)"), sft);
         assertFalse(sft.contains("--learning_rate"), "snake_case aliases are accepted but not listed:\n" + sft);
         // the config run --help cites exists and loads
         String runHelp = run("run", "--help").out();

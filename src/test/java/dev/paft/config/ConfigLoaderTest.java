@@ -260,6 +260,7 @@ class ConfigLoaderTest {
                 Arguments.of("model.dtype", "fp8", "[f32, f16, bf16]"),
                 Arguments.of("data.format", "csv", "[auto, messages, prompt_completion, text, preference]"),
                 Arguments.of("training.scheduler", "step", "[cosine, linear, constant]"),
+                Arguments.of("training.precision", "fp16", "[auto, bf16, fp32]"),
                 Arguments.of("sft.l1_target", "weights", "[factors, delta]"),
                 Arguments.of("preference.loss", "kto", "[dpo, ipo, hinge, orpo]"),
                 Arguments.of("preference.orpo_nll", "token", "[completion, sequence]"));

@@ -19,7 +19,7 @@ import java.util.TreeSet;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
-/** The engine starts offline from the bundled CPU natives; CUDA on a CPU machine is a clear exit 2. */
+/** The engine starts offline from the bundled natives; CUDA on a CPU machine is a clear exit 2, auto the CPU. */
 class EnginesTest {
     @Test
     void cpuStartsOfflineAndComputes() {
@@ -55,18 +55,47 @@ class EnginesTest {
         assertEquals(2, org.bytedeco.pytorch.global.torch.get_num_threads(), "intra-op threads set explicitly");
     }
 
+    /**
+     * Asking for CUDA where none is usable is exit 2 with the reason, never a silent CPU run: the CPU-only jar names
+     * the Maven profile; a GPU build without a driver or GPU (a {@code mvn -Pcuda test} on a CPU machine) names that.
+     */
     @Test
     void cudaOnACpuMachineIsAUsageError() {
         Engines.start("cpu", 2);
         Assumptions.assumeTrue(Engine.getEngine("PyTorch").getGpuCount() == 0, "machine has a GPU");
+        boolean gpuBuild = TorchBootstrap.cudaNativesOnClasspath();
+        assertEquals(gpuBuild, TorchBootstrap.isCudaBuild());
         for (String dev : new String[] {"cuda", "cuda:0", "gpu", "CUDA:1"}) {
             PaftException ex = assertThrows(PaftException.class, () -> Engines.start(dev, 0));
             assertEquals(PaftException.USAGE, ex.exitCode());
-            assertTrue(ex.getMessage().contains("--device " + dev), ex.getMessage());
-            assertTrue(ex.getMessage().contains("no CUDA GPU"), ex.getMessage());
-            assertTrue(ex.getMessage().contains("CPU-only build"), ex.getMessage());
-            assertTrue(ex.getMessage().contains("mvn -Pcuda"), ex.getMessage());
+            String m = ex.getMessage();
+            assertTrue(m.startsWith("--device " + dev + ": "), m);
+            assertTrue(m.endsWith("or use --device cpu"), m);
+            if (gpuBuild) {
+                assertTrue(
+                        m.contains("no NVIDIA driver")
+                                || m.contains("too old")
+                                || m.contains("no usable GPU")
+                                || m.contains("hides every GPU"),
+                        m);
+            } else {
+                assertEquals(CudaUnavailable.cpuOnlyBuild(dev), m);
+                assertTrue(m.contains("CPU-only build") && m.contains("mvn -Pcuda"), m);
+            }
         }
+    }
+
+    /** {@code --device auto}: the CPU here (no usable GPU), with no error; the dry run's plan names the same. */
+    @Test
+    void autoPicksTheCpuWithoutAGpu() {
+        Engines.start("cpu", 2);
+        Assumptions.assumeTrue(Engine.getEngine("PyTorch").getGpuCount() == 0, "machine has a GPU");
+        assertEquals(Device.cpu(), Engines.start("auto", 0));
+        assertEquals(Device.cpu(), Engines.start(" AUTO ", 0));
+        assertEquals(Device.cpu(), Engines.check("auto", 0));
+        assertEquals(Device.gpu(0), Engines.check("cuda", 0), "a dry run plans for the device named");
+        assertEquals(Device.gpu(2), Engines.check("cuda:2", 0));
+        assertEquals(Device.cpu(), Engines.check("cpu", 0));
     }
 
     @Test
@@ -75,7 +104,7 @@ class EnginesTest {
                 new String[] {"tpu", "cuda:", "cuda:x", "cuda:-1", "cuda0", "", "cpu:0", "cuda:99999999999"}) {
             PaftException ex = assertThrows(PaftException.class, () -> Engines.parseDevice(dev));
             assertEquals(PaftException.USAGE, ex.exitCode(), dev);
-            assertTrue(ex.getMessage().contains("expected cpu, cuda or cuda:N"), ex.getMessage());
+            assertTrue(ex.getMessage().contains("expected cpu, cuda, cuda:N or auto"), ex.getMessage());
             ex = assertThrows(PaftException.class, () -> Engines.start(dev, 1));
             assertEquals(PaftException.USAGE, ex.exitCode(), dev);
         }

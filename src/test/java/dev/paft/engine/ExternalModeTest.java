@@ -55,6 +55,19 @@ class ExternalModeTest {
         Result fp32 = run(links, tmp.resolve("fp32"), base, "--set", "training.precision=auto");
         assertEquals(0, fp32.code, fp32.out);
         assertTrue(fp32.out.contains("through DJL alone"), fp32.out);
+        // CUDA on an external CPU libtorch names the variables; training.tf32 true cannot be set in-process there
+        Result cuda = run(links, tmp.resolve("cuda"), base, "--device", "cuda");
+        assertEquals(2, cuda.code, cuda.out);
+        assertTrue(
+                cuda.out.contains("--device cuda: the libtorch in PYTORCH_LIBRARY_PATH=" + links
+                        + " is a CPU build (PYTORCH_FLAVOR=cpu)"),
+                cuda.out);
+        Result tf32 = run(links, tmp.resolve("tf32"), base, "--set", "training.tf32=true");
+        assertEquals(2, tf32.code, tf32.out);
+        assertTrue(
+                tf32.out.contains("training.tf32: true cannot be set in-process")
+                        && tf32.out.contains("TORCH_ALLOW_TF32_CUBLAS_OVERRIDE=1"),
+                tf32.out);
     }
 
     record Result(int code, String out) {}
@@ -77,6 +90,7 @@ class ExternalModeTest {
         pb.environment().put("PYTORCH_VERSION", TorchBootstrap.LIBTORCH_VERSION);
         pb.environment().put("PYTORCH_FLAVOR", "cpu");
         pb.environment().put("OPT_OUT_TRACKING", "true");
+        pb.environment().remove("TORCH_ALLOW_TF32_CUBLAS_OVERRIDE");
         Process p = pb.start();
         String text = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(120, TimeUnit.SECONDS));

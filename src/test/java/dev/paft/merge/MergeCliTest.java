@@ -357,6 +357,16 @@ class MergeCliTest {
     }
 
     @Test
+    void deviceAutoMergesOnTheCpu() {
+        String out = tmp.resolve("auto").toString();
+        assertEquals(
+                0,
+                Paft.execute(
+                        "merge", "--method", "linear", "--model", m1 + ":weight=1", "--out", out, "--device", "auto"));
+        assertTrue(Files.exists(Path.of(out, "config.json")), "the merged model is written");
+    }
+
+    @Test
     void validationErrorsExitBeforeWriting() throws Exception {
         String out = tmp.resolve("out").toString();
         String b = base.toString();
@@ -402,6 +412,7 @@ class MergeCliTest {
                 2,
                 Paft.execute(
                         "merge", "--method", "linear", "--model", m1 + ":weight=1", "--out", out, "--device", "cuda"));
+
         Files.writeString(
                 tmp.resolve("slices.yml"),
                 "slices:\n  - sources:\n      - model: " + m1

@@ -164,6 +164,35 @@ class TrainSftEndToEndTest extends DemoModelTest {
         assertTrue(!Files.exists(out));
     }
 
+    /**
+     * A dry run plans for the device named, without a GPU or an engine for it: a CUDA plan on this CPU machine checks
+     * the estimate against the GPU's memory (unknown here), not the CPU's; exit 0 even with the CPU-only jar.
+     */
+    @Test
+    void dryRunPlansForTheDeviceNamed() {
+        Path out = tmp.resolve("dry-cuda");
+        String[] cuda = dryRun(args(out, "--dry-run", "--device", "cuda"));
+        assertEquals("0", cuda[0], cuda[1]);
+        assertTrue(cuda[1].contains("device cuda:0: "), cuda[1]);
+        assertTrue(!cuda[1].contains("device cpu: "), cuda[1]);
+        assertTrue(!Files.exists(out));
+        String[] cpu = dryRun(args(out, "--dry-run", "--device", "cpu"));
+        assertTrue(cpu[1].contains("device cpu: "), cpu[1]);
+    }
+
+    /** Exit code and stdout of a dry run (the plan prints to System.out). */
+    private static String[] dryRun(String[] a) {
+        java.io.PrintStream old = System.out;
+        java.io.ByteArrayOutputStream buf = new java.io.ByteArrayOutputStream();
+        try {
+            System.setOut(new java.io.PrintStream(buf, true, java.nio.charset.StandardCharsets.UTF_8));
+            int code = Paft.execute(a);
+            return new String[] {Integer.toString(code), buf.toString(java.nio.charset.StandardCharsets.UTF_8)};
+        } finally {
+            System.setOut(old);
+        }
+    }
+
     @Test
     void badDataLineExits3AndSkipCounts() throws Exception {
         Path bad = tmp.resolve("bad.jsonl");
