@@ -21,6 +21,7 @@ import dev.paft.report.ReportOptions;
 import dev.paft.report.SparsityCharts;
 import dev.paft.report.SparsityReport;
 import dev.paft.report.View;
+import dev.paft.train.DataFingerprints;
 import dev.paft.train.Recipes;
 import dev.paft.train.TrainState;
 import dev.paft.train.TrainingLoop;
@@ -140,7 +141,7 @@ public final class PaftRun {
         sftCfgs.forEach((name, c) -> st.training(name, c, null));
         st.training("preference", prefCfg, null);
         candidates.add(new Candidate("base", "base", base, null));
-        st.add(
+        st.addEval(
                 "eval/" + Candidate.fileName("base") + ".json",
                 evalInputs(Map.of("model", base.toAbsolutePath().toString())));
         for (String name : sftCfgs.keySet()) {
@@ -199,7 +200,7 @@ public final class PaftRun {
                 String made = out.relativize(c.adapter() != null ? c.adapter() : c.model())
                         .toString()
                         .replace('\\', '/');
-                st.add("eval/" + c.fileName() + ".json", evalInputs(Map.of("model", st.hash(made))));
+                st.addEval("eval/" + c.fileName() + ".json", evalInputs(Map.of("model", st.hash(made))));
             }
         }
         st.checkAll();
@@ -305,6 +306,54 @@ public final class PaftRun {
             planned.put(stage, StageStamps.Stamp.of(inputs));
         }
 
+        /**
+         * A stage that reads data files: its stamp holds each file's size and SHA-256 too
+         * ({@link DataFingerprints#stampEntries}), so output made from other data content counts as changed. A stamp
+         * written by a paft before data fingerprints, equal in everything else, is kept as it is (the content is not
+         * checked, said once); a data path that no longer exists keeps the fingerprints recorded for it.
+         */
+        void addWithData(String stage, Map<String, String> inputs, Map<String, Path> data) {
+            StageStamps.Stamp legacy = StageStamps.Stamp.of(inputs);
+            if (!data.isEmpty() && stamps.recorded(stage, legacy.hash())) {
+                log.accept(stage + ": made by an earlier paft that did not record its data files' content;"
+                        + " not checked (paths only)");
+                planned.put(stage, legacy);
+                return;
+            }
+            Map<String, String> in = new LinkedHashMap<>(inputs);
+            data.forEach((key, root) -> {
+                List<DataFingerprints.FilePrint> prints = DataFingerprints.ofPath(root);
+                if (prints.isEmpty()) {
+                    in.putAll(stamps.entries(stage, key + " file "));
+                } else {
+                    in.putAll(DataFingerprints.stampEntries(key, root, prints));
+                }
+            });
+            planned.put(stage, StageStamps.Stamp.of(in));
+        }
+
+        /** An evaluation stage: its inputs and the eval files of {@code run.eval}. */
+        void addEval(String stage, Map<String, String> inputs) {
+            Map<String, Path> data = new LinkedHashMap<>();
+            RunConfig.RunEval e = plan.eval();
+            if (e != null) {
+                if (e.perplexity() != null) {
+                    data.put("run.eval.perplexity", Path.of(e.perplexity()));
+                }
+                if (e.preferences() != null) {
+                    data.put("run.eval.preferences", Path.of(e.preferences()));
+                }
+                if (e.multipleChoice() != null) {
+                    for (int i = 0; i < e.multipleChoice().size(); i++) {
+                        data.put(
+                                "run.eval.multiple_choice[" + i + "]",
+                                Path.of(e.multipleChoice().get(i)));
+                    }
+                }
+            }
+            addWithData(stage, inputs, data);
+        }
+
         /** A training stage: its resolved config (the run section and its own output_dir aside) and what it starts from. */
         void training(String stage, PaftConfig cfg, String startsFrom) {
             try {
@@ -316,7 +365,7 @@ public final class PaftRun {
                 if (startsFrom != null) {
                     in.put("starts_from", startsFrom);
                 }
-                add(stage, in);
+                addWithData(stage, in, DataFingerprints.roots(cfg));
             } catch (IOException e) {
                 throw new IllegalStateException(e);
             }

@@ -123,6 +123,26 @@ final class StageStamps {
         return new ArrayList<>(keys.keySet());
     }
 
+    /** Whether {@code stage}'s recorded stamp has this hash. */
+    boolean recorded(String stage, String hash) {
+        JsonNode old = stages.get(stage);
+        return old != null && old.path("sha256").asText().equals(hash);
+    }
+
+    /** The recorded inputs of {@code stage} whose keys start with {@code prefix} (none when it has no stamp). */
+    Map<String, String> entries(String stage, String prefix) {
+        Map<String, String> out = new TreeMap<>();
+        JsonNode old = stages.get(stage);
+        if (old != null) {
+            old.path("inputs").fields().forEachRemaining(e -> {
+                if (e.getKey().startsWith(prefix)) {
+                    out.put(e.getKey(), e.getValue().asText());
+                }
+            });
+        }
+        return out;
+    }
+
     /** Records {@code stage}'s stamp (before the stage runs) and saves the file atomically. */
     void put(String stage, Stamp s) {
         JsonNode old = stages.get(stage);
