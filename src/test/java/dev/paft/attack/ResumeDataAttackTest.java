@@ -55,8 +55,7 @@ class ResumeDataAttackTest extends DemoModelTest {
     }
 
     static String[] args(Path out, Path[] data, String... extra) {
-        List<String> a = new ArrayList<>(
-                List.of("--train", data[0].toString(), "--eval", data[1].toString()));
+        List<String> a = new ArrayList<>(List.of("--train", data[0].toString(), "--eval", data[1].toString()));
         a.addAll(List.of(extra));
         return Attack.sft(model, out, a.toArray(String[]::new));
     }
@@ -126,8 +125,9 @@ class ResumeDataAttackTest extends DemoModelTest {
         r = cli(args(out, data, "--resume"));
         assertEquals(2, r.code(), r.all());
         assertTrue(
-                r.err().contains("data.train (" + data[0] + ": content changed (same size, " + TRAIN_SIZE
-                        + " bytes; sha256 " + TRAIN_SHA256.substring(0, 12) + " -> "),
+                r.err()
+                        .contains("data.train (" + data[0] + ": content changed (same size, " + TRAIN_SIZE
+                                + " bytes; sha256 " + TRAIN_SHA256.substring(0, 12) + " -> "),
                 r.err());
         // accepted: trains on, says so, records the new content
         r = cli(args(out, data, "--resume", "--max-steps", "6", "--accept-data-change"));
@@ -135,7 +135,8 @@ class ResumeDataAttackTest extends DemoModelTest {
         assertTrue(r.out().contains("warning: --accept-data-change: the data changed since"), r.out());
         JsonNode files = Json.readObject(out.resolve(TrainState.FILE)).path("dataFiles");
         assertEquals(TRAIN_SIZE, files.path("data.train").get(0).path("size").asLong());
-        assertNotEquals(TRAIN_SHA256, files.path("data.train").get(0).path("sha256").asText());
+        assertNotEquals(
+                TRAIN_SHA256, files.path("data.train").get(0).path("sha256").asText());
         assertEquals(6, TrainState.read(out).orElseThrow().step());
     }
 
@@ -146,8 +147,10 @@ class ResumeDataAttackTest extends DemoModelTest {
         Files.writeString(data[1], Files.readString(data[1]).replaceFirst("adam", "anna"));
         Cli.Run r = cli(args(out, data, "--resume"));
         assertEquals(0, r.code(), r.all());
-        assertTrue(r.out().contains("(allowed on resume; eval metrics from now on are on the new data): data.eval ("
-                + data[1] + ": content changed"),
+        assertTrue(
+                r.out()
+                        .contains("(allowed on resume; eval metrics from now on are on the new data): data.eval ("
+                                + data[1] + ": content changed"),
                 r.out());
     }
 
@@ -163,8 +166,9 @@ class ResumeDataAttackTest extends DemoModelTest {
         Cli.Run r = cli(args(out, data, "--resume"));
         assertEquals(0, r.code(), r.all());
         assertTrue(
-                r.out().contains("was saved by an earlier paft that did not record its data files: their content"
-                        + " was not checked"),
+                r.out()
+                        .contains("was saved by an earlier paft that did not record its data files: their content"
+                                + " was not checked"),
                 r.out());
         assertTrue(Json.readObject(out.resolve(TrainState.FILE)).has("dataFiles"), "recorded from now on");
     }
