@@ -23,6 +23,7 @@ import dev.paft.report.SparsityReport;
 import dev.paft.report.View;
 import dev.paft.train.DataFingerprints;
 import dev.paft.train.Recipes;
+import dev.paft.train.RunDirectory;
 import dev.paft.train.TrainState;
 import dev.paft.train.TrainingLoop;
 import java.io.IOException;
@@ -419,6 +420,24 @@ public final class PaftRun {
             stamps.put(stage, planned.get(stage));
         }
 
+        /**
+         * Stamps a stage whose output is replaced only once its new output is complete (a training or merge redone
+         * with --overwrite): until {@link #done} the stamp is marked pending, so a redo that failed or was killed,
+         * leaving the old output in place, is not taken for the new one by the next run.
+         */
+        void beginReplacing(String stage) {
+            if (redo(stage)) {
+                stamps.putPending(stage, planned.get(stage));
+            } else {
+                stamps.put(stage, planned.get(stage));
+            }
+        }
+
+        /** The stage's new output is in place: its stamp is current. */
+        void done(String stage) {
+            stamps.clearPending(stage);
+        }
+
         private boolean exists(Path p) {
             if (Files.isRegularFile(p)) {
                 return true;
@@ -459,15 +478,21 @@ public final class PaftRun {
             log.accept(name + ": complete, skipped (" + dir + ")");
             return;
         }
-        st.begin(stage, () -> {});
+        st.beginReplacing(stage);
         boolean redo = st.redo(stage);
         Recipes.Options o = Recipes.Options.defaults().withResume(!redo).withOverwrite(redo);
         TrainingLoop.Listener l = listeners.apply(name);
-        if (sft) {
-            Recipes.sft(cfg, device, o, l, shared);
-        } else {
-            Recipes.preference(cfg, device, o, l, shared);
+        try {
+            if (sft) {
+                Recipes.sft(cfg, device, o, l, shared);
+            } else {
+                Recipes.preference(cfg, device, o, l, shared);
+            }
+        } catch (RunDirectory.Replaced paused) {
+            st.done(stage); // Ctrl-C: the paused new run took the old one's place; the next run resumes it
+            throw paused;
         }
+        st.done(stage);
     }
 
     /** {@code base + scaling * B @ A} as a full model directory (a linear merge of weight 1). */
@@ -476,7 +501,7 @@ public final class PaftRun {
         if (!st.pending(stage, Files.isRegularFile(target.resolve("config.json")))) {
             return target;
         }
-        st.begin(stage, () -> {});
+        st.beginReplacing(stage);
         mkdirs(target.getParent());
         MergeSpec spec = MergeSpec.builder("linear", base.toString())
                 .input(adapter.toString(), Map.of("weight", 1.0))
@@ -486,6 +511,7 @@ public final class PaftRun {
             OutputDirs.cleanStale(target, OutputDirs.MERGE_FILES); // what a killed run left
         }
         MergeRunner.run(spec, new MergeRunner.Options(target, st.redo(stage)));
+        st.done(stage);
         log.accept("merged " + adapter.getFileName() + " into " + base.getFileName() + " -> " + target);
         return target;
     }
@@ -503,7 +529,7 @@ public final class PaftRun {
             log.accept("merge " + target.getFileName() + ": complete, skipped");
             return;
         }
-        st.begin(stage, () -> {});
+        st.beginReplacing(stage);
         mkdirs(target.getParent());
         MergeSpec spec;
         Map<String, Object> global = m.parameters() == null ? Map.of() : m.parameters();
@@ -528,6 +554,7 @@ public final class PaftRun {
             OutputDirs.cleanStale(target, OutputDirs.MERGE_FILES); // what a killed run left
         }
         MergeRunner.Result r = MergeRunner.run(spec, new MergeRunner.Options(target, st.redo(stage)));
+        st.done(stage);
         log.accept(
                 String.format(Locale.ROOT, "merge %-32s %s in %.1fs", target.getFileName(), m.method(), r.seconds()));
     }

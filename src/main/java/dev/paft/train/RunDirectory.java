@@ -150,8 +150,7 @@ public final class RunDirectory implements AutoCloseable {
                         e);
             }
             commit();
-            throw new PaftException(
-                    PaftException.INTERRUPTED,
+            throw new Replaced(
                     "interrupted: checkpoint saved at "
                             + out.resolve(e.checkpoint().getFileName())
                             + "; this run replaced the previous run in " + out
@@ -172,6 +171,13 @@ public final class RunDirectory implements AutoCloseable {
                         e);
             }
             throw e;
+        }
+    }
+
+    /** Exit 130: an --overwrite run paused by Ctrl-C that took the old run's place (to be continued with --resume). */
+    public static final class Replaced extends PaftException {
+        Replaced(String message, Throwable cause) {
+            super(INTERRUPTED, message, cause);
         }
     }
 

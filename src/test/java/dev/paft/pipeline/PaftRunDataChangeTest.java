@@ -42,19 +42,50 @@ class PaftRunDataChangeTest extends DemoModelTest {
         }
     }
 
-    @Test
-    void aStageWhoseDataFileChangedInPlaceIsRefusedAndRedoneWithOverwrite() throws Exception {
+    /** A run config of 2-step SFT and preference stages on copies of the test data in {@code dir}. */
+    static Path config(Path dir) throws Exception {
+        Files.createDirectories(dir);
         Path data = Path.of("src/test/resources/train/data");
-        Path sft = Files.copy(data.resolve("sft_train.jsonl"), tmp.resolve("sft.jsonl"));
-        Path pref = Files.copy(data.resolve("pref_train.jsonl"), tmp.resolve("pref.jsonl"));
-        Path config = Files.writeString(
-                tmp.resolve("run.yaml"),
+        Path sft = Files.copy(data.resolve("sft_train.jsonl"), dir.resolve("sft.jsonl"));
+        Path pref = Files.copy(data.resolve("pref_train.jsonl"), dir.resolve("pref.jsonl"));
+        return Files.writeString(
+                dir.resolve("run.yaml"),
                 "model:\n  path: " + model.toAbsolutePath() + "\n"
                         + "lora: {r: 2, alpha: 4}\n"
                         + "data: {max_length: 64, max_prompt_length: 32}\n"
                         + "training: {max_steps: 2, batch_size: 4, save_steps: 2, warmup_steps: 1}\n"
                         + "run:\n  sft:\n    data: {train: " + sft.toAbsolutePath() + "}\n"
                         + "  preference:\n    data: {train: " + pref.toAbsolutePath() + "}\n");
+    }
+
+    @Test
+    void aRedoThatFailedLeavesTheOldOutputWhichTheNextRunDoesNotTakeForTheNewOne() throws Exception {
+        Path config = config(tmp.resolve("failed-redo"));
+        Path sft = tmp.resolve("failed-redo").resolve("sft.jsonl");
+        Path out = tmp.resolve("failed-redo").resolve("run");
+        assertEquals(0, run(config, out, "--threads", "2").code());
+        FileTime sftAdapter = Files.getLastModifiedTime(out.resolve("sft/adapter_model.safetensors"));
+        Files.writeString(sft, Files.readString(sft) + "not json\n"); // changed, and the redo fails on it
+        Cli.Run r = run(config, out, "--threads", "2", "--overwrite");
+        assertEquals(3, r.code(), r.all());
+        assertEquals(sftAdapter, Files.getLastModifiedTime(out.resolve("sft/adapter_model.safetensors")), "old kept");
+        r = run(config, out, "--threads", "2");
+        assertEquals(2, r.code(), r.all());
+        assertTrue(
+                r.err()
+                        .contains("stage sft in " + out + " was made from other inputs (a redo with --overwrite did"
+                                + " not finish, so its output may still be the one made before)"),
+                r.err());
+        // fixed data: --overwrite redoes it, and the stage is current again
+        Files.writeString(sft, Files.readString(sft).replace("not json\n", ""));
+        assertEquals(0, run(config, out, "--threads", "2", "--overwrite").code());
+        assertEquals(0, run(config, out, "--threads", "2").code());
+    }
+
+    @Test
+    void aStageWhoseDataFileChangedInPlaceIsRefusedAndRedoneWithOverwrite() throws Exception {
+        Path config = config(tmp);
+        Path sft = tmp.resolve("sft.jsonl");
         Path out = tmp.resolve("run");
         Cli.Run r = run(config, out, "--threads", "2");
         assertEquals(0, r.code(), r.all());
