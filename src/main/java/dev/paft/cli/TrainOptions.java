@@ -49,6 +49,12 @@ public final class TrainOptions {
     String resume;
 
     @Option(
+            names = "--accept-data-change",
+            description =
+                    "With --resume: continue although a training data file changed since the checkpoint (refused otherwise).")
+    boolean acceptDataChange;
+
+    @Option(
             names = "--overwrite",
             description =
                     "Replace the run in the output directory, once the new one finished (files paft did not write are never deleted).")
@@ -162,7 +168,8 @@ public final class TrainOptions {
                 .withResume(resumeRequested())
                 .withResumeFrom(resumeFrom())
                 .withOverwrite(overwrite)
-                .withDryRun(dryRun);
+                .withDryRun(dryRun)
+                .withAcceptDataChange(acceptDataChange);
     }
 
     Path resumeFrom() {

@@ -21,7 +21,9 @@ import dev.paft.report.ReportOptions;
 import dev.paft.report.SparsityCharts;
 import dev.paft.report.SparsityReport;
 import dev.paft.report.View;
+import dev.paft.train.DataFingerprints;
 import dev.paft.train.Recipes;
+import dev.paft.train.RunDirectory;
 import dev.paft.train.TrainState;
 import dev.paft.train.TrainingLoop;
 import java.io.IOException;
@@ -140,7 +142,7 @@ public final class PaftRun {
         sftCfgs.forEach((name, c) -> st.training(name, c, null));
         st.training("preference", prefCfg, null);
         candidates.add(new Candidate("base", "base", base, null));
-        st.add(
+        st.addEval(
                 "eval/" + Candidate.fileName("base") + ".json",
                 evalInputs(Map.of("model", base.toAbsolutePath().toString())));
         for (String name : sftCfgs.keySet()) {
@@ -199,7 +201,7 @@ public final class PaftRun {
                 String made = out.relativize(c.adapter() != null ? c.adapter() : c.model())
                         .toString()
                         .replace('\\', '/');
-                st.add("eval/" + c.fileName() + ".json", evalInputs(Map.of("model", st.hash(made))));
+                st.addEval("eval/" + c.fileName() + ".json", evalInputs(Map.of("model", st.hash(made))));
             }
         }
         st.checkAll();
@@ -305,6 +307,54 @@ public final class PaftRun {
             planned.put(stage, StageStamps.Stamp.of(inputs));
         }
 
+        /**
+         * A stage that reads data files: its stamp holds each file's size and SHA-256 too
+         * ({@link DataFingerprints#stampEntries}), so output made from other data content counts as changed. A stamp
+         * written by a paft before data fingerprints, equal in everything else, is kept as it is (the content is not
+         * checked, said once); a data path that no longer exists keeps the fingerprints recorded for it.
+         */
+        void addWithData(String stage, Map<String, String> inputs, Map<String, Path> data) {
+            StageStamps.Stamp legacy = StageStamps.Stamp.of(inputs);
+            if (!data.isEmpty() && stamps.recorded(stage, legacy.hash())) {
+                log.accept(stage + ": made by an earlier paft that did not record its data files' content;"
+                        + " not checked (paths only)");
+                planned.put(stage, legacy);
+                return;
+            }
+            Map<String, String> in = new LinkedHashMap<>(inputs);
+            data.forEach((key, root) -> {
+                List<DataFingerprints.FilePrint> prints = DataFingerprints.ofPath(root);
+                if (prints.isEmpty()) {
+                    in.putAll(stamps.entries(stage, key + " file "));
+                } else {
+                    in.putAll(DataFingerprints.stampEntries(key, root, prints));
+                }
+            });
+            planned.put(stage, StageStamps.Stamp.of(in));
+        }
+
+        /** An evaluation stage: its inputs and the eval files of {@code run.eval}. */
+        void addEval(String stage, Map<String, String> inputs) {
+            Map<String, Path> data = new LinkedHashMap<>();
+            RunConfig.RunEval e = plan.eval();
+            if (e != null) {
+                if (e.perplexity() != null) {
+                    data.put("run.eval.perplexity", Path.of(e.perplexity()));
+                }
+                if (e.preferences() != null) {
+                    data.put("run.eval.preferences", Path.of(e.preferences()));
+                }
+                if (e.multipleChoice() != null) {
+                    for (int i = 0; i < e.multipleChoice().size(); i++) {
+                        data.put(
+                                "run.eval.multiple_choice[" + i + "]",
+                                Path.of(e.multipleChoice().get(i)));
+                    }
+                }
+            }
+            addWithData(stage, inputs, data);
+        }
+
         /** A training stage: its resolved config (the run section and its own output_dir aside) and what it starts from. */
         void training(String stage, PaftConfig cfg, String startsFrom) {
             try {
@@ -316,7 +366,7 @@ public final class PaftRun {
                 if (startsFrom != null) {
                     in.put("starts_from", startsFrom);
                 }
-                add(stage, in);
+                addWithData(stage, in, DataFingerprints.roots(cfg));
             } catch (IOException e) {
                 throw new IllegalStateException(e);
             }
@@ -370,6 +420,24 @@ public final class PaftRun {
             stamps.put(stage, planned.get(stage));
         }
 
+        /**
+         * Stamps a stage whose output is replaced only once its new output is complete (a training or merge redone
+         * with --overwrite): until {@link #done} the stamp is marked pending, so a redo that failed or was killed,
+         * leaving the old output in place, is not taken for the new one by the next run.
+         */
+        void beginReplacing(String stage) {
+            if (redo(stage)) {
+                stamps.putPending(stage, planned.get(stage));
+            } else {
+                stamps.put(stage, planned.get(stage));
+            }
+        }
+
+        /** The stage's new output is in place: its stamp is current. */
+        void done(String stage) {
+            stamps.clearPending(stage);
+        }
+
         private boolean exists(Path p) {
             if (Files.isRegularFile(p)) {
                 return true;
@@ -410,15 +478,21 @@ public final class PaftRun {
             log.accept(name + ": complete, skipped (" + dir + ")");
             return;
         }
-        st.begin(stage, () -> {});
+        st.beginReplacing(stage);
         boolean redo = st.redo(stage);
         Recipes.Options o = Recipes.Options.defaults().withResume(!redo).withOverwrite(redo);
         TrainingLoop.Listener l = listeners.apply(name);
-        if (sft) {
-            Recipes.sft(cfg, device, o, l, shared);
-        } else {
-            Recipes.preference(cfg, device, o, l, shared);
+        try {
+            if (sft) {
+                Recipes.sft(cfg, device, o, l, shared);
+            } else {
+                Recipes.preference(cfg, device, o, l, shared);
+            }
+        } catch (RunDirectory.Replaced paused) {
+            st.done(stage); // Ctrl-C: the paused new run took the old one's place; the next run resumes it
+            throw paused;
         }
+        st.done(stage);
     }
 
     /** {@code base + scaling * B @ A} as a full model directory (a linear merge of weight 1). */
@@ -427,7 +501,7 @@ public final class PaftRun {
         if (!st.pending(stage, Files.isRegularFile(target.resolve("config.json")))) {
             return target;
         }
-        st.begin(stage, () -> {});
+        st.beginReplacing(stage);
         mkdirs(target.getParent());
         MergeSpec spec = MergeSpec.builder("linear", base.toString())
                 .input(adapter.toString(), Map.of("weight", 1.0))
@@ -437,6 +511,7 @@ public final class PaftRun {
             OutputDirs.cleanStale(target, OutputDirs.MERGE_FILES); // what a killed run left
         }
         MergeRunner.run(spec, new MergeRunner.Options(target, st.redo(stage)));
+        st.done(stage);
         log.accept("merged " + adapter.getFileName() + " into " + base.getFileName() + " -> " + target);
         return target;
     }
@@ -454,7 +529,7 @@ public final class PaftRun {
             log.accept("merge " + target.getFileName() + ": complete, skipped");
             return;
         }
-        st.begin(stage, () -> {});
+        st.beginReplacing(stage);
         mkdirs(target.getParent());
         MergeSpec spec;
         Map<String, Object> global = m.parameters() == null ? Map.of() : m.parameters();
@@ -479,6 +554,7 @@ public final class PaftRun {
             OutputDirs.cleanStale(target, OutputDirs.MERGE_FILES); // what a killed run left
         }
         MergeRunner.Result r = MergeRunner.run(spec, new MergeRunner.Options(target, st.redo(stage)));
+        st.done(stage);
         log.accept(
                 String.format(Locale.ROOT, "merge %-32s %s in %.1fs", target.getFileName(), m.method(), r.seconds()));
     }

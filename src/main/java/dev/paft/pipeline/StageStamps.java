@@ -94,6 +94,10 @@ final class StageStamps {
         if (old == null) {
             return new Change(stage, "made without a config stamp (by an earlier paft), config unknown");
         }
+        if (old.path("pending").asBoolean(false)) {
+            return new Change(
+                    stage, "a redo with --overwrite did not finish, so its output may still be the one made before");
+        }
         if (old.path("sha256").asText().equals(now.hash())) {
             return null;
         }
@@ -123,16 +127,55 @@ final class StageStamps {
         return new ArrayList<>(keys.keySet());
     }
 
+    /** Whether {@code stage}'s recorded stamp has this hash. */
+    boolean recorded(String stage, String hash) {
+        JsonNode old = stages.get(stage);
+        return old != null && old.path("sha256").asText().equals(hash);
+    }
+
+    /** The recorded inputs of {@code stage} whose keys start with {@code prefix} (none when it has no stamp). */
+    Map<String, String> entries(String stage, String prefix) {
+        Map<String, String> out = new TreeMap<>();
+        JsonNode old = stages.get(stage);
+        if (old != null) {
+            old.path("inputs").fields().forEachRemaining(e -> {
+                if (e.getKey().startsWith(prefix)) {
+                    out.put(e.getKey(), e.getValue().asText());
+                }
+            });
+        }
+        return out;
+    }
+
     /** Records {@code stage}'s stamp (before the stage runs) and saves the file atomically. */
     void put(String stage, Stamp s) {
         JsonNode old = stages.get(stage);
-        if (old != null && old.path("sha256").asText().equals(s.hash())) {
+        if (old != null && old.path("sha256").asText().equals(s.hash()) && !old.has("pending")) {
             return;
         }
         ObjectNode o = stages.putObject(stage);
         o.put("sha256", s.hash());
         ObjectNode in = o.putObject("inputs");
         s.inputs().forEach(in::put);
+        save();
+    }
+
+    /** Records {@code stage}'s stamp marked pending: its old output is still in place until {@link #clearPending}. */
+    void putPending(String stage, Stamp s) {
+        put(stage, s);
+        ((ObjectNode) stages.get(stage)).put("pending", true);
+        save();
+    }
+
+    /** The stage's output is the one its stamp describes. */
+    void clearPending(String stage) {
+        if (stages.get(stage) instanceof ObjectNode o && o.has("pending")) {
+            o.remove("pending");
+            save();
+        }
+    }
+
+    private void save() {
         ObjectNode root = Json.MAPPER.createObjectNode();
         root.put("format", "paft-stages/1");
         root.set("stages", stages);

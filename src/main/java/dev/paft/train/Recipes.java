@@ -52,35 +52,46 @@ public final class Recipes {
      * How to run: resume, overwrite, dry run, where to print. Built by name from {@link #defaults()}
      * (a fresh run printing to {@code System.out}), e.g. {@code Options.defaults().withOverwrite(true)}.
      */
-    public record Options(boolean resume, Path resumeFrom, boolean overwrite, boolean dryRun, PrintStream out) {
+    public record Options(
+            boolean resume,
+            Path resumeFrom,
+            boolean overwrite,
+            boolean dryRun,
+            PrintStream out,
+            boolean acceptDataChange) {
         /** A fresh run: no resume, no overwrite, not a dry run, printing to {@code System.out}. */
         public static Options defaults() {
-            return new Options(false, null, false, false, System.out);
+            return new Options(false, null, false, false, System.out, false);
         }
 
         /** Resume from the newest checkpoint of the output directory. */
         public Options withResume(boolean v) {
-            return new Options(v, resumeFrom, overwrite, dryRun, out);
+            return new Options(v, resumeFrom, overwrite, dryRun, out, acceptDataChange);
         }
 
         /** Resume from this checkpoint directory (null: none). */
         public Options withResumeFrom(Path v) {
-            return new Options(resume, v, overwrite, dryRun, out);
+            return new Options(resume, v, overwrite, dryRun, out, acceptDataChange);
         }
 
         /** Replace an existing output directory. */
         public Options withOverwrite(boolean v) {
-            return new Options(resume, resumeFrom, v, dryRun, out);
+            return new Options(resume, resumeFrom, v, dryRun, out, acceptDataChange);
         }
 
         /** Check config and data, print the plan, train nothing. */
         public Options withDryRun(boolean v) {
-            return new Options(resume, resumeFrom, overwrite, v, out);
+            return new Options(resume, resumeFrom, overwrite, v, out, acceptDataChange);
         }
 
         /** Where the dry run prints. */
         public Options withOut(PrintStream v) {
-            return new Options(resume, resumeFrom, overwrite, dryRun, v);
+            return new Options(resume, resumeFrom, overwrite, dryRun, v, acceptDataChange);
+        }
+
+        /** On resume, continue although a data file changed since the checkpoint ({@link DataChangeCheck}). */
+        public Options withAcceptDataChange(boolean v) {
+            return new Options(resume, resumeFrom, overwrite, dryRun, out, v);
         }
     }
 
@@ -164,6 +175,7 @@ public final class Recipes {
                     Precision.resolve(cfg.training().precision(), device));
             TrainingLoop<SftExample> loop =
                     new TrainingLoop<>(cfg.training(), settings(cfg, o, dir, curves, "train-sft", "sft"), listener);
+            guard(loop, cfg, o, dir);
             TrainState s = dir.train(() -> loop.run(root, policy, new SftObjective(policy, l1, pad), train, eval));
             return new Result(s, plan, out);
         } finally {
@@ -277,6 +289,7 @@ public final class Recipes {
             }
             TrainingLoop<PreferenceExample> loop = new TrainingLoop<>(
                     cfg.training(), settings(cfg, o, dir, curves, "train-dpo", loss.name()), listener);
+            guard(loop, cfg, o, dir);
             TrainState s = dir.train(() -> loop.run(root, policy, objective, train, eval));
             return new Result(s, plan, out);
         } finally {
@@ -433,6 +446,9 @@ public final class Recipes {
 
     /** The output-directory policy: inputs, lock, stale temporaries, --resume / --overwrite (docs/GUARANTEES.md). */
     private static RunDirectory runDirectory(PaftConfig cfg, Options o, TrainingLoop.Listener listener) {
+        if (o.acceptDataChange() && !o.resume() && o.resumeFrom() == null) {
+            throw PaftException.usage(DataChangeCheck.ACCEPT_FLAG + " applies only with --resume");
+        }
         Path out = Path.of(cfg.training().outputDir()); // checked by requireSft / requirePreference
         return RunDirectory.open(
                 cfg,
@@ -441,6 +457,17 @@ public final class Recipes {
                 o.overwrite(),
                 o.dryRun(),
                 listener == null ? null : listener::onMessage);
+    }
+
+    /**
+     * What the loop checks and says beyond its config: the data files' fingerprints (recorded, and compared on
+     * resume) and, for an --overwrite built beside the old run, which run a Ctrl-C replaces.
+     */
+    private static void guard(TrainingLoop<?> loop, PaftConfig cfg, Options o, RunDirectory dir) {
+        loop.dataFiles(DataFingerprints.of(cfg), DataFingerprints.roots(cfg), o.acceptDataChange());
+        if (dir.isStaging()) {
+            loop.replaces(dir.out());
+        }
     }
 
     private static TrainingLoop.Settings settings(

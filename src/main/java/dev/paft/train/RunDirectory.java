@@ -27,8 +27,8 @@ import java.util.function.Supplier;
  *   <li>a directory holding a run needs {@code --resume} or {@code --overwrite}; one holding files
  *       paft did not write is refused (paft never deletes them);</li>
  *   <li>{@code --overwrite} trains into a hidden sibling ({@code .NAME.tmp-PID}) and swaps it in
- *       only when the new run finished, so a failed, interrupted or killed new run leaves the old
- *       run as it was.</li>
+ *       only when the new run finished, so a failed or killed new run leaves the old run as it was;
+ *       a run paused by Ctrl-C after its first optimizer step is swapped in too, to be resumed.</li>
  * </ol>
  */
 public final class RunDirectory implements AutoCloseable {
@@ -128,12 +128,34 @@ public final class RunDirectory implements AutoCloseable {
         return false; // missing, empty, or only what a run killed before its first checkpoint wrote
     }
 
-    /** Runs {@code training} in {@link #workDir()}; an interrupted --overwrite run is discarded and says so. */
+    /**
+     * Runs {@code training} in {@link #workDir()}. An --overwrite run that fails is discarded and says so; one paused
+     * by Ctrl-C after at least one optimizer step finished takes the old run's place (with its checkpoint, to go on
+     * with {@code --resume}): the user asked for the old run to be replaced, and the new one holds the work.
+     */
     public TrainState train(Supplier<TrainState> training) {
         try {
             TrainState s = training.get();
             commit();
             return s;
+        } catch (TrainingLoop.Interrupted e) {
+            if (!isStaging()) {
+                throw e;
+            }
+            if (e.stepsAtInterrupt() < 1) {
+                throw new PaftException(
+                        PaftException.INTERRUPTED,
+                        "interrupted before the first optimizer step finished: the new run was discarded; the previous run in "
+                                + out + " is unchanged",
+                        e);
+            }
+            commit();
+            throw new Replaced(
+                    "interrupted: checkpoint saved at "
+                            + out.resolve(e.checkpoint().getFileName())
+                            + "; this run replaced the previous run in " + out
+                            + " (--overwrite); continue it with --resume",
+                    e);
         } catch (PaftException e) {
             if (isStaging() && e.exitCode() == PaftException.INTERRUPTED) {
                 throw new PaftException(
@@ -149,6 +171,13 @@ public final class RunDirectory implements AutoCloseable {
                         e);
             }
             throw e;
+        }
+    }
+
+    /** Exit 130: an --overwrite run paused by Ctrl-C that took the old run's place (to be continued with --resume). */
+    public static final class Replaced extends PaftException {
+        Replaced(String message, Throwable cause) {
+            super(INTERRUPTED, message, cause);
         }
     }
 

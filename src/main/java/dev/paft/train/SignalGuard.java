@@ -1,6 +1,7 @@
 package dev.paft.train;
 
 import dev.paft.errors.PaftException;
+import java.util.function.Supplier;
 import sun.misc.Signal;
 import sun.misc.SignalHandler;
 
@@ -17,7 +18,8 @@ final class SignalGuard implements AutoCloseable {
         this.installed = installed;
     }
 
-    static SignalGuard install(Runnable onInterrupt) {
+    /** Routes the first Ctrl-C to {@code onInterrupt}, then prints {@code message}'s line. */
+    static SignalGuard install(Runnable onInterrupt, Supplier<String> message) {
         try {
             final boolean[] seen = {false};
             SignalHandler prev = Signal.handle(new Signal("INT"), sig -> {
@@ -25,9 +27,8 @@ final class SignalGuard implements AutoCloseable {
                     Runtime.getRuntime().halt(PaftException.INTERRUPTED);
                 }
                 seen[0] = true;
-                System.err.println(
-                        "\npaft: interrupt received; saving a checkpoint after this step (Ctrl-C again to quit now)");
                 onInterrupt.run();
+                System.err.println("\n" + message.get());
             });
             return new SignalGuard(prev, true);
         } catch (IllegalArgumentException | UnsupportedOperationException e) {

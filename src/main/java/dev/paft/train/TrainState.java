@@ -1,11 +1,15 @@
 package dev.paft.train;
 
+import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.paft.errors.PaftException;
 import dev.paft.io.Json;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -19,14 +23,36 @@ import java.util.Optional;
  * @param microBatch index of the next micro-batch within that epoch's shuffled order
  * @param tokens tokens processed so far
  * @param finished true once the final adapter is written
+ * @param dataFiles the data files the run read, per data key ({@link DataFingerprints}); null in a state written by
+ *     a paft before data fingerprints (its data content cannot be checked on resume), and left out of the file then
  */
-public record TrainState(int step, int totalSteps, int epoch, int microBatch, long tokens, boolean finished) {
+public record TrainState(
+        int step,
+        int totalSteps,
+        int epoch,
+        int microBatch,
+        long tokens,
+        boolean finished,
+        @JsonInclude(JsonInclude.Include.NON_NULL) Map<String, List<DataFingerprints.FilePrint>> dataFiles) {
     public static final String FILE = "paft_state.json";
     /** Where paft before 2026-12 kept this record (same fields); still read. */
     static final String LEGACY_FILE = "trainer_state.json";
 
+    @JsonCreator
+    public TrainState {}
+
+    /** A state without data fingerprints. */
+    public TrainState(int step, int totalSteps, int epoch, int microBatch, long tokens, boolean finished) {
+        this(step, totalSteps, epoch, microBatch, tokens, finished, null);
+    }
+
     public TrainState finish() {
-        return new TrainState(step, totalSteps, epoch, microBatch, tokens, true);
+        return new TrainState(step, totalSteps, epoch, microBatch, tokens, true, dataFiles);
+    }
+
+    /** This state carrying {@code files} as the run's data fingerprints. */
+    public TrainState withDataFiles(Map<String, List<DataFingerprints.FilePrint>> files) {
+        return new TrainState(step, totalSteps, epoch, microBatch, tokens, finished, files);
     }
 
     /** The state saved in {@code dir}, from {@link #FILE} or a legacy paft {@code trainer_state.json}; empty if none. */

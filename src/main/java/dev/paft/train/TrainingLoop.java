@@ -84,6 +84,14 @@ public final class TrainingLoop<E> {
     private final Listener listener;
     private final AtomicBoolean interrupted = new AtomicBoolean();
     private final DivergenceGuard divergence;
+    /** Optimizer steps finished so far, and how many had finished when the interrupt came (-1: none came). */
+    private volatile int stepsDone;
+
+    private volatile int stepsAtInterrupt = -1;
+    private Map<String, List<DataFingerprints.FilePrint>> dataFiles;
+    private Map<String, Path> dataRoots = Map.of();
+    private boolean acceptDataChange;
+    private Path replaces;
 
     public TrainingLoop(TrainingConfig cfg, Settings settings, Listener listener) {
         this.cfg = cfg;
@@ -108,7 +116,64 @@ public final class TrainingLoop<E> {
 
     /** Requests a graceful stop (checkpoint, then exit); wired to SIGINT by the CLI. */
     public void interrupt() {
-        interrupted.set(true);
+        if (interrupted.compareAndSet(false, true)) {
+            stepsAtInterrupt = stepsDone;
+        }
+    }
+
+    /**
+     * The data files this run reads ({@link DataFingerprints}), recorded in every state it saves and, on resume,
+     * compared with the checkpoint's ({@link DataChangeCheck}): a changed training file is refused unless
+     * {@code acceptChange}. {@code roots} are the configured paths, to name the files in messages.
+     */
+    public TrainingLoop<E> dataFiles(
+            Map<String, List<DataFingerprints.FilePrint>> files, Map<String, Path> roots, boolean acceptChange) {
+        this.dataFiles = files;
+        this.dataRoots = roots == null ? Map.of() : roots;
+        this.acceptDataChange = acceptChange;
+        return this;
+    }
+
+    /** This run is an --overwrite built beside {@code out}: Ctrl-C says what happens to the previous run there. */
+    public TrainingLoop<E> replaces(Path out) {
+        this.replaces = out;
+        return this;
+    }
+
+    /** What the first Ctrl-C prints. */
+    private String interruptMessage() {
+        String s = "paft: interrupt received; saving a checkpoint after this step";
+        if (replaces == null) {
+            return s + " (Ctrl-C again to quit now)";
+        }
+        return stepsAtInterrupt >= 1
+                ? s + "; this run then takes the place of the previous run in " + replaces
+                        + " (--overwrite) and continues with --resume. Ctrl-C again to quit now and keep the previous run"
+                : s + "; no step has finished yet, so the previous run in " + replaces
+                        + " is kept (Ctrl-C again to quit now)";
+    }
+
+    /**
+     * A graceful stop on Ctrl-C: the checkpoint saved, and how many optimizer steps had finished when the interrupt
+     * came (an --overwrite run replaces the previous run only when at least one had: {@link RunDirectory#train}).
+     */
+    public static final class Interrupted extends PaftException {
+        private final Path checkpoint;
+        private final int stepsAtInterrupt;
+
+        Interrupted(Path checkpoint, int stepsAtInterrupt) {
+            super(INTERRUPTED, "interrupted: checkpoint saved at " + checkpoint + "; continue with --resume");
+            this.checkpoint = checkpoint;
+            this.stepsAtInterrupt = stepsAtInterrupt;
+        }
+
+        public Path checkpoint() {
+            return checkpoint;
+        }
+
+        public int stepsAtInterrupt() {
+            return stepsAtInterrupt;
+        }
     }
 
     /**
@@ -147,12 +212,19 @@ public final class TrainingLoop<E> {
                         ck.state().tokens(),
                         false);
                 listener.onMessage("resumed from " + resumeDir.get() + " at step " + state.step() + " of " + total);
+                writeResolvedConfig(out, resumeDir);
+                if (dataFiles != null) {
+                    DataChangeCheck.check(ck.state(), resumeDir.get(), dataFiles, dataRoots, acceptDataChange)
+                            .forEach(listener::onMessage);
+                }
+            } else {
+                writeResolvedConfig(out, resumeDir);
             }
-            writeResolvedConfig(out, resumeDir);
+            stepsDone = state.step();
             listener.onStart(state);
             try (MetricsLog metrics = MetricsLog.open(out, resumeDir.isPresent() ? state.step() : -1);
                     TensorBoardLog tensorBoard = TensorBoardLog.open(out);
-                    SignalGuard guard = SignalGuard.install(this::interrupt)) {
+                    SignalGuard guard = SignalGuard.install(this::interrupt, this::interruptMessage)) {
                 HfTrainerState hfState = new HfTrainerState(cfg, train.size());
                 if (resumeDir.isPresent()) {
                     hfState.addAll(MetricsLog.read(out.resolve(MetricsLog.FILE))); // the records up to the checkpoint
@@ -200,6 +272,7 @@ public final class TrainingLoop<E> {
                     zeroGradients(params);
 
                     state = new TrainState(state.step() + 1, total, epoch, mb, state.tokens() + stepTokens, false);
+                    stepsDone = state.step();
                     windowTokens += stepTokens;
                     windowSteps++;
                     stepMetrics.put("grad_norm", gradNorm);
@@ -240,15 +313,13 @@ public final class TrainingLoop<E> {
                                 out,
                                 model,
                                 optimizer,
-                                state,
+                                state.withDataFiles(dataFiles),
                                 settings.adapterMetadata(),
                                 cfg.saveTotalLimit(),
                                 dir -> files.writeRunFiles(dir, at, epochAt));
                     }
                     if (stop && !last) {
-                        throw new PaftException(
-                                PaftException.INTERRUPTED,
-                                "interrupted: checkpoint saved at " + lastCheckpoint + "; continue with --resume");
+                        throw new Interrupted(lastCheckpoint, stepsAtInterrupt);
                     }
                 }
                 // 4. The final adapter, run files, curves, and the finished marker last.
@@ -264,7 +335,7 @@ public final class TrainingLoop<E> {
                             settings.title(),
                             settings.curveKeys());
                 }
-                state = state.finish();
+                state = state.finish().withDataFiles(dataFiles);
                 Json.write(out.resolve(TrainState.FILE), state);
                 listener.onEnd(state);
                 return state;
